@@ -1,0 +1,46 @@
+import { ConvexError } from "convex/values";
+
+/**
+ * The closed set of error codes the backend throws as `ConvexError` data.
+ * Clients switch on `code` to show a human message (see `src/lib/errors.ts`).
+ */
+export const ERROR_CODES = [
+  "UNAUTHENTICATED",
+  "NOT_FOUND",
+  "FORBIDDEN",
+  "INVALID_ARGUMENT",
+  "NOT_AN_UPGRADE",
+  "NO_CUSTOMER",
+  "STRIPE_NOT_CONFIGURED",
+  "STRIPE_ERROR",
+  "PRICE_NOT_FOUND",
+  "INSUFFICIENT_TOKENS",
+  "TIER_REQUIRED",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type BillingErrorData = {
+  code: ErrorCode;
+  message: string;
+  /** INSUFFICIENT_TOKENS: tokens the operation needs. */
+  required?: number;
+  /** INSUFFICIENT_TOKENS: tokens the account has left. */
+  available?: number;
+  /** TIER_REQUIRED / NOT_AN_UPGRADE: the tier involved. */
+  tier?: string;
+  /** STRIPE_NOT_CONFIGURED: the missing environment variable. */
+  variable?: string;
+};
+
+/** Throws a typed `ConvexError`. */
+export function fail(code: ErrorCode, message: string, extra: Omit<BillingErrorData, "code" | "message"> = {}): never {
+  throw new ConvexError<BillingErrorData>({ code, message, ...extra });
+}
+
+/** True when `error` is a `ConvexError` thrown by `fail` (optionally with `code`). */
+export function isBillingError(error: unknown, code?: ErrorCode): error is ConvexError<BillingErrorData> {
+  if (!(error instanceof ConvexError)) return false;
+  const data: unknown = error.data;
+  if (typeof data !== "object" || data === null || !("code" in data)) return false;
+  return code === undefined || data.code === code;
+}

@@ -1,0 +1,197 @@
+/**
+ * The plan catalogue: the one typed module shared by `convex/` (server) and
+ * `src/` (client). Nothing here is secret.
+ *
+ * - Tiers are ordered `free < starter < pro < elite`; `internal` is a staff
+ *   tier that ranks above everything and is never purchasable.
+ * - Prices are referenced by Stripe **lookup key** only. The server resolves a
+ *   lookup key to a Stripe price id at checkout time
+ *   (https://docs.stripe.com/products-prices/manage-prices#lookup-keys); the
+ *   client never sends a price id.
+ * - `displayAmount` is in minor units of `currency` and is what the seed script
+ *   creates in Stripe; Stripe's price is the one actually charged.
+ * - `tokensPerPeriod` is the allowance granted at the start of each billing
+ *   period (monthly for free, per subscription period for paid plans).
+ */
+
+export const TIERS = ["free", "starter", "pro", "elite", "internal"] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const PAID_TIERS = ["starter", "pro", "elite"] as const;
+export type PaidTier = (typeof PAID_TIERS)[number];
+
+export const INTERVALS = ["month", "year"] as const;
+export type Interval = (typeof INTERVALS)[number];
+
+export type PlanPrice = {
+  /** Stripe price lookup key, e.g. `pro_monthly`. */
+  lookupKey: string;
+  /** Display amount in minor units of `currency` (cents for USD). */
+  displayAmount: number;
+  /** ISO 4217 currency code, lower case as Stripe writes it. */
+  currency: string;
+};
+
+export type Plan = {
+  tier: Tier;
+  /** Position in the upgrade order; higher is better. */
+  rank: number;
+  name: string;
+  description: string;
+  features: string[];
+  /** Tokens granted at the start of each period. Integer. */
+  tokensPerPeriod: number;
+  /** Whether a customer can buy it through Checkout. */
+  purchasable: boolean;
+  /** Monthly and yearly prices; `null` for tiers that are not sold. */
+  prices: Record<Interval, PlanPrice> | null;
+};
+
+export const PLANS: Record<Tier, Plan> = {
+  free: {
+    tier: "free",
+    rank: 0,
+    name: "Free",
+    description: "Try the product with a small monthly allowance.",
+    features: ["5 tokens a month", "Quick analyses", "Community support"],
+    tokensPerPeriod: 5,
+    purchasable: false,
+    prices: null,
+  },
+  starter: {
+    tier: "starter",
+    rank: 1,
+    name: "Starter",
+    description: "For individuals getting real work done.",
+    features: ["50 tokens a period", "Quick and standard analyses", "Email support"],
+    tokensPerPeriod: 50,
+    purchasable: true,
+    prices: {
+      month: { lookupKey: "starter_monthly", displayAmount: 900, currency: "usd" },
+      year: { lookupKey: "starter_yearly", displayAmount: 9000, currency: "usd" },
+    },
+  },
+  pro: {
+    tier: "pro",
+    rank: 2,
+    name: "Pro",
+    description: "For professionals who need deep analyses.",
+    features: ["150 tokens a period", "Deep analyses", "Priority support"],
+    tokensPerPeriod: 150,
+    purchasable: true,
+    prices: {
+      month: { lookupKey: "pro_monthly", displayAmount: 2900, currency: "usd" },
+      year: { lookupKey: "pro_yearly", displayAmount: 29000, currency: "usd" },
+    },
+  },
+  elite: {
+    tier: "elite",
+    rank: 3,
+    name: "Elite",
+    description: "For teams running analyses all day.",
+    features: ["500 tokens a period", "Everything in Pro", "Dedicated support"],
+    tokensPerPeriod: 500,
+    purchasable: true,
+    prices: {
+      month: { lookupKey: "elite_monthly", displayAmount: 9900, currency: "usd" },
+      year: { lookupKey: "elite_yearly", displayAmount: 99000, currency: "usd" },
+    },
+  },
+  internal: {
+    tier: "internal",
+    rank: 100,
+    name: "Internal",
+    description: "Staff accounts.",
+    features: ["Unlimited staff access"],
+    tokensPerPeriod: 10_000,
+    purchasable: false,
+    prices: null,
+  },
+};
+
+/** Plans shown on the pricing page, in upgrade order (no `internal`). */
+export const PUBLIC_TIERS: readonly Tier[] = ["free", "starter", "pro", "elite"];
+
+export function tierRank(tier: Tier): number {
+  return PLANS[tier].rank;
+}
+
+export function isTier(value: string): value is Tier {
+  return (TIERS as readonly string[]).includes(value);
+}
+
+/** Finds the tier and interval a Stripe price lookup key belongs to. */
+export function planForLookupKey(
+  lookupKey: string | null | undefined,
+): { tier: PaidTier; interval: Interval } | null {
+  if (!lookupKey) return null;
+  for (const tier of PAID_TIERS) {
+    const prices = PLANS[tier].prices;
+    if (!prices) continue;
+    for (const interval of INTERVALS) {
+      if (prices[interval].lookupKey === lookupKey) return { tier, interval };
+    }
+  }
+  return null;
+}
+
+/** All lookup keys the catalogue sells (what the seed script creates). */
+export function allLookupKeys(): string[] {
+  return PAID_TIERS.flatMap((tier) => {
+    const prices = PLANS[tier].prices;
+    return prices ? INTERVALS.map((i) => prices[i].lookupKey) : [];
+  });
+}
+
+/** The next purchasable tier above `tier`, or null at the top. */
+export function nextTier(tier: Tier): PaidTier | null {
+  const rank = tierRank(tier);
+  return PAID_TIERS.find((t) => tierRank(t) > rank) ?? null;
+}
+
+// ---------------------------------------------------------------------------
+// Token costs per feature
+// ---------------------------------------------------------------------------
+
+export const COMPLEXITIES = ["low", "medium", "high"] as const;
+export type Complexity = (typeof COMPLEXITIES)[number];
+
+/** Multipliers applied to a feature's base cost; the result is rounded up. */
+export const COMPLEXITY_MULTIPLIERS: Record<Complexity, number> = {
+  low: 0.7,
+  medium: 1,
+  high: 1.5,
+};
+
+export type FeatureCost = {
+  name: string;
+  /** Base cost in tokens at `medium` complexity. Integer. */
+  baseCost: number;
+  /** Lowest tier allowed to use the feature. */
+  minTier: Tier;
+};
+
+export const FEATURES: Record<string, FeatureCost> = {
+  quick_analysis: { name: "Quick analysis", baseCost: 1, minTier: "free" },
+  standard_analysis: { name: "Standard analysis", baseCost: 3, minTier: "free" },
+  bulk_analysis: { name: "Bulk analysis", baseCost: 10, minTier: "free" },
+  deep_analysis: { name: "Deep analysis", baseCost: 20, minTier: "pro" },
+};
+
+/** Cost of a feature that is not in `FEATURES`. */
+export const DEFAULT_FEATURE_COST = 5;
+
+/**
+ * Token cost of one use of `feature` at `complexity`, as an integer.
+ * Uses integer arithmetic (tenths) so 0.7 × 10 is exactly 7, never 7.000001.
+ */
+export function featureCost(feature: string, complexity: Complexity = "medium"): number {
+  const base = FEATURES[feature]?.baseCost ?? DEFAULT_FEATURE_COST;
+  const tenths = Math.round(COMPLEXITY_MULTIPLIERS[complexity] * 10);
+  return Math.ceil((base * tenths) / 10);
+}
+
+/** The minimum tier a feature needs (`free` for unknown features). */
+export function featureMinTier(feature: string): Tier {
+  return FEATURES[feature]?.minTier ?? "free";
+}

@@ -1,0 +1,44 @@
+import { v, type Infer } from "convex/values";
+import { COMPLEXITIES, INTERVALS, TIERS } from "./plans";
+
+/** Shared validators, defined once and reused by the schema and functions. */
+
+export const vTier = v.union(...TIERS.map((t) => v.literal(t)));
+export const vInterval = v.union(...INTERVALS.map((i) => v.literal(i)));
+export const vComplexity = v.union(...COMPLEXITIES.map((c) => v.literal(c)));
+
+/** Stripe subscription statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status). */
+export const SUBSCRIPTION_STATUSES = [
+  "incomplete",
+  "incomplete_expired",
+  "trialing",
+  "active",
+  "past_due",
+  "canceled",
+  "unpaid",
+  "paused",
+] as const;
+export const vSubscriptionStatus = v.union(...SUBSCRIPTION_STATUSES.map((s) => v.literal(s)));
+export type SubscriptionStatus = Infer<typeof vSubscriptionStatus>;
+
+/** Stripe invoice statuses (https://docs.stripe.com/api/invoices/object#invoice_object-status). */
+export const INVOICE_STATUSES = ["draft", "open", "paid", "uncollectible", "void"] as const;
+export const vInvoiceStatus = v.union(...INVOICE_STATUSES.map((s) => v.literal(s)));
+export type InvoiceStatus = Infer<typeof vInvoiceStatus>;
+
+/** Lifecycle of a queued webhook event. */
+export const WEBHOOK_EVENT_STATUSES = ["pending", "succeeded", "ignored", "failed_retrying", "dead"] as const;
+export const vWebhookEventStatus = v.union(...WEBHOOK_EVENT_STATUSES.map((s) => v.literal(s)));
+export type WebhookEventStatus = Infer<typeof vWebhookEventStatus>;
+
+/** Why the token ledger moved. */
+export const LEDGER_REASONS = [
+  "period_grant", // a new period's allowance (invoice.paid or the free-tier reset)
+  "period_expire", // unused allowance of the period that ended
+  "plan_change", // allowance difference on a mid-period upgrade
+  "consume", // a feature use
+  "top_up", // a one-off purchase of tokens
+  "admin_grant", // an operator's grant or correction from the dashboard
+] as const;
+export const vLedgerReason = v.union(...LEDGER_REASONS.map((r) => v.literal(r)));
+export type LedgerReason = Infer<typeof vLedgerReason>;

@@ -1,0 +1,197 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+import {
+  vComplexity,
+  vInterval,
+  vInvoiceStatus,
+  vLedgerReason,
+  vSubscriptionStatus,
+  vTier,
+  vWebhookEventStatus,
+} from "./model/validators";
+
+/**
+ * Units: Convex times are milliseconds since the epoch (fields ending in `At`,
+ * `Start`, `End`); Stripe's own `created` times are kept in seconds and say so
+ * (`stripeCreated`, `eventCreated`). Money is integer minor units. Tokens are
+ * integers.
+ */
+export default defineSchema({
+  // Written by `users.store` on sign-in. Read by every authenticated function
+  // to resolve the caller.
+  users: defineTable({
+    /** `issuer|subject` from the verified JWT. */
+    tokenIdentifier: v.string(),
+    /** Clerk user id (`subject`). */
+    clerkUserId: v.string(),
+    email: v.optional(v.string()),
+    name: v.optional(v.string()),
+  })
+    .index("by_tokenIdentifier", ["tokenIdentifier"])
+    .index("by_clerkUserId", ["clerkUserId"]),
+
+  // What owns a Stripe customer, a plan and a token balance. Today a user's
+  // personal account; an organisation account later. Written by `users.store`
+  // (creation), the Stripe event handlers (customer link, tier) and the
+  // dunning cron (grace expiry). Read by every billing function.
+  billingAccounts: defineTable({
+    kind: v.union(v.literal("personal"), v.literal("organization")),
+    /** The owning user of a personal account. */
+    ownerUserId: v.optional(v.id("users")),
+    /** The Clerk organisation of an organisation account. */
+    clerkOrgId: v.optional(v.string()),
+    /** Stripe customer id (`cus_…`), set once Checkout creates or links it. */
+    stripeCustomerId: v.optional(v.string()),
+    /** True after `customer.deleted`. */
+    stripeCustomerDeleted: v.optional(v.boolean()),
+    /** The subscription that currently decides the tier (`sub_…`). */
+    stripeSubscriptionId: v.optional(v.string()),
+    /** The tier the account has access to now (after the access policy). */
+    tier: vTier,
+    /** Staff override: when set, the account has this tier whatever Stripe says. */
+    tierOverride: v.optional(vTier),
+    /** When a `past_due` subscription stops granting its tier (ms). */
+    graceEndsAt: v.optional(v.number()),
+    email: v.optional(v.string()),
+    name: v.optional(v.string()),
+  })
+    .index("by_ownerUserId", ["ownerUserId"])
+    .index("by_clerkOrgId", ["clerkOrgId"])
+    .index("by_stripeCustomerId", ["stripeCustomerId"])
+    .index("by_tier", ["tier"])
+    .index("by_graceEndsAt", ["graceEndsAt"]),
+
+  // Mirror of Stripe subscriptions. Written only by the Stripe event handlers.
+  // Read by `billing.subscription` and the access policy.
+  subscriptions: defineTable({
+    stripeSubscriptionId: v.string(),
+    stripeCustomerId: v.string(),
+    accountId: v.id("billingAccounts"),
+    status: vSubscriptionStatus,
+    stripePriceId: v.optional(v.string()),
+    lookupKey: v.optional(v.string()),
+    /** Tier of the price's lookup key; `free` if the price is not in the catalogue. */
+    tier: vTier,
+    interval: v.optional(vInterval),
+    quantity: v.number(),
+    currentPeriodStart: v.optional(v.number()),
+    currentPeriodEnd: v.optional(v.number()),
+    cancelAtPeriodEnd: v.boolean(),
+    cancelAt: v.optional(v.number()),
+    canceledAt: v.optional(v.number()),
+    endedAt: v.optional(v.number()),
+    trialStart: v.optional(v.number()),
+    trialEnd: v.optional(v.number()),
+    /** Stripe `created` (seconds) of the event last applied; orders updates. */
+    eventCreated: v.number(),
+    /** When the subscription first became `past_due` in this spell (ms). */
+    pastDueSince: v.optional(v.number()),
+  })
+    .index("by_stripeSubscriptionId", ["stripeSubscriptionId"])
+    .index("by_accountId", ["accountId"]),
+
+  // Mirror of Stripe invoices. Written only by the Stripe event handlers.
+  // Read by `billing.invoices`.
+  invoices: defineTable({
+    stripeInvoiceId: v.string(),
+    stripeCustomerId: v.string(),
+    accountId: v.id("billingAccounts"),
+    stripeSubscriptionId: v.optional(v.string()),
+    number: v.optional(v.string()),
+    status: vInvoiceStatus,
+    billingReason: v.optional(v.string()),
+    /** Minor units of `currency`. */
+    amountDue: v.number(),
+    amountPaid: v.number(),
+    amountRemaining: v.number(),
+    currency: v.string(),
+    periodStart: v.optional(v.number()),
+    periodEnd: v.optional(v.number()),
+    hostedInvoiceUrl: v.optional(v.string()),
+    invoicePdf: v.optional(v.string()),
+    /** Stripe's `created` converted to ms. */
+    createdAt: v.number(),
+    eventCreated: v.number(),
+  })
+    .index("by_stripeInvoiceId", ["stripeInvoiceId"])
+    .index("by_accountId_and_createdAt", ["accountId", "createdAt"]),
+
+  // One row per account: the O(1) token balance. Written only through the
+  // ledger helpers in `model/ledger.ts`. Read by `tokens.balance` / `check`.
+  tokenBalances: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** Allowance granted for the current period. */
+    allowance: v.number(),
+    /** Purchased and granted tokens that carry across periods. */
+    purchased: v.number(),
+    /** Tokens consumed this period (drawn from the allowance first). */
+    used: v.number(),
+    /** allowance + purchased − used; equals the sum of the account's ledger. */
+    balance: v.number(),
+    /** The period the allowance belongs to, e.g. `free:2026-11` or `invoice:in_…`. */
+    periodKey: v.optional(v.string()),
+    periodStart: v.optional(v.number()),
+    periodEnd: v.optional(v.number()),
+  })
+    .index("by_accountId", ["accountId"])
+    .index("by_periodEnd", ["periodEnd"]),
+
+  // Every token movement. Appended only by `model/ledger.ts`. Read by
+  // `tokens.history` and the invariant check.
+  tokenLedger: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** Signed integer: grants positive, debits negative. */
+    amount: v.number(),
+    reason: vLedgerReason,
+    /** Idempotency key: invoice id, period key or the client's key. Unique per account. */
+    sourceKey: v.string(),
+    balanceAfter: v.number(),
+    feature: v.optional(v.string()),
+    complexity: v.optional(vComplexity),
+    note: v.optional(v.string()),
+  })
+    // History is read newest-first by `_creationTime`; idempotency looks up by key.
+    // eslint-disable-next-line @convex-dev/no-duplicate-indexes
+    .index("by_accountId", ["accountId"])
+    .index("by_accountId_and_sourceKey", ["accountId", "sourceKey"]),
+
+  // The durable queue of verified Stripe events. Inserted by the webhook
+  // httpAction (through `webhooks.enqueue`), processed by `webhooks.process`,
+  // swept by the retry cron, replayed by operators. Read by operators.
+  webhookEvents: defineTable({
+    /** Stripe event id (`evt_…`), unique. */
+    eventId: v.string(),
+    type: v.string(),
+    apiVersion: v.optional(v.string()),
+    livemode: v.boolean(),
+    /** Stripe `created`, seconds. */
+    eventCreated: v.number(),
+    /** The raw event JSON, as verified. */
+    payload: v.string(),
+    /** Stripe customer the event concerns, when it has one; wakes waiting events. */
+    stripeCustomerId: v.optional(v.string()),
+    status: vWebhookEventStatus,
+    attempts: v.number(),
+    nextAttemptAt: v.optional(v.number()),
+    lastError: v.optional(v.string()),
+    receivedAt: v.number(),
+    processedAt: v.optional(v.number()),
+  })
+    .index("by_eventId", ["eventId"])
+    .index("by_status_and_nextAttemptAt", ["status", "nextAttemptAt"])
+    .index("by_stripeCustomerId_and_status", ["stripeCustomerId", "status"]),
+
+  // Stripe prices seen by the checkout action (lookup key → price id), so
+  // handlers can map a price id back to a tier. Written by `billing` internal
+  // mutations; read by the event handlers.
+  stripePrices: defineTable({
+    stripePriceId: v.string(),
+    lookupKey: v.string(),
+    tier: vTier,
+    interval: vInterval,
+    unitAmount: v.optional(v.number()),
+    currency: v.string(),
+  })
+    .index("by_stripePriceId", ["stripePriceId"])
+    .index("by_lookupKey", ["lookupKey"]),
+});
