@@ -195,3 +195,36 @@ export function featureCost(feature: string, complexity: Complexity = "medium"):
 export function featureMinTier(feature: string): Tier {
   return FEATURES[feature]?.minTier ?? "free";
 }
+
+// ---------------------------------------------------------------------------
+// One-off token top-ups (Checkout in `payment` mode)
+// ---------------------------------------------------------------------------
+
+export type TokenPack = {
+  id: string;
+  /** Tokens added to the purchased balance. Integer. */
+  tokens: number;
+  /** Stripe price lookup key of the one-off price. */
+  lookupKey: string;
+  /** Display amount in minor units of `currency`. */
+  displayAmount: number;
+  currency: string;
+};
+
+export const TOKEN_PACKS: readonly TokenPack[] = [
+  { id: "pack_100", tokens: 100, lookupKey: "tokens_100", displayAmount: 1000, currency: "usd" },
+  { id: "pack_500", tokens: 500, lookupKey: "tokens_500", displayAmount: 4000, currency: "usd" },
+];
+
+/** Billing settings that are policy, not plan data. */
+export const BILLING_CONFIG = {
+  /** Days a `past_due` subscription keeps its tier before falling back to free. */
+  pastDueGraceDays: 7,
+  /** Webhook processing attempts before an event goes to `dead`. */
+  maxWebhookAttempts: 8,
+  /** First retry delay in ms; doubles per attempt, with ±20% jitter, capped below. */
+  webhookRetryBaseMs: 2_000,
+  webhookRetryMaxMs: 60 * 60 * 1000,
+  /** Tokens at or under which the client shows the low-tokens prompt. */
+  lowTokensThreshold: 5,
+} as const;
