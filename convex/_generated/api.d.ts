@@ -8,11 +8,29 @@
  * @module
  */
 
+import type * as billing from "../billing.js";
+import type * as crons from "../crons.js";
 import type * as functions from "../functions.js";
+import type * as model_access from "../model/access.js";
 import type * as model_auth from "../model/auth.js";
+import type * as model_billingActions from "../model/billingActions.js";
+import type * as model_billingModel from "../model/billingModel.js";
 import type * as model_errors from "../model/errors.js";
+import type * as model_invoiceSync from "../model/invoiceSync.js";
+import type * as model_ledger from "../model/ledger.js";
+import type * as model_periods from "../model/periods.js";
+import type * as model_planViews from "../model/planViews.js";
 import type * as model_plans from "../model/plans.js";
+import type * as model_stripeClient from "../model/stripeClient.js";
+import type * as model_stripeWebhook from "../model/stripeWebhook.js";
+import type * as model_subscriptionSync from "../model/subscriptionSync.js";
+import type * as model_tokens from "../model/tokens.js";
+import type * as model_users from "../model/users.js";
 import type * as model_validators from "../model/validators.js";
+import type * as model_webhookQueue from "../model/webhookQueue.js";
+import type * as plans from "../plans.js";
+import type * as tokens from "../tokens.js";
+import type * as users from "../users.js";
 
 import type {
   ApiFromModules,
@@ -21,11 +39,29 @@ import type {
 } from "convex/server";
 
 declare const fullApi: ApiFromModules<{
+  billing: typeof billing;
+  crons: typeof crons;
   functions: typeof functions;
+  "model/access": typeof model_access;
   "model/auth": typeof model_auth;
+  "model/billingActions": typeof model_billingActions;
+  "model/billingModel": typeof model_billingModel;
   "model/errors": typeof model_errors;
+  "model/invoiceSync": typeof model_invoiceSync;
+  "model/ledger": typeof model_ledger;
+  "model/periods": typeof model_periods;
+  "model/planViews": typeof model_planViews;
   "model/plans": typeof model_plans;
+  "model/stripeClient": typeof model_stripeClient;
+  "model/stripeWebhook": typeof model_stripeWebhook;
+  "model/subscriptionSync": typeof model_subscriptionSync;
+  "model/tokens": typeof model_tokens;
+  "model/users": typeof model_users;
   "model/validators": typeof model_validators;
+  "model/webhookQueue": typeof model_webhookQueue;
+  plans: typeof plans;
+  tokens: typeof tokens;
+  users: typeof users;
 }>;
 
 /**

@@ -1,0 +1,16 @@
+/**
+ * Scheduled jobs (https://docs.convex.dev/scheduling/cron-jobs). Times are
+ * UTC. Off the top of the hour on purpose: Convex spreads load better away
+ * from :00. One job per line; append yours below.
+ */
+import { cronJobs } from "convex/server";
+import { internal } from "./_generated/api";
+
+const crons = cronJobs();
+
+// Free-tier allowances: every free account whose period ended gets the new UTC
+// month's allowance. Hourly so an account that fell back to free mid-month
+// (its paid period ended) is renewed within the hour; idempotent per month.
+crons.hourly("reset free-tier tokens", { minuteUTC: 7 }, internal.tokens.resetFreeTier, {});
+
+export default crons;

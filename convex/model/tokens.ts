@@ -1,0 +1,288 @@
+/**
+ * Token rules on top of the ledger: feature costs and tier gates, the
+ * caller's consumption, operator grants, and the monthly free-tier reset.
+ *
+ * Costs come from `plans.ts` (`featureCost`: base cost × complexity
+ * multiplier, rounded up; unknown features cost `DEFAULT_FEATURE_COST`).
+ * All amounts are integer tokens; all times Convex milliseconds.
+ */
+import type { PaginationResult } from "convex/server";
+import { v, type Infer } from "convex/values";
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import { fail } from "./errors";
+import * as ledger from "./ledger";
+import { freePeriod, freePeriodSourceKey } from "./periods";
+import { featureCost, featureMinTier, PLANS, tierRank, type Complexity, type Tier } from "./plans";
+import { vLedgerReason, vTier } from "./validators";
+
+/** Longest feature name accepted (feature names are short identifiers). */
+export const MAX_FEATURE_LENGTH = 100;
+/** Longest client idempotency key accepted by `tokens.consume`. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+/** Most ledger rows one `tokens.history` page returns. */
+export const MAX_HISTORY_PAGE = 100;
+/**
+ * Balances the free-tier reset handles per mutation. Each row costs about
+ * three reads and three writes (balance, account, key lookup; two ledger rows
+ * and a patch), so 200 rows stay far below Convex's per-transaction limits
+ * (https://docs.convex.dev/production/state/limits) and well inside its
+ * execution time; the next batch is scheduled with the cursor.
+ */
+export const FREE_RESET_BATCH_SIZE = 200;
+
+// ---------------------------------------------------------------------------
+// Views returned by public functions
+// ---------------------------------------------------------------------------
+
+export const vBalanceView = v.object({
+  allowance: v.number(),
+  purchased: v.number(),
+  used: v.number(),
+  remaining: v.number(),
+  periodEnd: v.union(v.number(), v.null()),
+});
+export type BalanceView = Infer<typeof vBalanceView>;
+
+export const vCheckResult = v.object({
+  allowed: v.boolean(),
+  cost: v.number(),
+  remaining: v.number(),
+  reason: v.union(
+    v.literal("ok"),
+    v.literal("insufficient_tokens"),
+    v.literal("tier_required"),
+    v.literal("signed_out"),
+  ),
+  requiredTier: v.optional(vTier),
+});
+export type CheckResult = Infer<typeof vCheckResult>;
+
+export const vConsumeResult = v.object({ cost: v.number(), remaining: v.number(), duplicate: v.boolean() });
+export type ConsumeResult = Infer<typeof vConsumeResult>;
+
+export const vHistoryEntry = v.object({
+  _id: v.id("tokenLedger"),
+  _creationTime: v.number(),
+  amount: v.number(),
+  reason: vLedgerReason,
+  sourceKey: v.string(),
+  balanceAfter: v.number(),
+  feature: v.optional(v.string()),
+  note: v.optional(v.string()),
+});
+export type HistoryEntry = Infer<typeof vHistoryEntry>;
+
+export function toBalanceView(balance: Doc<"tokenBalances"> | null): BalanceView {
+  if (!balance) return { allowance: 0, purchased: 0, used: 0, remaining: 0, periodEnd: null };
+  return {
+    allowance: balance.allowance,
+    purchased: balance.purchased,
+    used: balance.used,
+    remaining: balance.balance,
+    periodEnd: balance.periodEnd ?? null,
+  };
+}
+
+export function toHistoryEntry(row: Doc<"tokenLedger">): HistoryEntry {
+  return {
+    _id: row._id,
+    _creationTime: row._creationTime,
+    amount: row.amount,
+    reason: row.reason,
+    sourceKey: row.sourceKey,
+    balanceAfter: row.balanceAfter,
+    feature: row.feature,
+    note: row.note,
+  };
+}
+
+export const EMPTY_PAGE: PaginationResult<HistoryEntry> = { page: [], isDone: true, continueCursor: "" };
+
+// ---------------------------------------------------------------------------
+// Costs and gates
+// ---------------------------------------------------------------------------
+
+/** The tier the account may use now: a staff override wins, as in the access policy. */
+export function effectiveTier(account: Doc<"billingAccounts">): Tier {
+  return account.tierOverride ?? account.tier;
+}
+
+function requireFeature(feature: string) {
+  if (feature.length === 0 || feature.length > MAX_FEATURE_LENGTH) {
+    fail("INVALID_ARGUMENT", `feature must be 1 to ${MAX_FEATURE_LENGTH} characters.`);
+  }
+}
+
+/**
+ * Whether `account` may use `feature` now, and what it costs. `null` account
+ * means signed out. Order of reasons: signed out, tier, then tokens, so the
+ * client shows an upgrade prompt before a top-up prompt.
+ * Throws `INVALID_ARGUMENT` for an empty or over-long feature name.
+ */
+export function checkFeature(
+  account: Doc<"billingAccounts"> | null,
+  balance: Doc<"tokenBalances"> | null,
+  feature: string,
+  complexity: Complexity | undefined,
+): CheckResult {
+  requireFeature(feature);
+  const cost = featureCost(feature, complexity);
+  if (!account) return { allowed: false, cost, remaining: 0, reason: "signed_out" };
+  const remaining = balance?.balance ?? 0;
+  const requiredTier = featureMinTier(feature);
+  if (tierRank(effectiveTier(account)) < tierRank(requiredTier)) {
+    return { allowed: false, cost, remaining, reason: "tier_required", requiredTier };
+  }
+  if (remaining < cost) return { allowed: false, cost, remaining, reason: "insufficient_tokens" };
+  return { allowed: true, cost, remaining, reason: "ok" };
+}
+
+/**
+ * Debits one use of `feature` from the account, idempotently by the client's
+ * `idempotencyKey` (ledger sourceKey `consume:<key>`). A repeated key returns
+ * `duplicate: true` with the cost originally debited and debits nothing, even
+ * if the tier or the price changed since.
+ * Throws `INVALID_ARGUMENT` (key not 1–200 characters, bad feature),
+ * `TIER_REQUIRED` (`tier`: the tier needed), `INSUFFICIENT_TOKENS`
+ * (`required`, `available`).
+ */
+export async function consumeForAccount(
+  ctx: MutationCtx,
+  account: Doc<"billingAccounts">,
+  args: { feature: string; complexity?: Complexity; idempotencyKey: string },
+): Promise<ConsumeResult> {
+  requireFeature(args.feature);
+  if (args.idempotencyKey.length === 0 || args.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    fail("INVALID_ARGUMENT", `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`);
+  }
+  const sourceKey = `consume:${args.idempotencyKey}`;
+  const previous = await ledger.findEntry(ctx, account._id, sourceKey);
+  if (previous) {
+    const balance = await ledger.getBalance(ctx, account._id);
+    return { cost: -previous.amount, remaining: balance?.balance ?? 0, duplicate: true };
+  }
+  const requiredTier = featureMinTier(args.feature);
+  if (tierRank(effectiveTier(account)) < tierRank(requiredTier)) {
+    fail("TIER_REQUIRED", `${PLANS[requiredTier].name} or higher is needed for this feature.`, {
+      tier: requiredTier,
+    });
+  }
+  const result = await ledger.consume(ctx, account._id, {
+    sourceKey,
+    cost: featureCost(args.feature, args.complexity),
+    feature: args.feature,
+    complexity: args.complexity,
+  });
+  return { cost: result.cost, remaining: result.remaining, duplicate: !result.applied };
+}
+
+/**
+ * An operator's grant (positive) or correction (negative) from the dashboard,
+ * recorded as `admin_grant` with `reason` as the note. With `idempotencyKey`
+ * the ledger key is `admin:<key>` and a repeat is a no-op; without one, every
+ * call is a new grant.
+ * Throws `NOT_FOUND` (no such account), `INVALID_ARGUMENT` (empty reason,
+ * amount not a non-zero integer), `INSUFFICIENT_TOKENS` (a correction larger
+ * than the balance).
+ */
+export async function operatorGrant(
+  ctx: MutationCtx,
+  args: { accountId: Id<"billingAccounts">; amount: number; reason: string; idempotencyKey?: string },
+): Promise<{ applied: boolean; balance: number; sourceKey: string }> {
+  const reason = args.reason.trim();
+  if (reason.length === 0) fail("INVALID_ARGUMENT", "A reason is required for a grant.");
+  if (args.idempotencyKey !== undefined && args.idempotencyKey.length === 0) {
+    fail("INVALID_ARGUMENT", "idempotencyKey must not be empty.");
+  }
+  const account = await ctx.db.get("billingAccounts", args.accountId);
+  if (!account) fail("NOT_FOUND", "No such billing account.");
+  // Without a key every call must be a new grant. Convex seeds Math.random per
+  // function execution (https://docs.convex.dev/functions/runtimes), so time
+  // plus a random suffix does not collide with an earlier call's key.
+  const sourceKey =
+    args.idempotencyKey !== undefined
+      ? `admin:${args.idempotencyKey}`
+      : `admin:auto:${Date.now()}:${Math.random().toString(36).slice(2, 12)}`;
+  const result = await ledger.grant(ctx, account._id, {
+    sourceKey,
+    amount: args.amount,
+    reason: "admin_grant",
+    note: reason,
+  });
+  return { ...result, sourceKey };
+}
+
+// ---------------------------------------------------------------------------
+// Free tier
+// ---------------------------------------------------------------------------
+
+/**
+ * Grants the free allowance of the UTC month containing `now` (sourceKey
+ * `period:free:YYYY-MM`), expiring the unused allowance of the previous
+ * period. A second call in the same month is a no-op.
+ */
+export async function startFreePeriod(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  now: number,
+): Promise<{ applied: boolean }> {
+  const period = freePeriod(now);
+  return await ledger.startPeriod(ctx, accountId, {
+    sourceKey: freePeriodSourceKey(period),
+    tokens: PLANS.free.tokensPerPeriod,
+    ...period,
+  });
+}
+
+export type FreeResetBatch = {
+  /** Balances whose period had ended, read in this batch. */
+  processed: number;
+  /** Free accounts that got the new month's allowance. */
+  granted: number;
+  /** Accounts skipped because they are on a paid tier (renewed by `invoice.paid`). */
+  skippedPaid: number;
+  /** True when this was the last batch. */
+  isDone: boolean;
+  /** Cursor for the next batch, when not done. */
+  continueCursor: string | null;
+};
+
+/**
+ * One batch of the monthly free-tier reset: reads up to `batchSize` balances
+ * whose `periodEnd` ≤ `now` (index `by_periodEnd`) from `cursor` and starts
+ * the current UTC month's free period for those on the free tier. Paid
+ * accounts are skipped: their periods start on `invoice.paid`.
+ *
+ * Safe to re-run and to overlap with another run: the grant is idempotent by
+ * its sourceKey, and a reset account's `periodEnd` moves past `now`, out of
+ * the range being paged.
+ */
+export async function resetFreeTierBatch(
+  ctx: MutationCtx,
+  args: { now: number; cursor: string | null; batchSize: number },
+): Promise<FreeResetBatch> {
+  const page = await ctx.db
+    .query("tokenBalances")
+    .withIndex("by_periodEnd", (q) => q.lte("periodEnd", args.now))
+    .paginate({ cursor: args.cursor, numItems: args.batchSize });
+  let granted = 0;
+  let skippedPaid = 0;
+  for (const balance of page.page) {
+    const account = await ctx.db.get("billingAccounts", balance.accountId);
+    if (!account) continue;
+    if (effectiveTier(account) !== "free") {
+      skippedPaid += 1;
+      continue;
+    }
+    const { applied } = await startFreePeriod(ctx, account._id, args.now);
+    if (applied) granted += 1;
+  }
+  return {
+    processed: page.page.length,
+    granted,
+    skippedPaid,
+    isDone: page.isDone,
+    continueCursor: page.isDone ? null : page.continueCursor,
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Tokens: the caller's balance, cost checks, consumption and history
+ * (public), plus operator grants, the invariant audit and the free-tier
+ * reset cron (internal). Logic lives in `model/tokens.ts` and
+ * `model/ledger.ts`; amounts are integer tokens, times Convex ms.
+ */
+import { paginationOptsValidator, paginationResultValidator } from "convex/server";
+import { v } from "convex/values";
+import { internal } from "./_generated/api";
+import { internalMutation, internalQuery } from "./_generated/server";
+import { callerMutation, callerQuery } from "./functions";
+import * as ledger from "./model/ledger";
+import {
+  checkFeature,
+  consumeForAccount,
+  EMPTY_PAGE,
+  FREE_RESET_BATCH_SIZE,
+  MAX_HISTORY_PAGE,
+  operatorGrant,
+  resetFreeTierBatch,
+  toBalanceView,
+  toHistoryEntry,
+  vBalanceView,
+  vCheckResult,
+  vConsumeResult,
+  vHistoryEntry,
+} from "./model/tokens";
+import { vComplexity } from "./model/validators";
+
+/**
+ * The caller's tokens: `{ allowance, purchased, used, remaining, periodEnd }`
+ * (`periodEnd` in ms, `null` before any period), or `null` when signed out.
+ */
+export const balance = callerQuery({
+  args: {},
+  returns: v.union(v.null(), vBalanceView),
+  handler: async (ctx) => {
+    if (!ctx.caller) return null;
+    return toBalanceView(await ledger.getBalance(ctx, ctx.caller.account._id));
+  },
+});
+
+/**
+ * Whether the caller may use `feature` at `complexity` (default `medium`) now:
+ * `{ allowed, cost, remaining, reason, requiredTier? }`, `reason` one of
+ * `ok`, `insufficient_tokens`, `tier_required` (with `requiredTier`),
+ * `signed_out`. Throws `INVALID_ARGUMENT` for an empty or over-long feature.
+ */
+export const check = callerQuery({
+  args: { feature: v.string(), complexity: v.optional(vComplexity) },
+  returns: vCheckResult,
+  handler: async (ctx, args) => {
+    const account = ctx.caller?.account ?? null;
+    const row = account ? await ledger.getBalance(ctx, account._id) : null;
+    return checkFeature(account, row, args.feature, args.complexity);
+  },
+});
+
+/**
+ * Debits one use of `feature` at `complexity` from the caller's tokens,
+ * atomically with the tier check. Returns `{ cost, remaining, duplicate }`;
+ * the same `idempotencyKey` (1–200 characters) debits once, and a repeat
+ * returns `duplicate: true` and the original cost.
+ * Throws `UNAUTHENTICATED`, `TIER_REQUIRED` (`tier`), `INSUFFICIENT_TOKENS`
+ * (`required`, `available`), `INVALID_ARGUMENT`.
+ */
+export const consume = callerMutation({
+  args: { feature: v.string(), complexity: v.optional(vComplexity), idempotencyKey: v.string() },
+  returns: vConsumeResult,
+  handler: async (ctx, args) => await consumeForAccount(ctx, ctx.caller.account, args),
+});
+
+/**
+ * The caller's ledger, newest first, paginated (at most 100 rows a page):
+ * `{ _id, _creationTime, amount, reason, sourceKey, balanceAfter, feature?, note? }`.
+ * Signed out: an empty, finished page.
+ */
+export const history = callerQuery({
+  args: { paginationOpts: paginationOptsValidator },
+  returns: paginationResultValidator(vHistoryEntry),
+  handler: async (ctx, args) => {
+    if (!ctx.caller) return EMPTY_PAGE;
+    const accountId = ctx.caller.account._id;
+    const numItems = Math.min(Math.max(1, Math.floor(args.paginationOpts.numItems)), MAX_HISTORY_PAGE);
+    const result = await ctx.db
+      .query("tokenLedger")
+      .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
+      .order("desc")
+      .paginate({ ...args.paginationOpts, numItems });
+    return { ...result, page: result.page.map(toHistoryEntry) };
+  },
+});
+
+/**
+ * Operator grant or correction (run from the Convex dashboard): `amount` is a
+ * non-zero integer (negative removes tokens but never below zero), `reason`
+ * is required and stored as the ledger note, `idempotencyKey` makes a repeat
+ * a no-op. Returns `{ applied, balance, sourceKey }`.
+ */
+export const grant = internalMutation({
+  args: {
+    accountId: v.id("billingAccounts"),
+    amount: v.number(),
+    reason: v.string(),
+    idempotencyKey: v.optional(v.string()),
+  },
+  returns: v.object({ applied: v.boolean(), balance: v.number(), sourceKey: v.string() }),
+  handler: async (ctx, args) => await operatorGrant(ctx, args),
+});
+
+/**
+ * Audits one account: balance equals the ledger's sum, every row's
+ * `balanceAfter` matches the running sum, allowance/purchased/used agree.
+ */
+export const checkInvariant = internalQuery({
+  args: { accountId: v.id("billingAccounts") },
+  returns: v.object({
+    ok: v.boolean(),
+    balance: v.number(),
+    ledgerSum: v.number(),
+    entries: v.number(),
+    problems: v.array(v.string()),
+  }),
+  handler: async (ctx, args) => await ledger.checkInvariant(ctx, args.accountId),
+});
+
+/**
+ * Cron (`crons.ts`, hourly): starts the current UTC month's free allowance
+ * for every free account whose period has ended, `FREE_RESET_BATCH_SIZE`
+ * balances per run, scheduling itself with the cursor for the next batch.
+ * `now` (ms) is fixed by the first batch so every batch pages the same range;
+ * omit `cursor` and `now` to start a run.
+ */
+export const resetFreeTier = internalMutation({
+  args: { cursor: v.optional(v.string()), now: v.optional(v.number()) },
+  returns: v.object({
+    processed: v.number(),
+    granted: v.number(),
+    skippedPaid: v.number(),
+    isDone: v.boolean(),
+  }),
+  handler: async (ctx, args) => {
+    const now = args.now ?? Date.now();
+    const batch = await resetFreeTierBatch(ctx, {
+      now,
+      cursor: args.cursor ?? null,
+      batchSize: FREE_RESET_BATCH_SIZE,
+    });
+    if (batch.continueCursor !== null) {
+      await ctx.scheduler.runAfter(0, internal.tokens.resetFreeTier, { cursor: batch.continueCursor, now });
+    }
+    return { processed: batch.processed, granted: batch.granted, skippedPaid: batch.skippedPaid, isDone: batch.isDone };
+  },
+});
