@@ -1,0 +1,136 @@
+import { describe, expect, test, vi, afterEach } from "vitest";
+import { api, internal } from "../../convex/_generated/api";
+import { isBillingError } from "../../convex/model/errors";
+import { PLANS } from "../../convex/model/plans";
+import { makeTest } from "./setup";
+
+const ISSUER = "https://clerk.example.test";
+const alice = { subject: "user_alice", issuer: ISSUER, name: "Alice", email: "alice@example.com" };
+const bob = { subject: "user_bob", issuer: ISSUER, name: "Bob", email: "bob@example.com" };
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+async function accountOf(t: ReturnType<typeof makeTest>, subject: string) {
+  return await t.run(async (ctx) => {
+    const user = await ctx.db
+      .query("users")
+      .withIndex("by_tokenIdentifier", (q) => q.eq("tokenIdentifier", `${ISSUER}|${subject}`))
+      .unique();
+    if (!user) return null;
+    return await ctx.db
+      .query("billingAccounts")
+      .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", user._id))
+      .unique();
+  });
+}
+
+describe("users.store", () => {
+  test("creates the user, a free personal account and this month's free allowance", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date("2026-03-15T10:00:00Z"));
+    const t = makeTest();
+    const userId = await t.withIdentity(alice).mutation(api.users.store, {});
+
+    const user = await t.run(async (ctx) => await ctx.db.get("users", userId));
+    expect(user).toMatchObject({
+      tokenIdentifier: `${ISSUER}|user_alice`,
+      clerkUserId: "user_alice",
+      name: "Alice",
+      email: "alice@example.com",
+    });
+    const account = await accountOf(t, "user_alice");
+    expect(account).toMatchObject({ kind: "personal", ownerUserId: userId, tier: "free", email: "alice@example.com" });
+
+    const balance = await t.withIdentity(alice).query(api.tokens.balance, {});
+    expect(balance).toEqual({
+      allowance: PLANS.free.tokensPerPeriod,
+      purchased: 0,
+      used: 0,
+      remaining: 5,
+      periodEnd: Date.UTC(2026, 3, 1),
+    });
+    const history = await t.withIdentity(alice).query(api.tokens.history, {
+      paginationOpts: { numItems: 10, cursor: null },
+    });
+    expect(history.page.map((r) => [r.reason, r.amount, r.sourceKey, r.balanceAfter])).toEqual([
+      ["period_grant", 5, "period:free:2026-03", 5],
+    ]);
+    expect(await t.query(internal.tokens.checkInvariant, { accountId: account!._id })).toMatchObject({ ok: true });
+  });
+
+  test("is idempotent: repeat calls return the same user and grant nothing twice", async () => {
+    const t = makeTest();
+    const first = await t.withIdentity(alice).mutation(api.users.store, {});
+    const [second, third] = await Promise.all([
+      t.withIdentity(alice).mutation(api.users.store, {}),
+      t.withIdentity(alice).mutation(api.users.store, {}),
+    ]);
+    expect(second).toBe(first);
+    expect(third).toBe(first);
+
+    const counts = await t.run(async (ctx) => ({
+      users: (await ctx.db.query("users").collect()).length,
+      accounts: (await ctx.db.query("billingAccounts").collect()).length,
+      balances: (await ctx.db.query("tokenBalances").collect()).length,
+      ledger: (await ctx.db.query("tokenLedger").collect()).length,
+    }));
+    expect(counts).toEqual({ users: 1, accounts: 1, balances: 1, ledger: 1 });
+    expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(5);
+  });
+
+  test("a later call refreshes name and email on the user and the account, keeping tokens", async () => {
+    const t = makeTest();
+    await t.withIdentity(alice).mutation(api.users.store, {});
+    await t.withIdentity(alice).mutation(api.tokens.consume, { feature: "quick_analysis", idempotencyKey: "k1" });
+
+    await t.withIdentity({ ...alice, name: "Alice Liddell", email: "al@example.com" }).mutation(api.users.store, {});
+    expect(await t.withIdentity(alice).query(api.users.current, {})).toMatchObject({
+      name: "Alice Liddell",
+      email: "al@example.com",
+    });
+    expect(await accountOf(t, "user_alice")).toMatchObject({ name: "Alice Liddell", email: "al@example.com" });
+    // A token without the email claim does not erase the stored email.
+    await t.withIdentity({ subject: alice.subject, issuer: ISSUER }).mutation(api.users.store, {});
+    expect(await t.withIdentity(alice).query(api.users.current, {})).toMatchObject({ email: "al@example.com" });
+    expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(4);
+  });
+
+  test("refuses a signed-out caller with UNAUTHENTICATED and writes nothing", async () => {
+    const t = makeTest();
+    const error: unknown = await t.mutation(api.users.store, {}).catch((e: unknown) => e);
+    expect(isBillingError(error, "UNAUTHENTICATED")).toBe(true);
+    expect(await t.run(async (ctx) => (await ctx.db.query("users").collect()).length)).toBe(0);
+  });
+
+  test("two users get separate accounts and balances", async () => {
+    const t = makeTest();
+    const a = await t.withIdentity(alice).mutation(api.users.store, {});
+    const b = await t.withIdentity(bob).mutation(api.users.store, {});
+    expect(a).not.toBe(b);
+    const [accountA, accountB] = [await accountOf(t, "user_alice"), await accountOf(t, "user_bob")];
+    expect(accountA!._id).not.toBe(accountB!._id);
+  });
+});
+
+describe("users.current", () => {
+  test("is null when signed out, and null before store has run", async () => {
+    const t = makeTest();
+    expect(await t.query(api.users.current, {})).toBeNull();
+    expect(await t.withIdentity(alice).query(api.users.current, {})).toBeNull();
+  });
+
+  test("returns only the caller's own profile", async () => {
+    const t = makeTest();
+    const aliceId = await t.withIdentity(alice).mutation(api.users.store, {});
+    const bobId = await t.withIdentity(bob).mutation(api.users.store, {});
+    expect(await t.withIdentity(alice).query(api.users.current, {})).toEqual({
+      _id: aliceId,
+      name: "Alice",
+      email: "alice@example.com",
+      clerkUserId: "user_alice",
+    });
+    expect((await t.withIdentity(bob).query(api.users.current, {}))?._id).toBe(bobId);
+  });
+});
