@@ -12,5 +12,8 @@ const crons = cronJobs();
 // month's allowance. Hourly so an account that fell back to free mid-month
 // (its paid period ended) is renewed within the hour; idempotent per month.
 crons.hourly("reset free-tier tokens", { minuteUTC: 7 }, internal.tokens.resetFreeTier, {});
+crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.billing.expireGracePeriods, {});
+// Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).
+crons.interval("sweep webhook retries", { minutes: 1 }, internal.webhooks.sweepRetries, {});
 
 export default crons;

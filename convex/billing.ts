@@ -1,0 +1,166 @@
+/**
+ * Billing API: Checkout and Customer Portal actions, the caller's
+ * subscription and invoices, and the internal functions behind them.
+ * Logic lives in `model/billingActions.ts` (Stripe) and
+ * `model/billingModel.ts` (database); these are the thin registered wrappers.
+ *
+ * Units: Convex times in ms; money in integer minor units of `currency`.
+ */
+import { v } from "convex/values";
+import { internal } from "./_generated/api";
+import { action, internalMutation, internalQuery } from "./_generated/server";
+import { callerQuery } from "./functions";
+import { createPortal, createSubscriptionCheckout, createTopUpCheckout } from "./model/billingActions";
+import {
+  callerAccount,
+  clampInvoiceLimit,
+  expireGracePeriods as expireGracePeriodsModel,
+  invoiceViews,
+  linkCustomer as linkCustomerModel,
+  subscriptionView,
+  upsertPrice as upsertPriceModel,
+  vCallerAccount,
+  vInvoiceView,
+  vPriceRecord,
+  vSubscriptionView,
+} from "./model/billingModel";
+import { TOKEN_PACKS } from "./model/plans";
+import { vInterval, vTier } from "./model/validators";
+
+const vUrl = v.object({ url: v.string() });
+const vPackId = v.union(...TOKEN_PACKS.map((pack) => v.literal(pack.id)));
+
+// ---------------------------------------------------------------------------
+// Public
+// ---------------------------------------------------------------------------
+
+/**
+ * Starts a subscription Checkout for an upgrade to `tier`, billed every
+ * `interval` ("month" | "year"). Creates the account's Stripe customer on
+ * first use; resolves the price from the catalogue's lookup key on the server
+ * (https://docs.stripe.com/api/checkout/sessions/create).
+ *
+ * Returns `{ url }`: the Stripe-hosted Checkout page. Success returns to
+ * `${SITE_URL}/billing/success?session_id=…`, cancel to `${SITE_URL}/pricing`.
+ * Access changes only when the signed webhook events arrive.
+ *
+ * Errors (`ConvexError` data `code`): `UNAUTHENTICATED`; `NOT_FOUND` (account
+ * not stored yet); `NOT_AN_UPGRADE` (tier not purchasable, not above the
+ * current tier, or a billed subscription exists: use the Portal);
+ * `STRIPE_NOT_CONFIGURED` (`variable`); `PRICE_NOT_FOUND`; `STRIPE_ERROR`.
+ */
+export const createCheckoutSession = action({
+  args: { tier: vTier, interval: vInterval },
+  returns: vUrl,
+  handler: (ctx, args): Promise<{ url: string }> => createSubscriptionCheckout(ctx, args),
+});
+
+/**
+ * Starts a one-off Checkout (`mode: "payment"`) for the token pack `packId`
+ * (one of `TOKEN_PACKS`). The session's metadata is
+ * `{ accountId, kind: "top_up", packId }`; tokens are granted by the webhook
+ * on `checkout.session.completed`, never here.
+ *
+ * Returns `{ url }`. Errors: `UNAUTHENTICATED`, `NOT_FOUND`,
+ * `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`, `STRIPE_ERROR`.
+ */
+export const createTopUpCheckoutSession = action({
+  args: { packId: vPackId },
+  returns: vUrl,
+  handler: (ctx, args): Promise<{ url: string }> => createTopUpCheckout(ctx, args),
+});
+
+/**
+ * Opens the Stripe Customer Portal for the caller's own Stripe customer, read
+ * from the database; it takes no arguments, so no customer id can come from
+ * the client (https://docs.stripe.com/api/customer_portal/sessions/create).
+ *
+ * Returns `{ url }`; the portal returns to `${SITE_URL}/billing`.
+ * Errors: `UNAUTHENTICATED`, `NOT_FOUND`, `NO_CUSTOMER` (nothing bought yet),
+ * `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
+ */
+export const createPortalSession = action({
+  args: {},
+  returns: vUrl,
+  handler: (ctx): Promise<{ url: string }> => createPortal(ctx),
+});
+
+/**
+ * The caller's plan and subscription state, or `null` when signed out.
+ * `{ tier, status: SubscriptionStatus | "none", interval, currentPeriodEnd,
+ * cancelAtPeriodEnd, cancelAt, cancelScheduled, trialEnd, graceEndsAt,
+ * hasCustomer }`; times in ms or null. Throws nothing.
+ */
+export const subscription = callerQuery({
+  args: {},
+  returns: v.union(vSubscriptionView, v.null()),
+  handler: async (ctx) => (ctx.caller ? await subscriptionView(ctx, ctx.caller.account) : null),
+});
+
+/**
+ * The caller's invoices, newest first: `limit` defaults to 6 and is clamped
+ * to 1…24. Each row: `{ id: "in_…", number, status, billingReason, amountDue,
+ * amountPaid, amountRemaining, currency, createdAt, periodStart, periodEnd,
+ * hostedInvoiceUrl, invoicePdf }` (amounts in minor units, times in ms).
+ * `[]` when signed out. Throws nothing.
+ */
+export const invoices = callerQuery({
+  args: { limit: v.optional(v.number()) },
+  returns: v.array(vInvoiceView),
+  handler: async (ctx, args) =>
+    ctx.caller ? await invoiceViews(ctx, ctx.caller.account._id, clampInvoiceLimit(args.limit)) : [],
+});
+
+// ---------------------------------------------------------------------------
+// Internal
+// ---------------------------------------------------------------------------
+
+/**
+ * The calling identity's billing account for the Stripe actions (the auth of
+ * the action is passed to `ctx.runQuery`), or null when signed out or not
+ * stored yet.
+ */
+export const accountForCaller = internalQuery({
+  args: {},
+  returns: v.union(vCallerAccount, v.null()),
+  handler: (ctx) => callerAccount(ctx),
+});
+
+/**
+ * Saves the account's Stripe customer (first one wins) and wakes webhook
+ * events waiting for it. Returns the customer id the account now uses.
+ */
+export const linkCustomer = internalMutation({
+  args: { accountId: v.id("billingAccounts"), stripeCustomerId: v.string() },
+  returns: v.string(),
+  handler: (ctx, args) => linkCustomerModel(ctx, args.accountId, args.stripeCustomerId),
+});
+
+/** Caches a subscription price (price id → lookup key, tier, interval) for the event handlers. */
+export const upsertPrice = internalMutation({
+  args: vPriceRecord.fields,
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    await upsertPriceModel(ctx, args);
+    return null;
+  },
+});
+
+/**
+ * Dunning cron: drops accounts whose past-due grace period has ended to the
+ * tier the access policy gives them (normally `free`). Handles a bounded
+ * batch per run and schedules itself to continue from `cursor` when more
+ * remain, with the same `now` so the range does not shift.
+ */
+export const expireGracePeriods = internalMutation({
+  args: { cursor: v.optional(v.string()), now: v.optional(v.number()) },
+  returns: v.object({ processed: v.number(), done: v.boolean() }),
+  handler: async (ctx, args) => {
+    const now = args.now ?? Date.now();
+    const { processed, continueCursor } = await expireGracePeriodsModel(ctx, now, args.cursor ?? null);
+    if (continueCursor !== null) {
+      await ctx.scheduler.runAfter(0, internal.billing.expireGracePeriods, { cursor: continueCursor, now });
+    }
+    return { processed, done: continueCursor === null };
+  },
+});

@@ -1,0 +1,272 @@
+/**
+ * Stripe side of `convex/billing.ts`: Checkout and Customer Portal sessions.
+ *
+ * Trust boundary: the client sends only a tier + interval or a pack id. The
+ * account, the Stripe customer and the price id are all resolved here, on the
+ * server, from the verified identity, the database and Stripe
+ * (https://docs.stripe.com/products-prices/manage-prices#lookup-keys).
+ *
+ * Idempotency keys (https://docs.stripe.com/api/idempotent_requests):
+ * - customer: `customer-create:<accountId>` (or `…:after:<deletedCustomerId>`
+ *   once Stripe deleted the previous one). A double click, or a retry after
+ *   the link mutation failed, gets the same customer back instead of a second
+ *   one. Trade-off: if the account's email/name changes within Stripe's
+ *   retention window (≥ 24 h) before the link is saved, the replay is refused
+ *   as `idempotency_error` until the key expires; that needs a failed link
+ *   mutation and a profile change within a day, which we accept.
+ * - Checkout: `checkout:<accountId>:<lookupKey>:<customerId>:<minute>`.
+ *   Within the same UTC minute a double click returns the same open session
+ *   (one URL, so one payment); a later click opens a fresh one. Two clicks
+ *   straddling a minute boundary get two sessions, which is harmless: only a
+ *   completed session creates a subscription, and the others expire (24 h).
+ * - Portal: `portal:<accountId>:<customerId>:<10-second bucket>`, shorter
+ *   because a portal URL is short-lived and meant to be opened once.
+ */
+import type Stripe from "stripe";
+import { internal } from "../_generated/api";
+import type { Id } from "../_generated/dataModel";
+import type { ActionCtx } from "../_generated/server";
+import type { CallerAccount } from "./billingModel";
+import { fail } from "./errors";
+import { PLANS, TOKEN_PACKS, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
+import { getStripe, readEnv, stripeMode, stripeRead, stripeWrite } from "./stripeClient";
+
+/** Used only with a test-mode key when `SITE_URL` is unset: the Vite dev server. */
+export const DEV_SITE_URL = "http://127.0.0.1:5173";
+
+const CHECKOUT_KEY_BUCKET_MS = 60_000;
+const PORTAL_KEY_BUCKET_MS = 10_000;
+
+/**
+ * The client app's origin for Checkout/Portal return URLs, without a trailing
+ * slash. `SITE_URL` is required with a live key (a wrong default would send
+ * paying customers to localhost); with a test key it falls back to
+ * `DEV_SITE_URL` so local development works with no configuration.
+ *
+ * @throws `STRIPE_NOT_CONFIGURED` (`variable: "SITE_URL"`) when unset in live
+ *   mode or not an http(s) URL.
+ */
+export function siteUrl(): string {
+  const raw = readEnv("SITE_URL");
+  if (!raw) {
+    if (stripeMode() === "live") {
+      fail("STRIPE_NOT_CONFIGURED", "Billing is not configured: set the SITE_URL environment variable to the app's origin.", {
+        variable: "SITE_URL",
+      });
+    }
+    return DEV_SITE_URL;
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return fail("STRIPE_NOT_CONFIGURED", "SITE_URL is not a valid URL (expected e.g. https://app.example.com).", {
+      variable: "SITE_URL",
+    });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    fail("STRIPE_NOT_CONFIGURED", "SITE_URL must be an http:// or https:// URL.", { variable: "SITE_URL" });
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+function timeBucket(bucketMs: number): number {
+  return Math.floor(Date.now() / bucketMs);
+}
+
+/**
+ * The signed-in caller's account, for an action.
+ * @throws `UNAUTHENTICATED` when signed out; `NOT_FOUND` when `users.store`
+ *   has not created the account yet.
+ */
+export async function requireCallerAccount(ctx: ActionCtx): Promise<CallerAccount> {
+  // Check the identity here first so a signed-out caller gets UNAUTHENTICATED
+  // rather than the "not set up yet" answer of the query below.
+  const identity = await ctx.auth.getUserIdentity();
+  if (!identity) fail("UNAUTHENTICATED", "Sign in to continue.");
+  const account = await ctx.runQuery(internal.billing.accountForCaller, {});
+  if (!account) fail("NOT_FOUND", "Your account is still being set up. Try again in a moment.");
+  return account;
+}
+
+/**
+ * Refuses anything that is not a purchase of a purchasable tier strictly
+ * above the account's current tier, and refuses a second subscription while
+ * Stripe still bills one (plan changes go through the Portal).
+ * @throws `NOT_AN_UPGRADE` (`tier` = the requested tier).
+ */
+export function assertUpgrade(account: CallerAccount, tier: Tier): asserts tier is PaidTier {
+  const plan = PLANS[tier];
+  if (!plan.purchasable || !plan.prices) {
+    fail("NOT_AN_UPGRADE", `The ${plan.name} plan cannot be bought.`, { tier });
+  }
+  if (tierRank(tier) <= tierRank(account.tier)) {
+    fail("NOT_AN_UPGRADE", `You are already on ${PLANS[account.tier].name}; ${plan.name} is not an upgrade.`, { tier });
+  }
+  if (account.hasBillableSubscription) {
+    fail("NOT_AN_UPGRADE", "You already have a subscription. Change plans or fix payment from the billing portal.", {
+      tier,
+    });
+  }
+}
+
+/**
+ * The account's Stripe customer, creating it (idempotently, with
+ * `metadata.accountId`) and linking it on first use.
+ */
+export async function ensureCustomer(ctx: ActionCtx, stripe: Stripe, account: CallerAccount): Promise<string> {
+  if (account.stripeCustomerId) return account.stripeCustomerId;
+  const key = account.deletedCustomerId
+    ? `customer-create:${account.accountId}:after:${account.deletedCustomerId}`
+    : customerCreateKey(account.accountId);
+  const customer = await stripeWrite("customers.create", key, (options) =>
+    stripe.customers.create(
+      {
+        email: account.email ?? undefined,
+        name: account.name ?? undefined,
+        metadata: { accountId: account.accountId },
+      },
+      options,
+    ),
+  );
+  // The mutation returns the customer that won if another request linked one
+  // first; use that one so the account keeps a single customer.
+  return await ctx.runMutation(internal.billing.linkCustomer, {
+    accountId: account.accountId,
+    stripeCustomerId: customer.id,
+  });
+}
+
+type ResolvedPrice = { id: string; unitAmount: number | null; currency: string; recurringInterval: string | null };
+
+/**
+ * Looks an active price up by lookup key on Stripe.
+ * @throws `PRICE_NOT_FOUND` when no active price has that key, or it is not
+ *   the kind expected (recurring with `interval`, or one-off).
+ */
+async function resolvePrice(
+  stripe: Stripe,
+  lookupKey: string,
+  expected: { recurring: Interval } | { oneOff: true },
+): Promise<ResolvedPrice> {
+  const list = await stripeRead("prices.list", () =>
+    stripe.prices.list({ lookup_keys: [lookupKey], active: true, expand: ["data.product"], limit: 1 }),
+  );
+  const price = list.data[0];
+  if (!price) {
+    fail("PRICE_NOT_FOUND", `No active Stripe price has the lookup key "${lookupKey}". Run the seed script.`);
+  }
+  const recurringInterval = price.recurring?.interval ?? null;
+  const matches = "recurring" in expected ? recurringInterval === expected.recurring : recurringInterval === null;
+  if (!matches) {
+    fail("PRICE_NOT_FOUND", `The Stripe price for "${lookupKey}" is not the expected kind of price.`);
+  }
+  return { id: price.id, unitAmount: price.unit_amount ?? null, currency: price.currency, recurringInterval };
+}
+
+/**
+ * Creates a subscription-mode Checkout Session for an upgrade to `tier`
+ * billed every `interval`. See `billing.createCheckoutSession`.
+ */
+export async function createSubscriptionCheckout(
+  ctx: ActionCtx,
+  args: { tier: Tier; interval: Interval },
+): Promise<{ url: string }> {
+  const account = await requireCallerAccount(ctx);
+  const { tier, interval } = args;
+  assertUpgrade(account, tier);
+  const lookupKey = PLANS[tier].prices![interval].lookupKey;
+  const stripe = getStripe();
+  const base = siteUrl();
+  const price = await resolvePrice(stripe, lookupKey, { recurring: interval });
+  await ctx.runMutation(internal.billing.upsertPrice, {
+    stripePriceId: price.id,
+    lookupKey,
+    tier,
+    interval,
+    unitAmount: price.unitAmount ?? undefined,
+    currency: price.currency,
+  });
+  const customer = await ensureCustomer(ctx, stripe, account);
+  const metadata = { accountId: account.accountId, tier, interval, lookupKey };
+  const key = `checkout:${account.accountId}:${lookupKey}:${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const session = await stripeWrite("checkout.sessions.create", key, (options) =>
+    stripe.checkout.sessions.create(
+      {
+        mode: "subscription",
+        customer,
+        client_reference_id: account.accountId,
+        metadata,
+        subscription_data: { metadata },
+        line_items: [{ price: price.id, quantity: 1 }],
+        allow_promotion_codes: true,
+        success_url: `${base}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
+        cancel_url: `${base}/pricing`,
+      },
+      options,
+    ),
+  );
+  return { url: requireUrl(session.url) };
+}
+
+/**
+ * Creates a payment-mode Checkout Session for a one-off token pack. See
+ * `billing.createTopUpCheckoutSession`.
+ */
+export async function createTopUpCheckout(ctx: ActionCtx, args: { packId: string }): Promise<{ url: string }> {
+  const account = await requireCallerAccount(ctx);
+  const pack = TOKEN_PACKS.find((p) => p.id === args.packId);
+  if (!pack) fail("INVALID_ARGUMENT", `Unknown token pack "${args.packId}".`);
+  const stripe = getStripe();
+  const base = siteUrl();
+  const price = await resolvePrice(stripe, pack.lookupKey, { oneOff: true });
+  const customer = await ensureCustomer(ctx, stripe, account);
+  const metadata = { accountId: account.accountId, kind: "top_up", packId: pack.id };
+  const key = `topup-checkout:${account.accountId}:${pack.id}:${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const session = await stripeWrite("checkout.sessions.create", key, (options) =>
+    stripe.checkout.sessions.create(
+      {
+        mode: "payment",
+        customer,
+        client_reference_id: account.accountId,
+        metadata,
+        // Copied onto the PaymentIntent so the payment itself says what it bought.
+        payment_intent_data: { metadata },
+        line_items: [{ price: price.id, quantity: 1 }],
+        success_url: `${base}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
+        cancel_url: `${base}/billing`,
+      },
+      options,
+    ),
+  );
+  return { url: requireUrl(session.url) };
+}
+
+/**
+ * Creates a Customer Portal session for the caller's own customer, read from
+ * the database only. See `billing.createPortalSession`.
+ */
+export async function createPortal(ctx: ActionCtx): Promise<{ url: string }> {
+  const account = await requireCallerAccount(ctx);
+  const customer = account.stripeCustomerId;
+  if (!customer) {
+    fail("NO_CUSTOMER", "There is no billing profile yet. Choose a plan first; the billing portal opens after your first purchase.");
+  }
+  const stripe = getStripe();
+  const base = siteUrl();
+  const key = `portal:${account.accountId}:${customer}:${timeBucket(PORTAL_KEY_BUCKET_MS)}`;
+  const session = await stripeWrite("billingPortal.sessions.create", key, (options) =>
+    stripe.billingPortal.sessions.create({ customer, return_url: `${base}/billing` }, options),
+  );
+  return { url: requireUrl(session.url) };
+}
+
+function requireUrl(url: string | null | undefined): string {
+  if (!url) fail("STRIPE_ERROR", "Stripe did not return a URL for the session. Try again.");
+  return url;
+}
+
+/** The idempotency key of an account's first customer creation. */
+export function customerCreateKey(accountId: Id<"billingAccounts">): string {
+  return `customer-create:${accountId}`;
+}

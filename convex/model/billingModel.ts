@@ -1,0 +1,310 @@
+/**
+ * Database side of `convex/billing.ts`: the caller's account as the Stripe
+ * actions need it, the `billing.subscription` / `billing.invoices` views, the
+ * customer link, the price cache and the dunning sweep.
+ *
+ * Units: Convex times in ms; money in integer minor units of `currency`.
+ */
+import { v, type Infer } from "convex/values";
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { recomputeAccountTier } from "./access";
+import { getCaller } from "./auth";
+import { fail } from "./errors";
+import { wakeEventsForCustomer } from "./webhookQueue";
+import { vInterval, vInvoiceStatus, vSubscriptionStatus, vTier, type SubscriptionStatus } from "./validators";
+
+// ---------------------------------------------------------------------------
+// The caller's account, for actions
+// ---------------------------------------------------------------------------
+
+/**
+ * Subscription statuses under which Stripe still bills, or expects payment
+ * for, an existing subscription. A second Checkout subscription on top would
+ * double-charge, so plan changes and payment fixes go through the Portal.
+ * `incomplete` is left out on purpose: it is a first payment that failed or
+ * awaits 3-D Secure and expires by itself after 23 h, and blocking a retry
+ * through Checkout for that long would strand the customer.
+ */
+const BLOCKING_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ["active", "trialing", "past_due", "unpaid"];
+
+/** Most subscriptions an account can have had that we look at (bounded read). */
+const SUBSCRIPTION_SCAN_LIMIT = 25;
+
+export const vCallerAccount = v.object({
+  accountId: v.id("billingAccounts"),
+  tier: vTier,
+  /** The live Stripe customer (`cus_…`), or null when none or deleted. */
+  stripeCustomerId: v.union(v.string(), v.null()),
+  /** A customer that was deleted in Stripe; a new one gets a distinct idempotency key. */
+  deletedCustomerId: v.union(v.string(), v.null()),
+  email: v.union(v.string(), v.null()),
+  name: v.union(v.string(), v.null()),
+  /** The account has a subscription Stripe still bills (see `BLOCKING_SUBSCRIPTION_STATUSES`). */
+  hasBillableSubscription: v.boolean(),
+});
+export type CallerAccount = Infer<typeof vCallerAccount>;
+
+/**
+ * The signed-in caller's billing account in the shape the Stripe actions use,
+ * or null when signed out or not stored yet (`users.store` has not run).
+ */
+export async function callerAccount(ctx: QueryCtx): Promise<CallerAccount | null> {
+  const caller = await getCaller(ctx);
+  if (!caller) return null;
+  const { account, user } = caller;
+  const subscriptions = await ctx.db
+    .query("subscriptions")
+    .withIndex("by_accountId", (q) => q.eq("accountId", account._id))
+    .order("desc")
+    .take(SUBSCRIPTION_SCAN_LIMIT);
+  const live = account.stripeCustomerDeleted ? null : (account.stripeCustomerId ?? null);
+  return {
+    accountId: account._id,
+    tier: account.tier,
+    stripeCustomerId: live,
+    deletedCustomerId: account.stripeCustomerDeleted ? (account.stripeCustomerId ?? null) : null,
+    email: account.email ?? user.email ?? null,
+    name: account.name ?? user.name ?? null,
+    hasBillableSubscription: subscriptions.some((s) => BLOCKING_SUBSCRIPTION_STATUSES.includes(s.status)),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// billing.subscription
+// ---------------------------------------------------------------------------
+
+export const vSubscriptionView = v.object({
+  tier: vTier,
+  status: v.union(vSubscriptionStatus, v.literal("none")),
+  interval: v.union(vInterval, v.null()),
+  currentPeriodEnd: v.union(v.number(), v.null()),
+  cancelAtPeriodEnd: v.boolean(),
+  cancelAt: v.union(v.number(), v.null()),
+  cancelScheduled: v.boolean(),
+  trialEnd: v.union(v.number(), v.null()),
+  graceEndsAt: v.union(v.number(), v.null()),
+  hasCustomer: v.boolean(),
+});
+export type SubscriptionView = Infer<typeof vSubscriptionView>;
+
+/** The subscription that decides the account's tier, else its newest one. */
+async function currentSubscription(
+  ctx: QueryCtx,
+  account: Doc<"billingAccounts">,
+): Promise<Doc<"subscriptions"> | null> {
+  if (account.stripeSubscriptionId) {
+    const byId = await ctx.db
+      .query("subscriptions")
+      .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", account.stripeSubscriptionId!))
+      .unique();
+    // Only trust the pointer when it is this account's subscription.
+    if (byId && byId.accountId === account._id) return byId;
+  }
+  return await ctx.db
+    .query("subscriptions")
+    .withIndex("by_accountId", (q) => q.eq("accountId", account._id))
+    .order("desc")
+    .first();
+}
+
+/**
+ * The `billing.subscription` view of an account. `cancelScheduled` is true for
+ * `cancel_at_period_end`, or a `cancel_at` inside the current period (flexible
+ * billing sets `cancel_at` and leaves the boolean false); it is false once the
+ * subscription has ended, since nothing is scheduled any more.
+ */
+export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccounts">): Promise<SubscriptionView> {
+  const sub = await currentSubscription(ctx, account);
+  const hasCustomer = account.stripeCustomerId !== undefined && account.stripeCustomerDeleted !== true;
+  const base = { tier: account.tier, graceEndsAt: account.graceEndsAt ?? null, hasCustomer };
+  if (!sub) {
+    return {
+      ...base,
+      status: "none",
+      interval: null,
+      currentPeriodEnd: null,
+      cancelAtPeriodEnd: false,
+      cancelAt: null,
+      cancelScheduled: false,
+      trialEnd: null,
+    };
+  }
+  const ended = sub.status === "canceled" || sub.status === "incomplete_expired";
+  const cancelAtInPeriod =
+    sub.cancelAt !== undefined && (sub.currentPeriodEnd === undefined || sub.cancelAt <= sub.currentPeriodEnd);
+  return {
+    ...base,
+    status: sub.status,
+    interval: sub.interval ?? null,
+    currentPeriodEnd: sub.currentPeriodEnd ?? null,
+    cancelAtPeriodEnd: sub.cancelAtPeriodEnd,
+    cancelAt: sub.cancelAt ?? null,
+    cancelScheduled: !ended && (sub.cancelAtPeriodEnd || cancelAtInPeriod),
+    trialEnd: sub.trialEnd ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// billing.invoices
+// ---------------------------------------------------------------------------
+
+export const INVOICE_LIMIT_DEFAULT = 6;
+export const INVOICE_LIMIT_MAX = 24;
+
+export const vInvoiceView = v.object({
+  /** Stripe invoice id (`in_…`). */
+  id: v.string(),
+  number: v.union(v.string(), v.null()),
+  status: vInvoiceStatus,
+  billingReason: v.union(v.string(), v.null()),
+  amountDue: v.number(),
+  amountPaid: v.number(),
+  amountRemaining: v.number(),
+  currency: v.string(),
+  createdAt: v.number(),
+  periodStart: v.union(v.number(), v.null()),
+  periodEnd: v.union(v.number(), v.null()),
+  hostedInvoiceUrl: v.union(v.string(), v.null()),
+  invoicePdf: v.union(v.string(), v.null()),
+});
+export type InvoiceView = Infer<typeof vInvoiceView>;
+
+/** Clamps a client-supplied limit to 1…`INVOICE_LIMIT_MAX` (default `INVOICE_LIMIT_DEFAULT`). */
+export function clampInvoiceLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return INVOICE_LIMIT_DEFAULT;
+  return Math.min(INVOICE_LIMIT_MAX, Math.max(1, Math.floor(limit)));
+}
+
+/** The account's invoices, newest first, at most `limit` (already clamped). */
+export async function invoiceViews(
+  ctx: QueryCtx,
+  accountId: Id<"billingAccounts">,
+  limit: number,
+): Promise<InvoiceView[]> {
+  const rows = await ctx.db
+    .query("invoices")
+    .withIndex("by_accountId_and_createdAt", (q) => q.eq("accountId", accountId))
+    .order("desc")
+    .take(limit);
+  return rows.map((row) => ({
+    id: row.stripeInvoiceId,
+    number: row.number ?? null,
+    status: row.status,
+    billingReason: row.billingReason ?? null,
+    amountDue: row.amountDue,
+    amountPaid: row.amountPaid,
+    amountRemaining: row.amountRemaining,
+    currency: row.currency,
+    createdAt: row.createdAt,
+    periodStart: row.periodStart ?? null,
+    periodEnd: row.periodEnd ?? null,
+    hostedInvoiceUrl: row.hostedInvoiceUrl ?? null,
+    invoicePdf: row.invoicePdf ?? null,
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// Customer link and price cache
+// ---------------------------------------------------------------------------
+
+/**
+ * Records `stripeCustomerId` on the account, unless the account already has a
+ * different live customer, in which case that one wins and is returned (two
+ * concurrent first checkouts then both use the same customer). Wakes webhook
+ * events that were waiting for this customer to be linked.
+ *
+ * @throws `NOT_FOUND` when the account does not exist; `FORBIDDEN` when the
+ *   customer is already linked to another account.
+ * @returns the customer id the account uses from now on.
+ */
+export async function linkCustomer(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  stripeCustomerId: string,
+): Promise<string> {
+  const account = await ctx.db.get("billingAccounts", accountId);
+  if (!account) fail("NOT_FOUND", "Billing account not found.");
+  if (account.stripeCustomerId && !account.stripeCustomerDeleted && account.stripeCustomerId !== stripeCustomerId) {
+    return account.stripeCustomerId;
+  }
+  const owner = await ctx.db
+    .query("billingAccounts")
+    .withIndex("by_stripeCustomerId", (q) => q.eq("stripeCustomerId", stripeCustomerId))
+    .first();
+  if (owner && owner._id !== accountId) {
+    fail("FORBIDDEN", "That Stripe customer belongs to another account.");
+  }
+  if (account.stripeCustomerId !== stripeCustomerId || account.stripeCustomerDeleted) {
+    await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId, stripeCustomerDeleted: undefined });
+  }
+  await wakeEventsForCustomer(ctx, stripeCustomerId);
+  return stripeCustomerId;
+}
+
+export const vPriceRecord = v.object({
+  stripePriceId: v.string(),
+  lookupKey: v.string(),
+  tier: vTier,
+  interval: vInterval,
+  /** Minor units of `currency`; absent for tiered/custom prices. */
+  unitAmount: v.optional(v.number()),
+  currency: v.string(),
+});
+export type PriceRecord = Infer<typeof vPriceRecord>;
+
+/**
+ * Inserts or updates the `stripePrices` row for a price id. Keyed by price id,
+ * not lookup key: a lookup key can move to a new price, and subscriptions on
+ * the old price must still map back to their tier.
+ */
+export async function upsertPrice(ctx: MutationCtx, price: PriceRecord): Promise<void> {
+  const existing = await ctx.db
+    .query("stripePrices")
+    .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", price.stripePriceId))
+    .unique();
+  if (!existing) {
+    await ctx.db.insert("stripePrices", price);
+    return;
+  }
+  const changed =
+    existing.lookupKey !== price.lookupKey ||
+    existing.tier !== price.tier ||
+    existing.interval !== price.interval ||
+    existing.unitAmount !== price.unitAmount ||
+    existing.currency !== price.currency;
+  if (changed) await ctx.db.patch("stripePrices", existing._id, price);
+}
+
+// ---------------------------------------------------------------------------
+// Dunning
+// ---------------------------------------------------------------------------
+
+/** Accounts handled per transaction by the grace-period sweep. */
+export const GRACE_SWEEP_BATCH = 100;
+
+/**
+ * Recomputes the tier of up to `GRACE_SWEEP_BATCH` accounts whose
+ * `graceEndsAt` is at or before `nowMs`, walking `by_graceEndsAt` from
+ * `cursor`. The access policy drops them to `free` and clears `graceEndsAt`
+ * (`model/access.ts`), so they leave the range.
+ *
+ * @returns how many accounts were recomputed and, when more remain, the
+ *   cursor to continue from.
+ */
+export async function expireGracePeriods(
+  ctx: MutationCtx,
+  nowMs: number,
+  cursor: string | null,
+): Promise<{ processed: number; continueCursor: string | null }> {
+  // Bounded below by 0 so accounts without `graceEndsAt` (which sort first
+  // in the index) are never read.
+  const page = await ctx.db
+    .query("billingAccounts")
+    .withIndex("by_graceEndsAt", (q) => q.gte("graceEndsAt", 0).lte("graceEndsAt", nowMs))
+    .paginate({ cursor, numItems: GRACE_SWEEP_BATCH });
+  for (const account of page.page) {
+    await recomputeAccountTier(ctx, account._id, nowMs);
+  }
+  return { processed: page.page.length, continueCursor: page.isDone ? null : page.continueCursor };
+}

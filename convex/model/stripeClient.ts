@@ -1,0 +1,196 @@
+/**
+ * The one way Convex code talks to Stripe.
+ *
+ * - `getStripe()` builds a client from the deployment's environment **when
+ *   called**, never at import, so a deployment without Stripe keys still loads
+ *   every module and serves everything that does not need Stripe (plans,
+ *   balances, webhooks already queued). A missing key fails only the call,
+ *   with `ConvexError` `STRIPE_NOT_CONFIGURED` naming the variable.
+ * - The API version is pinned to the one the installed SDK was generated for,
+ *   so request and response shapes match the SDK's types
+ *   (https://docs.stripe.com/api/versioning, https://docs.stripe.com/sdks/set-version).
+ * - HTTP goes through `fetch` (`Stripe.createFetchHttpClient()`): Convex's
+ *   default runtime has `fetch`, not Node's `http`
+ *   (https://docs.convex.dev/functions/runtimes).
+ * - Writes go through `stripeWrite`, which requires an idempotency key, so a
+ *   retried or double-clicked action cannot create two objects
+ *   (https://docs.stripe.com/api/idempotent_requests).
+ * - SDK errors become `ConvexError` `STRIPE_ERROR` with a message that is safe
+ *   to show; the full error is logged server-side only.
+ *
+ * Environment (Convex env vars, `npx convex env set NAME value`):
+ * - `STRIPE_SECRET_KEY` (required for Stripe calls): `sk_test_…`, `sk_live_…`,
+ *   or a restricted key `rk_…`.
+ * - `STRIPE_API_BASE` (optional): origin of another server speaking Stripe's
+ *   API, e.g. `http://127.0.0.1:12111` for a local simulator or a test's
+ *   recording server. Unset means `https://api.stripe.com`.
+ */
+import Stripe from "stripe";
+import { fail, isBillingError } from "./errors";
+
+/**
+ * The API version stripe@23.1.0 was generated for. Typed as the SDK's
+ * `LatestApiVersion`, so bumping the SDK without updating this fails to compile.
+ */
+export const STRIPE_API_VERSION = "2026-10-28.endive" satisfies Stripe.LatestApiVersion;
+
+/** Stripe's documented maximum idempotency key length. */
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/**
+ * Reads a Convex environment variable at call time; blank counts as unset.
+ *
+ * Why `process.env` and not the typed `env` from `_generated/server`: the
+ * typed object only lists variables a deployment reports back to codegen, and
+ * this repo's codegen runs offline against a stub that reports none. At
+ * runtime both are the same object (`export const env = process.env`).
+ */
+export function readEnv(name: string): string | undefined {
+  // eslint-disable-next-line @convex-dev/no-process-env -- see the docstring above.
+  const value = process.env[name];
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/** Returns `STRIPE_SECRET_KEY` or throws `STRIPE_NOT_CONFIGURED`. */
+function requireSecretKey(): string {
+  const key = readEnv("STRIPE_SECRET_KEY");
+  if (!key) {
+    fail("STRIPE_NOT_CONFIGURED", "Billing is not configured: set the STRIPE_SECRET_KEY environment variable.", {
+      variable: "STRIPE_SECRET_KEY",
+    });
+  }
+  return key;
+}
+
+/**
+ * `"live"` for live keys (`sk_live_…`, `rk_live_…`), else `"test"`.
+ * Pure; exported for tests and for callers that hold a key already.
+ */
+export function stripeModeFromKey(key: string): "live" | "test" {
+  return key.startsWith("sk_live_") || key.startsWith("rk_live_") ? "live" : "test";
+}
+
+/**
+ * Whether the configured `STRIPE_SECRET_KEY` is a live or a test key. The
+ * webhook route compares this with `event.livemode` so test events never
+ * change live data. Throws `STRIPE_NOT_CONFIGURED` when the key is unset.
+ */
+export function stripeMode(): "live" | "test" {
+  return stripeModeFromKey(requireSecretKey());
+}
+
+/** Host/port/protocol for the SDK from `STRIPE_API_BASE`, or `{}` for Stripe itself. */
+function apiBaseConfig(): Pick<Stripe.StripeConfig, "host" | "port" | "protocol"> {
+  const base = readEnv("STRIPE_API_BASE");
+  if (!base) return {};
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    return fail("STRIPE_NOT_CONFIGURED", "STRIPE_API_BASE is not a valid URL (expected e.g. http://127.0.0.1:12111).", {
+      variable: "STRIPE_API_BASE",
+    });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    fail("STRIPE_NOT_CONFIGURED", "STRIPE_API_BASE must be an http:// or https:// origin.", {
+      variable: "STRIPE_API_BASE",
+    });
+  }
+  const protocol = url.protocol === "http:" ? "http" : "https";
+  return {
+    host: url.hostname,
+    port: url.port || (protocol === "http" ? 80 : 443),
+    protocol,
+  };
+}
+
+/**
+ * A Stripe client for the current environment. Cheap to build (no network),
+ * so it is built per call rather than cached; that also means changing an env
+ * var takes effect on the next call.
+ *
+ * @throws ConvexError `STRIPE_NOT_CONFIGURED` (`variable` names what is
+ *   missing or invalid: `STRIPE_SECRET_KEY` or `STRIPE_API_BASE`).
+ */
+export function getStripe(): Stripe {
+  const key = requireSecretKey();
+  return new Stripe(key, {
+    apiVersion: STRIPE_API_VERSION,
+    httpClient: Stripe.createFetchHttpClient(),
+    // Retries are safe because every write carries our idempotency key; the
+    // SDK also retries 409 "request in progress" for a concurrent duplicate.
+    maxNetworkRetries: 2,
+    // Stay well inside an action's time budget.
+    timeout: 20_000,
+    appInfo: { name: "convex-stripe-billing" },
+    ...apiBaseConfig(),
+  });
+}
+
+/**
+ * Turns anything a Stripe call threw into a `ConvexError`: billing errors pass
+ * through, everything else becomes `STRIPE_ERROR` with a message that names
+ * the kind of failure but none of Stripe's raw text (which can echo request
+ * parameters). The original is logged for operators.
+ */
+export function toStripeError(error: unknown, operation: string): never {
+  if (isBillingError(error)) throw error;
+  console.error(`Stripe ${operation} failed`, error);
+  if (error instanceof Stripe.errors.StripeError) {
+    const requestId = error.requestId ? ` (request ${error.requestId})` : "";
+    let message: string;
+    switch (error.type) {
+      case "StripeConnectionError":
+        message = "Could not reach Stripe. Try again in a moment.";
+        break;
+      case "StripeRateLimitError":
+        message = "Stripe is busy. Try again in a moment.";
+        break;
+      case "StripeAuthenticationError":
+      case "StripePermissionError":
+        message = "Billing is misconfigured on the server. Contact support.";
+        break;
+      case "StripeIdempotencyError":
+        message = "A conflicting billing request is already in progress. Try again in a minute.";
+        break;
+      default:
+        message = "Stripe could not complete the request. Try again, or contact support if it keeps happening.";
+    }
+    fail("STRIPE_ERROR", message + requestId);
+  }
+  fail("STRIPE_ERROR", "Stripe could not complete the request. Try again, or contact support if it keeps happening.");
+}
+
+/** Runs a Stripe read, mapping failures with `toStripeError`. */
+export async function stripeRead<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    return toStripeError(error, operation);
+  }
+}
+
+/**
+ * Runs a Stripe write with a caller-chosen idempotency key (required by the
+ * signature, so no write can forget it). Same key and same parameters within
+ * Stripe's retention window (at least 24 h) return the first response;
+ * the same key with different parameters is an `idempotency_error`.
+ *
+ * @param idempotencyKey 1–255 characters, derived from what makes the write
+ *   unique (e.g. `customer-create:<accountId>`).
+ */
+export async function stripeWrite<T>(
+  operation: string,
+  idempotencyKey: string,
+  call: (options: Stripe.RequestOptions) => Promise<T>,
+): Promise<T> {
+  if (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new Error(`Idempotency key for ${operation} must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  }
+  try {
+    return await call({ idempotencyKey });
+  } catch (error) {
+    return toStripeError(error, operation);
+  }
+}
