@@ -11,6 +11,7 @@
 import type * as billing from "../billing.js";
 import type * as crons from "../crons.js";
 import type * as functions from "../functions.js";
+import type * as http from "../http.js";
 import type * as model_access from "../model/access.js";
 import type * as model_auth from "../model/auth.js";
 import type * as model_billingActions from "../model/billingActions.js";
@@ -22,6 +23,7 @@ import type * as model_periods from "../model/periods.js";
 import type * as model_planViews from "../model/planViews.js";
 import type * as model_plans from "../model/plans.js";
 import type * as model_stripeClient from "../model/stripeClient.js";
+import type * as model_stripeEvents from "../model/stripeEvents.js";
 import type * as model_stripeWebhook from "../model/stripeWebhook.js";
 import type * as model_subscriptionSync from "../model/subscriptionSync.js";
 import type * as model_tokens from "../model/tokens.js";
@@ -31,6 +33,7 @@ import type * as model_webhookQueue from "../model/webhookQueue.js";
 import type * as plans from "../plans.js";
 import type * as tokens from "../tokens.js";
 import type * as users from "../users.js";
+import type * as webhooks from "../webhooks.js";
 
 import type {
   ApiFromModules,
@@ -42,6 +45,7 @@ declare const fullApi: ApiFromModules<{
   billing: typeof billing;
   crons: typeof crons;
   functions: typeof functions;
+  http: typeof http;
   "model/access": typeof model_access;
   "model/auth": typeof model_auth;
   "model/billingActions": typeof model_billingActions;
@@ -53,6 +57,7 @@ declare const fullApi: ApiFromModules<{
   "model/planViews": typeof model_planViews;
   "model/plans": typeof model_plans;
   "model/stripeClient": typeof model_stripeClient;
+  "model/stripeEvents": typeof model_stripeEvents;
   "model/stripeWebhook": typeof model_stripeWebhook;
   "model/subscriptionSync": typeof model_subscriptionSync;
   "model/tokens": typeof model_tokens;
@@ -62,6 +67,7 @@ declare const fullApi: ApiFromModules<{
   plans: typeof plans;
   tokens: typeof tokens;
   users: typeof users;
+  webhooks: typeof webhooks;
 }>;
 
 /**

@@ -1,0 +1,190 @@
+/**
+ * Applies one verified Stripe event to Convex state. Called only from
+ * `webhooks.applyEvent`, inside the transaction that also marks the event
+ * applied; a throw rolls every write back and the event is retried.
+ *
+ * No Stripe API calls here: processing depends only on the stored payload,
+ * so it is deterministic and replayable.
+ *
+ * Handled (API 2026-10-28.endive payloads,
+ * https://docs.stripe.com/api/events/types):
+ * - `checkout.session.completed`, `checkout.session.async_payment_succeeded`
+ * - `customer.subscription.created|updated|deleted|trial_will_end|paused|resumed`
+ * - `invoice.paid|payment_failed|payment_action_required|finalized|voided|marked_uncollectible`
+ * - `customer.updated`, `customer.deleted`
+ * Anything else is `ignored`.
+ */
+import type Stripe from "stripe";
+import type { MutationCtx } from "../_generated/server";
+import { accountForStripeCustomer, recomputeAccountTier } from "./access";
+import { grant } from "./ledger";
+import { syncInvoice } from "./invoiceSync";
+import { TOKEN_PACKS } from "./plans";
+import { pointAccountAtCurrentSubscription, stripeIdOf, syncSubscription, type EventClock } from "./subscriptionSync";
+import { RetryableEventError, wakeEventsForCustomer } from "./webhookQueue";
+
+export type ApplyOutcome = "succeeded" | "ignored";
+
+export const SUBSCRIPTION_EVENT_TYPES: readonly string[] = [
+  "customer.subscription.created",
+  "customer.subscription.updated",
+  "customer.subscription.deleted",
+  "customer.subscription.trial_will_end",
+  "customer.subscription.paused",
+  "customer.subscription.resumed",
+];
+
+export const INVOICE_EVENT_TYPES: readonly string[] = [
+  "invoice.paid",
+  "invoice.payment_failed",
+  "invoice.payment_action_required",
+  "invoice.finalized",
+  "invoice.voided",
+  "invoice.marked_uncollectible",
+];
+
+/**
+ * The Stripe customer an event concerns (`cus_…`), stored on the queue row so
+ * linking that customer can wake the event. Undefined when it has none.
+ */
+export function customerIdOfEvent(event: Stripe.Event): string | undefined {
+  const object = event.data.object as { object?: string; id?: string; customer?: string | { id: string } | null };
+  if (object.object === "customer") return object.id;
+  return stripeIdOf(object.customer ?? undefined);
+}
+
+/** Dispatches by event type. Returns whether the event changed anything we track. */
+export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, nowMs: number): Promise<ApplyOutcome> {
+  const clock: EventClock = { eventId: event.id, eventCreated: event.created };
+  switch (event.type) {
+    case "checkout.session.completed":
+    case "checkout.session.async_payment_succeeded":
+      return await applyCheckoutSession(ctx, event.data.object, event.id, nowMs);
+    case "customer.subscription.created":
+    case "customer.subscription.updated":
+    case "customer.subscription.deleted":
+    case "customer.subscription.trial_will_end":
+    case "customer.subscription.paused":
+    case "customer.subscription.resumed": {
+      const result = await syncSubscription(ctx, event.data.object, clock, nowMs);
+      if (result.outcome === "applied") {
+        // Invoices that arrived before their subscription wait for its tier.
+        await wakeEventsForCustomer(ctx, result.stripeCustomerId, { exceptEventId: event.id });
+      }
+      return "succeeded";
+    }
+    case "invoice.paid":
+    case "invoice.payment_failed":
+    case "invoice.payment_action_required":
+    case "invoice.finalized":
+    case "invoice.voided":
+    case "invoice.marked_uncollectible":
+      await syncInvoice(ctx, event.data.object, event.type, clock);
+      return "succeeded";
+    case "customer.updated":
+      return await applyCustomerUpdated(ctx, event.data.object);
+    case "customer.deleted":
+      return await applyCustomerDeleted(ctx, event.data.object, nowMs);
+    default:
+      return "ignored";
+  }
+}
+
+/**
+ * Links the Checkout customer (and subscription) to the account named by
+ * `client_reference_id` or `metadata.accountId`, and for a paid top-up
+ * (`mode: "payment"`, `metadata.kind: "top_up"`, `metadata.packId`) grants
+ * the pack's tokens once per session (sourceKey `checkout:<session id>`).
+ */
+async function applyCheckoutSession(
+  ctx: MutationCtx,
+  session: Stripe.Checkout.Session,
+  eventId: string,
+  nowMs: number,
+): Promise<ApplyOutcome> {
+  const stripeCustomerId = stripeIdOf(session.customer);
+  const reference = session.client_reference_id ?? session.metadata?.accountId ?? null;
+  const referencedId = reference ? ctx.db.normalizeId("billingAccounts", reference) : null;
+  let account = referencedId ? await ctx.db.get("billingAccounts", referencedId) : null;
+  if (reference && !account) {
+    // Our checkout action always sets a real account id; a wrong one is a bug
+    // or a session created elsewhere. Retry, then dead-letter for an operator.
+    throw new Error(`checkout session ${session.id} references unknown account "${reference}"`);
+  }
+  if (!account && stripeCustomerId) account = await accountForStripeCustomer(ctx, stripeCustomerId);
+  if (!account) {
+    if (!stripeCustomerId) return "ignored";
+    throw new RetryableEventError(`checkout session ${session.id} has no account reference and its customer is unknown`);
+  }
+
+  if (stripeCustomerId) {
+    const owner = await accountForStripeCustomer(ctx, stripeCustomerId);
+    if (owner && owner._id !== account._id) {
+      throw new Error(`customer ${stripeCustomerId} is already linked to another account (${owner._id})`);
+    }
+    if (account.stripeCustomerId !== stripeCustomerId) {
+      if (account.stripeCustomerId && !account.stripeCustomerDeleted) {
+        console.warn(
+          `account ${account._id} moves from customer ${account.stripeCustomerId} to ${stripeCustomerId} (checkout ${session.id})`,
+        );
+      }
+      await ctx.db.patch("billingAccounts", account._id, {
+        stripeCustomerId,
+        stripeCustomerDeleted: undefined,
+      });
+    }
+    await wakeEventsForCustomer(ctx, stripeCustomerId, { exceptEventId: eventId });
+  }
+
+  const subscriptionId = stripeIdOf(session.subscription);
+  if (session.mode === "subscription" && subscriptionId) {
+    const current = await pointAccountAtCurrentSubscription(ctx, account._id);
+    if (current === undefined) {
+      // The subscription's own events have not arrived; point at it so they
+      // find the account's choice already made. Tier stays until they do.
+      await ctx.db.patch("billingAccounts", account._id, { stripeSubscriptionId: subscriptionId });
+    }
+    await recomputeAccountTier(ctx, account._id, nowMs);
+  }
+
+  if (session.mode === "payment" && session.metadata?.kind === "top_up") {
+    const pack = TOKEN_PACKS.find((p) => p.id === session.metadata?.packId);
+    if (!pack) throw new Error(`checkout session ${session.id} names unknown token pack "${session.metadata?.packId}"`);
+    if (session.payment_status === "paid") {
+      await grant(ctx, account._id, {
+        sourceKey: `checkout:${session.id}`,
+        amount: pack.tokens,
+        reason: "top_up",
+        note: `Token pack ${pack.id} (${pack.tokens} tokens)`,
+      });
+    }
+    // Unpaid (delayed payment methods): `checkout.session.async_payment_succeeded` grants it later.
+  }
+  return "succeeded";
+}
+
+/** Acknowledged; the account's name and email come from the user profile, not Stripe. */
+async function applyCustomerUpdated(ctx: MutationCtx, customer: Stripe.Customer): Promise<ApplyOutcome> {
+  const account = await accountForStripeCustomer(ctx, customer.id);
+  return account ? "succeeded" : "ignored";
+}
+
+/**
+ * Marks the account's customer deleted. The account keeps its customer id,
+ * subscriptions and invoices as history; the next Checkout creates a new
+ * customer. Stripe cancels the customer's subscriptions and sends their
+ * `customer.subscription.deleted` events, which move the tier.
+ */
+async function applyCustomerDeleted(
+  ctx: MutationCtx,
+  customer: Stripe.Customer | Stripe.DeletedCustomer,
+  nowMs: number,
+): Promise<ApplyOutcome> {
+  const account = await accountForStripeCustomer(ctx, customer.id);
+  if (!account) return "ignored";
+  if (!account.stripeCustomerDeleted) {
+    await ctx.db.patch("billingAccounts", account._id, { stripeCustomerDeleted: true });
+  }
+  await recomputeAccountTier(ctx, account._id, nowMs);
+  return "succeeded";
+}

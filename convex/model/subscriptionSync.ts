@@ -1,0 +1,290 @@
+/**
+ * Mirrors Stripe subscriptions into `subscriptions` from
+ * `customer.subscription.*` events, in event order.
+ *
+ * Ordering ("event time plus status rank", docs/ARCHITECTURE.md): the mirror
+ * keeps `eventCreated` (Stripe seconds) of the last applied event. An older
+ * event is skipped; at an equal second it applies only if its status rank is
+ * not lower; nothing revives `canceled` / `incomplete_expired`.
+ *
+ * Field shapes follow API version 2026-10-28.endive, where
+ * `current_period_start` / `current_period_end` live on subscription items
+ * (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-subscription-current-period-start-and-end);
+ * the top-level fields of older versions are read too. Stripe times are
+ * seconds and are stored as ms.
+ */
+import type Stripe from "stripe";
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import { accountForStripeCustomer, isTerminalStatus, recomputeAccountTier } from "./access";
+import { adjustAllowanceForPlanChange } from "./ledger";
+import { PAID_TIERS, PLANS, planForLookupKey, tierRank, type Interval, type Tier } from "./plans";
+import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
+import { RetryableEventError } from "./webhookQueue";
+
+/** Where an event sits in time, for ordering. */
+export type EventClock = { eventId: string; eventCreated: number };
+
+/**
+ * Rank of a status along the subscription lifecycle; at an equal event
+ * second the higher rank wins (e.g. `active` over `incomplete` when both are
+ * stamped with the same second at checkout).
+ */
+const STATUS_RANK: Record<SubscriptionStatus, number> = {
+  incomplete: 0,
+  trialing: 1,
+  active: 2,
+  past_due: 3,
+  paused: 3,
+  unpaid: 4,
+  canceled: 5,
+  incomplete_expired: 5,
+};
+
+export function subscriptionStatusRank(status: SubscriptionStatus): number {
+  return STATUS_RANK[status];
+}
+
+/** Stripe id of an expandable field (`"cus_…"` or `{ id: "cus_…" }`). */
+export function stripeIdOf(value: string | { id: string } | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === "string" ? value : value.id;
+}
+
+export function secondsToMs(seconds: number | null | undefined): number | undefined {
+  return seconds === null || seconds === undefined ? undefined : seconds * 1000;
+}
+
+function toStatus(status: string): SubscriptionStatus {
+  if ((SUBSCRIPTION_STATUSES as readonly string[]).includes(status)) return status as SubscriptionStatus;
+  throw new Error(`unknown subscription status "${status}"`);
+}
+
+/** Pre-2025-03-31 API versions carry the period on the subscription itself. */
+type LegacySubscriptionPeriod = { current_period_start?: number | null; current_period_end?: number | null };
+
+export type PricePlan = { tier: Tier; interval?: Interval; priceId?: string; lookupKey?: string };
+
+/**
+ * The tier a price sells: by its lookup key in the catalogue, else by the
+ * `stripePrices` table (prices recorded by checkout or earlier events), else
+ * `null` (unknown to us).
+ */
+export async function planForPrice(
+  ctx: MutationCtx,
+  price: { id: string; lookup_key?: string | null; recurring?: { interval: string } | null },
+): Promise<PricePlan | null> {
+  const byKey = planForLookupKey(price.lookup_key);
+  if (byKey) return { ...byKey, priceId: price.id, lookupKey: price.lookup_key ?? undefined };
+  const known = await ctx.db
+    .query("stripePrices")
+    .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", price.id))
+    .unique();
+  if (known) return { tier: known.tier, interval: known.interval, priceId: price.id, lookupKey: known.lookupKey };
+  return null;
+}
+
+/** Records a catalogue price (lookup key → price id) so invoices can map price ids to tiers. */
+async function recordPrice(ctx: MutationCtx, price: Stripe.Price): Promise<void> {
+  const plan = planForLookupKey(price.lookup_key);
+  if (!plan || !price.lookup_key) return;
+  const existing = await ctx.db
+    .query("stripePrices")
+    .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", price.id))
+    .unique();
+  const row = {
+    stripePriceId: price.id,
+    lookupKey: price.lookup_key,
+    tier: plan.tier,
+    interval: plan.interval,
+    unitAmount: price.unit_amount ?? undefined,
+    currency: price.currency,
+  };
+  if (!existing) {
+    await ctx.db.insert("stripePrices", row);
+  } else if (existing.lookupKey !== row.lookupKey || existing.unitAmount !== row.unitAmount) {
+    await ctx.db.patch("stripePrices", existing._id, row);
+  }
+}
+
+/** The item that decides the plan: the first whose price is in the catalogue, else the first. */
+function planItem(subscription: Stripe.Subscription): Stripe.SubscriptionItem | undefined {
+  const items = subscription.items?.data ?? [];
+  return items.find((item) => planForLookupKey(item.price?.lookup_key) !== null) ?? items[0];
+}
+
+export type SubscriptionSyncResult =
+  | { outcome: "stale"; reason: string }
+  | { outcome: "applied"; accountId: Id<"billingAccounts">; stripeCustomerId: string; tier: Tier };
+
+/**
+ * Upserts the mirror of `subscription` from an event, in order, then points
+ * the account at its most relevant subscription and recomputes its tier.
+ * A mid-period upgrade between paid tiers grants the allowance difference
+ * through `ledger.adjustAllowanceForPlanChange`.
+ *
+ * Throws `RetryableEventError` when the customer is not linked to an account.
+ */
+export async function syncSubscription(
+  ctx: MutationCtx,
+  subscription: Stripe.Subscription,
+  clock: EventClock,
+  nowMs: number,
+): Promise<SubscriptionSyncResult> {
+  const status = toStatus(subscription.status);
+  const existing = await ctx.db
+    .query("subscriptions")
+    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscription.id))
+    .unique();
+
+  if (existing) {
+    if (clock.eventCreated < existing.eventCreated) {
+      return { outcome: "stale", reason: "older than the applied state" };
+    }
+    if (isTerminalStatus(existing.status) && !isTerminalStatus(status)) {
+      return { outcome: "stale", reason: `subscription is already ${existing.status}` };
+    }
+    if (clock.eventCreated === existing.eventCreated && STATUS_RANK[status] < STATUS_RANK[existing.status]) {
+      return { outcome: "stale", reason: `same second, lower status rank than ${existing.status}` };
+    }
+  }
+
+  const stripeCustomerId = stripeIdOf(subscription.customer);
+  if (!stripeCustomerId) throw new Error(`subscription ${subscription.id} has no customer`);
+  let accountId = existing?.accountId;
+  if (!accountId) {
+    const account = await accountForStripeCustomer(ctx, stripeCustomerId);
+    if (!account) throw new RetryableEventError(`customer ${stripeCustomerId} is not linked to an account yet`);
+    accountId = account._id;
+  }
+
+  const item = planItem(subscription);
+  const price = item?.price;
+  if (price) await recordPrice(ctx, price);
+  const plan = price ? await planForPrice(ctx, price) : null;
+  const tier: Tier = plan?.tier ?? "free";
+  const recurring: string | undefined = price?.recurring?.interval;
+  const interval: Interval | undefined =
+    plan?.interval ?? (recurring === "month" ? "month" : recurring === "year" ? "year" : undefined);
+
+  const legacy = subscription as Stripe.Subscription & LegacySubscriptionPeriod;
+  const currentPeriodStart = secondsToMs(item?.current_period_start ?? legacy.current_period_start);
+  const currentPeriodEnd = secondsToMs(item?.current_period_end ?? legacy.current_period_end);
+
+  const pastDueSince =
+    status !== "past_due"
+      ? undefined
+      : existing?.status === "past_due" && existing.pastDueSince !== undefined
+        ? existing.pastDueSince
+        : clock.eventCreated * 1000;
+
+  const row: Omit<Doc<"subscriptions">, "_id" | "_creationTime"> = {
+    stripeSubscriptionId: subscription.id,
+    stripeCustomerId,
+    accountId,
+    status,
+    stripePriceId: price?.id,
+    lookupKey: price?.lookup_key ?? undefined,
+    tier,
+    interval,
+    quantity: item?.quantity ?? 1,
+    currentPeriodStart,
+    currentPeriodEnd,
+    cancelAtPeriodEnd: subscription.cancel_at_period_end,
+    cancelAt: secondsToMs(subscription.cancel_at),
+    canceledAt: secondsToMs(subscription.canceled_at),
+    endedAt: secondsToMs(subscription.ended_at),
+    trialStart: secondsToMs(subscription.trial_start),
+    trialEnd: secondsToMs(subscription.trial_end),
+    eventCreated: clock.eventCreated,
+    pastDueSince,
+  };
+
+  if (existing) {
+    await maybeAdjustForUpgrade(ctx, existing, row);
+    await ctx.db.replace("subscriptions", existing._id, row);
+  } else {
+    await ctx.db.insert("subscriptions", row);
+  }
+
+  await pointAccountAtCurrentSubscription(ctx, accountId);
+  const { tier: accountTier } = await recomputeAccountTier(ctx, accountId, nowMs);
+  return { outcome: "applied", accountId, stripeCustomerId, tier: accountTier };
+}
+
+/**
+ * A plan change within the same period from a paid tier to a higher one
+ * grants the allowance difference once (idempotent by sourceKey
+ * `plan_change:<subId>:<priceId>:<periodStart ms>`). Downgrades take effect
+ * at the next period's `invoice.paid`.
+ */
+async function maybeAdjustForUpgrade(
+  ctx: MutationCtx,
+  previous: Doc<"subscriptions">,
+  next: Omit<Doc<"subscriptions">, "_id" | "_creationTime">,
+): Promise<void> {
+  const wasPaid = (PAID_TIERS as readonly Tier[]).includes(previous.tier);
+  if (!wasPaid || tierRank(next.tier) <= tierRank(previous.tier)) return;
+  if (next.status !== "active" && next.status !== "trialing") return;
+  if (next.currentPeriodStart === undefined || previous.currentPeriodStart !== next.currentPeriodStart) return;
+  if (!next.stripePriceId) return;
+  await adjustAllowanceForPlanChange(ctx, next.accountId, {
+    sourceKey: `plan_change:${next.stripeSubscriptionId}:${next.stripePriceId}:${next.currentPeriodStart}`,
+    tokensPerPeriod: PLANS[next.tier].tokensPerPeriod,
+  });
+}
+
+/** How strongly a subscription claims to be the account's current one. */
+function relevance(subscription: Doc<"subscriptions">): number {
+  switch (subscription.status) {
+    case "active":
+    case "trialing":
+      return 4;
+    case "past_due":
+      return 3;
+    case "unpaid":
+    case "paused":
+      return 2;
+    case "incomplete":
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/** Subscriptions considered per account; an account has a handful at most. */
+const MAX_SUBSCRIPTIONS_PER_ACCOUNT = 50;
+
+/**
+ * Sets `billingAccounts.stripeSubscriptionId` to the account's most relevant
+ * subscription: a granting one over a past-due one over the rest, terminal
+ * ones last; ties go to the most recently updated (event time, then the
+ * later period end).
+ */
+export async function pointAccountAtCurrentSubscription(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+): Promise<string | undefined> {
+  const subscriptions = await ctx.db
+    .query("subscriptions")
+    .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
+    .take(MAX_SUBSCRIPTIONS_PER_ACCOUNT);
+  let best: Doc<"subscriptions"> | undefined;
+  for (const candidate of subscriptions) {
+    if (!best) {
+      best = candidate;
+      continue;
+    }
+    const byRelevance = relevance(candidate) - relevance(best);
+    const byEvent = candidate.eventCreated - best.eventCreated;
+    const byPeriod = (candidate.currentPeriodEnd ?? 0) - (best.currentPeriodEnd ?? 0);
+    if (byRelevance > 0 || (byRelevance === 0 && (byEvent > 0 || (byEvent === 0 && byPeriod > 0)))) {
+      best = candidate;
+    }
+  }
+  const account = await ctx.db.get("billingAccounts", accountId);
+  if (account && best && account.stripeSubscriptionId !== best.stripeSubscriptionId) {
+    await ctx.db.patch("billingAccounts", accountId, { stripeSubscriptionId: best.stripeSubscriptionId });
+  }
+  return best?.stripeSubscriptionId;
+}
