@@ -15,7 +15,5 @@ crons.hourly("reset free-tier tokens", { minuteUTC: 7 }, internal.tokens.resetFr
 crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.billing.expireGracePeriods, {});
 // Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).
 crons.interval("sweep webhook retries", { minutes: 1 }, internal.webhooks.sweepRetries, {});
-// Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).
-crons.interval("sweep webhook retries", { minutes: 1 }, internal.webhooks.sweepRetries, {});
 
 export default crons;
