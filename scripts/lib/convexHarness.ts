@@ -1,0 +1,333 @@
+/**
+ * convex-test outside vitest: the shared harness of `scripts/lifecycle.ts` and
+ * `scripts/bench.ts`.
+ *
+ * - `makeHarness()` builds an in-memory deployment from the real modules under
+ *   `convex/` (including `_generated`, which convex-test uses to find the
+ *   modules root) with Convex's transaction limits enforced.
+ * - `drainScheduled()` runs scheduled functions to completion on real timers.
+ * - `measure()` runs one function inside `t.run` and returns the documents
+ *   and bytes it read and wrote, from `ctx.meta.getTransactionMetrics()`
+ *   (https://docs.convex.dev/production/state/limits#transactions).
+ * - `enableScaleIndexes()` makes convex-test's in-memory database fast enough
+ *   for 100,000-account tables without changing what it reads or counts.
+ */
+import { readdirSync } from "node:fs";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { convexTest } from "convex-test";
+import type { GenericMutationCtx } from "convex/server";
+import type { DataModel } from "../../convex/_generated/dataModel";
+import schema from "../../convex/schema";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const CONVEX_DIR = join(ROOT, "convex");
+
+type ModuleMap = Record<string, () => Promise<unknown>>;
+
+/**
+ * Every Convex module file under `convex/`, keyed like vitest's
+ * `import.meta.glob` would key them, each loaded lazily with `import()`.
+ * Skips type declarations (`*.d.ts`), tests and non-module files, as the glob
+ * in `tests/convex/setup.ts` does.
+ */
+export function convexModules(dir: string = CONVEX_DIR): ModuleMap {
+  const modules: ModuleMap = {};
+  const walk = (current: string) => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) {
+        walk(full);
+        continue;
+      }
+      // Same rule as the glob `!(*.*.*)*.*s`: one dot only, a `.ts`/`.js` file.
+      if (!/^[^.]+\.(ts|js)$/.test(entry.name)) continue;
+      const key = "/convex/" + relative(dir, full).split("\\").join("/");
+      const url = pathToFileURL(full).href;
+      modules[key] = () => import(url);
+    }
+  };
+  walk(dir);
+  return modules;
+}
+
+export type Harness = ReturnType<typeof makeHarness>;
+
+/** A fresh in-memory deployment of this project's functions, limits on. */
+export function makeHarness() {
+  return convexTest({ schema, modules: convexModules(), transactionLimits: true });
+}
+
+export type MutationCtx = GenericMutationCtx<DataModel>;
+
+/**
+ * Runs the scheduled functions that are due (and whatever they schedule) to
+ * completion. convex-test schedules on real `setTimeout`, so outside vitest's
+ * fake timers only functions whose time has come can run: `runAfter(0)` work
+ * drains here, a retry scheduled minutes ahead does not (callers check the
+ * event queue for what is left).
+ */
+export async function drainScheduled(t: Harness, rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    // Real timers: nothing to advance, convex-test yields through real turns.
+    await t.finishAllScheduledFunctions(() => {}, 1000);
+    await t.finishInProgressScheduledFunctions();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export type Metrics = {
+  documentsRead: number;
+  documentsWritten: number;
+  bytesRead: number;
+  bytesWritten: number;
+  databaseQueries: number;
+};
+
+/**
+ * What `fn` read and wrote, as the difference of the transaction metrics
+ * before and after it, inside one `t.run` transaction. `fn` is expected to
+ * call one registered function through `ctx.runQuery` / `ctx.runMutation`, so
+ * the figures are that function's, argument validation included.
+ * A thrown error propagates (and rolls the transaction back).
+ */
+export async function measure<T>(
+  t: Pick<Harness, "run">,
+  fn: (ctx: MutationCtx) => Promise<T>,
+): Promise<{ metrics: Metrics; result: T }> {
+  return await t.run(async (ctx) => {
+    const before = await ctx.meta.getTransactionMetrics();
+    const result = await fn(ctx);
+    const after = await ctx.meta.getTransactionMetrics();
+    const diff = (k: keyof Metrics) => after[k].used - before[k].used;
+    return {
+      result,
+      metrics: {
+        documentsRead: diff("documentsRead"),
+        documentsWritten: diff("documentsWritten"),
+        bytesRead: diff("bytesRead"),
+        bytesWritten: diff("bytesWritten"),
+        databaseQueries: diff("databaseQueries"),
+      },
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Scale indexes
+// ---------------------------------------------------------------------------
+
+/*
+ * Why this exists: convex-test's DatabaseFake answers every query, indexed or
+ * not, by walking `Object.keys` of all documents of all tables and then
+ * filtering by table and index range. At 100,000 accounts (several hundred
+ * thousand documents) one indexed point lookup costs tens of milliseconds, and
+ * a free-tier reset does a few per account, which would take hours.
+ *
+ * `enableScaleIndexes` keeps, per database, the set of committed document ids
+ * of each table and, for each schema index, a map from the value of the
+ * index's first field to ids (string values only: ids, keys, statuses). A query
+ * then walks only the candidates. It is a pre-filter only: convex-test still
+ * applies the full index range, sorting, limits, pagination, and counts reads
+ * and writes in its own code, so the figures are unchanged (the bench checks
+ * this by comparing its 10-account figures with and without the indexes).
+ *
+ * convex-test does not export the class, so the prototype is taken from the
+ * first database object it passes through `AsyncLocalStorage.run`.
+ */
+
+type FakeDoc = Record<string, unknown> & { _id: string };
+type IndexRangeFilter = { type: string; fieldPath: string; value: unknown };
+type QuerySource =
+  | { type: "IndexRange"; indexName: string; range: IndexRangeFilter[] }
+  | { type: "FullTableScan"; tableName: string }
+  | { type: "Search" };
+type FakeDb = {
+  _documents: Record<string, FakeDoc>;
+  _writes: Record<string, FakeDoc | null>[];
+  _schema: { tables: Map<string, { indexes: { indexDescriptor: string; fields: string[] }[] }> } | null;
+  _iterateDocs: (this: FakeDb, table: string, cb: (doc: FakeDoc) => void) => void;
+  _resolveQuerySource: (this: FakeDb, query: { source: QuerySource }) => unknown;
+  commit: (this: FakeDb, commitTs?: unknown) => void;
+  get: (this: FakeDb, table: string, id: string) => FakeDoc | null;
+};
+type ScaleState = {
+  tables: Map<string, Set<string>>;
+  /** `table.index` → first-field string value → ids. */
+  indexes: Map<string, Map<string, Set<string>>>;
+  /** table → [indexKey, firstField][] */
+  indexFields: Map<string, [string, string][]>;
+  hint: { table: string; ids: Iterable<string> } | null;
+};
+
+const scaleStates = new WeakMap<FakeDb, ScaleState>();
+let scalePatched = false;
+
+function tableOf(id: string): string {
+  return id.replace(/^[0-9]+/, "");
+}
+
+function stateOf(db: FakeDb): ScaleState {
+  let state = scaleStates.get(db);
+  if (state) return state;
+  state = {
+    tables: new Map<string, Set<string>>(),
+    indexes: new Map<string, Map<string, Set<string>>>(),
+    indexFields: new Map<string, [string, string][]>(),
+    hint: null,
+  };
+  for (const [table, def] of db._schema?.tables ?? []) {
+    state.indexFields.set(
+      table,
+      def.indexes.filter((i) => i.fields.length > 0).map((i) => [`${table}.${i.indexDescriptor}`, i.fields[0]!]),
+    );
+  }
+  scaleStates.set(db, state);
+  for (const doc of Object.values(db._documents)) track(state, doc, true);
+  return state;
+}
+
+function firstFieldValue(doc: FakeDoc, fieldPath: string): unknown {
+  let value: unknown = doc;
+  for (const part of fieldPath.split(".")) {
+    value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
+  }
+  return value;
+}
+
+function track(state: ScaleState, doc: FakeDoc, add: boolean) {
+  const table = tableOf(doc._id);
+  let ids = state.tables.get(table);
+  if (!ids) state.tables.set(table, (ids = new Set<string>()));
+  if (add) ids.add(doc._id);
+  else ids.delete(doc._id);
+  for (const [indexKey, field] of state.indexFields.get(table) ?? []) {
+    const value = firstFieldValue(doc, field);
+    if (typeof value !== "string") continue;
+    let byValue = state.indexes.get(indexKey);
+    if (!byValue) state.indexes.set(indexKey, (byValue = new Map<string, Set<string>>()));
+    let set = byValue.get(value);
+    if (!set) byValue.set(value, (set = new Set<string>()));
+    if (add) set.add(doc._id);
+    else set.delete(doc._id);
+  }
+}
+
+function patchPrototype(proto: FakeDb) {
+  const originalCommit = proto.commit;
+  const originalResolve = proto._resolveQuerySource;
+
+  proto.commit = function (this: FakeDb, commitTs?: unknown) {
+    const topLevel = this._writes.length === 1;
+    const pending = topLevel ? this._writes[0]! : null;
+    const state = topLevel ? stateOf(this) : null;
+    const before = new Map<string, FakeDoc | undefined>();
+    if (pending) for (const id of Object.keys(pending)) before.set(id, this._documents[id]);
+    originalCommit.call(this, commitTs);
+    if (!state) return;
+    for (const [id, old] of before) {
+      if (old) track(state, old, false);
+      const now = this._documents[id];
+      if (now) track(state, now, true);
+    }
+  };
+
+  proto._resolveQuerySource = function (this: FakeDb, query: { source: QuerySource }) {
+    const state = stateOf(this);
+    const source = query.source;
+    if (source.type === "IndexRange") {
+      const [table, index] = source.indexName.split(".") as [string, string];
+      const first = source.range[0];
+      const field = state.indexFields.get(table)?.find(([key]) => key === `${table}.${index}`)?.[1];
+      if (first && first.type === "Eq" && field && first.fieldPath === field && typeof first.value === "string") {
+        state.hint = { table, ids: state.indexes.get(`${table}.${index}`)?.get(first.value) ?? [] };
+      }
+    }
+    try {
+      return originalResolve.call(this, query);
+    } finally {
+      state.hint = null;
+    }
+  };
+
+  proto._iterateDocs = function (this: FakeDb, table: string, cb: (doc: FakeDoc) => void) {
+    const state = stateOf(this);
+    const committed = state.hint && state.hint.table === table ? state.hint.ids : (state.tables.get(table) ?? []);
+    const ids = new Set<string>(committed);
+    // Uncommitted writes of the running transaction: few, so walk them all.
+    for (const layer of this._writes) {
+      for (const id of Object.keys(layer)) if (tableOf(id) === table) ids.add(id);
+    }
+    for (const id of ids) {
+      const doc = this.get(table, id);
+      if (doc !== null) cb(doc);
+    }
+  };
+}
+
+/**
+ * Installs the scale indexes on convex-test's database class (once per
+ * process) and on `t`'s database. Call right after `makeHarness()`.
+ */
+export async function enableScaleIndexes(t: Harness): Promise<void> {
+  if (scalePatched) return;
+  // Called with `.call(this, …)` and restored in `finally`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalRun = AsyncLocalStorage.prototype.run;
+  let found: FakeDb | null = null;
+  AsyncLocalStorage.prototype.run = function <R, A extends unknown[]>(
+    this: AsyncLocalStorage<unknown>,
+    store: unknown,
+    callback: (...args: A) => R,
+    ...args: A
+  ): R {
+    if (!found && store && typeof store === "object" && "components" in store && "transactionManager" in store) {
+      const components = (store as { components: Record<string, { db: FakeDb }> }).components;
+      found = components[""]?.db ?? Object.values(components)[0]?.db ?? null;
+    }
+    return originalRun.call(this, store, callback, ...args) as R;
+  } as typeof originalRun;
+  try {
+    await t.run(async () => {});
+  } finally {
+    AsyncLocalStorage.prototype.run = originalRun;
+  }
+  if (!found) throw new Error("enableScaleIndexes: could not find convex-test's database");
+  patchPrototype(Object.getPrototypeOf(found) as FakeDb);
+  scalePatched = true;
+}
+
+// ---------------------------------------------------------------------------
+// Small utilities shared by the scripts
+// ---------------------------------------------------------------------------
+
+/** Deterministic PRNG (mulberry32), so a seed reproduces a run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates shuffle with the given PRNG; returns a new array. */
+export function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Renders rows as a fixed-width text table. */
+export function formatTable(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? "").length)));
+  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
+  return [line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+}
