@@ -317,7 +317,7 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     }
     const failureIndex = failures.findIndex((f) => f.method === method && f.path === url.pathname);
     if (failureIndex >= 0) {
-      const [{ error }] = failures.splice(failureIndex, 1) as [{ error: StripeErrorReply }];
+      const { error } = failures.splice(failureIndex, 1)[0]!;
       // Tell the SDK not to retry, so one injected failure is one failed call.
       send(error.status, errorJson(error), { "Stripe-Should-Retry": "false" });
       return;

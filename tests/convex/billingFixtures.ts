@@ -1,0 +1,58 @@
+/**
+ * Shared fixtures for the billing tests: identities, seeded accounts, and a
+ * matcher for typed `ConvexError` codes. Accounts are seeded directly with
+ * `t.run` so these tests do not depend on `users.store`.
+ */
+import { expect } from "vitest";
+import type { Doc, Id } from "../../convex/_generated/dataModel";
+import type { ErrorCode } from "../../convex/model/errors";
+import { isBillingError } from "../../convex/model/errors";
+import type { makeTest } from "./setup";
+
+export type TestConvex = ReturnType<typeof makeTest>;
+
+export const ISSUER = "https://clerk.example.test";
+export const alice = { subject: "user_alice", issuer: ISSUER, name: "Alice", email: "alice@example.com" };
+export const bob = { subject: "user_bob", issuer: ISSUER, name: "Bob", email: "bob@example.com" };
+export type TestIdentity = typeof alice;
+
+type AccountFields = Partial<Omit<Doc<"billingAccounts">, "_id" | "_creationTime" | "kind" | "ownerUserId">>;
+
+/** Inserts a user and their personal billing account (free unless `fields` says otherwise). */
+export async function seedAccount(
+  t: TestConvex,
+  identity: TestIdentity,
+  fields: AccountFields = {},
+): Promise<Id<"billingAccounts">> {
+  return await t.run(async (ctx) => {
+    const userId = await ctx.db.insert("users", {
+      tokenIdentifier: `${identity.issuer}|${identity.subject}`,
+      clerkUserId: identity.subject,
+      email: identity.email,
+      name: identity.name,
+    });
+    return await ctx.db.insert("billingAccounts", {
+      kind: "personal",
+      ownerUserId: userId,
+      tier: "free",
+      email: identity.email,
+      name: identity.name,
+      ...fields,
+    });
+  });
+}
+
+export async function getAccount(t: TestConvex, accountId: Id<"billingAccounts">) {
+  return await t.run(async (ctx) => await ctx.db.get("billingAccounts", accountId));
+}
+
+/** Asserts that `promise` rejects with a `ConvexError` whose `data.code` is `code`; returns the data. */
+export async function expectCode(promise: Promise<unknown>, code: ErrorCode) {
+  const error: unknown = await promise.then(
+    () => new Error(`expected ${code}, but the call succeeded`),
+    (e: unknown) => e,
+  );
+  if (!isBillingError(error)) throw error;
+  expect(error.data.code).toBe(code);
+  return error.data;
+}
