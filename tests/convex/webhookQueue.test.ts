@@ -1,0 +1,212 @@
+/**
+ * The event queue: retries with backoff and jitter, waking on customer link,
+ * dead-lettering, replay, the sweep, and the sub-transaction that makes a
+ * failed handler leave no writes behind.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { internal } from "../../convex/_generated/api";
+import { wakeEventsForCustomer } from "../../convex/model/webhookQueue";
+import { BILLING_CONFIG } from "../../convex/model/plans";
+import { checkoutSession, customer, event, price, subscription } from "./fixtures/stripe";
+import {
+  account,
+  advance,
+  allEventRows,
+  createAccount,
+  deliverOk,
+  drain,
+  eventRow,
+  restoreEnvironment,
+  runDueNow,
+  subscriptionRows,
+  useWebhookEnvironment,
+  type TestConvex,
+} from "./fixtures/webhookHarness";
+import { makeTest } from "./setup";
+
+const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
+
+function subscriptionCreated(customerId: string, subId = "sub_queue1") {
+  return event(
+    "customer.subscription.created",
+    subscription({ id: subId, customer: customerId, status: "active", price: proMonthly }),
+  );
+}
+
+describe("webhook queue", () => {
+  let t: TestConvex;
+  beforeEach(() => {
+    useWebhookEnvironment();
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    t = makeTest();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    restoreEnvironment();
+  });
+
+  test("an event before its account exists is retried, then applied once after checkout links the customer", async () => {
+    const e = subscriptionCreated("cus_late");
+    await deliverOk(t, e);
+    await runDueNow(t);
+
+    const waiting = await eventRow(t, e.id);
+    expect(waiting).toMatchObject({ status: "failed_retrying", attempts: 1, stripeCustomerId: "cus_late" });
+    expect(waiting?.lastError).toMatch(/cus_late is not linked/);
+    expect(waiting!.nextAttemptAt!).toBeGreaterThan(Date.now());
+    expect(await subscriptionRows(t, "sub_queue1")).toHaveLength(0);
+
+    const accountId = await createAccount(t);
+    const checkout = event(
+      "checkout.session.completed",
+      checkoutSession({ mode: "subscription", customer: "cus_late", subscription: "sub_queue1", clientReferenceId: accountId }),
+    );
+    await deliverOk(t, checkout);
+    // Checkout's processing wakes the waiting event; it runs without waiting for its backoff.
+    await runDueNow(t);
+    await runDueNow(t);
+
+    expect(await eventRow(t, checkout.id)).toMatchObject({ status: "succeeded" });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(await subscriptionRows(t, "sub_queue1")).toHaveLength(1);
+    expect(await account(t, accountId)).toMatchObject({
+      tier: "pro",
+      stripeCustomerId: "cus_late",
+      stripeSubscriptionId: "sub_queue1",
+    });
+
+    // The original backoff timer still fires; it finds the event applied and does nothing.
+    await drain(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(await subscriptionRows(t, "sub_queue1")).toHaveLength(1);
+  });
+
+  test("wakeEventsForCustomer reschedules only that customer's waiting events", async () => {
+    const mine = subscriptionCreated("cus_wake", "sub_wake");
+    const other = subscriptionCreated("cus_other", "sub_other");
+    await deliverOk(t, mine);
+    await deliverOk(t, other);
+    await runDueNow(t);
+
+    const accountId = await createAccount(t);
+    const woken = await t.run(async (ctx) => {
+      await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_wake" });
+      return await wakeEventsForCustomer(ctx, "cus_wake");
+    });
+    expect(woken).toBe(1);
+    await runDueNow(t);
+
+    expect(await eventRow(t, mine.id)).toMatchObject({ status: "succeeded" });
+    expect(await eventRow(t, other.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect((await account(t, accountId)).tier).toBe("pro");
+  });
+
+  test("retries back off exponentially with ±20% jitter, then the event goes dead; it is never dropped", async () => {
+    const e = subscriptionCreated("cus_never");
+    await deliverOk(t, e);
+    await runDueNow(t);
+
+    for (let attempt = 1; attempt < BILLING_CONFIG.maxWebhookAttempts; attempt++) {
+      const row = await eventRow(t, e.id);
+      expect(row).toMatchObject({ status: "failed_retrying", attempts: attempt });
+      const delay = row!.nextAttemptAt! - Date.now();
+      const nominal = Math.min(BILLING_CONFIG.webhookRetryMaxMs, BILLING_CONFIG.webhookRetryBaseMs * 2 ** (attempt - 1));
+      expect(delay).toBeGreaterThanOrEqual(Math.floor(nominal * 0.8));
+      expect(delay).toBeLessThanOrEqual(Math.ceil(nominal * 1.2));
+      // Not yet due: nothing happens a millisecond early.
+      await advance(t, delay - 1);
+      expect((await eventRow(t, e.id))?.attempts).toBe(attempt);
+      await advance(t, 1);
+    }
+
+    const dead = await eventRow(t, e.id);
+    expect(dead).toMatchObject({ status: "dead", attempts: BILLING_CONFIG.maxWebhookAttempts });
+    expect(dead?.nextAttemptAt).toBeUndefined();
+    expect(dead?.lastError).toMatch(/not linked/);
+    await drain(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "dead", attempts: BILLING_CONFIG.maxWebhookAttempts });
+    const listed = await t.query(internal.webhooks.list, { status: "dead" });
+    expect(listed.map((r) => r.eventId)).toEqual([e.id]);
+  });
+
+  test("replay re-queues a dead event, which then applies; replaying an applied event changes nothing", async () => {
+    const e = subscriptionCreated("cus_replay", "sub_replay");
+    await deliverOk(t, e);
+    await drain(t);
+    expect((await eventRow(t, e.id))?.status).toBe("dead");
+
+    const accountId = await createAccount(t, { stripeCustomerId: "cus_replay" });
+    expect(await t.mutation(internal.webhooks.replay, { eventId: e.id })).toEqual({ requeued: true, status: "pending" });
+    await drain(t);
+    const applied = await eventRow(t, e.id);
+    expect(applied).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect((await account(t, accountId)).tier).toBe("pro");
+
+    expect(await t.mutation(internal.webhooks.replay, { eventId: e.id })).toEqual({
+      requeued: false,
+      status: "succeeded",
+    });
+    await drain(t);
+    expect(await eventRow(t, e.id)).toEqual(applied);
+    expect(await subscriptionRows(t, "sub_replay")).toHaveLength(1);
+    expect(await t.mutation(internal.webhooks.replay, { eventId: "evt_unknown" })).toEqual({
+      requeued: false,
+      status: "not_found",
+    });
+  });
+
+  test("a failed handler's writes roll back with it (sub-transaction)", async () => {
+    const accountId = await createAccount(t);
+    // Links the customer first, then throws on the unknown pack.
+    const e = event(
+      "checkout.session.completed",
+      checkoutSession({
+        mode: "payment",
+        customer: "cus_rollback",
+        clientReferenceId: accountId,
+        metadata: { kind: "top_up", packId: "pack_nonexistent" },
+      }),
+    );
+    await deliverOk(t, e);
+    await runDueNow(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect((await account(t, accountId)).stripeCustomerId).toBeUndefined();
+  });
+
+  test("the sweep picks up a due event whose scheduled run was lost", async () => {
+    const accountId = await createAccount(t, { stripeCustomerId: "cus_swept" });
+    const e = event("customer.updated", customer("cus_swept"));
+    await t.run(async (ctx) => {
+      await ctx.db.insert("webhookEvents", {
+        eventId: e.id,
+        type: e.type,
+        livemode: false,
+        eventCreated: e.created,
+        payload: JSON.stringify(e),
+        stripeCustomerId: "cus_swept",
+        status: "failed_retrying",
+        attempts: 3,
+        nextAttemptAt: Date.now() - 1,
+        receivedAt: Date.now() - 60_000,
+      });
+    });
+    expect(await t.mutation(internal.webhooks.sweepRetries, {})).toEqual({ scheduled: 1 });
+    await runDueNow(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 4 });
+    expect(await t.mutation(internal.webhooks.sweepRetries, {})).toEqual({ scheduled: 0 });
+    expect((await account(t, accountId)).stripeCustomerDeleted).toBeUndefined();
+  });
+
+  test("duplicate runs for the same attempt count it once", async () => {
+    const e = subscriptionCreated("cus_dup_runs");
+    await deliverOk(t, e);
+    // Two runs for attempt 0 (e.g. the enqueue's own run and a sweep): only the first acts.
+    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 0 });
+    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 0 });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    await runDueNow(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect(await allEventRows(t)).toHaveLength(1);
+  });
+});
