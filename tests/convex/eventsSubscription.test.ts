@@ -1,0 +1,317 @@
+/**
+ * customer.subscription.* handlers: the mirror's fields, ordering (event
+ * time plus status rank), the access policy and mid-period upgrades.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { api } from "../../convex/_generated/api";
+import type { Id } from "../../convex/_generated/dataModel";
+import { recomputeAccountTier } from "../../convex/model/access";
+import { BILLING_CONFIG } from "../../convex/model/plans";
+import { DAY, T0, event, invoice, legacySubscription, price, subscription, type SubscriptionInput } from "./fixtures/stripe";
+import {
+  account,
+  balance,
+  createAccount,
+  deliverOk,
+  drain,
+  eventRow,
+  ledgerRows,
+  restoreEnvironment,
+  subscriptionRows,
+  useWebhookEnvironment,
+  type TestConvex,
+} from "./fixtures/webhookHarness";
+import { makeTest } from "./setup";
+
+const starterMonthly = price({ id: "price_starter_m", lookupKey: "starter_monthly", unitAmount: 900 });
+const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
+const eliteYearly = price({ id: "price_elite_y", lookupKey: "elite_yearly", unitAmount: 99000, interval: "year" });
+
+const CUSTOMER = "cus_subs";
+const SUB = "sub_main";
+
+function sub(fields: Partial<SubscriptionInput> = {}) {
+  return subscription({ id: SUB, customer: CUSTOMER, status: "active", price: proMonthly, ...fields });
+}
+
+describe("subscription events", () => {
+  let t: TestConvex;
+  let accountId: Id<"billingAccounts">;
+  beforeEach(async () => {
+    useWebhookEnvironment();
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    t = makeTest();
+    accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    restoreEnvironment();
+  });
+
+  async function send(...events: Parameters<typeof deliverOk>[1][]) {
+    for (const e of events) {
+      await deliverOk(t, e);
+      await drain(t);
+    }
+  }
+
+  test("created: mirrors the subscription (period from its item, ms) and grants the plan's tier", async () => {
+    const e = event(
+      "customer.subscription.created",
+      sub({ periodStart: T0, periodEnd: T0 + 30 * DAY, trialStart: null, quantity: 1 }),
+    );
+    await send(e);
+    const [row, ...rest] = await subscriptionRows(t, SUB);
+    expect(rest).toHaveLength(0);
+    expect(row).toMatchObject({
+      accountId,
+      stripeCustomerId: CUSTOMER,
+      status: "active",
+      stripePriceId: "price_pro_m",
+      lookupKey: "pro_monthly",
+      tier: "pro",
+      interval: "month",
+      quantity: 1,
+      currentPeriodStart: T0 * 1000,
+      currentPeriodEnd: (T0 + 30 * DAY) * 1000,
+      cancelAtPeriodEnd: false,
+      eventCreated: e.created,
+    });
+    expect(await account(t, accountId)).toMatchObject({ tier: "pro", stripeSubscriptionId: SUB });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded" });
+    const priceRow = await t.run(async (ctx) =>
+      ctx.db
+        .query("stripePrices")
+        .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", "price_pro_m"))
+        .unique(),
+    );
+    expect(priceRow).toMatchObject({ lookupKey: "pro_monthly", tier: "pro", interval: "month", unitAmount: 2900 });
+  });
+
+  test("reads the period from the subscription in pre-2025 payloads", async () => {
+    const legacy = legacySubscription({
+      id: SUB,
+      customer: CUSTOMER,
+      status: "active",
+      price: eliteYearly,
+      periodStart: T0,
+      periodEnd: T0 + 365 * DAY,
+    });
+    expect(legacy.items.data[0]).not.toHaveProperty("current_period_start");
+    await send(event("customer.subscription.created", legacy));
+    const [row] = await subscriptionRows(t, SUB);
+    expect(row).toMatchObject({
+      tier: "elite",
+      interval: "year",
+      currentPeriodStart: T0 * 1000,
+      currentPeriodEnd: (T0 + 365 * DAY) * 1000,
+    });
+  });
+
+  test("updated before created: one row with the newer state", async () => {
+    const created = event("customer.subscription.created", sub({ status: "incomplete" }), { created: T0 });
+    const updated = event("customer.subscription.updated", sub({ status: "active", cancelAtPeriodEnd: true }), {
+      created: T0 + 5,
+    });
+    await send(updated, created);
+    const rows = await subscriptionRows(t, SUB);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: "active", cancelAtPeriodEnd: true, eventCreated: T0 + 5 });
+    expect(await eventRow(t, created.id)).toMatchObject({ status: "succeeded" });
+    expect((await account(t, accountId)).tier).toBe("pro");
+  });
+
+  test("at the same second the higher status rank wins, whatever the arrival order", async () => {
+    const created = event("customer.subscription.created", sub({ status: "incomplete" }), { created: T0 });
+    const updated = event("customer.subscription.updated", sub({ status: "active" }), { created: T0 });
+    await send(updated, created);
+    expect((await subscriptionRows(t, SUB))[0]?.status).toBe("active");
+    expect((await account(t, accountId)).tier).toBe("pro");
+  });
+
+  test("a stale updated after deleted does not revive the subscription", async () => {
+    const deleted = event(
+      "customer.subscription.deleted",
+      sub({ status: "canceled", canceledAt: T0 + 100, endedAt: T0 + 100 }),
+      { created: T0 + 100 },
+    );
+    const staleUpdate = event("customer.subscription.updated", sub({ status: "active" }), { created: T0 + 50 });
+    const laterButStillDead = event("customer.subscription.updated", sub({ status: "active" }), { created: T0 + 200 });
+    await send(event("customer.subscription.created", sub(), { created: T0 }), deleted, staleUpdate, laterButStillDead);
+    const rows = await subscriptionRows(t, SUB);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: "canceled", endedAt: (T0 + 100) * 1000 });
+    expect((await account(t, accountId)).tier).toBe("free");
+    expect(await eventRow(t, staleUpdate.id)).toMatchObject({ status: "succeeded" });
+  });
+
+  test("an older event after a newer one changes nothing", async () => {
+    const newer = event("customer.subscription.updated", sub({ status: "past_due" }), { created: T0 + 600 });
+    const older = event("customer.subscription.updated", sub({ status: "active", cancelAtPeriodEnd: true }), {
+      created: T0 + 300,
+    });
+    await send(newer, older);
+    const [row] = await subscriptionRows(t, SUB);
+    expect(row).toMatchObject({ status: "past_due", cancelAtPeriodEnd: false, eventCreated: T0 + 600 });
+  });
+
+  test("past_due keeps the tier through the grace period, then recomputeAccountTier drops it to free", async () => {
+    const wentPastDue = T0 + DAY;
+    await send(
+      event("customer.subscription.created", sub(), { created: T0 }),
+      event("customer.subscription.updated", sub({ status: "past_due" }), { created: wentPastDue }),
+      // A later past_due update must not restart the grace period.
+      event("customer.subscription.updated", sub({ status: "past_due" }), { created: wentPastDue + 3 * DAY }),
+    );
+    const graceEndsAt = (wentPastDue + BILLING_CONFIG.pastDueGraceDays * DAY) * 1000;
+    expect(await account(t, accountId)).toMatchObject({ tier: "pro", graceEndsAt });
+    expect((await subscriptionRows(t, SUB))[0]?.pastDueSince).toBe(wentPastDue * 1000);
+
+    const justBefore = await t.run(async (ctx) => await recomputeAccountTier(ctx, accountId, graceEndsAt - 1));
+    expect(justBefore).toEqual({ tier: "pro", graceEndsAt });
+    const after = await t.run(async (ctx) => await recomputeAccountTier(ctx, accountId, graceEndsAt));
+    expect(after).toEqual({ tier: "free", graceEndsAt: undefined });
+    const stored = await account(t, accountId);
+    expect(stored.tier).toBe("free");
+    expect(stored.graceEndsAt).toBeUndefined();
+  });
+
+  test("recovering from past_due to active restores the tier and clears the grace period", async () => {
+    await send(
+      event("customer.subscription.updated", sub({ status: "past_due" }), { created: T0 }),
+      event("customer.subscription.updated", sub({ status: "active" }), { created: T0 + DAY }),
+    );
+    const stored = await account(t, accountId);
+    expect(stored.tier).toBe("pro");
+    expect(stored.graceEndsAt).toBeUndefined();
+    expect((await subscriptionRows(t, SUB))[0]?.pastDueSince).toBeUndefined();
+  });
+
+  test.each([
+    ["trialing", "pro"],
+    ["active", "pro"],
+    ["incomplete", "free"],
+    ["incomplete_expired", "free"],
+    ["unpaid", "free"],
+    ["paused", "free"],
+    ["canceled", "free"],
+  ] as const)("status %s gives tier %s", async (status, tier) => {
+    await send(event("customer.subscription.updated", sub({ status })));
+    expect((await account(t, accountId)).tier).toBe(tier);
+  });
+
+  test("paused and resumed events move access off and back on", async () => {
+    await send(
+      event("customer.subscription.paused", sub({ status: "paused" }), { created: T0 }),
+    );
+    expect((await account(t, accountId)).tier).toBe("free");
+    await send(event("customer.subscription.resumed", sub({ status: "active" }), { created: T0 + 10 }));
+    expect((await account(t, accountId)).tier).toBe("pro");
+  });
+
+  test("a staff tierOverride wins over the subscription", async () => {
+    await t.run(async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tierOverride: "internal" }));
+    await send(event("customer.subscription.updated", sub({ status: "canceled" })));
+    expect((await account(t, accountId)).tier).toBe("internal");
+  });
+
+  test("cancel_at inside the period: stored, access kept until deleted, shown as a scheduled cancel", async () => {
+    const userId = await t.run(async (ctx) => {
+      const id = await ctx.db.insert("users", {
+        tokenIdentifier: "https://issuer.test|user_sub",
+        clerkUserId: "user_sub",
+      });
+      await ctx.db.patch("billingAccounts", accountId, { ownerUserId: id });
+      return id;
+    });
+    expect(userId).toBeTruthy();
+    const cancelAt = T0 + 20 * DAY;
+    await send(
+      event("customer.subscription.created", sub({ periodStart: T0, periodEnd: T0 + 30 * DAY }), { created: T0 }),
+      event(
+        "customer.subscription.updated",
+        sub({ periodStart: T0, periodEnd: T0 + 30 * DAY, cancelAt, cancelAtPeriodEnd: false }),
+        { created: T0 + 60 },
+      ),
+    );
+    expect((await subscriptionRows(t, SUB))[0]).toMatchObject({ cancelAt: cancelAt * 1000, cancelAtPeriodEnd: false });
+    expect((await account(t, accountId)).tier).toBe("pro");
+    const view = await t
+      .withIdentity({ issuer: "https://issuer.test", subject: "user_sub" })
+      .query(api.billing.subscription, {});
+    expect(view).toMatchObject({ tier: "pro", status: "active", cancelScheduled: true, cancelAt: cancelAt * 1000 });
+
+    await send(
+      event("customer.subscription.deleted", sub({ status: "canceled", canceledAt: cancelAt, endedAt: cancelAt }), {
+        created: cancelAt,
+      }),
+    );
+    expect((await account(t, accountId)).tier).toBe("free");
+  });
+
+  test("the account follows its live subscription, not an ended one", async () => {
+    await send(
+      event("customer.subscription.created", sub(), { created: T0 }),
+      event(
+        "customer.subscription.created",
+        subscription({ id: "sub_second", customer: CUSTOMER, status: "active", price: eliteYearly }),
+        { created: T0 + 100 },
+      ),
+      event("customer.subscription.deleted", subscription({ id: "sub_second", customer: CUSTOMER, status: "canceled", price: eliteYearly }), {
+        created: T0 + 200,
+      }),
+    );
+    expect(await account(t, accountId)).toMatchObject({ tier: "pro", stripeSubscriptionId: SUB });
+  });
+
+  test("an upgrade within the period grants the allowance difference once", async () => {
+    const period = { periodStart: T0, periodEnd: T0 + 30 * DAY };
+    await send(
+      event("customer.subscription.created", sub({ price: starterMonthly, ...period }), { created: T0 }),
+      event(
+        "invoice.paid",
+        invoice({
+          id: "in_first",
+          customer: CUSTOMER,
+          subscription: SUB,
+          status: "paid",
+          billingReason: "subscription_create",
+          price: starterMonthly,
+          linePeriodStart: T0,
+          linePeriodEnd: T0 + 30 * DAY,
+        }),
+        { created: T0 + 1 },
+      ),
+    );
+    expect(await balance(t, accountId)).toMatchObject({ allowance: 50, balance: 50 });
+
+    const upgrade = sub({ price: proMonthly, ...period });
+    await send(
+      event("customer.subscription.updated", upgrade, { created: T0 + DAY }),
+      // Stripe may send another update for the same change (e.g. latest_invoice set).
+      event("customer.subscription.updated", upgrade, { created: T0 + DAY + 1 }),
+    );
+    expect(await account(t, accountId)).toMatchObject({ tier: "pro" });
+    expect(await balance(t, accountId)).toMatchObject({ allowance: 150, balance: 150 });
+    const planChanges = (await ledgerRows(t, accountId)).filter((r) => r.reason === "plan_change");
+    expect(planChanges).toHaveLength(1);
+    expect(planChanges[0]).toMatchObject({
+      amount: 100,
+      sourceKey: `plan_change:${SUB}:price_pro_m:${T0 * 1000}`,
+    });
+
+    // A downgrade grants nothing now; the next period's invoice decides.
+    await send(event("customer.subscription.updated", sub({ price: starterMonthly, ...period }), { created: T0 + 2 * DAY }));
+    expect(await balance(t, accountId)).toMatchObject({ allowance: 150, balance: 150 });
+    expect((await account(t, accountId)).tier).toBe("starter");
+  });
+
+  test("a subscription of a customer with no account is retried, not dropped", async () => {
+    const e = event("customer.subscription.created", subscription({ id: "sub_orphan", customer: "cus_orphan", status: "active", price: proMonthly }));
+    await deliverOk(t, e);
+    vi.advanceTimersByTime(0);
+    await t.finishInProgressScheduledFunctions();
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect(await subscriptionRows(t, "sub_orphan")).toHaveLength(0);
+  });
+});
