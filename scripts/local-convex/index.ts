@@ -83,6 +83,8 @@ export type LocalBackend = {
   dropConnections(): void;
   /** Open WebSocket connections. */
   connectionCount(): number;
+  /** Sync counters: mutations run, mutations answered from the de-duplication table, Transitions sent. */
+  stats(): { mutationsRun: number; mutationsDeduplicated: number; transitionsSent: number };
   close(): Promise<void>;
 };
 
@@ -177,7 +179,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
     onWrite: () => kick(),
     log,
     local: {
-      health: () => ({ ok: true, connections: sync.connectionCount, commitTs: engine.commitTs().toString() }),
+      health: () => ({ ok: true, connections: sync.connectionCount, commitTs: engine.commitTs().toString(), ...sync.stats }),
       reset,
       listCrons: () => crons.list(),
       runCron: (name: string) => crons.run(name),
@@ -252,6 +254,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
       save,
       dropConnections: () => sync.dropConnections(),
       connectionCount: () => sync.connectionCount,
+      stats: () => ({ ...sync.stats }),
       async close() {
         if (closed) return;
         closed = true;

@@ -156,6 +156,8 @@ export class SyncServer {
   private readonly dedup = new Map<string, Map<number, Promise<MutationOutcome>>>();
   private readonly cache = new Map<string, CacheEntry>();
   private readonly pingTimer: NodeJS.Timeout;
+  /** Counters for tests and `/_local/health`. */
+  readonly stats = { mutationsRun: 0, mutationsDeduplicated: 0, transitionsSent: 0 };
 
   constructor(private readonly options: SyncServerOptions) {
     this.pingTimer = setInterval(() => this.ping(), options.pingIntervalMs ?? 15_000);
@@ -369,8 +371,10 @@ export class SyncServer {
     const session = conn.sessionId ? this.sessionRequests(conn.sessionId) : null;
     const existing = session?.get(message.requestId);
     if (existing) {
+      this.stats.mutationsDeduplicated += 1;
       outcome = existing;
     } else {
+      this.stats.mutationsRun += 1;
       outcome = this.runMutation(conn, message, conn.identity);
       session?.set(message.requestId, outcome);
     }
@@ -521,6 +525,7 @@ export class SyncServer {
       endVersion: { querySet: end.querySet, identity: end.identity, ts: encodeTs(end.ts) },
       modifications,
     });
+    this.stats.transitionsSent += 1;
     conn.sent = end;
   }
 }
