@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, test, vi } from "vitest";
+import Stripe from "stripe";
+import { getStripe, stripeMode, stripeModeFromKey, STRIPE_API_VERSION, toStripeError } from "../../convex/model/stripeClient";
+import { fail } from "../../convex/model/errors";
+import { expectCode } from "./billingFixtures";
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+/** Runs `f` so that a synchronous throw becomes a rejected promise. */
+const settle = async (f: () => unknown) => {
+  await Promise.resolve();
+  return f();
+};
+
+describe("stripeClient", () => {
+  test("pins the API version the installed SDK was generated for", () => {
+    expect(STRIPE_API_VERSION).toBe(Stripe.API_VERSION);
+  });
+
+  test("tells live keys from test keys", () => {
+    expect(stripeModeFromKey("sk_live_abc")).toBe("live");
+    expect(stripeModeFromKey("rk_live_abc")).toBe("live");
+    expect(stripeModeFromKey("sk_test_abc")).toBe("test");
+    expect(stripeModeFromKey("rk_test_abc")).toBe("test");
+    vi.stubEnv("STRIPE_SECRET_KEY", "sk_live_configured");
+    expect(stripeMode()).toBe("live");
+  });
+
+  test("a missing or blank key fails the call with STRIPE_NOT_CONFIGURED naming the variable", async () => {
+    vi.stubEnv("STRIPE_SECRET_KEY", "   ");
+    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_SECRET_KEY");
+    expect((await expectCode(settle(stripeMode), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_SECRET_KEY");
+  });
+
+  test("STRIPE_API_BASE must be an http(s) URL", async () => {
+    vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_x");
+    vi.stubEnv("STRIPE_API_BASE", "not a url");
+    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_BASE");
+    vi.stubEnv("STRIPE_API_BASE", "ftp://127.0.0.1:21");
+    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_BASE");
+    vi.stubEnv("STRIPE_API_BASE", "http://127.0.0.1:12111");
+    expect(getStripe()).toBeInstanceOf(Stripe);
+  });
+
+  test("errors: billing errors pass through, Stripe's raw message never reaches the client", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const billing = await expectCode(
+      settle(() => {
+        try {
+          fail("PRICE_NOT_FOUND", "no price");
+        } catch (e) {
+          toStripeError(e, "op");
+        }
+      }),
+      "PRICE_NOT_FOUND",
+    );
+    expect(billing.message).toBe("no price");
+
+    const stripeError = new Stripe.errors.StripeRateLimitError({ message: "raw text with cus_123", type: "rate_limit_error" });
+    const mapped = await expectCode(settle(() => toStripeError(stripeError, "op")), "STRIPE_ERROR");
+    expect(mapped.message).toMatch(/busy/);
+    expect(mapped.message).not.toContain("cus_123");
+
+    const other = await expectCode(settle(() => toStripeError(new TypeError("boom"), "op")), "STRIPE_ERROR");
+    expect(other.message).not.toContain("boom");
+  });
+});
