@@ -3,8 +3,10 @@
  * a paid period's token allowance from `invoice.paid`.
  *
  * - Status only moves forward: `draft < open < uncollectible < paid | void`
- *   (https://docs.stripe.com/invoicing/overview#invoice-statuses). Other
- *   fields follow the newest event (`eventCreated`, Stripe seconds).
+ *   (https://docs.stripe.com/invoicing/overview#invoice-statuses). A payload
+ *   is mirrored when it moves the status forward, or has the same status and
+ *   is not older (`eventCreated`, Stripe seconds); otherwise it is an
+ *   earlier snapshot and changes nothing.
  * - Amounts are integer minor units as Stripe sends them; Stripe times
  *   (seconds) are stored as ms.
  * - The subscription id is `parent.subscription_details.subscription` in
@@ -88,13 +90,17 @@ export async function syncInvoice(
     accountId = account._id;
   }
 
-  const status = forwardInvoiceStatus(existing?.status, toInvoiceStatus(invoice.status));
-  if (existing && clock.eventCreated < existing.eventCreated) {
-    // An older event may still carry a later status (events of one payment
-    // share a second and arrive in any order); take the status, keep the
-    // newer fields.
-    if (status !== existing.status) await ctx.db.patch("invoices", existing._id, { status });
-  } else {
+  const incoming = toInvoiceStatus(invoice.status);
+  const status = forwardInvoiceStatus(existing?.status, incoming);
+  // A snapshot is taken when it moves the status forward, or carries the same
+  // status and is not older. Otherwise it describes an earlier state of the
+  // invoice (events of one payment share a second and arrive in any order),
+  // and its amounts are as stale as its status.
+  const accepted =
+    !existing ||
+    (status === incoming && status !== existing.status) ||
+    (incoming === existing.status && clock.eventCreated >= existing.eventCreated);
+  if (accepted) {
     const row: Omit<Doc<"invoices">, "_id" | "_creationTime"> = {
       stripeInvoiceId: invoice.id,
       stripeCustomerId,

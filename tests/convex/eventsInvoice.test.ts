@@ -1,0 +1,211 @@
+/**
+ * invoice.* handlers: the invoice mirror (forward-only status, both API
+ * shapes) and the period allowance started by invoice.paid, exactly once.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import type Stripe from "stripe";
+import type { Id } from "../../convex/_generated/dataModel";
+import { DAY, T0, event, invoice, price, subscription, type InvoiceInput } from "./fixtures/stripe";
+import {
+  balance,
+  createAccount,
+  deliverOk,
+  drain,
+  eventRow,
+  invoiceRows,
+  ledgerRows,
+  restoreEnvironment,
+  runDueNow,
+  useWebhookEnvironment,
+  type TestConvex,
+} from "./fixtures/webhookHarness";
+import { makeTest } from "./setup";
+
+const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
+const CUSTOMER = "cus_invoices";
+const SUB = "sub_inv";
+
+function inv(fields: Partial<InvoiceInput> = {}) {
+  return invoice({
+    id: "in_main",
+    customer: CUSTOMER,
+    subscription: SUB,
+    status: "paid",
+    billingReason: "subscription_create",
+    price: proMonthly,
+    linePeriodStart: T0,
+    linePeriodEnd: T0 + 30 * DAY,
+    ...fields,
+  });
+}
+
+/** The subscription mirror (and the price id → tier record) the invoices rely on. */
+function subscriptionCreated(created = T0) {
+  return event(
+    "customer.subscription.created",
+    subscription({ id: SUB, customer: CUSTOMER, status: "active", price: proMonthly, periodStart: T0 }),
+    { created },
+  );
+}
+
+describe("invoice events", () => {
+  let t: TestConvex;
+  let accountId: Id<"billingAccounts">;
+  beforeEach(async () => {
+    useWebhookEnvironment();
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    t = makeTest();
+    accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    restoreEnvironment();
+  });
+
+  async function send(...events: Stripe.Event[]) {
+    for (const e of events) {
+      await deliverOk(t, e);
+      await drain(t);
+    }
+  }
+
+  test("mirrors the invoice: minor units, ms times, URLs, subscription from parent", async () => {
+    const paid = inv({ amountDue: 2900, created: T0 });
+    await send(subscriptionCreated(), event("invoice.paid", paid, { created: T0 + 2 }));
+    const rows = await invoiceRows(t, "in_main");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      accountId,
+      stripeCustomerId: CUSTOMER,
+      stripeSubscriptionId: SUB,
+      status: "paid",
+      billingReason: "subscription_create",
+      amountDue: 2900,
+      amountPaid: 2900,
+      amountRemaining: 0,
+      currency: "usd",
+      createdAt: T0 * 1000,
+      periodStart: paid.period_start * 1000,
+      periodEnd: paid.period_end * 1000,
+      hostedInvoiceUrl: paid.hosted_invoice_url,
+      invoicePdf: paid.invoice_pdf,
+      number: paid.number,
+    });
+  });
+
+  test("reads the subscription id from pre-2025 payloads (invoice.subscription)", async () => {
+    const modern = inv({ status: "open", billingReason: "manual" });
+    const legacy = { ...modern, parent: null, subscription: SUB } as Stripe.Invoice;
+    await send(event("invoice.finalized", legacy));
+    expect((await invoiceRows(t, "in_main"))[0]?.stripeSubscriptionId).toBe(SUB);
+  });
+
+  test("status only moves forward: open → paid, then late open / failed / void changes nothing", async () => {
+    await send(
+      event("invoice.finalized", inv({ status: "open", billingReason: "manual" }), { created: T0 }),
+      event("invoice.paid", inv({ status: "paid", billingReason: "manual" }), { created: T0 + 10 }),
+      event("invoice.finalized", inv({ status: "open", billingReason: "manual" }), { created: T0 + 5 }),
+      event("invoice.payment_failed", inv({ status: "open", billingReason: "manual", amountPaid: 0 }), {
+        created: T0 + 10,
+      }),
+      event("invoice.voided", inv({ status: "void", billingReason: "manual" }), { created: T0 + 20 }),
+    );
+    const rows = await invoiceRows(t, "in_main");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.status).toBe("paid");
+    expect(rows[0]?.amountPaid).toBe(2900);
+  });
+
+  test("an older event carrying a later status still moves the status forward", async () => {
+    await send(
+      event("invoice.payment_failed", inv({ status: "open", billingReason: "manual", amountPaid: 0 }), { created: T0 + 10 }),
+      event("invoice.marked_uncollectible", inv({ status: "uncollectible", billingReason: "manual", amountPaid: 0 }), {
+        created: T0 + 5,
+      }),
+    );
+    expect((await invoiceRows(t, "in_main"))[0]?.status).toBe("uncollectible");
+  });
+
+  test("invoice.paid delivered twice (two event ids) starts the period once", async () => {
+    await send(subscriptionCreated());
+    const first = event("invoice.paid", inv(), { created: T0 + 2 });
+    const second = event("invoice.paid", inv(), { created: T0 + 2 });
+    await send(first, first, second);
+    expect(await eventRow(t, second.id)).toMatchObject({ status: "succeeded" });
+    const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
+    expect(grants).toHaveLength(1);
+    expect(grants[0]).toMatchObject({ amount: 150, sourceKey: "invoice:in_main" });
+    expect(await balance(t, accountId)).toMatchObject({
+      allowance: 150,
+      balance: 150,
+      periodKey: "invoice:in_main",
+      periodStart: T0 * 1000,
+      periodEnd: (T0 + 30 * DAY) * 1000,
+    });
+  });
+
+  test("a renewal (subscription_cycle) starts a new period and expires the unused allowance", async () => {
+    await send(subscriptionCreated(), event("invoice.paid", inv(), { created: T0 + 2 }));
+    await t.run(async (ctx) => {
+      const row = await ctx.db
+        .query("tokenBalances")
+        .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
+        .unique();
+      // 40 tokens used during the first period.
+      await ctx.db.patch("tokenBalances", row!._id, { used: 40, balance: 110 });
+      await ctx.db.insert("tokenLedger", { accountId, amount: -40, reason: "consume", sourceKey: "use1", balanceAfter: 110 });
+    });
+    const renewal = inv({
+      id: "in_renewal",
+      billingReason: "subscription_cycle",
+      created: T0 + 30 * DAY,
+      linePeriodStart: T0 + 30 * DAY,
+      linePeriodEnd: T0 + 60 * DAY,
+    });
+    await send(event("invoice.paid", renewal, { created: T0 + 30 * DAY }));
+    expect(await balance(t, accountId)).toMatchObject({
+      allowance: 150,
+      used: 0,
+      balance: 150,
+      periodKey: "invoice:in_renewal",
+    });
+    const expired = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_expire");
+    expect(expired.map((r) => r.amount)).toEqual([-110]);
+  });
+
+  test("a proration invoice (subscription_update) grants no period", async () => {
+    await send(
+      subscriptionCreated(),
+      event("invoice.paid", inv({ id: "in_proration", billingReason: "subscription_update", proration: true })),
+    );
+    expect((await invoiceRows(t, "in_proration"))[0]?.status).toBe("paid");
+    expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant")).toHaveLength(0);
+  });
+
+  test("invoice.paid before its subscription is known is retried, then grants once the subscription arrives", async () => {
+    const paid = event("invoice.paid", inv(), { created: T0 + 2 });
+    await deliverOk(t, paid);
+    await runDueNow(t);
+    const waiting = await eventRow(t, paid.id);
+    expect(waiting).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect(waiting?.lastError).toMatch(/tier of invoice in_main is not known/);
+    // Rolled back with the failure: no half-written invoice mirror.
+    expect(await invoiceRows(t, "in_main")).toHaveLength(0);
+
+    await deliverOk(t, subscriptionCreated());
+    await runDueNow(t); // applies the subscription, which wakes the invoice
+    await runDueNow(t);
+    expect(await eventRow(t, paid.id)).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(await balance(t, accountId)).toMatchObject({ allowance: 150, periodKey: "invoice:in_main" });
+    await drain(t);
+    expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant")).toHaveLength(1);
+  });
+
+  test("an invoice of a customer with no account is retried", async () => {
+    const e = event("invoice.finalized", inv({ customer: "cus_nobody", status: "open" }));
+    await deliverOk(t, e);
+    await runDueNow(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying" });
+    expect(await invoiceRows(t, "in_main")).toHaveLength(0);
+  });
+});
