@@ -1,0 +1,23 @@
+import type { ReactNode } from "react";
+import { Toaster } from "sonner";
+import { ConfirmProvider } from "../components/confirm";
+import { ErrorBoundary } from "../components/ErrorBoundary";
+import { UpgradeModalProvider } from "../components/upgrade/UpgradeModal";
+import { StoreUser } from "../features/auth/hooks/useStoreUser";
+import { readConfig, type AppConfig } from "../lib/env";
+import { AuthProvider } from "./AuthProvider";
+
+/** ErrorBoundary > auth (Clerk or dev, each with its Convex provider) > app-wide dialogs > children (the router). */
+export function AppProviders({ children, config = readConfig() }: { children: ReactNode; config?: AppConfig }) {
+  return (
+    <ErrorBoundary>
+      <AuthProvider config={config}>
+        <StoreUser />
+        <ConfirmProvider>
+          <UpgradeModalProvider>{children}</UpgradeModalProvider>
+        </ConfirmProvider>
+      </AuthProvider>
+      <Toaster position="top-right" richColors closeButton />
+    </ErrorBoundary>
+  );
+}

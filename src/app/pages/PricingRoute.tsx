@@ -1,0 +1,5 @@
+import { PricingPage } from "../../features/pricing/components/PricingPage";
+
+export default function PricingRoute() {
+  return <PricingPage />;
+}

@@ -1,0 +1,126 @@
+import { useQuery } from "convex/react";
+import { useCallback, useMemo, useState, type ReactNode } from "react";
+import { api } from "../../../convex/_generated/api";
+import { FEATURES, PLANS, nextTier, tierRank, type Interval, type PaidTier, type Tier } from "../../../convex/model/plans";
+import { useCheckout } from "../../hooks/useCheckout";
+import { priceLabel, tierName, yearlySavings } from "../../lib/pricing";
+import { Dialog } from "../Dialog";
+import { IntervalToggle } from "../IntervalToggle";
+import { Skeleton } from "../Skeleton";
+import { UpgradeModalContext, type UpgradeRequest } from "./context";
+
+function titleFor(request: UpgradeRequest): string {
+  const featureName = request.feature ? FEATURES[request.feature]?.name : undefined;
+  switch (request.reason) {
+    case "tier_required":
+      return `${featureName ?? "This feature"} needs ${tierName(request.requiredTier ?? "pro")}`;
+    case "no_tokens":
+      return "You're out of tokens";
+    case "low_tokens":
+      return "You're running low on tokens";
+    case "manual":
+      return "Upgrade your plan";
+  }
+}
+
+/**
+ * The upgrade dialog: the tiers above the caller's, what each adds over the
+ * current plan, and a Checkout button per tier (same behaviour as /pricing).
+ */
+export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | null; onClose: () => void }) {
+  const plans = useQuery(api.plans.list);
+  const subscription = useQuery(api.billing.subscription);
+  const { startCheckout, pendingTier } = useCheckout();
+  const [interval, setInterval] = useState<Interval>("month");
+
+  const currentTier: Tier = subscription?.tier ?? "free";
+  const recommended: Tier | null =
+    request?.requiredTier && tierRank(request.requiredTier) > tierRank(currentTier) ? request.requiredTier : nextTier(currentTier);
+  const higher = (plans ?? []).filter((p) => p.purchasable && tierRank(p.tier) > tierRank(currentTier));
+  const current = PLANS[currentTier];
+
+  let body: ReactNode;
+  if (plans === undefined || subscription === undefined) {
+    body = <Skeleton lines={4} label="Loading plans" />;
+  } else if (higher.length === 0) {
+    body = <p className="muted">You're on our top plan. Tokens refill at the start of your next period.</p>;
+  } else {
+    body = (
+      <>
+        <IntervalToggle value={interval} onChange={setInterval} testId="upgrade-modal-interval" savingsLabel={yearlySavings(plans)} />
+        <ul className="upgrade-options">
+          {higher.map((plan) => {
+            const price = priceLabel(plan, interval);
+            const isRecommended = plan.tier === recommended;
+            const gained = plan.tokensPerPeriod - current.tokensPerPeriod;
+            return (
+              <li key={plan.tier} className={`upgrade-option${isRecommended ? " is-recommended" : ""}`} data-testid={`upgrade-modal-option-${plan.tier}`}>
+                <div className="upgrade-option-head">
+                  <h3>
+                    {plan.name}
+                    {isRecommended ? <span className="pill pill-accent">Recommended</span> : null}
+                  </h3>
+                  {price ? (
+                    <p className="price-inline">
+                      <strong>{price.amount}</strong>
+                      <span className="muted">{price.per}</span>
+                    </p>
+                  ) : null}
+                </div>
+                <ul className="checklist">
+                  {gained > 0 ? <li>+{gained} tokens per period ({plan.tokensPerPeriod} in total)</li> : null}
+                  {plan.features.map((f) => (
+                    <li key={f}>{f}</li>
+                  ))}
+                </ul>
+                <button
+                  type="button"
+                  className={`button ${isRecommended ? "button-primary" : "button-secondary"} button-block`}
+                  data-testid={`upgrade-modal-upgrade-${plan.tier}`}
+                  disabled={pendingTier !== null}
+                  aria-busy={pendingTier === plan.tier}
+                  onClick={() => void startCheckout(plan.tier as PaidTier, interval, currentTier)}
+                >
+                  {pendingTier === plan.tier ? "Redirecting to checkout…" : `Upgrade to ${plan.name}`}
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      </>
+    );
+  }
+
+  return (
+    <Dialog
+      open={request !== null}
+      onClose={onClose}
+      title={request ? titleFor(request) : ""}
+      description={`You're on the ${current.name} plan.`}
+      testId="upgrade-modal"
+      closeTestId="upgrade-modal-close"
+      size="lg"
+      footer={
+        <button type="button" className="button button-ghost" data-testid="upgrade-modal-dismiss" onClick={onClose}>
+          Not now
+        </button>
+      }
+    >
+      {body}
+    </Dialog>
+  );
+}
+
+/** Mounts one UpgradeModal and exposes `useUpgradeModal().openUpgrade(...)`. */
+export function UpgradeModalProvider({ children }: { children: ReactNode }) {
+  const [request, setRequest] = useState<UpgradeRequest | null>(null);
+  const openUpgrade = useCallback((next: UpgradeRequest = { reason: "manual" }) => setRequest(next), []);
+  const closeUpgrade = useCallback(() => setRequest(null), []);
+  const value = useMemo(() => ({ openUpgrade, closeUpgrade }), [openUpgrade, closeUpgrade]);
+  return (
+    <UpgradeModalContext.Provider value={value}>
+      {children}
+      {request ? <UpgradeModal request={request} onClose={closeUpgrade} /> : null}
+    </UpgradeModalContext.Provider>
+  );
+}

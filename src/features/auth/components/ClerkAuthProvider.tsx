@@ -1,0 +1,45 @@
+import { ClerkProvider, useAuth, useClerk, useUser } from "@clerk/clerk-react";
+import type { ConvexReactClient } from "convex/react";
+import { ConvexProviderWithClerk } from "convex/react-clerk";
+import { useMemo, type ReactNode } from "react";
+import { SessionContext, type Session } from "../../../lib/session";
+
+function ClerkSession({ children }: { children: ReactNode }) {
+  const clerk = useClerk();
+  const { user } = useUser();
+  const { userId } = useAuth();
+  const session = useMemo<Session>(
+    () => ({
+      mode: "clerk",
+      identityKey: userId ?? null,
+      displayName: user?.fullName ?? user?.primaryEmailAddress?.emailAddress ?? null,
+      openSignIn: () => clerk.openSignIn(),
+      signOut: () => clerk.signOut(),
+    }),
+    [clerk, user, userId],
+  );
+  return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
+}
+
+/**
+ * Clerk sign-in (https://docs.convex.dev/auth/clerk): ClerkProvider >
+ * ConvexProviderWithClerk, which fetches the `convex` JWT template token.
+ * Loaded lazily so dev builds without a Clerk key don't ship Clerk.
+ */
+export default function ClerkAuthProvider({
+  client,
+  publishableKey,
+  children,
+}: {
+  client: ConvexReactClient;
+  publishableKey: string;
+  children: ReactNode;
+}) {
+  return (
+    <ClerkProvider publishableKey={publishableKey} afterSignOutUrl="/">
+      <ConvexProviderWithClerk client={client} useAuth={useAuth}>
+        <ClerkSession>{children}</ClerkSession>
+      </ConvexProviderWithClerk>
+    </ClerkProvider>
+  );
+}

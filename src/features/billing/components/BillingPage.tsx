@@ -1,0 +1,30 @@
+import { useQuery } from "convex/react";
+import { api } from "../../../../convex/_generated/api";
+import { SkeletonCard } from "../../../components/Skeleton";
+import { InvoiceList } from "./InvoiceList";
+import { PastDueBanner } from "./PastDueBanner";
+import { SubscriptionCard } from "./SubscriptionCard";
+import { TokenUsage } from "./TokenUsage";
+
+/** /billing: subscription, token usage and invoices. Rendered for signed-in users only. */
+export function BillingPage() {
+  const subscription = useQuery(api.billing.subscription);
+  const balance = useQuery(api.tokens.balance);
+  return (
+    <div className="stack">
+      <h1>Billing</h1>
+      {subscription ? <PastDueBanner subscription={subscription} /> : null}
+      <div className="grid-2">
+        {subscription === undefined ? (
+          <SkeletonCard label="Loading subscription" />
+        ) : subscription === null ? (
+          <SkeletonCard label="Setting up your account" />
+        ) : (
+          <SubscriptionCard subscription={subscription} />
+        )}
+        {balance === undefined || balance === null ? <SkeletonCard label="Loading token usage" /> : <TokenUsage balance={balance} />}
+      </div>
+      <InvoiceList />
+    </div>
+  );
+}

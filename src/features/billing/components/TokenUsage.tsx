@@ -1,0 +1,43 @@
+import { formatCount, formatDate } from "../../../lib/format";
+import type { TokenBalance } from "../../../lib/types";
+
+/** Used vs available this period, remaining count and the next reset date. */
+export function TokenUsage({ balance }: { balance: TokenBalance }) {
+  const total = Math.max(balance.allowance + balance.purchased, balance.used + balance.remaining, 0);
+  const percent = total > 0 ? Math.min(100, Math.round((balance.used / total) * 100)) : 0;
+  const tone = balance.remaining === 0 ? "danger" : percent >= 80 ? "warning" : "ok";
+  return (
+    <section className="card" aria-labelledby="usage-title" data-testid="token-usage">
+      <div className="card-head">
+        <h2 id="usage-title">Token usage</h2>
+        <span className="muted">
+          <strong data-testid="token-usage-remaining">{formatCount(balance.remaining)}</strong> remaining
+        </span>
+      </div>
+      <div
+        className={`progress progress-${tone}`}
+        role="progressbar"
+        aria-label="Tokens used this period"
+        aria-valuemin={0}
+        aria-valuemax={total}
+        aria-valuenow={balance.used}
+        aria-valuetext={`${balance.used} of ${total} tokens used`}
+      >
+        <span className="progress-fill" style={{ width: `${percent}%` }} />
+      </div>
+      <p className="usage-line">
+        {formatCount(balance.used)} of {formatCount(total)} used
+        <span className="muted">
+          {" "}
+          ({formatCount(balance.allowance)} plan allowance
+          {balance.purchased > 0 ? ` + ${formatCount(balance.purchased)} purchased` : ""})
+        </span>
+      </p>
+      {balance.periodEnd ? (
+        <p className="muted" data-testid="tokens-reset">
+          Allowance resets on {formatDate(balance.periodEnd)}. Purchased tokens carry over.
+        </p>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,78 @@
+import { useAction, useConvexAuth } from "convex/react";
+import { useCallback, useRef, useState } from "react";
+import { toast } from "sonner";
+import { api } from "../../convex/_generated/api";
+import type { Interval, PaidTier, Tier } from "../../convex/model/plans";
+import { browser, rememberTierBeforeCheckout } from "../lib/browser";
+import { humanizeError } from "../lib/errors";
+import { useSession } from "../lib/session";
+import { usePortal } from "./usePortal";
+
+/**
+ * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval })`
+ * then a full-page redirect to the returned URL.
+ *
+ * - One checkout at a time: `pendingTier` is set until the page leaves (or the
+ *   call fails); a second click while pending is ignored.
+ * - Signed-out callers get a sign-in prompt instead of a failing call.
+ * - Typed errors become toasts (src/lib/errors.ts); transport failures offer Retry;
+ *   NOT_AN_UPGRADE (e.g. already subscribed: plan changes go through the
+ *   Customer Portal) offers Manage billing.
+ */
+export function useCheckout() {
+  const createCheckoutSession = useAction(api.billing.createCheckoutSession);
+  const { isAuthenticated } = useConvexAuth();
+  const { openSignIn } = useSession();
+  const { openPortal } = usePortal();
+  const [pendingTier, setPendingTier] = useState<PaidTier | null>(null);
+  const inFlight = useRef(false);
+
+  const promptSignIn = useCallback(() => {
+    toast.info("Sign in to upgrade", {
+      id: "sign-in-to-upgrade",
+      description: "You need an account before choosing a plan.",
+      action: { label: "Sign in", onClick: openSignIn },
+    });
+  }, [openSignIn]);
+
+  const startCheckout = useCallback(
+    (tier: PaidTier, interval: Interval, currentTier: Tier | null = null): Promise<void> => {
+      const attempt = async (): Promise<void> => {
+        if (inFlight.current) return;
+        if (!isAuthenticated) {
+          promptSignIn();
+          return;
+        }
+        inFlight.current = true;
+        setPendingTier(tier);
+        try {
+          const { url } = await createCheckoutSession({ tier, interval });
+          rememberTierBeforeCheckout(currentTier);
+          // The pending state stays on while the browser navigates away.
+          browser.redirect(url);
+        } catch (error) {
+          inFlight.current = false;
+          setPendingTier(null);
+          const human = humanizeError(error);
+          if (human.code === "UNAUTHENTICATED") {
+            promptSignIn();
+            return;
+          }
+          toast.error(human.title, {
+            description: human.description,
+            action:
+              human.code === "NETWORK"
+                ? { label: "Retry", onClick: () => void attempt() }
+                : human.code === "NOT_AN_UPGRADE"
+                  ? { label: "Manage billing", onClick: () => void openPortal() }
+                  : undefined,
+          });
+        }
+      };
+      return attempt();
+    },
+    [createCheckoutSession, isAuthenticated, openPortal, promptSignIn],
+  );
+
+  return { startCheckout, pendingTier };
+}

@@ -1,0 +1,39 @@
+import { useAction } from "convex/react";
+import { useCallback, useRef, useState } from "react";
+import { toast } from "sonner";
+import { api } from "../../convex/_generated/api";
+import { browser } from "../lib/browser";
+import { humanizeError } from "../lib/errors";
+
+/**
+ * Opens the Stripe Customer Portal (`billing.createPortalSession()` → redirect).
+ * `NO_CUSTOMER` (never bought anything) becomes a friendly toast.
+ */
+export function usePortal() {
+  const createPortalSession = useAction(api.billing.createPortalSession);
+  const [pending, setPending] = useState(false);
+  const inFlight = useRef(false);
+
+  const openPortal = useCallback((): Promise<void> => {
+    const attempt = async (): Promise<void> => {
+      if (inFlight.current) return;
+      inFlight.current = true;
+      setPending(true);
+      try {
+        const { url } = await createPortalSession();
+        browser.redirect(url);
+      } catch (error) {
+        inFlight.current = false;
+        setPending(false);
+        const human = humanizeError(error);
+        toast.error(human.title, {
+          description: human.description,
+          action: human.code === "NETWORK" ? { label: "Retry", onClick: () => void attempt() } : undefined,
+        });
+      }
+    };
+    return attempt();
+  }, [createPortalSession]);
+
+  return { openPortal, pending };
+}

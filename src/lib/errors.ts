@@ -1,0 +1,103 @@
+/**
+ * Turns anything a Convex call can throw into a message a person can act on.
+ *
+ * Backend errors are `ConvexError`s whose `data` is `{ code, message, ... }`
+ * (convex/model/errors.ts). Anything else that escapes an action or mutation
+ * is either a lost connection or a server bug; the client can only offer a retry.
+ */
+import { ConvexError } from "convex/values";
+import { ERROR_CODES, type BillingErrorData, type ErrorCode } from "../../convex/model/errors";
+import { PLANS, isTier } from "../../convex/model/plans";
+
+export type HumanError = {
+  /** The backend's code, "NETWORK" for transport failures, "UNKNOWN" otherwise. */
+  code: ErrorCode | "NETWORK" | "UNKNOWN";
+  title: string;
+  description?: string;
+  /** Whether trying the same thing again may help. */
+  retryable: boolean;
+};
+
+/** The typed data of a backend `ConvexError`, or null. */
+export function billingErrorData(error: unknown): BillingErrorData | null {
+  if (!(error instanceof ConvexError)) return null;
+  const data: unknown = error.data;
+  if (typeof data !== "object" || data === null || !("code" in data)) return null;
+  const code = data.code;
+  if (typeof code !== "string" || !(ERROR_CODES as readonly string[]).includes(code)) return null;
+  return data as BillingErrorData;
+}
+
+/**
+ * True for failures where the request never got a definite answer: fetch's
+ * TypeError, the Convex client's "Connection lost while action was in flight",
+ * or a browser reporting offline.
+ */
+export function isNetworkError(error: unknown): boolean {
+  if (error instanceof ConvexError) return false;
+  if (typeof navigator !== "undefined" && navigator.onLine === false) return true;
+  if (!(error instanceof Error)) return false;
+  if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) return true;
+  return /connection lost|network|failed to fetch|websocket|timed? ?out/i.test(error.message);
+}
+
+function tierName(tier: string | undefined): string | null {
+  return tier && isTier(tier) ? PLANS[tier].name : null;
+}
+
+export function humanizeError(error: unknown): HumanError {
+  const data = billingErrorData(error);
+  if (data) {
+    switch (data.code) {
+      case "UNAUTHENTICATED":
+        return { code: data.code, title: "Please sign in first", description: "Sign in to manage your plan.", retryable: false };
+      case "NOT_AN_UPGRADE":
+        // The server refuses Checkout for a lower/equal tier and while a subscription
+        // is billed (plan changes then go through the Customer Portal); its message says which.
+        return {
+          code: data.code,
+          title: "Change your plan from Manage billing",
+          description: data.message || "That plan isn't an upgrade from your current one.",
+          retryable: false,
+        };
+      case "STRIPE_NOT_CONFIGURED":
+        return { code: data.code, title: "Billing isn't set up yet", description: "Payments are not configured on this server.", retryable: false };
+      case "PRICE_NOT_FOUND":
+        return { code: data.code, title: "This plan isn't available right now", description: "Please try again later.", retryable: false };
+      case "STRIPE_ERROR":
+        return { code: data.code, title: "The payment provider didn't respond", description: "Please try again in a moment.", retryable: true };
+      case "NO_CUSTOMER":
+        return { code: data.code, title: "No billing account yet", description: "Choose a plan first; invoices and cards appear after your first purchase.", retryable: false };
+      case "INSUFFICIENT_TOKENS":
+        return {
+          code: data.code,
+          title: "Not enough tokens",
+          description:
+            data.required !== undefined && data.available !== undefined
+              ? `This needs ${data.required} and you have ${data.available}.`
+              : undefined,
+          retryable: false,
+        };
+      case "TIER_REQUIRED": {
+        const name = tierName(data.tier);
+        return { code: data.code, title: name ? `This needs the ${name} plan` : "This needs a higher plan", retryable: false };
+      }
+      case "NOT_FOUND":
+        // e.g. billing actions before users.store finished: "still being set up".
+        return { code: data.code, title: "Not ready yet", description: data.message || "Please try again in a moment.", retryable: true };
+      case "FORBIDDEN":
+        return { code: data.code, title: "You don't have access to that", retryable: false };
+      case "INVALID_ARGUMENT":
+        return { code: data.code, title: "That request wasn't valid", description: data.message, retryable: false };
+    }
+  }
+  if (isNetworkError(error)) {
+    return {
+      code: "NETWORK",
+      title: "Couldn't reach the server",
+      description: "Check your connection and try again.",
+      retryable: true,
+    };
+  }
+  return { code: "UNKNOWN", title: "Something went wrong", description: "Please try again.", retryable: true };
+}
