@@ -134,6 +134,22 @@ describe("tokens.resetFreeTier", () => {
     await expectInvariant(t, accountId);
   });
 
+  test("a free account whose balance has no period yet gets the current month", async () => {
+    vi.setSystemTime(new Date("2026-08-20T10:00:00Z"));
+    const t = makeTest();
+    const accountId = await t.run(async (ctx) => {
+      const id = await ctx.db.insert("billingAccounts", { kind: "personal", tier: "free" });
+      await ledger.ensureBalance(ctx, id);
+      return id;
+    });
+    expect(await runReset(t)).toEqual({ processed: 1, granted: 1, skippedPaid: 0, isDone: true });
+    expect(await t.run(async (ctx) => await ledger.getBalance(ctx, accountId))).toMatchObject({
+      balance: 5,
+      periodKey: "free:2026-08",
+    });
+    await expectInvariant(t, accountId);
+  });
+
   test("does nothing before the month ends", async () => {
     vi.setSystemTime(new Date("2026-01-31T10:00:00Z"));
     const t = makeTest();
