@@ -89,7 +89,9 @@ describe("reactive pagination", () => {
     const reader = client();
     let latest: Paginated | undefined;
     const updates: Paginated[] = [];
-    const unsubscribe = reader.onPaginatedUpdate_experimental(page, { channel: "pages" }, { initialNumItems: 2 }, (result) => {
+    // The experimental API's types ask for `paginationOpts`, which the paginated client adds itself.
+    const args = { channel: "pages" } as { channel: string; paginationOpts: PaginationOptions };
+    const unsubscribe = reader.onPaginatedUpdate_experimental(page, args, { initialNumItems: 2 }, (result) => {
       latest = result as unknown as Paginated;
       updates.push(latest);
     });
