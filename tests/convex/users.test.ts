@@ -97,6 +97,27 @@ describe("users.store", () => {
     expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(4);
   });
 
+  test("repairs a missing balance once, and never re-grants an existing one", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date("2026-09-30T23:00:00Z"));
+    const t = makeTest();
+    await t.withIdentity(alice).mutation(api.users.store, {});
+    const account = await accountOf(t, "user_alice");
+    await t.run(async (ctx) => {
+      for (const table of ["tokenBalances", "tokenLedger"] as const) {
+        for (const row of await ctx.db.query(table).collect()) await ctx.db.delete(table, row._id);
+      }
+    });
+    await t.withIdentity(alice).mutation(api.users.store, {});
+    expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(5);
+    // A sign-in in the next month does not grant: the monthly reset does that, once.
+    vi.setSystemTime(new Date("2026-10-01T00:01:00Z"));
+    await t.withIdentity(alice).mutation(api.tokens.consume, { feature: "quick_analysis", idempotencyKey: "k" });
+    await t.withIdentity(alice).mutation(api.users.store, {});
+    expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(4);
+    expect(await t.query(internal.tokens.checkInvariant, { accountId: account!._id })).toMatchObject({ ok: true });
+  });
+
   test("refuses a signed-out caller with UNAUTHENTICATED and writes nothing", async () => {
     const t = makeTest();
     const error: unknown = await t.mutation(api.users.store, {}).catch((e: unknown) => e);
