@@ -90,27 +90,28 @@ export type Metrics = {
  * before and after it, inside one `t.run` transaction. `fn` is expected to
  * call one registered function through `ctx.runQuery` / `ctx.runMutation`, so
  * the figures are that function's, argument validation included.
+ * `after`, if given, runs in the same transaction once the figures are taken
+ * (e.g. to inspect or cancel what `fn` scheduled); its result is returned.
  * A thrown error propagates (and rolls the transaction back).
  */
-export async function measure<T>(
+export async function measure<T, A = undefined>(
   t: Pick<Harness, "run">,
   fn: (ctx: MutationCtx) => Promise<T>,
-): Promise<{ metrics: Metrics; result: T }> {
+  after?: (ctx: MutationCtx, result: T) => Promise<A>,
+): Promise<{ metrics: Metrics; result: T; after: A | undefined }> {
   return await t.run(async (ctx) => {
     const before = await ctx.meta.getTransactionMetrics();
     const result = await fn(ctx);
-    const after = await ctx.meta.getTransactionMetrics();
-    const diff = (k: keyof Metrics) => after[k].used - before[k].used;
-    return {
-      result,
-      metrics: {
-        documentsRead: diff("documentsRead"),
-        documentsWritten: diff("documentsWritten"),
-        bytesRead: diff("bytesRead"),
-        bytesWritten: diff("bytesWritten"),
-        databaseQueries: diff("databaseQueries"),
-      },
+    const end = await ctx.meta.getTransactionMetrics();
+    const diff = (k: keyof Metrics) => end[k].used - before[k].used;
+    const metrics: Metrics = {
+      documentsRead: diff("documentsRead"),
+      documentsWritten: diff("documentsWritten"),
+      bytesRead: diff("bytesRead"),
+      bytesWritten: diff("bytesWritten"),
+      databaseQueries: diff("databaseQueries"),
     };
+    return { metrics, result, after: after ? await after(ctx, result) : undefined };
   });
 }
 
@@ -158,7 +159,7 @@ type ScaleState = {
   indexes: Map<string, Map<string, Set<string>>>;
   /** table → [indexKey, firstField][] */
   indexFields: Map<string, [string, string][]>;
-  hint: { table: string; ids: Iterable<string> } | null;
+  hint: { table: string; ids: ReadonlySet<string> } | null;
 };
 
 const scaleStates = new WeakMap<FakeDb, ScaleState>();
@@ -241,7 +242,7 @@ function patchPrototype(proto: FakeDb) {
       const first = source.range[0];
       const field = state.indexFields.get(table)?.find(([key]) => key === `${table}.${index}`)?.[1];
       if (first && first.type === "Eq" && field && first.fieldPath === field && typeof first.value === "string") {
-        state.hint = { table, ids: state.indexes.get(`${table}.${index}`)?.get(first.value) ?? [] };
+        state.hint = { table, ids: state.indexes.get(`${table}.${index}`)?.get(first.value) ?? new Set<string>() };
       }
     }
     try {
@@ -253,13 +254,22 @@ function patchPrototype(proto: FakeDb) {
 
   proto._iterateDocs = function (this: FakeDb, table: string, cb: (doc: FakeDoc) => void) {
     const state = stateOf(this);
-    const committed = state.hint && state.hint.table === table ? state.hint.ids : (state.tables.get(table) ?? []);
-    const ids = new Set<string>(committed);
-    // Uncommitted writes of the running transaction: few, so walk them all.
-    for (const layer of this._writes) {
-      for (const id of Object.keys(layer)) if (tableOf(id) === table) ids.add(id);
+    const committed: ReadonlySet<string> =
+      state.hint && state.hint.table === table ? state.hint.ids : (state.tables.get(table) ?? new Set<string>());
+    for (const id of committed) {
+      const doc = this.get(table, id);
+      if (doc !== null) cb(doc);
     }
-    for (const id of ids) {
+    // Documents written by the running transaction that the committed set
+    // does not list (new ones, or ones whose indexed field changed): few, so
+    // walk them all and let convex-test's range filter decide.
+    const extra = new Set<string>();
+    for (const layer of this._writes) {
+      for (const id of Object.keys(layer)) {
+        if (!committed.has(id) && tableOf(id) === table) extra.add(id);
+      }
+    }
+    for (const id of extra) {
       const doc = this.get(table, id);
       if (doc !== null) cb(doc);
     }
