@@ -1,0 +1,172 @@
+/**
+ * Creates the plan catalogue in Stripe: one product per paid tier with its
+ * monthly and yearly recurring prices, and one product per token pack with
+ * its one-off price, each price carrying the lookup key from
+ * convex/model/plans.ts (the server resolves lookup keys to price ids at
+ * checkout; https://docs.stripe.com/products-prices/manage-prices#lookup-keys).
+ *
+ * Idempotent, and safe against real Stripe (test mode) as well as the local
+ * simulator, because it only uses the official SDK:
+ * - prices are looked up by lookup key first and created only when missing;
+ * - a price whose amount/currency/interval no longer matches the catalogue is
+ *   replaced by a new price that takes over the lookup key
+ *   (`transfer_lookup_key`), since Stripe prices are immutable;
+ * - products have fixed ids (`billing_tier_<tier>`, `billing_pack_<pack>`) and
+ *   are retrieved before being created;
+ * - every create carries an Idempotency-Key derived from what it creates.
+ *
+ * Usage:
+ *   STRIPE_SECRET_KEY=sk_test_... [STRIPE_API_BASE=http://127.0.0.1:12111] npm run seed:stripe
+ */
+import { pathToFileURL } from "node:url";
+import Stripe from "stripe";
+import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, type Interval } from "../convex/model/plans.ts";
+
+export type CatalogPrice = {
+  lookupKey: string;
+  productId: string;
+  productName: string;
+  productDescription: string;
+  amount: number;
+  currency: string;
+  interval: Interval | null;
+  metadata: Record<string, string>;
+};
+
+/** The catalogue as Stripe objects should describe it. */
+export function catalogPrices(): CatalogPrice[] {
+  const out: CatalogPrice[] = [];
+  for (const tier of PAID_TIERS) {
+    const plan = PLANS[tier];
+    if (!plan.prices) continue;
+    for (const interval of INTERVALS) {
+      const price = plan.prices[interval];
+      out.push({
+        lookupKey: price.lookupKey,
+        productId: `billing_tier_${tier}`,
+        productName: plan.name,
+        productDescription: plan.description,
+        amount: price.displayAmount,
+        currency: price.currency,
+        interval,
+        metadata: { tier, interval },
+      });
+    }
+  }
+  for (const pack of TOKEN_PACKS) {
+    out.push({
+      lookupKey: pack.lookupKey,
+      productId: `billing_pack_${pack.id}`,
+      productName: `${pack.tokens} tokens`,
+      productDescription: `One-off top-up of ${pack.tokens} tokens.`,
+      amount: pack.displayAmount,
+      currency: pack.currency,
+      interval: null,
+      metadata: { packId: pack.id, tokens: String(pack.tokens) },
+    });
+  }
+  return out;
+}
+
+export type SeedResult = {
+  /** Price id per lookup key, and whether this run created it. */
+  prices: Record<string, { id: string; created: boolean }>;
+  products: Record<string, { id: string; created: boolean }>;
+};
+
+function matches(price: Stripe.Price, spec: CatalogPrice): boolean {
+  const interval = price.recurring?.interval ?? null;
+  return price.active && price.unit_amount === spec.amount && price.currency === spec.currency && interval === spec.interval;
+}
+
+function isMissing(err: unknown): boolean {
+  return err instanceof Stripe.errors.StripeError && err.code === "resource_missing";
+}
+
+/** Seeds the catalogue through `stripe`; returns ids. Throws Stripe SDK errors. */
+export async function seedStripe(stripe: Stripe, log: (line: string) => void = () => {}): Promise<SeedResult> {
+  const specs = catalogPrices();
+  const result: SeedResult = { prices: {}, products: {} };
+
+  const existing = new Map<string, Stripe.Price>();
+  const keys = specs.map((s) => s.lookupKey);
+  // Stripe accepts at most 10 lookup keys per list call.
+  for (let i = 0; i < keys.length; i += 10) {
+    const page = await stripe.prices.list({ lookup_keys: keys.slice(i, i + 10), active: true, limit: 100 });
+    for (const p of page.data) if (p.lookup_key) existing.set(p.lookup_key, p);
+  }
+
+  for (const spec of specs) {
+    if (result.products[spec.productId]) continue;
+    try {
+      const product = await stripe.products.retrieve(spec.productId);
+      if (!product.active) await stripe.products.update(spec.productId, { active: true });
+      result.products[spec.productId] = { id: product.id, created: false };
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      const product = await stripe.products.create(
+        { id: spec.productId, name: spec.productName, description: spec.productDescription, metadata: spec.metadata },
+        { idempotencyKey: `seed-product-${spec.productId}-v1` },
+      );
+      result.products[spec.productId] = { id: product.id, created: true };
+      log(`created product ${product.id} (${spec.productName})`);
+    }
+  }
+
+  for (const spec of specs) {
+    const current = existing.get(spec.lookupKey);
+    if (current && matches(current, spec)) {
+      result.prices[spec.lookupKey] = { id: current.id, created: false };
+      continue;
+    }
+    const price = await stripe.prices.create(
+      {
+        product: spec.productId,
+        currency: spec.currency,
+        unit_amount: spec.amount,
+        lookup_key: spec.lookupKey,
+        transfer_lookup_key: current !== undefined,
+        nickname: spec.interval ? `${spec.productName} (${spec.interval}ly)` : spec.productName,
+        metadata: spec.metadata,
+        ...(spec.interval ? { recurring: { interval: spec.interval } } : {}),
+      },
+      { idempotencyKey: `seed-price-${spec.lookupKey}-${spec.amount}-${spec.currency}-${spec.interval ?? "once"}-v1` },
+    );
+    result.prices[spec.lookupKey] = { id: price.id, created: true };
+    log(`created price ${price.id} (${spec.lookupKey}${current ? `, replacing ${current.id}` : ""})`);
+  }
+  return result;
+}
+
+/** A client for `STRIPE_API_BASE` (e.g. the simulator) or api.stripe.com when unset. */
+export function stripeClient(secretKey: string, apiBase?: string): Stripe {
+  if (!apiBase) return new Stripe(secretKey);
+  const url = new URL(apiBase);
+  return new Stripe(secretKey, {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
+    protocol: url.protocol === "https:" ? "https" : "http",
+  });
+}
+
+async function main(): Promise<void> {
+  const key = process.env.STRIPE_SECRET_KEY;
+  if (!key || !key.startsWith("sk_test_")) {
+    console.error("Set STRIPE_SECRET_KEY to a test-mode key (sk_test_...). Refusing to seed without one.");
+    process.exit(1);
+  }
+  const base = process.env.STRIPE_API_BASE;
+  const stripe = stripeClient(key, base);
+  const result = await seedStripe(stripe, (line) => console.log(line));
+  console.log(`Seeded ${base ?? "https://api.stripe.com"}:`);
+  for (const [lookupKey, p] of Object.entries(result.prices)) {
+    console.log(`  ${lookupKey.padEnd(16)} ${p.id}${p.created ? "  (created)" : ""}`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Time: test clocks and the simulator's own offset. Advancing replays every
+ * action that falls due in between, in time order, each at its own moment
+ * (so invoices, periods and event `created` carry the simulated time):
+ *
+ * - `customer.subscription.trial_will_end`, `trialWillEndSeconds` before a trial ends;
+ * - the end of a period or trial (renewal, or the scheduled cancel);
+ * - a `cancel_at` inside the period;
+ * - Smart-Retries-like retries of failed invoices (`dunning.retryDays`),
+ *   ending in `canceled` or `unpaid`.
+ *
+ * Scope: a test clock covers the customers created on it; everything else
+ * lives on the global time (real time + `/_sim/advance` offset).
+ */
+import type Stripe from "stripe";
+import { cycleSubscription, idOf, attemptInvoicePayment, cancelSubscriptionNow, subscriptionOfInvoice, trialWillEnd } from "./billing.ts";
+import type { SimContext } from "./context.ts";
+import { emit } from "./events.ts";
+import { invalid, missing } from "./errors.ts";
+
+type Action = { at: number; run: () => void };
+
+function inScope(ctx: SimContext, customerId: string, clockId: string | null): boolean {
+  return ctx.store.clockOf(customerId) === clockId;
+}
+
+function dueActions(ctx: SimContext, clockId: string | null): Action[] {
+  const state = ctx.store.state;
+  const actions: Action[] = [];
+  for (const sub of Object.values(state.subscriptions)) {
+    const customerId = idOf(sub.customer) ?? "";
+    if (!inScope(ctx, customerId, clockId)) continue;
+    if (!["active", "trialing", "past_due"].includes(sub.status)) continue;
+    const end = sub.items.data[0]?.current_period_end ?? Infinity;
+    const internal = state.subscriptionInternal[sub.id];
+    if (sub.status === "trialing" && sub.trial_end !== null && internal && !internal.trialWillEndSent) {
+      const at = Math.max(sub.created, sub.trial_end - ctx.config.trialWillEndSeconds);
+      actions.push({ at, run: () => trialWillEnd(ctx, sub) });
+    }
+    if (sub.cancel_at !== null && sub.cancel_at < end) {
+      actions.push({ at: sub.cancel_at, run: () => cancelSubscriptionNow(ctx, sub, "cancellation_requested") });
+    } else {
+      actions.push({ at: end, run: () => cycleSubscription(ctx, sub) });
+    }
+  }
+  for (const invoice of Object.values(state.invoices)) {
+    if (invoice.status !== "open" || invoice.next_payment_attempt === null || invoice.auto_advance === false) continue;
+    const customerId = idOf(invoice.customer) ?? "";
+    if (!inScope(ctx, customerId, clockId)) continue;
+    const sub = subscriptionOfInvoice(ctx, invoice);
+    if (sub && sub.status === "canceled") continue;
+    actions.push({ at: invoice.next_payment_attempt, run: () => retryInvoice(ctx, invoice) });
+  }
+  return actions;
+}
+
+function retryInvoice(ctx: SimContext, invoice: Stripe.Invoice): void {
+  attemptInvoicePayment(ctx, invoice, { automatic: true });
+}
+
+/** Runs every action due up to `until` (seconds) for one scope. Returns how many ran. */
+export function processDue(ctx: SimContext, clockId: string | null, until: number): number {
+  let ran = 0;
+  // A generous bound: years of daily periods, but never an endless loop.
+  for (let guard = 0; guard < 10_000; guard++) {
+    const actions = dueActions(ctx, clockId).filter((a) => a.at <= until);
+    if (actions.length === 0) break;
+    actions.sort((a, b) => a.at - b.at);
+    const next = actions[0] as Action;
+    ctx.store.withTime(next.at, next.run);
+    ran++;
+  }
+  return ran;
+}
+
+/** Advances a test clock to `frozenTime` (seconds), running what falls due. */
+export function advanceClock(ctx: SimContext, clockId: string, frozenTime: number): Stripe.TestHelpers.TestClock {
+  const clock = ctx.store.state.testClocks[clockId];
+  if (!clock) throw missing("test_helpers.test_clock", clockId, "test_clock");
+  if (frozenTime <= clock.frozen_time) {
+    throw invalid("The test clock's frozen_time must be later than its current frozen_time.", "frozen_time");
+  }
+  clock.status = "advancing";
+  clock.status_details = { advancing: { target_frozen_time: frozenTime } };
+  emit(ctx, "test_helpers.test_clock.advancing", clock);
+  processDue(ctx, clockId, frozenTime);
+  clock.frozen_time = frozenTime;
+  clock.status = "ready";
+  clock.status_details = {};
+  emit(ctx, "test_helpers.test_clock.ready", clock);
+  return clock;
+}
+
+/** Moves the global (clock-less) time forward by `seconds` and runs what falls due. */
+export function advanceGlobal(ctx: SimContext, seconds: number): number {
+  ctx.store.state.timeOffsetSeconds += seconds;
+  return processDue(ctx, null, ctx.store.realNow());
+}
+
+/** Catches the global scope up with real time (called on every request). */
+export function tick(ctx: SimContext): void {
+  processDue(ctx, null, ctx.store.realNow());
+}

@@ -1,0 +1,187 @@
+/**
+ * The simulator's in-memory state. Every resource is stored as the Stripe
+ * object itself (typed with the SDK's types), with ids as references
+ * (`customer: "cus_…"`); expansion happens on the way out. Extra facts Stripe
+ * keeps privately (card numbers, dunning progress, 3-D Secure attempts,
+ * delivery status per endpoint) live next to them.
+ *
+ * The whole state is JSON-serialisable, which is what `--state-file` writes.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import type Stripe from "stripe";
+
+/** A pending 3-D Secure challenge started from a hosted page. */
+export type PendingAuth = {
+  id: string;
+  /** What approval completes: a Checkout Session or an invoice payment. */
+  kind: "checkout" | "invoice";
+  targetId: string;
+  cardNumber: string;
+  email: string | null;
+  name: string | null;
+  /** Where "deny" (and "approve" for invoices) sends the browser back to. */
+  returnPath: string;
+};
+
+export type DeliveryOutcome = "pending" | "succeeded" | "failed" | "dropped";
+
+/** One delivery attempt (or a drop) of one event to one endpoint. */
+export type DeliveryRecord = {
+  id: string;
+  eventId: string;
+  eventType: string;
+  endpointId: string;
+  url: string;
+  /** 1 for the first attempt; retries count up. */
+  attempt: number;
+  /** True for a chaos duplicate of an already-sent delivery. */
+  duplicate: boolean;
+  outcome: DeliveryOutcome;
+  httpStatus: number | null;
+  error: string | null;
+  /** Real time of the attempt, ms. */
+  at: number;
+};
+
+export type CheckoutExtras = {
+  subscriptionMetadata: Record<string, string>;
+  subscriptionDescription: string | null;
+  trialPeriodDays: number | null;
+  paymentIntentMetadata: Record<string, string>;
+};
+
+/** Per-subscription facts that are not part of the Stripe object. */
+export type SubscriptionInternal = {
+  trialWillEndSent: boolean;
+  /** Proration lines waiting for the next invoice (`proration_behavior=create_prorations`). */
+  pendingLines: Stripe.InvoiceLineItem[];
+};
+
+/** An idempotency record: the first response for a key (Stripe keeps 24 h+). */
+export type IdempotencyRecord = {
+  method: string;
+  path: string;
+  params: string;
+  status: number;
+  body: string;
+  createdAt: number;
+};
+
+export type SimState = {
+  customers: Record<string, Stripe.Customer>;
+  products: Record<string, Stripe.Product>;
+  prices: Record<string, Stripe.Price>;
+  paymentMethods: Record<string, Stripe.PaymentMethod>;
+  paymentIntents: Record<string, Stripe.PaymentIntent>;
+  checkoutSessions: Record<string, Stripe.Checkout.Session>;
+  checkoutLineItems: Record<string, Stripe.LineItem[]>;
+  /** `subscription_data` / `payment_intent_data` of each Checkout Session. */
+  checkoutExtras: Record<string, CheckoutExtras>;
+  portalSessions: Record<string, Stripe.BillingPortal.Session>;
+  subscriptions: Record<string, Stripe.Subscription>;
+  subscriptionInternal: Record<string, SubscriptionInternal>;
+  invoices: Record<string, Stripe.Invoice>;
+  events: Record<string, Stripe.Event>;
+  /** Event ids in creation order (lists are newest first). */
+  eventOrder: string[];
+  testClocks: Record<string, Stripe.TestHelpers.TestClock>;
+  webhookEndpoints: Record<string, Stripe.WebhookEndpoint & { secret: string }>;
+  idempotency: Record<string, IdempotencyRecord>;
+  /** Card number behind each payment method (test cards decide outcomes). */
+  cardNumbers: Record<string, string>;
+  pendingAuths: Record<string, PendingAuth>;
+  /** Delivery status of each event per endpoint id. */
+  eventDelivery: Record<string, Record<string, DeliveryOutcome>>;
+  deliveries: DeliveryRecord[];
+  /** Next invoice number per customer. */
+  invoiceSeq: Record<string, number>;
+  /** Seconds added to real time for objects without a test clock (`/_sim/advance`). */
+  timeOffsetSeconds: number;
+};
+
+export function emptyState(): SimState {
+  return {
+    customers: {},
+    products: {},
+    prices: {},
+    paymentMethods: {},
+    paymentIntents: {},
+    checkoutSessions: {},
+    checkoutLineItems: {},
+    checkoutExtras: {},
+    portalSessions: {},
+    subscriptions: {},
+    subscriptionInternal: {},
+    invoices: {},
+    events: {},
+    eventOrder: [],
+    testClocks: {},
+    webhookEndpoints: {},
+    idempotency: {},
+    cardNumbers: {},
+    pendingAuths: {},
+    eventDelivery: {},
+    deliveries: [],
+    invoiceSeq: {},
+    timeOffsetSeconds: 0,
+  };
+}
+
+/**
+ * Holds the state and answers "what time is it" for a customer: a customer
+ * on a test clock lives at the clock's `frozen_time`; everyone else at real
+ * time plus `timeOffsetSeconds`. While the clock engine replays due actions
+ * it pins the time with `withTime` so objects and events carry the moment the
+ * action happened, in Stripe seconds.
+ */
+export class Store {
+  state: SimState = emptyState();
+  private pinnedTime: number | null = null;
+
+  realNow(): number {
+    return Math.floor(Date.now() / 1000) + this.state.timeOffsetSeconds;
+  }
+
+  /** Current time in seconds for `customerId` (or the global time). */
+  now(customerId?: string | null): number {
+    if (this.pinnedTime !== null) return this.pinnedTime;
+    const clockId = customerId ? this.clockOf(customerId) : null;
+    const clock = clockId ? this.state.testClocks[clockId] : undefined;
+    return clock ? clock.frozen_time : this.realNow();
+  }
+
+  clockOf(customerId: string): string | null {
+    const tc = this.state.customers[customerId]?.test_clock;
+    if (!tc) return null;
+    return typeof tc === "string" ? tc : tc.id;
+  }
+
+  withTime<T>(time: number, fn: () => T): T {
+    const prev = this.pinnedTime;
+    this.pinnedTime = time;
+    try {
+      return fn();
+    } finally {
+      this.pinnedTime = prev;
+    }
+  }
+
+  reset(): void {
+    this.state = emptyState();
+    this.pinnedTime = null;
+  }
+
+  load(path: string): boolean {
+    try {
+      const text = readFileSync(path, "utf8");
+      this.state = { ...emptyState(), ...(JSON.parse(text) as Partial<SimState>) };
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  save(path: string): void {
+    writeFileSync(path, JSON.stringify(this.state));
+  }
+}
