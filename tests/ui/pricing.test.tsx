@@ -76,8 +76,8 @@ describe("pricing page buttons by tier", () => {
     const { user, session } = renderApp(<PricingPage />);
     expect(screen.getAllByRole("status", { name: "Loading plans" }).length).toBeGreaterThan(0);
 
-    fake.setQuery("plans:list", plans);
-    const button = await screen.findByTestId("upgrade-button-pro");
+    fake.pushQuery("plans:list", plans);
+    const button = screen.getByTestId("upgrade-button-pro");
     expect(button).toHaveTextContent("Sign in to upgrade");
     await user.click(button);
     expect(session.openSignIn).toHaveBeenCalledTimes(1);

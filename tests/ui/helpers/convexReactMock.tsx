@@ -59,7 +59,16 @@ export function AuthLoading({ children }: { children: ReactNode }) {
   return isLoading ? <>{children}</> : null;
 }
 
-export function ConvexProviderWithAuth({ children }: { children: ReactNode }) {
+type AuthAdapter = {
+  isLoading: boolean;
+  isAuthenticated: boolean;
+  fetchAccessToken: (args: { forceRefreshToken: boolean }) => Promise<string | null>;
+};
+
+/** Calls the provider's useAuth like the real one and records the latest result in `fake.authAdapter`. */
+export function ConvexProviderWithAuth({ children, useAuth }: { children: ReactNode; useAuth: () => AuthAdapter }) {
+  const adapter = useAuth();
+  fake.authAdapter = adapter;
   return <>{children}</>;
 }
 

@@ -10,6 +10,7 @@
  * - One-shot `useConvex().query(...)` reads the same query table.
  * - Auth: `fake.setAuth({ isLoading, isAuthenticated })`.
  */
+import { act } from "@testing-library/react";
 import { getFunctionName, type FunctionReference } from "convex/server";
 import { vi, type Mock } from "vitest";
 
@@ -24,6 +25,12 @@ class FakeConvex {
   private listeners = new Set<() => void>();
   version = 0;
   auth = { isLoading: false, isAuthenticated: true };
+  /** What the auth provider under test last gave ConvexProviderWithAuth. */
+  authAdapter: {
+    isLoading: boolean;
+    isAuthenticated: boolean;
+    fetchAccessToken: (args: { forceRefreshToken: boolean }) => Promise<string | null>;
+  } | null = null;
   /** Every one-shot query call, in order. */
   oneShotCalls: { name: string; args: Record<string, unknown> }[] = [];
 
@@ -32,6 +39,7 @@ class FakeConvex {
     this.mutations.clear();
     this.actions.clear();
     this.oneShotCalls = [];
+    this.authAdapter = null;
     this.auth = { isLoading: false, isAuthenticated: true };
     this.emit();
   }
@@ -51,14 +59,22 @@ class FakeConvex {
     this.emit();
   }
 
+  /** setQuery for an already-rendered tree: a live update, flushed inside act(). */
+  pushQuery(name: string, value: QueryValue) {
+    act(() => this.setQuery(name, value));
+  }
+
   deleteQuery(name: string) {
     this.queries.delete(name);
     this.emit();
   }
 
+  /** Changes what useConvexAuth reports (flushed inside act(), as a live change). */
   setAuth(auth: Partial<typeof this.auth>) {
-    this.auth = { ...this.auth, ...auth };
-    this.emit();
+    act(() => {
+      this.auth = { ...this.auth, ...auth };
+      this.emit();
+    });
   }
 
   readQuery(name: string, args: Record<string, unknown>): unknown {

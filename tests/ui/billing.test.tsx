@@ -1,0 +1,163 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import { ConvexError } from "convex/values";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { BillingPage } from "../../src/features/billing/components/BillingPage";
+import { browser } from "../../src/lib/browser";
+import { formatDate } from "../../src/lib/format";
+import type { InvoiceView } from "../../src/lib/types";
+import { fake } from "./helpers/fakeConvex";
+import { DAY, NOW, balance, paid, subscription } from "./helpers/fixtures";
+import { renderApp } from "./helpers/render";
+
+vi.mock("convex/react", () => import("./helpers/convexReactMock"));
+
+function invoice(overrides: Partial<InvoiceView> = {}): InvoiceView {
+  return {
+    id: "in_1",
+    number: "ABC-0001",
+    status: "paid",
+    billingReason: "subscription_create",
+    amountDue: 2900,
+    amountPaid: 2900,
+    amountRemaining: 0,
+    currency: "usd",
+    createdAt: NOW - DAY,
+    periodStart: NOW - DAY,
+    periodEnd: NOW + 29 * DAY,
+    hostedInvoiceUrl: "https://invoice.stripe.com/i/1",
+    invoicePdf: "https://pay.stripe.com/invoice/1/pdf",
+    ...overrides,
+  };
+}
+
+beforeEach(() => {
+  fake.reset();
+  fake.setQuery("tokens:balance", balance());
+  fake.setQuery("billing:invoices", []);
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe("subscription manager", () => {
+  it("shows tier, status, interval and renewal date", () => {
+    fake.setQuery("billing:subscription", paid("pro", { interval: "year" }));
+    renderApp(<BillingPage />);
+    expect(screen.getByTestId("subscription-tier")).toHaveTextContent("Pro");
+    expect(screen.getByTestId("subscription-status")).toHaveTextContent("Active");
+    expect(screen.getByTestId("subscription-interval")).toHaveTextContent("billed yearly");
+    expect(screen.getByTestId("renews-on")).toHaveTextContent(formatDate(NOW + 30 * DAY));
+    expect(screen.queryByTestId("cancels-on")).toBeNull();
+    expect(screen.queryByTestId("past-due-banner")).toBeNull();
+  });
+
+  it("shows 'Cancels on' when cancellation is scheduled, using cancelAt when set", () => {
+    fake.setQuery("billing:subscription", paid("pro", { cancelScheduled: true, cancelAt: NOW + 10 * DAY }));
+    renderApp(<BillingPage />);
+    expect(screen.getByTestId("cancels-on")).toHaveTextContent(formatDate(NOW + 10 * DAY));
+    expect(screen.queryByTestId("renews-on")).toBeNull();
+  });
+
+  it("shows the trial end while trialing", () => {
+    fake.setQuery("billing:subscription", paid("starter", { status: "trialing", trialEnd: NOW + 7 * DAY }));
+    renderApp(<BillingPage />);
+    expect(screen.getByTestId("subscription-status")).toHaveTextContent("Trialing");
+    expect(screen.getByTestId("trial-ends")).toHaveTextContent(formatDate(NOW + 7 * DAY));
+  });
+
+  it("past due: banner with the grace end date that opens the portal", async () => {
+    const redirect = vi.spyOn(browser, "redirect").mockImplementation(() => undefined);
+    fake.setAction("billing:createPortalSession", () => ({ url: "https://billing.stripe.com/p/session/1" }));
+    fake.setQuery("billing:subscription", paid("pro", { status: "past_due", graceEndsAt: NOW + 7 * DAY }));
+    const { user } = renderApp(<BillingPage />);
+
+    const banner = screen.getByTestId("past-due-banner");
+    expect(screen.getByTestId("subscription-status")).toHaveTextContent("Past due");
+    expect(banner).toHaveTextContent(`by ${formatDate(NOW + 7 * DAY)} to keep Pro`);
+    await user.click(within(banner).getByRole("button", { name: "Update payment method" }));
+    await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://billing.stripe.com/p/session/1"));
+  });
+
+  it("canceled: status badge, no renewal date", () => {
+    fake.setQuery("billing:subscription", paid("free", { status: "canceled" }));
+    renderApp(<BillingPage />);
+    expect(screen.getByTestId("subscription-status")).toHaveTextContent("Canceled");
+    expect(screen.queryByTestId("renews-on")).toBeNull();
+  });
+
+  it("Manage billing redirects to the portal; NO_CUSTOMER becomes a friendly toast", async () => {
+    const redirect = vi.spyOn(browser, "redirect").mockImplementation(() => undefined);
+    fake.setAction("billing:createPortalSession", () => {
+      throw new ConvexError({ code: "NO_CUSTOMER", message: "no customer" });
+    });
+    fake.setQuery("billing:subscription", paid("pro"));
+    const { user } = renderApp(<BillingPage />);
+
+    await user.click(screen.getByTestId("manage-billing"));
+    expect(await screen.findByText("No billing account yet")).toBeInTheDocument();
+    expect(redirect).not.toHaveBeenCalled();
+    expect(screen.getByTestId("manage-billing")).toBeEnabled();
+  });
+
+  it("a free user without a customer gets no Manage billing button", () => {
+    fake.setQuery("billing:subscription", subscription());
+    renderApp(<BillingPage />);
+    expect(screen.queryByTestId("manage-billing")).toBeNull();
+    expect(screen.getByTestId("subscription-status")).toHaveTextContent("No subscription");
+  });
+
+  it("shows skeletons while loading", () => {
+    fake.deleteQuery("tokens:balance");
+    fake.deleteQuery("billing:invoices");
+    renderApp(<BillingPage />);
+    expect(screen.getByRole("status", { name: "Loading subscription" })).toBeInTheDocument();
+    expect(screen.getByRole("status", { name: "Loading token usage" })).toBeInTheDocument();
+    expect(screen.getByRole("status", { name: "Loading invoices" })).toBeInTheDocument();
+  });
+});
+
+describe("token usage", () => {
+  it("shows used vs allowance + purchased, remaining and reset date", () => {
+    fake.setQuery("billing:subscription", paid("starter"));
+    fake.setQuery("tokens:balance", balance({ allowance: 50, purchased: 100, used: 30, remaining: 120, periodEnd: NOW + 5 * DAY }));
+    renderApp(<BillingPage />);
+    const usage = screen.getByTestId("token-usage");
+    expect(within(usage).getByRole("progressbar")).toHaveAttribute("aria-valuenow", "30");
+    expect(within(usage).getByRole("progressbar")).toHaveAttribute("aria-valuemax", "150");
+    expect(screen.getByTestId("token-usage-remaining")).toHaveTextContent("120");
+    expect(usage).toHaveTextContent("30 of 150 used");
+    expect(screen.getByTestId("tokens-reset")).toHaveTextContent(formatDate(NOW + 5 * DAY));
+  });
+});
+
+describe("invoices", () => {
+  it("lists invoices with number, date, money in the invoice currency, status and links", () => {
+    fake.setQuery("billing:subscription", paid("pro"));
+    fake.setQuery("billing:invoices", [
+      invoice(),
+      invoice({ id: "in_2", number: "ABC-0002", currency: "jpy", amountDue: 3000, amountPaid: 0, status: "open" }),
+      invoice({ id: "in_3", number: "ABC-0003", currency: "eur", amountPaid: 1999 }),
+    ]);
+    renderApp(<BillingPage />);
+    const rows = screen.getAllByTestId("invoice-row");
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toHaveTextContent("ABC-0001");
+    expect(within(rows[0]!).getByTestId("invoice-amount").textContent).toBe(new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" }).format(29));
+    expect(within(rows[1]!).getByTestId("invoice-amount").textContent).toBe(new Intl.NumberFormat(undefined, { style: "currency", currency: "JPY" }).format(3000));
+    expect(within(rows[1]!).getByTestId("invoice-status")).toHaveTextContent("open");
+    expect(within(rows[2]!).getByTestId("invoice-amount").textContent).toBe(new Intl.NumberFormat(undefined, { style: "currency", currency: "EUR" }).format(19.99));
+    expect(within(rows[0]!).getByRole("link", { name: "View" })).toHaveAttribute("href", "https://invoice.stripe.com/i/1");
+    expect(within(rows[0]!).getByRole("link", { name: "PDF" })).toHaveAttribute("href", "https://pay.stripe.com/invoice/1/pdf");
+    expect(rows[0]).toHaveTextContent(formatDate(NOW - DAY));
+  });
+
+  it("asks for the last 6 and shows an empty state when there are none", () => {
+    fake.setQuery("billing:subscription", paid("pro"));
+    const seen: unknown[] = [];
+    fake.setQuery("billing:invoices", (args: unknown) => {
+      seen.push(args);
+      return [];
+    });
+    renderApp(<BillingPage />);
+    expect(seen[0]).toEqual({ limit: 6 });
+    expect(screen.getByTestId("invoices-empty")).toHaveTextContent("No invoices yet");
+  });
+});
