@@ -16,7 +16,7 @@
  *   --quiet             only the summary and errors
  */
 import { parseArgs } from "node:util";
-import { DEMO_PORTS, TEST_PORTS, startDemoStack, type DemoPorts, type DemoStack } from "./lib/demoStack";
+import { DEMO_PORTS, TEST_PORTS, portsFromEnv, startDemoStack, type DemoPorts, type DemoStack } from "./lib/demoStack";
 
 const { values } = parseArgs({
   options: {
@@ -39,25 +39,30 @@ if (values.help) {
   process.exit(0);
 }
 
-function port(flag: string | undefined, envName: string, fallback: number): number {
-  const raw = flag ?? process.env[envName];
-  if (raw === undefined || raw === "") return fallback;
+function parsePort(flag: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    console.error(`Invalid port for ${envName}: ${raw}`);
+    console.error(`--${flag} must be a port number, got ${raw}`);
     process.exit(2);
   }
   return n;
 }
 
-const base = values["test-ports"] ? TEST_PORTS : DEMO_PORTS;
-const ports: DemoPorts = {
-  convex: port(values["convex-port"], "DEMO_CONVEX_PORT", base.convex),
-  site: port(values["site-port"], "DEMO_SITE_PORT", base.site),
-  auth: port(values["auth-port"], "DEMO_AUTH_PORT", base.auth),
-  stripe: port(values["stripe-port"], "DEMO_STRIPE_PORT", base.stripe),
-  app: port(values["app-port"], "DEMO_APP_PORT", base.app),
-};
+let ports: DemoPorts;
+try {
+  ports = portsFromEnv("DEMO_", values["test-ports"] ? TEST_PORTS : DEMO_PORTS);
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
+const flags: [keyof DemoPorts, string | undefined, string][] = [
+  ["convex", values["convex-port"], "convex-port"],
+  ["site", values["site-port"], "site-port"],
+  ["auth", values["auth-port"], "auth-port"],
+  ["stripe", values["stripe-port"], "stripe-port"],
+  ["app", values["app-port"], "app-port"],
+];
+for (const [key, raw, flag] of flags) if (raw !== undefined) ports[key] = parsePort(flag, raw);
 
 let stack: DemoStack | null = null;
 let stopping = false;

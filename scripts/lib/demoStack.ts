@@ -33,26 +33,11 @@ import { fileURLToPath } from "node:url";
 import { DEMO_USERS, type DevUser } from "../dev-auth/index";
 import { startLocalBackend, type LocalBackend } from "../local-convex/index";
 import { startStripeSimulator, type SimConfigPatch, type StripeSimulator } from "../stripe-sim/index";
+import { DEMO_PORTS, type DemoPorts } from "./demoPorts";
+
+export { DEMO_PORTS, TEST_PORTS, portsFromEnv, type DemoPorts } from "./demoPorts";
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-
-export type DemoPorts = {
-  /** Convex cloud origin (WebSocket sync + HTTP API). */
-  convex: number;
-  /** Convex site origin (HTTP actions: `/stripe/webhook`). */
-  site: number;
-  /** Dev sign-in token issuer. */
-  auth: number;
-  /** Stripe simulator (API, hosted pages, `/_sim`). */
-  stripe: number;
-  /** The React client. */
-  app: number;
-};
-
-/** What `npm run demo` uses. */
-export const DEMO_PORTS: DemoPorts = { convex: 3210, site: 3211, auth: 3212, stripe: 12111, app: 5173 };
-/** What the browser tests use, so they can run beside a running demo. */
-export const TEST_PORTS: DemoPorts = { convex: 4210, site: 4211, auth: 4212, stripe: 13111, app: 4173 };
 
 /**
  * How the client is served:

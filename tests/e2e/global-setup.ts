@@ -1,0 +1,28 @@
+/**
+ * Starts the whole local stack (scripts/lib/demoStack.ts) in the Playwright
+ * runner process on the test ports, with one dev user per journey, and
+ * returns the teardown that stops it. Nothing is spawned, so a crashed run
+ * leaves no processes behind.
+ */
+import type { FullConfig } from "@playwright/test";
+import { DEMO_USERS } from "../../scripts/dev-auth/index";
+import { startDemoStack } from "../../scripts/lib/demoStack";
+import { e2ePorts } from "./support/env";
+import { E2E_USERS } from "./support/users";
+
+export default async function globalSetup(_config: FullConfig): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const quiet = process.env.E2E_STACK_LOG !== "1";
+  const stack = await startDemoStack({
+    ports: e2ePorts(),
+    client: "preview",
+    users: [...DEMO_USERS, ...Object.values(E2E_USERS)],
+    // Set E2E_STACK_LOG=1 to see the backend's and simulator's logs.
+    log: quiet ? (line) => (/error|fail|warn/i.test(line) && !line.includes("[stripe-sim] event") ? console.log(line) : undefined) : undefined,
+  });
+  console.log(`[e2e] stack ready in ${Date.now() - started} ms: app ${stack.appUrl}, convex ${stack.convexUrl}, stripe ${stack.stripeUrl}`);
+  return async () => {
+    await stack.close();
+    console.log("[e2e] stack stopped");
+  };
+}

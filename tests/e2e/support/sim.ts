@@ -1,0 +1,96 @@
+/**
+ * The Stripe simulator's control API (`/_sim/*`, docs/STRIPE_SIMULATOR.md),
+ * used to look up what Stripe holds for a journey's user and to move time.
+ * Times from the simulator are Stripe seconds unless named `…Ms`.
+ */
+import { E2E } from "./env";
+
+export type SimDelivery = {
+  id: string;
+  eventId: string;
+  eventType: string;
+  attempt: number;
+  duplicate: boolean;
+  outcome: "pending" | "succeeded" | "failed" | "dropped";
+  httpStatus: number | null;
+  /** Real time (ms) the attempt finished: the endpoint's answer arrived. */
+  at: number;
+};
+
+type SimCustomer = { id: string; email: string | null; created: number };
+type SimSubscription = {
+  id: string;
+  customer: string | { id: string };
+  status: string;
+  created: number;
+  cancel_at_period_end: boolean;
+  cancel_at: number | null;
+  items: { data: { current_period_start: number; current_period_end: number; price: { lookup_key: string | null } }[] };
+};
+type SimInvoice = {
+  id: string;
+  customer: string | { id: string };
+  status: string | null;
+  billing_reason: string | null;
+  created: number;
+  hosted_invoice_url: string | null;
+};
+type SimState = {
+  customers: Record<string, SimCustomer>;
+  subscriptions: Record<string, SimSubscription>;
+  invoices: Record<string, SimInvoice>;
+};
+
+async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${E2E.stripeUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`simulator ${method} ${path} → ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+const idOf = (v: string | { id: string }) => (typeof v === "string" ? v : v.id);
+
+export const sim = {
+  state: () => call<SimState>("GET", "/_sim/state"),
+  deliveries: async (): Promise<SimDelivery[]> => (await call<{ data: SimDelivery[] }>("GET", "/_sim/deliveries")).data,
+  /** Waits until every queued webhook delivery (and retry) has finished. */
+  idle: (timeoutMs = 15_000) => call<{ idle: boolean }>("GET", `/_sim/idle?timeoutMs=${timeoutMs}`),
+  /** `{ subscription, to: "period_end" }` renews (or ends) that subscription now. */
+  advance: (body: { subscription?: string; customer?: string; seconds?: number; to?: number | "period_end" }) =>
+    call<{ clock: string | null; now: number }>("POST", "/_sim/advance", body),
+
+  async customerByEmail(email: string): Promise<SimCustomer | null> {
+    const state = await sim.state();
+    const matches = Object.values(state.customers).filter((c) => c.email === email);
+    return matches.sort((a, b) => b.created - a.created)[0] ?? null;
+  },
+
+  /** The newest subscription of the customer with this email. Throws when there is none. */
+  async subscriptionOf(email: string): Promise<SimSubscription> {
+    const state = await sim.state();
+    const customers = new Set(Object.values(state.customers).filter((c) => c.email === email).map((c) => c.id));
+    const subs = Object.values(state.subscriptions)
+      .filter((s) => customers.has(idOf(s.customer)))
+      .sort((a, b) => b.created - a.created);
+    if (!subs[0]) throw new Error(`the simulator has no subscription for ${email}`);
+    return subs[0];
+  },
+
+  async invoicesOf(email: string): Promise<SimInvoice[]> {
+    const state = await sim.state();
+    const customers = new Set(Object.values(state.customers).filter((c) => c.email === email).map((c) => c.id));
+    return Object.values(state.invoices)
+      .filter((i) => customers.has(idOf(i.customer)))
+      .sort((a, b) => b.created - a.created);
+  },
+};
+
+export function periodEndOf(sub: SimSubscription): number {
+  const item = sub.items.data[0];
+  if (!item) throw new Error(`subscription ${sub.id} has no items`);
+  return item.current_period_end;
+}

@@ -1,0 +1,21 @@
+/**
+ * One dev sign-in user per journey, so the journeys never share an account,
+ * a Stripe customer or a token balance (global-setup.ts offers them on the
+ * dev issuer next to the demo users).
+ */
+import type { DevUser } from "../../../scripts/dev-auth/index";
+
+function user(id: string, name: string): DevUser {
+  return { id, name, email: `${id}@e2e.example.com` };
+}
+
+export const E2E_USERS = {
+  smoke: user("e2e-smoke", "Sam Smoke"),
+  upgrade: user("e2e-upgrade", "Uma Upgrade"),
+  tokens: user("e2e-tokens", "Toby Tokens"),
+  renewal: user("e2e-renewal", "Rita Renewal"),
+  pastDue: user("e2e-pastdue", "Pat Pastdue"),
+  portal: user("e2e-portal", "Polly Portal"),
+} satisfies Record<string, DevUser>;
+
+export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
