@@ -104,7 +104,10 @@ function runPathToUdfPath(path: string): string {
 
 async function runFunction(deps: HttpDeps, caller: Caller, udfPath: string, kind: FunctionKind | "any", args: Record<string, Value>): Promise<{ status: number; body: object }> {
   await deps.ready;
-  const fn = await deps.engine.resolve(udfPath);
+  const fn = await deps.engine.resolve(udfPath).catch((e: unknown) => {
+    deps.log(`cannot load ${udfPath}: ${(e as Error).stack ?? String(e)}`);
+    return null;
+  });
   if (!fn || (kind !== "any" && fn.kind !== kind) || (fn.visibility !== "public" && !caller.admin)) {
     return { status: STATUS_UDF_FAILED, body: { status: "error", errorMessage: notFoundMessage(udfPath), logLines: [] } };
   }

@@ -259,8 +259,18 @@ export class SyncServer {
     }
   }
 
+  /**
+   * The function a client may call at `udfPath`, or null. A module that fails
+   * to load counts as missing (and is logged) rather than breaking the socket.
+   */
   private async resolveFor(conn: Connection, udfPath: string, kind: ResolvedFunction["kind"]): Promise<ResolvedFunction | null> {
-    const fn = await this.options.engine.resolve(udfPath);
+    let fn: ResolvedFunction | null;
+    try {
+      fn = await this.options.engine.resolve(udfPath);
+    } catch (e) {
+      this.options.log(`cannot load ${udfPath}: ${(e as Error).stack ?? String(e)}`);
+      return null;
+    }
     if (!fn || fn.kind !== kind) return null;
     if (fn.visibility !== "public" && !conn.admin) return null;
     return fn;
