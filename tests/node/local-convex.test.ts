@@ -62,6 +62,14 @@ describe("WebSocket sync", () => {
     unsubscribe();
   });
 
+  it("reads the same commit clock as ctx.meta.getSnapshotTs(), and advances it on writes", async () => {
+    const before = backend.engine.commitTs();
+    await client().mutation(send, { channel: "clock", body: "tick" });
+    const after = backend.engine.commitTs();
+    expect(after).toBeGreaterThan(before);
+    expect(await backend.engine.snapshotTs()).toBe(after);
+  });
+
   it("raises ConvexError with the thrown data, and a plain Error without data", async () => {
     const c = client();
     const convexFailure = await c.mutation(fail, { kind: "convex" }).catch((e: unknown) => e);
