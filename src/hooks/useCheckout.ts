@@ -2,15 +2,21 @@ import { useAction, useConvexAuth } from "convex/react";
 import { useCallback, useRef, useState } from "react";
 import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
-import type { Interval, PaidTier, Tier } from "../../convex/model/plans";
+import type { Interval, PaidTier } from "../../convex/model/plans";
 import { browser, rememberTierBeforeCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
 import { useSession } from "../lib/session";
+import type { SubscriptionView } from "../lib/types";
 import { usePortal } from "./usePortal";
 
 /**
  * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval })`
  * then a full-page redirect to the returned URL.
+ *
+ * A caller whose subscription Stripe still bills (active, trialing, past_due,
+ * unpaid) is sent to the Customer Portal instead: the server refuses a second
+ * subscription (NOT_AN_UPGRADE) and plan switches, with proration, happen
+ * there (https://docs.stripe.com/customer-management/configure-portal).
  *
  * - One checkout at a time: `pendingTier` is set until the page leaves (or the
  *   call fails); a second click while pending is ignored.
@@ -19,6 +25,15 @@ import { usePortal } from "./usePortal";
  *   NOT_AN_UPGRADE (e.g. already subscribed: plan changes go through the
  *   Customer Portal) offers Manage billing.
  */
+type CurrentPlan = Pick<SubscriptionView, "tier" | "status" | "hasCustomer">;
+
+/** Mirrors the server's rule for "already has a subscription Stripe bills". */
+const BILLED_STATUSES: readonly string[] = ["active", "trialing", "past_due", "unpaid"];
+
+export function hasBilledSubscription(current: CurrentPlan): boolean {
+  return current.hasCustomer && BILLED_STATUSES.includes(current.status);
+}
+
 export function useCheckout() {
   const createCheckoutSession = useAction(api.billing.createCheckoutSession);
   const { isAuthenticated } = useConvexAuth();
@@ -36,18 +51,28 @@ export function useCheckout() {
   }, [openSignIn]);
 
   const startCheckout = useCallback(
-    (tier: PaidTier, interval: Interval, currentTier: Tier | null = null): Promise<void> => {
+    (tier: PaidTier, interval: Interval, current: CurrentPlan | null = null): Promise<void> => {
       const attempt = async (): Promise<void> => {
         if (inFlight.current) return;
         if (!isAuthenticated) {
           promptSignIn();
           return;
         }
+        if (current && hasBilledSubscription(current)) {
+          inFlight.current = true;
+          setPendingTier(tier);
+          const redirected = await openPortal();
+          if (!redirected) {
+            inFlight.current = false;
+            setPendingTier(null);
+          }
+          return;
+        }
         inFlight.current = true;
         setPendingTier(tier);
         try {
           const { url } = await createCheckoutSession({ tier, interval });
-          rememberTierBeforeCheckout(currentTier);
+          rememberTierBeforeCheckout(current?.tier ?? null);
           // The pending state stays on while the browser navigates away.
           browser.redirect(url);
         } catch (error) {

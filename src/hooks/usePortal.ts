@@ -14,14 +14,16 @@ export function usePortal() {
   const [pending, setPending] = useState(false);
   const inFlight = useRef(false);
 
-  const openPortal = useCallback((): Promise<void> => {
-    const attempt = async (): Promise<void> => {
-      if (inFlight.current) return;
+  /** Resolves true once the browser is being sent to the portal, false when it failed (toasted). */
+  const openPortal = useCallback((): Promise<boolean> => {
+    const attempt = async (): Promise<boolean> => {
+      if (inFlight.current) return false;
       inFlight.current = true;
       setPending(true);
       try {
         const { url } = await createPortalSession();
         browser.redirect(url);
+        return true;
       } catch (error) {
         inFlight.current = false;
         setPending(false);
@@ -30,6 +32,7 @@ export function usePortal() {
           description: human.description,
           action: human.code === "NETWORK" ? { label: "Retry", onClick: () => void attempt() } : undefined,
         });
+        return false;
       }
     };
     return attempt();

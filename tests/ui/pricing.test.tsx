@@ -97,7 +97,7 @@ describe("checkout from the pricing page", () => {
     expect(checkout).toHaveBeenCalledWith({ tier: "pro", interval: "year" });
     const pending = screen.getByTestId("upgrade-button-pro");
     expect(pending).toBeDisabled();
-    expect(pending).toHaveTextContent("Redirecting to checkout…");
+    expect(pending).toHaveTextContent("Redirecting…");
     expect(screen.getByTestId("upgrade-button-elite")).toBeDisabled();
 
     // A click on a disabled button does nothing; a second checkout never starts.
@@ -107,6 +107,28 @@ describe("checkout from the pricing page", () => {
     resolve({ url: "https://checkout.stripe.com/c/pay/cs_test_123" });
     await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://checkout.stripe.com/c/pay/cs_test_123"));
     expect(sessionStorage.getItem("billing.checkout.previousTier")).toBe("free");
+  });
+
+  it("a subscriber's Upgrade goes to the Customer Portal (plan switches happen there), not a second Checkout", async () => {
+    fake.setQuery("billing:subscription", paid("pro"));
+    const checkout = fake.setAction("billing:createCheckoutSession", () => ({ url: "https://checkout.example/never" }));
+    const portal = fake.setAction("billing:createPortalSession", () => ({ url: "https://billing.stripe.com/p/session/sub" }));
+    const { user } = renderApp(<PricingPage />);
+
+    await user.click(screen.getByTestId("upgrade-button-elite"));
+
+    await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://billing.stripe.com/p/session/sub"));
+    expect(portal).toHaveBeenCalledTimes(1);
+    expect(checkout).not.toHaveBeenCalled();
+  });
+
+  it("a canceled subscriber upgrades through Checkout again", async () => {
+    fake.setQuery("billing:subscription", paid("free", { status: "canceled" }));
+    const checkout = fake.setAction("billing:createCheckoutSession", () => ({ url: "https://checkout.stripe.com/c/pay/cs_again" }));
+    const { user } = renderApp(<PricingPage />);
+    await user.click(screen.getByTestId("upgrade-button-starter"));
+    await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://checkout.stripe.com/c/pay/cs_again"));
+    expect(checkout).toHaveBeenCalledWith({ tier: "starter", interval: "month" });
   });
 
   const typedErrors = [

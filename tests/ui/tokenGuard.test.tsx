@@ -67,9 +67,18 @@ describe("useTokenGuard", () => {
 
     await user.click(screen.getByRole("button", { name: "Run it" }));
 
-    expect(await screen.findByRole("dialog", { name: "You're out of tokens" })).toBeInTheDocument();
+    expect(await screen.findByRole("dialog", { name: "Not enough tokens for Bulk analysis" })).toBeInTheDocument();
     expect(run).not.toHaveBeenCalled();
     expect(consume).not.toHaveBeenCalled();
+  });
+
+  it("with no tokens at all, the modal says so", async () => {
+    setCheck({ allowed: false, cost: 1, remaining: 0, reason: "insufficient_tokens" });
+    const run = vi.fn(() => Promise.resolve("result"));
+    const { user } = renderApp(<Harness run={run} feature="quick_analysis" />);
+    await user.click(screen.getByRole("button", { name: "Run it" }));
+    expect(await screen.findByRole("dialog", { name: "You're out of tokens" })).toBeInTheDocument();
+    expect(run).not.toHaveBeenCalled();
   });
 
   it("checks with the feature and complexity", async () => {

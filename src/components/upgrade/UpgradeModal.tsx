@@ -16,6 +16,8 @@ function titleFor(request: UpgradeRequest): string {
       return `${featureName ?? "This feature"} needs ${tierName(request.requiredTier ?? "pro")}`;
     case "no_tokens":
       return "You're out of tokens";
+    case "insufficient_tokens":
+      return `Not enough tokens for ${featureName ?? "this"}`;
     case "low_tokens":
       return "You're running low on tokens";
     case "manual":
@@ -79,9 +81,9 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
                   data-testid={`upgrade-modal-upgrade-${plan.tier}`}
                   disabled={pendingTier !== null}
                   aria-busy={pendingTier === plan.tier}
-                  onClick={() => void startCheckout(plan.tier as PaidTier, interval, currentTier)}
+                  onClick={() => void startCheckout(plan.tier as PaidTier, interval, subscription)}
                 >
-                  {pendingTier === plan.tier ? "Redirecting to checkout…" : `Upgrade to ${plan.name}`}
+                  {pendingTier === plan.tier ? "Redirecting…" : `Upgrade to ${plan.name}`}
                 </button>
               </li>
             );

@@ -2,7 +2,7 @@ import { createContext, useContext } from "react";
 import type { Tier } from "../../../convex/model/plans";
 
 /** Why the upgrade modal was opened; changes its title and which tier it recommends. */
-export type UpgradeReason = "manual" | "tier_required" | "no_tokens" | "low_tokens";
+export type UpgradeReason = "manual" | "tier_required" | "no_tokens" | "insufficient_tokens" | "low_tokens";
 
 export type UpgradeRequest = {
   reason: UpgradeReason;

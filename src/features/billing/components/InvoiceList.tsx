@@ -55,7 +55,7 @@ export function InvoiceList({ limit = 6 }: { limit?: number }) {
                     {formatMoney(invoiceAmount(invoice), invoice.currency)}
                   </td>
                   <td data-label="Status">
-                    <span className={`pill pill-${STATUS_TONE[invoice.status] ?? "muted"}`} data-testid="invoice-status">
+                    <span className={`pill capitalize pill-${STATUS_TONE[invoice.status] ?? "muted"}`} data-testid="invoice-status" data-status={invoice.status}>
                       {invoice.status}
                     </span>
                   </td>

@@ -73,7 +73,6 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
         <div className="pricing-grid">
           {plans.map((plan) => {
             const action = cardAction(plan, effectiveSubscription);
-            const currentTier = effectiveSubscription?.tier ?? null;
             return (
               <PricingCard
                 key={plan.tier}
@@ -83,7 +82,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
                 highlighted={plan.tier === "pro" && action.kind !== "current"}
                 action={renderAction(action, plan, {
                   pending: pendingTier,
-                  onUpgrade: () => void startCheckout(plan.tier as PaidTier, interval, currentTier),
+                  onUpgrade: () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null),
                   onSignIn: openSignIn,
                 })}
               />
@@ -120,7 +119,7 @@ function renderAction(
           aria-busy={pending === plan.tier}
           onClick={onUpgrade}
         >
-          {pending === plan.tier ? "Redirecting to checkout…" : "Upgrade"}
+          {pending === plan.tier ? "Redirecting…" : "Upgrade"}
         </button>
       );
     case "sign-in":

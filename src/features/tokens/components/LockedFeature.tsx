@@ -22,7 +22,10 @@ export function LockedFeature({ minTier, feature, children }: { minTier: Tier; f
   return (
     <div className="locked" data-testid="locked-feature" data-required-tier={minTier} data-feature={feature}>
       <span className="lock-icon" aria-hidden="true">
-        🔒
+        <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" strokeLinejoin="round">
+          <rect x="4" y="11" width="16" height="10" rx="2" />
+          <path d="M8 11V7a4 4 0 0 1 8 0v4" />
+        </svg>
       </span>
       <p>
         <strong>{name}</strong> is available on {plan.name} and above.

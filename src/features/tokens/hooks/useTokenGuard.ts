@@ -84,7 +84,7 @@ export function useTokenGuard() {
               openUpgrade({ reason: "tier_required", feature, requiredTier: check.requiredTier });
               return { status: "blocked", reason: "tier_required", requiredTier: check.requiredTier };
             default:
-              openUpgrade({ reason: "no_tokens", feature });
+              openUpgrade({ reason: check.remaining > 0 ? "insufficient_tokens" : "no_tokens", feature });
               return { status: "blocked", reason: "insufficient_tokens" };
           }
         }
