@@ -10,6 +10,7 @@
  *   --retry-delays <ms,ms,…>   delivery retry schedule (default 1000,5000,25000)
  *   --duplicate-rate <0..1>    --shuffle    --delay-ms <min[,max]>
  *   --drop-rate <0..1>         --drop-next <n>          --drop-types <t1,t2>
+ *   --chaos-seed <n>           repeatable chaos
  *   --dunning-retry-days <d,d,…>  --dunning-final <cancel|unpaid>
  *   --portal-cancel-style <at_period_end|cancel_at>
  *   --public-url <url>         base for hosted page links
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       "drop-rate": { type: "string" },
       "drop-next": { type: "string" },
       "drop-types": { type: "string" },
+      "chaos-seed": { type: "string" },
       "dunning-retry-days": { type: "string" },
       "dunning-final": { type: "string" },
       "portal-cancel-style": { type: "string" },
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
   if (values["drop-rate"]) chaos.dropRate = Number(values["drop-rate"]);
   if (values["drop-next"]) chaos.dropNext = Number(values["drop-next"]);
   if (values["drop-types"]) chaos.dropTypes = values["drop-types"].split(",").map((s) => s.trim());
+  if (values["chaos-seed"]) chaos.seed = Number(values["chaos-seed"]);
   const dunning: NonNullable<SimConfigPatch["dunning"]> = {};
   const retryDays = numbers(values["dunning-retry-days"]);
   if (retryDays) dunning.retryDays = retryDays;

@@ -17,6 +17,8 @@ export type ChaosConfig = {
   dropNext: number;
   /** Drop every event of these types (deterministic). */
   dropTypes: string[];
+  /** Seed for the chaos random numbers (shuffle, rates, delays); `null` = Math.random. */
+  seed: number | null;
 };
 
 export type DunningConfig = {
@@ -61,6 +63,7 @@ export function defaultConfig(): SimConfig {
       dropRate: 0,
       dropNext: 0,
       dropTypes: [],
+      seed: null,
     },
     dunning: { retryDays: [3, 5, 7], finalAction: "cancel" },
     portalCancelStyle: "at_period_end",

@@ -28,6 +28,23 @@ export class Delivery {
   private timers = new Set<NodeJS.Timeout>();
   private inFlight = 0;
   private closed = false;
+  private rngSeed: number | null = null;
+  private rngState = 0;
+
+  /** Chaos randomness: seeded (mulberry32) when `chaos.seed` is set, so runs repeat. */
+  private random(): number {
+    const seed = this.c.config.chaos.seed;
+    if (seed === null || seed === undefined) return Math.random();
+    if (seed !== this.rngSeed) {
+      this.rngSeed = seed;
+      this.rngState = seed >>> 0;
+    }
+    this.rngState = (this.rngState + 0x6d2b79f5) >>> 0;
+    let t = this.rngState;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
 
   attach(ctx: SimContext): void {
     this.ctx = ctx;
@@ -67,7 +84,7 @@ export class Delivery {
     const chaos = this.c.config.chaos;
     const batch = this.batch;
     this.batch = [];
-    if (chaos.shuffle) shuffleInPlace(batch);
+    if (chaos.shuffle) shuffleInPlace(batch, () => this.random());
     for (const eventId of batch) {
       const event = this.c.store.state.events[eventId];
       if (!event) continue;
@@ -78,7 +95,7 @@ export class Delivery {
       }
       for (const endpointId of endpoints) {
         this.queue.push({ eventId, endpointId, attempt: 1, duplicate: false });
-        if (chaos.duplicateRate > 0 && Math.random() < chaos.duplicateRate) {
+        if (chaos.duplicateRate > 0 && this.random() < chaos.duplicateRate) {
           this.queue.push({ eventId, endpointId, attempt: 1, duplicate: true });
         }
       }
@@ -94,7 +111,7 @@ export class Delivery {
       this.c.config = { ...this.c.config, chaos: { ...chaos, dropNext: chaos.dropNext - 1 } };
       return true;
     }
-    return chaos.dropRate > 0 && Math.random() < chaos.dropRate;
+    return chaos.dropRate > 0 && this.random() < chaos.dropRate;
   }
 
   private recordDrop(eventId: string, eventType: string, endpointId: string): void {
@@ -134,7 +151,7 @@ export class Delivery {
       const job = this.queue.shift();
       if (!job) break;
       const [min, max] = this.c.config.chaos.delayMs;
-      const delay = min + Math.random() * Math.max(0, max - min);
+      const delay = min + this.random() * Math.max(0, max - min);
       if (delay > 0) await sleep(delay);
       this.inFlight++;
       try {
@@ -260,9 +277,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function shuffleInPlace<T>(items: T[]): void {
+function shuffleInPlace<T>(items: T[], random: () => number): void {
   for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
+    const j = Math.floor(random() * (i + 1));
     const a = items[i] as T;
     items[i] = items[j] as T;
     items[j] = a;

@@ -1,0 +1,180 @@
+/**
+ * Shared pieces for the Stripe simulator tests: a webhook receiver that
+ * verifies every delivery with the SDK's `constructEvent` (as a real
+ * backend does), and helpers that drive the hosted pages with plain HTTP
+ * form posts (what a browser's submit sends).
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Stripe from "stripe";
+import { startStripeSimulator, type StripeSimulator, type StripeSimulatorOptions } from "../../scripts/stripe-sim/index.ts";
+
+export type Receiver = {
+  url: string;
+  /** Verified events in arrival order (duplicates included). */
+  events: Stripe.Event[];
+  /** Every request: its status answer and whether the signature verified. */
+  requests: { eventId: string | null; status: number; verified: boolean; signature: string }[];
+  /** Answer the next `n` requests with `status` (e.g. 500) instead of 200. */
+  failNext: (n: number, status?: number) => void;
+  types: () => string[];
+  close: () => Promise<void>;
+};
+
+export async function startReceiver(secret: string): Promise<Receiver> {
+  const events: Stripe.Event[] = [];
+  const requests: Receiver["requests"] = [];
+  let failures = 0;
+  let failStatus = 500;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const signature = String(req.headers["stripe-signature"] ?? "");
+      let event: Stripe.Event | null = null;
+      try {
+        event = Stripe.webhooks.constructEvent(body, signature, secret);
+      } catch {
+        event = null;
+      }
+      let status = event ? 200 : 400;
+      if (event && failures > 0) {
+        failures--;
+        status = failStatus;
+      }
+      requests.push({ eventId: event?.id ?? null, status, verified: event !== null, signature });
+      if (event && status === 200) events.push(event);
+      res.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "no");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/stripe/webhook`,
+    events,
+    requests,
+    failNext: (n, status = 500) => {
+      failures = n;
+      failStatus = status;
+    },
+    types: () => events.map((e) => e.type),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export type Harness = {
+  sim: StripeSimulator;
+  stripe: Stripe;
+  receiver: Receiver;
+  secret: string;
+  close: () => Promise<void>;
+};
+
+/** A seeded simulator on a free port delivering to a verifying receiver. */
+export async function startHarness(options: StripeSimulatorOptions = {}): Promise<Harness> {
+  const secret = "whsec_test_simulator_secret";
+  const receiver = await startReceiver(secret);
+  const sim = await startStripeSimulator({
+    port: 0,
+    seed: true,
+    webhookUrl: receiver.url,
+    webhookSecret: secret,
+    retryDelaysMs: [20, 40, 80],
+    ...options,
+  });
+  // Seeding emits product/price events; tests look at what follows.
+  await sim.waitForDeliveries();
+  receiver.events.length = 0;
+  receiver.requests.length = 0;
+  const stripe = new Stripe("sk_test_harness", { host: "127.0.0.1", port: sim.port, protocol: "http", maxNetworkRetries: 0 });
+  return {
+    sim,
+    stripe,
+    receiver,
+    secret,
+    close: async () => {
+      await sim.close();
+      await receiver.close();
+    },
+  };
+}
+
+/** POSTs a form like a browser submit; redirects are returned, not followed. */
+export function postForm(url: string, fields: Record<string, string>): Promise<Response> {
+  return fetch(url, { method: "POST", body: new URLSearchParams(fields), redirect: "manual" });
+}
+
+export async function priceId(stripe: Stripe, lookupKey: string): Promise<string> {
+  const list = await stripe.prices.list({ lookup_keys: [lookupKey], active: true });
+  const price = list.data[0];
+  if (!price) throw new Error(`no price for ${lookupKey}`);
+  return price.id;
+}
+
+/** What the backend sends for a subscription upgrade (convex/model/billingActions.ts). */
+export async function subscriptionCheckout(
+  stripe: Stripe,
+  customer: string,
+  lookupKey = "pro_monthly",
+  extra: Partial<Stripe.Checkout.SessionCreateParams> = {},
+): Promise<Stripe.Checkout.Session> {
+  const metadata = { accountId: "acct_1", tier: "pro", interval: "month", lookupKey };
+  return stripe.checkout.sessions.create({
+    mode: "subscription",
+    customer,
+    client_reference_id: "acct_1",
+    metadata,
+    subscription_data: { metadata },
+    line_items: [{ price: await priceId(stripe, lookupKey), quantity: 1 }],
+    allow_promotion_codes: true,
+    success_url: "http://127.0.0.1:5173/billing/success?session_id={CHECKOUT_SESSION_ID}",
+    cancel_url: "http://127.0.0.1:5173/pricing",
+    ...extra,
+  });
+}
+
+/** Submits the hosted Checkout form with a test card. */
+export function payCheckout(sim: StripeSimulator, session: Stripe.Checkout.Session, card: string): Promise<Response> {
+  return postForm(`${sim.url}/checkout/${session.id}/pay`, {
+    email: "buyer@example.com",
+    cardNumber: card,
+    cardExpiry: "12 / 34",
+    cardCvc: "123",
+    cardholderName: "Test Buyer",
+  });
+}
+
+/** Creates a customer, pays a subscription Checkout with `card`, and returns the subscription. */
+export async function subscribe(
+  h: Harness,
+  opts: { card?: string; lookupKey?: string; testClock?: string } = {},
+): Promise<{ customer: Stripe.Customer; subscription: Stripe.Subscription; session: Stripe.Checkout.Session }> {
+  const customer = await h.stripe.customers.create({
+    email: "buyer@example.com",
+    metadata: { accountId: "acct_1" },
+    ...(opts.testClock ? { test_clock: opts.testClock } : {}),
+  });
+  const session = await subscriptionCheckout(h.stripe, customer.id, opts.lookupKey);
+  const res = await payCheckout(h.sim, session, opts.card ?? "4242424242424242");
+  if (res.status !== 303) throw new Error(`checkout failed: ${res.status} ${await res.text()}`);
+  const done = await h.stripe.checkout.sessions.retrieve(session.id);
+  const subscription = await h.stripe.subscriptions.retrieve(done.subscription as string);
+  await h.sim.waitForDeliveries();
+  return { customer, subscription, session: done };
+}
+
+export async function simPost(sim: StripeSimulator, path: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${sim.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json: unknown = await res.json();
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
