@@ -160,8 +160,12 @@ export async function subscribe(
     ...(opts.testClock ? { test_clock: opts.testClock } : {}),
   });
   const session = await subscriptionCheckout(h.stripe, customer.id, opts.lookupKey);
-  const res = await payCheckout(h.sim, session, opts.card ?? "4242424242424242");
+  let res = await payCheckout(h.sim, session, opts.card ?? "4242424242424242");
   if (res.status !== 303) throw new Error(`checkout failed: ${res.status} ${await res.text()}`);
+  const location = res.headers.get("location") ?? "";
+  // A 3-D Secure card: approve the challenge as the customer would.
+  if (location.startsWith("/3ds/")) res = await postForm(`${h.sim.url}${location}`, { action: "approve" });
+  if (res.status !== 303) throw new Error(`3-D Secure failed: ${res.status}`);
   const done = await h.stripe.checkout.sessions.retrieve(session.id);
   const subscription = await h.stripe.subscriptions.retrieve(done.subscription as string);
   await h.sim.waitForDeliveries();
