@@ -104,3 +104,18 @@ export async function watchFirstSeen(page: Page, key: string, selector: string):
 export async function firstSeenAt(page: Page, key: string): Promise<number | null> {
   return page.evaluate((k) => (window as unknown as Record<string, number | undefined>)[k] ?? null, key);
 }
+
+const TIER_NAMES: Record<PaidTier, string> = { starter: "Starter", pro: "Pro", elite: "Elite" };
+
+/**
+ * Signs in, upgrades from /pricing to `tier` monthly, pays with `card` and
+ * waits until the success page shows the new plan (the webhook landed).
+ */
+export async function subscribe(page: Page, user: E2EUser, tier: PaidTier, card: string = CARDS.visa): Promise<void> {
+  await signIn(page, user);
+  await startUpgradeFromPricing(page, tier);
+  await payOnCheckout(page, card, user.name);
+  await expect(page.getByTestId("success-status")).toHaveAttribute("data-state", "active");
+  await expect(page.getByTestId("success-status")).toContainText(`You're on ${TIER_NAMES[tier]}`);
+  await expect(page.getByTestId("plan-badge")).toHaveText(TIER_NAMES[tier]);
+}

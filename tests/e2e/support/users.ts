@@ -16,6 +16,7 @@ export const E2E_USERS = {
   renewal: user("e2e-renewal", "Rita Renewal"),
   pastDue: user("e2e-pastdue", "Pat Pastdue"),
   portal: user("e2e-portal", "Polly Portal"),
+  visitor: user("e2e-visitor", "Vic Visitor"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
