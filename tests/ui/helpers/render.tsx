@@ -24,17 +24,23 @@ export function fakeSession(overrides: Partial<Session> = {}): Session {
  * convexReactMock replaces): session seam, confirm + upgrade dialogs, a
  * MemoryRouter at `route`, and sonner's Toaster so toasts are visible text.
  */
-export function renderApp(ui: ReactElement, { route = "/", session = fakeSession(), ...options }: { route?: string; session?: Session } & RenderOptions = {}) {
+export function renderApp(
+  ui: ReactElement,
+  { route = "/", session = fakeSession(), router = true, ...options }: { route?: string; session?: Session; router?: boolean } & RenderOptions = {},
+) {
   const user = userEvent.setup();
-  const Wrapper = ({ children }: { children: ReactNode }) => (
-    <SessionContext.Provider value={session}>
-      <MemoryRouter initialEntries={[route]}>
-        <ConfirmProvider>
-          <UpgradeModalProvider>{children}</UpgradeModalProvider>
-        </ConfirmProvider>
-      </MemoryRouter>
-      <Toaster />
-    </SessionContext.Provider>
-  );
+  const Wrapper = ({ children }: { children: ReactNode }) => {
+    const inner = (
+      <ConfirmProvider>
+        <UpgradeModalProvider>{children}</UpgradeModalProvider>
+      </ConfirmProvider>
+    );
+    return (
+      <SessionContext.Provider value={session}>
+        {router ? <MemoryRouter initialEntries={[route]}>{inner}</MemoryRouter> : inner}
+        <Toaster />
+      </SessionContext.Provider>
+    );
+  };
   return { user, session, ...render(ui, { wrapper: Wrapper, ...options }) };
 }

@@ -1,5 +1,6 @@
 import { useQuery } from "convex/react";
 import { api } from "../../../../convex/_generated/api";
+import { ErrorBoundary } from "../../../components/ErrorBoundary";
 import { SkeletonCard } from "../../../components/Skeleton";
 import { InvoiceList } from "./InvoiceList";
 import { PastDueBanner } from "./PastDueBanner";
@@ -24,7 +25,10 @@ export function BillingPage() {
         )}
         {balance === undefined || balance === null ? <SkeletonCard label="Loading token usage" /> : <TokenUsage balance={balance} />}
       </div>
-      <InvoiceList />
+      {/* Invoices fail on their own: the plan and usage above stay usable. */}
+      <ErrorBoundary>
+        <InvoiceList />
+      </ErrorBoundary>
     </div>
   );
 }
