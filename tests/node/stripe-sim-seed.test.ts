@@ -1,0 +1,119 @@
+/**
+ * scripts/seed-stripe.ts against the simulator: idempotent runs, a price
+ * that drifted from the catalogue being replaced (lookup key transferred),
+ * and the `npm run stripe-sim` / `npm run seed:stripe` entry points as
+ * separate processes.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { resolve } from "node:path";
+import Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PAID_TIERS, PLANS, TOKEN_PACKS, allLookupKeys } from "../../convex/model/plans.ts";
+import { catalogPrices, seedStripe } from "../../scripts/seed-stripe.ts";
+import { startStripeSimulator, type StripeSimulator } from "../../scripts/stripe-sim/index.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const TSX = resolve(ROOT, "node_modules/.bin/tsx");
+
+describe("seedStripe (in-process simulator)", () => {
+  let sim: StripeSimulator;
+  let stripe: Stripe;
+  beforeAll(async () => {
+    sim = await startStripeSimulator({ port: 0 });
+    stripe = sim.stripe();
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  it("creates every catalogue price once; a second run finds the same prices", async () => {
+    const first = await seedStripe(stripe);
+    const keys = [...allLookupKeys(), ...TOKEN_PACKS.map((p) => p.lookupKey)];
+    expect(Object.keys(first.prices).sort()).toEqual([...keys].sort());
+    expect(Object.values(first.prices).every((p) => p.created)).toBe(true);
+
+    const second = await seedStripe(stripe);
+    expect(Object.values(second.prices).every((p) => !p.created)).toBe(true);
+    expect(Object.fromEntries(Object.entries(second.prices).map(([k, v]) => [k, v.id]))).toEqual(
+      Object.fromEntries(Object.entries(first.prices).map(([k, v]) => [k, v.id])),
+    );
+    const all = await stripe.prices.list({ limit: 100 });
+    expect(all.data).toHaveLength(keys.length);
+    expect((await stripe.products.list({ limit: 100 })).data).toHaveLength(PAID_TIERS.length + TOKEN_PACKS.length);
+
+    for (const tier of PAID_TIERS) {
+      const prices = PLANS[tier].prices;
+      const monthly = all.data.find((p) => p.lookup_key === prices?.month.lookupKey);
+      expect(monthly).toMatchObject({ unit_amount: prices?.month.displayAmount, product: `billing_tier_${tier}` });
+      expect(monthly?.recurring?.interval).toBe("month");
+    }
+  });
+
+  it("replaces a price that no longer matches the catalogue and moves its lookup key", async () => {
+    await sim.reset();
+    const spec = catalogPrices().find((p) => p.lookupKey === "pro_monthly");
+    if (!spec) throw new Error("catalogue has no pro_monthly");
+    await stripe.products.create({ id: spec.productId, name: spec.productName });
+    const stale = await stripe.prices.create({
+      product: spec.productId,
+      currency: "usd",
+      unit_amount: 1234,
+      recurring: { interval: "month" },
+      lookup_key: "pro_monthly",
+    });
+    const result = await seedStripe(stripe);
+    expect(result.prices.pro_monthly?.created).toBe(true);
+    const current = await stripe.prices.list({ lookup_keys: ["pro_monthly"] });
+    expect(current.data.map((p) => p.unit_amount)).toEqual([spec.amount]);
+    expect((await stripe.prices.retrieve(stale.id)).lookup_key).toBeNull();
+  });
+});
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  return new Promise((resolvePromise, reject) => {
+    let buffer = "";
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; got: ${buffer}`)), timeoutMs);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const m = buffer.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise(m);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code}: ${buffer}`)));
+  });
+}
+
+function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(TSX, args, { cwd: ROOT, env: { ...process.env, ...env } });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("exit", (code) => resolvePromise({ code, out }));
+  });
+}
+
+describe("CLI entry points", () => {
+  it("npm run stripe-sim serves the API; npm run seed:stripe seeds it idempotently", async () => {
+    const sim = spawn(TSX, ["scripts/stripe-sim/cli.ts", "--port", "0", "--quiet"], { cwd: ROOT });
+    try {
+      const [, url] = await waitForLine(sim, /Stripe simulator on (http:\/\/127\.0\.0\.1:\d+)/);
+      const env = { STRIPE_SECRET_KEY: "sk_test_cli", STRIPE_API_BASE: url ?? "" };
+      const first = await run(["scripts/seed-stripe.ts"], env);
+      expect(first.code).toBe(0);
+      expect(first.out).toMatch(/pro_monthly\s+price_\w+\s+\(created\)/);
+      const second = await run(["scripts/seed-stripe.ts"], env);
+      expect(second.code).toBe(0);
+      expect(second.out).not.toContain("(created)");
+      const id = (s: string) => s.match(/pro_monthly\s+(price_\w+)/)?.[1];
+      expect(id(second.out)).toBe(id(first.out));
+
+      const refused = await run(["scripts/seed-stripe.ts"], { STRIPE_SECRET_KEY: "", STRIPE_API_BASE: url ?? "" });
+      expect(refused.code).toBe(1);
+    } finally {
+      sim.kill("SIGTERM");
+    }
+  });
+});
