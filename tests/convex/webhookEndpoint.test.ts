@@ -156,6 +156,29 @@ describe("POST /stripe/webhook", () => {
     await expectNothingWritten(t);
   });
 
+  test("when the event cannot be recorded the answer is 500, so Stripe redelivers", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const e = anEvent();
+    // Two rows under one event id make the idempotent lookup in enqueue throw.
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 2; i++) {
+        await ctx.db.insert("webhookEvents", {
+          eventId: e.id,
+          type: e.type,
+          livemode: false,
+          eventCreated: e.created,
+          payload: "{}",
+          status: "dead",
+          attempts: 8,
+          receivedAt: Date.now(),
+        });
+      }
+    });
+    expect((await deliver(t, e)).status).toBe(500);
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining(`could not enqueue Stripe event ${e.id}`), expect.anything());
+    expect(await allEventRows(t)).toHaveLength(2);
+  });
+
   test("a live event on a test-mode deployment is acknowledged and recorded as ignored", async () => {
     const e = event("customer.updated", { ...customer("cus_live"), livemode: true }, { livemode: true });
     expect((await deliver(t, e)).status).toBe(200);
