@@ -16,7 +16,7 @@
  */
 import type Stripe from "stripe";
 import type { MutationCtx } from "../_generated/server";
-import { accountForStripeCustomer, recomputeAccountTier } from "./access";
+import { accountForStripeCustomer, isTerminalStatus, recomputeAccountTier } from "./access";
 import { grant } from "./ledger";
 import { syncInvoice } from "./invoiceSync";
 import { TOKEN_PACKS } from "./plans";
@@ -139,9 +139,9 @@ async function applyCheckoutSession(
   const subscriptionId = stripeIdOf(session.subscription);
   if (session.mode === "subscription" && subscriptionId) {
     const current = await pointAccountAtCurrentSubscription(ctx, account._id);
-    if (current === undefined) {
-      // The subscription's own events have not arrived; point at it so they
-      // find the account's choice already made. Tier stays until they do.
+    if (current === undefined || isTerminalStatus(current.status)) {
+      // The new subscription's own events have not arrived; point at it
+      // rather than at nothing or an ended one. The tier moves when they do.
       await ctx.db.patch("billingAccounts", account._id, { stripeSubscriptionId: subscriptionId });
     }
     await recomputeAccountTier(ctx, account._id, nowMs);

@@ -264,7 +264,7 @@ const MAX_SUBSCRIPTIONS_PER_ACCOUNT = 50;
 export async function pointAccountAtCurrentSubscription(
   ctx: MutationCtx,
   accountId: Id<"billingAccounts">,
-): Promise<string | undefined> {
+): Promise<Doc<"subscriptions"> | undefined> {
   const subscriptions = await ctx.db
     .query("subscriptions")
     .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
@@ -286,5 +286,5 @@ export async function pointAccountAtCurrentSubscription(
   if (account && best && account.stripeSubscriptionId !== best.stripeSubscriptionId) {
     await ctx.db.patch("billingAccounts", accountId, { stripeSubscriptionId: best.stripeSubscriptionId });
   }
-  return best?.stripeSubscriptionId;
+  return best;
 }

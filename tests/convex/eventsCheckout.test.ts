@@ -81,6 +81,32 @@ describe("checkout and customer events", () => {
     expect((await account(t, accountId)).tier).toBe("pro");
   });
 
+  test("a new checkout after a canceled subscription points the account at the new one", async () => {
+    await t.run(async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_back" }));
+    await send(
+      event(
+        "customer.subscription.deleted",
+        subscription({ id: "sub_old", customer: "cus_back", status: "canceled", price: proMonthly }),
+      ),
+    );
+    expect(await account(t, accountId)).toMatchObject({ stripeSubscriptionId: "sub_old", tier: "free" });
+    await send(
+      event(
+        "checkout.session.completed",
+        checkoutSession({ mode: "subscription", customer: "cus_back", subscription: "sub_again", clientReferenceId: accountId }),
+      ),
+    );
+    expect((await account(t, accountId)).stripeSubscriptionId).toBe("sub_again");
+    await send(
+      event(
+        "customer.subscription.created",
+        subscription({ id: "sub_again", customer: "cus_back", status: "active", price: proMonthly }),
+        { created: Math.floor(Date.now() / 1000) + 10 },
+      ),
+    );
+    expect(await account(t, accountId)).toMatchObject({ stripeSubscriptionId: "sub_again", tier: "pro" });
+  });
+
   test("metadata.accountId is used when client_reference_id is absent", async () => {
     await send(
       event(
