@@ -18,7 +18,7 @@ import type { SimContext } from "./context.ts";
 import { emit } from "./events.ts";
 import { invalid, missing } from "./errors.ts";
 
-type Action = { at: number; run: () => void };
+type Action = { at: number; customer: string; run: () => void };
 
 function inScope(ctx: SimContext, customerId: string, clockId: string | null): boolean {
   return ctx.store.clockOf(customerId) === clockId;
@@ -35,12 +35,12 @@ function dueActions(ctx: SimContext, clockId: string | null): Action[] {
     const internal = state.subscriptionInternal[sub.id];
     if (sub.status === "trialing" && sub.trial_end !== null && internal && !internal.trialWillEndSent) {
       const at = Math.max(sub.created, sub.trial_end - ctx.config.trialWillEndSeconds);
-      actions.push({ at, run: () => trialWillEnd(ctx, sub) });
+      actions.push({ at, customer: customerId, run: () => trialWillEnd(ctx, sub) });
     }
     if (sub.cancel_at !== null && sub.cancel_at < end) {
-      actions.push({ at: sub.cancel_at, run: () => cancelSubscriptionNow(ctx, sub, "cancellation_requested") });
+      actions.push({ at: sub.cancel_at, customer: customerId, run: () => cancelSubscriptionNow(ctx, sub, "cancellation_requested") });
     } else {
-      actions.push({ at: end, run: () => cycleSubscription(ctx, sub) });
+      actions.push({ at: end, customer: customerId, run: () => cycleSubscription(ctx, sub) });
     }
   }
   for (const invoice of Object.values(state.invoices)) {
@@ -49,7 +49,7 @@ function dueActions(ctx: SimContext, clockId: string | null): Action[] {
     if (!inScope(ctx, customerId, clockId)) continue;
     const sub = subscriptionOfInvoice(ctx, invoice);
     if (sub && sub.status === "canceled") continue;
-    actions.push({ at: invoice.next_payment_attempt, run: () => retryInvoice(ctx, invoice) });
+    actions.push({ at: invoice.next_payment_attempt, customer: customerId, run: () => retryInvoice(ctx, invoice) });
   }
   return actions;
 }
@@ -58,12 +58,16 @@ function retryInvoice(ctx: SimContext, invoice: Stripe.Invoice): void {
   attemptInvoicePayment(ctx, invoice, { automatic: true });
 }
 
-/** Runs every action due up to `until` (seconds) for one scope. Returns how many ran. */
-export function processDue(ctx: SimContext, clockId: string | null, until: number): number {
+/**
+ * Runs every action due for one scope, in time order. `until` is the time
+ * (seconds) up to which to run, per customer: a clock's target, or each
+ * clock-less customer's own now. Returns how many ran.
+ */
+export function processDue(ctx: SimContext, clockId: string | null, until: (customerId: string) => number): number {
   let ran = 0;
   // A generous bound: years of daily periods, but never an endless loop.
   for (let guard = 0; guard < 10_000; guard++) {
-    const actions = dueActions(ctx, clockId).filter((a) => a.at <= until);
+    const actions = dueActions(ctx, clockId).filter((a) => a.at <= until(a.customer));
     if (actions.length === 0) break;
     actions.sort((a, b) => a.at - b.at);
     const next = actions[0] as Action;
@@ -83,7 +87,7 @@ export function advanceClock(ctx: SimContext, clockId: string, frozenTime: numbe
   clock.status = "advancing";
   clock.status_details = { advancing: { target_frozen_time: frozenTime } };
   emit(ctx, "test_helpers.test_clock.advancing", clock);
-  processDue(ctx, clockId, frozenTime);
+  processDue(ctx, clockId, () => frozenTime);
   clock.frozen_time = frozenTime;
   clock.status = "ready";
   clock.status_details = {};
@@ -91,13 +95,23 @@ export function advanceClock(ctx: SimContext, clockId: string, frozenTime: numbe
   return clock;
 }
 
-/** Moves the global (clock-less) time forward by `seconds` and runs what falls due. */
+/** Moves the time of everything without a test clock forward by `seconds` and runs what falls due. */
 export function advanceGlobal(ctx: SimContext, seconds: number): number {
   ctx.store.state.timeOffsetSeconds += seconds;
-  return processDue(ctx, null, ctx.store.realNow());
+  return tick(ctx);
 }
 
-/** Catches the global scope up with real time (called on every request). */
-export function tick(ctx: SimContext): void {
-  processDue(ctx, null, ctx.store.realNow());
+/**
+ * Moves one clock-less customer's time forward by `seconds` (an implicit
+ * test clock), leaving every other customer where they are.
+ */
+export function advanceCustomer(ctx: SimContext, customerId: string, seconds: number): number {
+  const offsets = ctx.store.state.customerOffsets;
+  offsets[customerId] = (offsets[customerId] ?? 0) + seconds;
+  return tick(ctx);
+}
+
+/** Catches clock-less customers up with their own now (called on every request). */
+export function tick(ctx: SimContext): number {
+  return processDue(ctx, null, (customerId) => ctx.store.now(customerId));
 }

@@ -95,8 +95,13 @@ export type SimState = {
   deliveries: DeliveryRecord[];
   /** Next invoice number per customer. */
   invoiceSeq: Record<string, number>;
-  /** Seconds added to real time for objects without a test clock (`/_sim/advance`). */
+  /** Seconds added to real time for everything without a test clock (`/_sim/advance {seconds}`). */
   timeOffsetSeconds: number;
+  /**
+   * Extra seconds per clock-less customer (`/_sim/advance {customer|subscription}`):
+   * an implicit test clock, so one customer's renewal does not move anyone else.
+   */
+  customerOffsets: Record<string, number>;
 };
 
 export function emptyState(): SimState {
@@ -124,13 +129,14 @@ export function emptyState(): SimState {
     deliveries: [],
     invoiceSeq: {},
     timeOffsetSeconds: 0,
+    customerOffsets: {},
   };
 }
 
 /**
  * Holds the state and answers "what time is it" for a customer: a customer
  * on a test clock lives at the clock's `frozen_time`; everyone else at real
- * time plus `timeOffsetSeconds`. While the clock engine replays due actions
+ * time plus `timeOffsetSeconds` plus their own `customerOffsets` entry. While the clock engine replays due actions
  * it pins the time with `withTime` so objects and events carry the moment the
  * action happened, in Stripe seconds.
  */
@@ -147,7 +153,8 @@ export class Store {
     if (this.pinnedTime !== null) return this.pinnedTime;
     const clockId = customerId ? this.clockOf(customerId) : null;
     const clock = clockId ? this.state.testClocks[clockId] : undefined;
-    return clock ? clock.frozen_time : this.realNow();
+    if (clock) return clock.frozen_time;
+    return this.realNow() + (customerId ? (this.state.customerOffsets[customerId] ?? 0) : 0);
   }
 
   clockOf(customerId: string): string | null {

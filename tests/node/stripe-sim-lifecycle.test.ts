@@ -276,7 +276,8 @@ describe("test clocks", () => {
 });
 
 describe("/_sim/advance", () => {
-  it("renews a subscription without a test clock", async () => {
+  it("renews one clock-less customer's subscription and leaves other customers' time alone", async () => {
+    const other = await subscribe(h);
     const { subscription } = await subscribe(h);
     const end = subscription.items.data[0]?.current_period_end ?? 0;
     const out = (await simPost(h.sim, "/_sim/advance", { subscription: subscription.id, to: "period_end" })) as { now: number };
@@ -286,5 +287,20 @@ describe("/_sim/advance", () => {
     expect(sub.items.data[0]?.current_period_start).toBe(end);
     const reasons = (await h.stripe.invoices.list({ subscription: subscription.id })).data.map((i) => i.billing_reason);
     expect(reasons).toEqual(["subscription_cycle", "subscription_create"]);
+    const renewal = h.receiver.events.find((e) => e.type === "invoice.paid" && (e.data.object as Stripe.Invoice).billing_reason === "subscription_cycle");
+    expect(renewal?.created).toBe(end);
+
+    const untouched = await h.stripe.invoices.list({ subscription: other.subscription.id });
+    expect(untouched.data.map((i) => i.billing_reason)).toEqual(["subscription_create"]);
+  });
+
+  it("without a scope moves everyone without a test clock", async () => {
+    const a = await subscribe(h);
+    const b = await subscribe(h);
+    await simPost(h.sim, "/_sim/advance", { seconds: 32 * DAY });
+    for (const s of [a.subscription, b.subscription]) {
+      const reasons = (await h.stripe.invoices.list({ subscription: s.id })).data.map((i) => i.billing_reason);
+      expect(reasons).toEqual(["subscription_cycle", "subscription_create"]);
+    }
   });
 });

@@ -3,7 +3,7 @@
  * only). Bodies may be JSON or form-encoded. See docs/STRIPE_SIMULATOR.md.
  */
 import { getSubscription, idOf, periodOf } from "../billing.ts";
-import { advanceClock, advanceGlobal } from "../clock.ts";
+import { advanceClock, advanceCustomer, advanceGlobal } from "../clock.ts";
 import { mergeConfig, type SimConfigPatch } from "../config.ts";
 import type { SimContext } from "../context.ts";
 import { invalid, missing } from "../errors.ts";
@@ -71,8 +71,10 @@ export function registerControlRoutes(router: Router, ctx: SimContext, hooks: Co
   /**
    * Moves time forward. Body: `{ seconds }` or `{ to }` (unix seconds) or
    * `{ to: "period_end" }` (one second past the subscription's period end),
-   * scoped by `clock`, `customer` or `subscription`: a test clock's customers
-   * advance that clock; otherwise the global (clock-less) time moves.
+   * scoped by `clock`, `customer` or `subscription`:
+   * - a customer on a test clock advances that clock (and its customers);
+   * - a customer without one advances only that customer's own time;
+   * - no scope moves the time of everything without a test clock.
    */
   router.on("POST", "/_sim/advance", (req) => {
     const body = input(req);
@@ -98,6 +100,10 @@ export function registerControlRoutes(router: Router, ctx: SimContext, hooks: Co
     if (clockId) {
       const clock = advanceClock(ctx, clockId, target);
       return json(200, { clock: clock.id, now: clock.frozen_time });
+    }
+    if (customerId) {
+      const ran = advanceCustomer(ctx, customerId, target - now);
+      return json(200, { clock: null, customer: customerId, now: ctx.store.now(customerId), actions: ran });
     }
     const ran = advanceGlobal(ctx, target - now);
     return json(200, { clock: null, now: ctx.store.now(), actions: ran });
