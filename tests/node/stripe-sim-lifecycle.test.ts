@@ -287,7 +287,7 @@ describe("/_sim/advance", () => {
     expect(sub.items.data[0]?.current_period_start).toBe(end);
     const reasons = (await h.stripe.invoices.list({ subscription: subscription.id })).data.map((i) => i.billing_reason);
     expect(reasons).toEqual(["subscription_cycle", "subscription_create"]);
-    const renewal = h.receiver.events.find((e) => e.type === "invoice.paid" && (e.data.object as Stripe.Invoice).billing_reason === "subscription_cycle");
+    const renewal = h.receiver.events.find((e) => e.type === "invoice.paid" && (e.data.object).billing_reason === "subscription_cycle");
     expect(renewal?.created).toBe(end);
 
     const untouched = await h.stripe.invoices.list({ subscription: other.subscription.id });
