@@ -423,9 +423,7 @@ export function attemptInvoicePayment(ctx: SimContext, invoice: Stripe.Invoice, 
 
 /** `POST /v1/invoices/:id/pay`: a customer-initiated payment; card failures are 402s. */
 export function payInvoiceFromApi(ctx: SimContext, invoice: Stripe.Invoice, paymentMethod: string | null): Stripe.Invoice {
-  if (invoice.status === "paid") {
-    throw invalid("Invoice is already paid", undefined, "invoice_payment_intent_requires_action");
-  }
+  if (invoice.status === "paid") throw invalid("Invoice is already paid.", "invoice", "invoice_not_open");
   const customerId = idOf(invoice.customer) ?? "";
   const pm = paymentMethod ? resolvePaymentMethod(ctx, paymentMethod, customerId).id : null;
   const result = attemptInvoicePayment(ctx, invoice, { paymentMethod: pm });

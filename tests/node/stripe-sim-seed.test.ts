@@ -5,7 +5,9 @@
  * separate processes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PAID_TIERS, PLANS, TOKEN_PACKS, allLookupKeys } from "../../convex/model/plans.ts";
@@ -66,6 +68,38 @@ describe("seedStripe (in-process simulator)", () => {
     const current = await stripe.prices.list({ lookup_keys: ["pro_monthly"] });
     expect(current.data.map((p) => p.unit_amount)).toEqual([spec.amount]);
     expect((await stripe.prices.retrieve(stale.id)).lookup_key).toBeNull();
+  });
+});
+
+describe("--state-file", () => {
+  it("keeps customers, prices and subscriptions across a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stripe-sim-state-"));
+    const file = join(dir, "state.json");
+    try {
+      const first = await startStripeSimulator({ port: 0, seed: true, stateFile: file });
+      const stripe = first.stripe();
+      const customer = await stripe.customers.create({ email: "persist@example.com" });
+      const price = (await stripe.prices.list({ lookup_keys: ["pro_monthly"] })).data[0];
+      const sub = await stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: price?.id ?? "" }],
+        default_payment_method: "pm_card_visa",
+      });
+      expect(sub.status).toBe("active");
+      await first.close();
+
+      const second = await startStripeSimulator({ port: 0, stateFile: file });
+      try {
+        const again = second.stripe();
+        expect((await again.customers.retrieve(customer.id)).id).toBe(customer.id);
+        expect((await again.subscriptions.retrieve(sub.id)).status).toBe("active");
+        expect((await again.prices.list({ lookup_keys: ["pro_monthly"] })).data[0]?.id).toBe(price?.id);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
