@@ -45,6 +45,8 @@ import {
 const ISSUER = "https://clerk.bench.test";
 const SEED_BATCH = 500;
 const RESET_SEED_BATCH = 2_000;
+/** Free accounts of the reset run compared with and without the scale indexes. */
+const FIDELITY_RESET_ACCOUNTS = 450;
 
 type Figure = Pick<Metrics, "documentsRead" | "documentsWritten">;
 type Suite = Map<string, Figure>;
@@ -423,9 +425,13 @@ type ResetFigures = {
  * the continuation it scheduled is cancelled and run next by this loop with
  * the same arguments (cursor and `now`), so every batch is measured alone.
  */
-async function benchFreeReset(count: number): Promise<ResetFigures> {
+export async function benchFreeReset(
+  count: number,
+  options: { scale: boolean; progress?: (line: string) => void; maxBatches?: number },
+): Promise<ResetFigures> {
+  const { progress, maxBatches = Infinity } = options;
   const t = makeHarness();
-  await enableScaleIndexes(t);
+  if (options.scale) await enableScaleIndexes(t);
   const nowMs = Date.now();
   const seedStart = Date.now();
   await seedEndedFreeAccounts(t, count, nowMs);
@@ -450,10 +456,13 @@ async function benchFreeReset(count: number): Promise<ResetFigures> {
       },
     );
     batches += 1;
+    if (progress && batches % 50 === 0) {
+      progress(`  reset: ${batches} batches, ${((Date.now() - runStart) / 1000).toFixed(1)} s`);
+    }
     granted += result.granted;
     maxRead = Math.max(maxRead, metrics.documentsRead);
     maxWritten = Math.max(maxWritten, metrics.documentsWritten);
-    if (result.isDone || !after) break;
+    if (result.isDone || !after || batches >= maxBatches) break;
     args = after;
     if (batches > count) throw new Error("free-tier reset does not terminate");
   }
@@ -519,6 +528,7 @@ async function main() {
   const plain = makeHarness();
   await seedPaidAccounts(plain, 0, small, nowMs);
   const reference = await measureSuite(plain, "ref");
+  const referenceReset = await benchFreeReset(FIDELITY_RESET_ACCOUNTS, { scale: false });
 
   // 2. The same suite at 10 and at `large` accounts, on one deployment.
   const t = makeHarness();
@@ -529,6 +539,12 @@ async function main() {
     const got = atSmall.get(name);
     if (!got || got.documentsRead !== figure.documentsRead || got.documentsWritten !== figure.documentsWritten) {
       failures.push(`scale indexes changed the figures of ${name}: ${JSON.stringify(figure)} vs ${JSON.stringify(got)}`);
+    }
+  }
+  const indexedReset = await benchFreeReset(FIDELITY_RESET_ACCOUNTS, { scale: true });
+  for (const key of ["batches", "granted", "maxRead", "maxWritten", "leftOver"] as const) {
+    if (indexedReset[key] !== referenceReset[key]) {
+      failures.push(`scale indexes changed the reset's ${key}: ${referenceReset[key]} vs ${indexedReset[key]}`);
     }
   }
   const seedStart = Date.now();
@@ -560,7 +576,8 @@ async function main() {
   console.log(`\n(${seconds()} s so far)\n`);
 
   // 3. Free-tier reset.
-  const reset = await benchFreeReset(resetCount);
+  console.log(`seeding ${resetCount.toLocaleString("en-US")} free accounts and running the reset…`);
+  const reset = await benchFreeReset(resetCount, { scale: true, progress: (line) => console.log(line) });
   console.log(`free-tier reset (tokens.resetFreeTier, batch size ${FREE_RESET_BATCH_SIZE})`);
   console.log(
     formatTable(

@@ -18,6 +18,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { convexTest } from "convex-test";
 import type { GenericMutationCtx } from "convex/server";
+import { jsonToConvex, type JSONValue } from "convex/values";
 import type { DataModel } from "../../convex/_generated/dataModel";
 import schema from "../../convex/schema";
 
@@ -126,32 +127,49 @@ export async function measure<T, A = undefined>(
  * thousand documents) one indexed point lookup costs tens of milliseconds, and
  * a free-tier reset does a few per account, which would take hours.
  *
- * `enableScaleIndexes` keeps, per database, the set of committed document ids
- * of each table and, for each schema index, a map from the value of the
- * index's first field to ids (string values only: ids, keys, statuses). A query
- * then walks only the candidates. It is a pre-filter only: convex-test still
- * applies the full index range, sorting, limits, pagination, and counts reads
- * and writes in its own code, so the figures are unchanged (the bench checks
- * this by comparing its 10-account figures with and without the indexes).
+ * `enableScaleIndexes` keeps, per database:
+ * - the set of committed document ids of each table;
+ * - for each schema index, a map from the value of its first field to ids
+ *   (string values only: ids, keys, statuses), for equality lookups;
+ * - for each single-field index, the ids ordered as the index orders them
+ *   (value, `_creationTime`, `_id`; values `undefined`, `null` or numbers),
+ *   so a `paginate` over a numeric range starts at its cursor and needs only
+ *   one page of candidates instead of the whole table.
+ * A query then walks only the candidates. It is a pre-filter only:
+ * convex-test still applies the full index range, sorting, limits and
+ * pagination, and counts reads and writes in its own code, so the figures are
+ * unchanged (the bench checks this by comparing figures with and without the
+ * indexes).
  *
  * convex-test does not export the class, so the prototype is taken from the
  * first database object it passes through `AsyncLocalStorage.run`.
  */
 
-type FakeDoc = Record<string, unknown> & { _id: string };
+type FakeDoc = Record<string, unknown> & { _id: string; _creationTime: number };
 type IndexRangeFilter = { type: string; fieldPath: string; value: unknown };
 type QuerySource =
-  | { type: "IndexRange"; indexName: string; range: IndexRangeFilter[] }
+  | { type: "IndexRange"; indexName: string; range: IndexRangeFilter[]; order?: "asc" | "desc" | null }
   | { type: "FullTableScan"; tableName: string }
   | { type: "Search" };
+type FakeQuery = { source: QuerySource; operators: Record<string, unknown>[] };
+type PaginateArgs = { query: FakeQuery; cursor: string | null; endCursor?: string | null; pageSize: number };
 type FakeDb = {
   _documents: Record<string, FakeDoc>;
   _writes: Record<string, FakeDoc | null>[];
   _schema: { tables: Map<string, { indexes: { indexDescriptor: string; fields: string[] }[] }> } | null;
   _iterateDocs: (this: FakeDb, table: string, cb: (doc: FakeDoc) => void) => void;
-  _resolveQuerySource: (this: FakeDb, query: { source: QuerySource }) => unknown;
+  _resolveQuerySource: (this: FakeDb, query: FakeQuery) => unknown;
+  paginate: (this: FakeDb, args: PaginateArgs) => unknown;
   commit: (this: FakeDb, commitTs?: unknown) => void;
   get: (this: FakeDb, table: string, id: string) => FakeDoc | null;
+};
+/** A single-field index's entry: [value, _creationTime, _id]. */
+type OrderedEntry = [number | null | undefined, number, string];
+type OrderedIndex = {
+  field: string;
+  entries: OrderedEntry[];
+  /** Documents whose value is neither undefined, null nor a number: the index is not used then. */
+  otherTypes: number;
 };
 type ScaleState = {
   tables: Map<string, Set<string>>;
@@ -159,6 +177,10 @@ type ScaleState = {
   indexes: Map<string, Map<string, Set<string>>>;
   /** table → [indexKey, firstField][] */
   indexFields: Map<string, [string, string][]>;
+  /** `table.index` → ordered entries, for single-field indexes. */
+  ordered: Map<string, OrderedIndex>;
+  /** table → single-field index keys. */
+  orderedByTable: Map<string, string[]>;
   hint: { table: string; ids: ReadonlySet<string> } | null;
 };
 
@@ -176,6 +198,8 @@ function stateOf(db: FakeDb): ScaleState {
     tables: new Map<string, Set<string>>(),
     indexes: new Map<string, Map<string, Set<string>>>(),
     indexFields: new Map<string, [string, string][]>(),
+    ordered: new Map<string, OrderedIndex>(),
+    orderedByTable: new Map<string, string[]>(),
     hint: null,
   };
   for (const [table, def] of db._schema?.tables ?? []) {
@@ -183,13 +207,22 @@ function stateOf(db: FakeDb): ScaleState {
       table,
       def.indexes.filter((i) => i.fields.length > 0).map((i) => [`${table}.${i.indexDescriptor}`, i.fields[0]!]),
     );
+    const single = def.indexes.filter((i) => i.fields.length === 1);
+    state.orderedByTable.set(
+      table,
+      single.map((i) => `${table}.${i.indexDescriptor}`),
+    );
+    for (const i of single) state.ordered.set(`${table}.${i.indexDescriptor}`, { field: i.fields[0]!, entries: [], otherTypes: 0 });
   }
   scaleStates.set(db, state);
-  for (const doc of Object.values(db._documents)) track(state, doc, true);
+  const docs = Object.values(db._documents);
+  // Bulk build: sort once instead of inserting one by one.
+  for (const doc of docs) track(state, doc, true, false);
+  for (const index of state.ordered.values()) index.entries.sort(compareEntries);
   return state;
 }
 
-function firstFieldValue(doc: FakeDoc, fieldPath: string): unknown {
+function fieldValue(doc: FakeDoc, fieldPath: string): unknown {
   let value: unknown = doc;
   for (const part of fieldPath.split(".")) {
     value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
@@ -197,14 +230,40 @@ function firstFieldValue(doc: FakeDoc, fieldPath: string): unknown {
   return value;
 }
 
-function track(state: ScaleState, doc: FakeDoc, add: boolean) {
+/** Convex's order for the values the ordered indexes hold: undefined < null < numbers. */
+function rankOf(value: unknown): number {
+  return value === undefined ? 0 : value === null ? 1 : 2;
+}
+
+function compareEntries(a: OrderedEntry, b: OrderedEntry): number {
+  const r = rankOf(a[0]) - rankOf(b[0]);
+  if (r !== 0) return r;
+  if (typeof a[0] === "number" && typeof b[0] === "number" && a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
+  return a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0;
+}
+
+/** First position whose entry is greater than `key` (or ≥ with `inclusive`). */
+function lowerBound(entries: OrderedEntry[], key: OrderedEntry, inclusive: boolean): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareEntries(entries[mid]!, key);
+    if (c < 0 || (!inclusive && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function track(state: ScaleState, doc: FakeDoc, add: boolean, keepOrder = true) {
   const table = tableOf(doc._id);
   let ids = state.tables.get(table);
   if (!ids) state.tables.set(table, (ids = new Set<string>()));
   if (add) ids.add(doc._id);
   else ids.delete(doc._id);
   for (const [indexKey, field] of state.indexFields.get(table) ?? []) {
-    const value = firstFieldValue(doc, field);
+    const value = fieldValue(doc, field);
     if (typeof value !== "string") continue;
     let byValue = state.indexes.get(indexKey);
     if (!byValue) state.indexes.set(indexKey, (byValue = new Map<string, Set<string>>()));
@@ -213,11 +272,72 @@ function track(state: ScaleState, doc: FakeDoc, add: boolean) {
     if (add) set.add(doc._id);
     else set.delete(doc._id);
   }
+  for (const indexKey of state.orderedByTable.get(table) ?? []) {
+    const index = state.ordered.get(indexKey)!;
+    const value = fieldValue(doc, index.field);
+    if (value !== undefined && value !== null && typeof value !== "number") {
+      index.otherTypes += add ? 1 : -1;
+      continue;
+    }
+    const entry: OrderedEntry = [value, doc._creationTime, doc._id];
+    if (!keepOrder) {
+      index.entries.push(entry);
+      continue;
+    }
+    const at = lowerBound(index.entries, entry, true);
+    if (add) index.entries.splice(at, 0, entry);
+    else if (at < index.entries.length && compareEntries(index.entries[at]!, entry) === 0) index.entries.splice(at, 1);
+  }
+}
+
+/**
+ * Candidate ids for `paginate` over a single-field index with numeric bounds,
+ * ascending, no filter: one page (plus one, so convex-test can tell whether
+ * more follow) from the cursor on, plus room for documents the running
+ * transaction changed. Null when the query is of another shape.
+ */
+function paginateCandidates(db: FakeDb, state: ScaleState, args: PaginateArgs): { table: string; ids: Set<string> } | null {
+  const { source, operators } = args.query;
+  if (source.type !== "IndexRange" || (source.order ?? "asc") !== "asc") return null;
+  if (args.endCursor || args.cursor === "_end_cursor") return null;
+  if (operators.some((op) => "filter" in op)) return null;
+  const [table] = source.indexName.split(".") as [string, string];
+  const index = state.ordered.get(source.indexName);
+  if (!index || index.otherTypes > 0) return null;
+  let lower: { value: number; inclusive: boolean } | null = null;
+  let upper: { value: number; inclusive: boolean } | null = null;
+  for (const f of source.range) {
+    if (f.fieldPath !== index.field || typeof f.value !== "number") return null;
+    if (f.type === "Gt" || f.type === "Gte") lower = { value: f.value, inclusive: f.type === "Gte" };
+    else if (f.type === "Lt" || f.type === "Lte") upper = { value: f.value, inclusive: f.type === "Lte" };
+    else return null;
+  }
+  let start = 0;
+  if (args.cursor) {
+    const keys = (JSON.parse(args.cursor) as (string | null)[]).map((k) =>
+      k === null ? undefined : jsonToConvex(JSON.parse(k) as JSONValue),
+    );
+    if (keys.length !== 3 || typeof keys[1] !== "number" || typeof keys[2] !== "string") return null;
+    if (keys[0] !== undefined && keys[0] !== null && typeof keys[0] !== "number") return null;
+    start = lowerBound(index.entries, [keys[0], keys[1], keys[2]], false);
+  }
+  const pending = new Set<string>();
+  for (const layer of db._writes) for (const id of Object.keys(layer)) if (tableOf(id) === table) pending.add(id);
+  const want = args.pageSize + 1 + pending.size;
+  const ids = new Set<string>();
+  for (let i = start; i < index.entries.length && ids.size < want; i++) {
+    const [value, , id] = index.entries[i]!;
+    if (lower && (typeof value !== "number" || value < lower.value || (!lower.inclusive && value === lower.value))) continue;
+    if (upper && typeof value === "number" && (value > upper.value || (!upper.inclusive && value === upper.value))) break;
+    ids.add(id);
+  }
+  return { table, ids };
 }
 
 function patchPrototype(proto: FakeDb) {
   const originalCommit = proto.commit;
   const originalResolve = proto._resolveQuerySource;
+  const originalPaginate = proto.paginate;
 
   proto.commit = function (this: FakeDb, commitTs?: unknown) {
     const topLevel = this._writes.length === 1;
@@ -234,17 +354,29 @@ function patchPrototype(proto: FakeDb) {
     }
   };
 
-  proto._resolveQuerySource = function (this: FakeDb, query: { source: QuerySource }) {
+  proto.paginate = function (this: FakeDb, args: PaginateArgs) {
+    const state = stateOf(this);
+    const candidates = state.hint === null ? paginateCandidates(this, state, args) : null;
+    if (!candidates) return originalPaginate.call(this, args);
+    state.hint = candidates;
+    try {
+      return originalPaginate.call(this, args);
+    } finally {
+      state.hint = null;
+    }
+  };
+
+  proto._resolveQuerySource = function (this: FakeDb, query: FakeQuery) {
     const state = stateOf(this);
     const source = query.source;
-    if (source.type === "IndexRange") {
-      const [table, index] = source.indexName.split(".") as [string, string];
-      const first = source.range[0];
-      const field = state.indexFields.get(table)?.find(([key]) => key === `${table}.${index}`)?.[1];
-      if (first && first.type === "Eq" && field && first.fieldPath === field && typeof first.value === "string") {
-        state.hint = { table, ids: state.indexes.get(`${table}.${index}`)?.get(first.value) ?? new Set<string>() };
-      }
+    if (state.hint !== null || source.type !== "IndexRange") return originalResolve.call(this, query);
+    const [table, index] = source.indexName.split(".") as [string, string];
+    const first = source.range[0];
+    const field = state.indexFields.get(table)?.find(([key]) => key === `${table}.${index}`)?.[1];
+    if (!first || first.type !== "Eq" || !field || first.fieldPath !== field || typeof first.value !== "string") {
+      return originalResolve.call(this, query);
     }
+    state.hint = { table, ids: state.indexes.get(`${table}.${index}`)?.get(first.value) ?? new Set<string>() };
     try {
       return originalResolve.call(this, query);
     } finally {
