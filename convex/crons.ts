@@ -15,5 +15,7 @@ crons.hourly("reset free-tier tokens", { minuteUTC: 7 }, internal.tokens.resetFr
 crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.billing.expireGracePeriods, {});
 // Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).
 crons.interval("sweep webhook retries", { minutes: 1 }, internal.webhooks.sweepRetries, {});
+// Stripe events whose webhook delivery was lost: re-listed from the API and queued (idempotent by event id).
+crons.cron("reconcile missed Stripe events", "11,26,41,56 * * * *", internal.reconcile.reconcileEvents, {});
 
 export default crons;
