@@ -3,7 +3,7 @@ import { useCallback, useRef, useState } from "react";
 import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
 import type { Interval, PaidTier } from "../../convex/model/plans";
-import { browser, rememberTierBeforeCheckout } from "../lib/browser";
+import { browser, rememberTierBeforeCheckout, rememberTopUpCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
 import { useSession } from "../lib/session";
 import type { SubscriptionView } from "../lib/types";
@@ -73,6 +73,7 @@ export function useCheckout() {
         try {
           const { url } = await createCheckoutSession({ tier, interval });
           rememberTierBeforeCheckout(current?.tier ?? null);
+          rememberTopUpCheckout(null);
           // The pending state stays on while the browser navigates away.
           browser.redirect(url);
         } catch (error) {

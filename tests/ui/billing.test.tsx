@@ -32,6 +32,7 @@ function invoice(overrides: Partial<InvoiceView> = {}): InvoiceView {
 
 beforeEach(() => {
   fake.reset();
+  sessionStorage.clear();
   fake.setQuery("tokens:balance", balance());
   fake.setQuery("billing:invoices", []);
 });
@@ -125,6 +126,22 @@ describe("token usage", () => {
     expect(screen.getByTestId("token-usage-remaining")).toHaveTextContent("120");
     expect(usage).toHaveTextContent("30 of 150 used");
     expect(screen.getByTestId("tokens-reset")).toHaveTextContent(formatDate(NOW + 5 * DAY));
+  });
+});
+
+describe("token packs", () => {
+  it("buys a pack through a one-off Checkout and remembers it for the success page", async () => {
+    const redirect = vi.spyOn(browser, "redirect").mockImplementation(() => undefined);
+    const topUp = fake.setAction("billing:createTopUpCheckoutSession", () => ({ url: "https://checkout.stripe.com/c/pay/cs_pack" }));
+    fake.setQuery("billing:subscription", paid("starter"));
+    fake.setQuery("tokens:balance", balance({ purchased: 20 }));
+    const { user } = renderApp(<BillingPage />);
+
+    await user.click(screen.getByTestId("buy-tokens-pack_500"));
+
+    await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://checkout.stripe.com/c/pay/cs_pack"));
+    expect(topUp).toHaveBeenCalledWith({ packId: "pack_500" });
+    expect(JSON.parse(sessionStorage.getItem("billing.checkout.topUp")!)).toEqual({ packId: "pack_500", tokens: 500, purchasedBefore: 20 });
   });
 });
 

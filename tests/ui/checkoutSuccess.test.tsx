@@ -2,7 +2,7 @@ import { act, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CheckoutSuccessPage, isActivated } from "../../src/features/billing/components/CheckoutSuccessPage";
 import { fake } from "./helpers/fakeConvex";
-import { paid, subscription } from "./helpers/fixtures";
+import { balance, paid, subscription } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";
 
 vi.mock("convex/react", () => import("./helpers/convexReactMock"));
@@ -61,6 +61,19 @@ describe("/billing/success", () => {
 
     fake.pushQuery("billing:subscription", paid("starter", { status: "trialing" }));
     expect(screen.getByRole("heading", { name: "You're on Starter" })).toBeInTheDocument();
+  });
+
+  it("a token-pack checkout waits for the purchased tokens, then says they were added", () => {
+    sessionStorage.setItem("billing.checkout.topUp", JSON.stringify({ packId: "pack_100", tokens: 100, purchasedBefore: 0 }));
+    fake.setQuery("billing:subscription", paid("starter"));
+    fake.setQuery("tokens:balance", balance({ purchased: 0 }));
+    renderApp(<CheckoutSuccessPage />, { route: "/billing/success?session_id=cs_pay" });
+
+    expect(status()).toHaveAttribute("data-kind", "top_up");
+    expect(screen.getByRole("heading", { name: "Adding your tokens…" })).toBeInTheDocument();
+    fake.pushQuery("tokens:balance", balance({ purchased: 100, remaining: 140 }));
+    expect(screen.getByRole("heading", { name: "100 tokens added" })).toBeInTheDocument();
+    expect(sessionStorage.getItem("billing.checkout.topUp")).toBeNull();
   });
 
   it("isActivated needs a paid, active or trialing tier above the previous one", () => {

@@ -6,6 +6,7 @@ import { useCheckout } from "../../hooks/useCheckout";
 import { priceLabel, tierName, yearlySavings } from "../../lib/pricing";
 import { Dialog } from "../Dialog";
 import { IntervalToggle } from "../IntervalToggle";
+import { TokenPacks } from "../TokenPacks";
 import { Skeleton } from "../Skeleton";
 import { UpgradeModalContext, type UpgradeRequest } from "./context";
 
@@ -32,6 +33,7 @@ function titleFor(request: UpgradeRequest): string {
 export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | null; onClose: () => void }) {
   const plans = useQuery(api.plans.list);
   const subscription = useQuery(api.billing.subscription);
+  const balance = useQuery(api.tokens.balance);
   const { startCheckout, pendingTier } = useCheckout();
   const [interval, setInterval] = useState<Interval>("month");
 
@@ -41,11 +43,25 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
   const higher = (plans ?? []).filter((p) => p.purchasable && tierRank(p.tier) > tierRank(currentTier));
   const current = PLANS[currentTier];
 
+  const tokenReason = request?.reason === "no_tokens" || request?.reason === "insufficient_tokens" || request?.reason === "low_tokens";
+  const packs =
+    tokenReason && subscription ? (
+      <section aria-label="Token packs">
+        <h3 className="subheading">{higher.length > 0 ? "Or top up without changing plan" : "Top up your tokens"}</h3>
+        <TokenPacks purchasedBefore={balance?.purchased ?? null} />
+      </section>
+    ) : null;
+
   let body: ReactNode;
   if (plans === undefined || subscription === undefined) {
     body = <Skeleton lines={4} label="Loading plans" />;
   } else if (higher.length === 0) {
-    body = <p className="muted">You're on our top plan. Tokens refill at the start of your next period.</p>;
+    body = (
+      <>
+        <p className="muted">You're on our top plan. Tokens refill at the start of your next period.</p>
+        {packs}
+      </>
+    );
   } else {
     body = (
       <>
@@ -89,6 +105,7 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
             );
           })}
         </ul>
+        {packs}
       </>
     );
   }

@@ -3,9 +3,10 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { api } from "../../../../convex/_generated/api";
 import { PAID_TIERS, isTier, tierRank } from "../../../../convex/model/plans";
-import { rememberTierBeforeCheckout, tierBeforeCheckout } from "../../../lib/browser";
+import { pendingTopUp, rememberTierBeforeCheckout, rememberTopUpCheckout, tierBeforeCheckout, type PendingTopUp } from "../../../lib/browser";
+import { tokens } from "../../../lib/format";
 import { tierName } from "../../../lib/pricing";
-import type { SubscriptionView } from "../../../lib/types";
+import type { SubscriptionView, TokenBalance } from "../../../lib/types";
 
 /** How long to wait for the webhook before telling the person it is taking a while. */
 export const ACTIVATION_TIMEOUT_MS = 30_000;
@@ -22,18 +23,26 @@ export function isActivated(subscription: SubscriptionView | null | undefined, p
   return true;
 }
 
+/** Whether a token-pack purchase has landed: purchased tokens grew (or, if the before-count is unknown, any purchased tokens). */
+export function isTopUpCredited(balance: TokenBalance | null | undefined, topUp: PendingTopUp): boolean {
+  if (!balance) return false;
+  return topUp.purchasedBefore === null ? balance.purchased > 0 : balance.purchased > topUp.purchasedBefore;
+}
+
 /**
- * /billing/success: Stripe redirects here after Checkout. The plan flips live
+ * /billing/success: Stripe redirects here after Checkout (plans and token packs). The plan flips live
  * when the webhook lands (billing.subscription is a reactive query; no polling).
  */
 export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { timeoutMs?: number }) {
   const [params] = useSearchParams();
   const sessionId = params.get("session_id");
   const [previousTier] = useState(tierBeforeCheckout);
+  const [topUp] = useState(pendingTopUp);
   const { isLoading: authLoading } = useConvexAuth();
   const subscription = useQuery(api.billing.subscription);
+  const balance = useQuery(api.tokens.balance, topUp ? {} : "skip");
   const [timedOut, setTimedOut] = useState(false);
-  const activated = isActivated(subscription, previousTier);
+  const activated = topUp ? isTopUpCredited(balance, topUp) : isActivated(subscription, previousTier);
 
   useEffect(() => {
     const timer = setTimeout(() => setTimedOut(true), timeoutMs);
@@ -41,7 +50,9 @@ export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { tim
   }, [timeoutMs]);
 
   useEffect(() => {
-    if (activated) rememberTierBeforeCheckout(null);
+    if (!activated) return;
+    rememberTierBeforeCheckout(null);
+    rememberTopUpCheckout(null);
   }, [activated]);
 
   let state: "active" | "delayed" | "signed-out" | "activating";
@@ -52,8 +63,25 @@ export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { tim
 
   return (
     <section className="card success-card" aria-live="polite">
-      <div data-testid="success-status" data-state={state} data-session-id={sessionId ?? undefined}>
-        {state === "active" && subscription ? (
+      <div data-testid="success-status" data-state={state} data-kind={topUp ? "top_up" : "plan"} data-session-id={sessionId ?? undefined}>
+        {state === "active" && topUp ? (
+          <>
+            <div className="success-icon" aria-hidden="true">
+              ✓
+            </div>
+            <h1>{tokens(topUp.tokens)} added</h1>
+            <p className="muted">Purchased tokens carry over between periods.</p>
+            <div className="actions center">
+              <Link className="button button-primary" to="/">
+                Start using them
+              </Link>
+              <Link className="button button-ghost" to="/billing">
+                View billing
+              </Link>
+            </div>
+          </>
+        ) : null}
+        {state === "active" && !topUp && subscription ? (
           <>
             <div className="success-icon" aria-hidden="true">
               ✓
@@ -73,16 +101,16 @@ export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { tim
         {state === "activating" ? (
           <>
             <div className="spinner" aria-hidden="true" />
-            <h1>Activating your plan…</h1>
+            <h1>{topUp ? "Adding your tokens…" : "Activating your plan…"}</h1>
             <p className="muted">Payment received. We're waiting for confirmation from Stripe; this usually takes a few seconds.</p>
           </>
         ) : null}
         {state === "delayed" ? (
           <>
-            <h1>Still activating your plan</h1>
+            <h1>{topUp ? "Still adding your tokens" : "Still activating your plan"}</h1>
             <p className="muted">
-              Confirmation is taking longer than usual. You won't be charged twice; your plan will switch as soon as the payment is
-              confirmed.
+              Confirmation is taking longer than usual. You won't be charged twice; {topUp ? "your tokens appear" : "your plan will switch"}{" "}
+              as soon as the payment is confirmed.
             </p>
             <div className="actions center">
               <Link className="button button-primary" to="/billing" data-testid="success-billing-link">

@@ -1,3 +1,4 @@
+import { TokenPacks } from "../../../components/TokenPacks";
 import { formatCount, formatDate } from "../../../lib/format";
 import type { TokenBalance } from "../../../lib/types";
 
@@ -38,6 +39,8 @@ export function TokenUsage({ balance }: { balance: TokenBalance }) {
           Allowance resets on {formatDate(balance.periodEnd)}. Purchased tokens carry over.
         </p>
       ) : null}
+      <h3 className="subheading">Need more tokens?</h3>
+      <TokenPacks purchasedBefore={balance.purchased} />
     </section>
   );
 }
