@@ -569,7 +569,7 @@ async function main() {
   );
   console.log(
     formatTable(
-      ["function", `read@${small}`, `written@${small}`, `read@${large.toLocaleString("en-US")}`, `written@${large.toLocaleString("en-US")}`, ""],
+      ["function", `read@${small}`, `written@${small}`, `read@${large.toLocaleString("en-US")}`, `written@${large.toLocaleString("en-US")}`, "growth"],
       rows,
     ),
   );
