@@ -85,6 +85,12 @@ async function stop(reason: string, code: number): Promise<never> {
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => void stop(signal, 0));
 }
+// If whatever started us dies without passing a signal on (e.g. the tsx
+// wrapper killed with SIGKILL), we are re-parented: stop rather than linger.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop("parent process exited", 0);
+}, 1000).unref();
 
 try {
   const started = Date.now();

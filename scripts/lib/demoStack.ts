@@ -183,6 +183,8 @@ async function startClient(
       // Keep-alive sockets from the browser would hold close() open.
       (server.httpServer as Server).closeAllConnections();
       await server.close();
+      // Built for this stack's URLs only; a later start builds afresh.
+      rmSync(outDir, { recursive: true, force: true });
     },
   };
 }

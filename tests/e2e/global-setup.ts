@@ -20,6 +20,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     // Set E2E_STACK_LOG=1 to see the backend's and simulator's logs.
     log: quiet ? (line) => (/error|fail|warn/i.test(line) && !line.includes("[stripe-sim] event") ? console.log(line) : undefined) : undefined,
   });
+  // Workers inherit the runner's env: failure diagnostics read the backend with it.
+  process.env.E2E_ADMIN_KEY = stack.adminKey;
   console.log(`[e2e] stack ready in ${Date.now() - started} ms: app ${stack.appUrl}, convex ${stack.convexUrl}, stripe ${stack.stripeUrl}`);
   return async () => {
     await stack.close();

@@ -3,10 +3,12 @@
  * reusable steps, plus a `journey` fixture that keeps numbered screenshots
  * of each step in test-results/screenshots/<journey>/<nn>-<step>.png.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { expect, test as base, type Page, type TestInfo } from "@playwright/test";
 import type { PaidTier } from "../../../convex/model/plans";
+import { adminQuery } from "./backend";
+import { sim } from "./sim";
 import type { E2EUser } from "./users";
 
 export const CARDS = {
@@ -33,17 +35,42 @@ export const test = base.extend<{ journey: Journey; journeyName: string }>({
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     let n = 0;
-    await use({
-      shot: async (step: string) => {
-        n += 1;
-        const name = `${String(n).padStart(2, "0")}-${step}`;
-        const path = resolve(dir, `${name}.png`);
-        await page.screenshot({ path, fullPage: true });
-        await testInfo.attach(name, { path, contentType: "image/png" });
-      },
-    });
+    await useWithDiagnostics(testInfo, () =>
+      use({
+        shot: async (step: string) => {
+          n += 1;
+          const name = `${String(n).padStart(2, "0")}-${step}`;
+          const path = resolve(dir, `${name}.png`);
+          await page.screenshot({ path, fullPage: true });
+          await testInfo.attach(name, { path, contentType: "image/png" });
+        },
+      }),
+    );
   },
 });
+
+/**
+ * Runs the test body; when it failed, attaches what Stripe sent and what the
+ * backend made of it (the simulator's deliveries and the webhook queue), so a
+ * failure in the webhook path can be read from the report.
+ */
+async function useWithDiagnostics(testInfo: TestInfo, body: () => Promise<void>): Promise<void> {
+  await body();
+  if (testInfo.status === testInfo.expectedStatus) return;
+  const attachJson = async (name: string, load: () => Promise<unknown>) => {
+    const path = testInfo.outputPath(name);
+    let text: string;
+    try {
+      text = JSON.stringify(await load(), null, 2);
+    } catch (e) {
+      text = JSON.stringify({ error: String(e) });
+    }
+    writeFileSync(path, text);
+    await testInfo.attach(name, { path, contentType: "application/json" });
+  };
+  await attachJson("sim-deliveries.json", () => sim.deliveries());
+  await attachJson("webhook-queue.json", () => adminQuery("webhooks:list", { limit: 100 }));
+}
 
 export { expect };
 
