@@ -6,6 +6,7 @@
 import { ConvexClient } from "convex/browser";
 import { makeFunctionReference, type PaginationOptions, type PaginationResult } from "convex/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import type { LocalBackend } from "../../scripts/local-convex/index";
 import { startFixtureBackend, waitFor } from "./fixtures/backend";
 
@@ -67,8 +68,46 @@ describe("reconnects", () => {
     const bodies = rows.map((r) => r.body).sort();
     expect(bodies).toHaveLength(writers.length * perWriter);
     expect(new Set(bodies).size).toBe(writers.length * perWriter);
-    // The drops did catch mutations between running and being acknowledged.
-    expect(backend.stats().mutationsDeduplicated - before.mutationsDeduplicated).toBeGreaterThan(0);
+    // Whether a random drop lands between a mutation running and its reply is
+    // timing; the deterministic case is the next test.
+    expect(backend.stats().mutationsRun - before.mutationsRun).toBeGreaterThanOrEqual(writers.length * perWriter);
+  });
+
+  it("answers a mutation re-sent on a new socket from the first run instead of running it again", async () => {
+    const sessionId = crypto.randomUUID();
+    const wsUrl = `${backend.url.replace(/^http/, "ws")}/api/1.48.0/sync`;
+    const mutation = { type: "Mutation", requestId: 0, udfPath: "messages:send", args: [{ channel: "resend", body: "once" }] };
+    const before = backend.stats();
+
+    // First socket: the mutation is sent, then the socket closes before any reply.
+    const first = new WebSocket(wsUrl);
+    await new Promise<void>((ok, err) => {
+      first.on("open", () => ok());
+      first.on("error", err);
+    });
+    first.send(JSON.stringify({ type: "Connect", sessionId, connectionCount: 0, lastCloseReason: null }));
+    first.send(JSON.stringify(mutation));
+    first.close();
+
+    // Second socket, same session: the client re-sends every unacknowledged mutation.
+    const second = new WebSocket(wsUrl);
+    const reply = new Promise<{ success: boolean }>((ok, err) => {
+      second.on("message", (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { type: string; requestId?: number; success: boolean };
+        if (message.type === "MutationResponse" && message.requestId === 0) ok(message);
+      });
+      second.on("error", err);
+    });
+    await new Promise<void>((ok) => second.on("open", () => ok()));
+    second.send(JSON.stringify({ type: "Connect", sessionId, connectionCount: 1, lastCloseReason: "closed" }));
+    second.send(JSON.stringify(mutation));
+    expect((await reply).success).toBe(true);
+    second.close();
+
+    const rows = await client().query(list, { channel: "resend" });
+    expect(rows.map((r) => r.body)).toEqual(["once"]);
+    expect(backend.stats().mutationsRun - before.mutationsRun).toBe(1);
+    expect(backend.stats().mutationsDeduplicated - before.mutationsDeduplicated).toBe(1);
   });
 
   it("re-subscribes queries after a dropped connection and keeps pushing updates", async () => {
