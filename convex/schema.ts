@@ -84,6 +84,12 @@ export default defineSchema({
     trialEnd: v.optional(v.number()),
     /** Stripe `created` (seconds) of the event last applied; orders updates. */
     eventCreated: v.number(),
+    /**
+     * The status the last applied event moved from (its
+     * `data.previous_attributes.status`), if it changed the status. Orders
+     * events stamped with the same second.
+     */
+    statusBefore: v.optional(vSubscriptionStatus),
     /** When the subscription first became `past_due` in this spell (ms). */
     pastDueSince: v.optional(v.number()),
   })

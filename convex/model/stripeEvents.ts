@@ -53,9 +53,15 @@ export function customerIdOfEvent(event: Stripe.Event): string | undefined {
   return stripeIdOf(object.customer ?? undefined);
 }
 
+/** `data.previous_attributes.status` of an update event, when the update changed the status. */
+function previousStatusOf(event: Stripe.Event): string | undefined {
+  const previous = (event.data as { previous_attributes?: { status?: unknown } }).previous_attributes;
+  return typeof previous?.status === "string" ? previous.status : undefined;
+}
+
 /** Dispatches by event type. Returns whether the event changed anything we track. */
 export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, nowMs: number): Promise<ApplyOutcome> {
-  const clock: EventClock = { eventId: event.id, eventCreated: event.created };
+  const clock: EventClock = { eventId: event.id, eventCreated: event.created, previousStatus: previousStatusOf(event) };
   switch (event.type) {
     case "checkout.session.completed":
     case "checkout.session.async_payment_succeeded":

@@ -4,8 +4,11 @@
  *
  * Ordering ("event time plus status rank", docs/ARCHITECTURE.md): the mirror
  * keeps `eventCreated` (Stripe seconds) of the last applied event. An older
- * event is skipped; at an equal second it applies only if its status rank is
- * not lower; nothing revives `canceled` / `incomplete_expired`.
+ * event is skipped; nothing revives `canceled` / `incomplete_expired`. Stripe
+ * stamps events in whole seconds, so several can share one; at an equal
+ * second (see `sameSecondOrder`) the event's `previous_attributes.status`
+ * tells a transition from the stored state, and status rank decides only
+ * when that is silent.
  *
  * Field shapes follow API version 2026-10-28.endive, where
  * `current_period_start` / `current_period_end` live on subscription items
@@ -23,7 +26,13 @@ import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
 import { RetryableEventError } from "./webhookQueue";
 
 /** Where an event sits in time, for ordering. */
-export type EventClock = { eventId: string; eventCreated: number };
+export type EventClock = {
+  eventId: string;
+  /** Stripe `created`, seconds. */
+  eventCreated: number;
+  /** `data.previous_attributes.status` when the event changed the status. */
+  previousStatus?: string;
+};
 
 /**
  * Rank of a status along the subscription lifecycle; at an equal event
@@ -43,6 +52,36 @@ const STATUS_RANK: Record<SubscriptionStatus, number> = {
 
 export function subscriptionStatusRank(status: SubscriptionStatus): number {
   return STATUS_RANK[status];
+}
+
+function isSubscriptionStatus(value: string | undefined): value is SubscriptionStatus {
+  return value !== undefined && (SUBSCRIPTION_STATUSES as readonly string[]).includes(value);
+}
+
+/**
+ * Orders an event stamped with the same second as the stored state; returns
+ * why it is stale, or null to apply it.
+ * 1. The event moved *from* the stored status (`previous_attributes.status`):
+ *    it continues from our state, so it is newer (e.g. `past_due` → `active`
+ *    right after a card update left the status `past_due`).
+ * 2. The event's status is the one the stored state moved from: it is that
+ *    state's predecessor.
+ * 3. Otherwise the higher status rank wins (e.g. `active` over `incomplete`
+ *    at checkout, where `created` carries no previous attributes).
+ */
+export function sameSecondOrder(
+  existing: Pick<Doc<"subscriptions">, "status" | "statusBefore">,
+  status: SubscriptionStatus,
+  previousStatus: string | undefined,
+): string | null {
+  if (previousStatus !== undefined && previousStatus === existing.status) return null;
+  if (existing.statusBefore !== undefined && status === existing.statusBefore && status !== existing.status) {
+    return `same second, the stored ${existing.status} state moved on from ${status}`;
+  }
+  if (STATUS_RANK[status] < STATUS_RANK[existing.status]) {
+    return `same second, lower status rank than ${existing.status}`;
+  }
+  return null;
 }
 
 /** Stripe id of an expandable field (`"cus_…"` or `{ id: "cus_…" }`). */
@@ -144,8 +183,9 @@ export async function syncSubscription(
     if (isTerminalStatus(existing.status) && !isTerminalStatus(status)) {
       return { outcome: "stale", reason: `subscription is already ${existing.status}` };
     }
-    if (clock.eventCreated === existing.eventCreated && STATUS_RANK[status] < STATUS_RANK[existing.status]) {
-      return { outcome: "stale", reason: `same second, lower status rank than ${existing.status}` };
+    if (clock.eventCreated === existing.eventCreated) {
+      const stale = sameSecondOrder(existing, status, clock.previousStatus);
+      if (stale) return { outcome: "stale", reason: stale };
     }
   }
 
@@ -197,6 +237,7 @@ export async function syncSubscription(
     trialStart: secondsToMs(subscription.trial_start),
     trialEnd: secondsToMs(subscription.trial_end),
     eventCreated: clock.eventCreated,
+    statusBefore: isSubscriptionStatus(clock.previousStatus) ? clock.previousStatus : undefined,
     pastDueSince,
   };
 

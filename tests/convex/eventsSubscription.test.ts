@@ -129,6 +129,47 @@ describe("subscription events", () => {
     expect((await account(t, accountId)).tier).toBe("pro");
   });
 
+  describe("recovery from past_due stamped with the same second as a card update", () => {
+    // Updating the card leaves the status past_due (previous_attributes names
+    // the payment method); paying the open invoice a moment later moves it to
+    // active (previous_attributes.status = past_due). Both carry one second.
+    const pastDue = () =>
+      event("customer.subscription.updated", sub({ status: "past_due" }), {
+        created: T0 + 100,
+        previousAttributes: { status: "active" },
+      });
+    const cardUpdated = () =>
+      event("customer.subscription.updated", sub({ status: "past_due" }), {
+        created: T0 + 200,
+        previousAttributes: { default_payment_method: "pm_old" },
+      });
+    const recovered = () =>
+      event("customer.subscription.updated", sub({ status: "active" }), {
+        created: T0 + 200,
+        previousAttributes: { status: "past_due" },
+      });
+
+    test("in delivery order the subscription ends active", async () => {
+      await send(event("customer.subscription.created", sub(), { created: T0 }), pastDue(), cardUpdated(), recovered());
+      const [row] = await subscriptionRows(t, SUB);
+      expect(row?.status).toBe("active");
+      expect(row?.pastDueSince).toBeUndefined();
+      const after = await account(t, accountId);
+      expect(after.tier).toBe("pro");
+      expect(after.graceEndsAt).toBeUndefined();
+    });
+
+    test("delivered the other way round the subscription still ends active", async () => {
+      const late = cardUpdated();
+      await send(event("customer.subscription.created", sub(), { created: T0 }), pastDue(), recovered(), late);
+      expect((await subscriptionRows(t, SUB))[0]?.status).toBe("active");
+      expect(await eventRow(t, late.id)).toMatchObject({ status: "succeeded" });
+      const after = await account(t, accountId);
+      expect(after.tier).toBe("pro");
+      expect(after.graceEndsAt).toBeUndefined();
+    });
+  });
+
   test("a stale updated after deleted does not revive the subscription", async () => {
     const deleted = event(
       "customer.subscription.deleted",
