@@ -21,14 +21,16 @@
  */
 import { v } from "convex/values";
 import { internalAction, internalMutation, internalQuery } from "./_generated/server";
+import { internal } from "./_generated/api";
 import {
   ENQUEUE_BATCH,
-  MAX_EVENTS_PER_RUN,
+  RECONCILE_PASSES,
+  continuationEnd,
   emptyTotals,
   enqueueMissingEvents,
+  eventsPerRun,
   listEvents,
   reconcileWindow,
-  type ListPass,
 } from "./model/reconcile";
 import { getStripe, readEnv, stripeRead } from "./model/stripeClient";
 import { modeOfSecretKey } from "./model/stripeWebhook";
@@ -85,17 +87,19 @@ export const enqueueBatch = internalMutation({
   },
 });
 
+const vPass = v.union(v.literal("undelivered"), v.literal("all"));
+
 const vReconcileResult = v.union(
   v.object({ skipped: v.literal("not_configured") }),
   v.object({
-    /** Distinct events listed (both passes). */
+    /** Distinct events listed by this run. */
     listed: v.number(),
     enqueued: v.number(),
     ignored: v.number(),
     alreadyKnown: v.number(),
     oversized: v.number(),
-    /** True when `MAX_EVENTS_PER_RUN` stopped the listing; the next run continues. */
-    truncated: v.boolean(),
+    /** True when `MAX_EVENTS_PER_RUN` cut the listing and a continuation run was scheduled. */
+    continued: v.boolean(),
     /** The listed `created` window, Stripe seconds: windowStart ≤ created < windowEnd. */
     windowStart: v.number(),
     windowEnd: v.number(),
@@ -108,18 +112,30 @@ const vReconcileResult = v.union(
  * @param sinceSeconds look-back in seconds (default 3 days = Stripe's
  *   live-mode retry window; clamped to 30 days, what Stripe keeps). Events of
  *   the last 2 minutes are left to the normal delivery.
+ * @param maxEvents events listed per run, 1–1,000 (default 1,000); a
+ *   continuation keeps the same bound.
+ * @param continuation set only by this function when it schedules itself to
+ *   go on past `MAX_EVENTS_PER_RUN`: the run's window (Stripe seconds), the
+ *   pass to resume and that pass's upper bound.
  * @returns `{ skipped: "not_configured" }` without `STRIPE_SECRET_KEY`;
  *   otherwise counts: `listed` distinct events, `enqueued` newly recorded
  *   (`ignored` of them for the other livemode), `alreadyKnown`, `oversized`
- *   (not recorded), `truncated` when `MAX_EVENTS_PER_RUN` (1,000) was reached.
+ *   (not recorded), `continued` when the budget ran out and the next batch
+ *   was scheduled.
  * @throws ConvexError `STRIPE_ERROR` when listing fails (events recorded by
  *   an earlier pass of the run stay recorded); `STRIPE_NOT_CONFIGURED` for an
  *   invalid `STRIPE_API_BASE`.
  */
 export const reconcileEvents = internalAction({
-  args: { sinceSeconds: v.optional(v.number()) },
+  args: {
+    sinceSeconds: v.optional(v.number()),
+    maxEvents: v.optional(v.number()),
+    continuation: v.optional(
+      v.object({ windowStart: v.number(), windowEnd: v.number(), pass: vPass, passEnd: v.number() }),
+    ),
+  },
   returns: vReconcileResult,
-  handler: async (ctx, { sinceSeconds }) => {
+  handler: async (ctx, { sinceSeconds, maxEvents, continuation }) => {
     const key = readEnv("STRIPE_SECRET_KEY");
     if (!key) {
       console.log("reconcile: STRIPE_SECRET_KEY is not set; skipped");
@@ -127,38 +143,42 @@ export const reconcileEvents = internalAction({
     }
     const stripe = getStripe();
     const mode = modeOfSecretKey(key);
-    const window = reconcileWindow(Math.floor(Date.now() / 1000), sinceSeconds);
+    const window = continuation
+      ? { gte: continuation.windowStart, lt: continuation.windowEnd }
+      : reconcileWindow(Math.floor(Date.now() / 1000), sinceSeconds);
     const seen = new Set<string>();
     const totals = emptyTotals();
-    let budget = MAX_EVENTS_PER_RUN;
-    let truncated = false;
-    // Undelivered events first, so they get the budget; then everything in
-    // the window, because a lost delivery is not always flagged as failed.
-    const passes: ListPass[] = [{ deliveryFailedOnly: true }, { deliveryFailedOnly: false }];
+    const perRun = eventsPerRun(maxEvents);
+    let budget = perRun;
+    let continued = false;
+    const passes = continuation ? RECONCILE_PASSES.slice(RECONCILE_PASSES.indexOf(continuation.pass)) : RECONCILE_PASSES;
     for (const pass of passes) {
-      if (budget <= 0) {
-        truncated = true;
-        break;
-      }
-      const listing = await stripeRead("events.list", () => listEvents(stripe, window, pass, budget, seen));
+      const passWindow = continuation?.pass === pass ? { gte: window.gte, lt: continuation.passEnd } : window;
+      const listing = await stripeRead("events.list", () => listEvents(stripe, passWindow, pass, budget, seen));
       budget -= listing.read;
-      if (!listing.exhausted) truncated = true;
       const result = await enqueueMissingEvents(ctx, listing.events, mode);
       totals.enqueued += result.enqueued;
       totals.ignored += result.ignored;
       totals.alreadyKnown += result.alreadyKnown;
       totals.oversized += result.oversized;
+      if (!listing.exhausted && listing.oldestCreated !== undefined) {
+        await ctx.scheduler.runAfter(0, internal.reconcile.reconcileEvents, {
+          maxEvents: perRun,
+          continuation: {
+            windowStart: window.gte,
+            windowEnd: window.lt,
+            pass,
+            passEnd: continuationEnd(passWindow, listing.oldestCreated, perRun),
+          },
+        });
+        continued = true;
+        break;
+      }
     }
-    const summary = {
-      listed: seen.size,
-      ...totals,
-      truncated,
-      windowStart: window.gte,
-      windowEnd: window.lt,
-    };
+    const summary = { listed: seen.size, ...totals, continued, windowStart: window.gte, windowEnd: window.lt };
     const line =
       `reconcile: listed ${summary.listed}, enqueued ${summary.enqueued} (ignored ${summary.ignored}), ` +
-      `already known ${summary.alreadyKnown}, oversized ${summary.oversized}${truncated ? ", truncated" : ""}`;
+      `already known ${summary.alreadyKnown}, oversized ${summary.oversized}${continued ? ", continuing" : ""}`;
     if (summary.enqueued > 0 || summary.oversized > 0) console.warn(line);
     else console.log(line);
     return summary;

@@ -52,6 +52,12 @@ export const MAX_WINDOW_SECONDS = 30 * DAY_SECONDS;
 export const SETTLE_SECONDS = 2 * 60;
 /** Most events listed per run (both passes together); the next run continues. */
 export const MAX_EVENTS_PER_RUN = 1_000;
+/** The per-run bound: `maxEvents` clamped to 1–`MAX_EVENTS_PER_RUN`, default `MAX_EVENTS_PER_RUN`. */
+export function eventsPerRun(maxEvents?: number): number {
+  if (maxEvents === undefined || !Number.isFinite(maxEvents)) return MAX_EVENTS_PER_RUN;
+  return Math.min(MAX_EVENTS_PER_RUN, Math.max(1, Math.floor(maxEvents)));
+}
+
 /** Stripe's largest page. */
 export const PAGE_SIZE = 100;
 /** Most events per `reconcile.enqueueBatch` mutation (and per `knownEventIds` query). */
@@ -125,35 +131,45 @@ export function batchInputs(
   return batches;
 }
 
-/** One `GET /v1/events` listing: `delivery_success=false`, or every event in the window. */
-export type ListPass = { deliveryFailedOnly: boolean };
+/**
+ * The two listings of a run: `undelivered` (`delivery_success=false`) first,
+ * so the events Stripe knows it failed to deliver get the budget; then `all`
+ * events of the window, because a lost delivery is not always flagged failed.
+ */
+export type ReconcilePass = "undelivered" | "all";
+export const RECONCILE_PASSES: readonly ReconcilePass[] = ["undelivered", "all"];
 
 /**
  * Lists events of `RECONCILE_EVENT_TYPES` created in `window`, newest first
  * as Stripe returns them, following `starting_after` until the list ends or
- * `budget` events were read. Ids in `seen` are skipped (not counted twice)
- * and new ones are added to it.
+ * `budget` events were read. Ids in `seen` are not returned again (they still
+ * count as read) and new ones are added to it.
+ *
+ * @returns `exhausted` when the list ended; otherwise `oldestCreated` is the
+ *   `created` of the last event read, where a continuation picks up.
  */
 export async function listEvents(
   stripe: Stripe,
   window: ReconcileWindow,
-  pass: ListPass,
+  pass: ReconcilePass,
   budget: number,
   seen: Set<string>,
-): Promise<{ events: Stripe.Event[]; read: number; exhausted: boolean }> {
+): Promise<{ events: Stripe.Event[]; read: number; exhausted: boolean; oldestCreated?: number }> {
   const events: Stripe.Event[] = [];
   let read = 0;
   let startingAfter: string | undefined;
+  let oldestCreated: number | undefined;
   while (read < budget) {
     const page = await stripe.events.list({
       types: [...RECONCILE_EVENT_TYPES],
       created: { gte: window.gte, lt: window.lt },
-      ...(pass.deliveryFailedOnly ? { delivery_success: false } : {}),
+      ...(pass === "undelivered" ? { delivery_success: false } : {}),
       limit: Math.min(PAGE_SIZE, budget - read),
       ...(startingAfter ? { starting_after: startingAfter } : {}),
     });
     for (const event of page.data) {
       read++;
+      oldestCreated = event.created;
       if (seen.has(event.id)) continue;
       seen.add(event.id);
       events.push(event);
@@ -162,7 +178,22 @@ export async function listEvents(
     if (!page.has_more || !last) return { events, read, exhausted: true };
     startingAfter = last.id;
   }
-  return { events, read, exhausted: false };
+  return { events, read, exhausted: false, oldestCreated };
+}
+
+/**
+ * Where the next run continues a listing cut by the budget: the same pass,
+ * events created up to and including `oldestCreated` (events of that second
+ * already recorded are found known and cost no write). Listing by time rather
+ * than by a `starting_after` cursor keeps working when the cursor event has
+ * since been delivered and left the `delivery_success=false` list. If a whole
+ * budget fell in one second (no progress possible by time), the rest of that
+ * second is skipped with a warning rather than looping.
+ */
+export function continuationEnd(window: ReconcileWindow, oldestCreated: number, perRun: number): number {
+  if (oldestCreated + 1 < window.lt) return oldestCreated + 1;
+  console.warn(`reconcile: more than ${perRun} events created at ${oldestCreated}; the rest of that second is skipped`);
+  return oldestCreated;
 }
 
 /** Counts of one reconciliation run (or of one part of it). */
