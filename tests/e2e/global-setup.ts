@@ -18,7 +18,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     client: "preview",
     users: [...DEMO_USERS, ...Object.values(E2E_USERS)],
     // Set E2E_STACK_LOG=1 to see the backend's and simulator's logs.
-    log: quiet ? (line) => (/error|fail|warn/i.test(line) && !line.includes("[stripe-sim] event") ? console.log(line) : undefined) : undefined,
+    // Quiet: only problems, not the simulator's per-event lines (event types contain "failed").
+    log: quiet ? (line) => (/error|fail|warn/i.test(line) && !/^\[stripe-sim\] (event|webhook) /.test(line) ? console.log(line) : undefined) : undefined,
   });
   // Workers inherit the runner's env: failure diagnostics read the backend with it.
   process.env.E2E_ADMIN_KEY = stack.adminKey;
