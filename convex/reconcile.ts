@@ -8,7 +8,8 @@
  *   the ones missing from `webhookEvents` through `model/webhookQueue`'s
  *   `enqueueEvent`, exactly as the webhook endpoint does. Recording is
  *   idempotent by event id, so listing an event twice, or an event the
- *   webhook delivers meanwhile, changes nothing.
+ *   webhook delivers meanwhile, changes nothing. At most 1,000 events are
+ *   listed per run; a longer listing continues in a run it schedules.
  *   Operators: `npx convex run reconcile:reconcileEvents '{}'`, or
  *   `'{"sinceSeconds": 2592000}'` for the whole 30 days Stripe keeps.
  * - `knownEventIds`, `enqueueBatch`: its reads and writes, batched.

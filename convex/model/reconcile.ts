@@ -25,8 +25,8 @@ const DAY_SECONDS = 24 * 60 * 60;
 /**
  * Every event type `applyStripeEvent` handles (anything else would be recorded
  * `ignored`, so listing it is wasted work). Stripe's `types[]` filter takes at
- * most 20 types; `tests/convex/reconcile.test.ts` checks the count and that
- * each type is really handled.
+ * most 20 types (checked in `tests/convex/reconcile.test.ts`). A type added
+ * to the handlers belongs here too.
  */
 export const RECONCILE_EVENT_TYPES: readonly string[] = [
   "checkout.session.completed",
