@@ -24,7 +24,9 @@ import {
   reconcileWindow,
 } from "../../convex/model/reconcile";
 import type { EnqueueInput } from "../../convex/model/webhookQueue";
+import { startStripeSimulator, type StripeSimulator } from "../../scripts/stripe-sim/index.ts";
 import { parseStripeForm, type FormValue } from "../helpers/recordingStripeServer";
+import { payCheckout, startReceiver, type Receiver } from "../node/stripe-sim-harness";
 import { DAY, T0, checkoutSession, customer, event, invoice, price, subscription, unhandledEvent } from "./fixtures/stripe";
 import {
   account,
@@ -452,5 +454,77 @@ describe("reconcile helpers", () => {
     expect(batchInputs(big, 100, 1_000).map((b) => b.length)).toEqual([2, 2, 1]);
     expect(batchInputs([input(5_000, 0), input(10, 1)], 100, 1_000).map((b) => b.length)).toEqual([1, 1]);
     expect(batchInputs([], 100, 1_000)).toEqual([]);
+  });
+});
+
+describe("reconcile against the Stripe simulator", () => {
+  let sim: StripeSimulator;
+  let receiver: Receiver;
+  beforeEach(async () => {
+    const secret = "whsec_test_reconcile_sim";
+    receiver = await startReceiver(secret);
+    // The webhook endpoint is up, but every event our handlers care about is
+    // lost on the way (`delivery_success=false` in the simulator's listing).
+    sim = await startStripeSimulator({
+      port: 0,
+      seed: true,
+      webhookUrl: receiver.url,
+      webhookSecret: secret,
+      retryDelaysMs: [10],
+      chaos: { dropTypes: [...RECONCILE_EVENT_TYPES] },
+    });
+    await sim.waitForDeliveries();
+    vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_reconcile_sim");
+    vi.stubEnv("STRIPE_API_BASE", sim.url);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+    await sim.close();
+    await receiver.close();
+  });
+
+  test("a paid Checkout whose handled events were all dropped ends on the paid tier after one run", async () => {
+    const t = makeTest();
+    const accountId = await createAccount(t);
+    const client = sim.stripe("sk_test_reconcile_sim");
+    // A test clock a day back, so the events are inside the window and not
+    // in the last 2 minutes left to the normal delivery.
+    const clock = await client.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) - DAY });
+    const buyer = await client.customers.create({ email: "buyer@example.com", test_clock: clock.id });
+    const proPrice = (await client.prices.list({ lookup_keys: ["pro_monthly"], active: true })).data[0]!;
+    const session = await client.checkout.sessions.create({
+      mode: "subscription",
+      customer: buyer.id,
+      client_reference_id: accountId,
+      metadata: { accountId },
+      line_items: [{ price: proPrice.id, quantity: 1 }],
+      success_url: "http://127.0.0.1:5173/billing/success?session_id={CHECKOUT_SESSION_ID}",
+      cancel_url: "http://127.0.0.1:5173/pricing",
+    });
+    expect((await payCheckout(sim, session, "4242424242424242")).status).toBe(303);
+    await sim.waitForDeliveries();
+    expect(receiver.types().filter((type) => RECONCILE_EVENT_TYPES.includes(type))).toEqual([]);
+    const lost = await client.events.list({ delivery_success: false, types: [...RECONCILE_EVENT_TYPES], limit: 100 });
+    expect(lost.data.map((e) => e.type)).toEqual(expect.arrayContaining(["checkout.session.completed", "invoice.paid"]));
+
+    const result = await t.action(internal.reconcile.reconcileEvents, {});
+    expect(result).toMatchObject({ listed: lost.data.length, enqueued: lost.data.length, alreadyKnown: 0 });
+    await t.finishAllScheduledFunctions(() => {});
+
+    const rows = await allEventRows(t);
+    expect(rows.map((r) => r.status)).toEqual(rows.map(() => "succeeded"));
+    const subscriptionId = (await client.checkout.sessions.retrieve(session.id)).subscription as string;
+    expect(await account(t, accountId)).toMatchObject({
+      tier: "pro",
+      stripeCustomerId: buyer.id,
+      stripeSubscriptionId: subscriptionId,
+    });
+    const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
+    expect(grants.map((g) => g.amount)).toEqual([PLANS.pro.tokensPerPeriod]);
+
+    expect(await t.action(internal.reconcile.reconcileEvents, {})).toMatchObject({ enqueued: 0, alreadyKnown: lost.data.length });
   });
 });
