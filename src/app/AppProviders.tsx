@@ -17,7 +17,8 @@ export function AppProviders({ children, config = readConfig() }: { children: Re
           <UpgradeModalProvider>{children}</UpgradeModalProvider>
         </ConfirmProvider>
       </AuthProvider>
-      <Toaster position="top-right" richColors closeButton />
+      {/* Bottom corner: a top-right toast would cover the header's live token meter just as a run changes it. */}
+      <Toaster position="bottom-right" richColors closeButton />
     </ErrorBoundary>
   );
 }
