@@ -161,8 +161,8 @@ describe("invoices", () => {
     expect(within(rows[1]!).getByTestId("invoice-amount").textContent).toBe(new Intl.NumberFormat(undefined, { style: "currency", currency: "JPY" }).format(3000));
     expect(within(rows[1]!).getByTestId("invoice-status")).toHaveTextContent("open");
     expect(within(rows[2]!).getByTestId("invoice-amount").textContent).toBe(new Intl.NumberFormat(undefined, { style: "currency", currency: "EUR" }).format(19.99));
-    expect(within(rows[0]!).getByRole("link", { name: "View" })).toHaveAttribute("href", "https://invoice.stripe.com/i/1");
-    expect(within(rows[0]!).getByRole("link", { name: "PDF" })).toHaveAttribute("href", "https://pay.stripe.com/invoice/1/pdf");
+    expect(within(rows[0]!).getByRole("link", { name: "View invoice ABC-0001 (opens in a new tab)" })).toHaveAttribute("href", "https://invoice.stripe.com/i/1");
+    expect(within(rows[0]!).getByRole("link", { name: "Download invoice ABC-0001 as PDF (opens in a new tab)" })).toHaveAttribute("href", "https://pay.stripe.com/invoice/1/pdf");
     expect(rows[0]).toHaveTextContent(formatDate(NOW - DAY));
   });
 

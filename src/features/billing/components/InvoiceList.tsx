@@ -18,6 +18,11 @@ function invoiceAmount(invoice: InvoiceView): number {
   return invoice.status === "paid" ? invoice.amountPaid : invoice.amountDue;
 }
 
+/** Screen readers list links out of context: "View" alone does not say which invoice. */
+function invoiceLabel(invoice: InvoiceView): string {
+  return invoice.number ? `invoice ${invoice.number}` : "draft invoice";
+}
+
 /** The last invoices (billing.invoices, newest first) with links to Stripe's hosted page and PDF. */
 export function InvoiceList({ limit = 6 }: { limit?: number }) {
   const invoices = useQuery(api.billing.invoices, { limit });
@@ -61,12 +66,22 @@ export function InvoiceList({ limit = 6 }: { limit?: number }) {
                   </td>
                   <td className="links">
                     {invoice.hostedInvoiceUrl ? (
-                      <a href={invoice.hostedInvoiceUrl} target="_blank" rel="noreferrer">
+                      <a
+                        href={invoice.hostedInvoiceUrl}
+                        target="_blank"
+                        rel="noreferrer"
+                        aria-label={`View ${invoiceLabel(invoice)} (opens in a new tab)`}
+                      >
                         View
                       </a>
                     ) : null}
                     {invoice.invoicePdf ? (
-                      <a href={invoice.invoicePdf} target="_blank" rel="noreferrer">
+                      <a
+                        href={invoice.invoicePdf}
+                        target="_blank"
+                        rel="noreferrer"
+                        aria-label={`Download ${invoiceLabel(invoice)} as PDF (opens in a new tab)`}
+                      >
                         PDF
                       </a>
                     ) : null}
