@@ -57,6 +57,18 @@ describe("subscription manager", () => {
     expect(screen.queryByTestId("renews-on")).toBeNull();
   });
 
+  it("a scheduled cancellation while past due does not promise the plan until the cancel date", () => {
+    fake.setQuery(
+      "billing:subscription",
+      paid("pro", { status: "past_due", cancelScheduled: true, cancelAtPeriodEnd: true, graceEndsAt: NOW + 7 * DAY }),
+    );
+    renderApp(<BillingPage />);
+    expect(screen.getByTestId("cancels-on")).toHaveTextContent(formatDate(NOW + 30 * DAY));
+    const notice = screen.getByTestId("cancel-notice");
+    expect(notice).toHaveTextContent(`Pay the overdue invoice by ${formatDate(NOW + 7 * DAY)} to keep it until then.`);
+    expect(notice).not.toHaveTextContent("stays active");
+  });
+
   it("shows the trial end while trialing", () => {
     fake.setQuery("billing:subscription", paid("starter", { status: "trialing", trialEnd: NOW + 7 * DAY }));
     renderApp(<BillingPage />);

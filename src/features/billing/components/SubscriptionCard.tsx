@@ -49,8 +49,13 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
         ) : null}
       </dl>
       {s.cancelScheduled && cancelDate && !ended ? (
-        <p className="notice notice-info">
-          Your {tierName(s.tier)} plan stays active until {formatDate(cancelDate)}. You can resume it in Manage billing.
+        <p className="notice notice-info" data-testid="cancel-notice">
+          {s.status === "past_due"
+            ? // Past due, the plan only lasts to the grace end unless the invoice is paid.
+              `Your ${tierName(s.tier)} plan is set to end on ${formatDate(cancelDate)}. ${
+                s.graceEndsAt ? `Pay the overdue invoice by ${formatDate(s.graceEndsAt)} to keep it until then.` : "Pay the overdue invoice to keep it until then."
+              }`
+            : `Your ${tierName(s.tier)} plan stays active until ${formatDate(cancelDate)}. You can resume it in Manage billing.`}
         </p>
       ) : null}
       <div className="actions">
