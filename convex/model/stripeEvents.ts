@@ -101,6 +101,16 @@ export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, no
  * `client_reference_id` or `metadata.accountId`, and for a paid top-up
  * (`mode: "payment"`, `metadata.kind: "top_up"`, `metadata.packId`) grants
  * the pack's tokens once per session (sourceKey `checkout:<session id>`).
+ *
+ * Refused (plain `Error`: retried, then dead-lettered for an operator), since
+ * our own sessions never look like this and `client_reference_id` is the one
+ * field a buyer can set on Stripe-hosted flows (Payment Links, pricing
+ * tables):
+ * - `client_reference_id` and `metadata.accountId` name different accounts;
+ * - the customer is linked to another account;
+ * - the account already has a different live customer (our Checkout reuses
+ *   it, see `billingActions.ensureCustomer`); moving the account would orphan
+ *   that customer's invoices and open the wrong Customer Portal.
  */
 async function applyCheckoutSession(
   ctx: MutationCtx,
@@ -109,7 +119,13 @@ async function applyCheckoutSession(
   nowMs: number,
 ): Promise<ApplyOutcome> {
   const stripeCustomerId = stripeIdOf(session.customer);
-  const reference = session.client_reference_id ?? session.metadata?.accountId ?? null;
+  const metadataAccountId = session.metadata?.accountId;
+  if (session.client_reference_id && metadataAccountId && session.client_reference_id !== metadataAccountId) {
+    throw new Error(
+      `checkout session ${session.id}: client_reference_id "${session.client_reference_id}" and metadata.accountId "${metadataAccountId}" disagree`,
+    );
+  }
+  const reference = session.client_reference_id ?? metadataAccountId ?? null;
   const referencedId = reference ? ctx.db.normalizeId("billingAccounts", reference) : null;
   let account = referencedId ? await ctx.db.get("billingAccounts", referencedId) : null;
   if (reference && !account) {
@@ -130,8 +146,8 @@ async function applyCheckoutSession(
     }
     if (account.stripeCustomerId !== stripeCustomerId) {
       if (account.stripeCustomerId && !account.stripeCustomerDeleted) {
-        console.warn(
-          `account ${account._id} moves from customer ${account.stripeCustomerId} to ${stripeCustomerId} (checkout ${session.id})`,
+        throw new Error(
+          `checkout session ${session.id} has customer ${stripeCustomerId}, but account ${account._id} already has customer ${account.stripeCustomerId}`,
         );
       }
       await ctx.db.patch("billingAccounts", account._id, {

@@ -142,6 +142,49 @@ describe("checkout and customer events", () => {
     expect((await account(t, other)).stripeCustomerId).toBe("cus_taken");
   });
 
+  test("a session naming an account that already has another live customer does not move that account", async () => {
+    // Our Checkout always reuses the account's live customer, so a session with
+    // a different, unlinked customer was made elsewhere (a Payment Link or a
+    // pricing table lets the buyer set client_reference_id). Moving the account
+    // would orphan its real customer's invoices and open the wrong portal.
+    await t.run(async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_victim" }));
+    const e = event(
+      "checkout.session.completed",
+      checkoutSession({ mode: "subscription", customer: "cus_stranger", subscription: "sub_s", clientReferenceId: accountId }),
+    );
+    await deliverOk(t, e);
+    await runDueNow(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying" });
+    expect((await eventRow(t, e.id))?.lastError).toMatch(/already has customer cus_victim/);
+    expect(await account(t, accountId)).toMatchObject({ stripeCustomerId: "cus_victim" });
+    expect((await account(t, accountId)).stripeSubscriptionId).toBeUndefined();
+  });
+
+  test("a top-up whose client_reference_id and metadata.accountId disagree grants nothing", async () => {
+    const other = await createAccount(t);
+    const e = event("checkout.session.completed", topUp({ metadata: { kind: "top_up", packId: pack.id, accountId: other } }));
+    await deliverOk(t, e);
+    await runDueNow(t);
+    expect((await eventRow(t, e.id))?.lastError).toMatch(/disagree/);
+    expect(await ledgerRows(t, accountId)).toEqual(expect.not.arrayContaining([expect.objectContaining({ reason: "top_up" })]));
+    expect(await ledgerRows(t, other)).toEqual(expect.not.arrayContaining([expect.objectContaining({ reason: "top_up" })]));
+    expect((await account(t, accountId)).stripeCustomerId).toBeUndefined();
+  });
+
+  test("after customer.deleted, a checkout with the new customer relinks the account", async () => {
+    await t.run(async (ctx) =>
+      ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_old", stripeCustomerDeleted: true }),
+    );
+    await send(
+      event(
+        "checkout.session.completed",
+        checkoutSession({ mode: "subscription", customer: "cus_fresh", subscription: "sub_f", clientReferenceId: accountId }),
+      ),
+    );
+    expect(await account(t, accountId)).toMatchObject({ stripeCustomerId: "cus_fresh", stripeSubscriptionId: "sub_f" });
+    expect((await account(t, accountId)).stripeCustomerDeleted).toBeUndefined();
+  });
+
   test("a paid top-up grants the pack's tokens once, even when the event is redelivered under a new id", async () => {
     await send(event("checkout.session.completed", topUp()), event("checkout.session.completed", topUp()));
     expect(await balance(t, accountId)).toMatchObject({ purchased: pack.tokens, balance: pack.tokens });
