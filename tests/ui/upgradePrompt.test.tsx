@@ -1,6 +1,6 @@
 import { screen } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { AnalysesPanel } from "../../src/features/tokens/components/AnalysesPanel";
+import { AnalysesPanel, dashboardTrigger } from "../../src/features/tokens/components/AnalysesPanel";
 import { LockedFeature } from "../../src/features/tokens/components/LockedFeature";
 import { UpgradePrompt } from "../../src/features/tokens/components/UpgradePrompt";
 import { fake } from "./helpers/fakeConvex";
@@ -45,6 +45,7 @@ describe("UpgradePrompt", () => {
     const prompt = screen.getByTestId("upgrade-prompt");
     expect(prompt).toHaveAttribute("data-trigger", "analysis_blocked");
     expect(prompt).toHaveClass("tone-accent");
+    expect(prompt).toHaveTextContent("Deep analysis needs Pro");
     expect(prompt).toHaveTextContent("Pro gives you 150 tokens per period and unlocks it.");
     await user.click(screen.getByTestId("upgrade-prompt-upgrade"));
     expect(screen.getByRole("dialog", { name: "Deep analysis needs Pro" })).toBeInTheDocument();
@@ -68,6 +69,48 @@ describe("dashboard prompt triggers", () => {
 
     fake.pushQuery("tokens:balance", balance({ allowance: 50, used: 0, remaining: 50 }));
     expect(screen.queryByTestId("upgrade-prompt")).toBeNull();
+  });
+
+  it("a run blocked for tokens shows analysis_blocked with cost and balance, until the balance changes", async () => {
+    fake.setQuery("tokens:balance", balance({ allowance: 50, used: 42, remaining: 8 }));
+    fake.setQuery("tokens:check", (args: { feature: string }) =>
+      args.feature === "bulk_analysis"
+        ? { allowed: false, cost: 10, remaining: 8, reason: "insufficient_tokens" }
+        : { allowed: true, cost: 1, remaining: 8, reason: "ok" },
+    );
+    fake.setQuery("billing:subscription", paid("starter"));
+    const { user } = renderApp(<AnalysesPanel />);
+    // 8 left is above the low-tokens threshold: no prompt yet.
+    expect(screen.queryByTestId("upgrade-prompt")).toBeNull();
+
+    await user.click(screen.getByTestId("analysis-run-bulk_analysis"));
+    await user.click(await screen.findByTestId("upgrade-modal-dismiss"));
+    const prompt = screen.getByTestId("upgrade-prompt");
+    expect(prompt).toHaveAttribute("data-trigger", "analysis_blocked");
+    expect(prompt).toHaveTextContent("Bulk analysis needs 10 tokens; you have 8");
+    expect(prompt).toHaveTextContent("Pro gives you 150 tokens per period.");
+    expect(prompt).not.toHaveTextContent("unlocks it");
+    await user.click(screen.getByTestId("upgrade-prompt-upgrade"));
+    expect(screen.getByRole("dialog", { name: "Not enough tokens for Bulk analysis" })).toBeInTheDocument();
+    await user.click(screen.getByTestId("upgrade-modal-dismiss"));
+
+    // A top-up changes the balance: the block no longer describes the account.
+    fake.pushQuery("tokens:balance", balance({ allowance: 50, purchased: 100, used: 42, remaining: 108 }));
+    expect(screen.queryByTestId("upgrade-prompt")).toBeNull();
+  });
+
+  it("trigger precedence: a live tier block, then out of tokens, then a token block at the same balance, then low", () => {
+    const low = balance({ allowance: 5, used: 2, remaining: 3 });
+    const empty = balance({ allowance: 5, used: 5, remaining: 0 });
+    const tierBlock = { feature: "deep_analysis", reason: "tier_required" as const, requiredTier: "pro" as const };
+    const tokenBlock = { feature: "bulk_analysis", reason: "insufficient_tokens" as const, cost: 10, remaining: 3 };
+    expect(dashboardTrigger(empty, "free", tierBlock)).toBe("analysis_blocked");
+    expect(dashboardTrigger(low, "pro", tierBlock)).toBe("low_tokens");
+    expect(dashboardTrigger(empty, "free", { ...tokenBlock, remaining: 0 })).toBe("no_tokens");
+    expect(dashboardTrigger(low, "free", tokenBlock)).toBe("analysis_blocked");
+    expect(dashboardTrigger(balance({ remaining: 2 }), "free", tokenBlock)).toBe("low_tokens");
+    expect(dashboardTrigger(balance({ remaining: 40 }), "free", null)).toBeNull();
+    expect(dashboardTrigger(undefined, "free", null)).toBeNull();
   });
 
   it("low_tokens can be dismissed", async () => {

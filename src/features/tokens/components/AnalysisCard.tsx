@@ -6,6 +6,16 @@ import { tokens } from "../../../lib/format";
 import { simulateAnalysis, type AnalysisResult } from "../hooks/simulateAnalysis";
 import { useTokenGuard } from "../hooks/useTokenGuard";
 
+/** A run the token guard refused, as the dashboard's analysis_blocked prompt shows it. */
+export type BlockedAnalysis = {
+  feature: string;
+  reason: "tier_required" | "insufficient_tokens";
+  requiredTier?: Tier;
+  cost?: number;
+  /** The balance when it was blocked; the prompt goes stale once it changes. */
+  remaining?: number;
+};
+
 const COMPLEXITY_LABEL: Record<Complexity, string> = { low: "Light", medium: "Normal", high: "Thorough" };
 
 /** One demo analysis: pick a complexity, run it through the token guard, see the result. */
@@ -14,7 +24,7 @@ export function AnalysisCard({
   onBlocked,
 }: {
   feature: string;
-  onBlocked?: (info: { feature: string; reason: string; requiredTier?: Tier }) => void;
+  onBlocked?: (info: BlockedAnalysis) => void;
 }) {
   const meta = FEATURES[feature];
   const [complexity, setComplexity] = useState<Complexity>("medium");
@@ -30,7 +40,9 @@ export function AnalysisCard({
   const onRun = async () => {
     const outcome = await guard(feature, () => simulateAnalysis(feature, complexity, { fail: simulateFailure }), { complexity });
     if (outcome.status === "ran") setResult(outcome.result);
-    if (outcome.status === "blocked") onBlocked?.({ feature, reason: outcome.reason, requiredTier: outcome.requiredTier });
+    if (outcome.status === "blocked" && outcome.reason !== "signed_out") {
+      onBlocked?.({ feature, reason: outcome.reason, requiredTier: outcome.requiredTier, cost: outcome.cost, remaining: outcome.remaining });
+    }
   };
 
   return (

@@ -1,15 +1,30 @@
-import { PLANS, nextTier, type Tier } from "../../../../convex/model/plans";
+import { FEATURES, PLANS, nextTier, type Tier } from "../../../../convex/model/plans";
 import { useUpgradeModal, type UpgradeReason } from "../../../components/upgrade/context";
 import { formatCount, formatDate, tokens } from "../../../lib/format";
 import type { TokenBalance } from "../../../lib/types";
 
 export type PromptTrigger = "low_tokens" | "no_tokens" | "analysis_blocked";
 
-const COPY: Record<PromptTrigger, { title: (remaining: number) => string; tone: string; reason: UpgradeReason }> = {
-  low_tokens: { title: (n) => `Running low: ${tokens(n)} left`, tone: "warning", reason: "low_tokens" },
-  no_tokens: { title: () => "You're out of tokens", tone: "danger", reason: "no_tokens" },
-  analysis_blocked: { title: () => "That analysis needs a higher plan", tone: "accent", reason: "tier_required" },
+type Context = { remaining: number; featureName: string; requiredTierName: string | null; cost: number | null; byTokens: boolean };
+
+const COPY: Record<PromptTrigger, { title: (c: Context) => string; tone: string }> = {
+  low_tokens: { title: (c) => `Running low: ${tokens(c.remaining)} left`, tone: "warning" },
+  no_tokens: { title: () => "You're out of tokens", tone: "danger" },
+  analysis_blocked: {
+    title: (c) =>
+      c.byTokens
+        ? c.cost !== null
+          ? `${c.featureName} needs ${tokens(c.cost)}; you have ${formatCount(c.remaining)}`
+          : `Not enough tokens for ${c.featureName}`
+        : `${c.featureName} needs ${c.requiredTierName ?? "a higher plan"}`,
+    tone: "accent",
+  },
 };
+
+function upgradeReason(trigger: PromptTrigger, byTokens: boolean): UpgradeReason {
+  if (trigger === "analysis_blocked") return byTokens ? "insufficient_tokens" : "tier_required";
+  return trigger;
+}
 
 /**
  * Nudge to upgrade, with usage and the recommended next tier's benefits.
@@ -21,6 +36,8 @@ export function UpgradePrompt({
   currentTier,
   requiredTier,
   feature,
+  blockedBy = "tier_required",
+  cost,
   onDismiss,
 }: {
   trigger: PromptTrigger;
@@ -29,14 +46,26 @@ export function UpgradePrompt({
   /** For analysis_blocked: the tier that unlocks the feature. */
   requiredTier?: Tier;
   feature?: string;
+  /** For analysis_blocked: whether the plan or the balance stopped the run (default: the plan). */
+  blockedBy?: "tier_required" | "insufficient_tokens";
+  /** For analysis_blocked by tokens: what the run costs. */
+  cost?: number;
   onDismiss?: () => void;
 }) {
   const { openUpgrade } = useUpgradeModal();
   const copy = COPY[trigger];
-  const recommended = trigger === "analysis_blocked" && requiredTier ? requiredTier : nextTier(currentTier);
+  const byTokens = trigger === "analysis_blocked" && blockedBy === "insufficient_tokens";
+  const recommended = trigger === "analysis_blocked" && !byTokens && requiredTier ? requiredTier : nextTier(currentTier);
   const plan = recommended ? PLANS[recommended] : null;
   const remaining = balance?.remaining ?? 0;
   const total = balance ? balance.allowance + balance.purchased : 0;
+  const title = copy.title({
+    remaining,
+    featureName: feature ? (FEATURES[feature]?.name ?? feature) : "That analysis",
+    requiredTierName: requiredTier ? PLANS[requiredTier].name : null,
+    cost: cost ?? null,
+    byTokens,
+  });
 
   return (
     <aside
@@ -46,7 +75,7 @@ export function UpgradePrompt({
       role={trigger === "no_tokens" ? "alert" : "status"}
     >
       <div className="upgrade-prompt-main">
-        <h2 className="upgrade-prompt-title">{copy.title(remaining)}</h2>
+        <h2 className="upgrade-prompt-title">{title}</h2>
         {balance ? (
           <p className="muted" data-testid="upgrade-prompt-usage">
             {formatCount(balance.used)} of {formatCount(total)} tokens used this period
@@ -57,7 +86,7 @@ export function UpgradePrompt({
           <div className="upgrade-prompt-plan">
             <p>
               <strong>{plan.name}</strong> gives you {tokens(plan.tokensPerPeriod)} per period
-              {trigger === "analysis_blocked" ? " and unlocks it." : "."}
+              {trigger === "analysis_blocked" && !byTokens ? " and unlocks it." : "."}
             </p>
             <ul className="checklist inline">
               {plan.features.map((f) => (
@@ -75,7 +104,7 @@ export function UpgradePrompt({
             type="button"
             className={`button ${trigger === "no_tokens" ? "button-danger" : "button-primary"}`}
             data-testid="upgrade-prompt-upgrade"
-            onClick={() => openUpgrade({ reason: copy.reason, feature, requiredTier: recommended ?? undefined })}
+            onClick={() => openUpgrade({ reason: upgradeReason(trigger, byTokens), feature, requiredTier: recommended ?? undefined })}
           >
             Upgrade to {plan.name}
           </button>

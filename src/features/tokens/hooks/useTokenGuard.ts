@@ -16,7 +16,14 @@ export type GuardOptions = { complexity?: Complexity };
 
 export type GuardOutcome<T> =
   | { status: "ran"; result: T; cost: number; remaining: number; duplicate: boolean }
-  | { status: "blocked"; reason: "insufficient_tokens" | "tier_required" | "signed_out"; requiredTier?: Tier }
+  | {
+      status: "blocked";
+      reason: "insufficient_tokens" | "tier_required" | "signed_out";
+      requiredTier?: Tier;
+      /** From the check that blocked it, when known: the run's cost and the balance then. */
+      cost?: number;
+      remaining?: number;
+    }
   | { status: "cancelled" }
   | { status: "failed"; error: unknown }
   /** Another attempt of this guard is still in flight (e.g. a double click). */
@@ -85,7 +92,7 @@ export function useTokenGuard() {
               return { status: "blocked", reason: "tier_required", requiredTier: check.requiredTier };
             default:
               openUpgrade({ reason: check.remaining > 0 ? "insufficient_tokens" : "no_tokens", feature });
-              return { status: "blocked", reason: "insufficient_tokens" };
+              return { status: "blocked", reason: "insufficient_tokens", cost: check.cost, remaining: check.remaining };
           }
         }
 
