@@ -13,7 +13,13 @@
  *   API 2026-10-28.endive, `subscription` in versions before 2025-03-31.
  * - Tokens: `invoice.paid` with `billing_reason` `subscription_create` or
  *   `subscription_cycle` starts a period once per invoice id (sourceKey and
- *   periodKey `invoice:<id>`); `subscription_update` (proration) does not.
+ *   periodKey `invoice:<id>`). A `subscription_update` invoice starts one
+ *   only when it bills a full new period (a non-proration subscription line):
+ *   a change of billing interval, or `billing_cycle_anchor: "now"`, resets
+ *   the cycle and invoices the new period at once
+ *   (https://docs.stripe.com/billing/subscriptions/billing-cycle). A
+ *   mid-cycle change invoices proration lines only and grants no period; its
+ *   allowance difference comes from `subscriptionSync`'s plan-change rule.
  */
 import type Stripe from "stripe";
 import type { Doc, Id } from "../_generated/dataModel";
@@ -51,7 +57,11 @@ function toInvoiceStatus(status: string | null): InvoiceStatus {
 
 /** Shapes of API versions before 2025-03-31 (basil). */
 type LegacyInvoice = { subscription?: string | { id: string } | null };
-type LegacyLine = { price?: { id: string; lookup_key?: string | null } | null };
+type LegacyLine = {
+  price?: { id: string; lookup_key?: string | null } | null;
+  type?: string;
+  proration?: boolean;
+};
 
 export function invoiceSubscriptionId(invoice: Stripe.Invoice): string | undefined {
   const fromParent = stripeIdOf(invoice.parent?.subscription_details?.subscription);
@@ -125,21 +135,41 @@ export async function syncInvoice(
   }
 
   let granted = false;
-  if (eventType === "invoice.paid" && PERIOD_REASONS.includes(invoice.billing_reason ?? "")) {
-    granted = await startPaidPeriod(ctx, accountId, invoice);
+  if (eventType === "invoice.paid") {
+    const reason = invoice.billing_reason ?? "";
+    const line = PERIOD_REASONS.includes(reason)
+      ? subscriptionLine(invoice)
+      : reason === "subscription_update"
+        ? fullPeriodLine(invoice)
+        : undefined;
+    if (PERIOD_REASONS.includes(reason) && !line) {
+      console.warn(`invoice ${invoice.id} has no lines; no allowance started`);
+    } else if (line) {
+      granted = await startPaidPeriod(ctx, accountId, invoice, line);
+    }
   }
   return { accountId, status, granted };
 }
 
-/** The invoice line of the subscription's own item (not a proration). */
+/**
+ * The line billing a subscription item's full period (not a proration), in
+ * either API shape, or undefined when every line is a proration.
+ */
+function fullPeriodLine(invoice: Stripe.Invoice): Stripe.InvoiceLineItem | undefined {
+  return (invoice.lines?.data ?? []).find((line) => {
+    if (line.parent?.type === "subscription_item_details") {
+      return line.parent.subscription_item_details?.proration === false;
+    }
+    const legacy = line as Stripe.InvoiceLineItem & LegacyLine;
+    return legacy.type === "subscription" && legacy.proration === false;
+  });
+}
+
+/** The invoice line of the subscription's own item (not a proration), else the best guess. */
 function subscriptionLine(invoice: Stripe.Invoice): Stripe.InvoiceLineItem | undefined {
   const lines = invoice.lines?.data ?? [];
   return (
-    lines.find(
-      (line) =>
-        line.parent?.type === "subscription_item_details" &&
-        line.parent.subscription_item_details?.proration === false,
-    ) ??
+    fullPeriodLine(invoice) ??
     lines.find((line) => line.pricing?.price_details !== undefined) ??
     lines[0]
   );
@@ -174,16 +204,17 @@ async function tierForLine(
   return mirror.tier;
 }
 
+/**
+ * Starts the allowance period `line` bills (Stripe seconds → ms), at the
+ * line's tier, once per invoice id. Throws `RetryableEventError` while the
+ * tier cannot be known.
+ */
 async function startPaidPeriod(
   ctx: MutationCtx,
   accountId: Id<"billingAccounts">,
   invoice: Stripe.Invoice,
+  line: Stripe.InvoiceLineItem,
 ): Promise<boolean> {
-  const line = subscriptionLine(invoice);
-  if (!line) {
-    console.warn(`invoice ${invoice.id} has no lines; no allowance started`);
-    return false;
-  }
   const tier = await tierForLine(ctx, invoice, line);
   if (tier === null) {
     throw new RetryableEventError(`tier of invoice ${invoice.id} is not known yet (price and subscription unknown)`);

@@ -182,6 +182,44 @@ describe("invoice events", () => {
     expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant")).toHaveLength(0);
   });
 
+  test("a billing-interval change (subscription_update with a full new-period line) starts the new period", async () => {
+    // Monthly → yearly resets the billing cycle: Stripe invoices at once with
+    // billing_reason subscription_update, a proration credit for the unused
+    // month and a full (non-proration) line for the new year. That line is a
+    // new period; without a grant the customer would wait a year for tokens.
+    const proYearly = price({ id: "price_pro_y", lookupKey: "pro_yearly", unitAmount: 29000, interval: "year" });
+    await send(subscriptionCreated(), event("invoice.paid", inv(), { created: T0 + 2 }));
+    const switchAt = T0 + 10 * DAY;
+    const credit = inv({ id: "in_switch", proration: true, linePeriodStart: switchAt, linePeriodEnd: T0 + 30 * DAY });
+    const yearly = inv({
+      id: "in_switch",
+      billingReason: "subscription_update",
+      price: proYearly,
+      created: switchAt,
+      linePeriodStart: switchAt,
+      linePeriodEnd: switchAt + 365 * DAY,
+    });
+    const creditLine = { ...credit.lines.data[0]!, id: "il_credit", amount: -1933 };
+    const switched: Stripe.Invoice = { ...yearly, lines: { ...yearly.lines, data: [creditLine, ...yearly.lines.data] } };
+    await send(
+      event(
+        "customer.subscription.updated",
+        subscription({ id: SUB, customer: CUSTOMER, status: "active", price: proYearly, periodStart: switchAt }),
+        { created: switchAt },
+      ),
+      event("invoice.paid", switched, { created: switchAt }),
+    );
+    expect(await balance(t, accountId)).toMatchObject({
+      allowance: 150,
+      used: 0,
+      periodKey: "invoice:in_switch",
+      periodStart: switchAt * 1000,
+      periodEnd: (switchAt + 365 * DAY) * 1000,
+    });
+    const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
+    expect(grants.map((r) => r.sourceKey)).toEqual(["invoice:in_main", "invoice:in_switch"]);
+  });
+
   test("invoice.paid before its subscription is known is retried, then grants once the subscription arrives", async () => {
     const paid = event("invoice.paid", inv(), { created: T0 + 2 });
     await deliverOk(t, paid);
