@@ -5,6 +5,7 @@ import { api } from "../../convex/_generated/api";
 import type { Interval, PaidTier } from "../../convex/model/plans";
 import { browser, rememberTierBeforeCheckout, rememberTopUpCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
+import { usePageRestore } from "./usePageRestore";
 import { useSession } from "../lib/session";
 import type { SubscriptionView } from "../lib/types";
 import { usePortal } from "./usePortal";
@@ -41,6 +42,12 @@ export function useCheckout() {
   const { openPortal } = usePortal();
   const [pendingTier, setPendingTier] = useState<PaidTier | null>(null);
   const inFlight = useRef(false);
+  usePageRestore(
+    useCallback(() => {
+      inFlight.current = false;
+      setPendingTier(null);
+    }, []),
+  );
 
   const promptSignIn = useCallback(() => {
     toast.info("Sign in to upgrade", {

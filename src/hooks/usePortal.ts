@@ -4,6 +4,7 @@ import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
 import { browser } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
+import { usePageRestore } from "./usePageRestore";
 
 /**
  * Opens the Stripe Customer Portal (`billing.createPortalSession()` → redirect).
@@ -13,6 +14,12 @@ export function usePortal() {
   const createPortalSession = useAction(api.billing.createPortalSession);
   const [pending, setPending] = useState(false);
   const inFlight = useRef(false);
+  usePageRestore(
+    useCallback(() => {
+      inFlight.current = false;
+      setPending(false);
+    }, []),
+  );
 
   /** Resolves true once the browser is being sent to the portal, false when it failed (toasted). */
   const openPortal = useCallback((): Promise<boolean> => {

@@ -5,6 +5,7 @@ import { api } from "../../convex/_generated/api";
 import type { TokenPack } from "../../convex/model/plans";
 import { browser, rememberTierBeforeCheckout, rememberTopUpCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
+import { usePageRestore } from "./usePageRestore";
 
 /**
  * Buys a token pack: `billing.createTopUpCheckoutSession({ packId })` (a one-off
@@ -15,6 +16,12 @@ export function useTopUp() {
   const createTopUp = useAction(api.billing.createTopUpCheckoutSession);
   const [pendingPack, setPendingPack] = useState<string | null>(null);
   const inFlight = useRef(false);
+  usePageRestore(
+    useCallback(() => {
+      inFlight.current = false;
+      setPendingPack(null);
+    }, []),
+  );
 
   const buy = useCallback(
     (pack: TokenPack, purchasedBefore: number | null): Promise<void> => {

@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import { ConvexError } from "convex/values";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { PricingPage } from "../../src/features/pricing/components/PricingPage";
@@ -107,6 +107,30 @@ describe("checkout from the pricing page", () => {
     resolve({ url: "https://checkout.stripe.com/c/pay/cs_test_123" });
     await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://checkout.stripe.com/c/pay/cs_test_123"));
     expect(sessionStorage.getItem("billing.checkout.previousTier")).toBe("free");
+  });
+
+  it("coming Back from Checkout (page restored from the back/forward cache) re-enables the buttons", async () => {
+    fake.setQuery("billing:subscription", subscription());
+    const checkout = fake.setAction("billing:createCheckoutSession", () => ({ url: "https://checkout.stripe.com/c/pay/cs_back" }));
+    const { user } = renderApp(<PricingPage />);
+
+    await user.click(screen.getByTestId("upgrade-button-pro"));
+    await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://checkout.stripe.com/c/pay/cs_back"));
+    expect(screen.getByTestId("upgrade-button-pro")).toHaveTextContent("Redirecting…");
+
+    // A plain pageshow (a normal load) changes nothing; a restored one resets the pending state.
+    act(() => {
+      window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: false }));
+    });
+    expect(screen.getByTestId("upgrade-button-pro")).toBeDisabled();
+    act(() => {
+      window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true }));
+    });
+    expect(screen.getByTestId("upgrade-button-pro")).toBeEnabled();
+    expect(screen.getByTestId("upgrade-button-pro")).toHaveTextContent("Upgrade");
+
+    await user.click(screen.getByTestId("upgrade-button-pro"));
+    await waitFor(() => expect(checkout).toHaveBeenCalledTimes(2));
   });
 
   it("a subscriber's Upgrade goes to the Customer Portal (plan switches happen there), not a second Checkout", async () => {
