@@ -29,6 +29,26 @@ export function isTopUpCredited(balance: TokenBalance | null | undefined, topUp:
   return topUp.purchasedBefore === null ? balance.purchased > 0 : balance.purchased > topUp.purchasedBefore;
 }
 
+function Activated({ title, note, start }: { title: string; note: string; start: string }) {
+  return (
+    <>
+      <div className="success-icon" aria-hidden="true">
+        ✓
+      </div>
+      <h1>{title}</h1>
+      <p className="muted">{note}</p>
+      <div className="actions center">
+        <Link className="button button-primary" to="/">
+          {start}
+        </Link>
+        <Link className="button button-ghost" to="/billing">
+          View billing
+        </Link>
+      </div>
+    </>
+  );
+}
+
 /**
  * /billing/success: Stripe redirects here after Checkout (plans and token packs). The plan flips live
  * when the webhook lands (billing.subscription is a reactive query; no polling).
@@ -65,38 +85,14 @@ export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { tim
     <section className="card success-card" aria-live="polite">
       <div data-testid="success-status" data-state={state} data-kind={topUp ? "top_up" : "plan"} data-session-id={sessionId ?? undefined}>
         {state === "active" && topUp ? (
-          <>
-            <div className="success-icon" aria-hidden="true">
-              ✓
-            </div>
-            <h1>{tokens(topUp.tokens)} added</h1>
-            <p className="muted">Purchased tokens carry over between periods.</p>
-            <div className="actions center">
-              <Link className="button button-primary" to="/">
-                Start using them
-              </Link>
-              <Link className="button button-ghost" to="/billing">
-                View billing
-              </Link>
-            </div>
-          </>
+          <Activated title={`${tokens(topUp.tokens)} added`} note="Purchased tokens carry over between periods." start="Start using them" />
         ) : null}
         {state === "active" && !topUp && subscription ? (
-          <>
-            <div className="success-icon" aria-hidden="true">
-              ✓
-            </div>
-            <h1>You're on {tierName(subscription.tier)}</h1>
-            <p className="muted">Thanks! Your new token allowance is ready to use.</p>
-            <div className="actions center">
-              <Link className="button button-primary" to="/">
-                Start using it
-              </Link>
-              <Link className="button button-ghost" to="/billing">
-                View billing
-              </Link>
-            </div>
-          </>
+          <Activated
+            title={`You're on ${tierName(subscription.tier)}`}
+            note="Thanks! Your new token allowance is ready to use."
+            start="Start using it"
+          />
         ) : null}
         {state === "activating" ? (
           <>
