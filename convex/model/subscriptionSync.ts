@@ -64,10 +64,18 @@ function isSubscriptionStatus(value: string | undefined): value is SubscriptionS
  * 1. The event moved *from* the stored status (`previous_attributes.status`):
  *    it continues from our state, so it is newer (e.g. `past_due` → `active`
  *    right after a card update left the status `past_due`).
- * 2. The event's status is the one the stored state moved from: it is that
+ * 2. The event moved *into* the stored status from another one: our state
+ *    is already past that transition (a later update that kept the status,
+ *    e.g. a cancel scheduled right after the renewal failed), so it is older.
+ * 3. The event's status is the one the stored state moved from: it is that
  *    state's predecessor.
- * 3. Otherwise the higher status rank wins (e.g. `active` over `incomplete`
- *    at checkout, where `created` carries no previous attributes).
+ * 4. Otherwise the higher status rank wins (e.g. `active` over `incomplete`
+ *    at checkout, where `created` carries no previous attributes); an equal
+ *    rank applies (delivery order).
+ *
+ * Limit: within one second, a status that goes A → B → A leaves two events
+ * that each continue from the other (rule 1 both ways); the one delivered
+ * last wins. Stripe stamps no finer time, and its delivery is usually in order.
  */
 export function sameSecondOrder(
   existing: Pick<Doc<"subscriptions">, "status" | "statusBefore">,
@@ -75,6 +83,9 @@ export function sameSecondOrder(
   previousStatus: string | undefined,
 ): string | null {
   if (previousStatus !== undefined && previousStatus === existing.status) return null;
+  if (previousStatus !== undefined && status === existing.status) {
+    return `same second, moved into ${status} from ${previousStatus}, which the stored state is already past`;
+  }
   if (existing.statusBefore !== undefined && status === existing.statusBefore && status !== existing.status) {
     return `same second, the stored ${existing.status} state moved on from ${status}`;
   }

@@ -170,6 +170,25 @@ describe("subscription events", () => {
     });
   });
 
+  test("at the same second, a status change delivered after the later update that kept its status changes nothing", async () => {
+    // One second: the renewal fails (active → past_due), then the customer
+    // schedules a cancel (status stays past_due). Delivered the other way
+    // round, the status change moved *into* the status we already hold, so
+    // it is the earlier event and must not undo the scheduled cancel.
+    const wentPastDue = event("customer.subscription.updated", sub({ status: "past_due" }), {
+      created: T0 + 200,
+      previousAttributes: { status: "active" },
+    });
+    const cancelScheduled = event("customer.subscription.updated", sub({ status: "past_due", cancelAtPeriodEnd: true }), {
+      created: T0 + 200,
+      previousAttributes: { cancel_at_period_end: false },
+    });
+    await send(event("customer.subscription.created", sub(), { created: T0 }), cancelScheduled, wentPastDue);
+    const [row] = await subscriptionRows(t, SUB);
+    expect(row).toMatchObject({ status: "past_due", cancelAtPeriodEnd: true });
+    expect(await eventRow(t, wentPastDue.id)).toMatchObject({ status: "succeeded" });
+  });
+
   test("a stale updated after deleted does not revive the subscription", async () => {
     const deleted = event(
       "customer.subscription.deleted",
