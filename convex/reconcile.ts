@@ -33,20 +33,8 @@ import {
   listEvents,
   reconcileWindow,
 } from "./model/reconcile";
-import { getStripe, readEnv, stripeRead } from "./model/stripeClient";
-import { modeOfSecretKey } from "./model/stripeWebhook";
-import { getEventRow, enqueueEvent } from "./model/webhookQueue";
-
-const vEnqueueInput = v.object({
-  eventId: v.string(),
-  type: v.string(),
-  apiVersion: v.optional(v.string()),
-  livemode: v.boolean(),
-  eventCreated: v.number(),
-  payload: v.string(),
-  stripeCustomerId: v.optional(v.string()),
-  ignoreReason: v.optional(v.string()),
-});
+import { getStripe, readEnv, stripeModeFromKey, stripeRead } from "./model/stripeClient";
+import { enqueueEvent, getEventRow, vEnqueueInput } from "./model/webhookQueue";
 
 /** Which of these event ids (at most `ENQUEUE_BATCH`) are already in `webhookEvents`. */
 export const knownEventIds = internalQuery({
@@ -143,7 +131,7 @@ export const reconcileEvents = internalAction({
       return { skipped: "not_configured" as const };
     }
     const stripe = getStripe();
-    const mode = modeOfSecretKey(key);
+    const mode = stripeModeFromKey(key);
     const window = continuation
       ? { gte: continuation.windowStart, lt: continuation.windowEnd }
       : reconcileWindow(Math.floor(Date.now() / 1000), sinceSeconds);

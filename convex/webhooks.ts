@@ -26,21 +26,13 @@ import {
   recordFailure,
   replayEvent,
   sweepDueEvents,
+  vEnqueueInput,
 } from "./model/webhookQueue";
 import { vWebhookEventStatus } from "./model/validators";
 
 /** Records one verified event (see `model/webhookQueue.enqueueEvent`). */
 export const enqueue = internalMutation({
-  args: {
-    eventId: v.string(),
-    type: v.string(),
-    apiVersion: v.optional(v.string()),
-    livemode: v.boolean(),
-    eventCreated: v.number(),
-    payload: v.string(),
-    stripeCustomerId: v.optional(v.string()),
-    ignoreReason: v.optional(v.string()),
-  },
+  args: vEnqueueInput.fields,
   returns: v.object({ duplicate: v.boolean(), status: vWebhookEventStatus }),
   handler: async (ctx, args) => await enqueueEvent(ctx, args, Date.now()),
 });

@@ -10,6 +10,7 @@
  * Times in this module are Stripe's: Unix seconds.
  */
 import Stripe from "stripe";
+import { stripeModeFromKey } from "./stripeClient";
 
 /** Bodies larger than this are refused with 413 before any hashing. */
 export const WEBHOOK_MAX_BODY_BYTES = 512 * 1024;
@@ -44,10 +45,11 @@ export function parseWebhookSecrets(raw: string | undefined): string[] {
 
 /**
  * The mode of the configured API key: `sk_live_…` / `rk_live_…` is live,
- * anything else (including no key) is test.
+ * anything else (including no key, so an unconfigured deployment never lets
+ * live events in) is test.
  */
 export function modeOfSecretKey(secretKey: string | undefined): StripeMode {
-  return secretKey && /^(sk|rk)_live_/.test(secretKey) ? "live" : "test";
+  return secretKey ? stripeModeFromKey(secretKey) : "test";
 }
 
 /** The `t=` timestamp (seconds) of a `Stripe-Signature` header, or null. */

@@ -15,25 +15,31 @@
  *
  * Times are Convex milliseconds; `eventCreated` is Stripe seconds.
  */
+import { v, type Infer } from "convex/values";
 import { internal } from "../_generated/api";
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { BILLING_CONFIG } from "./plans";
 
-/** What `webhooks.enqueue` stores for one verified delivery. */
-export type EnqueueInput = {
-  eventId: string;
-  type: string;
-  apiVersion?: string;
-  livemode: boolean;
-  /** Stripe `created`, seconds. */
-  eventCreated: number;
-  /** The raw, verified JSON body. */
-  payload: string;
-  stripeCustomerId?: string;
-  /** When set, the event is recorded as `ignored` with this reason and never processed. */
-  ignoreReason?: string;
-};
+/**
+ * What `webhooks.enqueue` (one delivery) and `reconcile.enqueueBatch` (events
+ * re-listed from the API) store per verified event:
+ * - `eventCreated`: Stripe `created`, seconds;
+ * - `payload`: the raw, verified JSON body (or the API's rendering);
+ * - `ignoreReason`: when set, the event is recorded `ignored` with this
+ *   reason and never processed (e.g. the other livemode).
+ */
+export const vEnqueueInput = v.object({
+  eventId: v.string(),
+  type: v.string(),
+  apiVersion: v.optional(v.string()),
+  livemode: v.boolean(),
+  eventCreated: v.number(),
+  payload: v.string(),
+  stripeCustomerId: v.optional(v.string()),
+  ignoreReason: v.optional(v.string()),
+});
+export type EnqueueInput = Infer<typeof vEnqueueInput>;
 
 /** Events the retry sweep re-schedules per run; the cron runs every minute. */
 export const SWEEP_BATCH = 100;

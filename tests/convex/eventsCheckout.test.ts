@@ -11,8 +11,8 @@ import {
   account,
   balance,
   createAccount,
+  deliverAll,
   deliverOk,
-  drain,
   eventRow,
   ledgerRows,
   restoreEnvironment,
@@ -41,10 +41,7 @@ describe("checkout and customer events", () => {
   });
 
   async function send(...events: Stripe.Event[]) {
-    for (const e of events) {
-      await deliverOk(t, e);
-      await drain(t);
-    }
+    await deliverAll(t, ...events);
   }
 
   function topUp(fields: Partial<Parameters<typeof checkoutSession>[0]> = {}) {

@@ -9,6 +9,7 @@ import { DAY, T0, event, invoice, price, subscription, type InvoiceInput } from 
 import {
   balance,
   createAccount,
+  deliverAll,
   deliverOk,
   drain,
   eventRow,
@@ -63,10 +64,7 @@ describe("invoice events", () => {
   });
 
   async function send(...events: Stripe.Event[]) {
-    for (const e of events) {
-      await deliverOk(t, e);
-      await drain(t);
-    }
+    await deliverAll(t, ...events);
   }
 
   test("mirrors the invoice: minor units, ms times, URLs, subscription from parent", async () => {

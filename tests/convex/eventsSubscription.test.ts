@@ -12,8 +12,8 @@ import {
   account,
   balance,
   createAccount,
+  deliverAll,
   deliverOk,
-  drain,
   eventRow,
   ledgerRows,
   restoreEnvironment,
@@ -49,10 +49,7 @@ describe("subscription events", () => {
   });
 
   async function send(...events: Parameters<typeof deliverOk>[1][]) {
-    for (const e of events) {
-      await deliverOk(t, e);
-      await drain(t);
-    }
+    await deliverAll(t, ...events);
   }
 
   test("created: mirrors the subscription (period from its item, ms) and grants the plan's tier", async () => {
