@@ -125,8 +125,10 @@ export const checkInvariant = internalQuery({
 });
 
 /**
- * Cron (`crons.ts`, hourly): starts the current UTC month's free allowance
- * for every free account whose period has ended, `FREE_RESET_BATCH_SIZE`
+ * Cron (`crons.ts`, hourly): starts the current UTC month's allowance for
+ * every account whose period has ended and whose periods are not paid
+ * through Stripe (free accounts; staff/comped `tierOverride` accounts at
+ * their override tier), `FREE_RESET_BATCH_SIZE`
  * balances per run, scheduling itself with the cursor for the next batch.
  * `now` (ms) is fixed by the first batch so every batch pages the same range;
  * omit `cursor` and `now` to start a run.

@@ -32,13 +32,22 @@ export function utcMonthBounds(ms: number): { start: number; end: number } {
   return { start: Date.UTC(year, month, 1), end: Date.UTC(year, month + 1, 1) };
 }
 
-/** The free-tier period containing `ms`. */
-export function freePeriod(ms: number): Period {
+/**
+ * The monthly period of `tier` containing `ms`, for allowances not paid
+ * through Stripe (the free tier, staff overrides): periodKey
+ * `<tier>:YYYY-MM`.
+ */
+export function monthlyPeriod(tier: string, ms: number): Period {
   const { start, end } = utcMonthBounds(ms);
-  return { periodKey: `free:${utcMonthId(ms)}`, periodStart: start, periodEnd: end };
+  return { periodKey: `${tier}:${utcMonthId(ms)}`, periodStart: start, periodEnd: end };
 }
 
-/** Ledger `sourceKey` of a free period's grant, e.g. `period:free:2026-02`. */
+/** The free-tier period containing `ms`. */
+export function freePeriod(ms: number): Period {
+  return monthlyPeriod("free", ms);
+}
+
+/** Ledger `sourceKey` of a monthly period's grant, e.g. `period:free:2026-02`. */
 export function freePeriodSourceKey(period: Pick<Period, "periodKey">): string {
   return `period:${period.periodKey}`;
 }

@@ -12,7 +12,8 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { fail } from "./errors";
 import * as ledger from "./ledger";
-import { freePeriod, freePeriodSourceKey } from "./periods";
+import { tierFromSubscription } from "./access";
+import { freePeriodSourceKey, monthlyPeriod } from "./periods";
 import { featureCost, featureMinTier, PLANS, tierRank, type Complexity, type Tier } from "./plans";
 import { vLedgerReason, vTier } from "./validators";
 
@@ -221,21 +222,53 @@ export async function operatorGrant(
 // ---------------------------------------------------------------------------
 
 /**
- * Grants the free allowance of the UTC month containing `now` (sourceKey
- * `period:free:YYYY-MM`), expiring the unused allowance of the previous
- * period. A second call in the same month is a no-op.
+ * Grants `tier`'s allowance for the UTC month containing `now` (sourceKey
+ * `period:<tier>:YYYY-MM`, e.g. `period:free:2026-11`), expiring the unused
+ * allowance of the previous period. A second call in the same month is a
+ * no-op. `now` is Convex ms.
  */
+export async function startMonthlyPeriod(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  tier: Tier,
+  now: number,
+): Promise<{ applied: boolean }> {
+  const period = monthlyPeriod(tier, now);
+  return await ledger.startPeriod(ctx, accountId, {
+    sourceKey: freePeriodSourceKey(period),
+    tokens: PLANS[tier].tokensPerPeriod,
+    ...period,
+  });
+}
+
+/** The free tier's `startMonthlyPeriod`. */
 export async function startFreePeriod(
   ctx: MutationCtx,
   accountId: Id<"billingAccounts">,
   now: number,
 ): Promise<{ applied: boolean }> {
-  const period = freePeriod(now);
-  return await ledger.startPeriod(ctx, accountId, {
-    sourceKey: freePeriodSourceKey(period),
-    tokens: PLANS.free.tokensPerPeriod,
-    ...period,
-  });
+  return await startMonthlyPeriod(ctx, accountId, "free", now);
+}
+
+/**
+ * The tier whose monthly allowance the reset grants the account, or null
+ * when its periods start with Stripe invoices (`invoice.paid`) instead:
+ * `free` accounts get the free allowance; an account on a staff
+ * `tierOverride` whose Stripe subscription grants no paid tier (staff,
+ * comped accounts) gets the override tier's allowance; a subscriber is
+ * skipped.
+ */
+async function monthlyTierOf(ctx: MutationCtx, account: Doc<"billingAccounts">, now: number): Promise<Tier | null> {
+  const tier = effectiveTier(account);
+  if (tier === "free") return "free";
+  if (account.tierOverride === undefined) return null;
+  const subscription = account.stripeSubscriptionId
+    ? await ctx.db
+        .query("subscriptions")
+        .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", account.stripeSubscriptionId!))
+        .unique()
+    : null;
+  return tierFromSubscription(subscription, now) === "free" ? tier : null;
 }
 
 export type FreeResetBatch = {
@@ -254,8 +287,10 @@ export type FreeResetBatch = {
 /**
  * One batch of the monthly free-tier reset: reads up to `batchSize` balances
  * whose `periodEnd` ≤ `now` (index `by_periodEnd`) from `cursor` and starts
- * the current UTC month's free period for those on the free tier. Paid
- * accounts are skipped: their periods start on `invoice.paid`.
+ * the current UTC month's period for those on the free tier, and for
+ * override accounts without a paying subscription at their override tier
+ * (see `monthlyTierOf`). Subscribers are skipped (`skippedPaid`): their
+ * periods start on `invoice.paid`.
  *
  * Safe to re-run and to overlap with another run: the grant is idempotent by
  * its sourceKey, and a reset account's `periodEnd` moves past `now`, out of
@@ -276,11 +311,12 @@ export async function resetFreeTierBatch(
   for (const balance of page.page) {
     const account = await ctx.db.get("billingAccounts", balance.accountId);
     if (!account) continue;
-    if (effectiveTier(account) !== "free") {
+    const tier = await monthlyTierOf(ctx, account, args.now);
+    if (tier === null) {
       skippedPaid += 1;
       continue;
     }
-    const { applied } = await startFreePeriod(ctx, account._id, args.now);
+    const { applied } = await startMonthlyPeriod(ctx, account._id, tier, args.now);
     if (applied) granted += 1;
   }
   return {

@@ -220,6 +220,39 @@ describe("tokens.resetFreeTier", () => {
     });
     await expectInvariant(t, accountId);
   });
+
+  test("a staff or comped account (tierOverride, no paying subscription) gets its tier's allowance each month", async () => {
+    vi.setSystemTime(new Date("2026-04-10T12:00:00Z"));
+    const t = makeTest();
+    const [staff] = await seedAccounts(t, 1, "internal", Date.now());
+    const [comped] = await seedAccounts(t, 1, "pro", Date.now());
+    const [payingWithOverride] = await seedAccounts(t, 1, "elite", Date.now());
+    await t.run(async (ctx) => {
+      await ctx.db.patch("billingAccounts", staff!, { tierOverride: "internal" });
+      await ctx.db.patch("billingAccounts", comped!, { tierOverride: "pro" });
+      await ctx.db.patch("billingAccounts", payingWithOverride!, { tierOverride: "elite", stripeSubscriptionId: "sub_pay" });
+      await ctx.db.insert("subscriptions", {
+        stripeSubscriptionId: "sub_pay",
+        stripeCustomerId: "cus_pay",
+        accountId: payingWithOverride!,
+        status: "active",
+        tier: "starter",
+        quantity: 1,
+        cancelAtPeriodEnd: false,
+        eventCreated: 1,
+      });
+    });
+    vi.setSystemTime(new Date("2026-05-01T00:07:00Z"));
+    // The paying account's periods come from its invoices, as for any subscriber.
+    expect(await runReset(t)).toMatchObject({ granted: 2, skippedPaid: 1 });
+    const balanceOf = async (id: Id<"billingAccounts">) => await t.run(async (ctx) => await ledger.getBalance(ctx, id));
+    expect(await balanceOf(staff!)).toMatchObject({ allowance: 10_000, balance: 10_000, periodKey: "internal:2026-05" });
+    expect(await balanceOf(comped!)).toMatchObject({ allowance: 150, balance: 150, periodKey: "pro:2026-05" });
+    expect(await balanceOf(payingWithOverride!)).toMatchObject({ allowance: 5, periodKey: "free:2026-04" });
+    // Idempotent per month.
+    expect(await runReset(t)).toMatchObject({ granted: 0 });
+    for (const id of [staff!, comped!, payingWithOverride!]) await expectInvariant(t, id);
+  });
 });
 
 describe("crons", () => {
