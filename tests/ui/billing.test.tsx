@@ -139,6 +139,15 @@ describe("token usage", () => {
     expect(usage).toHaveTextContent("30 of 150 used");
     expect(screen.getByTestId("tokens-reset")).toHaveTextContent(formatDate(NOW + 5 * DAY));
   });
+
+  it("while past due, promises the next allowance on payment instead of a reset date", () => {
+    fake.setQuery("billing:subscription", paid("pro", { status: "past_due", graceEndsAt: NOW + 7 * DAY }));
+    fake.setQuery("tokens:balance", balance({ allowance: 150, used: 20, remaining: 130, periodEnd: NOW - DAY }));
+    renderApp(<BillingPage />);
+    const reset = screen.getByTestId("tokens-reset");
+    expect(reset).toHaveTextContent("Your next allowance is added once the overdue payment goes through");
+    expect(reset).not.toHaveTextContent(formatDate(NOW - DAY));
+  });
 });
 
 describe("token packs", () => {

@@ -23,7 +23,7 @@ export function BillingPage() {
         ) : (
           <SubscriptionCard subscription={subscription} />
         )}
-        {balance === undefined || balance === null ? <SkeletonCard label="Loading token usage" /> : <TokenUsage balance={balance} />}
+        {balance === undefined || balance === null ? <SkeletonCard label="Loading token usage" /> : <TokenUsage balance={balance} pastDue={subscription?.status === "past_due"} />}
       </div>
       {/* Invoices fail on their own: the plan and usage above stay usable. */}
       <ErrorBoundary>

@@ -2,8 +2,12 @@ import { TokenPacks } from "../../../components/TokenPacks";
 import { formatCount, formatDate } from "../../../lib/format";
 import type { TokenBalance } from "../../../lib/types";
 
-/** Used vs available this period, remaining count and the next reset date. */
-export function TokenUsage({ balance }: { balance: TokenBalance }) {
+/**
+ * Used vs available this period, remaining count and the next reset date.
+ * While the subscription is past due the next allowance only comes with the
+ * paid renewal invoice, so no reset date is promised then.
+ */
+export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance; pastDue?: boolean }) {
   const total = Math.max(balance.allowance + balance.purchased, balance.used + balance.remaining, 0);
   const percent = total > 0 ? Math.min(100, Math.round((balance.used / total) * 100)) : 0;
   const tone = balance.remaining === 0 ? "danger" : percent >= 80 ? "warning" : "ok";
@@ -34,7 +38,11 @@ export function TokenUsage({ balance }: { balance: TokenBalance }) {
           {balance.purchased > 0 ? ` + ${formatCount(balance.purchased)} purchased` : ""})
         </span>
       </p>
-      {balance.periodEnd ? (
+      {pastDue ? (
+        <p className="muted" data-testid="tokens-reset">
+          Your next allowance is added once the overdue payment goes through. Purchased tokens carry over.
+        </p>
+      ) : balance.periodEnd ? (
         <p className="muted" data-testid="tokens-reset">
           Allowance resets on {formatDate(balance.periodEnd)}. Purchased tokens carry over.
         </p>
