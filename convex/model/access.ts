@@ -80,12 +80,7 @@ export async function recomputeAccountTier(
 ): Promise<{ tier: Tier; graceEndsAt: number | undefined }> {
   const account = await ctx.db.get("billingAccounts", accountId);
   if (!account) throw new Error(`billing account ${accountId} not found`);
-  const subscription = account.stripeSubscriptionId
-    ? await ctx.db
-        .query("subscriptions")
-        .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", account.stripeSubscriptionId!))
-        .unique()
-    : null;
+  const subscription = await currentSubscriptionOf(ctx, account);
   const fromSubscription = tierFromSubscription(subscription, nowMs);
   const tier = account.tierOverride ?? fromSubscription;
   const graceEnd = graceEndsAtFor(subscription);
@@ -94,6 +89,22 @@ export async function recomputeAccountTier(
     await ctx.db.patch("billingAccounts", accountId, { tier, graceEndsAt });
   }
   return { tier, graceEndsAt };
+}
+
+/**
+ * The mirror row of the subscription that currently decides the account's
+ * tier (`billingAccounts.stripeSubscriptionId`), or null when it has none.
+ */
+export async function currentSubscriptionOf(
+  ctx: QueryCtx,
+  account: Pick<Doc<"billingAccounts">, "stripeSubscriptionId">,
+): Promise<Doc<"subscriptions"> | null> {
+  const subscriptionId = account.stripeSubscriptionId;
+  if (subscriptionId === undefined) return null;
+  return await ctx.db
+    .query("subscriptions")
+    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscriptionId))
+    .unique();
 }
 
 /**

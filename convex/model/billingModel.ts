@@ -8,7 +8,7 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { recomputeAccountTier } from "./access";
+import { currentSubscriptionOf, recomputeAccountTier } from "./access";
 import { getCaller } from "./auth";
 import { fail } from "./errors";
 import { wakeEventsForCustomer } from "./webhookQueue";
@@ -93,14 +93,9 @@ async function currentSubscription(
   ctx: QueryCtx,
   account: Doc<"billingAccounts">,
 ): Promise<Doc<"subscriptions"> | null> {
-  if (account.stripeSubscriptionId) {
-    const byId = await ctx.db
-      .query("subscriptions")
-      .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", account.stripeSubscriptionId!))
-      .unique();
-    // Only trust the pointer when it is this account's subscription.
-    if (byId && byId.accountId === account._id) return byId;
-  }
+  const byId = await currentSubscriptionOf(ctx, account);
+  // Only trust the pointer when it is this account's subscription.
+  if (byId && byId.accountId === account._id) return byId;
   return await ctx.db
     .query("subscriptions")
     .withIndex("by_accountId", (q) => q.eq("accountId", account._id))

@@ -12,7 +12,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { fail } from "./errors";
 import * as ledger from "./ledger";
-import { tierFromSubscription } from "./access";
+import { currentSubscriptionOf, tierFromSubscription } from "./access";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
 import { featureCost, featureMinTier, PLANS, tierRank, type Complexity, type Tier } from "./plans";
 import { vLedgerReason, vTier } from "./validators";
@@ -262,12 +262,7 @@ async function monthlyTierOf(ctx: MutationCtx, account: Doc<"billingAccounts">, 
   const tier = effectiveTier(account);
   if (tier === "free") return "free";
   if (account.tierOverride === undefined) return null;
-  const subscription = account.stripeSubscriptionId
-    ? await ctx.db
-        .query("subscriptions")
-        .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", account.stripeSubscriptionId!))
-        .unique()
-    : null;
+  const subscription = await currentSubscriptionOf(ctx, account);
   return tierFromSubscription(subscription, now) === "free" ? tier : null;
 }
 
