@@ -4,6 +4,7 @@ import { STRIPE_API_VERSION } from "../../convex/model/stripeClient";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, getAccount, seedAccount } from "./billingFixtures";
 import { makeTest } from "./setup";
+import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 
 const SITE = "https://app.example.test";
 let stripe: RecordingStripeServer;
@@ -304,7 +305,7 @@ describe("billing.createCheckoutSession", () => {
 
   test("without SITE_URL a live key refuses, naming SITE_URL", async () => {
     vi.stubEnv("SITE_URL", "");
-    vi.stubEnv("STRIPE_SECRET_KEY", "sk_live_example");
+    vi.stubEnv("STRIPE_SECRET_KEY", fakeLiveKey());
     const t = makeTest();
     await seedAccount(t, alice);
     const data = await expectCode(

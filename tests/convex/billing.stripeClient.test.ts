@@ -3,6 +3,7 @@ import Stripe from "stripe";
 import { getStripe, stripeMode, stripeModeFromKey, STRIPE_API_VERSION, toStripeError } from "../../convex/model/stripeClient";
 import { fail } from "../../convex/model/errors";
 import { expectCode } from "./billingFixtures";
+import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -20,11 +21,11 @@ describe("stripeClient", () => {
   });
 
   test("tells live keys from test keys", () => {
-    expect(stripeModeFromKey("sk_live_abc")).toBe("live");
-    expect(stripeModeFromKey("rk_live_abc")).toBe("live");
+    expect(stripeModeFromKey(fakeLiveKey("sk"))).toBe("live");
+    expect(stripeModeFromKey(fakeLiveKey("rk"))).toBe("live");
     expect(stripeModeFromKey("sk_test_abc")).toBe("test");
     expect(stripeModeFromKey("rk_test_abc")).toBe("test");
-    vi.stubEnv("STRIPE_SECRET_KEY", "sk_live_configured");
+    vi.stubEnv("STRIPE_SECRET_KEY", fakeLiveKey());
     expect(stripeMode()).toBe("live");
   });
 

@@ -43,6 +43,7 @@ import {
   type TestConvex,
 } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
+import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 
 const HOUR = 60 * 60;
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -317,7 +318,7 @@ describe("reconcile.reconcileEvents", () => {
   });
 
   test("a test event on a live-mode deployment is recorded ignored", async () => {
-    vi.stubEnv("STRIPE_SECRET_KEY", "sk_live_fake_key_for_mode_only");
+    vi.stubEnv("STRIPE_SECRET_KEY", fakeLiveKey());
     const testEvent = event("customer.updated", customer("cus_test_mode"), { created: T0 - HOUR });
     stripe.add([testEvent], { delivered: false });
 

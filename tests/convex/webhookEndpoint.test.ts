@@ -20,6 +20,7 @@ import {
   type TestConvex,
 } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
+import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 
 function anEvent() {
   return event("customer.updated", customer("cus_endpoint"));
@@ -189,7 +190,7 @@ describe("POST /stripe/webhook", () => {
   });
 
   test("a test event on a live-mode deployment is ignored too", async () => {
-    vi.stubEnv("STRIPE_SECRET_KEY", "rk_live_restricted_key");
+    vi.stubEnv("STRIPE_SECRET_KEY", fakeLiveKey("rk"));
     const e = anEvent();
     expect((await deliver(t, e)).status).toBe(200);
     expect((await eventRow(t, e.id))?.status).toBe("ignored");
