@@ -18,13 +18,12 @@ import {
   invoiceViews,
   linkCustomer as linkCustomerModel,
   subscriptionView,
-  upsertPrice as upsertPriceModel,
   vCallerAccount,
   vInvoiceView,
-  vPriceRecord,
   vSubscriptionView,
 } from "./model/billingModel";
 import { TOKEN_PACKS } from "./model/plans";
+import { upsertPrice as upsertPriceModel, vPriceRecord } from "./model/prices";
 import { vInterval, vTier } from "./model/validators";
 
 const vUrl = v.object({ url: v.string() });

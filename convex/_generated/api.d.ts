@@ -22,6 +22,7 @@ import type * as model_ledger from "../model/ledger.js";
 import type * as model_periods from "../model/periods.js";
 import type * as model_planViews from "../model/planViews.js";
 import type * as model_plans from "../model/plans.js";
+import type * as model_prices from "../model/prices.js";
 import type * as model_reconcile from "../model/reconcile.js";
 import type * as model_stripeClient from "../model/stripeClient.js";
 import type * as model_stripeEvents from "../model/stripeEvents.js";
@@ -58,6 +59,7 @@ declare const fullApi: ApiFromModules<{
   "model/periods": typeof model_periods;
   "model/planViews": typeof model_planViews;
   "model/plans": typeof model_plans;
+  "model/prices": typeof model_prices;
   "model/reconcile": typeof model_reconcile;
   "model/stripeClient": typeof model_stripeClient;
   "model/stripeEvents": typeof model_stripeEvents;

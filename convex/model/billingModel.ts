@@ -1,14 +1,14 @@
 /**
  * Database side of `convex/billing.ts`: the caller's account as the Stripe
  * actions need it, the `billing.subscription` / `billing.invoices` views, the
- * customer link, the price cache and the dunning sweep.
+ * customer link and the dunning sweep. The price cache is `model/prices.ts`.
  *
  * Units: Convex times in ms; money in integer minor units of `currency`.
  */
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { currentSubscriptionOf, recomputeAccountTier } from "./access";
+import { accountForStripeCustomer, currentSubscriptionOf, recomputeAccountTier } from "./access";
 import { getCaller } from "./auth";
 import { fail } from "./errors";
 import { wakeEventsForCustomer } from "./webhookQueue";
@@ -200,7 +200,7 @@ export async function invoiceViews(
 }
 
 // ---------------------------------------------------------------------------
-// Customer link and price cache
+// Customer link
 // ---------------------------------------------------------------------------
 
 /**
@@ -223,10 +223,7 @@ export async function linkCustomer(
   if (account.stripeCustomerId && !account.stripeCustomerDeleted && account.stripeCustomerId !== stripeCustomerId) {
     return account.stripeCustomerId;
   }
-  const owner = await ctx.db
-    .query("billingAccounts")
-    .withIndex("by_stripeCustomerId", (q) => q.eq("stripeCustomerId", stripeCustomerId))
-    .first();
+  const owner = await accountForStripeCustomer(ctx, stripeCustomerId);
   if (owner && owner._id !== accountId) {
     fail("FORBIDDEN", "That Stripe customer belongs to another account.");
   }
@@ -235,40 +232,6 @@ export async function linkCustomer(
   }
   await wakeEventsForCustomer(ctx, stripeCustomerId);
   return stripeCustomerId;
-}
-
-export const vPriceRecord = v.object({
-  stripePriceId: v.string(),
-  lookupKey: v.string(),
-  tier: vTier,
-  interval: vInterval,
-  /** Minor units of `currency`; absent for tiered/custom prices. */
-  unitAmount: v.optional(v.number()),
-  currency: v.string(),
-});
-export type PriceRecord = Infer<typeof vPriceRecord>;
-
-/**
- * Inserts or updates the `stripePrices` row for a price id. Keyed by price id,
- * not lookup key: a lookup key can move to a new price, and subscriptions on
- * the old price must still map back to their tier.
- */
-export async function upsertPrice(ctx: MutationCtx, price: PriceRecord): Promise<void> {
-  const existing = await ctx.db
-    .query("stripePrices")
-    .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", price.stripePriceId))
-    .unique();
-  if (!existing) {
-    await ctx.db.insert("stripePrices", price);
-    return;
-  }
-  const changed =
-    existing.lookupKey !== price.lookupKey ||
-    existing.tier !== price.tier ||
-    existing.interval !== price.interval ||
-    existing.unitAmount !== price.unitAmount ||
-    existing.currency !== price.currency;
-  if (changed) await ctx.db.patch("stripePrices", existing._id, price);
 }
 
 // ---------------------------------------------------------------------------

@@ -27,7 +27,8 @@ import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer } from "./access";
 import { startPeriod } from "./ledger";
 import { PLANS, planForLookupKey, type Tier } from "./plans";
-import { planForPrice, secondsToMs, stripeIdOf, type EventClock } from "./subscriptionSync";
+import { planForPrice } from "./prices";
+import { secondsToMs, stripeIdOf, type EventClock } from "./subscriptionSync";
 import { INVOICE_STATUSES, type InvoiceStatus } from "./validators";
 import { RetryableEventError } from "./webhookQueue";
 

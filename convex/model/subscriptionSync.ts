@@ -23,6 +23,7 @@ import { accountForStripeCustomer, isTerminalStatus, recomputeAccountTier } from
 import { adjustAllowanceForPlanChange } from "./ledger";
 import { PAID_TIERS, PLANS, planForLookupKey, tierRank, type Interval, type Tier } from "./plans";
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
+import { planForPrice, recordCataloguePrice } from "./prices";
 import { RetryableEventError } from "./webhookQueue";
 
 /** Where an event sits in time, for ordering. */
@@ -106,56 +107,12 @@ export function secondsToMs(seconds: number | null | undefined): number | undefi
 }
 
 function toStatus(status: string): SubscriptionStatus {
-  if ((SUBSCRIPTION_STATUSES as readonly string[]).includes(status)) return status as SubscriptionStatus;
+  if (isSubscriptionStatus(status)) return status;
   throw new Error(`unknown subscription status "${status}"`);
 }
 
 /** Pre-2025-03-31 API versions carry the period on the subscription itself. */
 type LegacySubscriptionPeriod = { current_period_start?: number | null; current_period_end?: number | null };
-
-export type PricePlan = { tier: Tier; interval?: Interval; priceId?: string; lookupKey?: string };
-
-/**
- * The tier a price sells: by its lookup key in the catalogue, else by the
- * `stripePrices` table (prices recorded by checkout or earlier events), else
- * `null` (unknown to us).
- */
-export async function planForPrice(
-  ctx: MutationCtx,
-  price: { id: string; lookup_key?: string | null; recurring?: { interval: string } | null },
-): Promise<PricePlan | null> {
-  const byKey = planForLookupKey(price.lookup_key);
-  if (byKey) return { ...byKey, priceId: price.id, lookupKey: price.lookup_key ?? undefined };
-  const known = await ctx.db
-    .query("stripePrices")
-    .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", price.id))
-    .unique();
-  if (known) return { tier: known.tier, interval: known.interval, priceId: price.id, lookupKey: known.lookupKey };
-  return null;
-}
-
-/** Records a catalogue price (lookup key → price id) so invoices can map price ids to tiers. */
-async function recordPrice(ctx: MutationCtx, price: Stripe.Price): Promise<void> {
-  const plan = planForLookupKey(price.lookup_key);
-  if (!plan || !price.lookup_key) return;
-  const existing = await ctx.db
-    .query("stripePrices")
-    .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", price.id))
-    .unique();
-  const row = {
-    stripePriceId: price.id,
-    lookupKey: price.lookup_key,
-    tier: plan.tier,
-    interval: plan.interval,
-    unitAmount: price.unit_amount ?? undefined,
-    currency: price.currency,
-  };
-  if (!existing) {
-    await ctx.db.insert("stripePrices", row);
-  } else if (existing.lookupKey !== row.lookupKey || existing.unitAmount !== row.unitAmount) {
-    await ctx.db.patch("stripePrices", existing._id, row);
-  }
-}
 
 /** The item that decides the plan: the first whose price is in the catalogue, else the first. */
 function planItem(subscription: Stripe.Subscription): Stripe.SubscriptionItem | undefined {
@@ -211,7 +168,7 @@ export async function syncSubscription(
 
   const item = planItem(subscription);
   const price = item?.price;
-  if (price) await recordPrice(ctx, price);
+  if (price) await recordCataloguePrice(ctx, price);
   const plan = price ? await planForPrice(ctx, price) : null;
   const tier: Tier = plan?.tier ?? "free";
   const recurring: string | undefined = price?.recurring?.interval;
