@@ -127,20 +127,22 @@ async function applyCheckoutSession(
   }
   const reference = session.client_reference_id ?? metadataAccountId ?? null;
   const referencedId = reference ? ctx.db.normalizeId("billingAccounts", reference) : null;
+  // The account that already owns the session's customer, read once: it is
+  // both the fallback link and the guard against moving a customer.
+  const owner = stripeCustomerId ? await accountForStripeCustomer(ctx, stripeCustomerId) : null;
   let account = referencedId ? await ctx.db.get("billingAccounts", referencedId) : null;
   if (reference && !account) {
     // Our checkout action always sets a real account id; a wrong one is a bug
     // or a session created elsewhere. Retry, then dead-letter for an operator.
     throw new Error(`checkout session ${session.id} references unknown account "${reference}"`);
   }
-  if (!account && stripeCustomerId) account = await accountForStripeCustomer(ctx, stripeCustomerId);
+  account ??= owner;
   if (!account) {
     if (!stripeCustomerId) return "ignored";
     throw new RetryableEventError(`checkout session ${session.id} has no account reference and its customer is unknown`);
   }
 
   if (stripeCustomerId) {
-    const owner = await accountForStripeCustomer(ctx, stripeCustomerId);
     if (owner && owner._id !== account._id) {
       throw new Error(`customer ${stripeCustomerId} is already linked to another account (${owner._id})`);
     }
