@@ -1,14 +1,14 @@
 import { useAction, useConvexAuth } from "convex/react";
-import { useCallback, useRef, useState } from "react";
+import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
 import type { Interval, PaidTier } from "../../convex/model/plans";
 import { browser, rememberTierBeforeCheckout, rememberTopUpCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
-import { usePageRestore } from "./usePageRestore";
 import { useSession } from "../lib/session";
 import type { SubscriptionView } from "../lib/types";
 import { usePortal } from "./usePortal";
+import { retryAction, useRedirectPending } from "./useRedirectPending";
 
 /**
  * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval })`
@@ -31,7 +31,7 @@ type CurrentPlan = Pick<SubscriptionView, "tier" | "status" | "hasCustomer">;
 /** Mirrors the server's rule for "already has a subscription Stripe bills". */
 const BILLED_STATUSES: readonly string[] = ["active", "trialing", "past_due", "unpaid"];
 
-export function hasBilledSubscription(current: CurrentPlan): boolean {
+function hasBilledSubscription(current: CurrentPlan): boolean {
   return current.hasCustomer && BILLED_STATUSES.includes(current.status);
 }
 
@@ -40,14 +40,7 @@ export function useCheckout() {
   const { isAuthenticated } = useConvexAuth();
   const { openSignIn } = useSession();
   const { openPortal } = usePortal();
-  const [pendingTier, setPendingTier] = useState<PaidTier | null>(null);
-  const inFlight = useRef(false);
-  usePageRestore(
-    useCallback(() => {
-      inFlight.current = false;
-      setPendingTier(null);
-    }, []),
-  );
+  const { pending: pendingTier, begin, end } = useRedirectPending<PaidTier>();
 
   const promptSignIn = useCallback(() => {
     toast.info("Sign in to upgrade", {
@@ -60,23 +53,16 @@ export function useCheckout() {
   const startCheckout = useCallback(
     (tier: PaidTier, interval: Interval, current: CurrentPlan | null = null): Promise<void> => {
       const attempt = async (): Promise<void> => {
-        if (inFlight.current) return;
+        if (!begin(tier)) return;
         if (!isAuthenticated) {
+          end();
           promptSignIn();
           return;
         }
         if (current && hasBilledSubscription(current)) {
-          inFlight.current = true;
-          setPendingTier(tier);
-          const redirected = await openPortal();
-          if (!redirected) {
-            inFlight.current = false;
-            setPendingTier(null);
-          }
+          if (!(await openPortal())) end();
           return;
         }
-        inFlight.current = true;
-        setPendingTier(tier);
         try {
           const { url } = await createCheckoutSession({ tier, interval });
           rememberTierBeforeCheckout(current?.tier ?? null);
@@ -84,8 +70,7 @@ export function useCheckout() {
           // The pending state stays on while the browser navigates away.
           browser.redirect(url);
         } catch (error) {
-          inFlight.current = false;
-          setPendingTier(null);
+          end();
           const human = humanizeError(error);
           if (human.code === "UNAUTHENTICATED") {
             promptSignIn();
@@ -94,17 +79,15 @@ export function useCheckout() {
           toast.error(human.title, {
             description: human.description,
             action:
-              human.code === "NETWORK"
-                ? { label: "Retry", onClick: () => void attempt() }
-                : human.code === "NOT_AN_UPGRADE"
-                  ? { label: "Manage billing", onClick: () => void openPortal() }
-                  : undefined,
+              human.code === "NOT_AN_UPGRADE"
+                ? { label: "Manage billing", onClick: () => void openPortal() }
+                : retryAction(human, () => void attempt()),
           });
         }
       };
       return attempt();
     },
-    [createCheckoutSession, isAuthenticated, openPortal, promptSignIn],
+    [begin, createCheckoutSession, end, isAuthenticated, openPortal, promptSignIn],
   );
 
   return { startCheckout, pendingTier };

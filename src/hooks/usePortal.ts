@@ -1,10 +1,10 @@
 import { useAction } from "convex/react";
-import { useCallback, useRef, useState } from "react";
+import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
 import { browser } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
-import { usePageRestore } from "./usePageRestore";
+import { retryAction, useRedirectPending } from "./useRedirectPending";
 
 /**
  * Opens the Stripe Customer Portal (`billing.createPortalSession()` → redirect).
@@ -12,38 +12,25 @@ import { usePageRestore } from "./usePageRestore";
  */
 export function usePortal() {
   const createPortalSession = useAction(api.billing.createPortalSession);
-  const [pending, setPending] = useState(false);
-  const inFlight = useRef(false);
-  usePageRestore(
-    useCallback(() => {
-      inFlight.current = false;
-      setPending(false);
-    }, []),
-  );
+  const { pending, begin, end } = useRedirectPending<true>();
 
   /** Resolves true once the browser is being sent to the portal, false when it failed (toasted). */
   const openPortal = useCallback((): Promise<boolean> => {
     const attempt = async (): Promise<boolean> => {
-      if (inFlight.current) return false;
-      inFlight.current = true;
-      setPending(true);
+      if (!begin(true)) return false;
       try {
         const { url } = await createPortalSession();
         browser.redirect(url);
         return true;
       } catch (error) {
-        inFlight.current = false;
-        setPending(false);
+        end();
         const human = humanizeError(error);
-        toast.error(human.title, {
-          description: human.description,
-          action: human.code === "NETWORK" ? { label: "Retry", onClick: () => void attempt() } : undefined,
-        });
+        toast.error(human.title, { description: human.description, action: retryAction(human, () => void attempt()) });
         return false;
       }
     };
     return attempt();
-  }, [createPortalSession]);
+  }, [begin, createPortalSession, end]);
 
-  return { openPortal, pending };
+  return { openPortal, pending: pending !== null };
 }

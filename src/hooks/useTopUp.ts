@@ -1,11 +1,11 @@
 import { useAction } from "convex/react";
-import { useCallback, useRef, useState } from "react";
+import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
 import type { TokenPack } from "../../convex/model/plans";
 import { browser, rememberTierBeforeCheckout, rememberTopUpCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
-import { usePageRestore } from "./usePageRestore";
+import { retryAction, useRedirectPending } from "./useRedirectPending";
 
 /**
  * Buys a token pack: `billing.createTopUpCheckoutSession({ packId })` (a one-off
@@ -14,39 +14,29 @@ import { usePageRestore } from "./usePageRestore";
  */
 export function useTopUp() {
   const createTopUp = useAction(api.billing.createTopUpCheckoutSession);
-  const [pendingPack, setPendingPack] = useState<string | null>(null);
-  const inFlight = useRef(false);
-  usePageRestore(
-    useCallback(() => {
-      inFlight.current = false;
-      setPendingPack(null);
-    }, []),
-  );
+  const { pending: pendingPack, begin, end } = useRedirectPending<string>();
 
   const buy = useCallback(
     (pack: TokenPack, purchasedBefore: number | null): Promise<void> => {
       const attempt = async (): Promise<void> => {
-        if (inFlight.current) return;
-        inFlight.current = true;
-        setPendingPack(pack.id);
+        if (!begin(pack.id)) return;
         try {
           const { url } = await createTopUp({ packId: pack.id });
           rememberTierBeforeCheckout(null);
           rememberTopUpCheckout({ packId: pack.id, tokens: pack.tokens, purchasedBefore });
           browser.redirect(url);
         } catch (error) {
-          inFlight.current = false;
-          setPendingPack(null);
+          end();
           const human = humanizeError(error);
           toast.error(human.code === "UNAUTHENTICATED" ? "Sign in to buy tokens" : human.title, {
             description: human.description,
-            action: human.code === "NETWORK" ? { label: "Retry", onClick: () => void attempt() } : undefined,
+            action: retryAction(human, () => void attempt()),
           });
         }
       };
       return attempt();
     },
-    [createTopUp],
+    [begin, createTopUp, end],
   );
 
   return { buy, pendingPack };
