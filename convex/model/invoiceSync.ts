@@ -26,7 +26,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer } from "./access";
 import { startPeriod } from "./ledger";
-import { PLANS, planForLookupKey, type Tier } from "./plans";
+import { PLANS, type Tier } from "./plans";
 import { planForPrice } from "./prices";
 import { secondsToMs, stripeIdOf, type EventClock } from "./subscriptionSync";
 import { INVOICE_STATUSES, type InvoiceStatus } from "./validators";
@@ -187,8 +187,6 @@ async function tierForLine(
   const price =
     typeof detailsPrice === "object" ? detailsPrice : detailsPrice ? { id: detailsPrice } : (legacyPrice ?? null);
   if (price) {
-    const byKey = planForLookupKey(price.lookup_key);
-    if (byKey) return byKey.tier;
     const plan = await planForPrice(ctx, price);
     if (plan) return plan.tier;
   }
