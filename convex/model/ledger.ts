@@ -108,8 +108,28 @@ async function append(ctx: MutationCtx, accountId: AccountId, balanceAfter: numb
   await ctx.db.insert("tokenLedger", { accountId, balanceAfter, ...entry });
 }
 
-function balanceOf(b: { allowance: number; purchased: number; used: number }): number {
+type Counters = { allowance: number; purchased: number; used: number };
+
+function balanceOf(b: Counters): number {
   return b.allowance + b.purchased - b.used;
+}
+
+/**
+ * The one place a movement is written: appends `entry` with the balance the
+ * `next` counters give, and stores those counters (and `period`, when a new
+ * period starts) on the balance row. Returns the new balance.
+ */
+async function commit(
+  ctx: MutationCtx,
+  current: Doc<"tokenBalances">,
+  next: Counters,
+  entry: Entry,
+  period: Pick<Doc<"tokenBalances">, "periodKey" | "periodStart" | "periodEnd"> = {},
+): Promise<number> {
+  const balance = balanceOf(next);
+  await append(ctx, current.accountId, balance, entry);
+  await ctx.db.patch("tokenBalances", current._id, { ...next, balance, ...period });
+  return balance;
 }
 
 /**
@@ -147,21 +167,13 @@ export async function startPeriod(
       note: current.periodKey ? `Unused allowance of ${current.periodKey}` : undefined,
     });
   }
-  const next = { allowance: args.tokens, purchased, used: 0 };
-  const balance = balanceOf(next);
-  await append(ctx, accountId, balance, {
-    amount: args.tokens,
-    reason: "period_grant",
-    sourceKey: args.sourceKey,
-    note: args.periodKey,
-  });
-  await ctx.db.patch("tokenBalances", current._id, {
-    ...next,
-    balance,
-    periodKey: args.periodKey,
-    periodStart: args.periodStart,
-    periodEnd: args.periodEnd,
-  });
+  await commit(
+    ctx,
+    current,
+    { allowance: args.tokens, purchased, used: 0 },
+    { amount: args.tokens, reason: "period_grant", sourceKey: args.sourceKey, note: args.periodKey },
+    { periodKey: args.periodKey, periodStart: args.periodStart, periodEnd: args.periodEnd },
+  );
   return { applied: true };
 }
 
@@ -184,15 +196,17 @@ export async function adjustAllowanceForPlanChange(
   const current = await ensureBalance(ctx, accountId);
   const difference = args.tokensPerPeriod - current.allowance;
   if (difference <= 0) return { applied: false };
-  const next = { allowance: args.tokensPerPeriod, purchased: current.purchased, used: current.used };
-  const balance = balanceOf(next);
-  await append(ctx, accountId, balance, {
-    amount: difference,
-    reason: "plan_change",
-    sourceKey: args.sourceKey,
-    note: `Allowance raised from ${current.allowance} to ${args.tokensPerPeriod}`,
-  });
-  await ctx.db.patch("tokenBalances", current._id, { ...next, balance });
+  await commit(
+    ctx,
+    current,
+    { allowance: args.tokensPerPeriod, purchased: current.purchased, used: current.used },
+    {
+      amount: difference,
+      reason: "plan_change",
+      sourceKey: args.sourceKey,
+      note: `Allowance raised from ${current.allowance} to ${args.tokensPerPeriod}`,
+    },
+  );
   return { applied: true };
 }
 
@@ -223,17 +237,13 @@ export async function consume(
       available: current.balance,
     });
   }
-  const next = { allowance: current.allowance, purchased: current.purchased, used: current.used + args.cost };
-  const balance = balanceOf(next);
-  await append(ctx, accountId, balance, {
-    amount: -args.cost,
-    reason: "consume",
-    sourceKey: args.sourceKey,
-    feature: args.feature,
-    complexity: args.complexity,
-  });
-  await ctx.db.patch("tokenBalances", current._id, { used: next.used, balance });
-  return { applied: true, cost: args.cost, remaining: balance };
+  const remaining = await commit(
+    ctx,
+    current,
+    { allowance: current.allowance, purchased: current.purchased, used: current.used + args.cost },
+    { amount: -args.cost, reason: "consume", sourceKey: args.sourceKey, feature: args.feature, complexity: args.complexity },
+  );
+  return { applied: true, cost: args.cost, remaining };
 }
 
 /**
@@ -258,7 +268,7 @@ export async function grant(
   const current = await ensureBalance(ctx, accountId);
   if (existing) return { applied: false, balance: current.balance };
 
-  let next = { allowance: current.allowance, purchased: current.purchased, used: current.used };
+  let next: Counters = { allowance: current.allowance, purchased: current.purchased, used: current.used };
   if (args.amount > 0) {
     next.purchased += args.amount;
   } else {
@@ -272,14 +282,12 @@ export async function grant(
     const fromPurchased = Math.min(removing, unusedPurchased(current));
     next = { ...next, purchased: next.purchased - fromPurchased, allowance: next.allowance - (removing - fromPurchased) };
   }
-  const balance = balanceOf(next);
-  await append(ctx, accountId, balance, {
+  const balance = await commit(ctx, current, next, {
     amount: args.amount,
     reason: args.reason,
     sourceKey: args.sourceKey,
     note: args.note,
   });
-  await ctx.db.patch("tokenBalances", current._id, { ...next, balance });
   return { applied: true, balance };
 }
 
