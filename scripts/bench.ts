@@ -26,6 +26,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type Stripe from "stripe";
 import { api, internal } from "../convex/_generated/api";
+import { getCaller } from "../convex/model/auth";
 import { freePeriod, freePeriodSourceKey } from "../convex/model/periods";
 import { PLANS } from "../convex/model/plans";
 import { customerIdOfEvent } from "../convex/model/stripeEvents";
@@ -191,17 +192,9 @@ async function measureSuite(t: Harness, tag: string): Promise<Suite> {
   const asUser = t.withIdentity(identity);
 
   record("users.store (first sign-in)", (await measure(asUser, (ctx) => ctx.runMutation(api.users.store, {}))).metrics);
-  const accountId = await t.run(async (ctx) => {
-    const user = await ctx.db
-      .query("users")
-      .withIndex("by_tokenIdentifier", (q) => q.eq("tokenIdentifier", `${ISSUER}|${identity.subject}`))
-      .unique();
-    const account = await ctx.db
-      .query("billingAccounts")
-      .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", user!._id))
-      .unique();
-    return account!._id;
-  });
+  const caller = await asUser.run((ctx) => getCaller(ctx));
+  if (!caller) throw new Error("users.store created no billing account");
+  const accountId = caller.account._id;
 
   const customerId = `cus_m${tag}`;
   const subId = `sub_m${tag}`;

@@ -23,6 +23,7 @@ import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { getCaller } from "../convex/model/auth";
 import { PLANS } from "../convex/model/plans";
 import type { WebhookEventStatus } from "../convex/model/validators";
 import { WEBHOOK_EVENT_STATUSES } from "../convex/model/validators";
@@ -169,18 +170,7 @@ async function drive(
       name: "sign-in",
       run: async () => {
         await asUser.mutation(api.users.store, {});
-        accountId = await t.run(async (ctx) => {
-          const user = await ctx.db
-            .query("users")
-            .withIndex("by_tokenIdentifier", (q) => q.eq("tokenIdentifier", `${ISSUER}|${IDENTITY.subject}`))
-            .unique();
-          if (!user) return null;
-          const account = await ctx.db
-            .query("billingAccounts")
-            .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", user._id))
-            .unique();
-          return account?._id ?? null;
-        });
+        accountId = (await asUser.run((ctx) => getCaller(ctx)))?.account._id ?? null;
         if (!accountId) throw new Error("users.store created no billing account");
         return ["users.store"];
       },
