@@ -161,17 +161,20 @@ export async function consumeForAccount(
     fail("INVALID_ARGUMENT", `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`);
   }
   const sourceKey = `consume:${args.idempotencyKey}`;
-  const previous = await ledger.findEntry(ctx, account._id, sourceKey);
-  if (previous) {
-    const balance = await ledger.getBalance(ctx, account._id);
-    return { cost: -previous.amount, remaining: balance?.balance ?? 0, duplicate: true };
-  }
   const requiredTier = featureMinTier(args.feature);
   if (tierRank(effectiveTier(account)) < tierRank(requiredTier)) {
+    // A key debited before a downgrade is still a duplicate, not a refusal.
+    const previous = await ledger.findEntry(ctx, account._id, sourceKey);
+    if (previous) {
+      const balance = await ledger.getBalance(ctx, account._id);
+      return { cost: -previous.amount, remaining: balance?.balance ?? 0, duplicate: true };
+    }
     fail("TIER_REQUIRED", `${PLANS[requiredTier].name} or higher is needed for this feature.`, {
       tier: requiredTier,
     });
   }
+  // `ledger.consume` owns idempotency: a repeated key debits nothing and
+  // returns the cost first debited.
   const result = await ledger.consume(ctx, account._id, {
     sourceKey,
     cost: featureCost(args.feature, args.complexity),
