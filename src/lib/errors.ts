@@ -6,8 +6,9 @@
  * is either a lost connection or a server bug; the client can only offer a retry.
  */
 import { ConvexError } from "convex/values";
-import { ERROR_CODES, type BillingErrorData, type ErrorCode } from "../../convex/model/errors";
-import { PLANS, isTier } from "../../convex/model/plans";
+import { ERROR_CODES, isBillingError, type BillingErrorData, type ErrorCode } from "../../convex/model/errors";
+import { isTier } from "../../convex/model/plans";
+import { tierName } from "./pricing";
 
 export type HumanError = {
   /** The backend's code, "NETWORK" for transport failures, "UNKNOWN" otherwise. */
@@ -20,12 +21,9 @@ export type HumanError = {
 
 /** The typed data of a backend `ConvexError`, or null. */
 export function billingErrorData(error: unknown): BillingErrorData | null {
-  if (!(error instanceof ConvexError)) return null;
-  const data: unknown = error.data;
-  if (typeof data !== "object" || data === null || !("code" in data)) return null;
-  const code = data.code;
-  if (typeof code !== "string" || !(ERROR_CODES as readonly string[]).includes(code)) return null;
-  return data as BillingErrorData;
+  if (!isBillingError(error)) return null;
+  // A code this client doesn't know (a newer server) is handled like an untyped error.
+  return (ERROR_CODES as readonly string[]).includes(error.data.code) ? error.data : null;
 }
 
 /**
@@ -39,10 +37,6 @@ export function isNetworkError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) return true;
   return /connection lost|network|failed to fetch|websocket|timed? ?out/i.test(error.message);
-}
-
-function tierName(tier: string | undefined): string | null {
-  return tier && isTier(tier) ? PLANS[tier].name : null;
 }
 
 export function humanizeError(error: unknown): HumanError {
@@ -79,8 +73,8 @@ export function humanizeError(error: unknown): HumanError {
           retryable: false,
         };
       case "TIER_REQUIRED": {
-        const name = tierName(data.tier);
-        return { code: data.code, title: name ? `This needs the ${name} plan` : "This needs a higher plan", retryable: false };
+        const title = data.tier && isTier(data.tier) ? `This needs the ${tierName(data.tier)} plan` : "This needs a higher plan";
+        return { code: data.code, title, retryable: false };
       }
       case "NOT_FOUND":
         // e.g. billing actions before users.store finished: "still being set up".
