@@ -1,4 +1,4 @@
-import { PLANS, isTier, tierRank, type Interval, type Tier } from "../../convex/model/plans";
+import { PLANS, isTier, type Interval } from "../../convex/model/plans";
 import { formatMoney } from "./format";
 
 /** The subset of `plans.list` rows the helpers need. */
@@ -38,8 +38,4 @@ export function yearlySavings(plans: readonly PricedPlan[]): string | null {
 export function tierName(tier: string | null | undefined): string {
   if (!tier) return "Free";
   return isTier(tier) ? PLANS[tier].name : tier;
-}
-
-export function isHigherTier(a: Tier, than: Tier): boolean {
-  return tierRank(a) > tierRank(than);
 }

@@ -9,5 +9,3 @@ export type PlanView = FunctionReturnType<typeof api.plans.list>[number];
 export type SubscriptionView = NonNullable<FunctionReturnType<typeof api.billing.subscription>>;
 export type InvoiceView = FunctionReturnType<typeof api.billing.invoices>[number];
 export type TokenBalance = NonNullable<FunctionReturnType<typeof api.tokens.balance>>;
-export type TokenCheck = FunctionReturnType<typeof api.tokens.check>;
-export type CurrentUser = NonNullable<FunctionReturnType<typeof api.users.current>>;
