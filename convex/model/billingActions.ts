@@ -29,7 +29,7 @@ import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
 import { fail } from "./errors";
 import { PLANS, TOKEN_PACKS, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
-import { getStripe, readEnv, stripeMode, stripeRead, stripeWrite } from "./stripeClient";
+import { getStripe, httpUrlFromEnv, readEnv, stripeMode, stripeRead, stripeWrite } from "./stripeClient";
 
 /** Used only with a test-mode key when `SITE_URL` is unset: the Vite dev server. */
 export const DEV_SITE_URL = "http://127.0.0.1:5173";
@@ -47,8 +47,8 @@ const PORTAL_KEY_BUCKET_MS = 10_000;
  *   mode or not an http(s) URL.
  */
 export function siteUrl(): string {
-  const raw = readEnv("SITE_URL");
-  if (!raw) {
+  const url = httpUrlFromEnv("SITE_URL", "https://app.example.com");
+  if (!url) {
     if (stripeMode() === "live") {
       fail("STRIPE_NOT_CONFIGURED", "Billing is not configured: set the SITE_URL environment variable to the app's origin.", {
         variable: "SITE_URL",
@@ -56,18 +56,8 @@ export function siteUrl(): string {
     }
     return DEV_SITE_URL;
   }
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return fail("STRIPE_NOT_CONFIGURED", "SITE_URL is not a valid URL (expected e.g. https://app.example.com).", {
-      variable: "SITE_URL",
-    });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    fail("STRIPE_NOT_CONFIGURED", "SITE_URL must be an http:// or https:// URL.", { variable: "SITE_URL" });
-  }
-  return raw.replace(/\/+$/, "");
+  // The configured value as written (validated above), minus trailing slashes.
+  return readEnv("SITE_URL")!.replace(/\/+$/, "");
 }
 
 function timeBucket(bucketMs: number): number {

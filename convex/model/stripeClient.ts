@@ -64,6 +64,26 @@ function requireSecretKey(): string {
 }
 
 /**
+ * Reads env var `name` as an http(s) URL; `undefined` when unset or blank.
+ * @throws `STRIPE_NOT_CONFIGURED` (`variable: name`) when it is set but not an
+ *   http:// or https:// URL; `example` is shown in the message.
+ */
+export function httpUrlFromEnv(name: string, example: string): URL | undefined {
+  const raw = readEnv(name);
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return fail("STRIPE_NOT_CONFIGURED", `${name} is not a valid URL (expected e.g. ${example}).`, { variable: name });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    fail("STRIPE_NOT_CONFIGURED", `${name} must be an http:// or https:// URL (e.g. ${example}).`, { variable: name });
+  }
+  return url;
+}
+
+/**
  * `"live"` for live keys (`sk_live_…`, `rk_live_…`), else `"test"`.
  * Pure; exported for tests and for callers that hold a key already.
  */
@@ -82,21 +102,8 @@ export function stripeMode(): "live" | "test" {
 
 /** Host/port/protocol for the SDK from `STRIPE_API_BASE`, or `{}` for Stripe itself. */
 function apiBaseConfig(): Pick<Stripe.StripeConfig, "host" | "port" | "protocol"> {
-  const base = readEnv("STRIPE_API_BASE");
-  if (!base) return {};
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    return fail("STRIPE_NOT_CONFIGURED", "STRIPE_API_BASE is not a valid URL (expected e.g. http://127.0.0.1:12111).", {
-      variable: "STRIPE_API_BASE",
-    });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    fail("STRIPE_NOT_CONFIGURED", "STRIPE_API_BASE must be an http:// or https:// origin.", {
-      variable: "STRIPE_API_BASE",
-    });
-  }
+  const url = httpUrlFromEnv("STRIPE_API_BASE", "http://127.0.0.1:12111");
+  if (!url) return {};
   const protocol = url.protocol === "http:" ? "http" : "https";
   return {
     host: url.hostname,
