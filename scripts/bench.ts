@@ -24,6 +24,7 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import type Stripe from "stripe";
 import { api, internal } from "../convex/_generated/api";
 import { getCaller } from "../convex/model/auth";
@@ -498,18 +499,17 @@ export async function benchFreeReset(
 // CLI
 // ---------------------------------------------------------------------------
 
-function intArg(argv: string[], name: string, fallback: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return fallback;
-  const value = Number(argv[i + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+function intArg(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
   return value;
 }
 
 async function main() {
-  const argv = process.argv.slice(2);
-  const large = intArg(argv, "--accounts", 10_000);
-  const resetCount = intArg(argv, "--reset-accounts", 100_000);
+  const { values } = parseArgs({ options: { accounts: { type: "string" }, "reset-accounts": { type: "string" } } });
+  const large = intArg("accounts", values.accounts, 10_000);
+  const resetCount = intArg("reset-accounts", values["reset-accounts"], 100_000);
   const small = Math.min(10, large);
   const started = Date.now();
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1);

@@ -20,6 +20,7 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import Stripe from "stripe";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
@@ -645,9 +646,8 @@ function setEnv(values: Record<string, string>): () => void {
 // CLI
 // ---------------------------------------------------------------------------
 
-function parseSeed(argv: string[]): number {
-  const i = argv.indexOf("--seed");
-  const raw = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--seed="))?.slice("--seed=".length);
+function parseSeed(): number {
+  const raw = parseArgs({ options: { seed: { type: "string" } } }).values.seed;
   if (raw === undefined) return Math.floor(Math.random() * 2 ** 31);
   const seed = Number(raw);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got "${raw}"`);
@@ -655,7 +655,7 @@ function parseSeed(argv: string[]): number {
 }
 
 async function main() {
-  const seed = parseSeed(process.argv.slice(2));
+  const seed = parseSeed();
   const started = Date.now();
   console.log(`lifecycle: seed ${seed} (rerun with: npm run lifecycle -- --seed ${seed})`);
   const result = await runLifecycle({ seed, log: (line) => console.log(line) });
