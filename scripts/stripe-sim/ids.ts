@@ -14,11 +14,3 @@ export function randomToken(length = 24): string {
 export function newId(prefix: string): string {
   return `${prefix}_${randomToken(24)}`;
 }
-
-/** Prefix of an id (`sub_abc` → `sub`, `cs_test_abc` → `cs_test`). */
-export function idPrefix(id: string): string {
-  if (id.startsWith("cs_test_")) return "cs_test";
-  if (id.startsWith("test_helpers.")) return "clock";
-  const i = id.indexOf("_");
-  return i < 0 ? id : id.slice(0, i);
-}
