@@ -4,11 +4,11 @@ import { toast } from "sonner";
 import { api } from "../../../../convex/_generated/api";
 import { useSession } from "../../../lib/session";
 
-/** Header sign-in button: "Sign in as a demo user" (dev) or "Sign in" (Clerk). */
-export function SignInButton({ className = "button button-primary" }: { className?: string }) {
+/** Sign-in button (header and call to action): "Sign in as a demo user" (dev) or "Sign in" (Clerk). */
+export function SignInButton({ testId = "demo-sign-in" }: { testId?: string }) {
   const { mode, openSignIn } = useSession();
   return (
-    <button type="button" className={className} data-testid="demo-sign-in" onClick={openSignIn}>
+    <button type="button" className="button button-primary" data-testid={testId} onClick={openSignIn}>
       {mode === "dev" ? "Sign in as a demo user" : "Sign in"}
     </button>
   );
