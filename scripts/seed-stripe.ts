@@ -20,6 +20,7 @@
  */
 import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
+import { getStripe } from "../convex/model/stripeClient.ts";
 import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, type Interval } from "../convex/model/plans.ts";
 
 export type CatalogPrice = {
@@ -138,17 +139,6 @@ export async function seedStripe(stripe: Stripe, log: (line: string) => void = (
   return result;
 }
 
-/** A client for `STRIPE_API_BASE` (e.g. the simulator) or api.stripe.com when unset. */
-export function stripeClient(secretKey: string, apiBase?: string): Stripe {
-  if (!apiBase) return new Stripe(secretKey);
-  const url = new URL(apiBase);
-  return new Stripe(secretKey, {
-    host: url.hostname,
-    port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
-    protocol: url.protocol === "https:" ? "https" : "http",
-  });
-}
-
 async function main(): Promise<void> {
   const key = process.env.STRIPE_SECRET_KEY;
   if (!key || !key.startsWith("sk_test_")) {
@@ -156,7 +146,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const base = process.env.STRIPE_API_BASE;
-  const stripe = stripeClient(key, base);
+  // The app's own client: same API version, and `STRIPE_API_BASE` read the same way.
+  const stripe = getStripe();
   const result = await seedStripe(stripe, (line) => console.log(line));
   console.log(`Seeded ${base ?? "https://api.stripe.com"}:`);
   for (const [lookupKey, p] of Object.entries(result.prices)) {
