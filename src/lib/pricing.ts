@@ -1,4 +1,4 @@
-import { PLANS, isTier, type Interval } from "../../convex/model/plans";
+import { FEATURES, PLANS, isTier, type Interval } from "../../convex/model/plans";
 import { formatMoney } from "./format";
 
 /** The subset of `plans.list` rows the helpers need. */
@@ -38,4 +38,9 @@ export function yearlySavings(plans: readonly PricedPlan[]): string | null {
 export function tierName(tier: string | null | undefined): string {
   if (!tier) return "Free";
   return isTier(tier) ? PLANS[tier].name : tier;
+}
+
+/** Feature display name from FEATURES; the key itself for a feature the catalogue doesn't list. */
+export function featureName(feature: string): string {
+  return FEATURES[feature]?.name ?? feature;
 }

@@ -3,6 +3,7 @@ import { useId, useState } from "react";
 import { api } from "../../../../convex/_generated/api";
 import { COMPLEXITIES, FEATURES, featureCost, type Complexity, type Tier } from "../../../../convex/model/plans";
 import { tokens } from "../../../lib/format";
+import { featureName } from "../../../lib/pricing";
 import { simulateAnalysis, type AnalysisResult } from "../hooks/simulateAnalysis";
 import { useTokenGuard } from "../hooks/useTokenGuard";
 
@@ -48,7 +49,7 @@ export function AnalysisCard({
   return (
     <article className="card analysis-card" data-testid={`analysis-${feature}`} aria-labelledby={`${selectId}-title`}>
       <div className="card-head">
-        <h3 id={`${selectId}-title`}>{meta?.name ?? feature}</h3>
+        <h3 id={`${selectId}-title`}>{featureName(feature)}</h3>
         <span className="pill pill-muted" data-testid={`analysis-cost-${feature}`} data-cost={cost}>
           {tokens(cost)}
         </span>

@@ -1,10 +1,11 @@
 import { useQuery } from "convex/react";
 import type { ReactNode } from "react";
 import { api } from "../../../../convex/_generated/api";
-import { FEATURES, PLANS, tierRank, type Tier } from "../../../../convex/model/plans";
+import { PLANS, tierRank, type Tier } from "../../../../convex/model/plans";
 import { Skeleton } from "../../../components/Skeleton";
 import { useUpgradeModal } from "../../../components/upgrade/context";
 import { tokens } from "../../../lib/format";
+import { featureName } from "../../../lib/pricing";
 
 /**
  * Renders `children` when the caller's tier is at least `minTier`; otherwise a
@@ -18,7 +19,7 @@ export function LockedFeature({ minTier, feature, children }: { minTier: Tier; f
   const tier: Tier = subscription?.tier ?? "free";
   if (tierRank(tier) >= tierRank(minTier)) return <>{children}</>;
   const plan = PLANS[minTier];
-  const name = feature ? FEATURES[feature]?.name ?? feature : "This feature";
+  const name = feature ? featureName(feature) : "This feature";
   return (
     <div className="locked" data-testid="locked-feature" data-required-tier={minTier} data-feature={feature}>
       <span className="lock-icon" aria-hidden="true">

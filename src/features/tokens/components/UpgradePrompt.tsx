@@ -1,6 +1,7 @@
-import { FEATURES, PLANS, nextTier, type Tier } from "../../../../convex/model/plans";
+import { PLANS, nextTier, type Tier } from "../../../../convex/model/plans";
 import { useUpgradeModal, type UpgradeReason } from "../../../components/upgrade/context";
 import { formatCount, formatDate, tokens } from "../../../lib/format";
+import { featureName } from "../../../lib/pricing";
 import type { TokenBalance } from "../../../lib/types";
 
 export type PromptTrigger = "low_tokens" | "no_tokens" | "analysis_blocked";
@@ -61,7 +62,7 @@ export function UpgradePrompt({
   const total = balance ? balance.allowance + balance.purchased : 0;
   const title = copy.title({
     remaining,
-    featureName: feature ? (FEATURES[feature]?.name ?? feature) : "That analysis",
+    featureName: feature ? featureName(feature) : "That analysis",
     requiredTierName: requiredTier ? PLANS[requiredTier].name : null,
     cost: cost ?? null,
     byTokens,

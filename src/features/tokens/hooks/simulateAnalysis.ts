@@ -1,4 +1,5 @@
 import { FEATURES, type Complexity } from "../../../../convex/model/plans";
+import { featureName } from "../../../lib/pricing";
 
 export type AnalysisResult = { summary: string; findings: number; durationMs: number };
 
@@ -16,7 +17,7 @@ export async function simulateAnalysis(feature: string, complexity: Complexity, 
   const base = FEATURES[feature]?.baseCost ?? 1;
   const findings = base * (complexity === "high" ? 3 : complexity === "medium" ? 2 : 1);
   return {
-    summary: `${FEATURES[feature]?.name ?? feature} found ${findings} insight${findings === 1 ? "" : "s"}`,
+    summary: `${featureName(feature)} found ${findings} insight${findings === 1 ? "" : "s"}`,
     findings,
     durationMs,
   };

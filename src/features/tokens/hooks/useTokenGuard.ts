@@ -2,11 +2,12 @@ import { useConvex, useMutation } from "convex/react";
 import { useCallback, useRef, useState } from "react";
 import { toast } from "sonner";
 import { api } from "../../../../convex/_generated/api";
-import { BILLING_CONFIG, FEATURES, type Complexity, type Tier } from "../../../../convex/model/plans";
+import { BILLING_CONFIG, type Complexity, type Tier } from "../../../../convex/model/plans";
 import { useConfirm } from "../../../components/confirm";
 import { useUpgradeModal } from "../../../components/upgrade/context";
 import { billingErrorData, humanizeError } from "../../../lib/errors";
 import { tokens } from "../../../lib/format";
+import { featureName } from "../../../lib/pricing";
 import { useSession } from "../../../lib/session";
 
 /** Runs costing at least this many tokens ask for confirmation first. */
@@ -28,10 +29,6 @@ export type GuardOutcome<T> =
   | { status: "failed"; error: unknown }
   /** Another attempt of this guard is still in flight (e.g. a double click). */
   | { status: "busy" };
-
-function featureName(feature: string): string {
-  return FEATURES[feature]?.name ?? feature;
-}
 
 /**
  * Wraps a token-costing operation:
