@@ -72,6 +72,8 @@ export type Harness = {
   stripe: Stripe;
   receiver: Receiver;
   secret: string;
+  /** Back to a freshly seeded simulator, with the receiver's log emptied once the seed's events are in. */
+  reset: () => Promise<void>;
   close: () => Promise<void>;
 };
 
@@ -88,15 +90,21 @@ export async function startHarness(options: StripeSimulatorOptions = {}): Promis
     ...options,
   });
   // Seeding emits product/price events; tests look at what follows.
-  await sim.waitForDeliveries();
-  receiver.events.length = 0;
-  receiver.requests.length = 0;
-  const stripe = new Stripe("sk_test_harness", { host: "127.0.0.1", port: sim.port, protocol: "http", maxNetworkRetries: 0 });
+  const forgetSeedEvents = async () => {
+    await sim.waitForDeliveries();
+    receiver.events.length = 0;
+    receiver.requests.length = 0;
+  };
+  await forgetSeedEvents();
   return {
     sim,
-    stripe,
+    stripe: sim.stripe("sk_test_harness"),
     receiver,
     secret,
+    reset: async () => {
+      await sim.reset({ seed: true });
+      await forgetSeedEvents();
+    },
     close: async () => {
       await sim.close();
       await receiver.close();

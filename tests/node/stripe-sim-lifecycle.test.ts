@@ -17,10 +17,7 @@ afterAll(async () => {
   await h.close();
 });
 beforeEach(async () => {
-  await h.sim.reset({ seed: true });
-  await h.sim.waitForDeliveries();
-  h.receiver.events.length = 0;
-  h.receiver.requests.length = 0;
+  await h.reset();
 });
 
 async function portal(customer: string): Promise<{ url: string; base: string }> {

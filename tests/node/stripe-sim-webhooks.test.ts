@@ -22,10 +22,7 @@ beforeEach(async () => {
     retryDelaysMs: [20, 40, 80],
     chaos: { duplicateRate: 0, shuffle: false, delayMs: [0, 0], dropRate: 0, dropNext: 0, dropTypes: [], seed: null },
   });
-  await h.sim.reset({ seed: true });
-  await h.sim.waitForDeliveries();
-  h.receiver.events.length = 0;
-  h.receiver.requests.length = 0;
+  await h.reset();
 });
 
 async function deliveries(): Promise<DeliveryRecord[]> {
