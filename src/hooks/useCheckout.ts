@@ -3,7 +3,7 @@ import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
 import type { Interval, PaidTier } from "../../convex/model/plans";
-import { browser, rememberTierBeforeCheckout, rememberTopUpCheckout } from "../lib/browser";
+import { browser, rememberCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
 import { useSession } from "../lib/session";
 import type { SubscriptionView } from "../lib/types";
@@ -65,8 +65,7 @@ export function useCheckout() {
         }
         try {
           const { url } = await createCheckoutSession({ tier, interval });
-          rememberTierBeforeCheckout(current?.tier ?? null);
-          rememberTopUpCheckout(null);
+          rememberCheckout({ previousTier: current?.tier ?? null, topUp: null });
           // The pending state stays on while the browser navigates away.
           browser.redirect(url);
         } catch (error) {

@@ -3,7 +3,7 @@ import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "../../convex/_generated/api";
 import type { TokenPack } from "../../convex/model/plans";
-import { browser, rememberTierBeforeCheckout, rememberTopUpCheckout } from "../lib/browser";
+import { browser, rememberCheckout } from "../lib/browser";
 import { humanizeError } from "../lib/errors";
 import { retryAction, useRedirectPending } from "./useRedirectPending";
 
@@ -22,8 +22,7 @@ export function useTopUp() {
         if (!begin(pack.id)) return;
         try {
           const { url } = await createTopUp({ packId: pack.id });
-          rememberTierBeforeCheckout(null);
-          rememberTopUpCheckout({ packId: pack.id, tokens: pack.tokens, purchasedBefore });
+          rememberCheckout({ previousTier: null, topUp: { packId: pack.id, tokens: pack.tokens, purchasedBefore } });
           browser.redirect(url);
         } catch (error) {
           end();

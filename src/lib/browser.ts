@@ -10,14 +10,24 @@ export const browser = {
 };
 
 const PREVIOUS_TIER_KEY = "billing.checkout.previousTier";
+const TOP_UP_KEY = "billing.checkout.topUp";
 
-/** Remembers the tier before a plan checkout redirect, for /billing/success to compare against. */
-export function rememberTierBeforeCheckout(tier: string | null): void {
+export type PendingTopUp = { packId: string; tokens: number; purchasedBefore: number | null };
+
+/**
+ * Remembers, across the Stripe redirect, what /billing/success waits for: a
+ * plan higher than `previousTier`, or the token pack `topUp`. Null clears it
+ * once the success page has seen it land.
+ */
+export function rememberCheckout(checkout: { previousTier: string | null; topUp: PendingTopUp | null } | null): void {
   try {
-    if (tier) sessionStorage.setItem(PREVIOUS_TIER_KEY, tier);
+    if (checkout?.previousTier) sessionStorage.setItem(PREVIOUS_TIER_KEY, checkout.previousTier);
     else sessionStorage.removeItem(PREVIOUS_TIER_KEY);
+    if (checkout?.topUp) sessionStorage.setItem(TOP_UP_KEY, JSON.stringify(checkout.topUp));
+    else sessionStorage.removeItem(TOP_UP_KEY);
   } catch {
-    // Storage can be unavailable (private mode); the success page then accepts any paid tier.
+    // Storage can be unavailable (private mode): the success page then accepts any
+    // paid tier, and a top-up is treated as a plan checkout that times out to /billing.
   }
 }
 
@@ -26,20 +36,6 @@ export function tierBeforeCheckout(): string | null {
     return sessionStorage.getItem(PREVIOUS_TIER_KEY);
   } catch {
     return null;
-  }
-}
-
-const TOP_UP_KEY = "billing.checkout.topUp";
-
-export type PendingTopUp = { packId: string; tokens: number; purchasedBefore: number | null };
-
-/** Remembers a token-pack checkout so /billing/success can wait for the tokens instead of a plan. */
-export function rememberTopUpCheckout(topUp: PendingTopUp | null): void {
-  try {
-    if (topUp) sessionStorage.setItem(TOP_UP_KEY, JSON.stringify(topUp));
-    else sessionStorage.removeItem(TOP_UP_KEY);
-  } catch {
-    // Without storage the success page treats it as a plan checkout and times out to /billing.
   }
 }
 

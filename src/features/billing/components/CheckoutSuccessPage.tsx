@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { api } from "../../../../convex/_generated/api";
 import { PAID_TIERS, isTier, tierRank } from "../../../../convex/model/plans";
-import { pendingTopUp, rememberTierBeforeCheckout, rememberTopUpCheckout, tierBeforeCheckout, type PendingTopUp } from "../../../lib/browser";
+import { pendingTopUp, rememberCheckout, tierBeforeCheckout, type PendingTopUp } from "../../../lib/browser";
 import { tokens } from "../../../lib/format";
 import { tierName } from "../../../lib/pricing";
 import type { SubscriptionView, TokenBalance } from "../../../lib/types";
@@ -71,8 +71,7 @@ export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { tim
 
   useEffect(() => {
     if (!activated) return;
-    rememberTierBeforeCheckout(null);
-    rememberTopUpCheckout(null);
+    rememberCheckout(null);
   }, [activated]);
 
   let state: "active" | "delayed" | "signed-out" | "activating";
