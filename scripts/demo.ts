@@ -16,6 +16,7 @@
  *   --quiet             only the summary and errors
  */
 import { parseArgs } from "node:util";
+import { portNumber } from "./lib/demoPorts";
 import { DEMO_PORTS, TEST_PORTS, portsFromEnv, startDemoStack, type DemoPorts, type DemoStack } from "./lib/demoStack";
 
 const { values } = parseArgs({
@@ -39,30 +40,17 @@ if (values.help) {
   process.exit(0);
 }
 
-function parsePort(flag: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    console.error(`--${flag} must be a port number, got ${raw}`);
-    process.exit(2);
-  }
-  return n;
-}
-
 let ports: DemoPorts;
 try {
   ports = portsFromEnv("DEMO_", values["test-ports"] ? TEST_PORTS : DEMO_PORTS);
+  for (const key of Object.keys(ports) as (keyof DemoPorts)[]) {
+    const raw = values[`${key}-port`];
+    if (raw !== undefined) ports[key] = portNumber(`--${key}-port`, raw);
+  }
 } catch (e) {
   console.error((e as Error).message);
   process.exit(2);
 }
-const flags: [keyof DemoPorts, string | undefined, string][] = [
-  ["convex", values["convex-port"], "convex-port"],
-  ["site", values["site-port"], "site-port"],
-  ["auth", values["auth-port"], "auth-port"],
-  ["stripe", values["stripe-port"], "stripe-port"],
-  ["app", values["app-port"], "app-port"],
-];
-for (const [key, raw, flag] of flags) if (raw !== undefined) ports[key] = parsePort(flag, raw);
 
 let stack: DemoStack | null = null;
 let stopping = false;

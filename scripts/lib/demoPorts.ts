@@ -36,9 +36,14 @@ export function portsFromEnv(prefix: string, base: DemoPorts, env: NodeJS.Proces
     const name = `${prefix}${ENV_SUFFIX[key]}`;
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(raw)}`);
-    out[key] = n;
+    out[key] = portNumber(name, raw);
   }
   return out;
+}
+
+/** `raw` as a port number; throws naming `name` (an env var or a flag) otherwise. */
+export function portNumber(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(raw)}`);
+  return n;
 }
