@@ -31,6 +31,7 @@ import { WEBHOOK_EVENT_STATUSES } from "../convex/model/validators";
 import { checkoutSession, DAY, event, invoice, price, subscription } from "../tests/convex/fixtures/stripe";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../tests/helpers/recordingStripeServer";
 import { drainScheduled, formatTable, makeHarness, seededRandom, shuffle, type Harness } from "./lib/convexHarness";
+import { withEnv } from "./lib/withEnv";
 
 export type LifecycleOptions = {
   /** PRNG seed for delivery order and duplicates. */
@@ -104,18 +105,19 @@ type Step = {
 export async function runLifecycle(options: LifecycleOptions): Promise<LifecycleResult> {
   const log = options.log ?? (() => {});
   const random = seededRandom(options.seed);
-  const restoreEnv = setEnv({
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    STRIPE_SECRET_KEY: "sk_test_lifecycle",
-    SITE_URL: "http://127.0.0.1:5173",
-  });
   const server = await startRecordingStripeServer();
-  process.env.STRIPE_API_BASE = server.url;
   try {
-    return await drive(options, server, random, log);
+    return await withEnv(
+      {
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        STRIPE_SECRET_KEY: "sk_test_lifecycle",
+        STRIPE_API_BASE: server.url,
+        SITE_URL: "http://127.0.0.1:5173",
+      },
+      () => drive(options, server, random, log),
+    );
   } finally {
     await server.close();
-    restoreEnv();
   }
 }
 
@@ -625,21 +627,6 @@ function stateRow(s: StepState): (string | number)[] {
     s.invoices.length === 0 ? "0" : `${s.invoices.length} ${s.invoices.join(",")}`,
     `${e.succeeded}/${e.ignored}/${e.pending}/${e.failed_retrying}/${e.dead}`,
   ];
-}
-
-function setEnv(values: Record<string, string>): () => void {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(values)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
-  saved.STRIPE_API_BASE = process.env.STRIPE_API_BASE;
-  return () => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
 }
 
 // ---------------------------------------------------------------------------

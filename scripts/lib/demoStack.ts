@@ -34,6 +34,7 @@ import { DEMO_USERS, type DevUser } from "../dev-auth/index";
 import { startLocalBackend, type LocalBackend } from "../local-convex/index";
 import { startStripeSimulator, type SimConfigPatch, type StripeSimulator } from "../stripe-sim/index";
 import { DEMO_PORTS, type DemoPorts } from "./demoPorts";
+import { withEnv } from "./withEnv";
 
 export { DEMO_PORTS, TEST_PORTS, portsFromEnv, type DemoPorts } from "./demoPorts";
 
@@ -111,23 +112,6 @@ function originOf(server: Server | null | undefined, fallbackPort: number): stri
   return `http://127.0.0.1:${port}`;
 }
 
-/** Sets env vars for the duration of `run` (Vite reads `VITE_*` from process.env while resolving its config). */
-async function withEnv<T>(vars: Record<string, string>, run: () => Promise<T>): Promise<T> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(vars)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
-  try {
-    return await run();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
-
 async function startClient(
   mode: Exclude<ClientMode, "none">,
   port: number,
@@ -144,6 +128,7 @@ async function startClient(
     logLevel: "warn" as const,
     clearScreen: false,
   };
+  // Vite reads `VITE_*` from process.env while resolving its config.
   if (mode === "dev") {
     const server = await withEnv(env, () =>
       vite.createServer({
