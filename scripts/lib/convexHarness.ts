@@ -12,52 +12,24 @@
  * - `enableScaleIndexes()` makes convex-test's in-memory database fast enough
  *   for 100,000-account tables without changing what it reads or counts.
  */
-import { readdirSync } from "node:fs";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { convexTest } from "convex-test";
 import type { GenericMutationCtx } from "convex/server";
 import { jsonToConvex, type JSONValue } from "convex/values";
 import type { DataModel } from "../../convex/_generated/dataModel";
 import schema from "../../convex/schema";
+import { buildModuleMap } from "../local-convex/modules";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CONVEX_DIR = join(ROOT, "convex");
-
-type ModuleMap = Record<string, () => Promise<unknown>>;
-
-/**
- * Every Convex module file under `convex/`, keyed like vitest's
- * `import.meta.glob` would key them, each loaded lazily with `import()`.
- * Skips type declarations (`*.d.ts`), tests and non-module files, as the glob
- * in `tests/convex/setup.ts` does.
- */
-export function convexModules(dir: string = CONVEX_DIR): ModuleMap {
-  const modules: ModuleMap = {};
-  const walk = (current: string) => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const full = join(current, entry.name);
-      if (entry.isDirectory()) {
-        walk(full);
-        continue;
-      }
-      // Same rule as the glob `!(*.*.*)*.*s`: one dot only, a `.ts`/`.js` file.
-      if (!/^[^.]+\.(ts|js)$/.test(entry.name)) continue;
-      const key = "/convex/" + relative(dir, full).split("\\").join("/");
-      const url = pathToFileURL(full).href;
-      modules[key] = () => import(url);
-    }
-  };
-  walk(dir);
-  return modules;
-}
 
 export type Harness = ReturnType<typeof makeHarness>;
 
 /** A fresh in-memory deployment of this project's functions, limits on. */
 export function makeHarness() {
-  return convexTest({ schema, modules: convexModules(), transactionLimits: true });
+  return convexTest({ schema, modules: buildModuleMap(CONVEX_DIR), transactionLimits: true });
 }
 
 export type MutationCtx = GenericMutationCtx<DataModel>;
