@@ -17,7 +17,7 @@ export type SimDelivery = {
   at: number;
 };
 
-type SimCustomer = { id: string; email: string | null; created: number };
+type SimCustomer = { id: string; email: string | null };
 type SimSubscription = {
   id: string;
   customer: string | { id: string };
@@ -27,18 +27,9 @@ type SimSubscription = {
   cancel_at: number | null;
   items: { data: { current_period_start: number; current_period_end: number; price: { lookup_key: string | null } }[] };
 };
-type SimInvoice = {
-  id: string;
-  customer: string | { id: string };
-  status: string | null;
-  billing_reason: string | null;
-  created: number;
-  hosted_invoice_url: string | null;
-};
 type SimState = {
   customers: Record<string, SimCustomer>;
   subscriptions: Record<string, SimSubscription>;
-  invoices: Record<string, SimInvoice>;
 };
 
 async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
@@ -63,12 +54,6 @@ export const sim = {
   advance: (body: { subscription?: string; customer?: string; seconds?: number; to?: number | "period_end" }) =>
     call<{ clock: string | null; now: number }>("POST", "/_sim/advance", body),
 
-  async customerByEmail(email: string): Promise<SimCustomer | null> {
-    const state = await sim.state();
-    const matches = Object.values(state.customers).filter((c) => c.email === email);
-    return matches.sort((a, b) => b.created - a.created)[0] ?? null;
-  },
-
   /** The newest subscription of the customer with this email. Throws when there is none. */
   async subscriptionOf(email: string): Promise<SimSubscription> {
     const state = await sim.state();
@@ -78,14 +63,6 @@ export const sim = {
       .sort((a, b) => b.created - a.created);
     if (!subs[0]) throw new Error(`the simulator has no subscription for ${email}`);
     return subs[0];
-  },
-
-  async invoicesOf(email: string): Promise<SimInvoice[]> {
-    const state = await sim.state();
-    const customers = new Set(Object.values(state.customers).filter((c) => c.email === email).map((c) => c.id));
-    return Object.values(state.invoices)
-      .filter((i) => customers.has(idOf(i.customer)))
-      .sort((a, b) => b.created - a.created);
   },
 };
 
