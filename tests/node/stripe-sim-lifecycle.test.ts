@@ -20,10 +20,11 @@ beforeEach(async () => {
   await h.reset();
 });
 
-async function portal(customer: string): Promise<{ url: string; base: string }> {
+/** The hosted portal page's URL for `customer`. */
+async function portal(customer: string): Promise<string> {
   const session = await h.stripe.billingPortal.sessions.create({ customer, return_url: "http://127.0.0.1:5173/billing" });
   expect(session.url).toMatch(new RegExp(`^${h.sim.url}/portal/bps_`));
-  return { url: session.url, base: session.url };
+  return session.url;
 }
 
 function eventsFor(type: string, objectId: string): Stripe.Event[] {
@@ -45,7 +46,7 @@ describe("Billing Portal", () => {
   it("cancels at period end, resumes, and the cancel takes effect at the period end", async () => {
     const clock = await newClock();
     const { customer, subscription } = await subscribe(h, { testClock: clock.id });
-    const { base } = await portal(customer.id);
+    const base = await portal(customer.id);
 
     const page = await (await fetch(base)).text();
     expect(page).toContain('data-testid="portal-cancel"');
@@ -82,7 +83,7 @@ describe("Billing Portal", () => {
     h.sim.configure({ portalCancelStyle: "cancel_at" });
     try {
       const { customer, subscription } = await subscribe(h);
-      const { base } = await portal(customer.id);
+      const base = await portal(customer.id);
       await postForm(`${base}/cancel`, { subscription: subscription.id });
       const sub = await h.stripe.subscriptions.retrieve(subscription.id);
       expect(sub.cancel_at_period_end).toBe(false);
@@ -99,7 +100,7 @@ describe("Billing Portal", () => {
     const end = subscription.items.data[0]?.current_period_end ?? 0;
     // Halfway through the period.
     await advance(clock, start + Math.floor((end - start) / 2));
-    const { base } = await portal(customer.id);
+    const base = await portal(customer.id);
     const page = await (await fetch(base)).text();
     expect(page).toContain('data-testid="portal-switch-pro_monthly"');
     const pro = (await h.stripe.prices.list({ lookup_keys: ["pro_monthly"] })).data[0] as Stripe.Price;
@@ -129,7 +130,7 @@ describe("Billing Portal", () => {
     const open = (await h.stripe.invoices.list({ subscription: subscription.id, status: "open" })).data[0] as Stripe.Invoice;
     expect(open).toBeDefined();
 
-    const { base } = await portal(customer.id);
+    const base = await portal(customer.id);
     expect(await (await fetch(base)).text()).toContain(`data-invoice-id="${open.id}"`);
     const declined = await postForm(`${base}/card`, { cardNumber: "4000000000000002" });
     expect(declined.headers.get("location")).toContain("error=");
