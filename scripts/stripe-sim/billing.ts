@@ -22,7 +22,7 @@ import {
 } from "./builders.ts";
 import { cardDetails, chargeCard, MAGIC_PAYMENT_METHODS, normaliseCardNumber, type ChargeResult } from "./cards.ts";
 import type { SimContext } from "./context.ts";
-import { cardError, invalid, missing, paramMissing } from "./errors.ts";
+import { cardError, found, invalid, missing, paramMissing } from "./errors.ts";
 import { emit, snapshot } from "./events.ts";
 import { newId, randomToken } from "./ids.ts";
 
@@ -38,39 +38,27 @@ export function idOf(v: string | { id: string } | null | undefined): string | nu
 }
 
 export function getCustomer(ctx: SimContext, id: string, param = "customer"): Stripe.Customer {
-  const c = ctx.store.state.customers[id];
-  if (!c) throw missing("customer", id, param);
-  return c;
+  return found(ctx.store.state.customers[id], "customer", id, param);
 }
 
 export function getPrice(ctx: SimContext, id: string, param = "price"): Stripe.Price {
-  const p = ctx.store.state.prices[id];
-  if (!p) throw missing("price", id, param);
-  return p;
+  return found(ctx.store.state.prices[id], "price", id, param);
 }
 
 export function getProduct(ctx: SimContext, id: string, param = "product"): Stripe.Product {
-  const p = ctx.store.state.products[id];
-  if (!p) throw missing("product", id, param);
-  return p;
+  return found(ctx.store.state.products[id], "product", id, param);
 }
 
 export function getSubscription(ctx: SimContext, id: string, param = "subscription"): Stripe.Subscription {
-  const s = ctx.store.state.subscriptions[id];
-  if (!s) throw missing("subscription", id, param);
-  return s;
+  return found(ctx.store.state.subscriptions[id], "subscription", id, param);
 }
 
 export function getInvoice(ctx: SimContext, id: string, param = "invoice"): Stripe.Invoice {
-  const i = ctx.store.state.invoices[id];
-  if (!i) throw missing("invoice", id, param);
-  return i;
+  return found(ctx.store.state.invoices[id], "invoice", id, param);
 }
 
 export function getCheckoutSession(ctx: SimContext, id: string): Stripe.Checkout.Session {
-  const s = ctx.store.state.checkoutSessions[id];
-  if (!s) throw missing("checkout.session", id, "session");
-  return s;
+  return found(ctx.store.state.checkoutSessions[id], "checkout.session", id, "session");
 }
 
 export function productName(ctx: SimContext, price: Stripe.Price): string {

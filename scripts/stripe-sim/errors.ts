@@ -45,6 +45,12 @@ export function missing(kind: string, id: string, param = "id"): StripeApiError 
   });
 }
 
+/** `row` itself, or the `missing` 404 for `kind` `id` when there is none. */
+export function found<T>(row: T | undefined, kind: string, id: string, param = "id"): T {
+  if (!row) throw missing(kind, id, param);
+  return row;
+}
+
 /** 400 `parameter_missing`. */
 export function paramMissing(param: string): StripeApiError {
   return new StripeApiError(400, {

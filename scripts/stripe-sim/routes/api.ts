@@ -36,7 +36,7 @@ import {
 } from "../builders.ts";
 import { advanceClock } from "../clock.ts";
 import type { SimContext } from "../context.ts";
-import { invalid, missing, paramMissing } from "../errors.ts";
+import { found, invalid, missing, paramMissing } from "../errors.ts";
 import { deliverySucceeded, emit } from "../events.ts";
 import { newestFirst, paginate, render, type ListParams } from "../expand.ts";
 import { arr, bool, int, mergeMetadata, metadataOf, obj, str, strs, type FormObject } from "../form.ts";
@@ -282,8 +282,7 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
 
   // ---- Payment methods ---------------------------------------------------
   router.on("GET", "/v1/payment_methods/:id", (req) => {
-    const pm = state().paymentMethods[req.params.id ?? ""];
-    if (!pm) throw missing("payment_method", req.params.id ?? "", "id");
+    const pm = found(state().paymentMethods[req.params.id ?? ""], "payment_method", req.params.id ?? "", "id");
     return one(req, pm);
   });
   router.on("POST", "/v1/payment_methods/:id/attach", (req) => {
@@ -291,8 +290,7 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
     return one(req, resolvePaymentMethod(ctx, req.params.id ?? "", customer.id, "payment_method"));
   });
   router.on("POST", "/v1/payment_methods/:id/detach", (req) => {
-    const pm = state().paymentMethods[req.params.id ?? ""];
-    if (!pm) throw missing("payment_method", req.params.id ?? "", "id");
+    const pm = found(state().paymentMethods[req.params.id ?? ""], "payment_method", req.params.id ?? "", "id");
     const customerId = idOf(pm.customer);
     pm.customer = null;
     emit(ctx, "payment_method.detached", pm, { customer: customerId, previous: { customer: customerId } });
@@ -304,8 +302,7 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
     return list(req, items, "/v1/payment_methods");
   });
   router.on("GET", "/v1/payment_intents/:id", (req) => {
-    const pi = state().paymentIntents[req.params.id ?? ""];
-    if (!pi) throw missing("payment_intent", req.params.id ?? "", "intent");
+    const pi = found(state().paymentIntents[req.params.id ?? ""], "payment_intent", req.params.id ?? "", "intent");
     return one(req, pi);
   });
 
@@ -490,8 +487,7 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
 
   // ---- Events ------------------------------------------------------------
   router.on("GET", "/v1/events/:id", (req) => {
-    const ev = state().events[req.params.id ?? ""];
-    if (!ev) throw missing("event", req.params.id ?? "", "id");
+    const ev = found(state().events[req.params.id ?? ""], "event", req.params.id ?? "", "id");
     return one(req, ev);
   });
   router.on("GET", "/v1/events", (req) => {
@@ -532,8 +528,7 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
     return one(req, clock);
   });
   router.on("GET", "/v1/test_helpers/test_clocks/:id", (req) => {
-    const clock = state().testClocks[req.params.id ?? ""];
-    if (!clock) throw missing("test_helpers.test_clock", req.params.id ?? "", "test_clock");
+    const clock = found(state().testClocks[req.params.id ?? ""], "test_helpers.test_clock", req.params.id ?? "", "test_clock");
     return one(req, clock);
   });
   router.on("GET", "/v1/test_helpers/test_clocks", (req) =>
@@ -545,8 +540,7 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
     return one(req, advanceClock(ctx, req.params.id ?? "", frozen));
   });
   router.on("DELETE", "/v1/test_helpers/test_clocks/:id", (req) => {
-    const clock = state().testClocks[req.params.id ?? ""];
-    if (!clock) throw missing("test_helpers.test_clock", req.params.id ?? "", "test_clock");
+    const clock = found(state().testClocks[req.params.id ?? ""], "test_helpers.test_clock", req.params.id ?? "", "test_clock");
     delete state().testClocks[clock.id];
     emit(ctx, "test_helpers.test_clock.deleted", clock);
     return ok({ id: clock.id, object: "test_helpers.test_clock", deleted: true });
@@ -566,11 +560,7 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
     state().webhookEndpoints[ep.id] = ep;
     return one(req, ep);
   });
-  const endpoint = (id: string) => {
-    const ep = state().webhookEndpoints[id];
-    if (!ep) throw missing("webhook_endpoint", id, "id");
-    return ep;
-  };
+  const endpoint = (id: string) => found(state().webhookEndpoints[id], "webhook_endpoint", id);
   // The secret is only returned at creation, as in Stripe.
   const hideSecret = (ep: Stripe.WebhookEndpoint & { secret: string }) => {
     const { secret: _secret, ...rest } = ep;
