@@ -52,7 +52,7 @@ function expandPath(ctx: SimContext, node: unknown, path: string[], full: string
     throw invalid(`This property cannot be expanded (${full}).`, "expand");
   }
   let value = obj[head];
-  if (typeof value === "string" && rest.length >= 0) {
+  if (typeof value === "string") {
     const target = lookupById(ctx, value);
     if (target) value = snapshot(target);
   }
