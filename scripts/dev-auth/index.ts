@@ -31,6 +31,7 @@ import {
   type CryptoKey,
   type JWK,
 } from "jose";
+import { readBody } from "../lib/readBody";
 
 export type DevUser = { id: string; name: string; email: string };
 
@@ -104,14 +105,7 @@ function isLoopbackOrigin(origin: string | undefined): origin is string {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > 64 * 1024) throw new Error("body too large");
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = (await readBody(req, 64 * 1024)).toString("utf8");
   return text ? (JSON.parse(text) as unknown) : {};
 }
 

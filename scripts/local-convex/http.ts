@@ -28,6 +28,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { UserIdentity } from "convex/server";
 import { convexToJson, jsonToConvex, type JSONValue, type Value } from "convex/values";
+import { readBody } from "../lib/readBody";
 import { AuthFailure, type AuthVerifier } from "./auth";
 import type { Engine, FunctionKind } from "./engine";
 import { describeFailure, notFoundMessage } from "./errors";
@@ -50,17 +51,6 @@ export type HttpDeps = {
   };
   log: (line: string) => void;
 };
-
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw Object.assign(new Error("Request body too large"), { status: 413 });
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.statusCode = status;
@@ -163,7 +153,7 @@ async function handleCloud(deps: HttpDeps, req: IncomingMessage, res: ServerResp
     return;
   }
   if (req.method !== "POST") throw new HttpError(404, "NotFound", `No route for ${req.method} ${path}`);
-  const raw = await readBody(req);
+  const raw = await readBody(req, MAX_BODY);
   if (path === "/api/query_ts") {
     await deps.ready;
     sendJson(res, 200, { ts: encodeTs(deps.engine.commitTs()) });
@@ -217,7 +207,7 @@ async function handleLocal(deps: HttpDeps, req: IncomingMessage, res: ServerResp
   if (!(req.headers["content-type"] ?? "").startsWith("application/json")) {
     throw new HttpError(415, "UnsupportedMediaType", "POST /_local/* needs content-type: application/json");
   }
-  const raw = await readBody(req);
+  const raw = await readBody(req, MAX_BODY);
   const body = (raw.length ? JSON.parse(raw.toString("utf8")) : {}) as { name?: unknown };
   await deps.ready;
   if (path === "/_local/reset") {
@@ -241,7 +231,7 @@ export function siteHandler(deps: HttpDeps) {
     void (async () => {
       await deps.ready;
       const method = req.method ?? "GET";
-      const raw = await readBody(req);
+      const raw = await readBody(req, MAX_BODY);
       const headers = new Headers();
       for (const [name, value] of Object.entries(req.headers)) {
         if (value === undefined) continue;

@@ -3,6 +3,7 @@
  * Stripe-shaped errors), the hosted pages and the `/_sim` control API.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readBody } from "../lib/readBody.ts";
 import { tick } from "./clock.ts";
 import type { SimContext } from "./context.ts";
 import { StripeApiError } from "./errors.ts";
@@ -11,24 +12,6 @@ import { newId } from "./ids.ts";
 import { json, type Router, type SimRequest, type SimResponse } from "./router.ts";
 
 const MAX_BODY = 1_000_000;
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error("body too large"));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
 
 function apiError(status: number, type: string, message: string, code?: string): SimResponse {
   return json(status, { error: { type, message, ...(code ? { code } : {}) } });
@@ -152,7 +135,7 @@ export function createSimServer(parts: ServerParts): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
-      const rawBody = req.method === "GET" || req.method === "HEAD" ? "" : await readBody(req);
+      const rawBody = req.method === "GET" || req.method === "HEAD" ? "" : (await readBody(req, MAX_BODY)).toString("utf8");
       const type = String(req.headers["content-type"] ?? "");
       let jsonBody: unknown = undefined;
       if (type.includes("application/json") && rawBody) {
