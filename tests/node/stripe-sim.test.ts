@@ -7,6 +7,7 @@ import type Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseForm } from "../../scripts/stripe-sim/form.ts";
 import { payCheckout, postForm, priceId, startHarness, subscriptionCheckout, type Harness } from "./stripe-sim-harness.ts";
+import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 
 let h: Harness;
 
@@ -55,7 +56,7 @@ describe("wire format", () => {
   it("rejects requests without a test secret key", async () => {
     const none = await fetch(`${h.sim.url}/v1/customers`);
     expect(none.status).toBe(401);
-    const live = await fetch(`${h.sim.url}/v1/customers`, { headers: { authorization: "Bearer sk_live_abc" } });
+    const live = await fetch(`${h.sim.url}/v1/customers`, { headers: { authorization: `Bearer ${fakeLiveKey()}` } });
     expect(live.status).toBe(401);
     expect(((await live.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
   });
