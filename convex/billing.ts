@@ -22,9 +22,20 @@ import {
   vInvoiceView,
   vSubscriptionView,
 } from "./model/billingModel";
+import {
+  cancelScheduledChange as cancelScheduledChangeModel,
+  cancelSubscription as cancelSubscriptionModel,
+  changePlan as changePlanModel,
+  previewPlanChange as previewPlanChangeModel,
+  resumeSubscription as resumeSubscriptionModel,
+  vPlanChangePreview,
+  vPlanChangeResult,
+  type PlanChangePreview,
+  type PlanChangeResult,
+} from "./model/planChanges";
 import { TOKEN_PACKS } from "./model/plans";
 import { upsertPrice as upsertPriceModel, vPriceRecord } from "./model/prices";
-import { vInterval, vTier } from "./model/validators";
+import { vCancellationFeedback, vInterval, vPaidTier, vTier } from "./model/validators";
 
 const vUrl = v.object({ url: v.string() });
 const vPackId = v.union(...TOKEN_PACKS.map((pack) => v.literal(pack.id)));
@@ -82,6 +93,78 @@ export const createPortalSession = action({
   args: {},
   returns: vUrl,
   handler: (ctx): Promise<{ url: string }> => createPortal(ctx),
+});
+
+/**
+ * Exact amounts an in-app change of the caller's subscription to `tier` on
+ * `interval` would bill, from Stripe's `invoices.createPreview`
+ * (https://docs.stripe.com/api/invoices/create_preview). Changes nothing.
+ *
+ * Returns `PlanChangePreview` (minor units, ms). Errors: `UNAUTHENTICATED`,
+ * `NOT_FOUND`, `NO_SUBSCRIPTION` (buy through Checkout), `NOT_A_CHANGE`
+ * (already on that plan), `PAYMENT_REQUIRED` (past due, unpaid or
+ * incomplete: pay first; `hostedInvoiceUrl`), `CHANGE_PENDING`,
+ * `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`, `STRIPE_ERROR`.
+ */
+export const previewPlanChange = action({
+  args: { tier: vPaidTier, interval: vInterval },
+  returns: vPlanChangePreview,
+  handler: (ctx, args): Promise<PlanChangePreview> => previewPlanChangeModel(ctx, args),
+});
+
+/**
+ * Changes the caller's plan. An upgrade (higher tier, or the same tier on a
+ * longer interval) applies now with `proration_behavior: "always_invoice"`
+ * and `payment_behavior: "pending_if_incomplete"`, so Stripe keeps the old
+ * plan until the proration invoice is paid
+ * (https://docs.stripe.com/billing/subscriptions/pending-updates). A
+ * downgrade or a shorter interval is scheduled for the period end through a
+ * Subscription Schedule (https://docs.stripe.com/billing/subscriptions/subscription-schedules).
+ * Idempotency key on every Stripe write.
+ *
+ * Returns `PlanChangeResult`; the tier and tokens move only when Stripe's
+ * events arrive. Errors: as `previewPlanChange`.
+ */
+export const changePlan = action({
+  args: { tier: vPaidTier, interval: vInterval },
+  returns: vPlanChangeResult,
+  handler: (ctx, args): Promise<PlanChangeResult> => changePlanModel(ctx, args),
+});
+
+/**
+ * Cancels the caller's scheduled plan change (releases the Subscription
+ * Schedule; the current plan simply renews). Returns `{ canceled }`: false
+ * when nothing was scheduled. Errors: `UNAUTHENTICATED`, `NOT_FOUND`,
+ * `NO_SUBSCRIPTION`, `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
+ */
+export const cancelScheduledChange = action({
+  args: {},
+  returns: v.object({ canceled: v.boolean() }),
+  handler: (ctx): Promise<{ canceled: boolean }> => cancelScheduledChangeModel(ctx),
+});
+
+/**
+ * Cancels the caller's subscription at the period end, recording Stripe's
+ * `cancellation_details` (`feedback`, `comment` ≤ 500 characters). Access
+ * and this period's tokens stay until then. Returns `{ cancelAt }` (ms).
+ * Errors: `UNAUTHENTICATED`, `NOT_FOUND`, `NO_SUBSCRIPTION`,
+ * `INVALID_ARGUMENT`, `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
+ */
+export const cancelSubscription = action({
+  args: { feedback: v.optional(vCancellationFeedback), comment: v.optional(v.string()) },
+  returns: v.object({ cancelAt: v.number() }),
+  handler: (ctx, args): Promise<{ cancelAt: number }> => cancelSubscriptionModel(ctx, args),
+});
+
+/**
+ * Undoes a scheduled cancellation before the period ends. Returns
+ * `{ resumed }`: false when nothing was scheduled. Errors: `UNAUTHENTICATED`,
+ * `NOT_FOUND`, `NO_SUBSCRIPTION`, `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
+ */
+export const resumeSubscription = action({
+  args: {},
+  returns: v.object({ resumed: v.boolean() }),
+  handler: (ctx): Promise<{ resumed: boolean }> => resumeSubscriptionModel(ctx),
 });
 
 /**

@@ -5,6 +5,7 @@ import {
   vInterval,
   vInvoiceStatus,
   vLedgerReason,
+  vPlanRef,
   vSubscriptionStatus,
   vTier,
   vWebhookEventStatus,
@@ -52,6 +53,13 @@ export default defineSchema({
     tierOverride: v.optional(vTier),
     /** When a `past_due` subscription stops granting its tier (ms). */
     graceEndsAt: v.optional(v.number()),
+    /**
+     * The Stripe customer's `balance` in minor units of `balanceCurrency`,
+     * Stripe's sign: negative is credit the customer holds (e.g. from a
+     * proration), applied to their next invoices. From `customer.*` events.
+     */
+    customerBalance: v.optional(v.number()),
+    balanceCurrency: v.optional(v.string()),
     email: v.optional(v.string()),
     name: v.optional(v.string()),
   })
@@ -69,6 +77,8 @@ export default defineSchema({
     accountId: v.id("billingAccounts"),
     status: vSubscriptionStatus,
     stripePriceId: v.optional(v.string()),
+    /** The plan item (`si_…`), which in-app plan changes update. */
+    stripeSubscriptionItemId: v.optional(v.string()),
     lookupKey: v.optional(v.string()),
     /** Tier of the price's lookup key; `free` if the price is not in the catalogue. */
     tier: vTier,
@@ -92,9 +102,24 @@ export default defineSchema({
     statusBefore: v.optional(vSubscriptionStatus),
     /** When the subscription first became `past_due` in this spell (ms). */
     pastDueSince: v.optional(v.number()),
+    /**
+     * A change Stripe holds until its invoice is paid (`pending_update`, from
+     * `payment_behavior: "pending_if_incomplete"`); the plan above is still
+     * the old one. `expiresAt` ms.
+     */
+    pendingUpdate: v.optional(v.object({ ...vPlanRef.fields, expiresAt: v.number() })),
+    /** The Subscription Schedule attached to it (`sub_sched_…`), if any. */
+    scheduleId: v.optional(v.string()),
+    /** The plan the schedule switches to, and when (ms): a downgrade at period end. */
+    scheduledChange: v.optional(v.object({ ...vPlanRef.fields, effectiveAt: v.number() })),
+    /** Stripe `created` (seconds) of the schedule event last applied; orders schedule updates. */
+    scheduleEventCreated: v.optional(v.number()),
+    /** The test clock the customer lives on (`clock_…`), test mode only. */
+    testClockId: v.optional(v.string()),
   })
     .index("by_stripeSubscriptionId", ["stripeSubscriptionId"])
-    .index("by_accountId", ["accountId"]),
+    .index("by_accountId", ["accountId"])
+    .index("by_testClockId", ["testClockId"]),
 
   // Mirror of Stripe invoices. Written only by the Stripe event handlers.
   // Read by `billing.invoices`.
@@ -115,6 +140,17 @@ export default defineSchema({
     periodEnd: v.optional(v.number()),
     hostedInvoiceUrl: v.optional(v.string()),
     invoicePdf: v.optional(v.string()),
+    /** Sum of the lines after discounts and tax; negative for a credit invoice. */
+    total: v.optional(v.number()),
+    /** Customer balance before and after this invoice (Stripe's sign: negative = credit). */
+    startingBalance: v.optional(v.number()),
+    endingBalance: v.optional(v.number()),
+    /** What the invoice is for, e.g. "100 tokens" for a top-up receipt. */
+    description: v.optional(v.string()),
+    /** A token-pack receipt (Checkout `invoice_creation`, `metadata.kind: "top_up"`). */
+    topUp: v.optional(v.boolean()),
+    /** Set by `invoice.payment_action_required` (3-D Secure); cleared once paid. */
+    actionRequired: v.optional(v.boolean()),
     /** Stripe's `created` converted to ms. */
     createdAt: v.number(),
     eventCreated: v.number(),
@@ -134,13 +170,55 @@ export default defineSchema({
     used: v.number(),
     /** allowance + purchased − used; equals the sum of the account's ledger. */
     balance: v.number(),
-    /** The period the allowance belongs to, e.g. `free:2026-11` or `invoice:in_…`. */
+    /**
+     * The window the allowance belongs to: `free:2026-11` (free and override
+     * accounts, UTC months) or `window:<start ms>` (subscribers, monthly
+     * windows on `windowAnchor`).
+     */
     periodKey: v.optional(v.string()),
     periodStart: v.optional(v.number()),
     periodEnd: v.optional(v.number()),
+    /**
+     * A subscriber's allowance windows are monthly from this instant (ms): its
+     * day of month and time of day (clamped to short months). Set by the
+     * first paid window; kept across plan and interval changes.
+     */
+    windowAnchor: v.optional(v.number()),
+    /** Tier whose allowance the current window carries. */
+    windowTier: v.optional(vTier),
   })
     .index("by_accountId", ["accountId"])
     .index("by_periodEnd", ["periodEnd"]),
+
+  // What has been paid for, from paid invoices: one row per invoice line of a
+  // catalogue price. A charge (sign +1) covers its line's period; a proration
+  // credit (sign −1) takes that price's coverage back from the change onwards.
+  // Written only by the `invoice.paid` handler (once per invoice); read by the
+  // access policy (the tier can't exceed what was paid) and the allowance
+  // windows (`model/allowance.ts`).
+  paidCoverage: defineTable({
+    accountId: v.id("billingAccounts"),
+    stripeInvoiceId: v.string(),
+    stripeSubscriptionId: v.optional(v.string()),
+    stripePriceId: v.string(),
+    tier: vTier,
+    /** +1 for a charge, −1 for a credit (unused time given back). */
+    sign: v.union(v.literal(1), v.literal(-1)),
+    /** The line's period, ms. */
+    start: v.number(),
+    end: v.number(),
+  })
+    .index("by_accountId_and_end", ["accountId", "end"])
+    .index("by_stripeInvoiceId", ["stripeInvoiceId"]),
+
+  // Test clocks' frozen time (test mode), from `test_helpers.test_clock.*`
+  // events; a subscription on a clock lives at that time. Written by the
+  // event handler; read when rolling allowance windows.
+  stripeTestClocks: defineTable({
+    clockId: v.string(),
+    /** ms */
+    frozenTime: v.number(),
+  }).index("by_clockId", ["clockId"]),
 
   // Every token movement. Appended only by `model/ledger.ts`. Read by
   // `tokens.history` and the invariant check.
@@ -180,6 +258,8 @@ export default defineSchema({
     attempts: v.number(),
     nextAttemptAt: v.optional(v.number()),
     lastError: v.optional(v.string()),
+    /** For `waiting` events: what they wait for, e.g. `customer:cus_…`, `price:price_…`. */
+    waitingFor: v.optional(v.string()),
     receivedAt: v.number(),
     processedAt: v.optional(v.number()),
   })

@@ -20,6 +20,7 @@ import type * as model_errors from "../model/errors.js";
 import type * as model_invoiceSync from "../model/invoiceSync.js";
 import type * as model_ledger from "../model/ledger.js";
 import type * as model_periods from "../model/periods.js";
+import type * as model_planChanges from "../model/planChanges.js";
 import type * as model_planViews from "../model/planViews.js";
 import type * as model_plans from "../model/plans.js";
 import type * as model_prices from "../model/prices.js";
@@ -57,6 +58,7 @@ declare const fullApi: ApiFromModules<{
   "model/invoiceSync": typeof model_invoiceSync;
   "model/ledger": typeof model_ledger;
   "model/periods": typeof model_periods;
+  "model/planChanges": typeof model_planChanges;
   "model/planViews": typeof model_planViews;
   "model/plans": typeof model_plans;
   "model/prices": typeof model_prices;

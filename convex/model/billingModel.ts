@@ -85,6 +85,32 @@ export const vSubscriptionView = v.object({
   trialEnd: v.union(v.number(), v.null()),
   graceEndsAt: v.union(v.number(), v.null()),
   hasCustomer: v.boolean(),
+  /** The subscription's own plan (what Stripe bills), which `tier` may trail while unpaid; null without one. */
+  planTier: v.union(vTier, v.null()),
+  /** When an ended subscription ended (ms), for "Your Starter plan ended on …". */
+  endedAt: v.union(v.number(), v.null()),
+  /** An upgrade Stripe holds until its invoice is paid (`pending_if_incomplete`). */
+  pendingUpdate: v.union(v.object({ tier: vTier, interval: vInterval, expiresAt: v.number() }), v.null()),
+  /** A change scheduled for the period end ("Switches to Starter on 12 Jan"). */
+  scheduledChange: v.union(v.object({ tier: vTier, interval: vInterval, effectiveAt: v.number() }), v.null()),
+  /** Credit the customer holds at Stripe (minor units, ≥ 0), applied to their next invoices. */
+  creditBalance: v.number(),
+  /** Currency of `creditBalance`, or null when there is none. */
+  creditCurrency: v.union(v.string(), v.null()),
+  /**
+   * A payment the customer must act on, for the banner on every page:
+   * `past_due` (a renewal failed), `action_required` (3-D Secure to confirm),
+   * `unpaid` / `incomplete`. `hostedInvoiceUrl` is the invoice to pay.
+   */
+  attention: v.union(
+    v.object({
+      kind: v.union(v.literal("past_due"), v.literal("action_required"), v.literal("unpaid"), v.literal("incomplete")),
+      hostedInvoiceUrl: v.union(v.string(), v.null()),
+      amountDue: v.union(v.number(), v.null()),
+      currency: v.union(v.string(), v.null()),
+    }),
+    v.null(),
+  ),
 });
 export type SubscriptionView = Infer<typeof vSubscriptionView>;
 
@@ -112,7 +138,14 @@ async function currentSubscription(
 export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccounts">): Promise<SubscriptionView> {
   const sub = await currentSubscription(ctx, account);
   const hasCustomer = account.stripeCustomerId !== undefined && account.stripeCustomerDeleted !== true;
-  const base = { tier: account.tier, graceEndsAt: account.graceEndsAt ?? null, hasCustomer };
+  const credit = Math.max(0, -(account.customerBalance ?? 0));
+  const base = {
+    tier: account.tier,
+    graceEndsAt: account.graceEndsAt ?? null,
+    hasCustomer,
+    creditBalance: credit,
+    creditCurrency: credit > 0 ? (account.balanceCurrency ?? null) : null,
+  };
   if (!sub) {
     return {
       ...base,
@@ -123,6 +156,11 @@ export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccou
       cancelAt: null,
       cancelScheduled: false,
       trialEnd: null,
+      planTier: null,
+      endedAt: null,
+      pendingUpdate: null,
+      scheduledChange: null,
+      attention: null,
     };
   }
   const ended = sub.status === "canceled" || sub.status === "incomplete_expired";
@@ -137,6 +175,45 @@ export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccou
     cancelAt: sub.cancelAt ?? null,
     cancelScheduled: !ended && (sub.cancelAtPeriodEnd || cancelAtInPeriod),
     trialEnd: sub.trialEnd ?? null,
+    planTier: sub.tier,
+    endedAt: ended ? (sub.endedAt ?? sub.canceledAt ?? null) : null,
+    pendingUpdate: !ended && sub.pendingUpdate ? sub.pendingUpdate : null,
+    scheduledChange: !ended && sub.scheduledChange ? sub.scheduledChange : null,
+    attention: ended ? null : await attentionOf(ctx, account._id, sub.status),
+  };
+}
+
+/** Invoices read to find the one the customer must pay (newest first). */
+const ATTENTION_INVOICE_SCAN = 6;
+
+/**
+ * What the customer must act on: an open invoice awaiting 3-D Secure wins
+ * (`action_required`), else the subscription's own trouble status. The
+ * hosted invoice URL is the newest open invoice's.
+ */
+async function attentionOf(
+  ctx: QueryCtx,
+  accountId: Id<"billingAccounts">,
+  status: SubscriptionStatus,
+): Promise<SubscriptionView["attention"]> {
+  const recent = await ctx.db
+    .query("invoices")
+    .withIndex("by_accountId_and_createdAt", (q) => q.eq("accountId", accountId))
+    .order("desc")
+    .take(ATTENTION_INVOICE_SCAN);
+  const open = recent.find((invoice) => invoice.status === "open");
+  const kind =
+    open?.actionRequired === true
+      ? "action_required"
+      : status === "past_due" || status === "unpaid" || status === "incomplete"
+        ? status
+        : null;
+  if (kind === null) return null;
+  return {
+    kind,
+    hostedInvoiceUrl: open?.hostedInvoiceUrl ?? null,
+    amountDue: open ? open.amountRemaining : null,
+    currency: open ? open.currency : null,
   };
 }
 
@@ -162,6 +239,16 @@ export const vInvoiceView = v.object({
   periodEnd: v.union(v.number(), v.null()),
   hostedInvoiceUrl: v.union(v.string(), v.null()),
   invoicePdf: v.union(v.string(), v.null()),
+  /** Total after discounts and tax; negative for a credit invoice (minor units). */
+  total: v.number(),
+  /** Customer credit used to pay this invoice (minor units, ≥ 0). */
+  creditApplied: v.number(),
+  /** Credit this invoice added to the customer's balance, e.g. a downgrade's proration (minor units, ≥ 0). */
+  creditAdded: v.number(),
+  /** What it was for when it is not a plan period, e.g. "100 tokens". */
+  description: v.union(v.string(), v.null()),
+  /** `subscription` for plan invoices, `top_up` for token-pack receipts, `other` otherwise. */
+  kind: v.union(v.literal("subscription"), v.literal("top_up"), v.literal("other")),
 });
 export type InvoiceView = Infer<typeof vInvoiceView>;
 
@@ -196,7 +283,18 @@ export async function invoiceViews(
     periodEnd: row.periodEnd ?? null,
     hostedInvoiceUrl: row.hostedInvoiceUrl ?? null,
     invoicePdf: row.invoicePdf ?? null,
+    total: row.total ?? row.amountDue,
+    ...balanceMovement(row),
+    description: row.description ?? null,
+    kind: row.topUp ? "top_up" : row.stripeSubscriptionId !== undefined ? "subscription" : "other",
   }));
+}
+
+/** Customer credit an invoice used or added, from its starting and ending balance (Stripe's sign). */
+function balanceMovement(row: Doc<"invoices">): { creditApplied: number; creditAdded: number } {
+  if (row.startingBalance === undefined || row.endingBalance === undefined) return { creditApplied: 0, creditAdded: 0 };
+  const change = row.endingBalance - row.startingBalance;
+  return { creditApplied: Math.max(0, change), creditAdded: Math.max(0, -change) };
 }
 
 // ---------------------------------------------------------------------------

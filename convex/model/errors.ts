@@ -16,6 +16,10 @@ export const ERROR_CODES = [
   "PRICE_NOT_FOUND",
   "INSUFFICIENT_TOKENS",
   "TIER_REQUIRED",
+  "NO_SUBSCRIPTION",
+  "NOT_A_CHANGE",
+  "PAYMENT_REQUIRED",
+  "CHANGE_PENDING",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -30,6 +34,8 @@ export type BillingErrorData = {
   tier?: string;
   /** STRIPE_NOT_CONFIGURED: the missing environment variable. */
   variable?: string;
+  /** PAYMENT_REQUIRED: the hosted page of the invoice to pay first, when there is one. */
+  hostedInvoiceUrl?: string;
 };
 
 /** Throws a typed `ConvexError`. */

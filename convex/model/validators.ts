@@ -27,7 +27,12 @@ export const vInvoiceStatus = v.union(...INVOICE_STATUSES.map((s) => v.literal(s
 export type InvoiceStatus = Infer<typeof vInvoiceStatus>;
 
 /** Lifecycle of a queued webhook event. */
-export const WEBHOOK_EVENT_STATUSES = ["pending", "succeeded", "ignored", "failed_retrying", "dead"] as const;
+/**
+ * `waiting`: the event can't apply until another one lands (its customer,
+ * subscription or price); it is parked without further backoff and woken
+ * when that dependency arrives (never dead-lettered for it).
+ */
+export const WEBHOOK_EVENT_STATUSES = ["pending", "succeeded", "ignored", "failed_retrying", "waiting", "dead"] as const;
 export const vWebhookEventStatus = v.union(...WEBHOOK_EVENT_STATUSES.map((s) => v.literal(s)));
 export type WebhookEventStatus = Infer<typeof vWebhookEventStatus>;
 
@@ -35,10 +40,30 @@ export type WebhookEventStatus = Infer<typeof vWebhookEventStatus>;
 export const LEDGER_REASONS = [
   "period_grant", // a new period's allowance (invoice.paid or the free-tier reset)
   "period_expire", // unused allowance of the period that ended
-  "plan_change", // allowance difference on a mid-period upgrade
+  "plan_change", // allowance raised (paid upgrade) or lowered (downgrade applied at once) within a window
   "consume", // a feature use
   "top_up", // a one-off purchase of tokens
   "admin_grant", // an operator's grant or correction from the dashboard
 ] as const;
 export const vLedgerReason = v.union(...LEDGER_REASONS.map((r) => v.literal(r)));
 export type LedgerReason = Infer<typeof vLedgerReason>;
+
+/** The purchasable tiers, for arguments that name a plan to buy or switch to. */
+export const vPaidTier = v.union(v.literal("starter"), v.literal("pro"), v.literal("elite"));
+
+/** Stripe's `cancellation_details.feedback` values (https://docs.stripe.com/api/subscriptions/update#update_subscription-cancellation_details-feedback). */
+export const CANCELLATION_FEEDBACK = [
+  "customer_service",
+  "low_quality",
+  "missing_features",
+  "other",
+  "switched_service",
+  "too_complex",
+  "too_expensive",
+  "unused",
+] as const;
+export const vCancellationFeedback = v.union(...CANCELLATION_FEEDBACK.map((f) => v.literal(f)));
+export type CancellationFeedback = Infer<typeof vCancellationFeedback>;
+
+/** A plan on one billing interval (a price in the catalogue). */
+export const vPlanRef = v.object({ tier: vTier, interval: vInterval });

@@ -26,6 +26,11 @@ function invoice(overrides: Partial<InvoiceView> = {}): InvoiceView {
     periodEnd: NOW + 29 * DAY,
     hostedInvoiceUrl: "https://invoice.stripe.com/i/1",
     invoicePdf: "https://pay.stripe.com/invoice/1/pdf",
+    total: 2900,
+    creditApplied: 0,
+    creditAdded: 0,
+    description: null,
+    kind: "subscription",
     ...overrides,
   };
 }

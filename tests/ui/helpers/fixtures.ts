@@ -19,6 +19,13 @@ export function subscription(overrides: Partial<SubscriptionView> = {}): Subscri
     trialEnd: null,
     graceEndsAt: null,
     hasCustomer: false,
+    planTier: null,
+    endedAt: null,
+    pendingUpdate: null,
+    scheduledChange: null,
+    creditBalance: 0,
+    creditCurrency: null,
+    attention: null,
     ...overrides,
   };
 }
