@@ -34,19 +34,45 @@ import {
   reconcileWindow,
 } from "./model/reconcile";
 import { getStripe, readEnv, stripeModeFromKey, stripeRead } from "./model/stripeClient";
-import { enqueueEvent, getEventRow, vEnqueueInput } from "./model/webhookQueue";
+import { enqueueEvent, getEventRow, needsRevival, vEnqueueInput, wakeRow } from "./model/webhookQueue";
 
 /** Which of these event ids (at most `ENQUEUE_BATCH`) are already in `webhookEvents`. */
 export const knownEventIds = internalQuery({
   args: { eventIds: v.array(v.string()) },
-  returns: v.array(v.string()),
+  returns: v.object({ known: v.array(v.string()), waiting: v.array(v.string()) }),
   handler: async (ctx, { eventIds }) => {
     if (eventIds.length > ENQUEUE_BATCH) throw new Error(`at most ${ENQUEUE_BATCH} event ids per call`);
     const known: string[] = [];
+    const waiting: string[] = [];
     for (const eventId of eventIds) {
-      if (await getEventRow(ctx, eventId)) known.push(eventId);
+      const row = await getEventRow(ctx, eventId);
+      if (!row) continue;
+      known.push(eventId);
+      if (needsRevival(row)) waiting.push(eventId);
     }
-    return known;
+    return { known, waiting };
+  },
+});
+
+/**
+ * Requeues known events that are parked waiting for another event, or died
+ * waiting (see `model/webhookQueue.needsRevival`), so a run that finds the
+ * dependency delivered revives them. Other rows are left alone.
+ */
+export const reviveEvents = internalMutation({
+  args: { eventIds: v.array(v.string()) },
+  returns: v.number(),
+  handler: async (ctx, { eventIds }) => {
+    if (eventIds.length > ENQUEUE_BATCH) throw new Error(`at most ${ENQUEUE_BATCH} event ids per call`);
+    const now = Date.now();
+    let revived = 0;
+    for (const eventId of eventIds) {
+      const row = await getEventRow(ctx, eventId);
+      if (!row || !needsRevival(row)) continue;
+      await wakeRow(ctx, row, now);
+      revived++;
+    }
+    return revived;
   },
 });
 
@@ -87,6 +113,8 @@ const vReconcileResult = v.union(
     ignored: v.number(),
     alreadyKnown: v.number(),
     oversized: v.number(),
+    /** Known events requeued because they were parked waiting for another event. */
+    revived: v.number(),
     /** True when `MAX_EVENTS_PER_RUN` cut the listing and a continuation run was scheduled. */
     continued: v.boolean(),
     /** The listed `created` window, Stripe seconds: windowStart ≤ created < windowEnd. */
@@ -108,8 +136,8 @@ const vReconcileResult = v.union(
  *   pass to resume and that pass's upper bound.
  * @returns `{ skipped: "not_configured" }` without `STRIPE_SECRET_KEY`;
  *   otherwise counts: `listed` distinct events, `enqueued` newly recorded
- *   (`ignored` of them for the other livemode), `alreadyKnown`, `oversized`
- *   (not recorded), `continued` when the budget ran out and the next batch
+ *   (`ignored` of them for the other livemode), `alreadyKnown` (`revived` of
+ *   them: parked waiting for another event, requeued), `oversized` (not recorded), `continued` when the budget ran out and the next batch
  *   was scheduled.
  * @throws ConvexError `STRIPE_ERROR` when listing fails (events recorded by
  *   an earlier pass of the run stay recorded); `STRIPE_NOT_CONFIGURED` for an
@@ -150,6 +178,7 @@ export const reconcileEvents = internalAction({
       totals.ignored += result.ignored;
       totals.alreadyKnown += result.alreadyKnown;
       totals.oversized += result.oversized;
+      totals.revived += result.revived;
       if (!listing.exhausted && listing.oldestCreated !== undefined) {
         await ctx.scheduler.runAfter(0, internal.reconcile.reconcileEvents, {
           maxEvents: perRun,
@@ -167,8 +196,8 @@ export const reconcileEvents = internalAction({
     const summary = { listed: seen.size, ...totals, continued, windowStart: window.gte, windowEnd: window.lt };
     const line =
       `reconcile: listed ${summary.listed}, enqueued ${summary.enqueued} (ignored ${summary.ignored}), ` +
-      `already known ${summary.alreadyKnown}, oversized ${summary.oversized}${continued ? ", continuing" : ""}`;
-    if (summary.enqueued > 0 || summary.oversized > 0) console.warn(line);
+      `already known ${summary.alreadyKnown} (revived ${summary.revived}), oversized ${summary.oversized}${continued ? ", continuing" : ""}`;
+    if (summary.enqueued > 0 || summary.oversized > 0 || summary.revived > 0) console.warn(line);
     else console.log(line);
     return summary;
   },

@@ -128,7 +128,8 @@ export const checkInvariant = internalQuery({
  * Cron (`crons.ts`, hourly): starts the current UTC month's allowance for
  * every account whose period has ended and whose periods are not paid
  * through Stripe (free accounts; staff/comped `tierOverride` accounts at
- * their override tier), `FREE_RESET_BATCH_SIZE`
+ * their override tier), and opens subscribers' next monthly window when it
+ * is paid for (yearly plans get their allowance monthly), `FREE_RESET_BATCH_SIZE`
  * balances per run, scheduling itself with the cursor for the next batch.
  * `now` (ms) is fixed by the first batch so every batch pages the same range;
  * omit `cursor` and `now` to start a run.
@@ -138,6 +139,7 @@ export const resetFreeTier = internalMutation({
   returns: v.object({
     processed: v.number(),
     granted: v.number(),
+    windowsOpened: v.number(),
     skippedPaid: v.number(),
     isDone: v.boolean(),
   }),
@@ -151,6 +153,12 @@ export const resetFreeTier = internalMutation({
     if (batch.continueCursor !== null) {
       await ctx.scheduler.runAfter(0, internal.tokens.resetFreeTier, { cursor: batch.continueCursor, now });
     }
-    return { processed: batch.processed, granted: batch.granted, skippedPaid: batch.skippedPaid, isDone: batch.isDone };
+    return {
+      processed: batch.processed,
+      granted: batch.granted,
+      windowsOpened: batch.windowsOpened,
+      skippedPaid: batch.skippedPaid,
+      isDone: batch.isDone,
+    };
   },
 });

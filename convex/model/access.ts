@@ -8,13 +8,20 @@
  * | `canceled`, `unpaid`, `incomplete_expired`, `paused`, `incomplete` | `free` |
  * | no subscription | `free` |
  *
+ * Money before entitlement: the tier is never higher than what the
+ * customer's paid invoices cover (`model/coverage.ts` `paidTierCap`), so a
+ * plan change whose invoice is unpaid (a Portal switch that failed to
+ * charge) keeps the tier that was paid for, and a subscription whose first
+ * invoice is not paid grants nothing.
+ *
  * A staff `tierOverride` wins over all of it. Statuses follow
  * https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses.
  * Times are Convex milliseconds.
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { BILLING_CONFIG, type Tier } from "./plans";
+import { paidTierCap } from "./coverage";
+import { BILLING_CONFIG, tierRank, type Tier } from "./plans";
 import type { SubscriptionStatus } from "./validators";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -82,7 +89,9 @@ export async function recomputeAccountTier(
   if (!account) throw new Error(`billing account ${accountId} not found`);
   const subscription = await currentSubscriptionOf(ctx, account);
   const fromSubscription = tierFromSubscription(subscription, nowMs);
-  const tier = account.tierOverride ?? fromSubscription;
+  const cap = fromSubscription === "free" ? "free" : ((await paidTierCap(ctx, accountId, nowMs)) ?? "free");
+  const paid = tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
+  const tier = account.tierOverride ?? paid;
   const graceEnd = graceEndsAtFor(subscription);
   const graceEndsAt = graceEnd !== undefined && nowMs < graceEnd ? graceEnd : undefined;
   if (account.tier !== tier || account.graceEndsAt !== graceEndsAt) {

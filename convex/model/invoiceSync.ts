@@ -1,32 +1,35 @@
 /**
- * Mirrors Stripe invoices into `invoices` from `invoice.*` events, and starts
- * a paid period's token allowance from `invoice.paid`.
+ * Mirrors Stripe invoices into `invoices` from `invoice.*` events, and
+ * records what a paid subscription invoice paid for.
  *
  * - Status only moves forward: `draft < open < uncollectible < paid | void`
  *   (https://docs.stripe.com/invoicing/overview#invoice-statuses). A payload
  *   is mirrored when it moves the status forward, or has the same status and
  *   is not older (`eventCreated`, Stripe seconds); otherwise it is an
  *   earlier snapshot and changes nothing.
- * - Amounts are integer minor units as Stripe sends them; Stripe times
- *   (seconds) are stored as ms.
+ * - Amounts are integer minor units as Stripe sends them, including a
+ *   credit invoice's negative `total` and the customer balance it used or
+ *   added (`starting_balance` / `ending_balance`); Stripe times (seconds)
+ *   are stored as ms.
  * - The subscription id is `parent.subscription_details.subscription` in
  *   API 2026-10-28.endive, `subscription` in versions before 2025-03-31.
- * - Tokens: `invoice.paid` with `billing_reason` `subscription_create` or
- *   `subscription_cycle` starts a period once per invoice id (sourceKey and
- *   periodKey `invoice:<id>`). A `subscription_update` invoice starts one
- *   only when it bills a full new period (a non-proration subscription line):
- *   a change of billing interval, or `billing_cycle_anchor: "now"`, resets
- *   the cycle and invoices the new period at once
- *   (https://docs.stripe.com/billing/subscriptions/billing-cycle). A
- *   mid-cycle change invoices proration lines only and grants no period; its
- *   allowance difference comes from `subscriptionSync`'s plan-change rule.
+ * - A token-pack receipt (payment-mode Checkout with `invoice_creation`,
+ *   `metadata.kind: "top_up"`) is marked `topUp`; its tokens come from the
+ *   Checkout session, not from here.
+ * - Tokens and tier: a paid subscription invoice (any billing reason) records
+ *   its lines as paid coverage (`model/coverage.ts`), once per invoice id;
+ *   then the allowance window and the tier are brought in line with it
+ *   (`model/allowance.ts`, `model/access.ts`). A line whose price we have
+ *   not seen yet makes the event wait for that price, which is fetched from
+ *   Stripe (`stripePrices.learn`) — never for another event.
  */
 import type Stripe from "stripe";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { accountForStripeCustomer } from "./access";
-import { startPeriod } from "./ledger";
-import { PLANS, type Tier } from "./plans";
+import { accountForStripeCustomer, recomputeAccountTier } from "./access";
+import { syncAllowance } from "./allowance";
+import { coverageLines, hasCoverage, recordCoverage } from "./coverage";
+import type { Tier } from "./plans";
 import { planForPrice } from "./prices";
 import { secondsToMs, stripeIdOf, type EventClock } from "./subscriptionSync";
 import { INVOICE_STATUSES, type InvoiceStatus } from "./validators";
@@ -58,35 +61,31 @@ function toInvoiceStatus(status: string | null): InvoiceStatus {
 
 /** Shapes of API versions before 2025-03-31 (basil). */
 type LegacyInvoice = { subscription?: string | { id: string } | null };
-type LegacyLine = {
-  price?: { id: string; lookup_key?: string | null } | null;
-  type?: string;
-  proration?: boolean;
-};
 
 export function invoiceSubscriptionId(invoice: Stripe.Invoice): string | undefined {
   const fromParent = stripeIdOf(invoice.parent?.subscription_details?.subscription);
   return fromParent ?? stripeIdOf((invoice as Stripe.Invoice & LegacyInvoice).subscription);
 }
 
-const PERIOD_REASONS: readonly string[] = ["subscription_create", "subscription_cycle"];
-
 export type InvoiceSyncResult = {
   accountId: Id<"billingAccounts">;
   status: InvoiceStatus;
-  granted: boolean;
+  /** Whether this delivery recorded the invoice's paid coverage. */
+  recorded: boolean;
 };
 
 /**
- * Upserts the invoice mirror, then for `invoice.paid` of a new period starts
- * that period's allowance. Throws `RetryableEventError` when the customer has
- * no account yet, or when the period's tier cannot be known yet.
+ * Upserts the invoice mirror; for a paid subscription invoice, records its
+ * coverage and syncs the allowance and tier at `nowMs` (ms). Throws
+ * `RetryableEventError` when the customer has no account yet, or a line's
+ * price is not known yet (`waitingFor: "price:<id>"`).
  */
 export async function syncInvoice(
   ctx: MutationCtx,
   invoice: Stripe.Invoice,
   eventType: string,
   clock: EventClock,
+  nowMs: number,
 ): Promise<InvoiceSyncResult> {
   const stripeCustomerId = stripeIdOf(invoice.customer);
   if (!stripeCustomerId) throw new Error(`invoice ${invoice.id} has no customer`);
@@ -128,6 +127,13 @@ export async function syncInvoice(
       periodEnd: secondsToMs(invoice.period_end),
       hostedInvoiceUrl: invoice.hosted_invoice_url ?? undefined,
       invoicePdf: invoice.invoice_pdf ?? undefined,
+      total: invoice.total,
+      startingBalance: invoice.starting_balance ?? undefined,
+      endingBalance: invoice.ending_balance ?? undefined,
+      description: invoice.description ?? undefined,
+      topUp: invoice.metadata?.kind === "top_up" ? true : undefined,
+      actionRequired:
+        status !== "open" ? undefined : eventType === "invoice.payment_action_required" ? true : existing?.actionRequired,
       createdAt: invoice.created * 1000,
       eventCreated: Math.max(clock.eventCreated, existing?.eventCreated ?? 0),
     };
@@ -135,104 +141,35 @@ export async function syncInvoice(
     else await ctx.db.insert("invoices", row);
   }
 
-  let granted = false;
-  if (eventType === "invoice.paid") {
-    const reason = invoice.billing_reason ?? "";
-    const line = PERIOD_REASONS.includes(reason)
-      ? subscriptionLine(invoice)
-      : reason === "subscription_update"
-        ? fullPeriodLine(invoice)
-        : undefined;
-    if (PERIOD_REASONS.includes(reason) && !line) {
-      console.warn(`invoice ${invoice.id} has no lines; no allowance started`);
-    } else if (line) {
-      granted = await startPaidPeriod(ctx, accountId, invoice, line);
+  const subscriptionId = invoiceSubscriptionId(invoice);
+  let recorded = false;
+  if (status === "paid" && incoming === "paid" && subscriptionId !== undefined && !(await hasCoverage(ctx, invoice.id))) {
+    const lines = [];
+    for (const line of coverageLines(invoice)) {
+      lines.push({ ...line, tier: await tierOfPrice(ctx, line.stripePriceId, subscriptionId) });
     }
+    recorded = (await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, stripeSubscriptionId: subscriptionId, lines })) > 0;
   }
-  return { accountId, status, granted };
+  if (recorded) {
+    await syncAllowance(ctx, accountId, nowMs, clock.eventId);
+    await recomputeAccountTier(ctx, accountId, nowMs);
+  }
+  return { accountId, status, recorded };
 }
 
 /**
- * The line billing a subscription item's full period (not a proration), in
- * either API shape, or undefined when every line is a proration.
+ * The tier a price sells: from the catalogue or the `stripePrices` cache
+ * (`free` for a known price outside the catalogue), else from the
+ * subscription mirror when it is on that very price. Throws
+ * `RetryableEventError` waiting for `price:<id>` when none knows it.
  */
-function fullPeriodLine(invoice: Stripe.Invoice): Stripe.InvoiceLineItem | undefined {
-  return (invoice.lines?.data ?? []).find((line) => {
-    if (line.parent?.type === "subscription_item_details") {
-      return line.parent.subscription_item_details?.proration === false;
-    }
-    const legacy = line as Stripe.InvoiceLineItem & LegacyLine;
-    return legacy.type === "subscription" && legacy.proration === false;
-  });
-}
-
-/** The invoice line of the subscription's own item (not a proration), else the best guess. */
-function subscriptionLine(invoice: Stripe.Invoice): Stripe.InvoiceLineItem | undefined {
-  const lines = invoice.lines?.data ?? [];
-  return (
-    fullPeriodLine(invoice) ??
-    lines.find((line) => line.pricing?.price_details !== undefined) ??
-    lines[0]
-  );
-}
-
-/** The tier the line's price sells, from the catalogue, `stripePrices` or the subscription mirror. */
-async function tierForLine(
-  ctx: MutationCtx,
-  invoice: Stripe.Invoice,
-  line: Stripe.InvoiceLineItem,
-): Promise<Tier | null> {
-  const detailsPrice = line.pricing?.price_details?.price;
-  const legacyPrice = (line as Stripe.InvoiceLineItem & LegacyLine).price ?? undefined;
-  const price =
-    typeof detailsPrice === "object" ? detailsPrice : detailsPrice ? { id: detailsPrice } : (legacyPrice ?? null);
-  if (price) {
-    const plan = await planForPrice(ctx, price);
-    if (plan) return plan.tier;
-  }
-  const subscriptionId = stripeIdOf(line.parent?.subscription_item_details?.subscription) ?? invoiceSubscriptionId(invoice);
-  if (!subscriptionId) return null;
+async function tierOfPrice(ctx: MutationCtx, priceId: string, subscriptionId: string): Promise<Tier> {
+  const plan = await planForPrice(ctx, { id: priceId });
+  if (plan) return plan.tier;
   const mirror = await ctx.db
     .query("subscriptions")
     .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscriptionId))
     .unique();
-  if (!mirror) return null;
-  // The mirror says which price it is on now; only trust it for this line
-  // when it is the same price (or the line names none).
-  if (price && mirror.stripePriceId && mirror.stripePriceId !== price.id) return null;
-  return mirror.tier;
-}
-
-/**
- * Starts the allowance period `line` bills (Stripe seconds → ms), at the
- * line's tier, once per invoice id. Throws `RetryableEventError` while the
- * tier cannot be known.
- */
-async function startPaidPeriod(
-  ctx: MutationCtx,
-  accountId: Id<"billingAccounts">,
-  invoice: Stripe.Invoice,
-  line: Stripe.InvoiceLineItem,
-): Promise<boolean> {
-  const tier = await tierForLine(ctx, invoice, line);
-  if (tier === null) {
-    throw new RetryableEventError(`tier of invoice ${invoice.id} is not known yet (price and subscription unknown)`);
-  }
-  if (tier === "free") {
-    console.warn(`invoice ${invoice.id} is for a price outside the catalogue; no allowance started`);
-    return false;
-  }
-  // `startPeriod` itself refuses a period older than the current one (a late
-  // invoice.paid of an earlier cycle).
-  const periodStart = line.period.start * 1000;
-  const periodEnd = line.period.end * 1000;
-  const key = `invoice:${invoice.id}`;
-  const { applied } = await startPeriod(ctx, accountId, {
-    sourceKey: key,
-    tokens: PLANS[tier].tokensPerPeriod,
-    periodKey: key,
-    periodStart,
-    periodEnd,
-  });
-  return applied;
+  if (mirror?.stripePriceId === priceId) return mirror.tier;
+  throw new RetryableEventError(`price ${priceId} is not known yet`, `price:${priceId}`);
 }

@@ -35,6 +35,17 @@ type AccountId = Id<"billingAccounts">;
 /** Longest `sourceKey` stored; client keys are capped below this by `tokens.consume`. */
 export const MAX_SOURCE_KEY_LENGTH = 256;
 
+/**
+ * Requires a resulting balance (or counter) to stay an exact integer. A grant
+ * that would push it past `Number.MAX_SAFE_INTEGER` is refused, since the
+ * ledger could no longer be summed exactly.
+ */
+function requireSafeResult(value: number, what: string) {
+  if (!Number.isSafeInteger(value)) {
+    fail("INVALID_ARGUMENT", `That would make the ${what} too large to keep exactly (over ${Number.MAX_SAFE_INTEGER}).`);
+  }
+}
+
 function requireTokenAmount(value: number, what: string, { allowZero = false, allowNegative = false } = {}) {
   if (!Number.isSafeInteger(value)) fail("INVALID_ARGUMENT", `${what} must be an integer number of tokens.`);
   if (!allowZero && value === 0) fail("INVALID_ARGUMENT", `${what} must not be zero.`);
@@ -109,6 +120,7 @@ async function append(ctx: MutationCtx, accountId: AccountId, balanceAfter: numb
 }
 
 type Counters = { allowance: number; purchased: number; used: number };
+type PeriodField = "periodKey" | "periodStart" | "periodEnd" | "windowAnchor" | "windowTier";
 
 function balanceOf(b: Counters): number {
   return b.allowance + b.purchased - b.used;
@@ -124,9 +136,11 @@ async function commit(
   current: Doc<"tokenBalances">,
   next: Counters,
   entry: Entry,
-  period: Pick<Doc<"tokenBalances">, "periodKey" | "periodStart" | "periodEnd"> = {},
+  period: Partial<Pick<Doc<"tokenBalances">, PeriodField>> = {},
 ): Promise<number> {
   const balance = balanceOf(next);
+  requireSafeResult(balance, "balance");
+  for (const field of ["allowance", "purchased", "used"] as const) requireSafeResult(next[field], field);
   await append(ctx, current.accountId, balance, entry);
   await ctx.db.patch("tokenBalances", current._id, { ...next, balance, ...period });
   return balance;
@@ -148,7 +162,16 @@ async function commit(
 export async function startPeriod(
   ctx: MutationCtx,
   accountId: AccountId,
-  args: { sourceKey: string; tokens: number; periodKey: string; periodStart: number; periodEnd: number },
+  args: {
+    sourceKey: string;
+    tokens: number;
+    periodKey: string;
+    periodStart: number;
+    periodEnd: number;
+    /** Subscriber windows: the anchor and the tier the allowance is for (see `model/allowance.ts`). */
+    windowAnchor?: number;
+    windowTier?: Doc<"tokenBalances">["windowTier"];
+  },
 ): Promise<{ applied: boolean }> {
   requireSourceKey(args.sourceKey);
   requireTokenAmount(args.tokens, "tokens", { allowZero: true });
@@ -172,40 +195,49 @@ export async function startPeriod(
     current,
     { allowance: args.tokens, purchased, used: 0 },
     { amount: args.tokens, reason: "period_grant", sourceKey: args.sourceKey, note: args.periodKey },
-    { periodKey: args.periodKey, periodStart: args.periodStart, periodEnd: args.periodEnd },
+    {
+      periodKey: args.periodKey,
+      periodStart: args.periodStart,
+      periodEnd: args.periodEnd,
+      windowAnchor: args.windowAnchor ?? current.windowAnchor,
+      windowTier: args.windowTier,
+    },
   );
   return { applied: true };
 }
 
 /**
- * Mid-period plan change: raises the current allowance to `tokensPerPeriod`
- * and grants the difference (`plan_change`). A downgrade (or no change) keeps
- * the allowance already granted for the period, which was paid for, and
- * writes nothing; the next `startPeriod` grants the new plan's amount.
+ * Sets the current window's allowance to `allowance` (`plan_change`, the
+ * signed difference), e.g. raised to a paid upgrade's or lowered after a
+ * downgrade applied at once (`model/allowance.ts` picks the value). Records
+ * the window's new `windowTier`. Writes nothing when the allowance is
+ * unchanged or the key was used.
  *
- * Returns `{ applied }`: false for a repeated key or when nothing was granted.
+ * Throws `INVALID_ARGUMENT` when `allowance` is negative or would leave
+ * `used` drawing on purchased tokens it did not draw on before.
  */
-export async function adjustAllowanceForPlanChange(
+export async function setAllowance(
   ctx: MutationCtx,
-  accountId: AccountId,
-  args: { sourceKey: string; tokensPerPeriod: number },
+  current: Doc<"tokenBalances">,
+  args: { sourceKey: string; allowance: number; windowTier: Doc<"tokenBalances">["windowTier"]; note: string },
 ): Promise<{ applied: boolean }> {
   requireSourceKey(args.sourceKey);
-  requireTokenAmount(args.tokensPerPeriod, "tokensPerPeriod", { allowZero: true });
-  if (await findEntry(ctx, accountId, args.sourceKey)) return { applied: false };
-  const current = await ensureBalance(ctx, accountId);
-  const difference = args.tokensPerPeriod - current.allowance;
-  if (difference <= 0) return { applied: false };
+  requireTokenAmount(args.allowance, "allowance", { allowZero: true });
+  if (args.allowance < Math.min(current.used, current.allowance)) {
+    fail("INVALID_ARGUMENT", "An allowance cannot drop below what was already used of it.");
+  }
+  if (await findEntry(ctx, current.accountId, args.sourceKey)) return { applied: false };
+  const difference = args.allowance - current.allowance;
+  if (difference === 0) {
+    if (current.windowTier !== args.windowTier) await ctx.db.patch("tokenBalances", current._id, { windowTier: args.windowTier });
+    return { applied: false };
+  }
   await commit(
     ctx,
     current,
-    { allowance: args.tokensPerPeriod, purchased: current.purchased, used: current.used },
-    {
-      amount: difference,
-      reason: "plan_change",
-      sourceKey: args.sourceKey,
-      note: `Allowance raised from ${current.allowance} to ${args.tokensPerPeriod}`,
-    },
+    { allowance: args.allowance, purchased: current.purchased, used: current.used },
+    { amount: difference, reason: "plan_change", sourceKey: args.sourceKey, note: args.note },
+    { windowTier: args.windowTier },
   );
   return { applied: true };
 }

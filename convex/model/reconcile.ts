@@ -16,7 +16,7 @@
 import type Stripe from "stripe";
 import { internal } from "../_generated/api";
 import type { ActionCtx } from "../_generated/server";
-import { INVOICE_EVENT_TYPES, SUBSCRIPTION_EVENT_TYPES, customerIdOfEvent } from "./stripeEvents";
+import { INVOICE_EVENT_TYPES, SCHEDULE_EVENT_TYPES, SUBSCRIPTION_EVENT_TYPES, customerIdOfEvent } from "./stripeEvents";
 import { WEBHOOK_MAX_BODY_BYTES, byteLength, type StripeMode } from "./stripeWebhook";
 import type { EnqueueInput } from "./webhookQueue";
 
@@ -33,6 +33,7 @@ export const RECONCILE_EVENT_TYPES: readonly string[] = [
   "checkout.session.async_payment_succeeded",
   ...SUBSCRIPTION_EVENT_TYPES,
   ...INVOICE_EVENT_TYPES,
+  ...SCHEDULE_EVENT_TYPES,
   "customer.updated",
   "customer.deleted",
 ];
@@ -206,10 +207,12 @@ export type EnqueueTotals = {
   alreadyKnown: number;
   /** Skipped: payload larger than the webhook endpoint accepts. */
   oversized: number;
+  /** Of `alreadyKnown`, requeued because they were parked waiting for another event. */
+  revived: number;
 };
 
 export function emptyTotals(): EnqueueTotals {
-  return { enqueued: 0, ignored: 0, alreadyKnown: 0, oversized: 0 };
+  return { enqueued: 0, ignored: 0, alreadyKnown: 0, oversized: 0, revived: 0 };
 }
 
 /**
@@ -227,7 +230,11 @@ export async function enqueueMissingEvents(
   const sorted = sortOldestFirst(events);
   for (let i = 0; i < sorted.length; i += ENQUEUE_BATCH) {
     const chunk = sorted.slice(i, i + ENQUEUE_BATCH);
-    const known = new Set(await ctx.runQuery(internal.reconcile.knownEventIds, { eventIds: chunk.map((e) => e.id) }));
+    const lookup = await ctx.runQuery(internal.reconcile.knownEventIds, { eventIds: chunk.map((e) => e.id) });
+    const known = new Set(lookup.known);
+    if (lookup.waiting.length > 0) {
+      totals.revived += await ctx.runMutation(internal.reconcile.reviveEvents, { eventIds: lookup.waiting });
+    }
     const inputs: EnqueueInput[] = [];
     for (const event of chunk) {
       if (known.has(event.id)) {

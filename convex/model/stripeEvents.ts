@@ -11,7 +11,9 @@
  * - `checkout.session.completed`, `checkout.session.async_payment_succeeded`
  * - `customer.subscription.created|updated|deleted|trial_will_end|paused|resumed`
  * - `invoice.paid|payment_failed|payment_action_required|finalized|voided|marked_uncollectible`
- * - `customer.updated`, `customer.deleted`
+ * - `subscription_schedule.created|updated|released|canceled|completed|aborted`
+ * - `test_helpers.test_clock.ready` (test mode: subscriptions on a test clock)
+ * - `customer.updated` (credit balance), `customer.deleted`
  * Anything else is `ignored`.
  */
 import type Stripe from "stripe";
@@ -21,7 +23,8 @@ import { grant } from "./ledger";
 import { syncInvoice } from "./invoiceSync";
 import { TOKEN_PACKS } from "./plans";
 import { pointAccountAtCurrentSubscription, stripeIdOf, syncSubscription, type EventClock } from "./subscriptionSync";
-import { RetryableEventError, wakeEventsForCustomer } from "./webhookQueue";
+import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
+import { PermanentEventError, RetryableEventError, wakeEventsForCustomer } from "./webhookQueue";
 
 export type ApplyOutcome = "succeeded" | "ignored";
 
@@ -41,6 +44,18 @@ export const INVOICE_EVENT_TYPES: readonly string[] = [
   "invoice.finalized",
   "invoice.voided",
   "invoice.marked_uncollectible",
+];
+
+/**
+ * Schedule events that reconciliation lists (Stripe's `types[]` filter takes
+ * 20 types). `completed` and `aborted` are handled when delivered; the
+ * subscription's own update (its `schedule` cleared) says the same.
+ */
+export const SCHEDULE_EVENT_TYPES: readonly string[] = [
+  "subscription_schedule.created",
+  "subscription_schedule.updated",
+  "subscription_schedule.released",
+  "subscription_schedule.canceled",
 ];
 
 /**
@@ -85,8 +100,17 @@ export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, no
     case "invoice.finalized":
     case "invoice.voided":
     case "invoice.marked_uncollectible":
-      await syncInvoice(ctx, event.data.object, event.type, clock);
+      await syncInvoice(ctx, event.data.object, event.type, clock, Math.max(nowMs, event.created * 1000));
       return "succeeded";
+    case "subscription_schedule.created":
+    case "subscription_schedule.updated":
+    case "subscription_schedule.released":
+    case "subscription_schedule.canceled":
+    case "subscription_schedule.completed":
+    case "subscription_schedule.aborted":
+      return await applyScheduleEvent(ctx, event.data.object, event.created);
+    case "test_helpers.test_clock.ready":
+      return await applyTestClockReady(ctx, event.data.object, event.id, nowMs);
     case "customer.updated":
       return await applyCustomerUpdated(ctx, event.data.object);
     case "customer.deleted":
@@ -102,7 +126,7 @@ export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, no
  * (`mode: "payment"`, `metadata.kind: "top_up"`, `metadata.packId`) grants
  * the pack's tokens once per session (sourceKey `checkout:<session id>`).
  *
- * Refused (plain `Error`: retried, then dead-lettered for an operator), since
+ * Refused (`PermanentEventError`: dead-lettered at once for an operator), since
  * our own sessions never look like this and `client_reference_id` is the one
  * field a buyer can set on Stripe-hosted flows (Payment Links, pricing
  * tables):
@@ -121,7 +145,7 @@ async function applyCheckoutSession(
   const stripeCustomerId = stripeIdOf(session.customer);
   const metadataAccountId = session.metadata?.accountId;
   if (session.client_reference_id && metadataAccountId && session.client_reference_id !== metadataAccountId) {
-    throw new Error(
+    throw new PermanentEventError(
       `checkout session ${session.id}: client_reference_id "${session.client_reference_id}" and metadata.accountId "${metadataAccountId}" disagree`,
     );
   }
@@ -133,22 +157,25 @@ async function applyCheckoutSession(
   let account = referencedId ? await ctx.db.get("billingAccounts", referencedId) : null;
   if (reference && !account) {
     // Our checkout action always sets a real account id; a wrong one is a bug
-    // or a session created elsewhere. Retry, then dead-letter for an operator.
-    throw new Error(`checkout session ${session.id} references unknown account "${reference}"`);
+    // or a session created elsewhere: dead-letter it for an operator.
+    throw new PermanentEventError(`checkout session ${session.id} references unknown account "${reference}"`);
   }
   account ??= owner;
   if (!account) {
     if (!stripeCustomerId) return "ignored";
-    throw new RetryableEventError(`checkout session ${session.id} has no account reference and its customer is unknown`);
+    throw new RetryableEventError(
+      `checkout session ${session.id} has no account reference and its customer is unknown`,
+      `customer:${stripeCustomerId}`,
+    );
   }
 
   if (stripeCustomerId) {
     if (owner && owner._id !== account._id) {
-      throw new Error(`customer ${stripeCustomerId} is already linked to another account (${owner._id})`);
+      throw new PermanentEventError(`customer ${stripeCustomerId} is already linked to another account (${owner._id})`);
     }
     if (account.stripeCustomerId !== stripeCustomerId) {
       if (account.stripeCustomerId && !account.stripeCustomerDeleted) {
-        throw new Error(
+        throw new PermanentEventError(
           `checkout session ${session.id} has customer ${stripeCustomerId}, but account ${account._id} already has customer ${account.stripeCustomerId}`,
         );
       }
@@ -187,10 +214,19 @@ async function applyCheckoutSession(
   return "succeeded";
 }
 
-/** Acknowledged; the account's name and email come from the user profile, not Stripe. */
+/**
+ * Mirrors the customer's credit balance (`balance`, minor units, negative =
+ * credit) onto the account, writing only when it changed. The account's name
+ * and email come from the user profile, not Stripe.
+ */
 async function applyCustomerUpdated(ctx: MutationCtx, customer: Stripe.Customer): Promise<ApplyOutcome> {
   const account = await accountForStripeCustomer(ctx, customer.id);
-  return account ? "succeeded" : "ignored";
+  if (!account) return "ignored";
+  const currency = customer.currency ?? account.balanceCurrency;
+  if (account.customerBalance !== customer.balance || account.balanceCurrency !== currency) {
+    await ctx.db.patch("billingAccounts", account._id, { customerBalance: customer.balance, balanceCurrency: currency ?? undefined });
+  }
+  return "succeeded";
 }
 
 /**

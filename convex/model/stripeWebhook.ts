@@ -52,15 +52,20 @@ export function modeOfSecretKey(secretKey: string | undefined): StripeMode {
   return secretKey ? stripeModeFromKey(secretKey) : "test";
 }
 
-/** The `t=` timestamp (seconds) of a `Stripe-Signature` header, or null. */
+/**
+ * The `t=` timestamp (seconds) of a `Stripe-Signature` header, or null when
+ * it has none, a malformed one, or more than one. Stripe sends exactly one;
+ * with two, this guard and the SDK (which verifies against the last) could
+ * read different times, so such a header is refused outright.
+ */
 export function signatureTimestamp(header: string): number | null {
-  for (const part of header.split(",")) {
-    const [key, value] = part.split("=", 2);
-    if (key?.trim() === "t" && value !== undefined && /^\d+$/.test(value.trim())) {
-      return Number(value.trim());
-    }
-  }
-  return null;
+  const values = header
+    .split(",")
+    .map((part) => part.split("=", 2))
+    .filter(([key]) => key?.trim() === "t")
+    .map(([, value]) => value?.trim() ?? "");
+  if (values.length !== 1 || !/^\d+$/.test(values[0]!)) return null;
+  return Number(values[0]);
 }
 
 /** UTF-8 byte length, which is what the size cap is about (not UTF-16 units). */
@@ -84,7 +89,7 @@ export async function verifyStripeDelivery(
 ): Promise<VerifyResult> {
   if (!signatureHeader) return { ok: false, status: 400, reason: "missing Stripe-Signature header" };
   const t = signatureTimestamp(signatureHeader);
-  if (t === null) return { ok: false, status: 400, reason: "Stripe-Signature has no timestamp" };
+  if (t === null) return { ok: false, status: 400, reason: "Stripe-Signature needs exactly one valid t= timestamp" };
   if (t > nowSeconds + SIGNATURE_FUTURE_SKEW_SECONDS) {
     return { ok: false, status: 400, reason: "Stripe-Signature timestamp is in the future" };
   }

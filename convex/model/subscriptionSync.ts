@@ -20,8 +20,7 @@ import type Stripe from "stripe";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, isTerminalStatus, recomputeAccountTier } from "./access";
-import { adjustAllowanceForPlanChange } from "./ledger";
-import { PAID_TIERS, PLANS, planForLookupKey, tierRank, type Interval, type Tier } from "./plans";
+import { planForLookupKey, type Interval, type Tier } from "./plans";
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
 import { planForPrice, recordCataloguePrice } from "./prices";
 import { RetryableEventError } from "./webhookQueue";
@@ -127,8 +126,9 @@ export type SubscriptionSyncResult =
 /**
  * Upserts the mirror of `subscription` from an event, in order, then points
  * the account at its most relevant subscription and recomputes its tier.
- * A mid-period upgrade between paid tiers grants the allowance difference
- * through `ledger.adjustAllowanceForPlanChange`.
+ * Tokens never move here: allowances follow paid invoices
+ * (`model/allowance.ts`), and the tier is capped by what was paid
+ * (`model/access.ts`).
  *
  * Throws `RetryableEventError` when the customer is not linked to an account.
  */
@@ -179,6 +179,8 @@ export async function syncSubscription(
   const currentPeriodStart = secondsToMs(item?.current_period_start ?? legacy.current_period_start);
   const currentPeriodEnd = secondsToMs(item?.current_period_end ?? legacy.current_period_end);
 
+  const pendingUpdate = await pendingUpdateOf(ctx, subscription);
+
   const pastDueSince =
     status !== "past_due"
       ? undefined
@@ -192,6 +194,7 @@ export async function syncSubscription(
     accountId,
     status,
     stripePriceId: price?.id,
+    stripeSubscriptionItemId: item?.id,
     lookupKey: price?.lookup_key ?? undefined,
     tier,
     interval,
@@ -207,10 +210,16 @@ export async function syncSubscription(
     eventCreated: clock.eventCreated,
     statusBefore: isSubscriptionStatus(clock.previousStatus) ? clock.previousStatus : undefined,
     pastDueSince,
+    pendingUpdate,
+    scheduleId: stripeIdOf(subscription.schedule),
+    // A schedule's own events fill this in; a subscription without a
+    // schedule has nothing scheduled.
+    scheduledChange: subscription.schedule ? existing?.scheduledChange : undefined,
+    scheduleEventCreated: existing?.scheduleEventCreated,
+    testClockId: stripeIdOf(subscription.test_clock),
   };
 
   if (existing) {
-    await maybeAdjustForUpgrade(ctx, existing, row);
     await ctx.db.replace("subscriptions", existing._id, row);
   } else {
     await ctx.db.insert("subscriptions", row);
@@ -222,25 +231,22 @@ export async function syncSubscription(
 }
 
 /**
- * A plan change within the same period from a paid tier to a higher one
- * grants the allowance difference once (idempotent by sourceKey
- * `plan_change:<subId>:<priceId>:<periodStart ms>`). Downgrades take effect
- * at the next period's `invoice.paid`.
+ * The change Stripe holds until its invoice is paid (`pending_update`,
+ * https://docs.stripe.com/billing/subscriptions/pending-updates), as the
+ * plan it would switch to; undefined when there is none or its price is not
+ * in the catalogue.
  */
-async function maybeAdjustForUpgrade(
+async function pendingUpdateOf(
   ctx: MutationCtx,
-  previous: Doc<"subscriptions">,
-  next: Omit<Doc<"subscriptions">, "_id" | "_creationTime">,
-): Promise<void> {
-  const wasPaid = (PAID_TIERS as readonly Tier[]).includes(previous.tier);
-  if (!wasPaid || tierRank(next.tier) <= tierRank(previous.tier)) return;
-  if (next.status !== "active" && next.status !== "trialing") return;
-  if (next.currentPeriodStart === undefined || previous.currentPeriodStart !== next.currentPeriodStart) return;
-  if (!next.stripePriceId) return;
-  await adjustAllowanceForPlanChange(ctx, next.accountId, {
-    sourceKey: `plan_change:${next.stripeSubscriptionId}:${next.stripePriceId}:${next.currentPeriodStart}`,
-    tokensPerPeriod: PLANS[next.tier].tokensPerPeriod,
-  });
+  subscription: Stripe.Subscription,
+): Promise<Doc<"subscriptions">["pendingUpdate"]> {
+  const pending = subscription.pending_update;
+  const price = pending?.subscription_items?.[0]?.price;
+  if (!pending || !price) return undefined;
+  await recordCataloguePrice(ctx, price);
+  const plan = await planForPrice(ctx, price);
+  if (!plan?.interval) return undefined;
+  return { tier: plan.tier, interval: plan.interval, expiresAt: pending.expires_at * 1000 };
 }
 
 /** How strongly a subscription claims to be the account's current one. */

@@ -13,6 +13,7 @@ import type { MutationCtx } from "../_generated/server";
 import { fail } from "./errors";
 import * as ledger from "./ledger";
 import { currentSubscriptionOf, tierFromSubscription } from "./access";
+import { syncAllowance } from "./allowance";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
 import { featureCost, featureMinTier, PLANS, tierRank, type Complexity, type Tier } from "./plans";
 import { vLedgerReason, vTier } from "./validators";
@@ -274,7 +275,9 @@ export type FreeResetBatch = {
   processed: number;
   /** Free accounts that got the new month's allowance. */
   granted: number;
-  /** Accounts skipped because they are on a paid tier (renewed by `invoice.paid`). */
+  /** Subscribers whose next paid window opened here (a yearly plan's monthly allowance). */
+  windowsOpened: number;
+  /** Subscribers left alone: their next window is not paid for yet (an unpaid renewal). */
   skippedPaid: number;
   /** True when this was the last batch. */
   isDone: boolean;
@@ -287,8 +290,10 @@ export type FreeResetBatch = {
  * whose `periodEnd` ≤ `now` (index `by_periodEnd`) from `cursor` and starts
  * the current UTC month's period for those on the free tier, and for
  * override accounts without a paying subscription at their override tier
- * (see `monthlyTierOf`). Subscribers are skipped (`skippedPaid`): their
- * periods start on `invoice.paid`.
+ * (see `monthlyTierOf`). For subscribers it opens the next monthly window
+ * when it is paid for (`model/allowance.ts`): the monthly allowance of a
+ * yearly plan, or a renewal whose `invoice.paid` came before its window;
+ * unpaid ones are left alone (`skippedPaid`).
  *
  * Safe to re-run and to overlap with another run: the grant is idempotent by
  * its sourceKey, and a reset account's `periodEnd` moves past `now`, out of
@@ -305,13 +310,16 @@ export async function resetFreeTierBatch(
     .withIndex("by_periodEnd", (q) => q.lte("periodEnd", args.now))
     .paginate({ cursor: args.cursor, numItems: args.batchSize });
   let granted = 0;
+  let windowsOpened = 0;
   let skippedPaid = 0;
   for (const balance of page.page) {
     const account = await ctx.db.get("billingAccounts", balance.accountId);
     if (!account) continue;
     const tier = await monthlyTierOf(ctx, account, args.now);
     if (tier === null) {
-      skippedPaid += 1;
+      const synced = await syncAllowance(ctx, account._id, args.now, `cron:${args.now}`);
+      if (synced.outcome === "opened") windowsOpened += 1;
+      else skippedPaid += 1;
       continue;
     }
     const { applied } = await startMonthlyPeriod(ctx, account._id, tier, args.now);
@@ -320,6 +328,7 @@ export async function resetFreeTierBatch(
   return {
     processed: page.page.length,
     granted,
+    windowsOpened,
     skippedPaid,
     isDone: page.isDone,
     continueCursor: page.isDone ? null : page.continueCursor,

@@ -8,6 +8,16 @@
  * `BILLING_CONFIG.maxWebhookAttempts` failed attempts. Nothing is dropped: a
  * dead event stays until an operator replays it (`webhooks.replay`).
  *
+ * Waiting is not failing: an event that can't apply until another lands
+ * (`RetryableEventError`: its customer is not linked, its price is unknown)
+ * gets `WAIT_RETRIES` quick retries for ordinary races, then is parked as
+ * `waiting` (`waitingFor` says on what) and is never dead-lettered for it.
+ * It is woken when its dependency lands (`wakeEventsForCustomer`), rechecked
+ * hourly by the sweep, and revived by reconciliation; an unknown price is
+ * fetched from Stripe (`stripePrices.learn`). A permanent refusal
+ * (`PermanentEventError`: a forged or conflicting link) goes to `dead` at
+ * once, without backoff.
+ *
  * Every scheduled `webhooks.process` run carries the `attempts` count it was
  * scheduled for. A run whose count no longer matches the row is stale (the
  * event was already attempted by the retry sweep, a wake-up or a replay) and
@@ -15,7 +25,7 @@
  *
  * Times are Convex milliseconds; `eventCreated` is Stripe seconds.
  */
-import { v, type Infer } from "convex/values";
+import { ConvexError, v, type Infer } from "convex/values";
 import { internal } from "../_generated/api";
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
@@ -45,6 +55,10 @@ export type EnqueueInput = Infer<typeof vEnqueueInput>;
 export const SWEEP_BATCH = 100;
 /** Waiting events woken per linked customer in one transaction. */
 export const WAKE_BATCH = 100;
+/** Quick retries for an event that waits on another, before it is parked as `waiting`. */
+export const WAIT_RETRIES = 3;
+/** How often the sweep rechecks a parked `waiting` event (ms), in case its wake-up was missed. */
+export const WAITING_RECHECK_MS = 60 * 60 * 1000;
 /** Longest `lastError` kept, so an error message cannot bloat the row. */
 const MAX_ERROR_LENGTH = 2_000;
 
@@ -105,23 +119,49 @@ export function retryDelayMs(attempts: number, random: () => number = Math.rando
 
 /** Whether a scheduled run for `attempt` should still act on this row. */
 export function isRunnable(row: Doc<"webhookEvents">, attempt: number | undefined): boolean {
-  if (row.status !== "pending" && row.status !== "failed_retrying") return false;
+  if (row.status !== "pending" && row.status !== "failed_retrying" && row.status !== "waiting") return false;
   return attempt === undefined || attempt === row.attempts;
 }
 
 /**
- * Records a failed attempt: `failed_retrying` with the next attempt scheduled
- * after backoff, or `dead` once `maxWebhookAttempts` attempts have failed.
+ * Records a failed attempt:
+ * - a permanent refusal (`PermanentEventError`): `dead` at once;
+ * - a wait on another event (`RetryableEventError`): `failed_retrying` for
+ *   `WAIT_RETRIES` attempts, then `waiting` (never `dead`); an unknown price
+ *   is fetched from Stripe;
+ * - anything else: `failed_retrying` with the next attempt scheduled after
+ *   backoff, or `dead` once `maxWebhookAttempts` attempts have failed.
  */
 export async function recordFailure(
   ctx: MutationCtx,
   row: Doc<"webhookEvents">,
   error: unknown,
   nowMs: number,
-): Promise<{ status: "failed_retrying" | "dead"; attempts: number; nextAttemptAt?: number }> {
+): Promise<{ status: "failed_retrying" | "waiting" | "dead"; attempts: number; nextAttemptAt?: number }> {
   const attempts = row.attempts + 1;
   const lastError = errorMessage(error).slice(0, MAX_ERROR_LENGTH);
-  if (attempts >= BILLING_CONFIG.maxWebhookAttempts) {
+  const kind = eventErrorOf(error);
+  if (kind?.kind === "wait") {
+    if (kind.waitingFor?.startsWith("price:") && attempts === 1) {
+      await ctx.scheduler.runAfter(0, internal.stripePrices.learn, {
+        stripePriceId: kind.waitingFor.slice("price:".length),
+        stripeCustomerId: row.stripeCustomerId,
+      });
+    }
+    if (attempts >= WAIT_RETRIES) {
+      const nextAttemptAt = nowMs + WAITING_RECHECK_MS;
+      console.warn(`stripe event ${row.eventId} (${row.type}) is waiting: ${lastError}`);
+      await ctx.db.patch("webhookEvents", row._id, {
+        status: "waiting",
+        attempts,
+        lastError,
+        waitingFor: kind.waitingFor,
+        nextAttemptAt,
+      });
+      return { status: "waiting", attempts, nextAttemptAt };
+    }
+  }
+  if (attempts >= BILLING_CONFIG.maxWebhookAttempts || kind?.kind === "refuse") {
     console.error(`stripe event ${row.eventId} (${row.type}) is dead after ${attempts} attempts: ${lastError}`);
     await ctx.db.patch("webhookEvents", row._id, {
       status: "dead",
@@ -155,15 +195,31 @@ export async function markApplied(
     attempts: row.attempts + 1,
     processedAt: nowMs,
     nextAttemptAt: undefined,
+    waitingFor: undefined,
   });
 }
 
+/** Statuses of events that wait for a dependency and are woken when it lands. */
+const WAKEABLE_STATUSES = ["failed_retrying", "waiting", "dead"] as const;
+
 /**
- * Reschedules, to run now, the events of `stripeCustomerId` that are waiting
- * in `failed_retrying` (typically because the customer had no account yet).
- * Call it whenever a customer gets linked to an account, e.g. from
- * `billing.linkCustomer`. At most `WAKE_BATCH` events per call; the rest keep
- * their backoff schedule. Returns the number of events woken.
+ * Whether a row should be woken: waiting or retrying events, and dead ones
+ * that died waiting (before `waiting` existed, a wait ran out of attempts;
+ * such rows say so in `lastError`).
+ */
+function isWaitingRow(row: Doc<"webhookEvents">): boolean {
+  if (row.status !== "dead") return true;
+  return row.waitingFor !== undefined || /not linked to an account yet|is not known yet/.test(row.lastError ?? "");
+}
+
+/**
+ * Reschedules, to run now, the events of `stripeCustomerId` that wait for
+ * another one (`failed_retrying`, `waiting`, or dead from a wait; see
+ * `isWaitingRow`). A woken dead or waiting event is requeued as
+ * `failed_retrying` with its attempts kept. Call it whenever a dependency
+ * lands: a customer linked, a subscription or price recorded. At most
+ * `WAKE_BATCH` events per status per call; the rest keep their schedule.
+ * Returns the number of events woken.
  *
  * @param options.exceptEventId an event to leave alone (the one being applied).
  */
@@ -172,21 +228,31 @@ export async function wakeEventsForCustomer(
   stripeCustomerId: string,
   options: { exceptEventId?: string } = {},
 ): Promise<number> {
-  const waiting = await ctx.db
-    .query("webhookEvents")
-    .withIndex("by_stripeCustomerId_and_status", (q) =>
-      q.eq("stripeCustomerId", stripeCustomerId).eq("status", "failed_retrying"),
-    )
-    .take(WAKE_BATCH);
   const now = Date.now();
   let woken = 0;
-  for (const row of waiting) {
-    if (row.eventId === options.exceptEventId) continue;
-    await ctx.db.patch("webhookEvents", row._id, { nextAttemptAt: now });
-    await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: row.attempts });
-    woken++;
+  for (const status of WAKEABLE_STATUSES) {
+    const rows = await ctx.db
+      .query("webhookEvents")
+      .withIndex("by_stripeCustomerId_and_status", (q) => q.eq("stripeCustomerId", stripeCustomerId).eq("status", status))
+      .take(WAKE_BATCH);
+    for (const row of rows) {
+      if (row.eventId === options.exceptEventId || !isWaitingRow(row)) continue;
+      await wakeRow(ctx, row, now);
+      woken++;
+    }
   }
   return woken;
+}
+
+/** Requeues one waiting row to run now, keeping its attempts. */
+export async function wakeRow(ctx: MutationCtx, row: Doc<"webhookEvents">, nowMs: number): Promise<void> {
+  await ctx.db.patch("webhookEvents", row._id, { status: "failed_retrying", nextAttemptAt: nowMs });
+  await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: row.attempts });
+}
+
+/** Whether reconciliation should revive a known event: it waits for another (see `isWaitingRow`). */
+export function needsRevival(row: Doc<"webhookEvents">): boolean {
+  return (row.status === "waiting" || row.status === "dead") && isWaitingRow(row);
 }
 
 /**
@@ -196,7 +262,7 @@ export async function wakeEventsForCustomer(
  */
 export async function sweepDueEvents(ctx: MutationCtx, nowMs: number): Promise<number> {
   let scheduled = 0;
-  for (const status of ["failed_retrying", "pending"] as const) {
+  for (const status of ["failed_retrying", "pending", "waiting"] as const) {
     const due = await ctx.db
       .query("webhookEvents")
       .withIndex("by_status_and_nextAttemptAt", (q) => q.eq("status", status).lte("nextAttemptAt", nowMs))
@@ -228,6 +294,9 @@ export async function replayEvent(
 }
 
 function errorMessage(error: unknown): string {
+  if (error instanceof ConvexError && typeof (error.data as { message?: unknown }).message === "string") {
+    return (error.data as { message: string }).message;
+  }
   if (error instanceof Error) return error.message || error.name;
   try {
     return JSON.stringify(error);
@@ -236,15 +305,44 @@ function errorMessage(error: unknown): string {
   }
 }
 
+type EventErrorData = { eventError: "wait" | "refuse"; message: string; waitingFor?: string };
+
 /**
  * Thrown by a handler when the event cannot be applied yet (customer not
- * linked to an account, subscription mirror missing, price unknown). The
- * event's writes roll back and it is retried with backoff; linking the
- * customer wakes it early.
+ * linked to an account, price unknown). The event's writes roll back; it is
+ * retried, then parked as `waiting` and woken when its dependency lands.
+ * A `ConvexError`, so its kind survives the `ctx.runMutation` boundary.
  */
-export class RetryableEventError extends Error {
-  constructor(message: string) {
-    super(message);
+export class RetryableEventError extends ConvexError<EventErrorData> {
+  /** What the event waits for, e.g. `customer:cus_…` or `price:price_…`. */
+  readonly waitingFor: string | undefined;
+  constructor(message: string, waitingFor?: string) {
+    super({ eventError: "wait", message, waitingFor });
+    this.message = message;
     this.name = "RetryableEventError";
+    this.waitingFor = waitingFor;
   }
+}
+
+/**
+ * Thrown by a handler for an event that can never apply as it stands (a
+ * checkout session naming conflicting accounts, a customer owned by another
+ * account). The event goes to `dead` at once for an operator.
+ */
+export class PermanentEventError extends ConvexError<EventErrorData> {
+  constructor(message: string) {
+    super({ eventError: "refuse", message });
+    this.message = message;
+    this.name = "PermanentEventError";
+  }
+}
+
+/** How the queue treats a handler's error: a wait, a refusal, or (null) an unexpected failure. */
+export function eventErrorOf(error: unknown): { kind: "wait" | "refuse"; waitingFor?: string } | null {
+  if (!(error instanceof ConvexError)) return null;
+  const data: unknown = error.data;
+  if (typeof data !== "object" || data === null || !("eventError" in data)) return null;
+  const { eventError, waitingFor } = data as EventErrorData;
+  if (eventError !== "wait" && eventError !== "refuse") return null;
+  return { kind: eventError, waitingFor: typeof waitingFor === "string" ? waitingFor : undefined };
 }
