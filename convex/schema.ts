@@ -92,6 +92,8 @@ export default defineSchema({
     endedAt: v.optional(v.number()),
     trialStart: v.optional(v.number()),
     trialEnd: v.optional(v.number()),
+    /** Stripe's `start_date` (ms): never moves, so it anchors the allowance windows. */
+    startDate: v.optional(v.number()),
     /** Stripe `created` (seconds) of the event last applied; orders updates. */
     eventCreated: v.number(),
     /**

@@ -18,14 +18,17 @@
  * - **Order-independent.** The target allowance is a function of the paid
  *   invoices recorded, whatever order they arrived in.
  *
- * The anchor is set by the first paid window, and again only when the
- * account had no paid window running when its new coverage started (a lapse
- * and a new subscription).
+ * The anchor is the subscription's `start_date`, which never moves (Stripe
+ * re-anchors billing on an interval switch; the windows do not follow). It
+ * is set by the first paid window, and again only when the account had no
+ * paid window running when its new coverage started (a lapse and a new
+ * subscription).
  *
  * Times are Convex ms.
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
+import { currentSubscriptionOf } from "./access";
 import { COVERAGE_LOOKBACK_MS, coverageAt, coverageRows, coverageRunStart, latestCoveredTier } from "./coverage";
 import { ensureBalance, setAllowance, startPeriod } from "./ledger";
 import { PLANS, type Tier } from "./plans";
@@ -99,7 +102,7 @@ export async function syncAllowance(
   const anchor =
     balance.windowAnchor !== undefined && lastWindowEnd !== undefined && lastWindowEnd >= runStart
       ? balance.windowAnchor
-      : runStart;
+      : await subscriptionAnchor(ctx, accountId, runStart);
   const window = windowContaining(anchor, nowMs);
   const tier = latestCoveredTier(rows, window.start, window.end);
   if (tier === null || tier === "free") return { outcome: "not_covered" };
@@ -114,6 +117,18 @@ export async function syncAllowance(
     windowTier: tier,
   });
   return applied ? { outcome: "opened", tier, windowStart: window.start } : { outcome: "unchanged" };
+}
+
+/**
+ * A new anchor: the current subscription's `start_date` when it lies at or
+ * before the paid run (so every delivery order picks the same one), else the
+ * run's start.
+ */
+async function subscriptionAnchor(ctx: MutationCtx, accountId: Id<"billingAccounts">, runStart: number): Promise<number> {
+  const account = await ctx.db.get("billingAccounts", accountId);
+  const subscription = account ? await currentSubscriptionOf(ctx, account) : null;
+  const startDate = subscription?.startDate;
+  return startDate !== undefined && startDate <= runStart ? startDate : runStart;
 }
 
 /** Moves the open window's allowance to the tier paid at its latest covered instant. */

@@ -96,7 +96,7 @@ export async function syncInvoice(
   let accountId = existing?.accountId;
   if (!accountId) {
     const account = await accountForStripeCustomer(ctx, stripeCustomerId);
-    if (!account) throw new RetryableEventError(`customer ${stripeCustomerId} is not linked to an account yet`);
+    if (!account) throw new RetryableEventError(`customer ${stripeCustomerId} is not linked to an account yet`, `customer:${stripeCustomerId}`);
     accountId = account._id;
   }
 
@@ -144,9 +144,18 @@ export async function syncInvoice(
   const subscriptionId = invoiceSubscriptionId(invoice);
   let recorded = false;
   if (status === "paid" && incoming === "paid" && subscriptionId !== undefined && !(await hasCoverage(ctx, invoice.id))) {
+    // The subscription anchors the allowance windows, so its mirror comes
+    // first: a paid invoice that overtook it waits for it.
+    const mirror = await ctx.db
+      .query("subscriptions")
+      .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscriptionId))
+      .unique();
+    if (!mirror) {
+      throw new RetryableEventError(`subscription ${subscriptionId} of invoice ${invoice.id} is not known yet`, `subscription:${subscriptionId}`);
+    }
     const lines = [];
     for (const line of coverageLines(invoice)) {
-      lines.push({ ...line, tier: await tierOfPrice(ctx, line.stripePriceId, subscriptionId) });
+      lines.push({ ...line, tier: await tierOfPrice(ctx, line.stripePriceId, mirror) });
     }
     recorded = (await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, stripeSubscriptionId: subscriptionId, lines })) > 0;
   }
@@ -163,13 +172,9 @@ export async function syncInvoice(
  * subscription mirror when it is on that very price. Throws
  * `RetryableEventError` waiting for `price:<id>` when none knows it.
  */
-async function tierOfPrice(ctx: MutationCtx, priceId: string, subscriptionId: string): Promise<Tier> {
+async function tierOfPrice(ctx: MutationCtx, priceId: string, mirror: Doc<"subscriptions">): Promise<Tier> {
   const plan = await planForPrice(ctx, { id: priceId });
   if (plan) return plan.tier;
-  const mirror = await ctx.db
-    .query("subscriptions")
-    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscriptionId))
-    .unique();
-  if (mirror?.stripePriceId === priceId) return mirror.tier;
+  if (mirror.stripePriceId === priceId) return mirror.tier;
   throw new RetryableEventError(`price ${priceId} is not known yet`, `price:${priceId}`);
 }

@@ -162,7 +162,7 @@ export async function syncSubscription(
   let accountId = existing?.accountId;
   if (!accountId) {
     const account = await accountForStripeCustomer(ctx, stripeCustomerId);
-    if (!account) throw new RetryableEventError(`customer ${stripeCustomerId} is not linked to an account yet`);
+    if (!account) throw new RetryableEventError(`customer ${stripeCustomerId} is not linked to an account yet`, `customer:${stripeCustomerId}`);
     accountId = account._id;
   }
 
@@ -207,6 +207,7 @@ export async function syncSubscription(
     endedAt: secondsToMs(subscription.ended_at),
     trialStart: secondsToMs(subscription.trial_start),
     trialEnd: secondsToMs(subscription.trial_end),
+    startDate: secondsToMs(subscription.start_date),
     eventCreated: clock.eventCreated,
     statusBefore: isSubscriptionStatus(clock.previousStatus) ? clock.previousStatus : undefined,
     pastDueSince,

@@ -70,6 +70,13 @@ describe("billing.subscription", () => {
       trialEnd: null,
       graceEndsAt: null,
       hasCustomer: false,
+      planTier: null,
+      endedAt: null,
+      pendingUpdate: null,
+      scheduledChange: null,
+      creditBalance: 0,
+      creditCurrency: null,
+      attention: null,
     });
   });
 
@@ -183,6 +190,11 @@ describe("billing.invoices", () => {
       periodEnd: null,
       hostedInvoiceUrl: "https://invoice.stripe.test/in_alice_30",
       invoicePdf: null,
+      total: 2900,
+      creditApplied: 0,
+      creditAdded: 0,
+      description: null,
+      kind: "other",
     });
     expect(await asAlice.query(api.billing.invoices, { limit: 2 })).toHaveLength(2);
     expect(await asAlice.query(api.billing.invoices, { limit: 100 })).toHaveLength(24);

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
 import type { Id } from "../../convex/_generated/dataModel";
 import { TOKEN_PACKS } from "../../convex/model/plans";
-import { checkoutSession, customer, event, price, subscription } from "./fixtures/stripe";
+import { checkoutSession, customer, event, invoice, price, subscription } from "./fixtures/stripe";
 import {
   account,
   balance,
@@ -24,6 +24,22 @@ import { makeTest } from "./setup";
 
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
 const pack = TOKEN_PACKS[0]!;
+
+/** The paid first invoice of a Pro subscription: what makes its tier count. */
+function paidFirstInvoice(subscriptionId: string, customerId: string) {
+  return event(
+    "invoice.paid",
+    invoice({
+      id: `in_${subscriptionId}`,
+      customer: customerId,
+      subscription: subscriptionId,
+      status: "paid",
+      billingReason: "subscription_create",
+      price: proMonthly,
+    }),
+    { created: Math.floor(Date.now() / 1000) + 20 },
+  );
+}
 
 describe("checkout and customer events", () => {
   let t: TestConvex;
@@ -75,6 +91,8 @@ describe("checkout and customer events", () => {
         subscription({ id: "sub_new", customer: "cus_new", status: "active", price: proMonthly }),
       ),
     );
+    expect((await account(t, accountId)).tier).toBe("free");
+    await send(paidFirstInvoice("sub_new", "cus_new"));
     expect((await account(t, accountId)).tier).toBe("pro");
   });
 
@@ -100,6 +118,7 @@ describe("checkout and customer events", () => {
         subscription({ id: "sub_again", customer: "cus_back", status: "active", price: proMonthly }),
         { created: Math.floor(Date.now() / 1000) + 10 },
       ),
+      paidFirstInvoice("sub_again", "cus_back"),
     );
     expect(await account(t, accountId)).toMatchObject({ stripeSubscriptionId: "sub_again", tier: "pro" });
   });
@@ -114,14 +133,14 @@ describe("checkout and customer events", () => {
     expect((await account(t, accountId)).stripeCustomerId).toBe("cus_meta");
   });
 
-  test("a reference that is not a billing account id is never applied and not dropped", async () => {
+  test("a reference that is not a billing account id is never applied: dead at once for an operator, not dropped", async () => {
     const e = event(
       "checkout.session.completed",
       checkoutSession({ mode: "subscription", customer: "cus_bad", subscription: "sub_bad", clientReferenceId: "not-an-id" }),
     );
     await deliverOk(t, e);
     await runDueNow(t);
-    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "dead", attempts: 1 });
     expect((await eventRow(t, e.id))?.lastError).toMatch(/unknown account "not-an-id"/);
     expect((await account(t, accountId)).stripeCustomerId).toBeUndefined();
   });
@@ -134,7 +153,7 @@ describe("checkout and customer events", () => {
     );
     await deliverOk(t, e);
     await runDueNow(t);
-    expect((await eventRow(t, e.id))?.status).toBe("failed_retrying");
+    expect((await eventRow(t, e.id))?.status).toBe("dead");
     expect((await account(t, accountId)).stripeCustomerId).toBeUndefined();
     expect((await account(t, other)).stripeCustomerId).toBe("cus_taken");
   });
@@ -151,7 +170,7 @@ describe("checkout and customer events", () => {
     );
     await deliverOk(t, e);
     await runDueNow(t);
-    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying" });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "dead" });
     expect((await eventRow(t, e.id))?.lastError).toMatch(/already has customer cus_victim/);
     expect(await account(t, accountId)).toMatchObject({ stripeCustomerId: "cus_victim" });
     expect((await account(t, accountId)).stripeSubscriptionId).toBeUndefined();

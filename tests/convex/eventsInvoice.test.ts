@@ -1,6 +1,7 @@
 /**
  * invoice.* handlers: the invoice mirror (forward-only status, both API
- * shapes) and the period allowance started by invoice.paid, exactly once.
+ * shapes, credit and balance fields) and the allowance window opened by a
+ * paid invoice, exactly once.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
@@ -99,14 +100,15 @@ describe("invoice events", () => {
   });
 
   test("status only moves forward: open → paid, then late open / failed / void changes nothing", async () => {
+    const manual = (fields: Partial<InvoiceInput>) => inv({ subscription: null, billingReason: "manual", ...fields });
     await send(
-      event("invoice.finalized", inv({ status: "open", billingReason: "manual" }), { created: T0 }),
-      event("invoice.paid", inv({ status: "paid", billingReason: "manual" }), { created: T0 + 10 }),
-      event("invoice.finalized", inv({ status: "open", billingReason: "manual" }), { created: T0 + 5 }),
-      event("invoice.payment_failed", inv({ status: "open", billingReason: "manual", amountPaid: 0 }), {
+      event("invoice.finalized", manual({ status: "open" }), { created: T0 }),
+      event("invoice.paid", manual({ status: "paid" }), { created: T0 + 10 }),
+      event("invoice.finalized", manual({ status: "open" }), { created: T0 + 5 }),
+      event("invoice.payment_failed", manual({ status: "open", amountPaid: 0 }), {
         created: T0 + 10,
       }),
-      event("invoice.voided", inv({ status: "void", billingReason: "manual" }), { created: T0 + 20 }),
+      event("invoice.voided", manual({ status: "void" }), { created: T0 + 20 }),
     );
     const rows = await invoiceRows(t, "in_main");
     expect(rows).toHaveLength(1);
@@ -124,7 +126,7 @@ describe("invoice events", () => {
     expect((await invoiceRows(t, "in_main"))[0]?.status).toBe("uncollectible");
   });
 
-  test("invoice.paid delivered twice (two event ids) starts the period once", async () => {
+  test("invoice.paid delivered twice (two event ids) opens the window once", async () => {
     await send(subscriptionCreated());
     const first = event("invoice.paid", inv(), { created: T0 + 2 });
     const second = event("invoice.paid", inv(), { created: T0 + 2 });
@@ -132,11 +134,13 @@ describe("invoice events", () => {
     expect(await eventRow(t, second.id)).toMatchObject({ status: "succeeded" });
     const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
     expect(grants).toHaveLength(1);
-    expect(grants[0]).toMatchObject({ amount: 150, sourceKey: "invoice:in_main" });
+    expect(grants[0]).toMatchObject({ amount: 150, sourceKey: `window:${T0 * 1000}` });
     expect(await balance(t, accountId)).toMatchObject({
       allowance: 150,
       balance: 150,
-      periodKey: "invoice:in_main",
+      periodKey: `window:${T0 * 1000}`,
+      windowAnchor: T0 * 1000,
+      windowTier: "pro",
       periodStart: T0 * 1000,
       periodEnd: (T0 + 30 * DAY) * 1000,
     });
@@ -165,40 +169,44 @@ describe("invoice events", () => {
       allowance: 150,
       used: 0,
       balance: 150,
-      periodKey: "invoice:in_renewal",
+      periodKey: `window:${(T0 + 30 * DAY) * 1000}`,
     });
     const expired = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_expire");
     expect(expired.map((r) => r.amount)).toEqual([-110]);
   });
 
-  test("a proration invoice (subscription_update) grants no period", async () => {
+  test("a same-tier proration invoice (subscription_update) in the window grants nothing more", async () => {
     await send(
       subscriptionCreated(),
-      event("invoice.paid", inv({ id: "in_proration", billingReason: "subscription_update", proration: true })),
+      event("invoice.paid", inv(), { created: T0 + 2 }),
+      event(
+        "invoice.paid",
+        inv({ id: "in_proration", billingReason: "subscription_update", proration: true, linePeriodStart: T0 + DAY }),
+        { created: T0 + DAY },
+      ),
     );
     expect((await invoiceRows(t, "in_proration"))[0]?.status).toBe("paid");
-    expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant")).toHaveLength(0);
+    expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant")).toHaveLength(1);
+    expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "plan_change")).toHaveLength(0);
   });
 
-  test("a billing-interval change (subscription_update with a full new-period line) starts the new period", async () => {
-    // Monthly → yearly resets the billing cycle: Stripe invoices at once with
-    // billing_reason subscription_update, a proration credit for the unused
-    // month and a full (non-proration) line for the new year. That line is a
-    // new period; without a grant the customer would wait a year for tokens.
+  test("a billing-interval change (monthly → yearly, a full new-period line) keeps this window's allowance", async () => {
+    // Monthly → yearly resets Stripe's billing cycle: one subscription_update
+    // invoice credits the unused month and bills the new year. The window
+    // and its allowance stay: switching interval never opens one early.
     const proYearly = price({ id: "price_pro_y", lookupKey: "pro_yearly", unitAmount: 29000, interval: "year" });
     await send(subscriptionCreated(), event("invoice.paid", inv(), { created: T0 + 2 }));
     const switchAt = T0 + 10 * DAY;
-    const credit = inv({ id: "in_switch", proration: true, linePeriodStart: switchAt, linePeriodEnd: T0 + 30 * DAY });
-    const yearly = inv({
+    const switched = inv({
       id: "in_switch",
       billingReason: "subscription_update",
       price: proYearly,
       created: switchAt,
-      linePeriodStart: switchAt,
-      linePeriodEnd: switchAt + 365 * DAY,
+      lines: [
+        { price: proMonthly, amount: -1933, start: switchAt, end: T0 + 30 * DAY, proration: true },
+        { price: proYearly, amount: 29000, start: switchAt, end: switchAt + 365 * DAY },
+      ],
     });
-    const creditLine = { ...credit.lines.data[0]!, id: "il_credit", amount: -1933 };
-    const switched: Stripe.Invoice = { ...yearly, lines: { ...yearly.lines, data: [creditLine, ...yearly.lines.data] } };
     await send(
       event(
         "customer.subscription.updated",
@@ -210,21 +218,22 @@ describe("invoice events", () => {
     expect(await balance(t, accountId)).toMatchObject({
       allowance: 150,
       used: 0,
-      periodKey: "invoice:in_switch",
-      periodStart: switchAt * 1000,
-      periodEnd: (switchAt + 365 * DAY) * 1000,
+      periodKey: `window:${T0 * 1000}`,
+      periodStart: T0 * 1000,
+      periodEnd: (T0 + 30 * DAY) * 1000,
     });
     const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
-    expect(grants.map((r) => r.sourceKey)).toEqual(["invoice:in_main", "invoice:in_switch"]);
+    expect(grants.map((r) => r.sourceKey)).toEqual([`window:${T0 * 1000}`]);
+    expect((await invoiceRows(t, "in_switch"))[0]).toMatchObject({ total: 27067, amountDue: 27067 });
   });
 
-  test("invoice.paid before its subscription is known is retried, then grants once the subscription arrives", async () => {
+  test("invoice.paid before its subscription is known waits, then grants once the subscription arrives", async () => {
     const paid = event("invoice.paid", inv(), { created: T0 + 2 });
     await deliverOk(t, paid);
     await runDueNow(t);
     const waiting = await eventRow(t, paid.id);
     expect(waiting).toMatchObject({ status: "failed_retrying", attempts: 1 });
-    expect(waiting?.lastError).toMatch(/tier of invoice in_main is not known/);
+    expect(waiting?.lastError).toMatch(/subscription sub_inv of invoice in_main is not known yet/);
     // Rolled back with the failure: no half-written invoice mirror.
     expect(await invoiceRows(t, "in_main")).toHaveLength(0);
 
@@ -232,7 +241,7 @@ describe("invoice events", () => {
     await runDueNow(t); // applies the subscription, which wakes the invoice
     await runDueNow(t);
     expect(await eventRow(t, paid.id)).toMatchObject({ status: "succeeded", attempts: 2 });
-    expect(await balance(t, accountId)).toMatchObject({ allowance: 150, periodKey: "invoice:in_main" });
+    expect(await balance(t, accountId)).toMatchObject({ allowance: 150, periodKey: `window:${T0 * 1000}` });
     await drain(t);
     expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant")).toHaveLength(1);
   });

@@ -34,6 +34,24 @@ function sub(fields: Partial<SubscriptionInput> = {}) {
   return subscription({ id: SUB, customer: CUSTOMER, status: "active", price: proMonthly, ...fields });
 }
 
+/** The paid first invoice of `sub()`'s period: what lets its tier count (money before entitlement). */
+function paidFirstInvoice(p = proMonthly) {
+  return event(
+    "invoice.paid",
+    invoice({
+      id: "in_first",
+      customer: CUSTOMER,
+      subscription: SUB,
+      status: "paid",
+      billingReason: "subscription_create",
+      price: p,
+      linePeriodStart: T0,
+      linePeriodEnd: T0 + 30 * DAY,
+    }),
+    { created: T0 + 1 },
+  );
+}
+
 describe("subscription events", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
@@ -58,6 +76,9 @@ describe("subscription events", () => {
       sub({ periodStart: T0, periodEnd: T0 + 30 * DAY, trialStart: null, quantity: 1 }),
     );
     await send(e);
+    // Nothing granted unpaid: the tier waits for the paid invoice.
+    expect((await account(t, accountId)).tier).toBe("free");
+    await send(paidFirstInvoice());
     const [row, ...rest] = await subscriptionRows(t, SUB);
     expect(rest).toHaveLength(0);
     expect(row).toMatchObject({
@@ -110,7 +131,7 @@ describe("subscription events", () => {
     const updated = event("customer.subscription.updated", sub({ status: "active", cancelAtPeriodEnd: true }), {
       created: T0 + 5,
     });
-    await send(updated, created);
+    await send(updated, created, paidFirstInvoice());
     const rows = await subscriptionRows(t, SUB);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: "active", cancelAtPeriodEnd: true, eventCreated: T0 + 5 });
@@ -121,7 +142,7 @@ describe("subscription events", () => {
   test("at the same second the higher status rank wins, whatever the arrival order", async () => {
     const created = event("customer.subscription.created", sub({ status: "incomplete" }), { created: T0 });
     const updated = event("customer.subscription.updated", sub({ status: "active" }), { created: T0 });
-    await send(updated, created);
+    await send(updated, created, paidFirstInvoice());
     expect((await subscriptionRows(t, SUB))[0]?.status).toBe("active");
     expect((await account(t, accountId)).tier).toBe("pro");
   });
@@ -147,7 +168,7 @@ describe("subscription events", () => {
       });
 
     test("in delivery order the subscription ends active", async () => {
-      await send(event("customer.subscription.created", sub(), { created: T0 }), pastDue(), cardUpdated(), recovered());
+      await send(event("customer.subscription.created", sub(), { created: T0 }), paidFirstInvoice(), pastDue(), cardUpdated(), recovered());
       const [row] = await subscriptionRows(t, SUB);
       expect(row?.status).toBe("active");
       expect(row?.pastDueSince).toBeUndefined();
@@ -158,7 +179,7 @@ describe("subscription events", () => {
 
     test("delivered the other way round the subscription still ends active", async () => {
       const late = cardUpdated();
-      await send(event("customer.subscription.created", sub(), { created: T0 }), pastDue(), recovered(), late);
+      await send(event("customer.subscription.created", sub(), { created: T0 }), paidFirstInvoice(), pastDue(), recovered(), late);
       expect((await subscriptionRows(t, SUB))[0]?.status).toBe("active");
       expect(await eventRow(t, late.id)).toMatchObject({ status: "succeeded" });
       const after = await account(t, accountId);
@@ -216,6 +237,7 @@ describe("subscription events", () => {
     const wentPastDue = T0 + DAY;
     await send(
       event("customer.subscription.created", sub(), { created: T0 }),
+      paidFirstInvoice(),
       event("customer.subscription.updated", sub({ status: "past_due" }), { created: wentPastDue }),
       // A later past_due update must not restart the grace period.
       event("customer.subscription.updated", sub({ status: "past_due" }), { created: wentPastDue + 3 * DAY }),
@@ -235,6 +257,7 @@ describe("subscription events", () => {
 
   test("recovering from past_due to active restores the tier and clears the grace period", async () => {
     await send(
+      paidFirstInvoice(),
       event("customer.subscription.updated", sub({ status: "past_due" }), { created: T0 }),
       event("customer.subscription.updated", sub({ status: "active" }), { created: T0 + DAY }),
     );
@@ -253,14 +276,12 @@ describe("subscription events", () => {
     ["paused", "free"],
     ["canceled", "free"],
   ] as const)("status %s gives tier %s", async (status, tier) => {
-    await send(event("customer.subscription.updated", sub({ status })));
+    await send(paidFirstInvoice(), event("customer.subscription.updated", sub({ status })));
     expect((await account(t, accountId)).tier).toBe(tier);
   });
 
   test("paused and resumed events move access off and back on", async () => {
-    await send(
-      event("customer.subscription.paused", sub({ status: "paused" }), { created: T0 }),
-    );
+    await send(paidFirstInvoice(), event("customer.subscription.paused", sub({ status: "paused" }), { created: T0 }));
     expect((await account(t, accountId)).tier).toBe("free");
     await send(event("customer.subscription.resumed", sub({ status: "active" }), { created: T0 + 10 }));
     expect((await account(t, accountId)).tier).toBe("pro");
@@ -285,6 +306,7 @@ describe("subscription events", () => {
     const cancelAt = T0 + 20 * DAY;
     await send(
       event("customer.subscription.created", sub({ periodStart: T0, periodEnd: T0 + 30 * DAY }), { created: T0 }),
+      paidFirstInvoice(),
       event(
         "customer.subscription.updated",
         sub({ periodStart: T0, periodEnd: T0 + 30 * DAY, cancelAt, cancelAtPeriodEnd: false }),
@@ -309,6 +331,7 @@ describe("subscription events", () => {
   test("the account follows its live subscription, not an ended one", async () => {
     await send(
       event("customer.subscription.created", sub(), { created: T0 }),
+      paidFirstInvoice(),
       event(
         "customer.subscription.created",
         subscription({ id: "sub_second", customer: CUSTOMER, status: "active", price: eliteYearly }),
@@ -321,24 +344,11 @@ describe("subscription events", () => {
     expect(await account(t, accountId)).toMatchObject({ tier: "pro", stripeSubscriptionId: SUB });
   });
 
-  test("an upgrade within the period grants the allowance difference once", async () => {
+  test("an upgrade within the period changes nothing until its proration invoice is paid, then raises the allowance once", async () => {
     const period = { periodStart: T0, periodEnd: T0 + 30 * DAY };
     await send(
       event("customer.subscription.created", sub({ price: starterMonthly, ...period }), { created: T0 }),
-      event(
-        "invoice.paid",
-        invoice({
-          id: "in_first",
-          customer: CUSTOMER,
-          subscription: SUB,
-          status: "paid",
-          billingReason: "subscription_create",
-          price: starterMonthly,
-          linePeriodStart: T0,
-          linePeriodEnd: T0 + 30 * DAY,
-        }),
-        { created: T0 + 1 },
-      ),
+      paidFirstInvoice(starterMonthly),
     );
     expect(await balance(t, accountId)).toMatchObject({ allowance: 50, balance: 50 });
 
@@ -348,19 +358,32 @@ describe("subscription events", () => {
       // Stripe may send another update for the same change (e.g. latest_invoice set).
       event("customer.subscription.updated", upgrade, { created: T0 + DAY + 1 }),
     );
+    // Stripe moved the plan, but its proration invoice is not paid: nothing unlocks.
+    expect(await account(t, accountId)).toMatchObject({ tier: "starter" });
+    expect(await balance(t, accountId)).toMatchObject({ allowance: 50, balance: 50 });
+
+    const proration = event(
+      "invoice.paid",
+      invoice({
+        id: "in_upgrade",
+        customer: CUSTOMER,
+        subscription: SUB,
+        status: "paid",
+        billingReason: "subscription_update",
+        price: proMonthly,
+        lines: [
+          { price: starterMonthly, amount: -870, start: T0 + DAY, end: T0 + 30 * DAY, proration: true },
+          { price: proMonthly, amount: 2803, start: T0 + DAY, end: T0 + 30 * DAY, proration: true },
+        ],
+      }),
+      { created: T0 + DAY + 2 },
+    );
+    await send(proration, event("invoice.paid", proration.data.object, { created: T0 + DAY + 3 }));
     expect(await account(t, accountId)).toMatchObject({ tier: "pro" });
     expect(await balance(t, accountId)).toMatchObject({ allowance: 150, balance: 150 });
     const planChanges = (await ledgerRows(t, accountId)).filter((r) => r.reason === "plan_change");
     expect(planChanges).toHaveLength(1);
-    expect(planChanges[0]).toMatchObject({
-      amount: 100,
-      sourceKey: `plan_change:${SUB}:price_pro_m:${T0 * 1000}`,
-    });
-
-    // A downgrade grants nothing now; the next period's invoice decides.
-    await send(event("customer.subscription.updated", sub({ price: starterMonthly, ...period }), { created: T0 + 2 * DAY }));
-    expect(await balance(t, accountId)).toMatchObject({ allowance: 150, balance: 150 });
-    expect((await account(t, accountId)).tier).toBe("starter");
+    expect(planChanges[0]).toMatchObject({ amount: 100 });
   });
 
   test("a subscription of a customer with no account is retried, not dropped", async () => {
@@ -370,5 +393,8 @@ describe("subscription events", () => {
     await t.finishInProgressScheduledFunctions();
     expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
     expect(await subscriptionRows(t, "sub_orphan")).toHaveLength(0);
+    // After the quick retries it is parked, never dead-lettered, however long it waits.
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "waiting", waitingFor: "customer:cus_orphan" });
   });
 });

@@ -133,34 +133,54 @@ describe("ledger.startPeriod", () => {
   });
 });
 
-describe("ledger.adjustAllowanceForPlanChange", () => {
-  test("an upgrade mid-period grants the difference, once", async () => {
+describe("ledger.setAllowance", () => {
+  async function balanceRow(t: T, accountId: Id<"billingAccounts">) {
+    return await t.run(async (ctx) => (await ledger.getBalance(ctx, accountId))!);
+  }
+
+  test("raising the allowance grants the difference, once per key", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
     await t.run(async (ctx) => {
       await ledger.startPeriod(ctx, accountId, { ...may, tokens: 50 });
       await ledger.consume(ctx, accountId, { sourceKey: "c1", cost: 30, feature: "f" });
     });
-    const change = { sourceKey: "plan:sub_1:pro", tokensPerPeriod: 150 };
-    expect(await t.run(async (ctx) => await ledger.adjustAllowanceForPlanChange(ctx, accountId, change))).toEqual({
-      applied: true,
-    });
-    expect(await t.run(async (ctx) => await ledger.adjustAllowanceForPlanChange(ctx, accountId, change))).toEqual({
-      applied: false,
-    });
+    const change = { sourceKey: "window:may:pro:evt_1", allowance: 150, windowTier: "pro" as const, note: "upgrade" };
+    const first = await balanceRow(t, accountId);
+    expect(await t.run(async (ctx) => await ledger.setAllowance(ctx, first, change))).toEqual({ applied: true });
+    const second = await balanceRow(t, accountId);
+    expect(await t.run(async (ctx) => await ledger.setAllowance(ctx, second, change))).toEqual({ applied: false });
     expect(await state(t, accountId)).toMatchObject({ allowance: 150, used: 30, balance: 120 });
-    expect((await rows(t, accountId)).at(-1)).toEqual(["plan_change", 100, "plan:sub_1:pro", 120]);
+    expect((await rows(t, accountId)).at(-1)).toEqual(["plan_change", 100, "window:may:pro:evt_1", 120]);
   });
 
-  test("a downgrade keeps the allowance already granted and writes nothing", async () => {
+  test("lowering takes back only unused allowance, never what was used", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, may));
-    const result = await t.run(
-      async (ctx) => await ledger.adjustAllowanceForPlanChange(ctx, accountId, { sourceKey: "down", tokensPerPeriod: 50 }),
-    );
-    expect(result).toEqual({ applied: false });
-    expect(await state(t, accountId)).toMatchObject({ allowance: 150, balance: 150 });
+    await t.run(async (ctx) => {
+      await ledger.startPeriod(ctx, accountId, { ...may, tokens: 500 });
+      await ledger.consume(ctx, accountId, { sourceKey: "c1", cost: 20, feature: "f" });
+    });
+    const row = await balanceRow(t, accountId);
+    await t.run(async (ctx) => await ledger.setAllowance(ctx, row, { sourceKey: "down", allowance: 50, windowTier: "starter", note: "down" }));
+    // 50 − 20 used = 30 left of the new allowance.
+    expect(await state(t, accountId)).toMatchObject({ allowance: 50, used: 20, balance: 30 });
+    const below = await balanceRow(t, accountId);
+    const error = await t
+      .run(async (ctx) => await ledger.setAllowance(ctx, below, { sourceKey: "x", allowance: 10, windowTier: "starter", note: "x" }))
+      .catch((e: unknown) => e);
+    expect(isBillingError(error, "INVALID_ARGUMENT")).toBe(true);
+  });
+
+  test("a result past Number.MAX_SAFE_INTEGER is refused and writes nothing", async () => {
+    const t = makeTest();
+    const accountId = await newAccount(t);
+    await t.run(async (ctx) => await ledger.grant(ctx, accountId, { sourceKey: "a", amount: Number.MAX_SAFE_INTEGER - 5, reason: "admin_grant" }));
+    const error = await t
+      .run(async (ctx) => await ledger.grant(ctx, accountId, { sourceKey: "b", amount: 10, reason: "admin_grant" }))
+      .catch((e: unknown) => e);
+    expect(isBillingError(error, "INVALID_ARGUMENT")).toBe(true);
+    expect(await state(t, accountId)).toMatchObject({ balance: Number.MAX_SAFE_INTEGER - 5 });
     expect(await rows(t, accountId)).toHaveLength(1);
   });
 });

@@ -75,7 +75,7 @@ describe("tokens.resetFreeTier", () => {
     vi.setSystemTime(new Date("2026-05-01T00:07:00Z"));
     const first = await runReset(t);
     // Equal periodEnds page in creation order, so the first batch is all free accounts.
-    expect(first).toEqual({ processed: FREE_RESET_BATCH_SIZE, granted: FREE_RESET_BATCH_SIZE, skippedPaid: 0, isDone: false });
+    expect(first).toEqual({ processed: FREE_RESET_BATCH_SIZE, granted: FREE_RESET_BATCH_SIZE, windowsOpened: 0, skippedPaid: 0, isDone: false });
 
     // 470 ended periods at 200 a batch: the first run scheduled two more.
     const scheduled = await t.run(async (ctx) => await ctx.db.system.query("_scheduled_functions").collect());
@@ -105,7 +105,7 @@ describe("tokens.resetFreeTier", () => {
     for (const accountId of [free[0]!, free[200]!, free[449]!, paid[0]!]) await expectInvariant(t, accountId);
 
     // A second run the same hour grants nothing: only the paid accounts are still due.
-    expect(await runReset(t)).toEqual({ processed: 20, granted: 0, skippedPaid: 20, isDone: true });
+    expect(await runReset(t)).toEqual({ processed: 20, granted: 0, windowsOpened: 0, skippedPaid: 20, isDone: true });
     expect(await t.run(async (ctx) => {
       let n = 0;
       for await (const row of ctx.db.query("tokenLedger")) if (row.sourceKey === "period:free:2026-05") n += 1;
@@ -125,7 +125,7 @@ describe("tokens.resetFreeTier", () => {
       await ctx.db.patch("tokenBalances", row!._id, { periodEnd: Date.UTC(2026, 4, 1) });
     });
     const again = await runReset(t);
-    expect(again).toEqual({ processed: 1, granted: 0, skippedPaid: 0, isDone: true });
+    expect(again).toEqual({ processed: 1, granted: 0, windowsOpened: 0, skippedPaid: 0, isDone: true });
     expect(await ledgerKeys(t, accountId)).toEqual([
       "period:free:2026-04",
       "period:free:2026-05:expire",
@@ -142,7 +142,7 @@ describe("tokens.resetFreeTier", () => {
       await ledger.ensureBalance(ctx, id);
       return id;
     });
-    expect(await runReset(t)).toEqual({ processed: 1, granted: 1, skippedPaid: 0, isDone: true });
+    expect(await runReset(t)).toEqual({ processed: 1, granted: 1, windowsOpened: 0, skippedPaid: 0, isDone: true });
     expect(await t.run(async (ctx) => await ledger.getBalance(ctx, accountId))).toMatchObject({
       balance: 5,
       periodKey: "free:2026-08",
@@ -155,7 +155,7 @@ describe("tokens.resetFreeTier", () => {
     const t = makeTest();
     const accountId = (await seedAccounts(t, 1, "free", Date.now()))[0]!;
     vi.setSystemTime(new Date("2026-01-31T23:59:59Z"));
-    expect(await runReset(t)).toEqual({ processed: 0, granted: 0, skippedPaid: 0, isDone: true });
+    expect(await runReset(t)).toEqual({ processed: 0, granted: 0, windowsOpened: 0, skippedPaid: 0, isDone: true });
     expect(await ledgerKeys(t, accountId)).toEqual(["period:free:2026-01"]);
   });
 

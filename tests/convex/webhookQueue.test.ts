@@ -1,11 +1,12 @@
 /**
- * The event queue: retries with backoff and jitter, waking on customer link,
+ * The event queue: retries with backoff and jitter, waiting (never dead) for
+ * another event and waking when it lands, permanent refusals dead at once,
  * dead-lettering, replay, the sweep, and the sub-transaction that makes a
  * failed handler leave no writes behind.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { internal } from "../../convex/_generated/api";
-import { wakeEventsForCustomer } from "../../convex/model/webhookQueue";
+import { WAIT_RETRIES, wakeEventsForCustomer } from "../../convex/model/webhookQueue";
 import { BILLING_CONFIG } from "../../convex/model/plans";
 import { checkoutSession, customer, event, price, subscription } from "./fixtures/stripe";
 import {
@@ -71,7 +72,8 @@ describe("webhook queue", () => {
     expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 2 });
     expect(await subscriptionRows(t, "sub_queue1")).toHaveLength(1);
     expect(await account(t, accountId)).toMatchObject({
-      tier: "pro",
+      // No invoice paid yet: the subscription is mirrored, the tier waits for the money.
+      tier: "free",
       stripeCustomerId: "cus_late",
       stripeSubscriptionId: "sub_queue1",
     });
@@ -99,11 +101,81 @@ describe("webhook queue", () => {
 
     expect(await eventRow(t, mine.id)).toMatchObject({ status: "succeeded" });
     expect(await eventRow(t, other.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
-    expect((await account(t, accountId)).tier).toBe("pro");
+    expect(await subscriptionRows(t, "sub_wake")).toHaveLength(1);
+    expect(await subscriptionRows(t, "sub_other")).toHaveLength(0);
   });
 
-  test("retries back off exponentially with ±20% jitter, then the event goes dead; it is never dropped", async () => {
-    const e = subscriptionCreated("cus_never");
+  test("an event waiting for its customer is parked, never dead, however long; linking the customer wakes it", async () => {
+    const e = subscriptionCreated("cus_patient", "sub_patient");
+    await deliverOk(t, e);
+    await drain(t);
+    const parked = await eventRow(t, e.id);
+    expect(parked).toMatchObject({ status: "waiting", attempts: WAIT_RETRIES, waitingFor: "customer:cus_patient" });
+    // Days later the sweep rechecks it; still waiting, still not dead.
+    await advance(t, 10 * 24 * 60 * 60 * 1000);
+    await t.mutation(internal.webhooks.sweepRetries, {});
+    await drain(t);
+    expect((await eventRow(t, e.id))?.status).toBe("waiting");
+
+    const accountId = await createAccount(t);
+    await t.run(async (ctx) => {
+      await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_patient" });
+      await wakeEventsForCustomer(ctx, "cus_patient");
+    });
+    await drain(t);
+    const applied = await eventRow(t, e.id);
+    expect(applied?.status).toBe("succeeded");
+    expect(applied?.waitingFor).toBeUndefined();
+    expect(await subscriptionRows(t, "sub_patient")).toHaveLength(1);
+  });
+
+  test("a dead event that died waiting (before parking existed) is revived when its customer is linked", async () => {
+    const e = subscriptionCreated("cus_legacy", "sub_legacy");
+    await t.run(async (ctx) => {
+      await ctx.db.insert("webhookEvents", {
+        eventId: e.id,
+        type: e.type,
+        livemode: false,
+        eventCreated: e.created,
+        payload: JSON.stringify(e),
+        stripeCustomerId: "cus_legacy",
+        status: "dead",
+        attempts: 8,
+        lastError: "customer cus_legacy is not linked to an account yet",
+        receivedAt: Date.now(),
+      });
+    });
+    const accountId = await createAccount(t);
+    await t.run(async (ctx) => {
+      await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_legacy" });
+      await wakeEventsForCustomer(ctx, "cus_legacy");
+    });
+    await drain(t);
+    expect((await eventRow(t, e.id))?.status).toBe("succeeded");
+  });
+
+  test("a permanent refusal (a session naming an account that does not exist) is dead at once, without backoff", async () => {
+    const e = event(
+      "checkout.session.completed",
+      checkoutSession({ mode: "subscription", customer: "cus_forged", subscription: "sub_x", clientReferenceId: "not-an-account" }),
+    );
+    await deliverOk(t, e);
+    await runDueNow(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "dead", attempts: 1 });
+  });
+
+  test("unexpected errors back off exponentially with ±20% jitter, then the event goes dead; it is never dropped", async () => {
+    const accountId = await createAccount(t);
+    // A top-up session naming a pack that does not exist: a plain error, not a wait.
+    const e = event(
+      "checkout.session.completed",
+      checkoutSession({
+        mode: "payment",
+        customer: "cus_never",
+        clientReferenceId: accountId,
+        metadata: { kind: "top_up", packId: "pack_nonexistent" },
+      }),
+    );
     await deliverOk(t, e);
     await runDueNow(t);
 
@@ -123,7 +195,7 @@ describe("webhook queue", () => {
     const dead = await eventRow(t, e.id);
     expect(dead).toMatchObject({ status: "dead", attempts: BILLING_CONFIG.maxWebhookAttempts });
     expect(dead?.nextAttemptAt).toBeUndefined();
-    expect(dead?.lastError).toMatch(/not linked/);
+    expect(dead?.lastError).toMatch(/unknown token pack/);
     await drain(t);
     expect(await eventRow(t, e.id)).toMatchObject({ status: "dead", attempts: BILLING_CONFIG.maxWebhookAttempts });
     const listed = await t.query(internal.webhooks.list, { status: "dead" });
@@ -132,16 +204,27 @@ describe("webhook queue", () => {
 
   test("replay re-queues a dead event, which then applies; replaying an applied event changes nothing", async () => {
     const e = subscriptionCreated("cus_replay", "sub_replay");
-    await deliverOk(t, e);
-    await drain(t);
-    expect((await eventRow(t, e.id))?.status).toBe("dead");
+    await t.run(async (ctx) => {
+      await ctx.db.insert("webhookEvents", {
+        eventId: e.id,
+        type: e.type,
+        livemode: false,
+        eventCreated: e.created,
+        payload: JSON.stringify(e),
+        stripeCustomerId: "cus_replay",
+        status: "dead",
+        attempts: 8,
+        lastError: "an operator's problem",
+        receivedAt: Date.now(),
+      });
+    });
 
     const accountId = await createAccount(t, { stripeCustomerId: "cus_replay" });
     expect(await t.mutation(internal.webhooks.replay, { eventId: e.id })).toEqual({ requeued: true, status: "pending" });
     await drain(t);
     const applied = await eventRow(t, e.id);
     expect(applied).toMatchObject({ status: "succeeded", attempts: 1 });
-    expect((await account(t, accountId)).tier).toBe("pro");
+    expect((await account(t, accountId)).stripeSubscriptionId).toBe("sub_replay");
 
     expect(await t.mutation(internal.webhooks.replay, { eventId: e.id })).toEqual({
       requeued: false,
