@@ -28,6 +28,8 @@ export type DialogProps = {
   size?: "sm" | "md" | "lg";
   /** Role "alertdialog" for confirmations that interrupt a flow. */
   role?: "dialog" | "alertdialog";
+  /** `data-state` on the dialog element (what step a multi-step dialog is on, for tests). */
+  dataState?: string;
 };
 
 /**
@@ -47,6 +49,7 @@ export function Dialog({
   closeTestId,
   size = "md",
   role = "dialog",
+  dataState,
 }: DialogProps) {
   const titleId = useId();
   const descriptionId = useId();
@@ -113,6 +116,7 @@ export function Dialog({
         aria-describedby={description ? descriptionId : undefined}
         tabIndex={-1}
         data-testid={testId}
+        data-state={dataState}
         onKeyDown={onKeyDown}
       >
         <header className="dialog-header">

@@ -17,6 +17,8 @@ export type HumanError = {
   description?: string;
   /** Whether trying the same thing again may help. */
   retryable: boolean;
+  /** PAYMENT_REQUIRED: the invoice to pay first, when the server named one. */
+  hostedInvoiceUrl?: string;
 };
 
 /** The typed data of a backend `ConvexError`, or null. */
@@ -83,6 +85,25 @@ export function humanizeError(error: unknown): HumanError {
         return { code: data.code, title: "You don't have access to that", retryable: false };
       case "INVALID_ARGUMENT":
         return { code: data.code, title: "That request wasn't valid", description: data.message, retryable: false };
+      case "NO_SUBSCRIPTION":
+        return { code: data.code, title: "You don't have a plan to change", description: "Choose a plan on the pricing page first.", retryable: false };
+      case "NOT_A_CHANGE":
+        return { code: data.code, title: "You're already on that plan", retryable: false };
+      case "PAYMENT_REQUIRED":
+        return {
+          code: data.code,
+          title: "Pay your open invoice first",
+          description: "Plan changes are paused until the outstanding payment goes through.",
+          retryable: false,
+          ...(data.hostedInvoiceUrl ? { hostedInvoiceUrl: data.hostedInvoiceUrl } : {}),
+        };
+      case "CHANGE_PENDING":
+        return {
+          code: data.code,
+          title: "A plan change is already in progress",
+          description: "Finish or cancel it before choosing another plan.",
+          retryable: false,
+        };
     }
   }
   if (isNetworkError(error)) {

@@ -49,3 +49,8 @@ export function formatCount(n: number, locale?: string): string {
 export function tokens(n: number, locale?: string): string {
   return `${formatCount(n, locale)} ${n === 1 ? "token" : "tokens"}`;
 }
+
+/** A credit, written with a real minus sign: "−$15.00" (`amountMinor` ≥ 0). */
+export function formatCredit(amountMinor: number, currency: string, locale?: string): string {
+  return `\u2212${formatMoney(Math.abs(amountMinor), currency, { locale })}`;
+}

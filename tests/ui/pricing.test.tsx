@@ -38,7 +38,7 @@ describe("pricing page buttons by tier", () => {
     }
   });
 
-  it("a pro subscriber sees Upgrade only on elite; free is Included and starter needs contact", () => {
+  it("a pro subscriber sees Upgrade only on elite; free is Included and starter switches at period end", () => {
     fake.setQuery("billing:subscription", paid("pro"));
     renderApp(<PricingPage />);
 
@@ -46,7 +46,7 @@ describe("pricing page buttons by tier", () => {
     expect(screen.getByTestId("upgrade-button-elite")).toBeEnabled();
     expect(card("pro").getByText("Current plan")).toBeInTheDocument();
     expect(card("free").getByText("Included")).toBeInTheDocument();
-    expect(card("starter").getByText("Contact to downgrade")).toBeInTheDocument();
+    expect(card("starter").getByRole("button", { name: "Switch at period end" })).toHaveAttribute("data-testid", "switch-button-starter");
     expect(screen.queryByTestId("upgrade-button-starter")).toBeNull();
   });
 
@@ -133,17 +133,19 @@ describe("checkout from the pricing page", () => {
     await waitFor(() => expect(checkout).toHaveBeenCalledTimes(2));
   });
 
-  it("a subscriber's Upgrade goes to the Customer Portal (plan switches happen there), not a second Checkout", async () => {
+  it("a subscriber's Upgrade opens the in-app plan change, not a second Checkout or the Portal", async () => {
     fake.setQuery("billing:subscription", paid("pro"));
     const checkout = fake.setAction("billing:createCheckoutSession", () => ({ url: "https://checkout.example/never" }));
     const portal = fake.setAction("billing:createPortalSession", () => ({ url: "https://billing.stripe.com/p/session/sub" }));
+    fake.setAction("billing:previewPlanChange", () => new Promise(() => undefined));
     const { user } = renderApp(<PricingPage />);
 
     await user.click(screen.getByTestId("upgrade-button-elite"));
 
-    await waitFor(() => expect(redirect).toHaveBeenCalledWith("https://billing.stripe.com/p/session/sub"));
-    expect(portal).toHaveBeenCalledTimes(1);
+    expect(screen.getByTestId("plan-change-dialog")).toBeInTheDocument();
+    expect(portal).not.toHaveBeenCalled();
     expect(checkout).not.toHaveBeenCalled();
+    expect(redirect).not.toHaveBeenCalled();
   });
 
   it("a canceled subscriber upgrades through Checkout again", async () => {

@@ -3,8 +3,11 @@ import { useCallback, useMemo, useState, type ReactNode } from "react";
 import { api } from "../../../convex/_generated/api";
 import { FEATURES, PLANS, nextTier, tierRank, type Interval, type PaidTier, type Tier } from "../../../convex/model/plans";
 import { useCheckout } from "../../hooks/useCheckout";
+import { hasBilledSubscription, subscribedTier } from "../../lib/planChange";
 import { priceLabel, tierName, yearlySavings } from "../../lib/pricing";
 import { Dialog } from "../Dialog";
+import { usePlanChange } from "../planChange/context";
+import { PayFirst } from "../planChange/PayFirst";
 import { IntervalToggle } from "../IntervalToggle";
 import { TokenPacks } from "../TokenPacks";
 import { Skeleton } from "../Skeleton";
@@ -28,19 +31,33 @@ function titleFor(request: UpgradeRequest): string {
 
 /**
  * The upgrade dialog: the tiers above the caller's, what each adds over the
- * current plan, and a Checkout button per tier (same behaviour as /pricing).
+ * current plan, and an upgrade button per tier (same behaviour as /pricing):
+ * Checkout for free users, the in-app plan change (preview → confirm) for
+ * subscribers, or "pay first" while a payment needs attention.
  */
 export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | null; onClose: () => void }) {
   const plans = useQuery(api.plans.list);
   const subscription = useQuery(api.billing.subscription);
   const balance = useQuery(api.tokens.balance);
   const { startCheckout, pendingTier } = useCheckout();
-  const [interval, setInterval] = useState<Interval>("month");
+  const { openPlanChange } = usePlanChange();
+  const [chosenInterval, setInterval] = useState<Interval | null>(null);
+  const interval: Interval = chosenInterval ?? subscription?.interval ?? "month";
 
-  const currentTier: Tier = subscription?.tier ?? "free";
+  const subscribed = hasBilledSubscription(subscription);
+  const currentTier: Tier = subscription ? (subscribed ? subscribedTier(subscription) : subscription.tier) : "free";
   const recommended: Tier | null =
     request?.requiredTier && tierRank(request.requiredTier) > tierRank(currentTier) ? request.requiredTier : nextTier(currentTier);
   const higher = (plans ?? []).filter((p) => p.purchasable && tierRank(p.tier) > tierRank(currentTier));
+  const choose = (tier: PaidTier) => {
+    if (subscribed) {
+      // Only higher tiers are listed, so this is always an upgrade: preview and confirm it in the app.
+      onClose();
+      openPlanChange({ tier, interval });
+      return;
+    }
+    void startCheckout(tier, interval, subscription ?? null);
+  };
   const current = PLANS[currentTier];
 
   const tokenReason = request?.reason === "no_tokens" || request?.reason === "insufficient_tokens" || request?.reason === "low_tokens";
@@ -91,16 +108,20 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
                     <li key={f}>{f}</li>
                   ))}
                 </ul>
-                <button
-                  type="button"
-                  className={`button ${isRecommended ? "button-primary" : "button-secondary"} button-block`}
-                  data-testid={`upgrade-modal-upgrade-${plan.tier}`}
-                  disabled={pendingTier !== null}
-                  aria-busy={pendingTier === plan.tier}
-                  onClick={() => void startCheckout(plan.tier as PaidTier, interval, subscription)}
-                >
-                  {pendingTier === plan.tier ? "Redirecting…" : `Upgrade to ${plan.name}`}
-                </button>
+                {subscribed && subscription?.attention ? (
+                  <PayFirst hostedInvoiceUrl={subscription.attention.hostedInvoiceUrl} testId={`upgrade-modal-pay-first-${plan.tier}`} />
+                ) : (
+                  <button
+                    type="button"
+                    className={`button ${isRecommended ? "button-primary" : "button-secondary"} button-block`}
+                    data-testid={`upgrade-modal-upgrade-${plan.tier}`}
+                    disabled={pendingTier !== null}
+                    aria-busy={pendingTier === plan.tier}
+                    onClick={() => choose(plan.tier as PaidTier)}
+                  >
+                    {pendingTier === plan.tier ? "Redirecting…" : `Upgrade to ${plan.name}`}
+                  </button>
+                )}
               </li>
             );
           })}

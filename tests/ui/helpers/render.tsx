@@ -5,6 +5,7 @@ import { MemoryRouter } from "react-router-dom";
 import { Toaster } from "sonner";
 import { vi } from "vitest";
 import { ConfirmProvider } from "../../../src/components/confirm";
+import { PlanChangeProvider } from "../../../src/components/planChange/PlanChangeProvider";
 import { UpgradeModalProvider } from "../../../src/components/upgrade/UpgradeModal";
 import { SessionContext, type Session } from "../../../src/lib/session";
 
@@ -21,7 +22,7 @@ export function fakeSession(overrides: Partial<Session> = {}): Session {
 
 /**
  * Renders `ui` inside the app's providers (minus the real auth/Convex, which
- * convexReactMock replaces): session seam, confirm + upgrade dialogs, a
+ * convexReactMock replaces): session seam, confirm + plan-change + upgrade dialogs, a
  * MemoryRouter at `route`, and sonner's Toaster so toasts are visible text.
  */
 export function renderApp(
@@ -32,7 +33,9 @@ export function renderApp(
   const Wrapper = ({ children }: { children: ReactNode }) => {
     const inner = (
       <ConfirmProvider>
-        <UpgradeModalProvider>{children}</UpgradeModalProvider>
+        <PlanChangeProvider>
+          <UpgradeModalProvider>{children}</UpgradeModalProvider>
+        </PlanChangeProvider>
       </ConfirmProvider>
     );
     return (

@@ -1,12 +1,15 @@
 import { useConvexAuth, useQuery } from "convex/react";
 import { useState } from "react";
-import { Link } from "react-router-dom";
 import { api } from "../../../../convex/_generated/api";
 import { tierRank, type Interval, type PaidTier, type Tier } from "../../../../convex/model/plans";
 import { EmptyState } from "../../../components/EmptyState";
 import { IntervalToggle } from "../../../components/IntervalToggle";
+import { usePlanChange } from "../../../components/planChange/context";
+import { PayFirst } from "../../../components/planChange/PayFirst";
 import { SkeletonCard } from "../../../components/Skeleton";
 import { useCheckout } from "../../../hooks/useCheckout";
+import { formatDate } from "../../../lib/format";
+import { changeDirection, hasBilledSubscription, subscribedTier } from "../../../lib/planChange";
 import { yearlySavings } from "../../../lib/pricing";
 import { useSession } from "../../../lib/session";
 import type { PlanView, SubscriptionView } from "../../../lib/types";
@@ -16,23 +19,37 @@ type CardAction =
   | { kind: "loading" }
   | { kind: "current" }
   | { kind: "upgrade" }
+  | { kind: "change"; direction: "upgrade" | "downgrade" }
+  | { kind: "scheduled"; effectiveAt: number }
+  | { kind: "pay-first"; hostedInvoiceUrl: string | null }
   | { kind: "sign-in" }
   | { kind: "included" }
-  | { kind: "contact-downgrade" }
   | { kind: "get-started" };
 
 /**
- * What a plan card offers, given the caller's effective tier.
+ * What a plan card offers on `interval`, given the caller's subscription.
  * `subscription`: undefined = loading, null = signed out.
+ *
+ * A subscriber (a subscription Stripe bills) changes plan in the app: a higher
+ * tier, or the same tier yearly instead of monthly, is an upgrade; a lower
+ * tier or a shorter interval switches at the period end. Their plan is
+ * "current" only on its own interval. Everyone else buys through Checkout.
  */
-export function cardAction(plan: PlanView, subscription: SubscriptionView | null | undefined): CardAction {
+export function cardAction(plan: PlanView, subscription: SubscriptionView | null | undefined, interval: Interval): CardAction {
   if (subscription === undefined) return { kind: "loading" };
   if (subscription === null) return plan.purchasable ? { kind: "sign-in" } : { kind: "get-started" };
-  const current: Tier = subscription.tier;
-  if (plan.tier === current) return { kind: "current" };
-  if (tierRank(plan.tier) > tierRank(current)) return plan.purchasable ? { kind: "upgrade" } : { kind: "included" };
-  const subscribed = subscription.status !== "none" && subscription.status !== "canceled" && current !== "internal";
-  return plan.purchasable && subscribed ? { kind: "contact-downgrade" } : { kind: "included" };
+  if (!hasBilledSubscription(subscription)) {
+    const current: Tier = subscription.tier;
+    if (plan.tier === current) return { kind: "current" };
+    return tierRank(plan.tier) > tierRank(current) && plan.purchasable ? { kind: "upgrade" } : { kind: "included" };
+  }
+  const direction = changeDirection({ tier: subscribedTier(subscription), interval: subscription.interval }, plan.tier, interval);
+  if (direction === "current") return { kind: "current" };
+  if (!plan.purchasable) return { kind: "included" };
+  const scheduled = subscription.scheduledChange;
+  if (scheduled && scheduled.tier === plan.tier && scheduled.interval === interval) return { kind: "scheduled", effectiveAt: scheduled.effectiveAt };
+  if (subscription.attention) return { kind: "pay-first", hostedInvoiceUrl: subscription.attention.hostedInvoiceUrl };
+  return { kind: "change", direction };
 }
 
 /** /pricing: the plan catalogue with monthly/yearly prices and upgrade buttons. */
@@ -42,10 +59,13 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
   const { isLoading: authLoading } = useConvexAuth();
   const { openSignIn } = useSession();
   const { startCheckout, pendingTier } = useCheckout();
-  const [interval, setInterval] = useState<Interval>("month");
+  const { openPlanChange } = usePlanChange();
+  const [chosenInterval, setInterval] = useState<Interval | null>(null);
 
   // While Convex is still confirming the token, a null subscription means "not yet", not "signed out".
   const effectiveSubscription = authLoading ? undefined : subscription;
+  // Open on the subscriber's own interval until they pick one.
+  const interval: Interval = chosenInterval ?? effectiveSubscription?.interval ?? "month";
 
   return (
     <section className="pricing" aria-labelledby="pricing-title">
@@ -72,7 +92,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
       ) : (
         <div className="pricing-grid">
           {plans.map((plan) => {
-            const action = cardAction(plan, effectiveSubscription);
+            const action = cardAction(plan, effectiveSubscription, interval);
             return (
               <PricingCard
                 key={plan.tier}
@@ -83,6 +103,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
                 action={renderAction(action, plan, {
                   pending: pendingTier,
                   onUpgrade: () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null),
+                  onChange: () => openPlanChange({ tier: plan.tier as PaidTier, interval }),
                   onSignIn: openSignIn,
                 })}
               />
@@ -97,7 +118,12 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
 function renderAction(
   action: CardAction,
   plan: PlanView,
-  { pending, onUpgrade, onSignIn }: { pending: PaidTier | null; onUpgrade: () => void; onSignIn: () => void },
+  {
+    pending,
+    onUpgrade,
+    onChange,
+    onSignIn,
+  }: { pending: PaidTier | null; onUpgrade: () => void; onChange: () => void; onSignIn: () => void },
 ) {
   const testId = `pricing-action-${plan.tier}`;
   switch (action.kind) {
@@ -140,11 +166,29 @@ function renderAction(
           Included
         </p>
       );
-    case "contact-downgrade":
-      return (
-        <Link className="plan-note link" to="/billing" data-testid={testId}>
-          Contact to downgrade
-        </Link>
+    case "change":
+      return action.direction === "upgrade" ? (
+        <button
+          type="button"
+          className={`button button-block ${plan.tier === "pro" ? "button-primary" : "button-secondary"}`}
+          data-testid={`upgrade-button-${plan.tier}`}
+          data-change="upgrade"
+          onClick={onChange}
+        >
+          Upgrade
+        </button>
+      ) : (
+        <button type="button" className="button button-secondary button-block" data-testid={`switch-button-${plan.tier}`} data-change="downgrade" onClick={onChange}>
+          Switch at period end
+        </button>
       );
+    case "scheduled":
+      return (
+        <p className="plan-note" data-testid={testId}>
+          Starts on {formatDate(action.effectiveAt)}
+        </p>
+      );
+    case "pay-first":
+      return <PayFirst hostedInvoiceUrl={action.hostedInvoiceUrl} testId={`pay-first-${plan.tier}`} />;
   }
 }
