@@ -26,10 +26,12 @@ import {
   cancelScheduledChange as cancelScheduledChangeModel,
   cancelSubscription as cancelSubscriptionModel,
   changePlan as changePlanModel,
+  planChangeState as planChangeStateModel,
   previewPlanChange as previewPlanChangeModel,
   resumeSubscription as resumeSubscriptionModel,
   vPlanChangePreview,
   vPlanChangeResult,
+  vPlanChangeState,
   type PlanChangePreview,
   type PlanChangeResult,
 } from "./model/planChanges";
@@ -85,9 +87,16 @@ export const createTopUpCheckoutSession = action({
  * from the database; it takes no arguments, so no customer id can come from
  * the client (https://docs.stripe.com/api/customer_portal/sessions/create).
  *
+ * The session uses the app's Portal configuration (`STRIPE_PORTAL_CONFIGURATION_ID`,
+ * else the one `npm run seed:stripe` made, found by `metadata.app`): plan
+ * upgrades invoiced at once, downgrades and shorter intervals at the period
+ * end, cancellation at the period end with a reason.
+ *
  * Returns `{ url }`; the portal returns to `${SITE_URL}/billing`.
  * Errors: `UNAUTHENTICATED`, `NOT_FOUND`, `NO_CUSTOMER` (nothing bought yet),
- * `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
+ * `STRIPE_NOT_CONFIGURED` (`variable`: `STRIPE_SECRET_KEY`, or
+ * `STRIPE_PORTAL_CONFIGURATION_ID` when no configuration exists: run the
+ * seed), `STRIPE_ERROR`.
  */
 export const createPortalSession = action({
   args: {},
@@ -100,10 +109,18 @@ export const createPortalSession = action({
  * `interval` would bill, from Stripe's `invoices.createPreview`
  * (https://docs.stripe.com/api/invoices/create_preview). Changes nothing.
  *
+ * An upgrade is previewed with `proration_behavior: "always_invoice"` as of
+ * the start of the current minute, the same instant `changePlan` prorates
+ * at within that minute, so the amounts match; a downgrade needs no preview
+ * call (nothing is due now; the next invoice is the new price net of the
+ * customer's credit, at the period end).
+ *
  * Returns `PlanChangePreview` (minor units, ms). Errors: `UNAUTHENTICATED`,
  * `NOT_FOUND`, `NO_SUBSCRIPTION` (buy through Checkout), `NOT_A_CHANGE`
- * (already on that plan), `PAYMENT_REQUIRED` (past due, unpaid or
- * incomplete: pay first; `hostedInvoiceUrl`), `CHANGE_PENDING`,
+ * (already on that plan), `PAYMENT_REQUIRED` (past due, unpaid, incomplete
+ * or paused: pay first; `hostedInvoiceUrl`), `CHANGE_PENDING` (a change
+ * waits for payment, or a cancellation is scheduled: resume first),
+ * `FORBIDDEN` (Stripe's subscription is not the caller's customer's),
  * `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`, `STRIPE_ERROR`.
  */
 export const previewPlanChange = action({
@@ -113,16 +130,21 @@ export const previewPlanChange = action({
 });
 
 /**
- * Changes the caller's plan. An upgrade (higher tier, or the same tier on a
- * longer interval) applies now with `proration_behavior: "always_invoice"`
+ * Changes the caller's plan. An upgrade (higher tier on the same or a longer
+ * interval, the same tier on a longer interval, or a higher tier on a
+ * shorter interval that costs more per month) applies now with `proration_behavior: "always_invoice"`
  * and `payment_behavior: "pending_if_incomplete"`, so Stripe keeps the old
  * plan until the proration invoice is paid
  * (https://docs.stripe.com/billing/subscriptions/pending-updates). A
  * downgrade or a shorter interval is scheduled for the period end through a
  * Subscription Schedule (https://docs.stripe.com/billing/subscriptions/subscription-schedules).
- * Idempotency key on every Stripe write.
+ * An upgrade releases a scheduled downgrade first. Idempotency key on every
+ * Stripe write (see `model/planChanges.ts`).
  *
- * Returns `PlanChangeResult`; the tier and tokens move only when Stripe's
+ * Returns `PlanChangeResult`: `applied`, `scheduled` (`effectiveAt` = period
+ * end), `requires_action` (3-D Secure: `hostedInvoiceUrl`), `payment_failed`
+ * (declined; the old plan stays; `hostedInvoiceUrl` to pay with another card
+ * when Stripe made the invoice). The tier and tokens move only when Stripe's
  * events arrive. Errors: as `previewPlanChange`.
  */
 export const changePlan = action({
@@ -133,9 +155,11 @@ export const changePlan = action({
 
 /**
  * Cancels the caller's scheduled plan change (releases the Subscription
- * Schedule; the current plan simply renews). Returns `{ canceled }`: false
- * when nothing was scheduled. Errors: `UNAUTHENTICATED`, `NOT_FOUND`,
- * `NO_SUBSCRIPTION`, `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
+ * Schedule after checking on Stripe that it is the caller's subscription's;
+ * the current plan simply renews). Returns `{ canceled }`: false when
+ * nothing was scheduled (or it was released already). Errors:
+ * `UNAUTHENTICATED`, `NOT_FOUND`, `NO_SUBSCRIPTION`, `FORBIDDEN`,
+ * `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
  */
 export const cancelScheduledChange = action({
   args: {},
@@ -145,8 +169,10 @@ export const cancelScheduledChange = action({
 
 /**
  * Cancels the caller's subscription at the period end, recording Stripe's
- * `cancellation_details` (`feedback`, `comment` ≤ 500 characters). Access
- * and this period's tokens stay until then. Returns `{ cancelAt }` (ms).
+ * `cancellation_details` (`feedback`, `comment` ≤ 500 characters after
+ * trimming). A scheduled plan change is released first (Stripe refuses
+ * cancellation settings on a schedule-managed subscription). Access and
+ * this period's tokens stay until then. Returns `{ cancelAt }` (ms).
  * Errors: `UNAUTHENTICATED`, `NOT_FOUND`, `NO_SUBSCRIPTION`,
  * `INVALID_ARGUMENT`, `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
  */
@@ -157,8 +183,10 @@ export const cancelSubscription = action({
 });
 
 /**
- * Undoes a scheduled cancellation before the period ends. Returns
- * `{ resumed }`: false when nothing was scheduled. Errors: `UNAUTHENTICATED`,
+ * Undoes a scheduled cancellation before the period ends: clears
+ * `cancel_at_period_end`, or `cancel_at` (set by flexible billing and
+ * Portal cancels). Returns `{ resumed }`: false when Stripe has nothing
+ * scheduled. Errors: `UNAUTHENTICATED`,
  * `NOT_FOUND`, `NO_SUBSCRIPTION`, `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
  */
 export const resumeSubscription = action({
@@ -206,6 +234,18 @@ export const accountForCaller = internalQuery({
   args: {},
   returns: v.union(vCallerAccount, v.null()),
   handler: (ctx) => callerAccount(ctx),
+});
+
+/**
+ * What the plan-change actions need about an account's subscription: the
+ * live mirror row (null when none or ended), the newest open invoice's
+ * hosted URL and the customer balance. `accountId` comes from the action's
+ * verified caller, never from a client.
+ */
+export const planChangeState = internalQuery({
+  args: { accountId: v.id("billingAccounts") },
+  returns: vPlanChangeState,
+  handler: (ctx, args) => planChangeStateModel(ctx, args.accountId),
 });
 
 /**

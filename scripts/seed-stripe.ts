@@ -13,14 +13,21 @@
  *   (`transfer_lookup_key`), since Stripe prices are immutable;
  * - products have fixed ids (`billing_tier_<tier>`, `billing_pack_<pack>`) and
  *   are retrieved before being created;
- * - every create carries an Idempotency-Key derived from what it creates.
+ * - every create carries an Idempotency-Key derived from what it creates;
+ * - the Customer Portal configuration the app opens (`portalConfiguration()`)
+ *   is found by `metadata.app` and updated in place, or created once: a fresh
+ *   Stripe account has no saved Portal settings, and these make the Portal
+ *   follow the in-app rules (upgrades prorated and invoiced at once,
+ *   downgrades and shorter intervals at the period end, cancel at the period
+ *   end with a reason).
  *
  * Usage:
  *   STRIPE_SECRET_KEY=sk_test_... [STRIPE_API_BASE=http://127.0.0.1:12111] npm run seed:stripe
  */
 import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
-import { getStripe } from "../convex/model/stripeClient.ts";
+import { getStripe, PORTAL_CONFIGURATION_APP } from "../convex/model/stripeClient.ts";
+import { CANCELLATION_FEEDBACK } from "../convex/model/validators.ts";
 import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, type Interval } from "../convex/model/plans.ts";
 
 export type CatalogPrice = {
@@ -73,7 +80,109 @@ export type SeedResult = {
   /** Price id per lookup key, and whether this run created it. */
   prices: Record<string, { id: string; created: boolean }>;
   products: Record<string, { id: string; created: boolean }>;
+  /**
+   * The Customer Portal configuration (`bpc_…`) and whether this run created
+   * it; null when the server does not implement Portal configurations (an
+   * older local simulator), which is logged.
+   */
+  portalConfiguration: { id: string; created: boolean } | null;
 };
+
+/** The Portal's headline above the customer's plan. */
+export const PORTAL_HEADLINE = "Manage your plan, payment method and invoices.";
+
+/**
+ * The Portal configuration for the seeded catalogue: `priceIds` maps lookup
+ * keys to price ids (each paid tier's product with its monthly and yearly price).
+ */
+export function portalConfiguration(priceIds: Record<string, string>): Stripe.BillingPortal.ConfigurationCreateParams {
+  const products = PAID_TIERS.flatMap((tier) => {
+    const prices = PLANS[tier].prices;
+    if (!prices) return [];
+    const ids = INTERVALS.map((interval) => priceIds[prices[interval].lookupKey]).filter((id): id is string => !!id);
+    return ids.length > 0 ? [{ product: `billing_tier_${tier}`, prices: ids }] : [];
+  });
+  return {
+    business_profile: { headline: PORTAL_HEADLINE },
+    features: {
+      subscription_update: {
+        enabled: true,
+        default_allowed_updates: ["price"],
+        products,
+        proration_behavior: "always_invoice",
+        schedule_at_period_end: {
+          conditions: [{ type: "decreasing_item_amount" }, { type: "shortening_interval" }],
+        },
+      },
+      subscription_cancel: {
+        enabled: true,
+        mode: "at_period_end",
+        cancellation_reason: { enabled: true, options: [...CANCELLATION_FEEDBACK] },
+      },
+      payment_method_update: { enabled: true },
+      invoice_history: { enabled: true },
+    },
+    metadata: { app: PORTAL_CONFIGURATION_APP },
+  };
+}
+
+/** True for Stripe's answer to an endpoint the server does not implement. */
+function isUnknownEndpoint(err: unknown): boolean {
+  return (
+    err instanceof Stripe.errors.StripeError &&
+    err.statusCode === 404 &&
+    typeof err.message === "string" &&
+    err.message.startsWith("Unrecognized request URL")
+  );
+}
+
+/**
+ * Creates or updates the app's Portal configuration (found by
+ * `metadata.app`). The create's idempotency key names the configuration's
+ * content, so a changed catalogue makes a new create possible while a
+ * retried run of the same one does not duplicate it.
+ */
+export async function seedPortalConfiguration(
+  stripe: Stripe,
+  priceIds: Record<string, string>,
+  log: (line: string) => void = () => {},
+): Promise<{ id: string; created: boolean } | null> {
+  const params = portalConfiguration(priceIds);
+  let existing: Stripe.BillingPortal.Configuration | undefined;
+  try {
+    // Active first (what sessions use); an inactive one is reactivated rather than duplicated.
+    for await (const config of stripe.billingPortal.configurations.list({ limit: 100 })) {
+      if (config.metadata?.app !== PORTAL_CONFIGURATION_APP) continue;
+      if (!existing || (config.active && !existing.active)) existing = config;
+    }
+  } catch (err) {
+    if (!isUnknownEndpoint(err)) throw err;
+    log("skipped the Customer Portal configuration: this server does not implement /v1/billing_portal/configurations");
+    return null;
+  }
+  if (existing) {
+    await stripe.billingPortal.configurations.update(existing.id, { ...params, active: true });
+    return { id: existing.id, created: false };
+  }
+  const fingerprint = params.features.subscription_update?.products
+    ? JSON.stringify(params.features.subscription_update.products)
+    : "";
+  const config = await stripe.billingPortal.configurations.create(params, {
+    idempotencyKey: `seed-portal-configuration-${hash(fingerprint)}-v1`,
+  });
+  log(`created Customer Portal configuration ${config.id}`);
+  return { id: config.id, created: true };
+}
+
+/** FNV-1a, hex: a short stable fingerprint for idempotency keys. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
 
 function matches(price: Stripe.Price, spec: CatalogPrice): boolean {
   const interval = price.recurring?.interval ?? null;
@@ -87,7 +196,7 @@ function isMissing(err: unknown): boolean {
 /** Seeds the catalogue through `stripe`; returns ids. Throws Stripe SDK errors. */
 export async function seedStripe(stripe: Stripe, log: (line: string) => void = () => {}): Promise<SeedResult> {
   const specs = catalogPrices();
-  const result: SeedResult = { prices: {}, products: {} };
+  const result: SeedResult = { prices: {}, products: {}, portalConfiguration: null };
 
   const existing = new Map<string, Stripe.Price>();
   const keys = specs.map((s) => s.lookupKey);
@@ -136,6 +245,8 @@ export async function seedStripe(stripe: Stripe, log: (line: string) => void = (
     result.prices[spec.lookupKey] = { id: price.id, created: true };
     log(`created price ${price.id} (${spec.lookupKey}${current ? `, replacing ${current.id}` : ""})`);
   }
+  const priceIds = Object.fromEntries(Object.entries(result.prices).map(([key, p]) => [key, p.id]));
+  result.portalConfiguration = await seedPortalConfiguration(stripe, priceIds, log);
   return result;
 }
 
@@ -153,6 +264,8 @@ async function main(): Promise<void> {
   for (const [lookupKey, p] of Object.entries(result.prices)) {
     console.log(`  ${lookupKey.padEnd(16)} ${p.id}${p.created ? "  (created)" : ""}`);
   }
+  const portal = result.portalConfiguration;
+  if (portal) console.log(`  ${"portal config".padEnd(16)} ${portal.id}${portal.created ? "  (created)" : "  (updated)"}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

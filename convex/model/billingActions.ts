@@ -21,6 +21,15 @@
  *   completed session creates a subscription, and the others expire (24 h).
  * - Portal: `portal:<accountId>:<customerId>:<10-second bucket>`, shorter
  *   because a portal URL is short-lived and meant to be opened once.
+ * - Test clock (demo, `STRIPE_TEST_CLOCKS=per_customer`, test keys only):
+ *   `test-clock:<accountId>[:after:<deleted>]:<minute>`, frozen at that
+ *   minute's start, and the customer key gains `:clock:<clockId>`: a retry
+ *   within the minute reuses clock and customer; a later retry after a failed
+ *   link makes a new pair (test mode only; the link keeps the first).
+ *
+ * Portal sessions use the configuration `npm run seed:stripe` ships (found by
+ * `metadata.app`, or `STRIPE_PORTAL_CONFIGURATION_ID`), never the account's
+ * default settings, which a fresh Stripe account does not have.
  */
 import type Stripe from "stripe";
 import { internal } from "../_generated/api";
@@ -29,7 +38,17 @@ import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
 import { fail } from "./errors";
 import { PLANS, TOKEN_PACKS, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
-import { getStripe, httpUrlFromEnv, readEnv, stripeMode, stripeRead, stripeWrite } from "./stripeClient";
+import {
+  getStripe,
+  httpUrlFromEnv,
+  PORTAL_CONFIGURATION_APP,
+  portalConfigurationIdFromEnv,
+  readEnv,
+  stripeMode,
+  stripeRead,
+  stripeWrite,
+  testClocksPerCustomer,
+} from "./stripeClient";
 
 /** Used only with a test-mode key when `SITE_URL` is unset: the Vite dev server. */
 export const DEV_SITE_URL = "http://127.0.0.1:5173";
@@ -60,7 +79,8 @@ export function siteUrl(): string {
   return readEnv("SITE_URL")!.replace(/\/+$/, "");
 }
 
-function timeBucket(bucketMs: number): number {
+/** `Date.now()` in whole `bucketMs` steps: the time part of bucketed idempotency keys. */
+export function timeBucket(bucketMs: number): number {
   return Math.floor(Date.now() / bucketMs);
 }
 
@@ -103,18 +123,42 @@ export function assertUpgrade(account: CallerAccount, tier: Tier): asserts tier 
 /**
  * The account's Stripe customer, creating it (idempotently, with
  * `metadata.accountId`) and linking it on first use.
+ *
+ * With `STRIPE_TEST_CLOCKS=per_customer` (test keys only; the demo sets it)
+ * the new customer lives on its own test clock, created first at the current
+ * time and named after the account, so the demo can advance one customer's
+ * time (renewals, dunning) without touching anyone else's.
  */
 export async function ensureCustomer(ctx: ActionCtx, stripe: Stripe, account: CallerAccount): Promise<string> {
   if (account.stripeCustomerId) return account.stripeCustomerId;
-  const key = account.deletedCustomerId
-    ? `customer-create:${account.accountId}:after:${account.deletedCustomerId}`
-    : customerCreateKey(account.accountId);
+  const suffix = account.deletedCustomerId ? `:after:${account.deletedCustomerId}` : "";
+  let key = `${customerCreateKey(account.accountId)}${suffix}`;
+  let testClock: string | undefined;
+  if (testClocksPerCustomer()) {
+    // The clock starts at the minute's start so a retry within the minute
+    // sends the same parameters (and gets the same clock back); the customer
+    // key then names the clock, since a clock from a later retry is a
+    // different parameter.
+    const minute = timeBucket(CHECKOUT_KEY_BUCKET_MS);
+    const clock = await stripeWrite(
+      "testHelpers.testClocks.create",
+      `test-clock:${account.accountId}${suffix}:${minute}`,
+      (options) =>
+        stripe.testHelpers.testClocks.create(
+          { frozen_time: (minute * CHECKOUT_KEY_BUCKET_MS) / 1000, name: `account ${account.accountId}` },
+          options,
+        ),
+    );
+    testClock = clock.id;
+    key = `${key}:clock:${clock.id}`;
+  }
   const customer = await stripeWrite("customers.create", key, (options) =>
     stripe.customers.create(
       {
         email: account.email ?? undefined,
         name: account.name ?? undefined,
         metadata: { accountId: account.accountId },
+        ...(testClock ? { test_clock: testClock } : {}),
       },
       options,
     ),
@@ -127,14 +171,19 @@ export async function ensureCustomer(ctx: ActionCtx, stripe: Stripe, account: Ca
   });
 }
 
-type ResolvedPrice = { id: string; unitAmount: number | null; currency: string; recurringInterval: string | null };
+export type ResolvedPrice = {
+  id: string;
+  unitAmount: number | null;
+  currency: string;
+  recurringInterval: string | null;
+};
 
 /**
  * Looks an active price up by lookup key on Stripe.
  * @throws `PRICE_NOT_FOUND` when no active price has that key, or it is not
  *   the kind expected (recurring with `interval`, or one-off).
  */
-async function resolvePrice(
+export async function resolvePrice(
   stripe: Stripe,
   lookupKey: string,
   expected: { recurring: Interval } | { oneOff: true },
@@ -222,6 +271,12 @@ export async function createTopUpCheckout(ctx: ActionCtx, args: { packId: string
         metadata,
         // Copied onto the PaymentIntent so the payment itself says what it bought.
         payment_intent_data: { metadata },
+        // A paid invoice as the receipt, listed with the plan invoices
+        // (payment-mode Checkout makes one only when asked).
+        invoice_creation: {
+          enabled: true,
+          invoice_data: { description: `${pack.tokens} tokens`, metadata },
+        },
         line_items: [{ price: price.id, quantity: 1 }],
         success_url: `${base}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
         cancel_url: `${base}/billing`,
@@ -244,11 +299,36 @@ export async function createPortal(ctx: ActionCtx): Promise<{ url: string }> {
   }
   const stripe = getStripe();
   const base = siteUrl();
+  const configuration = await portalConfigurationId(stripe);
   const key = `portal:${account.accountId}:${customer}:${timeBucket(PORTAL_KEY_BUCKET_MS)}`;
   const session = await stripeWrite("billingPortal.sessions.create", key, (options) =>
-    stripe.billingPortal.sessions.create({ customer, return_url: `${base}/billing` }, options),
+    stripe.billingPortal.sessions.create({ customer, configuration, return_url: `${base}/billing` }, options),
   );
   return { url: requireUrl(session.url) };
+}
+
+/**
+ * The Customer Portal configuration to open: `STRIPE_PORTAL_CONFIGURATION_ID`
+ * when set, else the active configuration whose `metadata.app` is
+ * `PORTAL_CONFIGURATION_APP` (made by `npm run seed:stripe`). One list call.
+ * @throws `STRIPE_NOT_CONFIGURED` (`variable: "STRIPE_PORTAL_CONFIGURATION_ID"`)
+ *   when there is none, rather than Stripe's raw "no default configuration".
+ */
+export async function portalConfigurationId(stripe: Stripe): Promise<string> {
+  const fromEnv = portalConfigurationIdFromEnv();
+  if (fromEnv) return fromEnv;
+  const list = await stripeRead("billingPortal.configurations.list", () =>
+    stripe.billingPortal.configurations.list({ active: true, limit: 100 }),
+  );
+  const found = list.data.find((c) => c.metadata?.app === PORTAL_CONFIGURATION_APP);
+  if (!found) {
+    fail(
+      "STRIPE_NOT_CONFIGURED",
+      "The billing portal is not set up: run `npm run seed:stripe` (or set STRIPE_PORTAL_CONFIGURATION_ID).",
+      { variable: "STRIPE_PORTAL_CONFIGURATION_ID" },
+    );
+  }
+  return found.id;
 }
 
 function requireUrl(url: string | null | undefined): string {

@@ -24,6 +24,11 @@
  * - `STRIPE_API_BASE` (optional): origin of another server speaking Stripe's
  *   API, e.g. `http://127.0.0.1:12111` for a local simulator or a test's
  *   recording server. Unset means `https://api.stripe.com`.
+ * - `STRIPE_PORTAL_CONFIGURATION_ID` (optional): the Customer Portal
+ *   configuration (`bpc_…`) sessions use. Unset: the one `npm run seed:stripe`
+ *   made, found by `metadata.app = PORTAL_CONFIGURATION_APP`.
+ * - `STRIPE_TEST_CLOCKS` (optional, test keys only): `per_customer` puts each
+ *   new customer on its own test clock (for the demo); refused with a live key.
  */
 import Stripe from "stripe";
 import { fail, isBillingError } from "./errors";
@@ -33,6 +38,9 @@ import { fail, isBillingError } from "./errors";
  * `LatestApiVersion`, so bumping the SDK without updating this fails to compile.
  */
 export const STRIPE_API_VERSION = "2026-10-28.endive" satisfies Stripe.LatestApiVersion;
+
+/** `metadata.app` of the Customer Portal configuration this app ships (scripts/seed-stripe.ts). */
+export const PORTAL_CONFIGURATION_APP = "convex-stripe-billing";
 
 /** Stripe's documented maximum idempotency key length. */
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -98,6 +106,33 @@ export function stripeModeFromKey(key: string): "live" | "test" {
  */
 export function stripeMode(): "live" | "test" {
   return stripeModeFromKey(requireSecretKey());
+}
+
+/** `STRIPE_PORTAL_CONFIGURATION_ID` when set (a `bpc_…` id), else undefined. */
+export function portalConfigurationIdFromEnv(): string | undefined {
+  return readEnv("STRIPE_PORTAL_CONFIGURATION_ID");
+}
+
+/**
+ * Whether new customers get their own test clock (`STRIPE_TEST_CLOCKS=per_customer`).
+ * @throws `STRIPE_NOT_CONFIGURED` (`variable: "STRIPE_TEST_CLOCKS"`) when it is
+ *   set with a live key (test clocks exist only in test mode), or set to
+ *   anything but `per_customer` / `off`.
+ */
+export function testClocksPerCustomer(): boolean {
+  const value = readEnv("STRIPE_TEST_CLOCKS");
+  if (value === undefined || value === "off") return false;
+  if (value !== "per_customer") {
+    fail("STRIPE_NOT_CONFIGURED", `STRIPE_TEST_CLOCKS must be "per_customer" or "off", not "${value}".`, {
+      variable: "STRIPE_TEST_CLOCKS",
+    });
+  }
+  if (stripeMode() === "live") {
+    fail("STRIPE_NOT_CONFIGURED", "STRIPE_TEST_CLOCKS works only with a test key; unset it for live mode.", {
+      variable: "STRIPE_TEST_CLOCKS",
+    });
+  }
+  return true;
 }
 
 /** Host/port/protocol for the SDK from `STRIPE_API_BASE`, or `{}` for Stripe itself. */

@@ -317,6 +317,58 @@ describe("billing.createCheckoutSession", () => {
   });
 });
 
+describe("test clocks (STRIPE_TEST_CLOCKS=per_customer)", () => {
+  test("a new customer gets its own test clock, created first, frozen at now", async () => {
+    vi.stubEnv("STRIPE_TEST_CLOCKS", "per_customer");
+    const t = makeTest();
+    const accountId = await seedAccount(t, alice);
+    const before = Math.floor(Date.now() / 1000);
+
+    await t.withIdentity(alice).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
+
+    const clocks = stripe.requestsTo("POST", "/v1/test_helpers/test_clocks");
+    expect(clocks).toHaveLength(1);
+    expect(clocks[0]!.form.name).toBe(`account ${accountId}`);
+    const frozen = Number(clocks[0]!.form.frozen_time);
+    expect(frozen).toBeGreaterThan(before - 61);
+    expect(frozen).toBeLessThanOrEqual(before + 1);
+    expect(clocks[0]!.idempotencyKey).toMatch(new RegExp(`^test-clock:${accountId}:\\d+$`));
+    const clockId = stripe.testClocks[0]!.id as string;
+    const customer = stripe.requestsTo("POST", "/v1/customers")[0]!;
+    expect(customer.form.test_clock).toBe(clockId);
+    expect(customer.idempotencyKey).toBe(`customer-create:${accountId}:clock:${clockId}`);
+    const order = stripe.requests.filter((r) => r.method === "POST").map((r) => r.path);
+    expect(order.slice(0, 2)).toEqual(["/v1/test_helpers/test_clocks", "/v1/customers"]);
+  });
+
+  test("off by default, and an existing customer never gets a clock", async () => {
+    const t = makeTest();
+    await seedAccount(t, alice);
+    await t.withIdentity(alice).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
+    expect(stripe.requestsTo("POST", "/v1/test_helpers/test_clocks")).toHaveLength(0);
+    expect(stripe.requestsTo("POST", "/v1/customers")[0]!.form.test_clock).toBeUndefined();
+
+    vi.stubEnv("STRIPE_TEST_CLOCKS", "per_customer");
+    await seedAccount(t, bob, { stripeCustomerId: "cus_bob" });
+    await t.withIdentity(bob).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
+    expect(stripe.requestsTo("POST", "/v1/test_helpers/test_clocks")).toHaveLength(0);
+  });
+
+  test("refused with a live key, naming STRIPE_TEST_CLOCKS, before anything is created", async () => {
+    vi.stubEnv("STRIPE_TEST_CLOCKS", "per_customer");
+    vi.stubEnv("STRIPE_SECRET_KEY", fakeLiveKey());
+    const t = makeTest();
+    await seedAccount(t, alice);
+    const data = await expectCode(
+      t.withIdentity(alice).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" }),
+      "STRIPE_NOT_CONFIGURED",
+    );
+    expect(data.variable).toBe("STRIPE_TEST_CLOCKS");
+    expect(stripe.requestsTo("POST", "/v1/customers")).toHaveLength(0);
+    expect(stripe.requestsTo("POST", "/v1/test_helpers/test_clocks")).toHaveLength(0);
+  });
+});
+
 describe("billing.createTopUpCheckoutSession", () => {
   test("creates a payment-mode Checkout for the pack's price with top-up metadata", async () => {
     const t = makeTest();
@@ -337,6 +389,12 @@ describe("billing.createTopUpCheckoutSession", () => {
       "line_items[0][price]": "price_tokens_500",
       "line_items[0][quantity]": "1",
       cancel_url: `${SITE}/billing`,
+      // A receipt in the invoice list.
+      "invoice_creation[enabled]": "true",
+      "invoice_creation[invoice_data][description]": "500 tokens",
+      "invoice_creation[invoice_data][metadata][accountId]": accountId,
+      "invoice_creation[invoice_data][metadata][kind]": "top_up",
+      "invoice_creation[invoice_data][metadata][packId]": "pack_500",
     });
     expect(session.idempotencyKey).toMatch(new RegExp(`^topup-checkout:${accountId}:pack_500:cus_alice:\\d+$`));
     expect(stripe.requestsTo("POST", "/v1/customers")).toHaveLength(0);

@@ -7,8 +7,15 @@ import { makeTest } from "./setup";
 const SITE = "https://app.example.test";
 let stripe: RecordingStripeServer;
 
+const APP_CONFIG = "bpc_app";
+
 beforeEach(async () => {
   stripe = await startRecordingStripeServer();
+  // What `npm run seed:stripe` ships: the app's configuration among others.
+  stripe.portalConfigurations.push(
+    { id: "bpc_other", object: "billing_portal.configuration", active: true, metadata: {} },
+    { id: APP_CONFIG, object: "billing_portal.configuration", active: true, metadata: { app: "convex-stripe-billing" } },
+  );
   vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_portal");
   vi.stubEnv("STRIPE_API_BASE", stripe.url);
   vi.stubEnv("SITE_URL", SITE);
@@ -29,7 +36,7 @@ describe("billing.createPortalSession", () => {
     expect(url).toMatch(/^https:\/\/billing\.stripe\.test\/p\/session\/bps_test_/);
     const calls = stripe.requestsTo("POST", "/v1/billing_portal/sessions");
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.form).toEqual({ customer: "cus_alice", return_url: `${SITE}/billing` });
+    expect(calls[0]!.form).toEqual({ customer: "cus_alice", configuration: APP_CONFIG, return_url: `${SITE}/billing` });
     expect(calls[0]!.idempotencyKey).toMatch(new RegExp(`^portal:${accountId}:cus_alice:\\d+$`));
   });
 
@@ -48,7 +55,45 @@ describe("billing.createPortalSession", () => {
     expect(stripe.requests).toHaveLength(0);
 
     await asAlice.action(api.billing.createPortalSession, {});
-    expect(stripe.requests.map((r) => r.form.customer)).toEqual(["cus_alice"]);
+    expect(stripe.requestsTo("POST", "/v1/billing_portal/sessions").map((r) => r.form.customer)).toEqual(["cus_alice"]);
+  });
+
+  test("uses the shipped configuration, found by metadata.app in one list call", async () => {
+    const t = makeTest();
+    await seedAccount(t, alice, { tier: "pro", stripeCustomerId: "cus_alice" });
+    await t.withIdentity(alice).action(api.billing.createPortalSession, {});
+    expect(stripe.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /v1/billing_portal/configurations",
+      "POST /v1/billing_portal/sessions",
+    ]);
+    expect(stripe.requests[0]!.form.active).toBe("true");
+    expect(stripe.requestsTo("POST", "/v1/billing_portal/sessions")[0]!.form.configuration).toBe(APP_CONFIG);
+  });
+
+  test("STRIPE_PORTAL_CONFIGURATION_ID wins and skips the look-up", async () => {
+    vi.stubEnv("STRIPE_PORTAL_CONFIGURATION_ID", "bpc_from_env");
+    const t = makeTest();
+    await seedAccount(t, alice, { tier: "pro", stripeCustomerId: "cus_alice" });
+    await t.withIdentity(alice).action(api.billing.createPortalSession, {});
+    expect(stripe.requestsTo("GET", "/v1/billing_portal/configurations")).toHaveLength(0);
+    expect(stripe.requestsTo("POST", "/v1/billing_portal/sessions")[0]!.form.configuration).toBe("bpc_from_env");
+  });
+
+  test("without the shipped configuration it fails with STRIPE_NOT_CONFIGURED, naming the seed", async () => {
+    stripe.portalConfigurations.splice(0, stripe.portalConfigurations.length, {
+      id: "bpc_other",
+      active: true,
+      metadata: {},
+    });
+    const t = makeTest();
+    await seedAccount(t, alice, { tier: "pro", stripeCustomerId: "cus_alice" });
+    const data = await expectCode(
+      t.withIdentity(alice).action(api.billing.createPortalSession, {}),
+      "STRIPE_NOT_CONFIGURED",
+    );
+    expect(data.message).toMatch(/npm run seed:stripe/);
+    expect(data.variable).toBe("STRIPE_PORTAL_CONFIGURATION_ID");
+    expect(stripe.requestsTo("POST", "/v1/billing_portal/sessions")).toHaveLength(0);
   });
 
   test("without a customer it fails with NO_CUSTOMER and calls nothing", async () => {

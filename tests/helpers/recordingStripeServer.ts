@@ -13,6 +13,19 @@
  *   (`active` filter honoured, `expand[]=data.product` inlines the product)
  * - `POST /v1/checkout/sessions`        → `checkout.session` with a `url`
  * - `POST /v1/billing_portal/sessions`  → `billing_portal.session` with a `url`
+ * - `GET|POST /v1/billing_portal/configurations[/:id]` → list / create / update
+ * - `GET /v1/subscriptions/:id`, `POST /v1/subscriptions/:id` → a subscription
+ *   put with `putSubscription`; an update of the item's price applies, or is
+ *   held in `pending_update` per `setUpdateOutcome` (3-D Secure, decline) or
+ *   fails with a 402 card error; `cancel_at_period_end` / `cancel_at` apply
+ * - `POST /v1/invoices/create_preview`  → a proration preview: half the
+ *   period is left, so credit = old amount / 2 and charge = new amount / 2
+ *   (the full new amount, as a period line, when the interval changes);
+ *   the customer's balance (`setCustomerBalance`) is applied
+ * - `GET /v1/payment_intents/:id`, `GET /v1/invoice_payments?invoice=…`
+ * - `POST /v1/subscription_schedules` (`from_subscription`), `GET|POST
+ *   /v1/subscription_schedules/:id`, `POST …/:id/release`
+ * - `POST /v1/test_helpers/test_clocks`
  * Anything else answers 404 with Stripe's error shape.
  *
  * Idempotency follows https://docs.stripe.com/api/idempotent_requests: a POST
@@ -61,7 +74,42 @@ export type FakePrice = {
   productName: string;
 };
 
-export type StripeErrorReply = { status: number; type: string; code?: string; message: string };
+export type StripeErrorReply = {
+  status: number;
+  type: string;
+  code?: string;
+  decline_code?: string;
+  message: string;
+};
+
+type Json = Record<string, unknown>;
+
+/** A subscription for `putSubscription`; the server builds Stripe's shape from it. */
+export type FakeSubscriptionInput = {
+  id: string;
+  customer: string;
+  itemId: string;
+  /** Lookup key of the item's price (a price the server knows). */
+  lookupKey: string;
+  quantity?: number;
+  status?: string;
+  /** Stripe seconds. */
+  periodStart: number;
+  periodEnd: number;
+  cancelAtPeriodEnd?: boolean;
+  cancelAt?: number | null;
+  schedule?: string | null;
+  pendingUpdate?: Json | null;
+};
+
+/**
+ * What the next price change of a subscription does: `succeeds` (applied,
+ * invoice paid), `requires_action` / `declined` (held in `pending_update`,
+ * the proration invoice open with its PaymentIntent in `requires_action` /
+ * `requires_payment_method`), `card_error_402` (a thrown card decline),
+ * `requires_action_402` (Stripe's thrown `invoice_payment_intent_requires_action`).
+ */
+export type UpdateOutcome = "succeeds" | "requires_action" | "declined" | "card_error_402" | "requires_action_402";
 
 export type RecordingStripeServer = {
   /** e.g. `http://127.0.0.1:54321`, for `STRIPE_API_BASE`. */
@@ -79,6 +127,20 @@ export type RecordingStripeServer = {
   failNext(method: string, path: string, error: StripeErrorReply): void;
   /** Forget recorded requests (objects and idempotency keys are kept). */
   clearRequests(): void;
+  /** Stores (or replaces) a subscription. */
+  putSubscription(input: FakeSubscriptionInput): void;
+  /** The stored subscription as Stripe would return it. */
+  subscription(id: string): Json | undefined;
+  /** What the next price change does (once); default `succeeds`. */
+  setUpdateOutcome(outcome: UpdateOutcome): void;
+  /** Stripe's customer balance (negative = credit) used by previews. */
+  setCustomerBalance(customerId: string, balance: number): void;
+  /** Subscription schedules by id. */
+  schedules: Map<string, Json>;
+  /** Customer Portal configurations, oldest first. */
+  portalConfigurations: Json[];
+  /** Test clocks created so far. */
+  testClocks: Json[];
   close(): Promise<void>;
 };
 
@@ -170,7 +232,7 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
   const now = () => Math.floor(Date.now() / 1000);
 
   const errorJson = (e: StripeErrorReply) => ({
-    error: { type: e.type, code: e.code, message: e.message },
+    error: { type: e.type, code: e.code, decline_code: e.decline_code, message: e.message },
   });
 
   function priceJson(p: FakePrice, expandProduct: boolean) {
@@ -188,7 +250,334 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     };
   }
 
+  const subscriptions = new Map<string, Json>();
+  const schedules = new Map<string, Json>();
+  const portalConfigurations: Json[] = [];
+  const testClocks: Json[] = [];
+  const paymentIntents = new Map<string, Json>();
+  const invoices = new Map<string, Json>();
+  const balances = new Map<string, number>();
+  const outcomes: UpdateOutcome[] = [];
+
+  const priceById = (id: string) => [...prices.values()].find((p) => p.id === id);
+  const missing = (what: string, id: string) => ({
+    status: 404,
+    json: errorJson({ status: 404, type: "invalid_request_error", code: "resource_missing", message: `No such ${what}: '${id}'` }),
+  });
+  const invalid = (message: string) => ({
+    status: 400,
+    json: errorJson({ status: 400, type: "invalid_request_error", message }),
+  });
+  const str = (v: unknown): string => (typeof v === "string" ? v : "");
+  const num = (v: FormValue | undefined) => (typeof v === "string" && v !== "" ? Number(v) : null);
+
+  function subscriptionItem(itemId: string, price: FakePrice, quantity: number, start: number, end: number): Json {
+    return {
+      id: itemId,
+      object: "subscription_item",
+      price: priceJson(price, false),
+      quantity,
+      current_period_start: start,
+      current_period_end: end,
+    };
+  }
+
+  function putSubscription(input: FakeSubscriptionInput) {
+    const price = prices.get(input.lookupKey);
+    if (!price) throw new Error(`unknown lookup key ${input.lookupKey}`);
+    subscriptions.set(input.id, {
+      id: input.id,
+      object: "subscription",
+      customer: input.customer,
+      status: input.status ?? "active",
+      cancel_at_period_end: input.cancelAtPeriodEnd ?? false,
+      cancel_at: input.cancelAt ?? (input.cancelAtPeriodEnd ? input.periodEnd : null),
+      cancellation_details: { comment: null, feedback: null, reason: null },
+      schedule: input.schedule ?? null,
+      pending_update: input.pendingUpdate ?? null,
+      latest_invoice: null,
+      livemode: false,
+      items: {
+        object: "list",
+        has_more: false,
+        data: [subscriptionItem(input.itemId, price, input.quantity ?? 1, input.periodStart, input.periodEnd)],
+      },
+    });
+  }
+
+  function itemOf(sub: Json): Json {
+    return ((sub.items as Json).data as Json[])[0]!;
+  }
+
+  /** An invoice for a price change, with its PaymentIntent in `piStatus`. */
+  function changeInvoice(sub: Json, amount: number, piStatus: string | null): Json {
+    const invoiceId = nextId("in");
+    const piId = nextId("pi");
+    paymentIntents.set(piId, {
+      id: piId,
+      object: "payment_intent",
+      amount,
+      status: piStatus ?? "succeeded",
+      last_payment_error:
+        piStatus === "requires_payment_method" ? { code: "card_declined", decline_code: "insufficient_funds", type: "card_error" } : null,
+    });
+    const invoice = {
+      id: invoiceId,
+      object: "invoice",
+      customer: sub.customer,
+      subscription: sub.id,
+      status: piStatus ? "open" : "paid",
+      amount_due: amount,
+      billing_reason: "subscription_update",
+      hosted_invoice_url: `https://invoice.stripe.test/i/${invoiceId}`,
+      payment_intent: null,
+    };
+    invoices.set(invoiceId, { ...invoice, payment: piId });
+    return invoice;
+  }
+
+  function updateSubscription(id: string, body: Record<string, FormValue>): { status: number; json: unknown } {
+    const sub = subscriptions.get(id);
+    if (!sub) return missing("subscription", id);
+    if (sub.schedule && (body.cancel_at_period_end !== undefined || body.cancel_at !== undefined)) {
+      return invalid(`The subscription is managed by the subscription schedule \`${str(sub.schedule)}\`, and updating any cancelation behavior directly is not allowed.`);
+    }
+    if (body.cancel_at_period_end === "true") {
+      sub.cancel_at_period_end = true;
+      sub.cancel_at = itemOf(sub).current_period_end;
+    } else if (body.cancel_at_period_end === "false") {
+      sub.cancel_at_period_end = false;
+      sub.cancel_at = null;
+    }
+    if (body.cancel_at === "") sub.cancel_at = null;
+    if (body.cancellation_details && typeof body.cancellation_details === "object") {
+      sub.cancellation_details = { ...(sub.cancellation_details as Json), ...(body.cancellation_details as Json) };
+    }
+    const items = Array.isArray(body.items) ? (body.items as Array<Record<string, FormValue>>) : [];
+    if (items.length > 0) {
+      const change = items[0]!;
+      const item = itemOf(sub);
+      if (change.id !== item.id) return invalid(`Invalid subscription item: ${str(change.id)}`);
+      const price = priceById(str(change.price));
+      if (!price) return missing("price", str(change.price));
+      const outcome = outcomes.shift() ?? "succeeds";
+      const oldAmount = ((item.price as Json).unit_amount as number) ?? 0;
+      const amount = Math.max(0, Math.round((price.unitAmount - oldAmount) / 2));
+      if (outcome === "card_error_402" || outcome === "requires_action_402") {
+        const invoice = changeInvoice(sub, amount, outcome === "card_error_402" ? "requires_payment_method" : "requires_action");
+        sub.latest_invoice = invoice.id;
+        return {
+          status: 402,
+          json: errorJson(
+            outcome === "card_error_402"
+              ? { status: 402, type: "card_error", code: "card_declined", decline_code: "generic_decline", message: "Your card was declined." }
+              : {
+                  status: 402,
+                  type: "card_error",
+                  code: "invoice_payment_intent_requires_action",
+                  message: "This payment requires additional user action before it can be completed successfully.",
+                },
+          ),
+        };
+      }
+      const held = outcome === "requires_action" || outcome === "declined";
+      const invoice = changeInvoice(sub, amount, held ? (outcome === "declined" ? "requires_payment_method" : "requires_action") : null);
+      sub.latest_invoice = invoice.id;
+      if (held) {
+        sub.pending_update = {
+          expires_at: now() + 23 * 3600,
+          subscription_items: [{ ...item, price: priceJson(price, false) }],
+        };
+      } else {
+        (sub.items as Json).data = [{ ...item, price: priceJson(price, false) }];
+      }
+    }
+    return { status: 200, json: renderSubscription(sub, body) };
+  }
+
+  function renderSubscription(sub: Json, body: Record<string, FormValue>): Json {
+    const expand = Array.isArray(body.expand) ? (body.expand as string[]) : [];
+    const out = structuredClone(sub);
+    if (expand.includes("latest_invoice") && typeof out.latest_invoice === "string") {
+      const invoice = invoices.get(out.latest_invoice);
+      if (invoice) {
+        const { payment: _payment, ...rest } = invoice;
+        out.latest_invoice = rest;
+      }
+    }
+    return out;
+  }
+
+  function preview(body: Record<string, FormValue>): { status: number; json: unknown } {
+    const subId = str(body.subscription);
+    const sub = subscriptions.get(subId);
+    if (!sub) return missing("subscription", subId);
+    const item = itemOf(sub);
+    const oldPrice = item.price as Json;
+    const oldAmount = (oldPrice.unit_amount as number) * (item.quantity as number);
+    const details = (body.subscription_details ?? {}) as Record<string, FormValue>;
+    const changes = Array.isArray(details.items) ? (details.items as Array<Record<string, FormValue>>) : [];
+    const starting = balances.get(String(sub.customer)) ?? 0;
+    const lines: Json[] = [];
+    const line = (amount: number, proration: boolean, priceId: string, period: { start: number; end: number }) => ({
+      object: "line_item",
+      amount,
+      period,
+      pricing: { price_details: { price: priceId } },
+      parent: { type: "subscription_item_details", subscription_item_details: { proration, subscription_item: item.id } },
+    });
+    const start = item.current_period_start as number;
+    const end = item.current_period_end as number;
+    if (changes.length === 0) {
+      lines.push(line(oldAmount, false, String(oldPrice.id), { start: end, end: end + (end - start) }));
+    } else {
+      const price = priceById(str(changes[0]!.price));
+      if (!price) return missing("price", str(changes[0]!.price));
+      const newAmount = price.unitAmount * (item.quantity as number);
+      const prorationDate = num(details.proration_date) ?? now();
+      lines.push(line(-Math.round(oldAmount / 2), true, String(oldPrice.id), { start: prorationDate, end }));
+      const oldInterval = (oldPrice.recurring as Json | null)?.interval;
+      if (oldInterval !== price.interval) {
+        const length = price.interval === "year" ? 365 * 86400 : 30 * 86400;
+        lines.push(line(newAmount, false, price.id, { start: prorationDate, end: prorationDate + length }));
+      } else {
+        lines.push(line(Math.round(newAmount / 2), true, price.id, { start: prorationDate, end }));
+      }
+    }
+    const total = lines.reduce((sum, l) => sum + (l.amount as number), 0);
+    return {
+      status: 200,
+      json: {
+        object: "invoice",
+        id: null,
+        customer: sub.customer,
+        subscription: sub.id,
+        currency: "usd",
+        status: "draft",
+        total,
+        subtotal: total,
+        amount_due: Math.max(0, total + starting),
+        starting_balance: starting,
+        ending_balance: null,
+        lines: { object: "list", has_more: false, data: lines },
+      },
+    };
+  }
+
   function handle(method: string, path: string, body: Record<string, FormValue>): { status: number; json: unknown } {
+    const subMatch = /^\/v1\/subscriptions\/([^/]+)$/.exec(path);
+    if (subMatch) {
+      const id = subMatch[1]!;
+      if (method === "GET") {
+        const sub = subscriptions.get(id);
+        return sub ? { status: 200, json: renderSubscription(sub, body) } : missing("subscription", id);
+      }
+      if (method === "POST") return updateSubscription(id, body);
+    }
+    if (method === "POST" && path === "/v1/invoices/create_preview") return preview(body);
+    const piMatch = /^\/v1\/payment_intents\/([^/]+)$/.exec(path);
+    if (method === "GET" && piMatch) {
+      const pi = paymentIntents.get(piMatch[1]!);
+      return pi ? { status: 200, json: pi } : missing("payment_intent", piMatch[1]!);
+    }
+    if (method === "GET" && path === "/v1/invoice_payments") {
+      const invoice = invoices.get(str(body.invoice));
+      const data = invoice
+        ? [{ object: "invoice_payment", invoice: invoice.id, payment: { type: "payment_intent", payment_intent: invoice.payment } }]
+        : [];
+      return { status: 200, json: { object: "list", url: "/v1/invoice_payments", has_more: false, data } };
+    }
+    if (method === "POST" && path === "/v1/subscription_schedules") {
+      const subId = str(body.from_subscription);
+      const sub = subscriptions.get(subId);
+      if (!sub) return missing("subscription", subId);
+      if (sub.schedule) return invalid(`You cannot migrate a subscription that is already attached to a schedule: \`${str(sub.schedule)}\`.`);
+      const item = itemOf(sub);
+      const schedule: Json = {
+        id: nextId("sub_sched"),
+        object: "subscription_schedule",
+        subscription: subId,
+        customer: sub.customer,
+        status: "active",
+        end_behavior: "release",
+        released_subscription: null,
+        phases: [
+          {
+            start_date: item.current_period_start,
+            end_date: item.current_period_end,
+            items: [{ price: (item.price as Json).id, quantity: item.quantity }],
+            metadata: {},
+            proration_behavior: "create_prorations",
+          },
+        ],
+      };
+      schedules.set(schedule.id as string, schedule);
+      sub.schedule = schedule.id;
+      return { status: 200, json: schedule };
+    }
+    const schedMatch = /^\/v1\/subscription_schedules\/([^/]+)(\/release)?$/.exec(path);
+    if (schedMatch) {
+      const schedule = schedules.get(schedMatch[1]!);
+      if (!schedule) return missing("subscription_schedule", schedMatch[1]!);
+      if (method === "GET" && !schedMatch[2]) return { status: 200, json: schedule };
+      if (method === "POST" && schedMatch[2]) {
+        if (schedule.status !== "active" && schedule.status !== "not_started") {
+          return invalid(`You cannot release a subscription schedule that is currently in the \`${String(schedule.status)}\` status.`);
+        }
+        schedule.status = "released";
+        schedule.released_subscription = schedule.subscription;
+        const sub = subscriptions.get(String(schedule.subscription));
+        if (sub) sub.schedule = null;
+        schedule.subscription = null;
+        return { status: 200, json: schedule };
+      }
+      if (method === "POST") {
+        if (schedule.status !== "active" && schedule.status !== "not_started") {
+          return invalid(`You cannot update a subscription schedule that is currently in the \`${String(schedule.status)}\` status.`);
+        }
+        if (typeof body.end_behavior === "string") schedule.end_behavior = body.end_behavior;
+        if (Array.isArray(body.phases)) {
+          let previousEnd: number | null = null;
+          schedule.phases = (body.phases as Array<Record<string, FormValue>>).map((phase) => {
+            const startDate: number = num(phase.start_date) ?? previousEnd ?? now();
+            const duration = phase.duration as Record<string, FormValue> | undefined;
+            const length = duration ? (duration.interval === "year" ? 365 * 86400 : 30 * 86400) * Number(duration.interval_count ?? 1) : 30 * 86400;
+            const endDate: number = num(phase.end_date) ?? startDate + length;
+            previousEnd = endDate;
+            return { ...phase, start_date: startDate, end_date: endDate };
+          });
+        }
+        return { status: 200, json: schedule };
+      }
+    }
+    if (method === "GET" && path === "/v1/billing_portal/configurations") {
+      const active = body.active === undefined ? undefined : body.active === "true";
+      const data = portalConfigurations.filter((c) => active === undefined || c.active === active);
+      return { status: 200, json: { object: "list", url: path, has_more: false, data } };
+    }
+    if (method === "POST" && path === "/v1/billing_portal/configurations") {
+      const config = { id: nextId("bpc"), object: "billing_portal.configuration", active: true, is_default: false, ...body };
+      portalConfigurations.push(config);
+      return { status: 200, json: config };
+    }
+    const configMatch = /^\/v1\/billing_portal\/configurations\/([^/]+)$/.exec(path);
+    if (method === "POST" && configMatch) {
+      const config = portalConfigurations.find((c) => c.id === configMatch[1]);
+      if (!config) return missing("configuration", configMatch[1]!);
+      Object.assign(config, body, { active: body.active === undefined ? config.active : body.active === "true" });
+      return { status: 200, json: config };
+    }
+    if (method === "POST" && path === "/v1/test_helpers/test_clocks") {
+      const clock = {
+        id: nextId("clock"),
+        object: "test_helpers.test_clock",
+        frozen_time: num(body.frozen_time),
+        name: body.name ?? null,
+        status: "ready",
+      };
+      testClocks.push(clock);
+      return { status: 200, json: clock };
+    }
     if (method === "POST" && path === "/v1/customers") {
       const customer = {
         id: nextId("cus"),
@@ -197,6 +586,7 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
         email: body.email ?? null,
         name: body.name ?? null,
         metadata: body.metadata ?? {},
+        test_clock: body.test_clock ?? null,
         livemode: false,
       };
       customers.push(customer);
@@ -345,6 +735,13 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     removePrice: (lookupKey) => void prices.delete(lookupKey),
     failNext: (method, path, error) => void failures.push({ method, path, error }),
     clearRequests: () => void requests.splice(0, requests.length),
+    putSubscription,
+    subscription: (id) => subscriptions.get(id),
+    setUpdateOutcome: (outcome) => void outcomes.push(outcome),
+    setCustomerBalance: (customerId, balance) => void balances.set(customerId, balance),
+    schedules,
+    portalConfigurations,
+    testClocks,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
