@@ -26,16 +26,16 @@ export type PriceRecord = Infer<typeof vPriceRecord>;
 /**
  * Inserts or updates the `stripePrices` row for a price id. Keyed by price id,
  * not lookup key: a lookup key can move to a new price, and subscriptions on
- * the old price must still map back to their tier.
+ * the old price must still map back to their tier. Returns whether it wrote.
  */
-export async function upsertPrice(ctx: MutationCtx, price: PriceRecord): Promise<void> {
+export async function upsertPrice(ctx: MutationCtx, price: PriceRecord): Promise<boolean> {
   const existing = await ctx.db
     .query("stripePrices")
     .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", price.stripePriceId))
     .unique();
   if (!existing) {
     await ctx.db.insert("stripePrices", price);
-    return;
+    return true;
   }
   const changed =
     existing.lookupKey !== price.lookupKey ||
@@ -44,13 +44,17 @@ export async function upsertPrice(ctx: MutationCtx, price: PriceRecord): Promise
     existing.unitAmount !== price.unitAmount ||
     existing.currency !== price.currency;
   if (changed) await ctx.db.patch("stripePrices", existing._id, price);
+  return changed;
 }
 
-/** Caches a Stripe price when its lookup key is in the catalogue; other prices are left alone. */
-export async function recordCataloguePrice(ctx: MutationCtx, price: Stripe.Price): Promise<void> {
+/**
+ * Caches a Stripe price when its lookup key is in the catalogue; other prices
+ * are left alone. Returns whether the cache learned something new.
+ */
+export async function recordCataloguePrice(ctx: MutationCtx, price: Stripe.Price): Promise<boolean> {
   const plan = planForLookupKey(price.lookup_key);
-  if (!plan || !price.lookup_key) return;
-  await upsertPrice(ctx, {
+  if (!plan || !price.lookup_key) return false;
+  return await upsertPrice(ctx, {
     stripePriceId: price.id,
     lookupKey: price.lookup_key,
     tier: plan.tier,

@@ -75,8 +75,11 @@ function previousStatusOf(event: Stripe.Event): string | undefined {
 }
 
 /** Dispatches by event type. Returns whether the event changed anything we track. */
-export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, nowMs: number): Promise<ApplyOutcome> {
+export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, receivedMs: number): Promise<ApplyOutcome> {
   const clock: EventClock = { eventId: event.id, eventCreated: event.created, previousStatus: previousStatusOf(event) };
+  // The time rules are evaluated at: never before the event itself happened
+  // (a customer on a test clock lives ahead of the wall clock).
+  const nowMs = Math.max(receivedMs, event.created * 1000);
   switch (event.type) {
     case "checkout.session.completed":
     case "checkout.session.async_payment_succeeded":
@@ -88,9 +91,10 @@ export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, no
     case "customer.subscription.paused":
     case "customer.subscription.resumed": {
       const result = await syncSubscription(ctx, event.data.object, clock, nowMs);
-      if (result.outcome === "applied") {
-        // Invoices that arrived before their subscription wait for its tier.
-        await wakeEventsForCustomer(ctx, result.stripeCustomerId, { exceptEventId: event.id });
+      if (result.outcome === "applied" || result.learnedPrice) {
+        // Invoices that arrived before their subscription (or its price) wait for it.
+        const customerId = stripeIdOf(event.data.object.customer);
+        if (customerId) await wakeEventsForCustomer(ctx, customerId, { exceptEventId: event.id });
       }
       return "succeeded";
     }
@@ -100,7 +104,7 @@ export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, no
     case "invoice.finalized":
     case "invoice.voided":
     case "invoice.marked_uncollectible":
-      await syncInvoice(ctx, event.data.object, event.type, clock, Math.max(nowMs, event.created * 1000));
+      await syncInvoice(ctx, event.data.object, event.type, clock, nowMs);
       return "succeeded";
     case "subscription_schedule.created":
     case "subscription_schedule.updated":

@@ -120,7 +120,7 @@ function planItem(subscription: Stripe.Subscription): Stripe.SubscriptionItem | 
 }
 
 export type SubscriptionSyncResult =
-  | { outcome: "stale"; reason: string }
+  | { outcome: "stale"; reason: string; learnedPrice: boolean }
   | { outcome: "applied"; accountId: Id<"billingAccounts">; stripeCustomerId: string; tier: Tier };
 
 /**
@@ -143,17 +143,23 @@ export async function syncSubscription(
     .query("subscriptions")
     .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscription.id))
     .unique();
+  // What a price sells is a fact whatever the event's age: learn it even
+  // from a stale event, so invoices naming it need not wait.
+  let learnedPrice = false;
+  for (const item of subscription.items?.data ?? []) {
+    if (item.price && (await recordCataloguePrice(ctx, item.price))) learnedPrice = true;
+  }
 
   if (existing) {
     if (clock.eventCreated < existing.eventCreated) {
-      return { outcome: "stale", reason: "older than the applied state" };
+      return { outcome: "stale", reason: "older than the applied state", learnedPrice };
     }
     if (isTerminalStatus(existing.status) && !isTerminalStatus(status)) {
-      return { outcome: "stale", reason: `subscription is already ${existing.status}` };
+      return { outcome: "stale", reason: `subscription is already ${existing.status}`, learnedPrice };
     }
     if (clock.eventCreated === existing.eventCreated) {
       const stale = sameSecondOrder(existing, status, clock.previousStatus);
-      if (stale) return { outcome: "stale", reason: stale };
+      if (stale) return { outcome: "stale", reason: stale, learnedPrice };
     }
   }
 
@@ -168,7 +174,6 @@ export async function syncSubscription(
 
   const item = planItem(subscription);
   const price = item?.price;
-  if (price) await recordCataloguePrice(ctx, price);
   const plan = price ? await planForPrice(ctx, price) : null;
   const tier: Tier = plan?.tier ?? "free";
   const recurring: string | undefined = price?.recurring?.interval;

@@ -96,6 +96,18 @@ describe("POST /stripe/webhook", () => {
       expect(await eventRow(t, skewed.id)).not.toBeNull();
     });
 
+    test("a header with two t= values (one now, one an hour ahead, signed for the later) → 400, nothing written", async () => {
+      // The future-timestamp guard and the SDK must never read different times.
+      const now = Math.floor(Date.now() / 1000);
+      const e = anEvent();
+      const body = JSON.stringify(e, null, 2);
+      const ahead = await signatureHeader(body, { timestamp: now + 3600 });
+      const response = await post(t, body, { "Stripe-Signature": `t=${now},${ahead}` });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toMatch(/exactly one/);
+      await expectNothingWritten(t);
+    });
+
     test("during a secret roll either configured secret verifies", async () => {
       vi.stubEnv("STRIPE_WEBHOOK_SECRET", `${SECRET}, ${OTHER_SECRET}`);
       const a = anEvent();
