@@ -19,7 +19,8 @@
  *   `whsec_` secret generated per start;
  * - backend functions env: `STRIPE_SECRET_KEY` (a generated `sk_test_local…`),
  *   `STRIPE_API_BASE` (the simulator), `STRIPE_WEBHOOK_SECRET` (the same
- *   secret), `SITE_URL` (the client), `LOCAL_DEV_AUTH_ISSUER` (the issuer);
+ *   secret), `SITE_URL` (the client), `LOCAL_DEV_AUTH_ISSUER` (the issuer),
+ *   `STRIPE_TEST_CLOCKS=per_customer` (each new customer on its own test clock);
  * - client build env: `VITE_CONVEX_URL`, `VITE_DEV_AUTH_URL`, and an empty
  *   `VITE_CLERK_PUBLISHABLE_KEY` (dev sign-in), ignoring any `.env*` file so
  *   a developer's real keys never leak into the demo.
@@ -234,6 +235,10 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
         STRIPE_API_BASE: simulator.url,
         STRIPE_WEBHOOK_SECRET: webhookSecret,
         SITE_URL: appUrl ?? "http://127.0.0.1:5173",
+        // Each new customer lives on its own test clock, so journeys can move
+        // one customer's time (renewals, yearly plans' monthly allowance)
+        // and the app follows it through `test_helpers.test_clock.ready`.
+        STRIPE_TEST_CLOCKS: "per_customer",
       },
       log: (line) => log(`[local-convex] ${line}`),
     });
