@@ -9,24 +9,23 @@
  */
 import type Stripe from "stripe";
 import {
-  buildCheckoutLineItem,
-  buildCheckoutSession,
+  buildBalanceTransaction,
   buildCustomer,
   buildInvoice,
-  buildInvoiceLine,
-  buildPaymentIntent,
   buildPaymentMethod,
   buildSubscription,
   buildSubscriptionItem,
-  planFromPrice,
 } from "./builders.ts";
+import { boundary, DAY, nextBoundary, recurringOf } from "./calendar.ts";
 import { cardDetails, chargeCard, MAGIC_PAYMENT_METHODS, normaliseCardNumber, type ChargeResult } from "./cards.ts";
 import type { SimContext } from "./context.ts";
 import { cardError, found, invalid, missing, paramMissing } from "./errors.ts";
 import { emit, snapshot } from "./events.ts";
 import { newId, randomToken } from "./ids.ts";
+import { fullLine, productName } from "./lines.ts";
+import { applyPendingChange } from "./planChange.ts";
 
-const DAY = 24 * 3600;
+export { productName };
 
 // ---------------------------------------------------------------------------
 // Look-ups
@@ -61,17 +60,12 @@ export function getCheckoutSession(ctx: SimContext, id: string): Stripe.Checkout
   return found(ctx.store.state.checkoutSessions[id], "checkout.session", id, "session");
 }
 
-export function productName(ctx: SimContext, price: Stripe.Price): string {
-  const id = idOf(price.product);
-  return (id && ctx.store.state.products[id]?.name) ?? price.nickname ?? price.id;
-}
-
 /** Fresh copy of the stored price (subscription items embed the full object). */
-function freshPrice(ctx: SimContext, price: Stripe.Price): Stripe.Price {
+export function freshPrice(ctx: SimContext, price: Stripe.Price): Stripe.Price {
   return snapshot(ctx.store.state.prices[price.id] ?? price);
 }
 
-function subCustomer(sub: Stripe.Subscription): string {
+export function subCustomer(sub: Stripe.Subscription): string {
   return idOf(sub.customer) ?? "";
 }
 
@@ -82,7 +76,7 @@ export function periodOf(sub: Stripe.Subscription): { start: number; end: number
 }
 
 /** Top-level fields of `after` that differ from `before`, with their old values. */
-function previousAttributes(before: object, after: object): Record<string, unknown> {
+export function previousAttributes(before: object, after: object): Record<string, unknown> {
   const prev: Record<string, unknown> = {};
   const b = before as Record<string, unknown>;
   const a = after as Record<string, unknown>;
@@ -92,54 +86,10 @@ function previousAttributes(before: object, after: object): Record<string, unkno
   return prev;
 }
 
-function emitSubscriptionUpdated(ctx: SimContext, sub: Stripe.Subscription, before: Stripe.Subscription): void {
+export function emitSubscriptionUpdated(ctx: SimContext, sub: Stripe.Subscription, before: Stripe.Subscription): void {
   const previous = previousAttributes(before, sub);
   if (Object.keys(previous).length === 0) return;
   emit(ctx, "customer.subscription.updated", sub, { customer: subCustomer(sub), previous });
-}
-
-// ---------------------------------------------------------------------------
-// Calendar
-// ---------------------------------------------------------------------------
-
-/** `anchor` plus `months` calendar months in UTC, clamped to the month's last day (Jan 31 → Feb 28). */
-function addMonths(anchor: number, months: number): number {
-  const d = new Date(anchor * 1000);
-  const day = d.getUTCDate();
-  const target = new Date(
-    Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()),
-  );
-  const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
-  target.setUTCDate(Math.min(day, lastDay));
-  return Math.floor(target.getTime() / 1000);
-}
-
-/** The `k`-th period boundary after `anchor` for a recurring price. */
-function boundary(anchor: number, recurring: Stripe.Price.Recurring, k: number): number {
-  const n = recurring.interval_count * k;
-  switch (recurring.interval) {
-    case "day":
-      return anchor + n * DAY;
-    case "week":
-      return anchor + n * 7 * DAY;
-    case "year":
-      return addMonths(anchor, 12 * n);
-    default:
-      return addMonths(anchor, n);
-  }
-}
-
-/** First period boundary strictly after `after`, counted from the billing cycle anchor. */
-function nextBoundary(anchor: number, recurring: Stripe.Price.Recurring, after: number): number {
-  let k = 1;
-  let t = boundary(anchor, recurring, k);
-  while (t <= after) t = boundary(anchor, recurring, ++k);
-  return t;
-}
-
-function recurringOf(price: Stripe.Price): Stripe.Price.Recurring {
-  if (!price.recurring) throw invalid(`The price ${price.id} is not recurring.`, "price");
-  return price.recurring;
 }
 
 // ---------------------------------------------------------------------------
@@ -250,7 +200,7 @@ function nextInvoiceNumber(ctx: SimContext, customer: Stripe.Customer): string {
 }
 
 /** Creates a draft subscription invoice and emits `invoice.created`. */
-function createSubscriptionInvoice(
+export function createSubscriptionInvoice(
   ctx: SimContext,
   sub: Stripe.Subscription,
   reason: Stripe.Invoice.BillingReason,
@@ -281,20 +231,55 @@ function createSubscriptionInvoice(
 }
 
 /** draft → open: numbers the invoice, applies credit balance, emits `invoice.finalized`. */
-function finalizeInvoice(ctx: SimContext, invoice: Stripe.Invoice): void {
+export function finalizeInvoice(ctx: SimContext, invoice: Stripe.Invoice): void {
   const customerId = idOf(invoice.customer) ?? "";
   const customer = getCustomer(ctx, customerId);
   const now = ctx.store.now(customerId);
-  // Credit (negative balance) pays first; a negative total becomes credit.
-  const applied = invoice.total - invoice.amount_due;
-  if (invoice.total < 0) customer.balance += invoice.total;
-  else if (applied > 0) customer.balance += applied;
-  invoice.ending_balance = customer.balance;
   invoice.number = nextInvoiceNumber(ctx, customer);
   invoice.status = "open";
   invoice.effective_at = now;
   invoice.status_transitions.finalized_at = now;
+  // Credit (negative balance) pays first, a debt is added, and a negative
+  // total becomes credit: the balance moves by what the invoice took or gave.
+  const delta = invoice.total < 0 ? invoice.total : invoice.total - invoice.amount_due;
+  invoice.ending_balance = customer.balance + delta;
   emit(ctx, "invoice.finalized", invoice, { customer: customerId });
+  if (delta !== 0) adjustBalance(ctx, customer, delta, { type: "applied_to_invoice", invoice: invoice.id, currency: invoice.currency });
+}
+
+/**
+ * Moves the customer's credit balance (negative = credit the customer holds)
+ * by `amount`, records a customer balance transaction and emits
+ * `customer.updated` with the previous `balance`.
+ */
+export function adjustBalance(
+  ctx: SimContext,
+  customer: Stripe.Customer,
+  amount: number,
+  opts: {
+    type: Stripe.CustomerBalanceTransaction.Type;
+    invoice?: string | null;
+    currency?: string | null;
+    description?: string | null;
+    metadata?: Record<string, string>;
+  },
+): Stripe.CustomerBalanceTransaction {
+  updateCustomer(ctx, customer, (c) => {
+    c.balance += amount;
+  });
+  const txn = buildBalanceTransaction({
+    created: ctx.store.now(customer.id),
+    customer: customer.id,
+    amount,
+    endingBalance: customer.balance,
+    currency: opts.currency ?? customer.currency ?? "usd",
+    type: opts.type,
+    invoice: opts.invoice ?? null,
+    description: opts.description ?? null,
+    metadata: opts.metadata ?? {},
+  });
+  ctx.store.state.balanceTransactions[txn.id] = txn;
+  return txn;
 }
 
 function markInvoicePaid(ctx: SimContext, invoice: Stripe.Invoice, pmId: string | null): void {
@@ -309,6 +294,11 @@ function markInvoicePaid(ctx: SimContext, invoice: Stripe.Invoice, pmId: string 
   invoice.status_transitions.paid_at = now;
   emit(ctx, "invoice.paid", invoice, { customer: customerId });
   emit(ctx, "invoice.payment_succeeded", invoice, { customer: customerId });
+  // A plan change waiting for this payment (`payment_behavior=pending_if_incomplete`) now applies.
+  const sub = subscriptionOfInvoice(ctx, invoice);
+  if (sub && ctx.store.state.subscriptionInternal[sub.id]?.pendingChange?.invoice === invoice.id) {
+    applyPendingChange(ctx, sub);
+  }
 }
 
 export function subscriptionOfInvoice(ctx: SimContext, invoice: Stripe.Invoice): Stripe.Subscription | null {
@@ -439,37 +429,6 @@ export function voidInvoice(ctx: SimContext, invoice: Stripe.Invoice): Stripe.In
 // Subscriptions
 // ---------------------------------------------------------------------------
 
-function lineFor(
-  ctx: SimContext,
-  sub: Stripe.Subscription,
-  item: Stripe.SubscriptionItem,
-  amount: number,
-  period: { start: number; end: number },
-  description: string,
-  proration: boolean,
-): Stripe.InvoiceLineItem {
-  return buildInvoiceLine({
-    invoice: null,
-    subscription: sub.id,
-    subscriptionItem: item.id,
-    price: item.price,
-    quantity: item.quantity ?? 1,
-    amount,
-    periodStart: period.start,
-    periodEnd: period.end,
-    description,
-    proration,
-  });
-}
-
-function fullLine(ctx: SimContext, sub: Stripe.Subscription, item: Stripe.SubscriptionItem, amountOverride?: number): Stripe.InvoiceLineItem {
-  const qty = item.quantity ?? 1;
-  const amount = amountOverride ?? (item.price.unit_amount ?? 0) * qty;
-  const name = productName(ctx, item.price);
-  const desc = amountOverride === 0 ? `Trial period for ${name}` : `${qty} × ${name}`;
-  return lineFor(ctx, sub, item, amount, { start: item.current_period_start, end: item.current_period_end }, desc, false);
-}
-
 export type NewSubscription = {
   customer: string;
   items: { price: string; quantity: number }[];
@@ -541,6 +500,21 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
   return { subscription: sub, invoice, payment };
 }
 
+/** `cancellation_details[comment|feedback]` as sent (`null` clears, `undefined` keeps). */
+export type CancellationInput = { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null };
+
+export function withCancellationDetails(
+  current: Stripe.Subscription.CancellationDetails | null,
+  input: CancellationInput,
+): Stripe.Subscription.CancellationDetails {
+  const base = current ?? { comment: null, feedback: null, feedback_option: null, reason: null };
+  return {
+    ...base,
+    comment: input.comment === undefined ? base.comment : input.comment,
+    feedback: input.feedback === undefined ? base.feedback : input.feedback,
+  };
+}
+
 /**
  * Ends the subscription now: `status: canceled`, `ended_at`, and
  * `customer.subscription.deleted`.
@@ -549,13 +523,14 @@ export function cancelSubscriptionNow(
   ctx: SimContext,
   sub: Stripe.Subscription,
   reason: "cancellation_requested" | "payment_failed" | "payment_disputed",
+  details: CancellationInput = {},
 ): Stripe.Subscription {
   if (sub.status === "canceled") return sub;
   const now = ctx.store.now(subCustomer(sub));
   sub.status = "canceled";
   sub.ended_at = now;
   sub.canceled_at = sub.canceled_at ?? now;
-  sub.cancellation_details = { ...(sub.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }), reason };
+  sub.cancellation_details = { ...withCancellationDetails(sub.cancellation_details, details), reason };
   const internal = ctx.store.state.subscriptionInternal[sub.id];
   if (internal) internal.pendingLines = [];
   emit(ctx, "customer.subscription.deleted", sub, { customer: subCustomer(sub) });
@@ -572,6 +547,7 @@ export function scheduleCancel(
   sub: Stripe.Subscription,
   style: "at_period_end" | "cancel_at",
   cancelAt?: number,
+  details: CancellationInput = {},
 ): Stripe.Subscription {
   if (sub.status === "canceled" || sub.status === "incomplete_expired") {
     throw invalid("A canceled subscription can only update its cancellation_details and metadata.", "cancel_at_period_end");
@@ -582,7 +558,7 @@ export function scheduleCancel(
   sub.cancel_at_period_end = style === "at_period_end";
   sub.cancel_at = cancelAt ?? end;
   sub.canceled_at = now;
-  sub.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason: "cancellation_requested" };
+  sub.cancellation_details = { ...withCancellationDetails(null, details), reason: "cancellation_requested" };
   emitSubscriptionUpdated(ctx, sub, before);
   return sub;
 }
@@ -599,89 +575,6 @@ export function unscheduleCancel(ctx: SimContext, sub: Stripe.Subscription): Str
   return sub;
 }
 
-export type ProrationBehavior = "create_prorations" | "always_invoice" | "none";
-
-/**
- * Moves the subscription's (first) item to `priceId`.
- * - Same interval: the period stays; unused time on the old price is
- *   credited and the rest of the period on the new price is charged
- *   (`proration: true` lines), invoiced now (`always_invoice`, a
- *   `subscription_update` invoice), on the next invoice
- *   (`create_prorations`) or not at all (`none`).
- * - Different interval: the billing cycle restarts now (as Stripe does),
- *   crediting unused time and invoicing the new price immediately.
- * Events: `customer.subscription.updated` (previous `items`), then the
- * invoice's events.
- */
-export function changePrice(
-  ctx: SimContext,
-  sub: Stripe.Subscription,
-  priceId: string,
-  behavior: ProrationBehavior,
-  opts: { itemId?: string; quantity?: number } = {},
-): Stripe.Subscription {
-  if (sub.status === "canceled" || sub.status === "incomplete_expired") {
-    throw invalid("This subscription is canceled and cannot be updated.", "items");
-  }
-  const item = opts.itemId ? sub.items.data.find((i) => i.id === opts.itemId) : sub.items.data[0];
-  if (!item) throw missing("subscription_item", opts.itemId ?? "", "items[0][id]");
-  const newPrice = getPrice(ctx, priceId, "items[0][price]");
-  if (!newPrice.active) throw invalid(`The price ${priceId} is not active.`, "items[0][price]");
-  const newRecurring = recurringOf(newPrice);
-  if (newPrice.currency !== sub.currency) throw invalid("The price's currency does not match the subscription's.", "items[0][price]");
-  const quantity = opts.quantity ?? item.quantity ?? 1;
-  if (newPrice.id === item.price.id && quantity === (item.quantity ?? 1)) return sub;
-
-  const customerId = subCustomer(sub);
-  const now = ctx.store.now(customerId);
-  const before = snapshot(sub);
-  const oldRecurring = recurringOf(item.price);
-  const { start, end } = { start: item.current_period_start, end: item.current_period_end };
-  const fraction = end > start ? Math.max(0, Math.min(1, (end - now) / (end - start))) : 0;
-  const oldAmount = (item.price.unit_amount ?? 0) * (item.quantity ?? 1);
-  const newAmount = (newPrice.unit_amount ?? 0) * quantity;
-  const resetCycle =
-    oldRecurring.interval !== newRecurring.interval || oldRecurring.interval_count !== newRecurring.interval_count;
-  const trialing = sub.status === "trialing";
-  const oldItemSnapshot = snapshot(item);
-
-  item.price = freshPrice(ctx, newPrice);
-  item.plan = planFromPrice(newPrice);
-  item.quantity = quantity;
-
-  const lines: Stripe.InvoiceLineItem[] = [];
-  if (!trialing && behavior !== "none") {
-    const credit = Math.round(oldAmount * fraction);
-    if (credit > 0) {
-      lines.push(
-        lineFor(ctx, sub, oldItemSnapshot, -credit, { start: now, end }, `Unused time on ${productName(ctx, oldItemSnapshot.price)}`, true),
-      );
-    }
-  }
-  if (resetCycle && !trialing) {
-    item.current_period_start = now;
-    item.current_period_end = boundary(now, newRecurring, 1);
-    sub.billing_cycle_anchor = now;
-    lines.push(fullLine(ctx, sub, item));
-  } else if (!trialing && behavior !== "none") {
-    const charge = Math.round(newAmount * fraction);
-    if (charge > 0) {
-      lines.push(lineFor(ctx, sub, item, charge, { start: now, end }, `Remaining time on ${productName(ctx, newPrice)}`, true));
-    }
-  }
-  emitSubscriptionUpdated(ctx, sub, before);
-
-  if (lines.length === 0) return sub;
-  if (behavior === "create_prorations" && !resetCycle) {
-    ctx.store.state.subscriptionInternal[sub.id]?.pendingLines.push(...lines);
-    return sub;
-  }
-  const invoice = createSubscriptionInvoice(ctx, sub, "subscription_update", lines, { start: now, end: now });
-  finalizeInvoice(ctx, invoice);
-  attemptInvoicePayment(ctx, invoice, { automatic: true });
-  return sub;
-}
-
 /**
  * The end of a period (or trial): either the scheduled cancel happens
  * (`customer.subscription.deleted`) or the subscription renews:
@@ -690,7 +583,11 @@ export function changePrice(
  * `invoice.paid` + `invoice.payment_succeeded`, or `invoice.payment_failed`
  * and `customer.subscription.updated` → `past_due`.
  */
-export function cycleSubscription(ctx: SimContext, sub: Stripe.Subscription): void {
+export function cycleSubscription(
+  ctx: SimContext,
+  sub: Stripe.Subscription,
+  opts: { beforeCycle?: (sub: Stripe.Subscription, end: number) => void } = {},
+): void {
   const { end } = periodOf(sub);
   if (sub.cancel_at !== null && sub.cancel_at <= end) {
     cancelSubscriptionNow(ctx, sub, "cancellation_requested");
@@ -698,6 +595,8 @@ export function cycleSubscription(ctx: SimContext, sub: Stripe.Subscription): vo
   }
   const before = snapshot(sub);
   const wasTrialing = sub.status === "trialing";
+  // A subscription schedule's next phase starts here: items switch, no proration.
+  opts.beforeCycle?.(sub, end);
   for (const item of sub.items.data) {
     const recurring = recurringOf(item.price);
     item.current_period_start = end;
@@ -722,193 +621,4 @@ export function trialWillEnd(ctx: SimContext, sub: Stripe.Subscription): void {
   const internal = ctx.store.state.subscriptionInternal[sub.id];
   if (internal) internal.trialWillEndSent = true;
   emit(ctx, "customer.subscription.trial_will_end", sub, { customer: subCustomer(sub) });
-}
-
-// ---------------------------------------------------------------------------
-// Checkout
-// ---------------------------------------------------------------------------
-
-export type NewCheckoutSession = {
-  mode: Stripe.Checkout.Session.Mode;
-  lineItems: { price: string; quantity: number }[];
-  customer: string | null;
-  customerEmail: string | null;
-  clientReferenceId: string | null;
-  metadata: Record<string, string>;
-  successUrl: string | null;
-  cancelUrl: string | null;
-  allowPromotionCodes: boolean | null;
-  subscriptionMetadata: Record<string, string>;
-  subscriptionDescription: string | null;
-  trialPeriodDays: number | null;
-  paymentIntentMetadata: Record<string, string>;
-};
-
-export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession): Stripe.Checkout.Session {
-  if (input.mode !== "subscription" && input.mode !== "payment") {
-    throw invalid(`The simulator supports Checkout modes 'subscription' and 'payment', not '${input.mode}'.`, "mode");
-  }
-  if (!input.successUrl) throw paramMissing("success_url");
-  if (input.lineItems.length === 0) throw paramMissing("line_items");
-  if (input.customer) getCustomer(ctx, input.customer);
-  const prices = input.lineItems.map((li, i) => getPrice(ctx, li.price, `line_items[${i}][price]`));
-  prices.forEach((p, i) => {
-    if (!p.active) throw invalid(`The price specified is inactive. This field only accepts active prices.`, `line_items[${i}][price]`);
-    if (input.mode === "subscription" && !p.recurring) {
-      throw invalid("You must provide at least one recurring price in `subscription` mode when using prices.", `line_items[${i}][price]`);
-    }
-    if (input.mode === "payment" && p.recurring) {
-      throw invalid("You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.", `line_items[${i}][price]`);
-    }
-  });
-  const id = `cs_test_${randomToken(58)}`;
-  const lineItems = input.lineItems.map((li, i) => {
-    const price = snapshot(prices[i] as Stripe.Price);
-    return buildCheckoutLineItem(price, li.quantity, productName(ctx, price));
-  });
-  const trial = input.mode === "subscription" && input.trialPeriodDays ? input.trialPeriodDays : null;
-  const amountTotal = trial ? 0 : lineItems.reduce((s, li) => s + li.amount_total, 0);
-  const session = buildCheckoutSession({
-    id,
-    created: ctx.store.now(input.customer),
-    mode: input.mode,
-    customer: input.customer,
-    customerEmail: input.customerEmail,
-    clientReferenceId: input.clientReferenceId,
-    metadata: input.metadata,
-    successUrl: input.successUrl,
-    cancelUrl: input.cancelUrl,
-    currency: prices[0]?.currency ?? null,
-    amountTotal,
-    allowPromotionCodes: input.allowPromotionCodes,
-    url: `${ctx.baseUrl}/checkout/${id}`,
-  });
-  ctx.store.state.checkoutSessions[id] = session;
-  ctx.store.state.checkoutLineItems[id] = lineItems;
-  ctx.store.state.checkoutExtras[id] = {
-    subscriptionMetadata: input.subscriptionMetadata,
-    subscriptionDescription: input.subscriptionDescription,
-    trialPeriodDays: trial,
-    paymentIntentMetadata: input.paymentIntentMetadata,
-  };
-  return session;
-}
-
-export function expireCheckoutSession(ctx: SimContext, session: Stripe.Checkout.Session): Stripe.Checkout.Session {
-  if (session.status !== "open") {
-    throw invalid(`Only Checkout Sessions with a status in ["open"] can be expired.`, "session");
-  }
-  session.status = "expired";
-  session.url = null;
-  emit(ctx, "checkout.session.expired", session, { customer: idOf(session.customer as string | { id: string } | null) });
-  return session;
-}
-
-export type CheckoutOutcome =
-  | { kind: "redirect"; url: string }
-  | { kind: "error"; message: string; code: string }
-  | { kind: "requires_action" };
-
-/**
- * Pays a Checkout Session with a test card (the hosted page's submit).
- * Declines leave the session open. Success creates the customer (if the
- * session had none), attaches the card, creates the subscription (paid first
- * invoice) or a succeeded PaymentIntent, completes the session and emits
- * `checkout.session.completed` last.
- */
-export function completeCheckout(
-  ctx: SimContext,
-  session: Stripe.Checkout.Session,
-  input: { cardNumber: string; email: string | null; name: string | null; authenticated: boolean },
-): CheckoutOutcome {
-  if (session.status !== "open") return { kind: "error", code: "session_inactive", message: "This Checkout Session is no longer active." };
-  const number = normaliseCardNumber(input.cardNumber);
-  if (!/^\d{12,19}$/.test(number)) return { kind: "error", code: "incorrect_number", message: "Your card number is incomplete." };
-  const extras = ctx.store.state.checkoutExtras[session.id];
-  const dueNow = (session.amount_total ?? 0) > 0;
-  if (dueNow) {
-    const check = chargeCard(number, { atCheckout: true, authenticated: input.authenticated });
-    if (!check.ok) {
-      if (check.kind === "requires_action") return { kind: "requires_action" };
-      return { kind: "error", code: check.code, message: check.message };
-    }
-  } else {
-    // A trial still validates the card (Stripe runs a SetupIntent): hard declines fail.
-    const check = chargeCard(number, { atCheckout: true, authenticated: true });
-    if (!check.ok && check.kind === "declined") return { kind: "error", code: check.code, message: check.message };
-  }
-
-  let customerId = idOf(session.customer);
-  const email = input.email ?? session.customer_email ?? null;
-  if (!customerId) {
-    customerId = createCustomer(ctx, { email, name: input.name }).id;
-    session.customer = customerId;
-  }
-  const customer = getCustomer(ctx, customerId);
-  const pm = createCard(ctx, number, customerId, { email: email ?? customer.email, name: input.name });
-  const lineItems = ctx.store.state.checkoutLineItems[session.id] ?? [];
-  session.customer_details = {
-    address: null,
-    business_name: null,
-    email: email ?? customer.email,
-    individual_name: null,
-    name: input.name ?? customer.name ?? null,
-    phone: null,
-    tax_exempt: "none",
-    tax_ids: [],
-  };
-
-  if (session.mode === "subscription") {
-    const { subscription, invoice } = createSubscription(ctx, {
-      customer: customerId,
-      items: lineItems.map((li) => ({ price: li.price?.id ?? "", quantity: li.quantity ?? 1 })),
-      metadata: extras?.subscriptionMetadata ?? {},
-      description: extras?.subscriptionDescription ?? null,
-      trialDays: extras?.trialPeriodDays ?? null,
-      paymentMethod: pm.id,
-      atCheckout: true,
-      authenticated: true,
-    });
-    session.subscription = subscription.id;
-    session.invoice = invoice.id;
-    session.payment_status = dueNow ? "paid" : "no_payment_required";
-  } else {
-    const pi = buildPaymentIntent({
-      created: ctx.store.now(customerId),
-      amount: session.amount_total ?? 0,
-      currency: session.currency ?? "usd",
-      customer: customerId,
-      paymentMethod: pm.id,
-      metadata: extras?.paymentIntentMetadata ?? {},
-      status: "succeeded",
-      description: lineItems.map((li) => li.description).join(", "),
-    });
-    ctx.store.state.paymentIntents[pi.id] = pi;
-    emit(ctx, "payment_intent.succeeded", pi, { customer: customerId });
-    session.payment_intent = pi.id;
-    session.payment_status = "paid";
-  }
-  session.status = "complete";
-  session.url = null;
-  emit(ctx, "checkout.session.completed", session, { customer: customerId });
-  const success = (session.success_url ?? "").replaceAll("{CHECKOUT_SESSION_ID}", session.id);
-  return { kind: "redirect", url: success };
-}
-
-/** Customer-facing portal and invoice pages pay with a newly typed card or the default one. */
-export function payInvoiceWithCard(
-  ctx: SimContext,
-  invoice: Stripe.Invoice,
-  input: { cardNumber: string | null; authenticated: boolean },
-): ChargeResult {
-  const customerId = idOf(invoice.customer) ?? "";
-  let pmId: string | null = null;
-  if (input.cardNumber) {
-    const number = normaliseCardNumber(input.cardNumber);
-    const existing = Object.entries(ctx.store.state.cardNumbers).find(
-      ([id, n]) => n === number && idOf(ctx.store.state.paymentMethods[id]?.customer as string | null) === customerId,
-    );
-    pmId = existing ? existing[0] : createCard(ctx, number, customerId).id;
-  }
-  return attemptInvoicePayment(ctx, invoice, { paymentMethod: pmId, authenticated: input.authenticated });
 }

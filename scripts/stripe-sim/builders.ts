@@ -377,9 +377,9 @@ export function buildInvoice(input: {
   number: string | null;
 }): Stripe.Invoice {
   const total = input.lines.reduce((s, l) => s + l.amount, 0);
-  // A credit balance (negative) pays part of the invoice before the card does.
-  const applied = Math.max(Math.min(-input.startingBalance, total), 0);
-  const amountDue = Math.max(total - applied, 0);
+  // A credit balance (negative) pays part of the invoice before the card does;
+  // a debt (positive) is added. A negative total is never due.
+  const amountDue = total < 0 ? 0 : Math.max(total + input.startingBalance, 0);
   const sub = input.subscription;
   return {
     id: input.id,
@@ -565,13 +565,14 @@ export function buildPortalSession(input: {
   id: string;
   created: number;
   customer: string;
+  configuration: string;
   returnUrl: string | null;
   url: string;
 }): Stripe.BillingPortal.Session {
   return {
     id: input.id,
     object: "billing_portal.session",
-    configuration: "bpc_simulator_default",
+    configuration: input.configuration,
     created: input.created,
     customer: input.customer,
     customer_account: null,
@@ -709,4 +710,217 @@ export function buildEvent<T extends EventType>(input: {
   // The discriminated union cannot follow a generic `T`; the pairing of
   // `type` and `object` is already enforced by `EventObject<T>` above.
   return event as unknown as Stripe.Event;
+}
+
+/** An invoice line for a one-off price (Checkout `invoice_creation`), parented by an invoice item. */
+export function buildInvoiceItemLine(input: {
+  invoice: string;
+  price: Stripe.Price;
+  quantity: number;
+  description: string;
+  period: number;
+}): Stripe.InvoiceLineItem {
+  const product = typeof input.price.product === "string" ? input.price.product : input.price.product.id;
+  const amount = (input.price.unit_amount ?? 0) * input.quantity;
+  return {
+    id: newId("il"),
+    object: "line_item",
+    amount,
+    currency: input.price.currency,
+    description: input.description,
+    discount_amounts: [],
+    discountable: true,
+    discounts: [],
+    invoice: input.invoice,
+    livemode: false,
+    metadata: {},
+    parent: {
+      type: "invoice_item_details",
+      invoice_item_details: { invoice_item: newId("ii"), proration: false, proration_details: null, subscription: null },
+      subscription_item_details: null,
+    },
+    period: { start: input.period, end: input.period },
+    pretax_credit_amounts: [],
+    pricing: {
+      type: "price_details",
+      price_details: { price: input.price.id, product },
+      unit_amount_decimal: input.price.unit_amount_decimal,
+    },
+    quantity: input.quantity,
+    quantity_decimal: decimal(input.quantity),
+    subscription: null,
+    subtotal: amount,
+    taxes: [],
+  };
+}
+
+export function buildBalanceTransaction(input: {
+  created: number;
+  customer: string;
+  amount: number;
+  endingBalance: number;
+  currency: string;
+  type: Stripe.CustomerBalanceTransaction.Type;
+  invoice: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+}): Stripe.CustomerBalanceTransaction {
+  return {
+    id: newId("cbtxn"),
+    object: "customer_balance_transaction",
+    amount: input.amount,
+    checkout_session: null,
+    created: input.created,
+    credit_note: null,
+    currency: input.currency,
+    customer: input.customer,
+    customer_account: null,
+    description: input.description,
+    ending_balance: input.endingBalance,
+    invoice: input.invoice,
+    livemode: false,
+    metadata: input.metadata,
+    type: input.type,
+  };
+}
+
+export type SchedulePhaseInput = {
+  start: number;
+  end: number;
+  items: { price: string; quantity: number }[];
+  currency: string;
+  prorationBehavior: Stripe.SubscriptionSchedule.Phase.ProrationBehavior;
+  metadata: Record<string, string>;
+};
+
+export function buildSchedulePhase(input: SchedulePhaseInput): Stripe.SubscriptionSchedule.Phase {
+  return {
+    add_invoice_items: [],
+    application_fee_percent: null,
+    billing_cycle_anchor: null,
+    billing_thresholds: null,
+    collection_method: null,
+    currency: input.currency,
+    default_payment_method: null,
+    default_tax_rates: [],
+    description: null,
+    discounts: [],
+    end_date: input.end,
+    invoice_settings: null,
+    items: input.items.map((it) => ({
+      billing_thresholds: null,
+      discounts: [],
+      metadata: {},
+      plan: it.price,
+      price: it.price,
+      quantity: it.quantity,
+      tax_rates: [],
+    })),
+    metadata: input.metadata,
+    on_behalf_of: null,
+    proration_behavior: input.prorationBehavior,
+    start_date: input.start,
+    transfer_data: null,
+    trial_end: null,
+  };
+}
+
+export function buildSubscriptionSchedule(input: {
+  created: number;
+  customer: string;
+  subscription: string;
+  phases: Stripe.SubscriptionSchedule.Phase[];
+  endBehavior: Stripe.SubscriptionSchedule.EndBehavior;
+  metadata: Record<string, string>;
+  testClock: string | null;
+  defaultPaymentMethod: string | null;
+}): Stripe.SubscriptionSchedule {
+  const first = input.phases[0];
+  return {
+    id: newId("sub_sched"),
+    object: "subscription_schedule",
+    application: null,
+    billing_mode: { flexible: null, type: "classic" },
+    canceled_at: null,
+    completed_at: null,
+    created: input.created,
+    current_phase: first ? { start_date: first.start_date, end_date: first.end_date } : null,
+    customer: input.customer,
+    customer_account: null,
+    default_settings: {
+      application_fee_percent: null,
+      billing_cycle_anchor: "automatic",
+      billing_thresholds: null,
+      collection_method: "charge_automatically",
+      default_payment_method: input.defaultPaymentMethod,
+      description: null,
+      invoice_settings: { account_tax_ids: null, custom_fields: null, days_until_due: null, description: null, footer: null, issuer: { type: "self" } },
+      on_behalf_of: null,
+      transfer_data: null,
+    },
+    end_behavior: input.endBehavior,
+    livemode: false,
+    metadata: input.metadata,
+    pause_schedules: [],
+    phases: input.phases,
+    released_at: null,
+    released_subscription: null,
+    status: "active",
+    subscription: input.subscription,
+    test_clock: input.testClock,
+  };
+}
+
+export type PortalFeatures = Stripe.BillingPortal.Configuration.Features;
+
+/** Stripe's defaults for a configuration's features (everything off unless given). */
+export function defaultPortalFeatures(): PortalFeatures {
+  return {
+    customer_update: { allowed_updates: [], enabled: false },
+    invoice_history: { enabled: false },
+    payment_method_update: { enabled: false, payment_method_configuration: null },
+    subscription_cancel: {
+      cancellation_reason: { enabled: false, feedback_options: null, options: [] },
+      enabled: false,
+      mode: "at_period_end",
+      proration_behavior: "none",
+    },
+    subscription_pause: { duration: { interval_options: [], type: "indefinite" }, enabled: false },
+    subscription_update: {
+      billing_cycle_anchor: null,
+      default_allowed_updates: [],
+      enabled: false,
+      products: [],
+      proration_behavior: "none",
+      schedule_at_period_end: { conditions: [] },
+      trial_update_behavior: "end_trial",
+    },
+  };
+}
+
+export function buildPortalConfiguration(input: {
+  created: number;
+  features: PortalFeatures;
+  businessProfile: Stripe.BillingPortal.Configuration.BusinessProfile;
+  defaultReturnUrl: string | null;
+  isDefault: boolean;
+  metadata: Record<string, string>;
+  name: string | null;
+}): Stripe.BillingPortal.Configuration {
+  return {
+    id: newId("bpc"),
+    object: "billing_portal.configuration",
+    active: true,
+    application: null,
+    business_profile: input.businessProfile,
+    created: input.created,
+    default_return_url: input.defaultReturnUrl,
+    features: input.features,
+    is_default: input.isDefault,
+    livemode: false,
+    login_page: { enabled: false, url: null },
+    metadata: input.metadata,
+    name: input.name,
+    updated: input.created,
+  };
 }

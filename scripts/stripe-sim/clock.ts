@@ -6,6 +6,9 @@
  * - `customer.subscription.trial_will_end`, `trialWillEndSeconds` before a trial ends;
  * - the end of a period or trial (renewal, or the scheduled cancel);
  * - a `cancel_at` inside the period;
+ * - a subscription schedule's next phase or end (at the period end it is
+ *   part of the renewal, see schedules.ts);
+ * - the expiry of a `pending_update` (its invoice is voided);
  * - Smart-Retries-like retries of failed invoices (`dunning.retryDays`),
  *   ending in `canceled` or `unpaid`.
  *
@@ -13,7 +16,9 @@
  * lives on the global time (real time + `/_sim/advance` offset).
  */
 import type Stripe from "stripe";
-import { cycleSubscription, idOf, attemptInvoicePayment, cancelSubscriptionNow, subscriptionOfInvoice, trialWillEnd } from "./billing.ts";
+import { idOf, attemptInvoicePayment, cancelSubscriptionNow, subscriptionOfInvoice, trialWillEnd } from "./billing.ts";
+import { expirePendingChange } from "./planChange.ts";
+import { renewSubscription, scheduleStepBefore } from "./schedules.ts";
 import type { SimContext } from "./context.ts";
 import { emit } from "./events.ts";
 import { invalid, missing } from "./errors.ts";
@@ -37,10 +42,15 @@ function dueActions(ctx: SimContext, clockId: string | null): Action[] {
       const at = Math.max(sub.created, sub.trial_end - ctx.config.trialWillEndSeconds);
       actions.push({ at, customer: customerId, run: () => trialWillEnd(ctx, sub) });
     }
+    if (sub.pending_update) {
+      actions.push({ at: sub.pending_update.expires_at, customer: customerId, run: () => expirePendingChange(ctx, sub) });
+    }
+    const step = scheduleStepBefore(ctx, sub, end);
+    if (step) actions.push({ at: step.at, customer: customerId, run: step.run });
     if (sub.cancel_at !== null && sub.cancel_at < end) {
       actions.push({ at: sub.cancel_at, customer: customerId, run: () => cancelSubscriptionNow(ctx, sub, "cancellation_requested") });
     } else {
-      actions.push({ at: end, customer: customerId, run: () => cycleSubscription(ctx, sub) });
+      actions.push({ at: end, customer: customerId, run: () => renewSubscription(ctx, sub) });
     }
   }
   for (const invoice of Object.values(state.invoices)) {

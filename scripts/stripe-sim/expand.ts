@@ -26,6 +26,8 @@ export function lookupById(ctx: SimContext, id: string): object | undefined {
     s.portalSessions,
     s.subscriptions,
     s.invoices,
+    s.subscriptionSchedules,
+    s.portalConfigurations,
     s.testClocks,
     s.webhookEndpoints,
   ];

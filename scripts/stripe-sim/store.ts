@@ -48,6 +48,20 @@ export type CheckoutExtras = {
   subscriptionDescription: string | null;
   trialPeriodDays: number | null;
   paymentIntentMetadata: Record<string, string>;
+  /** `invoice_creation` of a payment-mode session (`undefined` in states saved before it existed). */
+  invoiceCreation?: { description: string | null; metadata: Record<string, string> } | null;
+};
+
+/**
+ * A plan change waiting for its invoice to be paid
+ * (`payment_behavior=pending_if_incomplete`); mirrored in `subscription.pending_update`.
+ */
+export type PendingChange = {
+  invoice: string;
+  /** The item as it becomes once the invoice is paid. */
+  item: Stripe.SubscriptionItem;
+  /** New billing cycle anchor when the change restarts the cycle. */
+  billingCycleAnchor: number | null;
 };
 
 /** Per-subscription facts that are not part of the Stripe object. */
@@ -55,6 +69,7 @@ export type SubscriptionInternal = {
   trialWillEndSent: boolean;
   /** Proration lines waiting for the next invoice (`proration_behavior=create_prorations`). */
   pendingLines: Stripe.InvoiceLineItem[];
+  pendingChange?: PendingChange | null;
 };
 
 /** An idempotency record: the first response for a key (Stripe keeps 24 h+). */
@@ -81,6 +96,9 @@ export type SimState = {
   subscriptions: Record<string, Stripe.Subscription>;
   subscriptionInternal: Record<string, SubscriptionInternal>;
   invoices: Record<string, Stripe.Invoice>;
+  subscriptionSchedules: Record<string, Stripe.SubscriptionSchedule>;
+  portalConfigurations: Record<string, Stripe.BillingPortal.Configuration>;
+  balanceTransactions: Record<string, Stripe.CustomerBalanceTransaction>;
   events: Record<string, Stripe.Event>;
   /** Event ids in creation order (lists are newest first). */
   eventOrder: string[];
@@ -118,6 +136,9 @@ export function emptyState(): SimState {
     subscriptions: {},
     subscriptionInternal: {},
     invoices: {},
+    subscriptionSchedules: {},
+    portalConfigurations: {},
+    balanceTransactions: {},
     events: {},
     eventOrder: [],
     testClocks: {},

@@ -190,3 +190,42 @@ export async function simPost(sim: StripeSimulator, path: string, body: unknown)
   if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }
+
+/**
+ * A Billing Portal configuration like the product's: switches between every
+ * active recurring price of the catalogue (grouped by product), cancel,
+ * card update and invoice history. `overrides` replaces whole features.
+ */
+export async function createPortalConfiguration(
+  stripe: Stripe,
+  overrides: Partial<Stripe.BillingPortal.ConfigurationCreateParams.Features> = {},
+): Promise<Stripe.BillingPortal.Configuration> {
+  const prices = await stripe.prices.list({ active: true, type: "recurring", limit: 100 });
+  const byProduct = new Map<string, string[]>();
+  for (const p of prices.data) {
+    const product = typeof p.product === "string" ? p.product : p.product.id;
+    byProduct.set(product, [...(byProduct.get(product) ?? []), p.id]);
+  }
+  return stripe.billingPortal.configurations.create({
+    business_profile: { headline: "Simulator billing" },
+    features: {
+      subscription_update: {
+        enabled: true,
+        default_allowed_updates: ["price"],
+        proration_behavior: "always_invoice",
+        products: [...byProduct].map(([product, ids]) => ({ product, prices: ids })),
+      },
+      subscription_cancel: { enabled: true, mode: "at_period_end" },
+      payment_method_update: { enabled: true },
+      invoice_history: { enabled: true },
+      ...overrides,
+    },
+  });
+}
+
+/** A portal session for `customer` under `configuration` (created like the product's when omitted); returns its URL. */
+export async function openPortal(h: Harness, customer: string, configuration?: string): Promise<string> {
+  const config = configuration ?? (await createPortalConfiguration(h.stripe)).id;
+  const session = await h.stripe.billingPortal.sessions.create({ customer, configuration: config, return_url: "http://127.0.0.1:5173/billing" });
+  return session.url;
+}

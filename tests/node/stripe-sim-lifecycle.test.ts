@@ -5,7 +5,7 @@
  */
 import type Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { postForm, simPost, startHarness, subscribe, type Harness } from "./stripe-sim-harness.ts";
+import { openPortal, postForm, simPost, startHarness, subscribe, type Harness } from "./stripe-sim-harness.ts";
 
 let h: Harness;
 const DAY = 24 * 3600;
@@ -22,9 +22,9 @@ beforeEach(async () => {
 
 /** The hosted portal page's URL for `customer`. */
 async function portal(customer: string): Promise<string> {
-  const session = await h.stripe.billingPortal.sessions.create({ customer, return_url: "http://127.0.0.1:5173/billing" });
-  expect(session.url).toMatch(new RegExp(`^${h.sim.url}/portal/bps_`));
-  return session.url;
+  const url = await openPortal(h, customer);
+  expect(url).toMatch(new RegExp(`^${h.sim.url}/portal/bps_`));
+  return url;
 }
 
 function eventsFor(type: string, objectId: string): Stripe.Event[] {

@@ -5,11 +5,10 @@
  */
 import type Stripe from "stripe";
 import {
-  changePrice,
-  createCheckoutSession,
+  adjustBalance,
+  cancelSubscriptionNow,
   createCustomer,
   createSubscription,
-  expireCheckoutSession,
   getCheckoutSession,
   getCustomer,
   getInvoice,
@@ -19,67 +18,24 @@ import {
   idOf,
   payInvoiceFromApi,
   resolvePaymentMethod,
-  scheduleCancel,
-  unscheduleCancel,
-  cancelSubscriptionNow,
   updateCustomer,
   voidInvoice,
-  type ProrationBehavior,
 } from "../billing.ts";
-import {
-  buildPortalSession,
-  buildPrice,
-  buildProduct,
-  buildTestClock,
-  buildWebhookEndpoint,
-
-} from "../builders.ts";
+import { buildPrice, buildProduct, buildTestClock, buildWebhookEndpoint } from "../builders.ts";
+import { createCheckoutSession, expireCheckoutSession } from "../checkout.ts";
 import { advanceClock } from "../clock.ts";
 import type { SimContext } from "../context.ts";
-import { found, invalid, missing, paramMissing } from "../errors.ts";
+import { found, invalid, paramMissing } from "../errors.ts";
 import { deliverySucceeded, emit } from "../events.ts";
-import { newestFirst, paginate, render, type ListParams } from "../expand.ts";
-import { arr, bool, int, mergeMetadata, metadataOf, obj, str, strs, type FormObject } from "../form.ts";
-import { newId, randomToken } from "../ids.ts";
-import { json, type Router, type SimRequest, type SimResponse } from "../router.ts";
-
-function params(req: SimRequest): FormObject {
-  return req.method === "POST" ? req.body : req.query;
-}
-
-function expandOf(req: SimRequest): string[] {
-  return strs(params(req).expand);
-}
-
-function listParams(req: SimRequest): ListParams {
-  const q = req.query;
-  return { limit: int(q.limit), starting_after: str(q.starting_after), ending_before: str(q.ending_before) };
-}
-
-/** Applies Stripe's `created[gt|gte|lt|lte]` (or exact `created`) filter. */
-function createdFilter(q: FormObject): (created: number) => boolean {
-  const exact = int(q.created);
-  const range = obj(q.created);
-  return (c) => {
-    if (exact !== undefined) return c === exact;
-    if (!range) return true;
-    const gt = int(range.gt), gte = int(range.gte), lt = int(range.lt), lte = int(range.lte);
-    return (gt === undefined || c > gt) && (gte === undefined || c >= gte) && (lt === undefined || c < lt) && (lte === undefined || c <= lte);
-  };
-}
-
-function requireStr(p: FormObject, key: string): string {
-  const v = str(p[key]);
-  if (!v) throw paramMissing(key);
-  return v;
-}
+import { newestFirst } from "../expand.ts";
+import { arr, bool, int, mergeMetadata, metadataOf, obj, str, strs } from "../form.ts";
+import { randomToken } from "../ids.ts";
+import type { Router } from "../router.ts";
+import { createdFilter, requireStr, responders } from "./common.ts";
 
 export function registerApiRoutes(router: Router, ctx: SimContext): void {
   const state = () => ctx.store.state;
-  const ok = (value: unknown): SimResponse => json(200, value);
-  const one = <T>(req: SimRequest, value: T): SimResponse => ok(render(ctx, value, expandOf(req)));
-  const list = <T extends { id: string }>(req: SimRequest, items: T[], url: string): SimResponse =>
-    ok(render(ctx, paginate(items, listParams(req), url), expandOf(req)));
+  const { ok, one, list } = responders(ctx);
 
   // ---- Customers ---------------------------------------------------------
   router.on("POST", "/v1/customers", (req) => {
@@ -115,6 +71,10 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
       c.metadata = mergeMetadata(c.metadata, metadataOf(p.metadata), p.metadata);
       if (resolved !== undefined) c.invoice_settings.default_payment_method = resolved;
     });
+    const balance = int(p.balance);
+    if (balance !== undefined && balance !== customer.balance) {
+      adjustBalance(ctx, customer, balance - customer.balance, { type: "adjustment" });
+    }
     return one(req, customer);
   });
   router.on("DELETE", "/v1/customers/:id", (req) => {
@@ -330,6 +290,12 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
       subscriptionDescription: str(subData?.description) ?? null,
       trialPeriodDays: int(subData?.trial_period_days) ?? null,
       paymentIntentMetadata: metadataOf(piData?.metadata) ?? {},
+      invoiceCreation: bool(obj(p.invoice_creation)?.enabled)
+        ? {
+            description: str(obj(obj(p.invoice_creation)?.invoice_data)?.description) ?? null,
+            metadata: metadataOf(obj(obj(p.invoice_creation)?.invoice_data)?.metadata) ?? {},
+          }
+        : null,
     });
     return one(req, session);
   });
@@ -352,22 +318,6 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
         (!status || s.status === status),
     );
     return list(req, items, "/v1/checkout/sessions");
-  });
-
-  // ---- Billing portal ----------------------------------------------------
-  router.on("POST", "/v1/billing_portal/sessions", (req) => {
-    const p = req.body;
-    const customer = getCustomer(ctx, requireStr(p, "customer"));
-    const id = newId("bps");
-    const session = buildPortalSession({
-      id,
-      created: ctx.store.now(customer.id),
-      customer: customer.id,
-      returnUrl: str(p.return_url) ?? null,
-      url: `${ctx.baseUrl}/portal/${id}`,
-    });
-    state().portalSessions[id] = session;
-    return one(req, session);
   });
 
   // ---- Subscriptions -----------------------------------------------------
@@ -394,57 +344,6 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
     return one(req, subscription);
   });
   router.on("GET", "/v1/subscriptions/:id", (req) => one(req, getSubscription(ctx, req.params.id ?? "", "id")));
-  router.on("POST", "/v1/subscriptions/:id", (req) => {
-    const sub = getSubscription(ctx, req.params.id ?? "", "id");
-    const p = req.body;
-    const customerId = idOf(sub.customer) ?? "";
-    const behavior = (str(p.proration_behavior) ?? "create_prorations") as ProrationBehavior;
-    if (!["create_prorations", "always_invoice", "none"].includes(behavior)) {
-      throw invalid("Invalid proration_behavior", "proration_behavior");
-    }
-    const items = arr(p.items);
-    items.forEach((it, i) => {
-      const o = obj(it) ?? {};
-      const price = str(o.price);
-      if (price) changePrice(ctx, sub, price, behavior, { itemId: str(o.id), quantity: int(o.quantity) });
-      else if (int(o.quantity) !== undefined) {
-        const item = sub.items.data.find((x) => x.id === str(o.id)) ?? sub.items.data[0];
-        if (!item) throw missing("subscription_item", str(o.id) ?? "", `items[${i}][id]`);
-        changePrice(ctx, sub, item.price.id, behavior, { itemId: item.id, quantity: int(o.quantity) });
-      }
-    });
-    const capEnd = bool(p.cancel_at_period_end);
-    if (capEnd === true) scheduleCancel(ctx, sub, "at_period_end");
-    if (capEnd === false && (sub.cancel_at_period_end || sub.cancel_at !== null)) unscheduleCancel(ctx, sub);
-    if (p.cancel_at !== undefined) {
-      const at = int(p.cancel_at);
-      if (p.cancel_at === "" || at === undefined) {
-        if (sub.cancel_at !== null) unscheduleCancel(ctx, sub);
-      } else {
-        scheduleCancel(ctx, sub, "cancel_at", at);
-      }
-    }
-    const pmParam = str(p.default_payment_method);
-    const metadata = metadataOf(p.metadata);
-    if (pmParam || metadata !== undefined || p.description !== undefined) {
-      const before = JSON.stringify({ d: sub.default_payment_method, m: sub.metadata, s: sub.description });
-      const prev = { default_payment_method: sub.default_payment_method, metadata: sub.metadata, description: sub.description };
-      if (pmParam) sub.default_payment_method = resolvePaymentMethod(ctx, pmParam, customerId, "default_payment_method").id;
-      sub.metadata = mergeMetadata(sub.metadata, metadata, p.metadata);
-      if (p.description !== undefined) sub.description = str(p.description) || null;
-      if (before !== JSON.stringify({ d: sub.default_payment_method, m: sub.metadata, s: sub.description })) {
-        emit(ctx, "customer.subscription.updated", sub, { customer: customerId, previous: prev });
-      }
-    }
-    return one(req, sub);
-  });
-  router.on("DELETE", "/v1/subscriptions/:id", (req) => {
-    const sub = getSubscription(ctx, req.params.id ?? "", "id");
-    if (sub.status === "canceled") {
-      throw invalid(`A canceled subscription can only update its cancellation_details and metadata.`, undefined, "resource_missing");
-    }
-    return one(req, cancelSubscriptionNow(ctx, sub, "cancellation_requested"));
-  });
   router.on("GET", "/v1/subscriptions", (req) => {
     const q = req.query;
     const customer = str(q.customer), status = str(q.status), price = str(q.price), clock = str(q.test_clock);

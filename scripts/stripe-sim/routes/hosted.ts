@@ -6,36 +6,26 @@
  * Playwright can drive them.
  */
 import type Stripe from "stripe";
-import {
-  changePrice,
-  completeCheckout,
-  createCard,
-  getCustomer,
-  idOf,
-  payInvoiceWithCard,
-  periodOf,
-  productName,
-  scheduleCancel,
-  setDefaultPaymentMethod,
-  unscheduleCancel,
-} from "../billing.ts";
-import { cardSpec, normaliseCardNumber, type ChargeResult } from "../cards.ts";
+import { idOf } from "../billing.ts";
+import { normaliseCardNumber, type ChargeResult } from "../cards.ts";
+import { checkoutDueToday, completeCheckout, payInvoiceWithCard } from "../checkout.ts";
 import type { SimContext } from "../context.ts";
 import { str } from "../form.ts";
 import { day, esc, money, page } from "../html.ts";
 import { newId } from "../ids.ts";
-import { html, redirect, type Router, type SimRequest } from "../router.ts";
+import { html, redirect, type Router, type SimRequest, type SimResponse } from "../router.ts";
+import { registerPortalPages } from "./hostedPortal.ts";
 
 const AUTH_FAILED = "We are unable to authenticate your payment method. Please choose a different payment method and try again.";
 
-function priceLabel(ctx: SimContext, price: Stripe.Price): string {
+export function priceLabel(ctx: SimContext, price: Stripe.Price): string {
   const per = price.recurring
     ? ` per ${price.recurring.interval_count > 1 ? `${price.recurring.interval_count} ${price.recurring.interval}s` : price.recurring.interval}`
     : "";
   return `${money(price.unit_amount ?? 0, price.currency)}${per}`;
 }
 
-function notFound(what: string) {
+export function notFound(what: string) {
   return html(404, page("Not found", `<h1 data-testid="not-found">${esc(what)} not found</h1>`));
 }
 
@@ -69,11 +59,15 @@ export function registerHostedRoutes(router: Router, ctx: SimContext): void {
 <td>${price ? esc(priceLabel(ctx, price)) : ""}</td></tr>`;
       })
       .join("");
+    // An existing customer's credit balance pays first, as on the first invoice.
+    const dueToday = checkoutDueToday(ctx, session);
+    const credit = (session.amount_total ?? 0) - dueToday;
     const submit = session.mode === "subscription" ? (trial ? "Start trial" : "Subscribe") : "Pay";
     const body = `
 <h1 data-testid="checkout-title">${session.mode === "subscription" ? "Subscribe" : "Pay"}</h1>
 <table>${rows}</table>
-<p class="row"><strong>Total due today</strong><strong data-testid="checkout-total">${esc(money(session.amount_total ?? 0, session.currency ?? "usd"))}</strong></p>
+${credit > 0 ? `<p class="row"><span>Applied balance</span><span data-testid="checkout-credit">−${esc(money(credit, session.currency ?? "usd"))}</span></p>` : ""}
+<p class="row"><strong>Total due today</strong><strong data-testid="checkout-total">${esc(money(dueToday, session.currency ?? "usd"))}</strong></p>
 ${trial ? `<p class="muted" data-testid="checkout-trial">${trial}-day free trial</p>` : ""}
 ${opts.error ? `<div class="error" id="checkout-error" role="alert" data-testid="checkout-error">${esc(opts.error)}</div>` : ""}
 <form id="checkout-form" data-testid="checkout-form" method="post" action="/checkout/${esc(session.id)}/pay">
@@ -165,7 +159,7 @@ ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" hre
   const failureText = (r: ChargeResult): string => (r.ok ? "" : r.kind === "requires_action" ? AUTH_FAILED : r.message);
 
   /** Pays an invoice from a hosted page; returns a redirect (3DS or back with a message). */
-  const payFromPage = (invoice: Stripe.Invoice, cardNumber: string | null, returnPath: string) => {
+  const payFromPage = (invoice: Stripe.Invoice, cardNumber: string | null, returnPath: string): SimResponse => {
     const sep = returnPath.includes("?") ? "&" : "?";
     if (invoice.status !== "open") return redirect(`${returnPath}${sep}error=${encodeURIComponent(`Invoice is ${invoice.status ?? "draft"}.`)}`);
     const result = payInvoiceWithCard(ctx, invoice, { cardNumber, authenticated: false });
@@ -192,6 +186,9 @@ ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" hre
       canceled: "Your plan has been canceled. You keep access until the end of the period.",
       renewed: "Your plan will renew.",
       card_updated: "Your payment method has been updated.",
+      plan_scheduled: "Your plan will change at the end of the current period.",
+      change_canceled: "Your scheduled plan change has been canceled.",
+      canceled_now: "Your plan has been canceled.",
     };
     const errorParam = str(req.query.error);
     return {
@@ -249,139 +246,5 @@ ${
     );
   });
 
-  // ---- Billing portal ------------------------------------------------------
-  const portalSession = (req: SimRequest) => state().portalSessions[req.params.id ?? ""];
-  const liveSubs = (customerId: string) =>
-    Object.values(state().subscriptions).filter(
-      (s) => s.customer === customerId && s.status !== "canceled" && s.status !== "incomplete_expired",
-    );
-  const subFor = (customerId: string, req: SimRequest) => {
-    const wanted = str(req.body.subscription);
-    return liveSubs(customerId).find((s) => !wanted || s.id === wanted);
-  };
-
-  router.on("GET", "/portal/:id", (req) => {
-    const session = portalSession(req);
-    if (!session) return notFound("Portal session");
-    const customer = getCustomer(ctx, session.customer);
-    const { msg, error } = messageFor(req);
-    const pmId = idOf(customer.invoice_settings.default_payment_method);
-    const pm = pmId ? state().paymentMethods[pmId] : undefined;
-    const subs = liveSubs(customer.id);
-    const base = `/portal/${esc(session.id)}`;
-    const subsHtml = subs
-      .map((sub) => {
-        const item = sub.items.data[0];
-        const price = item?.price;
-        const { end } = periodOf(sub);
-        const scheduled = sub.cancel_at_period_end || sub.cancel_at !== null;
-        const others = Object.values(state().prices).filter(
-          (p) => p.active && p.recurring && p.currency === sub.currency && p.id !== price?.id,
-        );
-        const switches = others
-          .map(
-            (p) => `<form method="post" action="${base}/switch" class="inline">
-<input type="hidden" name="subscription" value="${esc(sub.id)}"><input type="hidden" name="price" value="${esc(p.id)}">
-<button type="submit" class="secondary" data-testid="portal-switch-${esc(p.lookup_key ?? p.id)}" data-price-id="${esc(p.id)}">Switch to ${esc(productName(ctx, p))} · ${esc(priceLabel(ctx, p))}</button></form>`,
-          )
-          .join(" ");
-        const hidden = `<input type="hidden" name="subscription" value="${esc(sub.id)}">`;
-        return `<section data-testid="portal-subscription" data-subscription-id="${esc(sub.id)}">
-<div class="row"><strong data-testid="portal-plan-name">${price ? esc(productName(ctx, price)) : ""}</strong>
-<span data-testid="portal-plan-price">${price ? esc(priceLabel(ctx, price)) : ""}</span></div>
-<p class="muted">Status: <span data-testid="portal-subscription-status">${esc(sub.status)}</span></p>
-${
-  scheduled
-    ? `<p data-testid="portal-cancel-notice">Your plan will be canceled on ${esc(day(sub.cancel_at ?? end))}.</p>
-<form method="post" action="${base}/resume">${hidden}<button type="submit" data-testid="portal-resume">Renew plan</button></form>`
-    : `<p class="muted" data-testid="portal-renewal">Renews on ${esc(day(end))}.</p>
-<form method="post" action="${base}/cancel">${hidden}<button type="submit" class="danger" data-testid="portal-cancel">Cancel plan</button></form>`
-}
-<h2>Change plan</h2><div data-testid="portal-plans">${switches || '<p class="muted">No other plans.</p>'}</div>
-</section>`;
-      })
-      .join("");
-    const invoices = Object.values(state().invoices)
-      .filter((i) => i.customer === customer.id && i.status !== "draft")
-      .sort((a, b) => b.created - a.created)
-      .map(
-        (i) => `<tr data-testid="portal-invoice" data-invoice-id="${esc(i.id)}">
-<td>${esc(day(i.created))}</td><td>${esc(i.number)}</td><td>${esc(money(i.total, i.currency))}</td>
-<td data-testid="portal-invoice-status">${esc(i.status)}</td>
-<td>${
-          i.status === "open"
-            ? `<form method="post" action="${base}/pay" class="inline"><input type="hidden" name="invoice" value="${esc(i.id)}">
-<button type="submit" data-testid="portal-pay-invoice" data-invoice-id="${esc(i.id)}">Pay ${esc(money(i.amount_remaining, i.currency))}</button></form>`
-            : `<a href="${esc(i.hosted_invoice_url)}" data-testid="portal-view-invoice">View</a>`
-        }</td></tr>`,
-      )
-      .join("");
-    const body = `
-<h1 data-testid="portal-title">Billing</h1>
-<p class="muted" data-testid="portal-customer-email">${esc(customer.email ?? customer.id)}</p>
-${msg ? `<div class="message" data-testid="portal-message">${esc(msg)}</div>` : ""}
-${error ? `<div class="error" role="alert" data-testid="portal-error">${esc(error)}</div>` : ""}
-<h2>Current plan</h2>
-${subsHtml || '<p data-testid="portal-no-subscription">No active subscription.</p>'}
-<h2>Payment method</h2>
-<p data-testid="portal-current-card">${pm?.card ? `${esc(pm.card.brand)} •••• ${esc(pm.card.last4)}` : "No card on file"}</p>
-<form id="portal-card-form" method="post" action="${base}/card">
-<label for="portalCardNumber">New card number</label>
-<input id="portalCardNumber" name="cardNumber" inputmode="numeric" data-testid="portal-card-number" placeholder="4242 4242 4242 4242" required>
-<button type="submit" data-testid="portal-update-card">Update card</button></form>
-<h2>Invoice history</h2>
-<table data-testid="portal-invoices">${invoices}</table>
-${session.return_url ? `<p><a id="portal-return" data-testid="portal-return" href="${esc(session.return_url)}">← Return</a></p>` : ""}`;
-    return html(200, page("Billing portal", body));
-  });
-
-  const back = (sessionId: string, q: string) => redirect(`/portal/${sessionId}?${q}`);
-
-  router.on("POST", "/portal/:id/cancel", (req) => {
-    const session = portalSession(req);
-    if (!session) return notFound("Portal session");
-    const sub = subFor(session.customer, req);
-    if (!sub) return back(session.id, "error=No%20subscription");
-    scheduleCancel(ctx, sub, ctx.config.portalCancelStyle);
-    return back(session.id, "msg=canceled");
-  });
-  router.on("POST", "/portal/:id/resume", (req) => {
-    const session = portalSession(req);
-    if (!session) return notFound("Portal session");
-    const sub = subFor(session.customer, req);
-    if (!sub) return back(session.id, "error=No%20subscription");
-    unscheduleCancel(ctx, sub);
-    return back(session.id, "msg=renewed");
-  });
-  router.on("POST", "/portal/:id/switch", (req) => {
-    const session = portalSession(req);
-    if (!session) return notFound("Portal session");
-    const sub = subFor(session.customer, req);
-    const price = str(req.body.price);
-    if (!sub || !price) return back(session.id, "error=Choose%20a%20plan");
-    changePrice(ctx, sub, price, "always_invoice");
-    const invoiceId = idOf(sub.latest_invoice);
-    const latest = invoiceId ? state().invoices[invoiceId] : undefined;
-    if (latest?.status === "open") return back(session.id, `error=${encodeURIComponent("Your plan changed but the payment failed. Pay the open invoice below.")}`);
-    return back(session.id, "msg=plan_updated");
-  });
-  router.on("POST", "/portal/:id/card", (req) => {
-    const session = portalSession(req);
-    if (!session) return notFound("Portal session");
-    const number = normaliseCardNumber(str(req.body.cardNumber) ?? "");
-    const spec = cardSpec(number);
-    // Attaching a card runs a SetupIntent: hard declines fail here.
-    if (!spec) return back(session.id, `error=${encodeURIComponent("Your card number is incorrect.")}`);
-    if (spec.behaviour === "decline") return back(session.id, `error=${encodeURIComponent(spec.message ?? "Your card was declined.")}`);
-    const pm = createCard(ctx, number, session.customer);
-    setDefaultPaymentMethod(ctx, session.customer, pm.id);
-    return back(session.id, "msg=card_updated");
-  });
-  router.on("POST", "/portal/:id/pay", (req) => {
-    const session = portalSession(req);
-    if (!session) return notFound("Portal session");
-    const invoice = state().invoices[str(req.body.invoice) ?? ""];
-    if (!invoice || invoice.customer !== session.customer) return back(session.id, "error=Invoice%20not%20found");
-    return payFromPage(invoice, null, `/portal/${session.id}`);
-  });
+  registerPortalPages(router, ctx, { payFromPage, messageFor });
 }

@@ -1,0 +1,282 @@
+/**
+ * Checkout: session creation, expiry and completion from the hosted page
+ * (subscription mode: a subscription with its paid first invoice; payment
+ * mode: a succeeded PaymentIntent, plus a paid invoice with
+ * `invoice_creation.enabled`), and paying invoices from hosted pages.
+ */
+import type Stripe from "stripe";
+import { buildCheckoutLineItem, buildCheckoutSession, buildInvoice, buildInvoiceItemLine, buildPaymentIntent } from "./builders.ts";
+import {
+  attemptInvoicePayment,
+  createCard,
+  createCustomer,
+  createSubscription,
+  finalizeInvoice,
+  getCustomer,
+  getPrice,
+  idOf,
+  productName,
+} from "./billing.ts";
+import { chargeCard, normaliseCardNumber, type ChargeResult } from "./cards.ts";
+import type { SimContext } from "./context.ts";
+import { invalid, paramMissing } from "./errors.ts";
+import { emit, snapshot } from "./events.ts";
+import { newId, randomToken } from "./ids.ts";
+
+
+export type NewCheckoutSession = {
+  mode: Stripe.Checkout.Session.Mode;
+  lineItems: { price: string; quantity: number }[];
+  customer: string | null;
+  customerEmail: string | null;
+  clientReferenceId: string | null;
+  metadata: Record<string, string>;
+  successUrl: string | null;
+  cancelUrl: string | null;
+  allowPromotionCodes: boolean | null;
+  subscriptionMetadata: Record<string, string>;
+  subscriptionDescription: string | null;
+  trialPeriodDays: number | null;
+  paymentIntentMetadata: Record<string, string>;
+  /** Payment mode: `invoice_creation[enabled]=true` with its `invoice_data`. */
+  invoiceCreation?: { description: string | null; metadata: Record<string, string> } | null;
+};
+
+export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession): Stripe.Checkout.Session {
+  if (input.mode !== "subscription" && input.mode !== "payment") {
+    throw invalid(`The simulator supports Checkout modes 'subscription' and 'payment', not '${input.mode}'.`, "mode");
+  }
+  if (!input.successUrl) throw paramMissing("success_url");
+  if (input.lineItems.length === 0) throw paramMissing("line_items");
+  if (input.customer) getCustomer(ctx, input.customer);
+  const prices = input.lineItems.map((li, i) => getPrice(ctx, li.price, `line_items[${i}][price]`));
+  prices.forEach((p, i) => {
+    if (!p.active) throw invalid(`The price specified is inactive. This field only accepts active prices.`, `line_items[${i}][price]`);
+    if (input.mode === "subscription" && !p.recurring) {
+      throw invalid("You must provide at least one recurring price in `subscription` mode when using prices.", `line_items[${i}][price]`);
+    }
+    if (input.mode === "payment" && p.recurring) {
+      throw invalid("You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.", `line_items[${i}][price]`);
+    }
+  });
+  const id = `cs_test_${randomToken(58)}`;
+  const lineItems = input.lineItems.map((li, i) => {
+    const price = snapshot(prices[i] as Stripe.Price);
+    return buildCheckoutLineItem(price, li.quantity, productName(ctx, price));
+  });
+  const trial = input.mode === "subscription" && input.trialPeriodDays ? input.trialPeriodDays : null;
+  const amountTotal = trial ? 0 : lineItems.reduce((s, li) => s + li.amount_total, 0);
+  const session = buildCheckoutSession({
+    id,
+    created: ctx.store.now(input.customer),
+    mode: input.mode,
+    customer: input.customer,
+    customerEmail: input.customerEmail,
+    clientReferenceId: input.clientReferenceId,
+    metadata: input.metadata,
+    successUrl: input.successUrl,
+    cancelUrl: input.cancelUrl,
+    currency: prices[0]?.currency ?? null,
+    amountTotal,
+    allowPromotionCodes: input.allowPromotionCodes,
+    url: `${ctx.baseUrl}/checkout/${id}`,
+  });
+  ctx.store.state.checkoutSessions[id] = session;
+  ctx.store.state.checkoutLineItems[id] = lineItems;
+  ctx.store.state.checkoutExtras[id] = {
+    subscriptionMetadata: input.subscriptionMetadata,
+    subscriptionDescription: input.subscriptionDescription,
+    trialPeriodDays: trial,
+    paymentIntentMetadata: input.paymentIntentMetadata,
+    invoiceCreation: input.mode === "payment" ? (input.invoiceCreation ?? null) : null,
+  };
+  if (input.mode === "payment") {
+    session.invoice_creation = {
+      enabled: Boolean(input.invoiceCreation),
+      invoice_data: {
+        account_tax_ids: null,
+        custom_fields: null,
+        description: input.invoiceCreation?.description ?? null,
+        footer: null,
+        issuer: null,
+        metadata: input.invoiceCreation?.metadata ?? {},
+        rendering_options: null,
+      },
+    };
+  }
+  return session;
+}
+
+export function expireCheckoutSession(ctx: SimContext, session: Stripe.Checkout.Session): Stripe.Checkout.Session {
+  if (session.status !== "open") {
+    throw invalid(`Only Checkout Sessions with a status in ["open"] can be expired.`, "session");
+  }
+  session.status = "expired";
+  session.url = null;
+  emit(ctx, "checkout.session.expired", session, { customer: idOf(session.customer as string | { id: string } | null) });
+  return session;
+}
+
+export type CheckoutOutcome =
+  | { kind: "redirect"; url: string }
+  | { kind: "error"; message: string; code: string }
+  | { kind: "requires_action" };
+
+/**
+ * Pays a Checkout Session with a test card (the hosted page's submit).
+ * Declines leave the session open. Success creates the customer (if the
+ * session had none), attaches the card, creates the subscription (paid first
+ * invoice) or a succeeded PaymentIntent, completes the session and emits
+ * `checkout.session.completed` last.
+ */
+export function completeCheckout(
+  ctx: SimContext,
+  session: Stripe.Checkout.Session,
+  input: { cardNumber: string; email: string | null; name: string | null; authenticated: boolean },
+): CheckoutOutcome {
+  if (session.status !== "open") return { kind: "error", code: "session_inactive", message: "This Checkout Session is no longer active." };
+  const number = normaliseCardNumber(input.cardNumber);
+  if (!/^\d{12,19}$/.test(number)) return { kind: "error", code: "incorrect_number", message: "Your card number is incomplete." };
+  const extras = ctx.store.state.checkoutExtras[session.id];
+  const dueNow = checkoutDueToday(ctx, session) > 0;
+  if (dueNow) {
+    const check = chargeCard(number, { atCheckout: true, authenticated: input.authenticated });
+    if (!check.ok) {
+      if (check.kind === "requires_action") return { kind: "requires_action" };
+      return { kind: "error", code: check.code, message: check.message };
+    }
+  } else {
+    // A trial still validates the card (Stripe runs a SetupIntent): hard declines fail.
+    const check = chargeCard(number, { atCheckout: true, authenticated: true });
+    if (!check.ok && check.kind === "declined") return { kind: "error", code: check.code, message: check.message };
+  }
+
+  let customerId = idOf(session.customer);
+  const email = input.email ?? session.customer_email ?? null;
+  if (!customerId) {
+    customerId = createCustomer(ctx, { email, name: input.name }).id;
+    session.customer = customerId;
+  }
+  const customer = getCustomer(ctx, customerId);
+  const pm = createCard(ctx, number, customerId, { email: email ?? customer.email, name: input.name });
+  const lineItems = ctx.store.state.checkoutLineItems[session.id] ?? [];
+  session.customer_details = {
+    address: null,
+    business_name: null,
+    email: email ?? customer.email,
+    individual_name: null,
+    name: input.name ?? customer.name ?? null,
+    phone: null,
+    tax_exempt: "none",
+    tax_ids: [],
+  };
+
+  if (session.mode === "subscription") {
+    const { subscription, invoice } = createSubscription(ctx, {
+      customer: customerId,
+      items: lineItems.map((li) => ({ price: li.price?.id ?? "", quantity: li.quantity ?? 1 })),
+      metadata: extras?.subscriptionMetadata ?? {},
+      description: extras?.subscriptionDescription ?? null,
+      trialDays: extras?.trialPeriodDays ?? null,
+      paymentMethod: pm.id,
+      atCheckout: true,
+      authenticated: true,
+    });
+    session.subscription = subscription.id;
+    session.invoice = invoice.id;
+    session.payment_status = (session.amount_total ?? 0) > 0 ? "paid" : "no_payment_required";
+  } else {
+    const pi = buildPaymentIntent({
+      created: ctx.store.now(customerId),
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? "usd",
+      customer: customerId,
+      paymentMethod: pm.id,
+      metadata: extras?.paymentIntentMetadata ?? {},
+      status: "succeeded",
+      description: lineItems.map((li) => li.description).join(", "),
+    });
+    ctx.store.state.paymentIntents[pi.id] = pi;
+    emit(ctx, "payment_intent.succeeded", pi, { customer: customerId });
+    session.payment_intent = pi.id;
+    session.payment_status = "paid";
+    if (extras?.invoiceCreation) session.invoice = createPaymentInvoice(ctx, session, lineItems, pm.id, extras.invoiceCreation).id;
+  }
+  session.status = "complete";
+  session.url = null;
+  emit(ctx, "checkout.session.completed", session, { customer: customerId });
+  const success = (session.success_url ?? "").replaceAll("{CHECKOUT_SESSION_ID}", session.id);
+  return { kind: "redirect", url: success };
+}
+
+/**
+ * What the customer pays at Checkout: the total less the credit balance of
+ * an existing customer (subscription mode; Stripe applies the balance to the
+ * first invoice).
+ */
+export function checkoutDueToday(ctx: SimContext, session: Stripe.Checkout.Session): number {
+  const total = session.amount_total ?? 0;
+  const customerId = idOf(session.customer);
+  const balance = customerId && session.mode === "subscription" ? (ctx.store.state.customers[customerId]?.balance ?? 0) : 0;
+  return total <= 0 ? 0 : Math.max(total + balance, 0);
+}
+
+/**
+ * `invoice_creation` in payment mode: a paid one-off invoice
+ * (`billing_reason: manual`, no parent) for the session's line items.
+ * Events: `invoice.created`, `invoice.finalized`, `invoice.paid`, `invoice.payment_succeeded`.
+ */
+function createPaymentInvoice(
+  ctx: SimContext,
+  session: Stripe.Checkout.Session,
+  lineItems: Stripe.LineItem[],
+  pmId: string,
+  data: { description: string | null; metadata: Record<string, string> },
+): Stripe.Invoice {
+  const customer = getCustomer(ctx, idOf(session.customer) ?? "");
+  const now = ctx.store.now(customer.id);
+  const id = newId("in");
+  const lines = lineItems.flatMap((li) =>
+    li.price ? [buildInvoiceItemLine({ invoice: id, price: li.price, quantity: li.quantity ?? 1, description: li.description ?? "", period: now })] : [],
+  );
+  const invoice = buildInvoice({
+    id,
+    customer,
+    subscription: null,
+    created: now,
+    currency: session.currency ?? "usd",
+    billingReason: "manual",
+    lines,
+    periodStart: now,
+    periodEnd: now,
+    // Payment-mode Checkout charges the full amount; the balance is not touched.
+    startingBalance: 0,
+    baseUrl: ctx.baseUrl,
+    number: null,
+  });
+  invoice.description = data.description;
+  invoice.metadata = data.metadata;
+  ctx.store.state.invoices[id] = invoice;
+  emit(ctx, "invoice.created", invoice, { customer: customer.id });
+  finalizeInvoice(ctx, invoice);
+  attemptInvoicePayment(ctx, invoice, { paymentMethod: pmId, atCheckout: true, authenticated: true });
+  return invoice;
+}
+
+/** Customer-facing portal and invoice pages pay with a newly typed card or the default one. */
+export function payInvoiceWithCard(
+  ctx: SimContext,
+  invoice: Stripe.Invoice,
+  input: { cardNumber: string | null; authenticated: boolean },
+): ChargeResult {
+  const customerId = idOf(invoice.customer) ?? "";
+  let pmId: string | null = null;
+  if (input.cardNumber) {
+    const number = normaliseCardNumber(input.cardNumber);
+    const existing = Object.entries(ctx.store.state.cardNumbers).find(
+      ([id, n]) => n === number && idOf(ctx.store.state.paymentMethods[id]?.customer as string | null) === customerId,
+    );
+    pmId = existing ? existing[0] : createCard(ctx, number, customerId).id;
+  }
+  return attemptInvoicePayment(ctx, invoice, { paymentMethod: pmId, authenticated: input.authenticated });
+}
