@@ -4,6 +4,7 @@ import { NavLink, Outlet, useLocation } from "react-router-dom";
 import { ErrorBoundary } from "../components/ErrorBoundary";
 import { SkeletonCard } from "../components/Skeleton";
 import { AccountMenu } from "../features/auth/components/AccountMenu";
+import { PaymentBanner } from "../features/billing/components/PaymentBanner";
 import { PlanBadge } from "../features/billing/components/PlanBadge";
 import { TokenMeter } from "../features/tokens/components/TokenMeter";
 
@@ -43,6 +44,9 @@ export function Layout() {
         </div>
       </header>
       <main id="main" className="main">
+        <Authenticated>
+          <PaymentBanner />
+        </Authenticated>
         <ErrorBoundary resetKey={pathname}>
           <Suspense fallback={<SkeletonCard label="Loading page" lines={5} />}>
             <Outlet />

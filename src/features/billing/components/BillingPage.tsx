@@ -3,7 +3,6 @@ import { api } from "../../../../convex/_generated/api";
 import { ErrorBoundary } from "../../../components/ErrorBoundary";
 import { SkeletonCard } from "../../../components/Skeleton";
 import { InvoiceList } from "./InvoiceList";
-import { PastDueBanner } from "./PastDueBanner";
 import { SubscriptionCard } from "./SubscriptionCard";
 import { TokenUsage } from "./TokenUsage";
 
@@ -14,7 +13,6 @@ export function BillingPage() {
   return (
     <div className="stack">
       <h1>Billing</h1>
-      {subscription ? <PastDueBanner subscription={subscription} /> : null}
       <div className="grid-2">
         {subscription === undefined ? (
           <SkeletonCard label="Loading subscription" />

@@ -1,0 +1,87 @@
+import { useQuery } from "convex/react";
+import { api } from "../../../../convex/_generated/api";
+import { usePortal } from "../../../hooks/usePortal";
+import { formatDate, formatMoney } from "../../../lib/format";
+import { subscribedTier } from "../../../lib/planChange";
+import { tierName } from "../../../lib/pricing";
+import type { SubscriptionView } from "../../../lib/types";
+
+type Kind = NonNullable<SubscriptionView["attention"]>["kind"];
+
+/** The payment to act on: the server's `attention`, else what the status alone says (older views). */
+function attentionOf(s: SubscriptionView): NonNullable<SubscriptionView["attention"]> | null {
+  if (s.attention) return s.attention;
+  if (s.status === "past_due" || s.status === "unpaid") return { kind: s.status, hostedInvoiceUrl: null, amountDue: null, currency: null };
+  return null;
+}
+
+const CONTENT: Record<Kind, { title: string; payLabel: string; tone: "danger" | "warning" }> = {
+  past_due: { title: "Your last payment failed.", payLabel: "Pay invoice", tone: "danger" },
+  action_required: { title: "Confirm your payment.", payLabel: "Confirm payment", tone: "warning" },
+  unpaid: { title: "Your plan is on hold: the invoice is unpaid.", payLabel: "Pay invoice", tone: "danger" },
+  incomplete: { title: "Your subscription isn't active yet.", payLabel: "Complete payment", tone: "warning" },
+};
+
+/**
+ * The banner on every signed-in page while a payment needs the customer:
+ * a failed renewal (past_due, with the grace end), a 3-D Secure confirmation
+ * (action_required — a confirmation, not a decline), an unpaid or an
+ * incomplete subscription. "Pay invoice" opens Stripe's hosted invoice;
+ * "Update card" opens the Customer Portal.
+ */
+export function PaymentBanner() {
+  const subscription = useQuery(api.billing.subscription);
+  const { openPortal, pending } = usePortal();
+  if (!subscription) return null;
+  const attention = attentionOf(subscription);
+  if (!attention) return null;
+
+  const plan = tierName(subscribedTier(subscription));
+  const amount = attention.amountDue !== null && attention.currency ? formatMoney(attention.amountDue, attention.currency) : null;
+  const grace = subscription.graceEndsAt ? formatDate(subscription.graceEndsAt) : null;
+  const { title, payLabel, tone } = CONTENT[attention.kind];
+
+  let detail: string;
+  switch (attention.kind) {
+    case "past_due":
+      detail = `Update your card or pay the invoice${grace ? ` by ${grace}` : ""} to keep ${plan}.${amount ? ` Amount due: ${amount}.` : ""}`;
+      break;
+    case "action_required":
+      detail = `Your bank asks you to confirm the payment${amount ? ` of ${amount}` : ""} for ${plan}. It only takes a moment.`;
+      break;
+    case "unpaid":
+      detail = `Pay the open invoice${amount ? ` of ${amount}` : ""} or update your card to restore ${plan}.`;
+      break;
+    case "incomplete":
+      detail = `Complete the first payment${amount ? ` of ${amount}` : ""} to start ${plan}.`;
+      break;
+  }
+  const urgent = tone === "danger";
+
+  return (
+    <div className={`banner banner-${tone}`} role={urgent ? "alert" : "status"} data-testid="payment-banner" data-kind={attention.kind}>
+      <div>
+        <strong>{title}</strong> {detail}
+      </div>
+      <div className="actions">
+        {attention.hostedInvoiceUrl ? (
+          <a className={`button ${urgent ? "button-danger" : "button-primary"}`} href={attention.hostedInvoiceUrl} data-testid="payment-banner-pay">
+            {payLabel}
+          </a>
+        ) : null}
+        {attention.kind !== "action_required" || !attention.hostedInvoiceUrl ? (
+          <button
+            type="button"
+            className="button button-secondary"
+            data-testid="payment-banner-update-card"
+            disabled={pending}
+            aria-busy={pending}
+            onClick={() => void openPortal()}
+          >
+            {pending ? "Opening…" : attention.kind === "action_required" ? "Open Manage billing" : "Update card"}
+          </button>
+        ) : null}
+      </div>
+    </div>
+  );
+}
