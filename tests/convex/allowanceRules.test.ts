@@ -439,7 +439,7 @@ function testClock(id: string, frozenTime: number): Stripe.TestHelpers.TestClock
     name: null,
     status: "ready",
     status_details: {},
-  } as Stripe.TestHelpers.TestClock;
+  };
 }
 
 async function subscriptionView(t: TestConvex, accountId: Id<"billingAccounts">) {
