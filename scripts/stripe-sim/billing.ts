@@ -532,8 +532,20 @@ export function cancelSubscriptionNow(
   sub.canceled_at = sub.canceled_at ?? now;
   sub.cancellation_details = { ...withCancellationDetails(sub.cancellation_details, details), reason };
   const internal = ctx.store.state.subscriptionInternal[sub.id];
-  if (internal) internal.pendingLines = [];
+  if (internal) {
+    internal.pendingLines = [];
+    internal.pendingChange = null;
+  }
+  sub.pending_update = null;
   emit(ctx, "customer.subscription.deleted", sub, { customer: subCustomer(sub) });
+  // A schedule still driving the subscription ends with it.
+  const schedule = ctx.store.state.subscriptionSchedules[idOf(sub.schedule) ?? ""];
+  if (schedule && schedule.status === "active") {
+    schedule.status = "canceled";
+    schedule.canceled_at = now;
+    schedule.current_phase = null;
+    emit(ctx, "subscription_schedule.canceled", schedule, { customer: subCustomer(sub) });
+  }
   return sub;
 }
 

@@ -7,6 +7,9 @@ import { invalid } from "./errors.ts";
 
 export const DAY = 24 * 3600;
 
+/** A billing interval: a price's `recurring`, or a schedule phase's `duration`. */
+export type Interval = Pick<Stripe.Price.Recurring, "interval" | "interval_count">;
+
 /** `anchor` plus `months` calendar months in UTC, clamped to the month's last day (Jan 31 → Feb 28). */
 export function addMonths(anchor: number, months: number): number {
   const d = new Date(anchor * 1000);
@@ -20,7 +23,7 @@ export function addMonths(anchor: number, months: number): number {
 }
 
 /** The `k`-th period boundary after `anchor` for a recurring price. */
-export function boundary(anchor: number, recurring: Stripe.Price.Recurring, k: number): number {
+export function boundary(anchor: number, recurring: Interval, k: number): number {
   const n = recurring.interval_count * k;
   switch (recurring.interval) {
     case "day":
@@ -35,7 +38,7 @@ export function boundary(anchor: number, recurring: Stripe.Price.Recurring, k: n
 }
 
 /** First period boundary strictly after `after`, counted from the billing cycle anchor. */
-export function nextBoundary(anchor: number, recurring: Stripe.Price.Recurring, after: number): number {
+export function nextBoundary(anchor: number, recurring: Interval, after: number): number {
   let k = 1;
   let t = boundary(anchor, recurring, k);
   while (t <= after) t = boundary(anchor, recurring, ++k);

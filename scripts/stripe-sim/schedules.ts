@@ -21,7 +21,7 @@ import {
   subCustomer,
 } from "./billing.ts";
 import { buildSchedulePhase, buildSubscriptionSchedule, planFromPrice } from "./builders.ts";
-import { boundary, recurringOf } from "./calendar.ts";
+import { boundary, recurringOf, type Interval } from "./calendar.ts";
 import type { SimContext } from "./context.ts";
 import { invalid, paramMissing } from "./errors.ts";
 import { emit, snapshot } from "./events.ts";
@@ -31,7 +31,9 @@ export type PhaseInput = {
   items: { price: string; quantity?: number }[];
   startDate?: number | "now";
   endDate?: number | "now";
+  /** Legacy `iterations` (periods of the phase's price) or `duration` (API ≥ 2025). */
   iterations?: number;
+  duration?: Interval;
   prorationBehavior?: ProrationBehavior;
   metadata?: Record<string, string>;
 };
@@ -121,7 +123,8 @@ function buildPhases(ctx: SimContext, schedule: Stripe.SubscriptionSchedule, inp
     if (cursor !== null && start !== cursor) {
       throw invalid(`The start_date of phase ${i} must be the end_date of the previous phase.`, `phases[${i}][start_date]`);
     }
-    const end = p.endDate === "now" ? now : (p.endDate ?? boundary(start, recurringOf(prices[0] as Stripe.Price), p.iterations ?? 1));
+    const length = p.duration ?? recurringOf(prices[0] as Stripe.Price);
+    const end = p.endDate === "now" ? now : (p.endDate ?? boundary(start, length, p.duration ? 1 : (p.iterations ?? 1)));
     if (end <= start) throw invalid("The phase's end_date must be after its start_date.", `phases[${i}][end_date]`);
     cursor = end;
     return buildSchedulePhase({

@@ -120,6 +120,16 @@ function cancellationInput(v: FormValue | undefined): CancellationInput | undefi
   return out;
 }
 
+function durationOf(v: FormValue | undefined, param: string): PhaseInput["duration"] {
+  const o = obj(v);
+  if (!o) return undefined;
+  const interval = str(o.interval);
+  if (!interval || !["day", "week", "month", "year"].includes(interval)) {
+    throw invalid(`Invalid ${param}[interval]: must be one of day, week, month, or year`, `${param}[interval]`);
+  }
+  return { interval: interval, interval_count: int(o.interval_count) ?? 1 };
+}
+
 function phaseInputs(v: FormValue | undefined): PhaseInput[] {
   return arr(v).map((raw, i) => {
     const p = obj(raw) ?? {};
@@ -135,6 +145,7 @@ function phaseInputs(v: FormValue | undefined): PhaseInput[] {
       startDate: date(p.start_date),
       endDate: date(p.end_date),
       iterations: int(p.iterations),
+      duration: durationOf(p.duration, `phases[${i}][duration]`),
       prorationBehavior: p.proration_behavior === undefined ? undefined : prorationBehaviorOf(p.proration_behavior, `phases[${i}][proration_behavior]`, "create_prorations"),
       metadata: metadataOf(p.metadata),
     };
