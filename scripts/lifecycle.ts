@@ -10,11 +10,19 @@
  * Stripe server. Each step's deliveries arrive shuffled and partly duplicated,
  * from a seeded PRNG, so a run is reproducible from its printed seed.
  *
+ * The story: sign-in, Checkout, spending, a renewal, a failed renewal and
+ * its recovery, then plan changes — a paid upgrade to Elite (allowance
+ * raised, not refilled), a downgrade to Starter scheduled for the period end
+ * (Elite kept until then), the renewal at Starter, an interval round trip
+ * (monthly → yearly → monthly) that yields no extra tokens — and finally a
+ * cancellation at period end and the deletion.
+ *
  * After each step the scheduled functions are run to completion, the
- * account's state is printed, and invariants are checked: the ledger sums to
- * the balance, no event is left pending/failed/dead, the tier, status and
- * token figures the step should produce, one subscription row, one grant per
- * paid invoice. Exits 1 with the broken checks listed if any fails.
+ * account's state (tier, allowance, balance) is printed, and invariants are
+ * checked: the ledger sums to the balance, no event is left
+ * pending/failed/waiting/dead, the tier, status and token figures the step
+ * should produce, one subscription row, each monthly allowance window opened
+ * exactly once. Exits 1 with the broken checks listed if any fails.
  *
  * Stripe times are seconds; Convex times are milliseconds.
  */
@@ -25,10 +33,11 @@ import Stripe from "stripe";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { getCaller } from "../convex/model/auth";
+import { windowContaining } from "../convex/model/allowance";
 import { PLANS } from "../convex/model/plans";
 import type { WebhookEventStatus } from "../convex/model/validators";
 import { WEBHOOK_EVENT_STATUSES } from "../convex/model/validators";
-import { checkoutSession, DAY, event, invoice, price, subscription } from "../tests/convex/fixtures/stripe";
+import { checkoutSession, DAY, event, invoice, price, subscription, type LineInput } from "../tests/convex/fixtures/stripe";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../tests/helpers/recordingStripeServer";
 import { drainScheduled, formatTable, makeHarness, seededRandom, shuffle, type Harness } from "./lib/convexHarness";
 import { withEnv } from "./lib/withEnv";
@@ -58,6 +67,8 @@ export type StepState = {
   used: number;
   remaining: number;
   invoices: string[];
+  /** Tier of the scheduled change, or null. */
+  scheduled: string | null;
   events: Record<WebhookEventStatus, number>;
   deliveries: string[];
 };
@@ -76,6 +87,8 @@ const ISSUER = "https://clerk.lifecycle.test";
 const IDENTITY = { subject: "user_lifecycle", issuer: ISSUER, name: "Ada Lovelace", email: "ada@example.com" };
 const WEBHOOK_SECRET = "whsec_lifecycle_local_only";
 const PRO = PLANS.pro.tokensPerPeriod;
+const ELITE = PLANS.elite.tokensPerPeriod;
+const STARTER = PLANS.starter.tokensPerPeriod;
 const FREE = PLANS.free.tokensPerPeriod;
 
 type Expectation = {
@@ -89,8 +102,10 @@ type Expectation = {
   invoices: string[];
   /** Subscription rows the account has. */
   subscriptions: number;
-  /** Invoices whose `invoice.paid` must have granted exactly once so far. */
-  granted: string[];
+  /** Monthly allowance windows opened so far (their number, from 0), each exactly once. */
+  windows: number[];
+  /** The tier a scheduled change switches to, when one is expected. */
+  scheduled?: string;
 };
 
 type Step = {
@@ -138,9 +153,19 @@ async function drive(
   let sessionId = "";
   const subId = "sub_lifecycle_0001";
   const proMonthly = price({ id: "price_pro_monthly", lookupKey: "pro_monthly", unitAmount: 2900, interval: "month" });
-  // Periods in Stripe seconds: P1 starts now, renewals every 30 days.
+  const eliteMonthly = price({ id: "price_elite_monthly", lookupKey: "elite_monthly", unitAmount: 9900, interval: "month" });
+  const starterMonthly = price({ id: "price_starter_monthly", lookupKey: "starter_monthly", unitAmount: 900, interval: "month" });
+  const starterYearly = price({ id: "price_starter_yearly", lookupKey: "starter_yearly", unitAmount: 9000, interval: "year" });
+  // Periods in Stripe seconds: P0 starts now; monthly on its day of month, as Stripe bills.
   const base = Math.floor(Date.now() / 1000);
-  const period = (n: number) => ({ periodStart: base + n * 30 * DAY, periodEnd: base + (n + 1) * 30 * DAY });
+  const period = (n: number) => {
+    let start = base * 1000;
+    for (let i = 0; i < n; i++) start = windowContaining(base * 1000, start).end;
+    return { periodStart: start / 1000, periodEnd: windowContaining(base * 1000, start).end / 1000 };
+  };
+  /** A paid `subscription_update` invoice with the given lines (a plan change). */
+  const changeInvoice = (id: string, lines: LineInput[], created: number) =>
+    invoice({ id, customer: customerId, subscription: subId, status: "paid", billingReason: "subscription_update", price: lines[0]!.price, lines, created });
   let eventCounter = 0;
   const evt = <T extends Stripe.Event["type"]>(type: T, object: Parameters<typeof event<T>>[1], created: number) =>
     event(type, object, { id: `evt_lifecycle_${String(++eventCounter).padStart(4, "0")}`, created });
@@ -154,15 +179,22 @@ async function drive(
       metadata: accountId ? { accountId } : {},
       ...extra,
     });
-  const inv = (id: string, status: Stripe.Invoice.Status, reason: Stripe.Invoice.BillingReason, n: number, created: number) =>
+  const inv = (
+    id: string,
+    status: Stripe.Invoice.Status,
+    reason: Stripe.Invoice.BillingReason,
+    n: number,
+    created: number,
+    plan: Stripe.Price = proMonthly,
+  ) =>
     invoice({
       id,
       customer: customerId,
       subscription: subId,
       status,
       billingReason: reason,
-      price: proMonthly,
-      amountDue: 2900,
+      price: plan,
+      amountDue: plan.unit_amount ?? 0,
       linePeriodStart: period(n).periodStart,
       linePeriodEnd: period(n).periodEnd,
       created,
@@ -185,7 +217,7 @@ async function drive(
         tokens: { allowance: FREE, purchased: 0, used: 0, remaining: FREE },
         invoices: [],
         subscriptions: 0,
-        granted: [],
+        windows: [],
       },
     },
     {
@@ -210,7 +242,7 @@ async function drive(
         tokens: { allowance: FREE, used: 0, remaining: FREE },
         invoices: [],
         subscriptions: 0,
-        granted: [],
+        windows: [],
       },
     },
     {
@@ -242,7 +274,7 @@ async function drive(
         tokens: { allowance: PRO, purchased: 0, used: 0, remaining: PRO },
         invoices: ["paid"],
         subscriptions: 1,
-        granted: ["in_lifecycle_create"],
+        windows: [0],
       },
     },
     {
@@ -275,7 +307,7 @@ async function drive(
         tokens: { allowance: PRO, used: 24, remaining: PRO - 24 },
         invoices: ["paid"],
         subscriptions: 1,
-        granted: ["in_lifecycle_create"],
+        windows: [0],
       },
     },
     {
@@ -296,7 +328,7 @@ async function drive(
         tokens: { allowance: PRO, used: 0, remaining: PRO },
         invoices: ["paid", "paid"],
         subscriptions: 1,
-        granted: ["in_lifecycle_create", "in_lifecycle_renew1"],
+        windows: [0, 1],
       },
     },
     {
@@ -317,7 +349,7 @@ async function drive(
         tokens: { allowance: PRO, used: 0, remaining: PRO },
         invoices: ["open", "paid", "paid"],
         subscriptions: 1,
-        granted: ["in_lifecycle_create", "in_lifecycle_renew1"],
+        windows: [0, 1],
       },
     },
     {
@@ -337,43 +369,177 @@ async function drive(
         tokens: { allowance: PRO, used: 0, remaining: PRO },
         invoices: ["paid", "paid", "paid"],
         subscriptions: 1,
-        granted: ["in_lifecycle_create", "in_lifecycle_renew1", "in_lifecycle_renew2"],
+        windows: [0, 1, 2],
+      },
+    },
+    {
+      name: "upgrade to Elite (paid)",
+      events: () => {
+        const at = period(2).periodStart + 5 * DAY;
+        const end = period(2).periodEnd;
+        return [
+          evt("customer.subscription.updated", sub("active", 2, { price: eliteMonthly }), at),
+          evt(
+            "invoice.paid",
+            changeInvoice(
+              "in_lifecycle_upgrade",
+              [
+                { price: proMonthly, amount: -2417, start: at, end, proration: true },
+                { price: eliteMonthly, amount: 8250, start: at, end, proration: true },
+              ],
+              at,
+            ),
+            at + 1,
+          ),
+        ];
+      },
+      expect: {
+        tier: "elite",
+        status: "active",
+        cancelScheduled: false,
+        grace: false,
+        // Raised to Elite's allowance for the rest of this window, not refilled on top.
+        tokens: { allowance: ELITE, used: 0, remaining: ELITE },
+        invoices: ["paid", "paid", "paid", "paid"],
+        subscriptions: 1,
+        windows: [0, 1, 2],
+      },
+    },
+    {
+      name: "downgrade to Starter scheduled",
+      events: () => {
+        const at = period(2).periodStart + 6 * DAY;
+        const { periodStart, periodEnd } = period(2);
+        // As `billing.changePlan` writes it: the next phase names its plan in metadata.
+        const phase = (p: Stripe.Price, start: number, end: number, metadata: Record<string, string> = {}) => ({
+          items: [{ price: p.id, quantity: 1, metadata: {} }],
+          start_date: start,
+          end_date: end,
+          metadata,
+        });
+        const schedule = {
+          id: "sub_sched_lifecycle",
+          object: "subscription_schedule",
+          customer: customerId,
+          subscription: subId,
+          status: "active",
+          end_behavior: "release",
+          current_phase: { start_date: periodStart, end_date: periodEnd },
+          phases: [phase(eliteMonthly, periodStart, periodEnd), phase(starterMonthly, periodEnd, period(3).periodEnd, { tier: "starter", interval: "month", lookupKey: "starter_monthly" })],
+          released_subscription: null,
+        } as unknown as Stripe.SubscriptionSchedule;
+        return [
+          evt("subscription_schedule.created", schedule, at),
+          evt("customer.subscription.updated", { ...sub("active", 2, { price: eliteMonthly }), schedule: schedule.id }, at),
+        ];
+      },
+      expect: {
+        tier: "elite",
+        status: "active",
+        cancelScheduled: false,
+        grace: false,
+        // The paid Elite window runs to its end.
+        tokens: { allowance: ELITE, used: 0, remaining: ELITE },
+        invoices: ["paid", "paid", "paid", "paid"],
+        subscriptions: 1,
+        windows: [0, 1, 2],
+        scheduled: "starter",
+      },
+    },
+    {
+      name: "renewal at Starter",
+      events: () => {
+        const at = period(3).periodStart;
+        return [
+          evt("customer.subscription.updated", sub("active", 3, { price: starterMonthly }), at),
+          evt("invoice.paid", inv("in_lifecycle_renew3", "paid", "subscription_cycle", 3, at, starterMonthly), at + 1),
+        ];
+      },
+      expect: {
+        tier: "starter",
+        status: "active",
+        cancelScheduled: false,
+        grace: false,
+        tokens: { allowance: STARTER, used: 0, remaining: STARTER },
+        invoices: ["paid", "paid", "paid", "paid", "paid"],
+        subscriptions: 1,
+        windows: [0, 1, 2, 3],
+      },
+    },
+    {
+      name: "spend, then monthly → yearly → monthly",
+      run: async () => {
+        const r = await asUser.mutation(api.tokens.consume, { feature: "bulk_analysis", idempotencyKey: "use-round-trip" });
+        const at = period(3).periodStart + 2 * DAY;
+        const back = at + 3600;
+        const { periodEnd } = period(3);
+        const yearEnd = at + 365 * DAY;
+        const events = [
+          evt("invoice.paid", changeInvoice("in_lifecycle_to_yearly", [
+            { price: starterMonthly, amount: -840, start: at, end: periodEnd, proration: true },
+            { price: starterYearly, amount: 9000, start: at, end: yearEnd },
+          ], at), at),
+          evt("customer.subscription.updated", sub("active", 3, { price: starterYearly, periodStart: at, periodEnd: yearEnd }), at),
+          evt("invoice.paid", changeInvoice("in_lifecycle_to_monthly", [
+            { price: starterYearly, amount: -8999, start: back, end: yearEnd, proration: true },
+            { price: starterMonthly, amount: 900, start: back, end: windowContaining(back * 1000, back * 1000).end / 1000 },
+          ], back), back),
+          evt("customer.subscription.updated", sub("active", 3, { price: starterMonthly, periodStart: back }), back),
+        ];
+        for (const e of deliveryPlan(events, random)) {
+          const status = await deliver(t, e);
+          deliveredIds.add(e.id);
+          if (status !== 200) throw new Error(`delivery of ${e.type} answered ${status}`);
+        }
+        return [`consume bulk_analysis → cost ${r.cost}`, ...events.map((e) => e.type)];
+      },
+      expect: {
+        tier: "starter",
+        status: "active",
+        cancelScheduled: false,
+        grace: false,
+        // The round trip's credits and charges open no new window: 10 used stay used.
+        tokens: { allowance: STARTER, used: 10, remaining: STARTER - 10 },
+        invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
+        subscriptions: 1,
+        windows: [0, 1, 2, 3],
       },
     },
     {
       name: "cancel at period end",
       events: () => {
-        const at = period(2).periodStart + 10 * DAY;
+        const at = period(3).periodStart + 10 * DAY;
         return [
           evt(
             "customer.subscription.updated",
-            sub("active", 2, { cancelAtPeriodEnd: true, cancelAt: period(2).periodEnd, canceledAt: at }),
+            sub("active", 3, { price: starterMonthly, cancelAtPeriodEnd: true, cancelAt: period(3).periodEnd, canceledAt: at }),
             at,
           ),
         ];
       },
       expect: {
-        tier: "pro",
+        tier: "starter",
         status: "active",
         cancelScheduled: true,
         grace: false,
-        tokens: { allowance: PRO, used: 0, remaining: PRO },
-        invoices: ["paid", "paid", "paid"],
+        tokens: { allowance: STARTER, used: 10, remaining: STARTER - 10 },
+        invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
         subscriptions: 1,
-        granted: ["in_lifecycle_create", "in_lifecycle_renew1", "in_lifecycle_renew2"],
+        windows: [0, 1, 2, 3],
       },
     },
     {
       name: "deletion",
       events: () => {
-        const at = period(2).periodEnd;
+        const at = period(3).periodEnd;
         return [
           evt(
             "customer.subscription.deleted",
-            sub("canceled", 2, {
+            sub("canceled", 3, {
+              price: starterMonthly,
               cancelAtPeriodEnd: true,
-              cancelAt: period(2).periodEnd,
-              canceledAt: period(2).periodStart + 10 * DAY,
+              cancelAt: period(3).periodEnd,
+              canceledAt: period(3).periodStart + 10 * DAY,
               endedAt: at,
             }),
             at,
@@ -385,9 +551,9 @@ async function drive(
         status: "canceled",
         cancelScheduled: false,
         grace: false,
-        invoices: ["paid", "paid", "paid"],
+        invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
         subscriptions: 1,
-        granted: ["in_lifecycle_create", "in_lifecycle_renew1", "in_lifecycle_renew2"],
+        windows: [0, 1, 2, 3],
       },
     },
   ];
@@ -422,7 +588,7 @@ async function drive(
     const state = await readState(t, accountId, customerId);
     const stepState: StepState = { step: number, name: step.name, deliveries, ...state.view };
     states.push(stepState);
-    problems.push(...checkStep(step.expect, state, deliveredIds.size));
+    problems.push(...checkStep(step.expect, state, deliveredIds.size, (n) => period(n).periodStart * 1000));
 
     log(`\nstep ${number}: ${step.name}`);
     if (deliveries.length > 0) log(`  ${step.events ? "delivered" : "called"}: ${deliveries.join(", ")}`);
@@ -549,6 +715,7 @@ async function readState(t: Harness, accountId: Id<"billingAccounts">, customerI
       used: balance?.used ?? -1,
       remaining: balance?.remaining ?? -1,
       invoices: invoices.map((i) => i.status),
+      scheduled: subscriptionView?.scheduledChange?.tier ?? null,
       events: db.events,
     },
     invariant,
@@ -558,7 +725,12 @@ async function readState(t: Harness, accountId: Id<"billingAccounts">, customerI
   };
 }
 
-function checkStep(want: Expectation, state: ReadState, distinctEventsDelivered: number): string[] {
+function checkStep(
+  want: Expectation,
+  state: ReadState,
+  distinctEventsDelivered: number,
+  windowStart: (n: number) => number,
+): string[] {
   const problems: string[] = [];
   const v = state.view;
   const expectEq = (what: string, got: unknown, expected: unknown) => {
@@ -572,10 +744,10 @@ function checkStep(want: Expectation, state: ReadState, distinctEventsDelivered:
   }
   expectEq("ledger sum", state.invariant.ledgerSum, v.remaining);
 
-  const stuck = v.events.pending + v.events.failed_retrying + v.events.dead;
+  const stuck = v.events.pending + v.events.failed_retrying + v.events.waiting + v.events.dead;
   if (stuck > 0) {
     problems.push(
-      `events left unprocessed: ${v.events.pending} pending, ${v.events.failed_retrying} failed_retrying, ${v.events.dead} dead`,
+      `events left unprocessed: ${v.events.pending} pending, ${v.events.failed_retrying} failed_retrying, ${v.events.waiting} waiting, ${v.events.dead} dead`,
     );
   }
   // Duplicates are recorded once: one row per distinct event id.
@@ -593,16 +765,18 @@ function checkStep(want: Expectation, state: ReadState, distinctEventsDelivered:
   expectEq("invoice statuses", v.invoices, want.invoices);
   expectEq("subscription rows", state.subscriptions, want.subscriptions);
 
-  // invoice.paid grants once per invoice, and only for those that were paid.
+  expectEq("scheduled change", v.scheduled, want.scheduled ?? null);
+  // Each paid monthly window opens once: grants keyed `window:<start ms>`.
   const grants = new Map<string, number>();
   for (const row of state.ledger) {
-    if (row.reason === "period_grant" && row.sourceKey.startsWith("invoice:")) {
-      grants.set(row.sourceKey.slice("invoice:".length), (grants.get(row.sourceKey.slice("invoice:".length)) ?? 0) + 1);
+    if (row.reason === "period_grant" && row.sourceKey.startsWith("window:")) {
+      grants.set(row.sourceKey, (grants.get(row.sourceKey) ?? 0) + 1);
     }
   }
-  for (const id of want.granted) expectEq(`grants for ${id}`, grants.get(id) ?? 0, 1);
-  for (const [id, n] of grants) {
-    if (!want.granted.includes(id)) problems.push(`unexpected grant for ${id} (${n}×)`);
+  const expectedKeys = want.windows.map((n) => `window:${windowStart(n)}`);
+  for (const key of expectedKeys) expectEq(`grants for ${key}`, grants.get(key) ?? 0, 1);
+  for (const [key, n] of grants) {
+    if (!expectedKeys.includes(key)) problems.push(`unexpected grant for ${key} (${n}×)`);
   }
   // The account's own view of its ledger agrees with the audit query.
   const sum = state.ledger.reduce((s, r) => s + r.amount, 0);
@@ -610,7 +784,7 @@ function checkStep(want: Expectation, state: ReadState, distinctEventsDelivered:
   return problems;
 }
 
-const stateHeaders = ["step", "tier", "status", "cancel", "grace", "allow", "purch", "used", "left", "invoices", "events ok/ign/pend/fail/dead"];
+const stateHeaders = ["step", "tier", "status", "cancel", "next", "grace", "allow", "purch", "used", "left", "invoices", "events ok/ign/pend/fail/wait/dead"];
 
 function stateRow(s: StepState): (string | number)[] {
   const e = s.events;
@@ -619,13 +793,14 @@ function stateRow(s: StepState): (string | number)[] {
     s.tier,
     s.status,
     s.cancelScheduled ? "at end" : "-",
+    s.scheduled ?? "-",
     s.graceEndsAt === null ? "-" : new Date(s.graceEndsAt).toISOString().slice(0, 10),
     s.allowance,
     s.purchased,
     s.used,
     s.remaining,
     s.invoices.length === 0 ? "0" : `${s.invoices.length} ${s.invoices.join(",")}`,
-    `${e.succeeded}/${e.ignored}/${e.pending}/${e.failed_retrying}/${e.dead}`,
+    `${e.succeeded}/${e.ignored}/${e.pending}/${e.failed_retrying}/${e.waiting}/${e.dead}`,
   ];
 }
 

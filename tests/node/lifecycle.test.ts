@@ -20,12 +20,20 @@ describe("npm run lifecycle", () => {
       ["renewal", "pro", "active", false, 150],
       ["failed renewal → past_due", "pro", "past_due", false, 150],
       ["recovery", "pro", "active", false, 150],
-      ["cancel at period end", "pro", "active", true, 150],
-      ["deletion", "free", "canceled", false, 150],
+      // Raised to Elite's 500 once paid, not refilled on top.
+      ["upgrade to Elite (paid)", "elite", "active", false, 500],
+      // Elite is paid to the period end; the downgrade waits for it.
+      ["downgrade to Starter scheduled", "elite", "active", false, 500],
+      ["renewal at Starter", "starter", "active", false, 50],
+      // 10 spent, then an interval round trip: no extra tokens.
+      ["spend, then monthly → yearly → monthly", "starter", "active", false, 40],
+      ["cancel at period end", "starter", "active", true, 40],
+      ["deletion", "free", "canceled", false, 40],
     ]);
+    expect(result.steps.find((s) => s.name === "downgrade to Starter scheduled")?.scheduled).toBe("starter");
     // Duplicated deliveries happened and were absorbed.
     expect(result.steps.some((s) => s.deliveries.some((d) => d.endsWith("*")))).toBe(true);
-    expect(result.steps.at(-1)!.events).toMatchObject({ pending: 0, failed_retrying: 0, dead: 0 });
+    expect(result.steps.at(-1)!.events).toMatchObject({ pending: 0, failed_retrying: 0, waiting: 0, dead: 0 });
   });
 
   test("another delivery order reaches the same states", async () => {
