@@ -12,6 +12,7 @@ import {
   payCheckout,
   postForm,
   priceId,
+  simPost,
   startHarness,
   subscribe,
   type Harness,
@@ -293,5 +294,18 @@ describe("test clocks", () => {
     const clockEvents = h.receiver.events.filter((e) => e.type.startsWith("test_helpers.test_clock."));
     expect(clockEvents.map((e) => e.type)).toEqual(["test_helpers.test_clock.advancing", "test_helpers.test_clock.ready"]);
     expect((clockEvents[1]?.data.object as Stripe.TestHelpers.TestClock).frozen_time).toBe(clock.frozen_time + 3600);
+  });
+
+  it("/_sim/advance for a customer on a test clock advances that clock", async () => {
+    const clock = await newClock();
+    const { subscription } = await subscribe(h, { testClock: clock.id });
+    const end = subscription.items.data[0]?.current_period_end ?? 0;
+    const out = (await simPost(h.sim, "/_sim/advance", { subscription: subscription.id, to: "period_end" })) as { clock: string; now: number };
+    expect(out).toEqual({ clock: clock.id, now: end + 1 });
+    expect((await h.stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time).toBe(end + 1);
+    expect((await h.stripe.invoices.list({ subscription: subscription.id })).data.map((i) => i.billing_reason)).toEqual([
+      "subscription_cycle",
+      "subscription_create",
+    ]);
   });
 });
