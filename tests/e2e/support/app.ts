@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { expect, test as base, type Page, type TestInfo } from "@playwright/test";
-import type { PaidTier } from "../../../convex/model/plans";
+import type { Interval, PaidTier } from "../../../convex/model/plans";
 import { adminQuery } from "./backend";
 import { sim } from "./sim";
 import type { E2EUser } from "./users";
@@ -86,9 +86,12 @@ export async function signIn(page: Page, user: E2EUser): Promise<void> {
   await expect(page.getByTestId("token-meter")).toBeVisible();
 }
 
-/** From /pricing, clicks Upgrade on `tier` and waits for the simulator's Checkout page. */
-export async function startUpgradeFromPricing(page: Page, tier: PaidTier): Promise<void> {
+/** From /pricing, clicks Upgrade on `tier` (billed every `interval`) and waits for the simulator's Checkout page. */
+export async function startUpgradeFromPricing(page: Page, tier: PaidTier, interval: Interval = "month"): Promise<void> {
   await page.goto("/pricing");
+  const toggle = page.getByTestId("interval-toggle");
+  if ((await toggle.getAttribute("data-interval")) !== interval) await toggle.click();
+  await expect(toggle).toHaveAttribute("data-interval", interval);
   await page.getByTestId(`upgrade-button-${tier}`).click();
   await expect(page.getByTestId("checkout-title")).toBeVisible();
 }
@@ -135,12 +138,18 @@ export async function firstSeenAt(page: Page, key: string): Promise<number | nul
 const TIER_NAMES: Record<PaidTier, string> = { starter: "Starter", pro: "Pro", elite: "Elite" };
 
 /**
- * Signs in, upgrades from /pricing to `tier` monthly, pays with `card` and
+ * Signs in, upgrades from /pricing to `tier` (monthly unless `interval`), pays with `card` and
  * waits until the success page shows the new plan (the webhook landed).
  */
-export async function subscribe(page: Page, user: E2EUser, tier: PaidTier, card: string = CARDS.visa): Promise<void> {
+export async function subscribe(
+  page: Page,
+  user: E2EUser,
+  tier: PaidTier,
+  card: string = CARDS.visa,
+  interval: Interval = "month",
+): Promise<void> {
   await signIn(page, user);
-  await startUpgradeFromPricing(page, tier);
+  await startUpgradeFromPricing(page, tier, interval);
   await payOnCheckout(page, card, user.name);
   await expect(page.getByTestId("success-status")).toHaveAttribute("data-state", "active");
   await expect(page.getByTestId("success-status")).toContainText(`You're on ${TIER_NAMES[tier]}`);

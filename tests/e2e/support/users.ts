@@ -17,6 +17,12 @@ export const E2E_USERS = {
   pastDue: user("e2e-pastdue", "Pat Pastdue"),
   portal: user("e2e-portal", "Polly Portal"),
   visitor: user("e2e-visitor", "Vic Visitor"),
+  planUpgrade: user("e2e-plan-upgrade", "Ursula Upgrade"),
+  planDeclined: user("e2e-plan-declined", "Dora Declined"),
+  planDowngrade: user("e2e-plan-downgrade", "Dan Downgrade"),
+  planYearly: user("e2e-plan-yearly", "Yara Yearly"),
+  planRoundTrip: user("e2e-plan-roundtrip", "Rob Roundtrip"),
+  planCancel: user("e2e-plan-cancel", "Cleo Cancel"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
