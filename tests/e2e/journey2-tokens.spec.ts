@@ -71,11 +71,11 @@ test("spending lowers the meter live; low prompt at ≤ 5; at 0 the guard opens 
   await expect(meter).toHaveText("0");
   await journey.shot("guard-opens-upgrade");
 
-  // A subscriber changes plan in the Customer Portal (the server refuses a
-  // second subscription), so the upgrade path leads there, offering Pro.
+  // A subscriber changes plan in the app: the upgrade path opens the
+  // plan-change preview for Pro, with the exact amount due now.
   await modal.getByTestId("upgrade-modal-upgrade-pro").click();
-  await expect(page.getByTestId("portal-title")).toBeVisible();
-  await expect(page.getByTestId("portal-plan-name")).toHaveText("Starter");
-  await expect(page.getByTestId("portal-switch-pro_monthly")).toBeVisible();
-  await journey.shot("portal-plan-switch");
+  const change = page.getByTestId("plan-change-dialog");
+  await expect(change).toHaveAttribute("data-state", "ready");
+  await expect(change.getByTestId("plan-change-due-now")).toHaveText(/^\$\d+\.\d\d$/);
+  await journey.shot("plan-change-preview");
 });

@@ -14,7 +14,7 @@ test("a failed renewal shows the past-due banner; paying it clears the banner", 
   const user = E2E_USERS.pastDue;
   await subscribe(page, user, "pro", CARDS.failsAfterAttach);
   await page.getByRole("link", { name: "View billing" }).click();
-  const banner = page.getByTestId("past-due-banner");
+  const banner = page.getByTestId("payment-banner");
   await expect(page.getByTestId("subscription-status")).toHaveAttribute("data-status", "active");
   await expect(banner).toHaveCount(0);
   await journey.shot("active-before-renewal");
@@ -25,6 +25,7 @@ test("a failed renewal shows the past-due banner; paying it clears the banner", 
 
   await expect(banner).toBeVisible();
   await expect(banner).toContainText("Your last payment failed.");
+  await expect(banner).toHaveAttribute("data-kind", "past_due");
   await expect(page.getByTestId("subscription-status")).toHaveAttribute("data-status", "past_due");
   const badge = page.getByTestId("plan-badge");
   // Grace period: the tier stays while the customer fixes the payment.
@@ -33,7 +34,10 @@ test("a failed renewal shows the past-due banner; paying it clears the banner", 
   await expect(page.getByTestId("invoice-row").first().getByTestId("invoice-status")).toContainText(/open|due/i);
   await journey.shot("past-due-banner");
 
-  await page.getByTestId("past-due-pay").click();
+  // The banner shows on every page, not only on /billing.
+  await page.goto("/");
+  await expect(banner).toBeVisible();
+  await page.getByTestId("payment-banner-update-card").click();
   await expect(page.getByTestId("portal-title")).toBeVisible();
   await expect(page.getByTestId("portal-subscription-status")).toHaveText("past_due");
   await page.getByTestId("portal-card-number").fill(CARDS.visa);
