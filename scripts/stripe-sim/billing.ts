@@ -8,6 +8,7 @@
  * time for customers on a clock, real time (+ offset) otherwise.
  */
 import type Stripe from "stripe";
+import { recordInvoicePayment } from "./invoicePayments.ts";
 import {
   buildBalanceTransaction,
   buildCustomer,
@@ -350,6 +351,7 @@ export function attemptInvoicePayment(ctx: SimContext, invoice: Stripe.Invoice, 
     const number = ctx.store.state.cardNumbers[pmId] ?? "";
     result = chargeCard(number, { atCheckout: opts.atCheckout ?? false, authenticated: opts.authenticated ?? false });
     invoice.attempt_count += 1;
+    recordInvoicePayment(ctx, invoice, pmId, result, ctx.store.now(customerId));
   }
   invoice.attempted = true;
 

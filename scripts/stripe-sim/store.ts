@@ -88,6 +88,8 @@ export type SimState = {
   prices: Record<string, Stripe.Price>;
   paymentMethods: Record<string, Stripe.PaymentMethod>;
   paymentIntents: Record<string, Stripe.PaymentIntent>;
+  /** The payment of each charged invoice (`invoice_payment`, linking its PaymentIntent). */
+  invoicePayments: Record<string, Stripe.InvoicePayment>;
   checkoutSessions: Record<string, Stripe.Checkout.Session>;
   checkoutLineItems: Record<string, Stripe.LineItem[]>;
   /** `subscription_data` / `payment_intent_data` of each Checkout Session. */
@@ -129,6 +131,7 @@ export function emptyState(): SimState {
     prices: {},
     paymentMethods: {},
     paymentIntents: {},
+    invoicePayments: {},
     checkoutSessions: {},
     checkoutLineItems: {},
     checkoutExtras: {},

@@ -9,7 +9,7 @@ import { E2E_USERS } from "./support/users";
 
 test.use({ journeyName: "5-portal-cancel" });
 
-test("cancelling in the portal shows 'Cancels on <date>'", async ({ page, journey }) => {
+test("cancelling in the portal shows 'Ends on <date>'", async ({ page, journey }) => {
   const user = E2E_USERS.portal;
   await subscribe(page, user, "starter");
   await page.getByRole("link", { name: "View billing" }).click();
@@ -33,7 +33,7 @@ test("cancelling in the portal shows 'Cancels on <date>'", async ({ page, journe
   await expect(page).toHaveURL(/\/billing$/);
   const cancelsOn = page.getByTestId("cancels-on");
   await expect(cancelsOn).toHaveText(appDate(periodEnd));
-  await expect(page.locator("dt", { hasText: "Cancels on" })).toBeVisible();
+  await expect(page.locator("dt", { hasText: "Ends on" })).toBeVisible();
   await expect(page.getByTestId("renews-on")).toHaveCount(0);
   // Still Starter until the period ends.
   await expect(page.getByTestId("plan-badge")).toHaveText("Starter");

@@ -19,12 +19,13 @@ async function meter(page: Page): Promise<number> {
   return Number(await page.getByTestId("token-meter").getAttribute("data-remaining"));
 }
 
-/** Runs the quick analysis `n` times from the dashboard (1 token each). */
+/** Runs `feature` `times` times from the dashboard, confirming the cost when asked (bulk costs 10). */
 async function spend(page: Page, feature: "quick_analysis" | "bulk_analysis", times: number): Promise<void> {
   await page.goto("/");
   for (let i = 0; i < times; i++) {
     const before = await meter(page);
     await page.getByTestId(`analysis-run-${feature}`).click();
+    if (feature === "bulk_analysis") await page.getByTestId("confirm-accept").click();
     await expect.poll(() => meter(page)).toBeLessThan(before);
   }
 }

@@ -69,10 +69,18 @@ describe("subscriptions.update payment_behavior", () => {
     const pendingEvent = eventsOf("customer.subscription.updated", subscription.id).at(-1);
     expect((pendingEvent?.data.object as Stripe.Subscription).pending_update).not.toBeNull();
     expect(sub.status).toBe("active");
+    // The invoice's payment says why: a decline, not a confirmation to make.
+    const [declined] = (await h.stripe.invoicePayments.list({ invoice: invoice.id })).data;
+    expect(declined).toMatchObject({ status: "open", payment: { type: "payment_intent" } });
+    const intent = await h.stripe.paymentIntents.retrieve(declined!.payment.payment_intent as string);
+    expect(intent).toMatchObject({ status: "requires_payment_method", last_payment_error: { type: "card_error" } });
 
     // The customer pays with a working card: the change applies.
     const paid = await h.stripe.invoices.pay(invoice.id, { payment_method: "pm_card_visa" });
     expect(paid.status).toBe("paid");
+    const [settled] = (await h.stripe.invoicePayments.list({ invoice: invoice.id })).data;
+    expect(settled).toMatchObject({ id: declined!.id, status: "paid", amount_paid: invoice.amount_due });
+    expect((await h.stripe.paymentIntents.retrieve(intent.id)).status).toBe("succeeded");
     const after = await h.stripe.subscriptions.retrieve(subscription.id);
     expect(after.items.data[0]?.price.id).toBe(pro);
     expect(after.pending_update).toBeNull();

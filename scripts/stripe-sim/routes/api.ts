@@ -261,6 +261,11 @@ export function registerApiRoutes(router: Router, ctx: SimContext): void {
     const items = newestFirst(Object.values(state().paymentMethods)).filter((pm) => !customer || pm.customer === customer);
     return list(req, items, "/v1/payment_methods");
   });
+  router.on("GET", "/v1/invoice_payments", (req) => {
+    const invoice = str(req.query.invoice);
+    const items = newestFirst(Object.values(state().invoicePayments ?? {})).filter((p) => !invoice || p.invoice === invoice);
+    return list(req, items, "/v1/invoice_payments");
+  });
   router.on("GET", "/v1/payment_intents/:id", (req) => {
     const pi = found(state().paymentIntents[req.params.id ?? ""], "payment_intent", req.params.id ?? "", "intent");
     return one(req, pi);
