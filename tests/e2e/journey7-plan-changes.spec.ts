@@ -41,131 +41,154 @@ async function openChange(page: Page, tier: "starter" | "pro" | "elite", interva
   return dialog;
 }
 
-test.use({ journeyName: "7-plan-changes" });
 
-test("upgrade in the app: exact preview, confirm, the plan and allowance flip live", async ({ page, journey }) => {
-  await subscribe(page, E2E_USERS.planUpgrade, "starter");
-  await spend(page, "quick_analysis", 2);
-  expect(await meter(page)).toBe(TOKENS.starter - 2);
+test.describe(() => {
+  test.use({ journeyName: "7a-upgrade" });
 
-  const dialog = await openChange(page, "elite", "month", "upgrade");
-  await expect(dialog.getByTestId("plan-change-due-now")).toHaveText(/^\$\d+\.\d\d$/);
-  await expect(dialog.getByTestId("plan-change-proration-credit")).toBeVisible();
-  await expect(dialog.getByTestId("plan-change-tokens-now")).toContainText(`+${TOKENS.elite - TOKENS.starter} tokens`);
-  await journey.shot("upgrade-preview");
-  await dialog.getByTestId("plan-change-confirm").click();
+  test("upgrade in the app: exact preview, confirm, the plan and allowance flip live", async ({ page, journey }) => {
+    await subscribe(page, E2E_USERS.planUpgrade, "starter");
+    await spend(page, "quick_analysis", 2);
+    expect(await meter(page)).toBe(TOKENS.starter - 2);
 
-  await expect(page.getByTestId("plan-badge")).toHaveText("Elite");
-  // Raised to Elite's allowance, not refilled: the 2 used stay used.
-  await expect.poll(() => meter(page)).toBe(TOKENS.elite - 2);
-  await page.goto("/billing");
-  await expect(page.getByTestId("invoice-row")).toHaveCount(2);
-  await journey.shot("upgrade-done");
+    const dialog = await openChange(page, "elite", "month", "upgrade");
+    await expect(dialog.getByTestId("plan-change-due-now")).toHaveText(/^\$\d+\.\d\d$/);
+    await expect(dialog.getByTestId("plan-change-proration-credit")).toBeVisible();
+    await expect(dialog.getByTestId("plan-change-tokens-now")).toContainText(`+${TOKENS.elite - TOKENS.starter} tokens`);
+    await journey.shot("upgrade-preview");
+    await dialog.getByTestId("plan-change-confirm").click();
+
+    await expect(page.getByTestId("plan-badge")).toHaveText("Elite");
+    // Raised to Elite's allowance, not refilled: the 2 used stay used.
+    await expect.poll(() => meter(page)).toBe(TOKENS.elite - 2);
+    await page.goto("/billing");
+    await expect(page.getByTestId("invoice-row")).toHaveCount(2);
+    await journey.shot("upgrade-done");
+  });
 });
 
-test("upgrade with a card that fails: nothing unlocks and the message is clear", async ({ page, journey }) => {
-  await subscribe(page, E2E_USERS.planDeclined, "starter", CARDS.failsAfterAttach);
-  const dialog = await openChange(page, "elite", "month", "upgrade");
-  await dialog.getByTestId("plan-change-confirm").click();
-  await expect(dialog).toHaveAttribute("data-state", "payment_failed");
-  await expect(dialog.getByTestId("plan-change-failed")).toContainText("your plan hasn't changed");
-  await journey.shot("upgrade-declined");
-  await dialog.getByTestId("plan-change-close").click();
+test.describe(() => {
+  test.use({ journeyName: "7b-declined-upgrade" });
 
-  await expect(page.getByTestId("plan-badge")).toHaveText("Starter");
-  expect(await meter(page)).toBe(TOKENS.starter);
-  // Deep analysis stays Pro-only.
-  await page.goto("/");
-  await expect(page.locator('[data-testid="locked-feature"][data-feature="deep_analysis"]')).toBeVisible();
-  await journey.shot("still-starter");
+  test("upgrade with a card that fails: nothing unlocks and the message is clear", async ({ page, journey }) => {
+    await subscribe(page, E2E_USERS.planDeclined, "starter", CARDS.failsAfterAttach);
+    const dialog = await openChange(page, "elite", "month", "upgrade");
+    await dialog.getByTestId("plan-change-confirm").click();
+    await expect(dialog).toHaveAttribute("data-state", "payment_failed");
+    await expect(dialog.getByTestId("plan-change-failed")).toContainText("your plan hasn't changed");
+    await journey.shot("upgrade-declined");
+    await dialog.getByTestId("plan-change-close").click();
+
+    await expect(page.getByTestId("plan-badge")).toHaveText("Starter");
+    expect(await meter(page)).toBe(TOKENS.starter);
+    // Deep analysis stays Pro-only.
+    await page.goto("/");
+    await expect(page.locator('[data-testid="locked-feature"][data-feature="deep_analysis"]')).toBeVisible();
+    await journey.shot("still-starter");
+  });
 });
 
-test("downgrade scheduled for the period end, then applied by the test clock", async ({ page, journey }) => {
-  const user = E2E_USERS.planDowngrade;
-  await subscribe(page, user, "elite");
-  const dialog = await openChange(page, "starter", "month", "switch");
-  const periodEnd = periodEndOf(await sim.subscriptionOf(user.email));
-  await expect(dialog.getByTestId("plan-change-effective")).toContainText(appDate(periodEnd));
-  await dialog.getByTestId("plan-change-confirm").click();
+test.describe(() => {
+  test.use({ journeyName: "7c-scheduled-downgrade" });
 
-  await page.goto("/billing");
-  await expect(page.getByTestId("scheduled-change")).toContainText(`Switches to Starter (monthly) on ${appDate(periodEnd)}`);
-  // Elite is paid to the period end: it stays until then.
-  await expect(page.getByTestId("plan-badge")).toHaveText("Elite");
-  expect(await meter(page)).toBe(TOKENS.elite);
-  await journey.shot("downgrade-scheduled");
+  test("downgrade scheduled for the period end, then applied by the test clock", async ({ page, journey }) => {
+    const user = E2E_USERS.planDowngrade;
+    await subscribe(page, user, "elite");
+    const dialog = await openChange(page, "starter", "month", "switch");
+    const periodEnd = periodEndOf(await sim.subscriptionOf(user.email));
+    await expect(dialog.getByTestId("plan-change-effective")).toContainText(appDate(periodEnd));
+    await dialog.getByTestId("plan-change-confirm").click();
 
-  const sub = await sim.subscriptionOf(user.email);
-  await sim.advance({ customer: typeof sub.customer === "string" ? sub.customer : sub.customer.id, to: periodEnd + 60 });
-  await expect(page.getByTestId("plan-badge")).toHaveText("Starter");
-  await expect.poll(() => meter(page)).toBe(TOKENS.starter);
-  await expect(page.getByTestId("scheduled-change")).toHaveCount(0);
-  await journey.shot("downgrade-applied");
+    await page.goto("/billing");
+    await expect(page.getByTestId("scheduled-change")).toContainText(`Switches to Starter (monthly) on ${appDate(periodEnd)}`);
+    // Elite is paid to the period end: it stays until then.
+    await expect(page.getByTestId("plan-badge")).toHaveText("Elite");
+    expect(await meter(page)).toBe(TOKENS.elite);
+    await journey.shot("downgrade-scheduled");
+
+    const sub = await sim.subscriptionOf(user.email);
+    await sim.advance({ customer: typeof sub.customer === "string" ? sub.customer : sub.customer.id, to: periodEnd + 60 });
+    await expect(page.getByTestId("plan-badge")).toHaveText("Starter");
+    await expect.poll(() => meter(page)).toBe(TOKENS.starter);
+    await expect(page.getByTestId("scheduled-change")).toHaveCount(0);
+    await journey.shot("downgrade-applied");
+  });
 });
 
-test("a yearly plan gets the monthly allowance each month across three months of test clock", async ({ page, journey }) => {
-  const user = E2E_USERS.planYearly;
-  await subscribe(page, user, "pro", CARDS.visa, "year");
-  expect(await meter(page)).toBe(TOKENS.pro);
-  const sub = await sim.subscriptionOf(user.email);
-  const customer = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
-  const start = sub.items.data[0]!.current_period_start;
-  for (const month of [1, 2, 3]) {
-    await spend(page, "quick_analysis", 3);
-    expect(await meter(page)).toBe(TOKENS.pro - 3);
-    // One day past the next monthly anchor.
-    await sim.advance({ customer, to: start + month * 31 * DAY + DAY });
-    await expect.poll(() => meter(page), { timeout: 20_000 }).toBe(TOKENS.pro);
-    await journey.shot(`yearly-month-${month}`);
-  }
-  await page.goto("/billing");
-  // One invoice for the whole year: the monthly allowances cost nothing extra.
-  await expect(page.getByTestId("invoice-row")).toHaveCount(1);
+test.describe(() => {
+  test.use({ journeyName: "7d-yearly-monthly-allowance" });
+
+  test("a yearly plan gets the monthly allowance each month across three months of test clock", async ({ page, journey }) => {
+    const user = E2E_USERS.planYearly;
+    await subscribe(page, user, "pro", CARDS.visa, "year");
+    expect(await meter(page)).toBe(TOKENS.pro);
+    const sub = await sim.subscriptionOf(user.email);
+    const customer = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
+    const start = sub.items.data[0]!.current_period_start;
+    for (const month of [1, 2, 3]) {
+      await spend(page, "quick_analysis", 3);
+      expect(await meter(page)).toBe(TOKENS.pro - 3);
+      // One day past the next monthly anchor.
+      await sim.advance({ customer, to: start + month * 31 * DAY + DAY });
+      await expect.poll(() => meter(page), { timeout: 20_000 }).toBe(TOKENS.pro);
+      await journey.shot(`yearly-month-${month}`);
+    }
+    await page.goto("/billing");
+    // One invoice for the whole year: the monthly allowances cost nothing extra.
+    await expect(page.getByTestId("invoice-row")).toHaveCount(1);
+  });
 });
 
-test("an interval round trip yields no extra tokens", async ({ page, journey }) => {
-  await subscribe(page, E2E_USERS.planRoundTrip, "starter");
-  await spend(page, "bulk_analysis", 5);
-  expect(await meter(page)).toBe(0);
+test.describe(() => {
+  test.use({ journeyName: "7e-interval-round-trip" });
 
-  await page.goto("/billing");
-  await page.getByTestId("switch-interval").click();
-  const toYearly = page.getByTestId("plan-change-dialog");
-  await expect(toYearly).toHaveAttribute("data-state", "ready");
-  await toYearly.getByTestId("plan-change-confirm").click();
-  await expect(page.getByTestId("subscription-interval")).toContainText("yearly");
-  // Paying for the year did not refill this month's allowance.
-  expect(await meter(page)).toBe(0);
-  await journey.shot("now-yearly");
+  test("an interval round trip yields no extra tokens", async ({ page, journey }) => {
+    await subscribe(page, E2E_USERS.planRoundTrip, "starter");
+    await spend(page, "bulk_analysis", 5);
+    expect(await meter(page)).toBe(0);
 
-  await page.getByTestId("switch-interval").click();
-  const toMonthly = page.getByTestId("plan-change-dialog");
-  await expect(toMonthly).toHaveAttribute("data-state", "ready");
-  await expect(toMonthly.getByTestId("plan-change-effective")).toBeVisible();
-  await toMonthly.getByTestId("plan-change-confirm").click();
-  await expect(page.getByTestId("scheduled-change")).toContainText("Switches to Starter (monthly)");
-  expect(await meter(page)).toBe(0);
-  await journey.shot("back-to-monthly-scheduled");
+    await page.goto("/billing");
+    await page.getByTestId("switch-interval").click();
+    const toYearly = page.getByTestId("plan-change-dialog");
+    await expect(toYearly).toHaveAttribute("data-state", "ready");
+    await toYearly.getByTestId("plan-change-confirm").click();
+    await expect(page.getByTestId("subscription-interval")).toContainText("yearly");
+    // Paying for the year did not refill this month's allowance.
+    expect(await meter(page)).toBe(0);
+    await journey.shot("now-yearly");
+
+    await page.getByTestId("switch-interval").click();
+    const toMonthly = page.getByTestId("plan-change-dialog");
+    await expect(toMonthly).toHaveAttribute("data-state", "ready");
+    await expect(toMonthly.getByTestId("plan-change-effective")).toBeVisible();
+    await toMonthly.getByTestId("plan-change-confirm").click();
+    await expect(page.getByTestId("scheduled-change")).toContainText("Switches to Starter (monthly)");
+    expect(await meter(page)).toBe(0);
+    await journey.shot("back-to-monthly-scheduled");
+  });
 });
 
-test("cancel in the app with a reason, then resume before the end", async ({ page, journey }) => {
-  const user = E2E_USERS.planCancel;
-  await subscribe(page, user, "pro");
-  await page.goto("/billing");
-  await page.getByTestId("cancel-plan").click();
-  await page.getByTestId("cancel-reason-too_expensive").check();
-  await page.getByTestId("cancel-comment").fill("Trying a cheaper plan for now");
-  await page.getByTestId("cancel-confirm").click();
-  const periodEnd = periodEndOf(await sim.subscriptionOf(user.email));
-  await expect(page.getByTestId("cancel-notice")).toContainText(appDate(periodEnd));
-  await expect(page.getByTestId("plan-badge")).toHaveText("Pro");
-  const stored = await sim.subscriptionOf(user.email);
-  expect(stored.cancel_at_period_end).toBe(true);
-  await journey.shot("cancel-scheduled");
+test.describe(() => {
+  test.use({ journeyName: "7f-cancel-resume" });
 
-  await page.getByTestId("resume-plan").click();
-  await expect(page.getByTestId("cancel-notice")).toHaveCount(0);
-  await expect(page.getByTestId("cancel-plan")).toBeVisible();
-  expect((await sim.subscriptionOf(user.email)).cancel_at_period_end).toBe(false);
-  await journey.shot("resumed");
+  test("cancel in the app with a reason, then resume before the end", async ({ page, journey }) => {
+    const user = E2E_USERS.planCancel;
+    await subscribe(page, user, "pro");
+    await page.goto("/billing");
+    await page.getByTestId("cancel-plan").click();
+    await page.getByTestId("cancel-reason-too_expensive").check();
+    await page.getByTestId("cancel-comment").fill("Trying a cheaper plan for now");
+    await page.getByTestId("cancel-confirm").click();
+    const periodEnd = periodEndOf(await sim.subscriptionOf(user.email));
+    await expect(page.getByTestId("cancel-notice")).toContainText(appDate(periodEnd));
+    await expect(page.getByTestId("plan-badge")).toHaveText("Pro");
+    const stored = await sim.subscriptionOf(user.email);
+    expect(stored.cancel_at_period_end).toBe(true);
+    await journey.shot("cancel-scheduled");
+
+    await page.getByTestId("resume-plan").click();
+    await expect(page.getByTestId("cancel-notice")).toHaveCount(0);
+    await expect(page.getByTestId("cancel-plan")).toBeVisible();
+    expect((await sim.subscriptionOf(user.email)).cancel_at_period_end).toBe(false);
+    await journey.shot("resumed");
+  });
 });
