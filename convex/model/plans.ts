@@ -10,8 +10,9 @@
  *   client never sends a price id.
  * - `displayAmount` is in minor units of `currency` and is what the seed script
  *   creates in Stripe; Stripe's price is the one actually charged.
- * - `tokensPerPeriod` is the allowance granted at the start of each billing
- *   period (monthly for free, per subscription period for paid plans).
+ * - `tokensPerPeriod` is the allowance granted each month, on every plan and
+ *   interval: free accounts per UTC month, subscribers per monthly window on
+ *   their subscription's anchor day (a yearly plan gets it twelve times a year).
  */
 
 export const TIERS = ["free", "starter", "pro", "elite", "internal"] as const;
@@ -39,7 +40,7 @@ export type Plan = {
   name: string;
   description: string;
   features: string[];
-  /** Tokens granted at the start of each period. Integer. */
+  /** Tokens granted each month (a subscriber's monthly window; a free UTC month). Integer. */
   tokensPerPeriod: number;
   /** Whether a customer can buy it through Checkout. */
   purchasable: boolean;
@@ -63,7 +64,7 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 1,
     name: "Starter",
     description: "For individuals getting real work done.",
-    features: ["50 tokens a period", "Quick and standard analyses", "Email support"],
+    features: ["50 tokens a month", "Quick and standard analyses", "Email support"],
     tokensPerPeriod: 50,
     purchasable: true,
     prices: {
@@ -76,7 +77,7 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 2,
     name: "Pro",
     description: "For professionals who need deep analyses.",
-    features: ["150 tokens a period", "Deep analyses", "Priority support"],
+    features: ["150 tokens a month", "Deep analyses", "Priority support"],
     tokensPerPeriod: 150,
     purchasable: true,
     prices: {
@@ -89,7 +90,7 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 3,
     name: "Elite",
     description: "For teams running analyses all day.",
-    features: ["500 tokens a period", "Everything in Pro", "Dedicated support"],
+    features: ["500 tokens a month", "Everything in Pro", "Dedicated support"],
     tokensPerPeriod: 500,
     purchasable: true,
     prices: {

@@ -84,7 +84,9 @@ export function PlanChangeDialog({ target, onClose }: { target: PlanChangeTarget
           return;
         case "scheduled": {
           const when = result.effectiveAt ?? preview.effectiveAt;
-          toast.success(`Your plan switches to ${label} on ${formatDate(when)}`, { description: result.message });
+          toast.success(`Your plan switches to ${label} on ${formatDate(when)}`, {
+            description: "Until then you keep your current plan and its tokens.",
+          });
           onClose();
           return;
         }

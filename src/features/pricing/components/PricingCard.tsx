@@ -48,7 +48,7 @@ export function PricingCard({
       </p>
       <p className="price-note muted">{price?.monthlyEquivalent ?? "\u00a0"}</p>
       <p className="tokens-line">
-        <strong>{formatCount(plan.tokensPerPeriod)}</strong> tokens {plan.prices ? "per billing period" : "per month"}
+        <strong>{formatCount(plan.tokensPerPeriod)}</strong> tokens per month
       </p>
       <ul className="checklist">
         {plan.features.map((feature) => (

@@ -74,7 +74,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
           <h1 id="pricing-title" className={compact ? "h2" : undefined}>
             {compact ? "Plans" : "Simple pricing that grows with you"}
           </h1>
-          {!compact ? <p className="muted">Every plan includes a token allowance that refills each billing period.</p> : null}
+          {!compact ? <p className="muted">Every plan includes a token allowance that refills every month, yearly plans too.</p> : null}
         </div>
         <IntervalToggle value={interval} onChange={setInterval} testId="interval-toggle" savingsLabel={plans ? yearlySavings(plans) : null} />
       </div>
