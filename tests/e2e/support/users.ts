@@ -23,6 +23,7 @@ export const E2E_USERS = {
   planYearly: user("e2e-plan-yearly", "Yara Yearly"),
   planRoundTrip: user("e2e-plan-roundtrip", "Rob Roundtrip"),
   planCancel: user("e2e-plan-cancel", "Cleo Cancel"),
+  topUp: user("e2e-top-up", "Tess Topup"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
