@@ -4,7 +4,9 @@
  * dead-lettering, replay, the sweep, and the sub-transaction that makes a
  * failed handler leave no writes behind.
  */
+import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import type { Doc } from "../../convex/_generated/dataModel";
 import { internal } from "../../convex/_generated/api";
 import { WAIT_RETRIES, wakeEventsForCustomer } from "../../convex/model/webhookQueue";
 import { BILLING_CONFIG } from "../../convex/model/plans";
@@ -32,6 +34,25 @@ function subscriptionCreated(customerId: string, subId = "sub_queue1") {
     "customer.subscription.created",
     subscription({ id: subId, customer: customerId, status: "active", price: proMonthly }),
   );
+}
+
+/** A queue row for `e` as an earlier run left it (status, attempts, error), with its payload. */
+async function insertEventRow(
+  t: TestConvex,
+  e: Stripe.Event,
+  fields: Pick<Doc<"webhookEvents">, "stripeCustomerId" | "status" | "attempts"> & Partial<Doc<"webhookEvents">>,
+): Promise<void> {
+  await t.run(async (ctx) => {
+    await ctx.db.insert("webhookEvents", {
+      eventId: e.id,
+      type: e.type,
+      livemode: false,
+      eventCreated: e.created,
+      payload: JSON.stringify(e),
+      receivedAt: Date.now(),
+      ...fields,
+    });
+  });
 }
 
 describe("webhook queue", () => {
@@ -131,20 +152,7 @@ describe("webhook queue", () => {
 
   test("a dead event that died waiting (before parking existed) is revived when its customer is linked", async () => {
     const e = subscriptionCreated("cus_legacy", "sub_legacy");
-    await t.run(async (ctx) => {
-      await ctx.db.insert("webhookEvents", {
-        eventId: e.id,
-        type: e.type,
-        livemode: false,
-        eventCreated: e.created,
-        payload: JSON.stringify(e),
-        stripeCustomerId: "cus_legacy",
-        status: "dead",
-        attempts: 8,
-        lastError: "customer cus_legacy is not linked to an account yet",
-        receivedAt: Date.now(),
-      });
-    });
+    await insertEventRow(t, e, { stripeCustomerId: "cus_legacy", status: "dead", attempts: 8, lastError: "customer cus_legacy is not linked to an account yet" });
     const accountId = await createAccount(t);
     await t.run(async (ctx) => {
       await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_legacy" });
@@ -204,20 +212,7 @@ describe("webhook queue", () => {
 
   test("replay re-queues a dead event, which then applies; replaying an applied event changes nothing", async () => {
     const e = subscriptionCreated("cus_replay", "sub_replay");
-    await t.run(async (ctx) => {
-      await ctx.db.insert("webhookEvents", {
-        eventId: e.id,
-        type: e.type,
-        livemode: false,
-        eventCreated: e.created,
-        payload: JSON.stringify(e),
-        stripeCustomerId: "cus_replay",
-        status: "dead",
-        attempts: 8,
-        lastError: "an operator's problem",
-        receivedAt: Date.now(),
-      });
-    });
+    await insertEventRow(t, e, { stripeCustomerId: "cus_replay", status: "dead", attempts: 8, lastError: "an operator's problem" });
 
     const accountId = await createAccount(t, { stripeCustomerId: "cus_replay" });
     expect(await t.mutation(internal.webhooks.replay, { eventId: e.id })).toEqual({ requeued: true, status: "pending" });
@@ -260,20 +255,7 @@ describe("webhook queue", () => {
   test("the sweep picks up a due event whose scheduled run was lost", async () => {
     const accountId = await createAccount(t, { stripeCustomerId: "cus_swept" });
     const e = event("customer.updated", customer("cus_swept"));
-    await t.run(async (ctx) => {
-      await ctx.db.insert("webhookEvents", {
-        eventId: e.id,
-        type: e.type,
-        livemode: false,
-        eventCreated: e.created,
-        payload: JSON.stringify(e),
-        stripeCustomerId: "cus_swept",
-        status: "failed_retrying",
-        attempts: 3,
-        nextAttemptAt: Date.now() - 1,
-        receivedAt: Date.now() - 60_000,
-      });
-    });
+    await insertEventRow(t, e, { stripeCustomerId: "cus_swept", status: "failed_retrying", attempts: 3, nextAttemptAt: Date.now() - 1 });
     expect(await t.mutation(internal.webhooks.sweepRetries, {})).toEqual({ scheduled: 1 });
     await runDueNow(t);
     expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 4 });
