@@ -37,7 +37,16 @@ import { windowContaining } from "../convex/model/allowance";
 import { PLANS } from "../convex/model/plans";
 import type { WebhookEventStatus } from "../convex/model/validators";
 import { WEBHOOK_EVENT_STATUSES } from "../convex/model/validators";
-import { checkoutSession, DAY, event, invoice, price, subscription, type LineInput } from "../tests/convex/fixtures/stripe";
+import {
+  checkoutSession,
+  DAY,
+  event,
+  invoice,
+  price,
+  subscription,
+  subscriptionSchedule,
+  type LineInput,
+} from "../tests/convex/fixtures/stripe";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../tests/helpers/recordingStripeServer";
 import { drainScheduled, formatTable, makeHarness, seededRandom, shuffle, type Harness } from "./lib/convexHarness";
 import { withEnv } from "./lib/withEnv";
@@ -411,23 +420,20 @@ async function drive(
         const at = period(2).periodStart + 6 * DAY;
         const { periodStart, periodEnd } = period(2);
         // As `billing.changePlan` writes it: the next phase names its plan in metadata.
-        const phase = (p: Stripe.Price, start: number, end: number, metadata: Record<string, string> = {}) => ({
-          items: [{ price: p.id, quantity: 1, metadata: {} }],
-          start_date: start,
-          end_date: end,
-          metadata,
-        });
-        const schedule = {
+        const schedule = subscriptionSchedule({
           id: "sub_sched_lifecycle",
-          object: "subscription_schedule",
           customer: customerId,
           subscription: subId,
-          status: "active",
-          end_behavior: "release",
-          current_phase: { start_date: periodStart, end_date: periodEnd },
-          phases: [phase(eliteMonthly, periodStart, periodEnd), phase(starterMonthly, periodEnd, period(3).periodEnd, { tier: "starter", interval: "month", lookupKey: "starter_monthly" })],
-          released_subscription: null,
-        } as unknown as Stripe.SubscriptionSchedule;
+          phases: [
+            { price: eliteMonthly, start: periodStart, end: periodEnd },
+            {
+              price: starterMonthly,
+              start: periodEnd,
+              end: period(3).periodEnd,
+              metadata: { tier: "starter", interval: "month", lookupKey: "starter_monthly" },
+            },
+          ],
+        });
         return [
           evt("subscription_schedule.created", schedule, at),
           evt("customer.subscription.updated", { ...sub("active", 2, { price: eliteMonthly }), schedule: schedule.id }, at),

@@ -11,7 +11,19 @@ import type { Id } from "../../convex/_generated/dataModel";
 import { windowContaining } from "../../convex/model/allowance";
 import * as ledger from "../../convex/model/ledger";
 import { recordCataloguePrice } from "../../convex/model/prices";
-import { DAY, T0, customer, event, invoice, price, subscription, type LineInput, type SubscriptionInput } from "./fixtures/stripe";
+import {
+  DAY,
+  T0,
+  customer,
+  event,
+  invoice,
+  price,
+  subscription,
+  subscriptionSchedule,
+  testClock,
+  type LineInput,
+  type SubscriptionInput,
+} from "./fixtures/stripe";
 import {
   account,
   balance,
@@ -268,7 +280,14 @@ describe("allowance rules", () => {
         paid("subscription_create", [line(eliteMonthly, 9900, T0, T0 + 30 * DAY)], T0 + 1),
         event(
           "subscription_schedule.updated",
-          schedule({ current: eliteMonthly, next: starterMonthly, start: T0, end: T0 + 30 * DAY }),
+          subscriptionSchedule({
+            customer: CUSTOMER,
+            subscription: SUB,
+            phases: [
+              { price: eliteMonthly, start: T0, end: T0 + 30 * DAY },
+              { price: starterMonthly, start: T0 + 30 * DAY, end: T0 + 60 * DAY },
+            ],
+          }),
           { created: T0 + DAY },
         ),
       );
@@ -411,36 +430,6 @@ describe("allowance rules", () => {
     });
   });
 });
-
-function schedule(input: { current: Stripe.Price; next: Stripe.Price; start: number; end: number }): Stripe.SubscriptionSchedule {
-  const phase = (p: Stripe.Price, start: number, end: number) =>
-    ({ items: [{ price: p.id, quantity: 1, metadata: {} }], start_date: start, end_date: end, metadata: {} }) as unknown as Stripe.SubscriptionSchedule.Phase;
-  return {
-    id: "sub_sched_rules",
-    object: "subscription_schedule",
-    customer: CUSTOMER,
-    subscription: SUB,
-    status: "active",
-    end_behavior: "release",
-    current_phase: { start_date: input.start, end_date: input.end },
-    phases: [phase(input.current, input.start, input.end), phase(input.next, input.end, input.end + 30 * DAY)],
-    released_subscription: null,
-  } as unknown as Stripe.SubscriptionSchedule;
-}
-
-function testClock(id: string, frozenTime: number): Stripe.TestHelpers.TestClock {
-  return {
-    id,
-    object: "test_helpers.test_clock",
-    created: T0,
-    deletes_after: T0 + 30 * DAY,
-    frozen_time: frozenTime,
-    livemode: false,
-    name: null,
-    status: "ready",
-    status_details: {},
-  };
-}
 
 async function subscriptionView(t: TestConvex, accountId: Id<"billingAccounts">) {
   const id = await t.run(async (ctx) => {
