@@ -47,7 +47,7 @@ export function recordInvoicePayment(
   pi.amount_received = result.ok ? pi.amount : 0;
   pi.last_payment_error =
     !result.ok && result.kind === "declined"
-      ? ({ type: "card_error", code: result.code, decline_code: result.declineCode, message: result.message } as Stripe.PaymentIntent.LastPaymentError)
+      ? ({ type: "card_error", code: result.code, decline_code: result.declineCode, message: result.message })
       : null;
   state.paymentIntents[pi.id] = pi;
   const payment: Stripe.InvoicePayment = existing ?? {
