@@ -25,16 +25,24 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 /** Most ledger rows one `tokens.history` page returns. */
 export const MAX_HISTORY_PAGE = 100;
 /**
- * Balances the free-tier reset handles per mutation; the next batch is
- * scheduled with the cursor. Per row: the account, the period-key look-up and
- * the balance (3 queries, 4 documents read) and up to 3 writes (two ledger
- * rows, one patch). Measured under convex-test's limit tracker, one full batch
- * of 200 used 601 of 4,096 queries, 800 of 32,000 documents read, 600 of
- * 16,000 documents written and ~160 KB of 16 MiB read
- * (https://docs.convex.dev/production/state/limits), leaving room for
- * growth of the rows and keeping each mutation short.
+ * Balances the monthly reset (`tokens.resetFreeTier`) handles per mutation;
+ * the next batch is scheduled with the cursor. Sized so a batch stays under a
+ * quarter of Convex's per-transaction limits
+ * (https://docs.convex.dev/production/state/limits: 32,000 documents read,
+ * 16,000 written, 4,096 index ranges), measured by `npm run bench`:
+ * - a free account: the account, the period-key look-up and the balance
+ *   (3 index ranges, 4 documents read), up to 3 writes;
+ * - a yearly subscriber opening its next window (`syncAllowance`): the
+ *   account, the balance, its paid coverage, the window-key look-up and the
+ *   balance again (5 index ranges, 6 documents read), 3 writes; an account
+ *   whose anchor or override needs its subscription costs 1–2 ranges more.
+ * At 200 a batch of yearly subscribers used 1,001 index ranges, at the
+ * quarter's edge (1,024), with no room for those extra look-ups; at 160 it
+ * uses 801 ranges, 960 documents read and 480 written (a batch of free
+ * accounts 481, 640 and 453), and an all-override batch would stay under
+ * 1,024 ranges too.
  */
-export const FREE_RESET_BATCH_SIZE = 200;
+export const FREE_RESET_BATCH_SIZE = 160;
 
 // ---------------------------------------------------------------------------
 // Views returned by public functions

@@ -11,6 +11,7 @@
  *   (https://docs.convex.dev/production/state/limits#transactions).
  * - `enableScaleIndexes()` makes convex-test's in-memory database fast enough
  *   for 100,000-account tables without changing what it reads or counts.
+ * - `withoutSchemaValidation()` skips document validation while seeding.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { dirname, join, resolve } from "node:path";
@@ -130,6 +131,7 @@ type FakeDb = {
   _writes: Record<string, FakeDoc | null>[];
   _schema: { tables: Map<string, { indexes: { indexDescriptor: string; fields: string[] }[] }> } | null;
   _iterateDocs: (this: FakeDb, table: string, cb: (doc: FakeDoc) => void) => void;
+  _addWrite: (this: FakeDb, id: string, value: FakeDoc | null) => void;
   _resolveQuerySource: (this: FakeDb, query: FakeQuery) => unknown;
   paginate: (this: FakeDb, args: PaginateArgs) => unknown;
   commit: (this: FakeDb, commitTs?: unknown) => void;
@@ -157,6 +159,19 @@ type ScaleState = {
 };
 
 const scaleStates = new WeakMap<FakeDb, ScaleState>();
+/**
+ * The ids each pending write layer (one per open transaction) holds, by
+ * table, kept by `_addWrite` (every write, and a nested transaction's commit
+ * into its parent, goes through it). Without it every query walked all the
+ * running transaction's writes: quadratic in a batch of hundreds of writes.
+ */
+const layerIds = new WeakMap<object, Map<string, Set<string>>>();
+
+function pendingIdsOf(db: FakeDb, table: string): Set<string> {
+  const ids = new Set<string>();
+  for (const layer of db._writes) for (const id of layerIds.get(layer)?.get(table) ?? []) ids.add(id);
+  return ids;
+}
 let scalePatched = false;
 
 function tableOf(id: string): string {
@@ -293,8 +308,7 @@ function paginateCandidates(db: FakeDb, state: ScaleState, args: PaginateArgs): 
     if (keys[0] !== undefined && keys[0] !== null && typeof keys[0] !== "number") return null;
     start = lowerBound(index.entries, [keys[0], keys[1], keys[2]], false);
   }
-  const pending = new Set<string>();
-  for (const layer of db._writes) for (const id of Object.keys(layer)) if (tableOf(id) === table) pending.add(id);
+  const pending = pendingIdsOf(db, table);
   const want = args.pageSize + 1 + pending.size;
   const ids = new Set<string>();
   for (let i = start; i < index.entries.length && ids.size < want; i++) {
@@ -310,6 +324,18 @@ function patchPrototype(proto: FakeDb) {
   const originalCommit = proto.commit;
   const originalResolve = proto._resolveQuerySource;
   const originalPaginate = proto.paginate;
+  const originalAddWrite = proto._addWrite;
+
+  proto._addWrite = function (this: FakeDb, id: string, value: FakeDoc | null) {
+    originalAddWrite.call(this, id, value);
+    const layer = this._writes[this._writes.length - 1]!;
+    let byTable = layerIds.get(layer);
+    if (!byTable) layerIds.set(layer, (byTable = new Map<string, Set<string>>()));
+    const table = tableOf(id);
+    let ids = byTable.get(table);
+    if (!ids) byTable.set(table, (ids = new Set<string>()));
+    ids.add(id);
+  };
 
   proto.commit = function (this: FakeDb, commitTs?: unknown) {
     const topLevel = this._writes.length === 1;
@@ -364,15 +390,11 @@ function patchPrototype(proto: FakeDb) {
       const doc = this.get(table, id);
       if (doc !== null) cb(doc);
     }
-    // Documents written by the running transaction that the committed set
-    // does not list (new ones, or ones whose indexed field changed): few, so
-    // walk them all and let convex-test's range filter decide.
+    // Documents of this table written by the running transaction that the
+    // committed set does not list (new ones, or ones whose indexed field
+    // changed): few, so walk them all and let convex-test's range filter decide.
     const extra = new Set<string>();
-    for (const layer of this._writes) {
-      for (const id of Object.keys(layer)) {
-        if (!committed.has(id) && tableOf(id) === table) extra.add(id);
-      }
-    }
+    for (const id of pendingIdsOf(this, table)) if (!committed.has(id)) extra.add(id);
     for (const id of extra) {
       const doc = this.get(table, id);
       if (doc !== null) cb(doc);
@@ -386,6 +408,20 @@ function patchPrototype(proto: FakeDb) {
  */
 export async function enableScaleIndexes(t: Harness): Promise<void> {
   if (scalePatched) return;
+  const db = await databaseOf(t);
+  patchPrototype(Object.getPrototypeOf(db) as FakeDb);
+  scalePatched = true;
+}
+
+const databases = new WeakMap<Harness, FakeDb>();
+
+/**
+ * convex-test's database object behind `t` (convex-test does not expose it):
+ * caught as it passes through `AsyncLocalStorage.run` during an empty `t.run`.
+ */
+async function databaseOf(t: Harness): Promise<FakeDb> {
+  const known = databases.get(t);
+  if (known) return known;
   // Called with `.call(this, …)` and restored in `finally`.
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalRun = AsyncLocalStorage.prototype.run;
@@ -407,9 +443,30 @@ export async function enableScaleIndexes(t: Harness): Promise<void> {
   } finally {
     AsyncLocalStorage.prototype.run = originalRun;
   }
-  if (!found) throw new Error("enableScaleIndexes: could not find convex-test's database");
-  patchPrototype(Object.getPrototypeOf(found) as FakeDb);
-  scalePatched = true;
+  if (!found) throw new Error("could not find convex-test's database");
+  databases.set(t, found);
+  return found;
+}
+
+/**
+ * Runs `fn` (bulk seeding through `t.run`) with convex-test's validation of
+ * written documents against the schema switched off, then on again. Checking
+ * each of a million seeded documents costs more than inserting it (union
+ * validators try each member and throw). Seeders type their documents as
+ * the schema's, and should seed a first batch with validation on; the
+ * functions measured always run with it on.
+ */
+export async function withoutSchemaValidation<T>(t: Harness, fn: () => Promise<T>): Promise<T> {
+  const db = await databaseOf(t);
+  const schemaFlags = db._schema as { schemaValidation?: boolean } | null;
+  if (!schemaFlags) return await fn();
+  const before = schemaFlags.schemaValidation;
+  schemaFlags.schemaValidation = false;
+  try {
+    return await fn();
+  } finally {
+    schemaFlags.schemaValidation = before;
+  }
 }
 
 // ---------------------------------------------------------------------------
