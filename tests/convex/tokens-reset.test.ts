@@ -77,7 +77,7 @@ describe("tokens.resetFreeTier", () => {
     // Equal periodEnds page in creation order, so the first batch is all free accounts.
     expect(first).toEqual({ processed: FREE_RESET_BATCH_SIZE, granted: FREE_RESET_BATCH_SIZE, windowsOpened: 0, skippedPaid: 0, isDone: false });
 
-    // 470 ended periods at 200 a batch: the first run scheduled two more.
+    // 470 ended periods at FREE_RESET_BATCH_SIZE (160) a batch: the first run scheduled two more.
     const scheduled = await t.run(async (ctx) => await ctx.db.system.query("_scheduled_functions").collect());
     expect(scheduled.map((s) => [s.name, s.state.kind])).toEqual([
       ["tokens:resetFreeTier", "success"],
