@@ -8,11 +8,14 @@ import { defineConfig } from "vitest/config";
  *   with, so the stripe SDK loads its worker (SubtleCrypto) build as it does
  *   in production.
  * - `ui`: React components under jsdom.
- * Node-side tests (scripts, the local stack) live in the `node` project.
+ * - `node`: the app's Node-side tests (its config and scripts with the
+ *   offline stack, the lifecycle run).
+ * - one project per offline tool under tools/ (its own vitest.config.ts).
  */
 export default defineConfig({
   test: {
     projects: [
+      "tools/*/vitest.config.ts",
       {
         test: {
           name: "convex",
@@ -36,7 +39,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["tests/node/**/*.test.ts"],
+          include: ["tests/node/**/*.test.ts", "tests/lifecycle/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
         },

@@ -31,11 +31,11 @@ import type { Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEMO_USERS, type DevUser } from "../dev-auth/index";
-import { startLocalBackend, type LocalBackend } from "../local-convex/index";
-import { startStripeSimulator, type SimConfigPatch, type StripeSimulator } from "../stripe-sim/index";
+import { DEMO_USERS, type DevUser } from "@offline/dev-auth";
+import { startLocalBackend, withEnv, type LocalBackend } from "@offline/local-backend";
+import { startStripeSimulator, type SimConfigPatch, type StripeSimulator } from "@offline/stripe-sim";
+import { seedStripe } from "../seed-stripe";
 import { DEMO_PORTS, type DemoPorts } from "./demoPorts";
-import { withEnv } from "./withEnv";
 
 export { DEMO_PORTS, TEST_PORTS, portsFromEnv, type DemoPorts } from "./demoPorts";
 
@@ -215,6 +215,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     // target is set once the backend's site port is known.
     const simulator = await startStripeSimulator({
       port: ports.stripe,
+      seeder: seedStripe,
       seed: true,
       log: (line) => log(`[stripe-sim] ${line}`),
       ...(options.simulator ?? {}),

@@ -24,9 +24,10 @@ import {
   reconcileWindow,
 } from "../../convex/model/reconcile";
 import type { EnqueueInput } from "../../convex/model/webhookQueue";
-import { startStripeSimulator, type StripeSimulator } from "../../scripts/stripe-sim/index.ts";
+import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
+import { seedStripe } from "../../scripts/seed-stripe";
 import { parseStripeForm, type FormValue } from "../helpers/recordingStripeServer";
-import { payCheckout, startReceiver, type Receiver } from "../node/stripe-sim-harness";
+import { payCheckout, startReceiver, type Receiver } from "@offline/stripe-sim/testing";
 import { DAY, T0, checkoutSession, customer, event, invoice, price, subscription, unhandledEvent } from "./fixtures/stripe";
 import {
   account,
@@ -469,6 +470,7 @@ describe("reconcile against the Stripe simulator", () => {
     // lost on the way (`delivery_success=false` in the simulator's listing).
     sim = await startStripeSimulator({
       port: 0,
+      seeder: seedStripe,
       seed: true,
       webhookUrl: receiver.url,
       webhookSecret: secret,

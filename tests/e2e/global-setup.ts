@@ -5,7 +5,7 @@
  * leaves no processes behind.
  */
 import type { FullConfig } from "@playwright/test";
-import { DEMO_USERS } from "../../scripts/dev-auth/index";
+import { DEMO_USERS } from "@offline/dev-auth";
 import { startDemoStack } from "../../scripts/lib/demoStack";
 import { e2ePorts } from "./support/env";
 import { E2E_USERS } from "./support/users";

@@ -6,8 +6,8 @@ import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { PUBLIC_TIERS } from "../../convex/model/plans";
-import { startLocalBackend, type LocalBackend } from "../../scripts/local-convex/index";
-import { waitFor } from "./fixtures/backend";
+import { startLocalBackend, type LocalBackend } from "@offline/local-backend";
+import { waitFor } from "@offline/local-backend/testing";
 
 type PlanView = { tier: string; rank: number; name: string };
 const plansList = makeFunctionReference<"query", Record<string, never>, PlanView[]>("plans:list");

@@ -16,7 +16,7 @@ import { STRIPE_API_VERSION } from "../../convex/model/stripeClient.ts";
 import { CANCELLATION_FEEDBACK } from "../../convex/model/validators.ts";
 import { catalogPrices, PORTAL_HEADLINE, seedPortalConfiguration, seedStripe } from "../../scripts/seed-stripe.ts";
 import { startRecordingStripeServer } from "../helpers/recordingStripeServer.ts";
-import { startStripeSimulator, type StripeSimulator } from "../../scripts/stripe-sim/index.ts";
+import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const TSX = resolve(ROOT, "node_modules/.bin/tsx");
@@ -175,7 +175,7 @@ describe("--state-file", () => {
     const dir = mkdtempSync(join(tmpdir(), "stripe-sim-state-"));
     const file = join(dir, "state.json");
     try {
-      const first = await startStripeSimulator({ port: 0, seed: true, stateFile: file });
+      const first = await startStripeSimulator({ port: 0, seeder: seedStripe, seed: true, stateFile: file });
       const stripe = first.stripe();
       const customer = await stripe.customers.create({ email: "persist@example.com" });
       const price = (await stripe.prices.list({ lookup_keys: ["pro_monthly"] })).data[0];
@@ -230,7 +230,7 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 
 describe("CLI entry points", () => {
   it("npm run stripe-sim serves the API; npm run seed:stripe seeds it idempotently", async () => {
-    const sim = spawn(TSX, ["scripts/stripe-sim/cli.ts", "--port", "0", "--quiet"], { cwd: ROOT });
+    const sim = spawn(TSX, ["tools/stripe-sim/src/cli.ts", "--port", "0", "--quiet"], { cwd: ROOT });
     try {
       const [, url] = await waitForLine(sim, /Stripe simulator on (http:\/\/127\.0\.0\.1:\d+)/);
       const env = { STRIPE_SECRET_KEY: "sk_test_cli", STRIPE_API_BASE: url ?? "" };

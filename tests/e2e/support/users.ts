@@ -3,7 +3,7 @@
  * a Stripe customer or a token balance (global-setup.ts offers them on the
  * dev issuer next to the demo users).
  */
-import type { DevUser } from "../../../scripts/dev-auth/index";
+import type { DevUser } from "@offline/dev-auth";
 
 function user(id: string, name: string): DevUser {
   return { id, name, email: `${id}@e2e.example.com` };

@@ -1,0 +1,316 @@
+/**
+ * The function runtime of the local backend: the project's `convex/` modules
+ * executed by convex-test (https://docs.convex.dev/testing/convex-test), plus
+ * what convex-test leaves to its host:
+ *
+ * - visibility: convex-test calls internal functions by path, so `resolve`
+ *   reads the registered function's `isPublic` / `isInternal` flags and the
+ *   servers refuse non-public ones to non-admin callers;
+ * - a commit clock for change detection (`commitTs`, nanoseconds, the same
+ *   clock as `ctx.meta.getSnapshotTs()`);
+ * - persistence (`dump` / `load`) and `reset`.
+ *
+ * convex-test keeps its database in a per-instance object it only exposes
+ * inside its own AsyncLocalStorage context. `captureGlobal` reads that object
+ * (the `DatabaseFake` and the `TransactionManager`) by observing the one
+ * `AsyncLocalStorage.run` call a `t.run` makes. This depends on convex-test
+ * 0.0.60's internals (pinned); the contract tests fail loudly if it moves.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { join } from "node:path";
+import { convexTest } from "convex-test";
+import { makeFunctionReference, type SchemaDefinition, type UserIdentity } from "convex/server";
+import { convexToJson, jsonToConvex, type JSONValue, type Value } from "convex/values";
+import { buildModuleMap, listModuleFiles, modulePathOf, type ModuleMap } from "./modules";
+
+export type FunctionKind = "query" | "mutation" | "action";
+
+export type ResolvedFunction = {
+  udfPath: string;
+  kind: FunctionKind;
+  visibility: "public" | "internal";
+};
+
+/** `"messages"` → `"messages:default"`, `"a/b.js:f"` → `"a/b:f"` (as the client canonicalizes). */
+export function canonicalizeUdfPath(udfPath: string): string {
+  const pieces = udfPath.split(":");
+  let moduleName = pieces.length === 1 ? pieces[0]! : pieces.slice(0, -1).join(":");
+  const functionName = pieces.length === 1 ? "default" : pieces[pieces.length - 1]!;
+  if (moduleName.endsWith(".js")) moduleName = moduleName.slice(0, -3);
+  return `${moduleName}:${functionName}`;
+}
+
+type Fn = ((...args: never[]) => unknown) & {
+  isQuery?: boolean;
+  isMutation?: boolean;
+  isAction?: boolean;
+  isPublic?: boolean;
+  isInternal?: boolean;
+};
+
+/** The untyped surface of a convex-test accessor, called by string paths. */
+type Accessor = {
+  query(path: string | ((ctx: never) => Promise<unknown>), args?: Record<string, Value>): Promise<Value>;
+  mutation(path: string, args?: Record<string, Value>): Promise<Value>;
+  action(path: string, args?: Record<string, Value>): Promise<Value>;
+  run<T>(fn: (ctx: RunCtx) => Promise<T>): Promise<T>;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  withIdentity(identity: Partial<UserIdentity>): Accessor;
+};
+
+type RunCtx = {
+  scheduler: {
+    runAt(ts: number, fn: ReturnType<typeof makeFunctionReference>, args: Record<string, Value>): Promise<string>;
+    cancel(id: string): Promise<void>;
+  };
+};
+
+type DatabaseFake = {
+  _documents: Record<string, Record<string, Value>>;
+  _storage: Record<string, Blob>;
+  _nextDocId: number;
+  _lastCreationTime: number;
+};
+
+type ConvexGlobal = {
+  components: Record<string, { db: DatabaseFake }>;
+  transactionManager: { _lastCommitTs: bigint };
+};
+
+/** What `--persist` writes: the committed documents of the root component. */
+export type PersistedState = {
+  format: "local-convex-state/1";
+  savedAt: string;
+  lastCommitTs: string;
+  nextDocId: number;
+  lastCreationTime: number;
+  documents: JSONValue[];
+  storage: Record<string, string>;
+};
+
+function isConvexGlobal(store: unknown): store is ConvexGlobal {
+  return typeof store === "object" && store !== null && "components" in store && "transactionManager" in store;
+}
+
+function captureGlobal(t: Accessor): ConvexGlobal {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- re-applied with `.call(this, …)` below
+  const original = AsyncLocalStorage.prototype.run;
+  let captured: ConvexGlobal | undefined;
+  // convex-test wraps each accessor call in `convexGlobalStorage.run(global, …)`
+  // synchronously, so the hook only needs to live for this one call.
+  AsyncLocalStorage.prototype.run = function <R>(this: AsyncLocalStorage<unknown>, store: unknown, cb: (...a: unknown[]) => R, ...rest: unknown[]): R {
+    if (captured === undefined && isConvexGlobal(store)) captured = store;
+    return original.call(this, store, cb, ...rest) as R;
+  } as typeof original;
+  let pending: Promise<unknown>;
+  try {
+    pending = t.run(() => Promise.resolve(null));
+  } finally {
+    AsyncLocalStorage.prototype.run = original;
+  }
+  pending.catch(() => undefined);
+  if (!captured || !captured.components[""] || typeof captured.transactionManager._lastCommitTs !== "bigint") {
+    throw new Error("convex-test internals changed: cannot reach its database (pinned convex-test 0.0.60 expected)");
+  }
+  return captured;
+}
+
+export type EngineOptions = {
+  /** Absolute path of the Convex functions directory. */
+  convexDir: string;
+};
+
+export class Engine {
+  readonly convexDir: string;
+  private readonly modules: ModuleMap;
+  private readonly modulesByPath = new Map<string, () => Promise<Record<string, unknown>>>();
+  private schema: SchemaDefinition<never, boolean> | undefined;
+  private t!: Accessor;
+  private global!: ConvexGlobal;
+  private readonly resolved = new Map<string, ResolvedFunction | null>();
+
+  constructor(options: EngineOptions) {
+    this.convexDir = options.convexDir;
+    this.modules = buildModuleMap(this.convexDir);
+    for (const file of listModuleFiles(this.convexDir)) {
+      this.modulesByPath.set(modulePathOf(this.convexDir, file), this.modules[file]!);
+    }
+  }
+
+  /** Loads the schema and creates an empty database. */
+  async init(): Promise<void> {
+    const schemaLoader = this.modulesByPath.get("schema");
+    this.schema = schemaLoader
+      ? ((await schemaLoader()).default as SchemaDefinition<never, boolean>)
+      : undefined;
+    this.fresh();
+  }
+
+  private fresh() {
+    this.t = convexTest({ schema: this.schema, modules: this.modules, transactionLimits: true }) as unknown as Accessor;
+    this.global = captureGlobal(this.t);
+  }
+
+  /** Whether a module file exists (e.g. `"http"`, `"crons"`). */
+  hasModule(modulePath: string): boolean {
+    return this.modulesByPath.has(modulePath);
+  }
+
+  /** Imports a module by its Convex path. */
+  async loadModule(modulePath: string): Promise<Record<string, unknown> | null> {
+    const loader = this.modulesByPath.get(modulePath);
+    return loader ? await loader() : null;
+  }
+
+  /** Absolute path of a module file, e.g. `auth.config`. */
+  moduleFile(modulePath: string): string | null {
+    for (const file of Object.keys(this.modules)) {
+      if (modulePathOf(this.convexDir, file) === modulePath) return file;
+    }
+    return null;
+  }
+
+  /** The registered function at `udfPath`, or null when there is none. */
+  async resolve(udfPath: string): Promise<ResolvedFunction | null> {
+    const canonical = canonicalizeUdfPath(udfPath);
+    if (this.resolved.has(canonical)) return this.resolved.get(canonical)!;
+    const [modulePath, exportName] = [canonical.slice(0, canonical.lastIndexOf(":")), canonical.slice(canonical.lastIndexOf(":") + 1)];
+    let result: ResolvedFunction | null = null;
+    if (!modulePath.startsWith("_") && !modulePath.includes("/_")) {
+      const mod = await this.loadModule(modulePath);
+      const fn = mod?.[exportName] as Fn | undefined;
+      if (fn && (typeof fn === "function" || typeof fn === "object")) {
+        const kind: FunctionKind | null = fn.isQuery ? "query" : fn.isMutation ? "mutation" : fn.isAction ? "action" : null;
+        const visibility = fn.isPublic ? "public" : fn.isInternal ? "internal" : null;
+        if (kind && visibility) result = { udfPath: canonical, kind, visibility };
+      }
+    }
+    this.resolved.set(canonical, result);
+    return result;
+  }
+
+  private accessor(identity: UserIdentity | null): Accessor {
+    return identity ? this.t.withIdentity(identity) : this.t;
+  }
+
+  /** Runs a resolved function as `identity` (null: signed out). Throws what the function throws. */
+  async call(fn: ResolvedFunction, args: Record<string, Value>, identity: UserIdentity | null): Promise<Value> {
+    const accessor = this.accessor(identity);
+    switch (fn.kind) {
+      case "query":
+        return await accessor.query(fn.udfPath, args);
+      case "mutation":
+        return await accessor.mutation(fn.udfPath, args);
+      case "action":
+        return await accessor.action(fn.udfPath, args);
+    }
+  }
+
+  /** Runs an HTTP action from `convex/http.ts` (404 when no route matches). */
+  async fetch(pathAndQuery: string, init: RequestInit, identity: UserIdentity | null): Promise<Response> {
+    if (!this.hasModule("http")) return new Response(`No HttpAction routed for ${pathAndQuery}`, { status: 404 });
+    return await this.accessor(identity).fetch(pathAndQuery, init);
+  }
+
+  /**
+   * The timestamp of the latest commit (ns since the epoch; 0 for an empty
+   * database). Every mutation, including those run by actions, HTTP actions,
+   * scheduled functions and crons, advances it, so comparing it is a cheap
+   * "something may have changed" signal.
+   */
+  commitTs(): bigint {
+    return this.global.transactionManager._lastCommitTs;
+  }
+
+  /** The same clock read through the public API, `ctx.meta.getSnapshotTs()`. */
+  async snapshotTs(): Promise<bigint> {
+    const ts = await this.t.query((ctx: never) =>
+      Promise.resolve((ctx as { meta: { getSnapshotTs(): bigint } }).meta.getSnapshotTs()),
+    );
+    return ts as bigint;
+  }
+
+  /** Drops every document and starts from an empty database. */
+  reset(): void {
+    const previousTs = this.commitTs();
+    this.fresh();
+    // Keep the clock monotonic so clients never see time go backwards.
+    this.global.transactionManager._lastCommitTs = previousTs;
+  }
+
+  private db(): DatabaseFake {
+    return this.global.components[""]!.db;
+  }
+
+  /** The committed state, ready for `JSON.stringify`. */
+  async dump(): Promise<PersistedState> {
+    const db = this.db();
+    const storage: Record<string, string> = {};
+    for (const [id, blob] of Object.entries(db._storage)) {
+      storage[id] = Buffer.from(await blob.arrayBuffer()).toString("base64");
+    }
+    return {
+      format: "local-convex-state/1",
+      savedAt: new Date().toISOString(),
+      lastCommitTs: this.commitTs().toString(),
+      nextDocId: db._nextDocId,
+      lastCreationTime: db._lastCreationTime,
+      documents: Object.values(db._documents).map((doc) => convexToJson(doc)),
+      storage,
+    };
+  }
+
+  /**
+   * Replaces the database with a dumped state. Scheduled functions that were
+   * pending are scheduled again for their original time (under new job ids:
+   * convex-test's timers died with the old process); ones that were running
+   * are marked failed, as a crashed deployment would leave them.
+   */
+  async load(state: PersistedState): Promise<{ documents: number; rescheduled: number }> {
+    if (state.format !== "local-convex-state/1") throw new Error(`unknown state format ${String(state.format)}`);
+    this.fresh();
+    const db = this.db();
+    db._documents = {};
+    for (const json of state.documents) {
+      const doc = jsonToConvex(json) as Record<string, Value>;
+      db._documents[doc._id as string] = doc;
+    }
+    db._storage = {};
+    for (const [id, b64] of Object.entries(state.storage)) {
+      db._storage[id] = new Blob([Buffer.from(b64, "base64")]);
+    }
+    db._nextDocId = state.nextDocId;
+    db._lastCreationTime = state.lastCreationTime;
+    this.global.transactionManager._lastCommitTs = BigInt(state.lastCommitTs);
+
+    const pending: { id: string; name: string; args: Record<string, Value>; at: number }[] = [];
+    for (const doc of Object.values(db._documents)) {
+      if (!(doc._id as string).endsWith("_scheduled_functions")) continue;
+      const kind = (doc.state as { kind?: string } | undefined)?.kind;
+      if (kind === "pending") {
+        pending.push({
+          id: doc._id as string,
+          name: doc.name as string,
+          args: ((doc.args as Value[])[0] ?? {}) as Record<string, Value>,
+          at: doc.scheduledTime as number,
+        });
+      } else if (kind === "inProgress") {
+        db._documents[doc._id as string] = { ...doc, state: { kind: "failed" }, completedTime: Date.now() };
+      }
+    }
+    if (pending.length > 0) {
+      await this.t.run(async (ctx) => {
+        for (const job of pending) {
+          await ctx.scheduler.cancel(job.id);
+          await ctx.scheduler.runAt(Math.max(job.at, Date.now()), makeFunctionReference(job.name), job.args);
+        }
+      });
+    }
+    return { documents: state.documents.length, rescheduled: pending.length };
+  }
+}
+
+/** Default functions directory: `convex/` under the working directory (the project root under `npm run`). */
+export function defaultConvexDir(): string {
+  return join(process.cwd(), "convex");
+}
