@@ -18,7 +18,7 @@
  * version, not the webhook endpoint's; the handlers read both shapes.
  *
  * Environment: `STRIPE_SECRET_KEY` (unset: the run is skipped, it does not
- * throw), `STRIPE_API_BASE` (optional, see `model/stripeClient`).
+ * throw), `STRIPE_API_HOST` / `_PORT` / `_PROTOCOL` (optional, see `model/stripeClient`).
  */
 import { v } from "convex/values";
 import { internalAction, internalMutation, internalQuery } from "./_generated/server";
@@ -141,7 +141,7 @@ const vReconcileResult = v.union(
  *   was scheduled.
  * @throws ConvexError `STRIPE_ERROR` when listing fails (events recorded by
  *   an earlier pass of the run stay recorded); `STRIPE_NOT_CONFIGURED` for an
- *   invalid `STRIPE_API_BASE`.
+ *   invalid `STRIPE_API_HOST` / `_PORT` / `_PROTOCOL` (or any of them with a live key).
  */
 export const reconcileEvents = internalAction({
   args: {

@@ -22,7 +22,7 @@
  *   end with a reason).
  *
  * Usage:
- *   STRIPE_SECRET_KEY=sk_test_... [STRIPE_API_BASE=http://127.0.0.1:12111] npm run seed:stripe
+ *   STRIPE_SECRET_KEY=sk_test_... [STRIPE_API_HOST=127.0.0.1 STRIPE_API_PORT=12111 STRIPE_API_PROTOCOL=http] npm run seed:stripe
  */
 import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
@@ -256,8 +256,9 @@ async function main(): Promise<void> {
     console.error("Set STRIPE_SECRET_KEY to a test-mode key (sk_test_...). Refusing to seed without one.");
     process.exit(1);
   }
-  const base = process.env.STRIPE_API_BASE;
-  // The app's own client: same API version, and `STRIPE_API_BASE` read the same way.
+  const host = process.env.STRIPE_API_HOST;
+  const base = host ? `${process.env.STRIPE_API_PROTOCOL ?? "https"}://${host}${process.env.STRIPE_API_PORT ? `:${process.env.STRIPE_API_PORT}` : ""}` : undefined;
+  // The app's own client: same API version, and `STRIPE_API_HOST`/`_PORT`/`_PROTOCOL` read the same way.
   const stripe = getStripe();
   const result = await seedStripe(stripe, (line) => console.log(line));
   console.log(`Seeded ${base ?? "https://api.stripe.com"}:`);

@@ -21,9 +21,12 @@
  * Environment (Convex env vars, `npx convex env set NAME value`):
  * - `STRIPE_SECRET_KEY` (required for Stripe calls): `sk_test_…`, `sk_live_…`,
  *   or a restricted key `rk_…`.
- * - `STRIPE_API_BASE` (optional): origin of another server speaking Stripe's
- *   API, e.g. `http://127.0.0.1:12111` for a local simulator or a test's
- *   recording server. Unset means `https://api.stripe.com`.
+ * - `STRIPE_API_HOST`, `STRIPE_API_PORT`, `STRIPE_API_PROTOCOL` (optional,
+ *   test keys only): the SDK's own `host` / `port` / `protocol` options
+ *   (https://github.com/stripe/stripe-node#configuration), to reach another
+ *   server speaking Stripe's API, e.g. `127.0.0.1`, `12111`, `http` for the
+ *   local simulator. Unset means `https://api.stripe.com`; refused with a
+ *   live key, so live money only ever goes to Stripe.
  * - `STRIPE_PORTAL_CONFIGURATION_ID` (optional): the Customer Portal
  *   configuration (`bpc_…`) sessions use. Unset: the one `npm run seed:stripe`
  *   made, found by `metadata.app = PORTAL_CONFIGURATION_APP`.
@@ -135,15 +138,45 @@ export function testClocksPerCustomer(): boolean {
   return true;
 }
 
-/** Host/port/protocol for the SDK from `STRIPE_API_BASE`, or `{}` for Stripe itself. */
-function apiBaseConfig(): Pick<Stripe.StripeConfig, "host" | "port" | "protocol"> {
-  const url = httpUrlFromEnv("STRIPE_API_BASE", "http://127.0.0.1:12111");
-  if (!url) return {};
-  const protocol = url.protocol === "http:" ? "http" : "https";
+/**
+ * The SDK's `host` / `port` / `protocol` options from `STRIPE_API_HOST`,
+ * `STRIPE_API_PORT` (1–65535) and `STRIPE_API_PROTOCOL` (`http` | `https`),
+ * or `{}` for Stripe itself when none is set. Port and protocol default to
+ * the SDK's (443, https).
+ * @throws `STRIPE_NOT_CONFIGURED` (`variable` names the offending one) when
+ *   any is set with a live key, port or protocol is set without a host, or a
+ *   value is out of range.
+ */
+function apiHostConfig(key: string): Pick<Stripe.StripeConfig, "host" | "port" | "protocol"> {
+  const host = readEnv("STRIPE_API_HOST");
+  const port = readEnv("STRIPE_API_PORT");
+  const protocol = readEnv("STRIPE_API_PROTOCOL");
+  const set = ([["STRIPE_API_HOST", host], ["STRIPE_API_PORT", port], ["STRIPE_API_PROTOCOL", protocol]] as const).filter(
+    ([, value]) => value !== undefined,
+  );
+  if (set.length === 0) return {};
+  if (stripeModeFromKey(key) === "live") {
+    const names = set.map(([name]) => name).join(", ");
+    fail("STRIPE_NOT_CONFIGURED", `A Stripe API host override is refused with a live key: live calls go only to api.stripe.com. Unset ${names} for live mode.`, {
+      variable: set[0]![0],
+    });
+  }
+  if (!host) {
+    fail("STRIPE_NOT_CONFIGURED", "STRIPE_API_PORT and STRIPE_API_PROTOCOL need STRIPE_API_HOST (e.g. 127.0.0.1).", {
+      variable: "STRIPE_API_HOST",
+    });
+  }
+  if (protocol !== undefined && protocol !== "http" && protocol !== "https") {
+    fail("STRIPE_NOT_CONFIGURED", `STRIPE_API_PROTOCOL must be "http" or "https", not "${protocol}".`, { variable: "STRIPE_API_PROTOCOL" });
+  }
+  const portNumber = port === undefined ? undefined : Number(port);
+  if (portNumber !== undefined && !(Number.isInteger(portNumber) && portNumber >= 1 && portNumber <= 65535)) {
+    fail("STRIPE_NOT_CONFIGURED", `STRIPE_API_PORT must be a port number (1-65535), not "${port}".`, { variable: "STRIPE_API_PORT" });
+  }
   return {
-    host: url.hostname,
-    port: url.port || (protocol === "http" ? 80 : 443),
-    protocol,
+    host,
+    ...(portNumber !== undefined ? { port: portNumber } : {}),
+    ...(protocol !== undefined ? { protocol } : {}),
   };
 }
 
@@ -153,7 +186,8 @@ function apiBaseConfig(): Pick<Stripe.StripeConfig, "host" | "port" | "protocol"
  * var takes effect on the next call.
  *
  * @throws ConvexError `STRIPE_NOT_CONFIGURED` (`variable` names what is
- *   missing or invalid: `STRIPE_SECRET_KEY` or `STRIPE_API_BASE`).
+ *   missing or invalid: `STRIPE_SECRET_KEY`, or one of `STRIPE_API_HOST` /
+ *   `STRIPE_API_PORT` / `STRIPE_API_PROTOCOL`, e.g. set with a live key).
  */
 export function getStripe(): Stripe {
   const key = requireSecretKey();
@@ -166,7 +200,7 @@ export function getStripe(): Stripe {
     // Stay well inside an action's time budget.
     timeout: 20_000,
     appInfo: { name: "convex-stripe-billing" },
-    ...apiBaseConfig(),
+    ...apiHostConfig(key),
   });
 }
 

@@ -18,7 +18,8 @@
  * - simulator webhook endpoint → `<siteUrl>/stripe/webhook`, signed with a
  *   `whsec_` secret generated per start;
  * - backend functions env: `STRIPE_SECRET_KEY` (a generated `sk_test_local…`),
- *   `STRIPE_API_BASE` (the simulator), `STRIPE_WEBHOOK_SECRET` (the same
+ *   `STRIPE_API_HOST` / `STRIPE_API_PORT` / `STRIPE_API_PROTOCOL` (the
+ *   simulator, as the SDK's host options), `STRIPE_WEBHOOK_SECRET` (the same
  *   secret), `SITE_URL` (the client), `LOCAL_DEV_AUTH_ISSUER` (the issuer),
  *   `STRIPE_TEST_CLOCKS=per_customer` (each new customer on its own test clock);
  * - client build env: `VITE_CONVEX_URL`, `VITE_DEV_AUTH_URL`, and an empty
@@ -71,7 +72,7 @@ export type DemoStack = {
   convexUrl: string;
   /** HTTP actions origin; Stripe webhooks go to `<siteUrl>/stripe/webhook`. */
   siteUrl: string;
-  /** The Stripe simulator (`STRIPE_API_BASE`; control API under `/_sim`). */
+  /** The Stripe simulator (the backend's `STRIPE_API_HOST`/`_PORT`/`_PROTOCOL`; control API under `/_sim`). */
   stripeUrl: string;
   /** The dev sign-in issuer (`VITE_DEV_AUTH_URL`, `LOCAL_DEV_AUTH_ISSUER`). */
   authUrl: string;
@@ -233,7 +234,9 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       crons: options.crons ?? "schedule",
       env: {
         STRIPE_SECRET_KEY: secretKey,
-        STRIPE_API_BASE: simulator.url,
+        STRIPE_API_HOST: "127.0.0.1",
+        STRIPE_API_PORT: String(simulator.port),
+        STRIPE_API_PROTOCOL: "http",
         STRIPE_WEBHOOK_SECRET: webhookSecret,
         SITE_URL: appUrl ?? "http://127.0.0.1:5173",
         // Each new customer lives on its own test clock, so journeys can move

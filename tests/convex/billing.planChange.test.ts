@@ -14,13 +14,14 @@ import { PLANS } from "../../convex/model/plans";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, seedAccount, type TestConvex, type TestIdentity } from "./billingFixtures";
 import { makeTest } from "./setup";
+import { stripeApiEnv } from "../helpers/stripeApiEnv";
 
 let stripe: RecordingStripeServer;
 
 beforeEach(async () => {
   stripe = await startRecordingStripeServer();
   vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_plan_change");
-  vi.stubEnv("STRIPE_API_BASE", stripe.url);
+  for (const [name, value] of Object.entries(stripeApiEnv(stripe.url))) vi.stubEnv(name, value);
   vi.stubEnv("SITE_URL", "https://app.example.test");
 });
 afterEach(async () => {

@@ -3,6 +3,7 @@ import { api } from "../../convex/_generated/api";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, seedAccount } from "./billingFixtures";
 import { makeTest } from "./setup";
+import { stripeApiEnv } from "../helpers/stripeApiEnv";
 
 const SITE = "https://app.example.test";
 let stripe: RecordingStripeServer;
@@ -17,7 +18,7 @@ beforeEach(async () => {
     { id: APP_CONFIG, object: "billing_portal.configuration", active: true, metadata: { app: "convex-stripe-billing" } },
   );
   vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_portal");
-  vi.stubEnv("STRIPE_API_BASE", stripe.url);
+  for (const [name, value] of Object.entries(stripeApiEnv(stripe.url))) vi.stubEnv(name, value);
   vi.stubEnv("SITE_URL", SITE);
 });
 afterEach(async () => {

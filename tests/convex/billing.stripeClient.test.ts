@@ -4,6 +4,8 @@ import { getStripe, stripeMode, stripeModeFromKey, STRIPE_API_VERSION, toStripeE
 import { fail } from "../../convex/model/errors";
 import { expectCode } from "./billingFixtures";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
+import { startRecordingStripeServer } from "../helpers/recordingStripeServer";
+import { stripeApiEnv } from "../helpers/stripeApiEnv";
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -35,14 +37,47 @@ describe("stripeClient", () => {
     expect((await expectCode(settle(stripeMode), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_SECRET_KEY");
   });
 
-  test("STRIPE_API_BASE must be an http(s) URL", async () => {
+  test("STRIPE_API_HOST / _PORT / _PROTOCOL become the SDK's host, port and protocol", async () => {
     vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_x");
-    vi.stubEnv("STRIPE_API_BASE", "not a url");
-    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_BASE");
-    vi.stubEnv("STRIPE_API_BASE", "ftp://127.0.0.1:21");
-    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_BASE");
-    vi.stubEnv("STRIPE_API_BASE", "http://127.0.0.1:12111");
+    const server = await startRecordingStripeServer();
+    try {
+      for (const [name, value] of Object.entries(stripeApiEnv(server.url))) vi.stubEnv(name, value);
+      await getStripe().customers.create({ email: "host@example.com" }, { idempotencyKey: "host-test" });
+      expect(server.requestsTo("POST", "/v1/customers")).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a host override needs a host, a port number and http(s)", async () => {
+    vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_x");
+    vi.stubEnv("STRIPE_API_PORT", "12111");
+    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_HOST");
+    vi.stubEnv("STRIPE_API_HOST", "127.0.0.1");
+    vi.stubEnv("STRIPE_API_PORT", "not a port");
+    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_PORT");
+    vi.stubEnv("STRIPE_API_PORT", "70000");
+    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_PORT");
+    vi.stubEnv("STRIPE_API_PORT", "12111");
+    vi.stubEnv("STRIPE_API_PROTOCOL", "ftp");
+    expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_PROTOCOL");
+    vi.stubEnv("STRIPE_API_PROTOCOL", "http");
     expect(getStripe()).toBeInstanceOf(Stripe);
+  });
+
+  test("a live key refuses any host override, so live calls only go to Stripe", async () => {
+    for (const key of [fakeLiveKey("sk"), fakeLiveKey("rk")]) {
+      vi.stubEnv("STRIPE_SECRET_KEY", key);
+      vi.stubEnv("STRIPE_API_HOST", "127.0.0.1");
+      const refused = await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED");
+      expect(refused.variable).toBe("STRIPE_API_HOST");
+      expect(refused.message).toMatch(/refused with a live key/);
+      vi.stubEnv("STRIPE_API_HOST", "");
+      vi.stubEnv("STRIPE_API_PROTOCOL", "http");
+      expect((await expectCode(settle(getStripe), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_PROTOCOL");
+      vi.stubEnv("STRIPE_API_PROTOCOL", "");
+      expect(getStripe()).toBeInstanceOf(Stripe);
+    }
   });
 
   test("errors: billing errors pass through, Stripe's raw message never reaches the client", async () => {

@@ -45,6 +45,8 @@ import {
 } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
+import { expectCode } from "./billingFixtures";
+import { stripeApiEnv } from "../helpers/stripeApiEnv";
 
 const HOUR = 60 * 60;
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -165,7 +167,7 @@ describe("reconcile.reconcileEvents", () => {
   beforeEach(async () => {
     useWebhookEnvironment();
     stripe = await startEventsServer();
-    vi.stubEnv("STRIPE_API_BASE", stripe.url);
+    for (const [name, value] of Object.entries(stripeApiEnv(stripe.url))) vi.stubEnv(name, value);
     vi.spyOn(console, "log").mockImplementation(() => {});
     vi.spyOn(console, "warn").mockImplementation(() => {});
     vi.spyOn(console, "error").mockImplementation(() => {});
@@ -320,15 +322,24 @@ describe("reconcile.reconcileEvents", () => {
   });
 
   test("a test event on a live-mode deployment is recorded ignored", async () => {
-    vi.stubEnv("STRIPE_SECRET_KEY", fakeLiveKey());
+    // A live key cannot be pointed at this test's server (see the next test),
+    // so the live run's recording step is driven with what it would list.
     const testEvent = event("customer.updated", customer("cus_test_mode"), { created: T0 - HOUR });
-    stripe.add([testEvent], { delivered: false });
-
-    expect(await reconcile()).toMatchObject({ enqueued: 1, ignored: 1 });
+    const recorded = await t.mutation(internal.reconcile.enqueueBatch, { events: [enqueueInputOf(testEvent, "live")] });
+    expect(recorded).toEqual({ enqueued: 1, ignored: 1, alreadyKnown: 0 });
     expect(await eventRow(t, testEvent.id)).toMatchObject({
       status: "ignored",
       lastError: "test event on a live-mode deployment",
     });
+  });
+
+  test("a live key refuses the Stripe host override before listing anything", async () => {
+    vi.stubEnv("STRIPE_SECRET_KEY", fakeLiveKey());
+    stripe.add([event("customer.updated", customer("cus_test_mode"), { created: T0 - HOUR })], { delivered: false });
+
+    expect((await expectCode(reconcile(), "STRIPE_NOT_CONFIGURED")).variable).toBe("STRIPE_API_HOST");
+    expect(stripe.listRequests).toHaveLength(0);
+    expect(await allEventRows(t)).toHaveLength(0);
   });
 
   test("without STRIPE_SECRET_KEY the run is skipped without throwing or calling Stripe", async () => {
@@ -479,7 +490,7 @@ describe("reconcile against the Stripe simulator", () => {
     });
     await sim.waitForDeliveries();
     vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_reconcile_sim");
-    vi.stubEnv("STRIPE_API_BASE", sim.url);
+    for (const [name, value] of Object.entries(stripeApiEnv(sim.url))) vi.stubEnv(name, value);
     vi.spyOn(console, "log").mockImplementation(() => {});
     vi.spyOn(console, "warn").mockImplementation(() => {});
   });

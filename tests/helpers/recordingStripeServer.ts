@@ -3,7 +3,7 @@
  * actions use, for tests. It listens on 127.0.0.1 (random port), records every
  * request, and answers with minimal Stripe-shaped JSON.
  *
- * Point the backend at it with `STRIPE_API_BASE=server.url` and any
+ * Point the backend at it with `stripeApiEnv(server.url)` (./stripeApiEnv.ts) and any
  * `STRIPE_SECRET_KEY` (it only checks that a Bearer key is sent).
  *
  * Endpoints:
@@ -112,7 +112,7 @@ export type FakeSubscriptionInput = {
 export type UpdateOutcome = "succeeds" | "requires_action" | "declined" | "card_error_402" | "requires_action_402";
 
 export type RecordingStripeServer = {
-  /** e.g. `http://127.0.0.1:54321`, for `STRIPE_API_BASE`. */
+  /** e.g. `http://127.0.0.1:54321`, for `stripeApiEnv`. */
   url: string;
   requests: RecordedRequest[];
   /** Requests with this method whose path starts with `pathPrefix`. */

@@ -48,6 +48,7 @@ import {
   type LineInput,
 } from "../convex/fixtures/stripe";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
+import { stripeApiEnv } from "../helpers/stripeApiEnv";
 import { drainScheduled, formatTable, makeHarness, seededRandom, shuffle, type Harness } from "../lib/convexHarness";
 import { withEnv } from "@offline/local-backend";
 
@@ -135,7 +136,7 @@ export async function runLifecycle(options: LifecycleOptions): Promise<Lifecycle
       {
         STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
         STRIPE_SECRET_KEY: "sk_test_lifecycle",
-        STRIPE_API_BASE: server.url,
+        ...stripeApiEnv(server.url),
         SITE_URL: "http://127.0.0.1:5173",
       },
       () => drive(options, server, random, log),

@@ -17,6 +17,7 @@ import { CANCELLATION_FEEDBACK } from "../../convex/model/validators.ts";
 import { catalogPrices, PORTAL_HEADLINE, seedPortalConfiguration, seedStripe } from "../../scripts/seed-stripe.ts";
 import { startRecordingStripeServer } from "../helpers/recordingStripeServer.ts";
 import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
+import { stripeApiEnv } from "../helpers/stripeApiEnv";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const TSX = resolve(ROOT, "node_modules/.bin/tsx");
@@ -233,7 +234,7 @@ describe("CLI entry points", () => {
     const sim = spawn(TSX, ["tools/stripe-sim/src/cli.ts", "--port", "0", "--quiet"], { cwd: ROOT });
     try {
       const [, url] = await waitForLine(sim, /Stripe simulator on (http:\/\/127\.0\.0\.1:\d+)/);
-      const env = { STRIPE_SECRET_KEY: "sk_test_cli", STRIPE_API_BASE: url ?? "" };
+      const env = { STRIPE_SECRET_KEY: "sk_test_cli", ...stripeApiEnv(url ?? "") };
       const first = await run(["scripts/seed-stripe.ts"], env);
       expect(first.code).toBe(0);
       expect(first.out).toMatch(/pro_monthly\s+price_\w+\s+\(created\)/);
@@ -243,7 +244,7 @@ describe("CLI entry points", () => {
       const id = (s: string) => s.match(/pro_monthly\s+(price_\w+)/)?.[1];
       expect(id(second.out)).toBe(id(first.out));
 
-      const refused = await run(["scripts/seed-stripe.ts"], { STRIPE_SECRET_KEY: "", STRIPE_API_BASE: url ?? "" });
+      const refused = await run(["scripts/seed-stripe.ts"], { STRIPE_SECRET_KEY: "", ...stripeApiEnv(url ?? "") });
       expect(refused.code).toBe(1);
     } finally {
       sim.kill("SIGTERM");

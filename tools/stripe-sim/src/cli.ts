@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   });
   const webhook = sim.ctx.config.webhookUrl ? ` → webhooks to ${sim.ctx.config.webhookUrl}` : " (no webhook endpoint configured)";
   console.log(`Stripe simulator on ${sim.url}${webhook}`);
-  console.log(`  STRIPE_API_BASE=${sim.url}  (any sk_test_… key works)`);
+  console.log(`  Stripe SDK options: host 127.0.0.1, port ${sim.port}, protocol http  (any sk_test_… key works)`);
   const stop = () => {
     void sim.close().then(() => process.exit(0));
   };
