@@ -18,9 +18,7 @@ import { buildWebhookEndpoint } from "./builders.ts";
 import { defaultConfig, mergeConfig, type SimConfig, type SimConfigPatch } from "./config.ts";
 import type { SimContext } from "./context.ts";
 import { Delivery } from "./delivery.ts";
-import { registerPlanChangeRoutes } from "./routes/planChanges.ts";
-import { registerPortalApiRoutes } from "./routes/portal.ts";
-import { registerApiRoutes } from "./routes/api.ts";
+import { registerApiRoutes } from "./routes/v1/index.ts";
 import { registerControlRoutes } from "./routes/control.ts";
 import { registerHostedRoutes } from "./routes/hosted.ts";
 import { Router } from "./router.ts";
@@ -144,8 +142,6 @@ export async function startStripeSimulator(options: StripeSimulatorOptions = {})
     if (opts.seed) await doSeed();
   };
   registerApiRoutes(api, ctx);
-  registerPlanChangeRoutes(api, ctx);
-  registerPortalApiRoutes(api, ctx);
   registerHostedRoutes(pages, ctx);
   registerControlRoutes(control, ctx, { reset: (o) => reset(o), applyConfig });
 

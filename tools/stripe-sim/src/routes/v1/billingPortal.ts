@@ -5,16 +5,16 @@
  * exists (the first one created is the default).
  */
 import type Stripe from "stripe";
-import { getCustomer } from "../billing.ts";
-import { buildPortalConfiguration, buildPortalSession, defaultPortalFeatures, type PortalFeatures } from "../builders.ts";
-import type { SimContext } from "../context.ts";
-import { found, invalid, paramMissing } from "../errors.ts";
-import { emit } from "../events.ts";
-import { newestFirst } from "../expand.ts";
-import { arr, bool, mergeMetadata, metadataOf, obj, str, strs, type FormObject } from "../form.ts";
-import { newId } from "../ids.ts";
-import type { Router } from "../router.ts";
-import { requireStr, responders } from "./common.ts";
+import { getCustomer } from "../../billing.ts";
+import { buildPortalConfiguration, buildPortalSession, defaultPortalFeatures, type PortalFeatures } from "../../builders.ts";
+import type { SimContext } from "../../context.ts";
+import { found, invalid, paramMissing } from "../../errors.ts";
+import { emit } from "../../events.ts";
+import { newestFirst } from "../../expand.ts";
+import { arr, bool, mergeMetadata, metadataOf, obj, str, strs, type FormObject } from "../../form.ts";
+import { newId } from "../../ids.ts";
+import type { Router } from "../../router.ts";
+import { requireStr, responders } from "../common.ts";
 
 const NO_DEFAULT_CONFIGURATION =
   "You can't create a portal session in test mode until you save your customer portal settings in test mode at https://dashboard.stripe.com/test/settings/billing/portal.";
@@ -107,7 +107,7 @@ export function portalConfigurationFor(ctx: SimContext, id: string | undefined):
   return fallback;
 }
 
-export function registerPortalApiRoutes(router: Router, ctx: SimContext): void {
+export function registerBillingPortalRoutes(router: Router, ctx: SimContext): void {
   const { one, list } = responders(ctx);
   const configs = () => ctx.store.state.portalConfigurations;
   const getConfig = (id: string) => found(configs()[id], "billing_portal.configuration", id, "configuration");

@@ -1,0 +1,68 @@
+/**
+ * `/v1/checkout/sessions`: create, retrieve, expire, line items, list.
+ */
+import { getCheckoutSession } from "../../billing.ts";
+import { createCheckoutSession, expireCheckoutSession } from "../../checkout.ts";
+import type { SimContext } from "../../context.ts";
+import { paramMissing } from "../../errors.ts";
+import { newestFirst } from "../../expand.ts";
+import { arr, bool, int, metadataOf, obj, str } from "../../form.ts";
+import type { Router } from "../../router.ts";
+import { responders } from "../common.ts";
+
+export function registerCheckoutSessionRoutes(router: Router, ctx: SimContext): void {
+  const state = () => ctx.store.state;
+  const { one, list } = responders(ctx);
+  router.on("POST", "/v1/checkout/sessions", (req) => {
+    const p = req.body;
+    const subData = obj(p.subscription_data);
+    const piData = obj(p.payment_intent_data);
+    const session = createCheckoutSession(ctx, {
+      mode: (str(p.mode) ?? ""),
+      lineItems: arr(p.line_items).map((li, i) => {
+        const o = obj(li) ?? {};
+        const price = str(o.price);
+        if (!price) throw paramMissing(`line_items[${i}][price]`);
+        return { price, quantity: int(o.quantity) ?? 1 };
+      }),
+      customer: str(p.customer) ?? null,
+      customerEmail: str(p.customer_email) ?? null,
+      clientReferenceId: str(p.client_reference_id) ?? null,
+      metadata: metadataOf(p.metadata) ?? {},
+      successUrl: str(p.success_url) ?? null,
+      cancelUrl: str(p.cancel_url) ?? null,
+      allowPromotionCodes: bool(p.allow_promotion_codes) ?? null,
+      subscriptionMetadata: metadataOf(subData?.metadata) ?? {},
+      subscriptionDescription: str(subData?.description) ?? null,
+      trialPeriodDays: int(subData?.trial_period_days) ?? null,
+      paymentIntentMetadata: metadataOf(piData?.metadata) ?? {},
+      invoiceCreation: bool(obj(p.invoice_creation)?.enabled)
+        ? {
+            description: str(obj(obj(p.invoice_creation)?.invoice_data)?.description) ?? null,
+            metadata: metadataOf(obj(obj(p.invoice_creation)?.invoice_data)?.metadata) ?? {},
+          }
+        : null,
+    });
+    return one(req, session);
+  });
+  router.on("GET", "/v1/checkout/sessions/:id", (req) => one(req, getCheckoutSession(ctx, req.params.id ?? "")));
+  router.on("POST", "/v1/checkout/sessions/:id/expire", (req) =>
+    one(req, expireCheckoutSession(ctx, getCheckoutSession(ctx, req.params.id ?? ""))),
+  );
+  router.on("GET", "/v1/checkout/sessions/:id/line_items", (req) => {
+    const session = getCheckoutSession(ctx, req.params.id ?? "");
+    return list(req, state().checkoutLineItems[session.id] ?? [], `/v1/checkout/sessions/${session.id}/line_items`);
+  });
+  router.on("GET", "/v1/checkout/sessions", (req) => {
+    const q = req.query;
+    const customer = str(q.customer), subscription = str(q.subscription), pi = str(q.payment_intent), status = str(q.status);
+    const items = newestFirst(Object.values(state().checkoutSessions)).filter(
+      (s) =>
+        (!customer || s.customer === customer) &&
+        (!subscription || s.subscription === subscription) &&
+        (!pi || s.payment_intent === pi) &&
+        (!status || s.status === status),
+    );
+    return list(req, items, "/v1/checkout/sessions");
+  });
+}
