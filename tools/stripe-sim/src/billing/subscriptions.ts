@@ -1,0 +1,218 @@
+/** Subscriptions: creation, cancellation (now, at period end, at a time), renewal cycles, trial ends. */
+import type Stripe from "stripe";
+import { buildSubscription, buildSubscriptionItem } from "../builders.ts";
+import { boundary, DAY, nextBoundary, recurringOf } from "../calendar.ts";
+import type { ChargeResult } from "../cards.ts";
+import type { SimContext } from "../context.ts";
+import { invalid, paramMissing } from "../errors.ts";
+import { emit, snapshot } from "../events.ts";
+import { newId } from "../ids.ts";
+import { fullLine } from "../lines.ts";
+import { attemptInvoicePayment, createSubscriptionInvoice, finalizeInvoice } from "./invoices.ts";
+import { emitSubscriptionUpdated, freshPrice, getCustomer, getPrice, idOf, periodOf, subCustomer } from "./lookups.ts";
+
+export type NewSubscription = {
+  customer: string;
+  items: { price: string; quantity: number }[];
+  metadata: Record<string, string>;
+  description: string | null;
+  trialDays: number | null;
+  paymentMethod: string | null;
+  atCheckout: boolean;
+  authenticated: boolean;
+};
+
+/**
+ * Creates a subscription and collects its first invoice (`subscription_create`).
+ * Events: `customer.subscription.created` (incomplete, or trialing),
+ * `invoice.created`, `invoice.finalized`, then `invoice.paid` +
+ * `invoice.payment_succeeded` + `customer.subscription.updated` (→ active),
+ * or `invoice.payment_failed` (the subscription stays `incomplete`).
+ */
+export function createSubscription(ctx: SimContext, input: NewSubscription): { subscription: Stripe.Subscription; invoice: Stripe.Invoice; payment: ChargeResult } {
+  const customer = getCustomer(ctx, input.customer);
+  if (input.items.length === 0) throw paramMissing("items");
+  const prices = input.items.map((it, i) => getPrice(ctx, it.price, `items[${i}][price]`));
+  const first = prices[0] as Stripe.Price;
+  const recurring = recurringOf(first);
+  for (const p of prices) {
+    recurringOf(p);
+    if (p.currency !== first.currency) throw invalid("All prices on a subscription must have the same currency.", "items");
+  }
+  const now = ctx.store.now(customer.id);
+  const id = newId("sub");
+  const trialEnd = input.trialDays ? now + input.trialDays * DAY : null;
+  const periodEnd = trialEnd ?? boundary(now, recurring, 1);
+  const items = input.items.map((it, i) =>
+    buildSubscriptionItem({
+      subscription: id,
+      price: freshPrice(ctx, prices[i] as Stripe.Price),
+      quantity: it.quantity,
+      created: now,
+      periodStart: now,
+      periodEnd,
+    }),
+  );
+  const sub = buildSubscription({
+    id,
+    customer: customer.id,
+    created: now,
+    currency: first.currency,
+    items,
+    status: trialEnd ? "trialing" : "incomplete",
+    metadata: input.metadata,
+    defaultPaymentMethod: input.paymentMethod,
+    trialStart: trialEnd ? now : null,
+    trialEnd,
+    testClock: ctx.store.clockOf(customer.id),
+    description: input.description,
+  });
+  ctx.store.state.subscriptions[id] = sub;
+  ctx.store.state.subscriptionInternal[id] = { trialWillEndSent: false, pendingLines: [] };
+  emit(ctx, "customer.subscription.created", sub, { customer: customer.id });
+
+  const lines = items.map((item) => fullLine(ctx, sub, item, trialEnd ? 0 : undefined));
+  const invoice = createSubscriptionInvoice(ctx, sub, "subscription_create", lines, { start: now, end: now });
+  finalizeInvoice(ctx, invoice);
+  const payment = attemptInvoicePayment(ctx, invoice, {
+    paymentMethod: input.paymentMethod,
+    atCheckout: input.atCheckout,
+    authenticated: input.authenticated,
+  });
+  return { subscription: sub, invoice, payment };
+}
+
+/** `cancellation_details[comment|feedback]` as sent (`null` clears, `undefined` keeps). */
+export type CancellationInput = { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null };
+
+export function withCancellationDetails(
+  current: Stripe.Subscription.CancellationDetails | null,
+  input: CancellationInput,
+): Stripe.Subscription.CancellationDetails {
+  const base = current ?? { comment: null, feedback: null, feedback_option: null, reason: null };
+  return {
+    ...base,
+    comment: input.comment === undefined ? base.comment : input.comment,
+    feedback: input.feedback === undefined ? base.feedback : input.feedback,
+  };
+}
+
+/**
+ * Ends the subscription now: `status: canceled`, `ended_at`, and
+ * `customer.subscription.deleted`.
+ */
+export function cancelSubscriptionNow(
+  ctx: SimContext,
+  sub: Stripe.Subscription,
+  reason: "cancellation_requested" | "payment_failed" | "payment_disputed",
+  details: CancellationInput = {},
+): Stripe.Subscription {
+  if (sub.status === "canceled") return sub;
+  const now = ctx.store.now(subCustomer(sub));
+  sub.status = "canceled";
+  sub.ended_at = now;
+  sub.canceled_at = sub.canceled_at ?? now;
+  sub.cancellation_details = { ...withCancellationDetails(sub.cancellation_details, details), reason };
+  const internal = ctx.store.state.subscriptionInternal[sub.id];
+  if (internal) {
+    internal.pendingLines = [];
+    internal.pendingChange = null;
+  }
+  sub.pending_update = null;
+  emit(ctx, "customer.subscription.deleted", sub, { customer: subCustomer(sub) });
+  // A schedule still driving the subscription ends with it.
+  const schedule = ctx.store.state.subscriptionSchedules[idOf(sub.schedule) ?? ""];
+  if (schedule && schedule.status === "active") {
+    schedule.status = "canceled";
+    schedule.canceled_at = now;
+    schedule.current_phase = null;
+    emit(ctx, "subscription_schedule.canceled", schedule, { customer: subCustomer(sub) });
+  }
+  return sub;
+}
+
+/**
+ * Schedules a cancel at the end of the current period. `style`
+ * `at_period_end` sets `cancel_at_period_end: true` (and `cancel_at`);
+ * `cancel_at` sets only `cancel_at`, as flexible billing mode's Portal does.
+ */
+export function scheduleCancel(
+  ctx: SimContext,
+  sub: Stripe.Subscription,
+  style: "at_period_end" | "cancel_at",
+  cancelAt?: number,
+  details: CancellationInput = {},
+): Stripe.Subscription {
+  if (sub.status === "canceled" || sub.status === "incomplete_expired") {
+    throw invalid("A canceled subscription can only update its cancellation_details and metadata.", "cancel_at_period_end");
+  }
+  const before = snapshot(sub);
+  const now = ctx.store.now(subCustomer(sub));
+  const end = periodOf(sub).end;
+  sub.cancel_at_period_end = style === "at_period_end";
+  sub.cancel_at = cancelAt ?? end;
+  sub.canceled_at = now;
+  sub.cancellation_details = { ...withCancellationDetails(null, details), reason: "cancellation_requested" };
+  emitSubscriptionUpdated(ctx, sub, before);
+  return sub;
+}
+
+/** Undoes a scheduled cancel (Portal "Renew plan", API `cancel_at_period_end=false`). */
+export function unscheduleCancel(ctx: SimContext, sub: Stripe.Subscription): Stripe.Subscription {
+  if (sub.status === "canceled") throw invalid("A canceled subscription cannot be renewed.", "cancel_at_period_end");
+  const before = snapshot(sub);
+  sub.cancel_at_period_end = false;
+  sub.cancel_at = null;
+  sub.canceled_at = null;
+  sub.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason: null };
+  emitSubscriptionUpdated(ctx, sub, before);
+  return sub;
+}
+
+/**
+ * The end of a period (or trial): either the scheduled cancel happens
+ * (`customer.subscription.deleted`) or the subscription renews:
+ * `invoice.created` (`subscription_cycle`), `customer.subscription.updated`
+ * (period moved; `trialing` → `active`), `invoice.finalized`, then
+ * `invoice.paid` + `invoice.payment_succeeded`, or `invoice.payment_failed`
+ * and `customer.subscription.updated` → `past_due`.
+ */
+export function cycleSubscription(
+  ctx: SimContext,
+  sub: Stripe.Subscription,
+  opts: { beforeCycle?: (sub: Stripe.Subscription, end: number) => void } = {},
+): void {
+  const { end } = periodOf(sub);
+  if (sub.cancel_at !== null && sub.cancel_at <= end) {
+    cancelSubscriptionNow(ctx, sub, "cancellation_requested");
+    return;
+  }
+  const before = snapshot(sub);
+  const wasTrialing = sub.status === "trialing";
+  // A subscription schedule's next phase starts here: items switch, no proration.
+  opts.beforeCycle?.(sub, end);
+  for (const item of sub.items.data) {
+    const recurring = recurringOf(item.price);
+    item.current_period_start = end;
+    item.current_period_end = wasTrialing ? boundary(end, recurring, 1) : nextBoundary(sub.billing_cycle_anchor, recurring, end);
+  }
+  if (wasTrialing) {
+    sub.status = "active";
+    sub.billing_cycle_anchor = end;
+  }
+  const internal = ctx.store.state.subscriptionInternal[sub.id];
+  const pending = internal?.pendingLines ?? [];
+  if (internal) internal.pendingLines = [];
+  const lines = [...sub.items.data.map((item) => fullLine(ctx, sub, item)), ...pending];
+  const invoice = createSubscriptionInvoice(ctx, sub, "subscription_cycle", lines, { start: before.items.data[0]?.current_period_start ?? end, end });
+  emitSubscriptionUpdated(ctx, sub, before);
+  finalizeInvoice(ctx, invoice);
+  attemptInvoicePayment(ctx, invoice, { automatic: true });
+}
+
+/** `customer.subscription.trial_will_end`, once per trial. */
+export function trialWillEnd(ctx: SimContext, sub: Stripe.Subscription): void {
+  const internal = ctx.store.state.subscriptionInternal[sub.id];
+  if (internal) internal.trialWillEndSent = true;
+  emit(ctx, "customer.subscription.trial_will_end", sub, { customer: subCustomer(sub) });
+}
