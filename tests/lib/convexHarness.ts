@@ -1,6 +1,6 @@
 /**
- * convex-test outside vitest: the shared harness of `scripts/lifecycle.ts` and
- * `scripts/bench.ts`.
+ * convex-test outside vitest: the shared harness of `tests/lifecycle` and
+ * `tests/bench` (`npm run lifecycle`, `npm run bench`).
  *
  * - `makeHarness()` builds an in-memory deployment from the real modules under
  *   `convex/` (including `_generated`, which convex-test uses to find the

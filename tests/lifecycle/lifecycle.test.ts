@@ -1,5 +1,5 @@
 /**
- * Runs `scripts/lifecycle.ts` in-process, so CI covers the end-to-end
+ * Runs `tests/lifecycle/lifecycle.ts` (`npm run lifecycle`) in-process, so CI covers the end-to-end
  * lifecycle (signed deliveries through the real webhook route, checkout,
  * token use, renewal, dunning, cancellation) and its checks.
  */

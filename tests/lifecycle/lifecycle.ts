@@ -24,33 +24,25 @@
  * should produce, one subscription row, each monthly allowance window opened
  * exactly once. Exits 1 with the broken checks listed if any fails.
  *
+ * The steps are named functions in ./story.ts; deliveries are in
+ * ./deliveries.ts; this file drives them and holds the checks.
+ *
  * Stripe times are seconds; Convex times are milliseconds.
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import Stripe from "stripe";
+import type Stripe from "stripe";
+import { withEnv } from "@offline/local-backend";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { getCaller } from "../../convex/model/auth";
-import { windowContaining } from "../../convex/model/allowance";
-import { PLANS } from "../../convex/model/plans";
 import type { WebhookEventStatus } from "../../convex/model/validators";
 import { WEBHOOK_EVENT_STATUSES } from "../../convex/model/validators";
-import {
-  checkoutSession,
-  DAY,
-  event,
-  invoice,
-  price,
-  subscription,
-  subscriptionSchedule,
-  type LineInput,
-} from "../convex/fixtures/stripe";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
-import { drainScheduled, formatTable, makeHarness, seededRandom, shuffle, type Harness } from "../lib/convexHarness";
-import { withEnv } from "@offline/local-backend";
+import { formatTable, makeHarness, seededRandom, type Harness } from "../lib/convexHarness";
+import { deliver, deliveryPlan, settle, WEBHOOK_SECRET } from "./deliveries";
+import { IDENTITY, newStory, STORY, type Expectation, type Step, type Story } from "./story";
 
 export type LifecycleOptions = {
   /** PRNG seed for delivery order and duplicates. */
@@ -93,39 +85,6 @@ export type LifecycleResult = {
   table: string;
 };
 
-const ISSUER = "https://clerk.lifecycle.test";
-const IDENTITY = { subject: "user_lifecycle", issuer: ISSUER, name: "Ada Lovelace", email: "ada@example.com" };
-const WEBHOOK_SECRET = "whsec_lifecycle_local_only";
-const PRO = PLANS.pro.tokensPerPeriod;
-const ELITE = PLANS.elite.tokensPerPeriod;
-const STARTER = PLANS.starter.tokensPerPeriod;
-const FREE = PLANS.free.tokensPerPeriod;
-
-type Expectation = {
-  tier: string;
-  status: string;
-  cancelScheduled: boolean;
-  grace: boolean;
-  /** Token figures the step must leave; omitted ones are not checked. */
-  tokens?: Partial<{ allowance: number; purchased: number; used: number; remaining: number }>;
-  /** Invoice statuses, newest first. */
-  invoices: string[];
-  /** Subscription rows the account has. */
-  subscriptions: number;
-  /** Monthly allowance windows opened so far (their number, from 0), each exactly once. */
-  windows: number[];
-  /** The tier a scheduled change switches to, when one is expected. */
-  scheduled?: string;
-};
-
-type Step = {
-  name: string;
-  /** Events to deliver (each maybe twice, in shuffled order), or an action. */
-  events?: () => Stripe.Event[];
-  run?: () => Promise<string[]>;
-  expect: Expectation;
-};
-
 /** Runs the lifecycle; never throws for a broken check (see `failures`). */
 export async function runLifecycle(options: LifecycleOptions): Promise<LifecycleResult> {
   const log = options.log ?? (() => {});
@@ -152,517 +111,72 @@ async function drive(
   random: () => number,
   log: (line: string) => void,
 ): Promise<LifecycleResult> {
-  const t = makeHarness();
-  const asUser = t.withIdentity(IDENTITY);
+  const story = newStory(makeHarness(), server, random);
   const failures: string[] = [];
   const states: StepState[] = [];
-
-  // Stripe-side facts, filled in as the story goes.
-  let accountId: Id<"billingAccounts"> | null = null;
-  let customerId = "";
-  let sessionId = "";
-  const subId = "sub_lifecycle_0001";
-  const proMonthly = price({ id: "price_pro_monthly", lookupKey: "pro_monthly", unitAmount: 2900, interval: "month" });
-  const eliteMonthly = price({ id: "price_elite_monthly", lookupKey: "elite_monthly", unitAmount: 9900, interval: "month" });
-  const starterMonthly = price({ id: "price_starter_monthly", lookupKey: "starter_monthly", unitAmount: 900, interval: "month" });
-  const starterYearly = price({ id: "price_starter_yearly", lookupKey: "starter_yearly", unitAmount: 9000, interval: "year" });
-  // Periods in Stripe seconds: P0 starts now; monthly on its day of month, as Stripe bills.
-  const base = Math.floor(Date.now() / 1000);
-  const period = (n: number) => {
-    let start = base * 1000;
-    for (let i = 0; i < n; i++) start = windowContaining(base * 1000, start).end;
-    return { periodStart: start / 1000, periodEnd: windowContaining(base * 1000, start).end / 1000 };
-  };
-  /** A paid `subscription_update` invoice with the given lines (a plan change). */
-  const changeInvoice = (id: string, lines: LineInput[], created: number) =>
-    invoice({ id, customer: customerId, subscription: subId, status: "paid", billingReason: "subscription_update", price: lines[0]!.price, lines, created });
-  let eventCounter = 0;
-  const evt = <T extends Stripe.Event["type"]>(type: T, object: Parameters<typeof event<T>>[1], created: number) =>
-    event(type, object, { id: `evt_lifecycle_${String(++eventCounter).padStart(4, "0")}`, created });
-  const sub = (status: Stripe.Subscription.Status, n: number, extra: Partial<Parameters<typeof subscription>[0]> = {}) =>
-    subscription({
-      id: subId,
-      customer: customerId,
-      status,
-      price: proMonthly,
-      ...period(n),
-      metadata: accountId ? { accountId } : {},
-      ...extra,
-    });
-  const inv = (
-    id: string,
-    status: Stripe.Invoice.Status,
-    reason: Stripe.Invoice.BillingReason,
-    n: number,
-    created: number,
-    plan: Stripe.Price = proMonthly,
-  ) =>
-    invoice({
-      id,
-      customer: customerId,
-      subscription: subId,
-      status,
-      billingReason: reason,
-      price: plan,
-      amountDue: plan.unit_amount ?? 0,
-      linePeriodStart: period(n).periodStart,
-      linePeriodEnd: period(n).periodEnd,
-      created,
-    });
-
-  const steps: Step[] = [
-    {
-      name: "sign-in",
-      run: async () => {
-        await asUser.mutation(api.users.store, {});
-        accountId = (await asUser.run((ctx) => getCaller(ctx)))?.account._id ?? null;
-        if (!accountId) throw new Error("users.store created no billing account");
-        return ["users.store"];
-      },
-      expect: {
-        tier: "free",
-        status: "none",
-        cancelScheduled: false,
-        grace: false,
-        tokens: { allowance: FREE, purchased: 0, used: 0, remaining: FREE },
-        invoices: [],
-        subscriptions: 0,
-        windows: [],
-      },
-    },
-    {
-      name: "checkout",
-      run: async () => {
-        const { url } = await asUser.action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
-        const customer = server.customers[0];
-        if (!customer || typeof customer.id !== "string") throw new Error("checkout created no Stripe customer");
-        customerId = customer.id;
-        sessionId = url.slice(url.lastIndexOf("/") + 1);
-        const form = server.requestsTo("POST", "/v1/checkout/sessions")[0]?.form ?? {};
-        if (form.client_reference_id !== accountId) {
-          throw new Error(`checkout session names account ${form.client_reference_id}, expected ${accountId}`);
-        }
-        return [`createCheckoutSession → ${sessionId} for ${customerId} (${form["line_items[0][price]"]})`];
-      },
-      expect: {
-        tier: "free",
-        status: "none",
-        cancelScheduled: false,
-        grace: false,
-        tokens: { allowance: FREE, used: 0, remaining: FREE },
-        invoices: [],
-        subscriptions: 0,
-        windows: [],
-      },
-    },
-    {
-      name: "completion events",
-      events: () => [
-        evt(
-          "checkout.session.completed",
-          checkoutSession({
-            id: sessionId,
-            mode: "subscription",
-            customer: customerId,
-            subscription: subId,
-            clientReferenceId: accountId,
-            metadata: { accountId: accountId ?? "" },
-          }),
-          base + 2,
-        ),
-        evt("customer.subscription.created", sub("incomplete", 0), base + 1),
-        evt("invoice.finalized", inv("in_lifecycle_create", "open", "subscription_create", 0, base + 1), base + 1),
-        evt("invoice.paid", inv("in_lifecycle_create", "paid", "subscription_create", 0, base + 1), base + 2),
-        evt("invoice.payment_succeeded", inv("in_lifecycle_create", "paid", "subscription_create", 0, base + 1), base + 2),
-        evt("customer.subscription.updated", sub("active", 0), base + 2),
-      ],
-      expect: {
-        tier: "pro",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        tokens: { allowance: PRO, purchased: 0, used: 0, remaining: PRO },
-        invoices: ["paid"],
-        subscriptions: 1,
-        windows: [0],
-      },
-    },
-    {
-      name: "spend tokens",
-      run: async () => {
-        const lines: string[] = [];
-        const uses = [
-          { feature: "quick_analysis", idempotencyKey: "use-1" },
-          { feature: "standard_analysis", idempotencyKey: "use-2" },
-          { feature: "deep_analysis", idempotencyKey: "use-3" },
-          // A retried request: same key, must not charge again.
-          { feature: "standard_analysis", idempotencyKey: "use-2" },
-        ];
-        for (const [i, use] of uses.entries()) {
-          const r = await asUser.mutation(api.tokens.consume, use);
-          lines.push(`consume ${use.feature} [${use.idempotencyKey}] → cost ${r.cost}${r.duplicate ? " (duplicate)" : ""}`);
-          const repeat = uses.findIndex((u) => u.idempotencyKey === use.idempotencyKey) < i;
-          if (repeat !== r.duplicate) {
-            throw new Error(`consume [${use.idempotencyKey}] reported duplicate=${r.duplicate}, expected ${repeat}`);
-          }
-        }
-        return lines;
-      },
-      expect: {
-        tier: "pro",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        // quick 1 + standard 3 + deep 20; the repeat costs nothing.
-        tokens: { allowance: PRO, used: 24, remaining: PRO - 24 },
-        invoices: ["paid"],
-        subscriptions: 1,
-        windows: [0],
-      },
-    },
-    {
-      name: "renewal",
-      events: () => {
-        const at = period(1).periodStart;
-        return [
-          evt("invoice.paid", inv("in_lifecycle_renew1", "paid", "subscription_cycle", 1, at), at + 1),
-          evt("customer.subscription.updated", sub("active", 1), at + 1),
-        ];
-      },
-      expect: {
-        tier: "pro",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        // A new period: the unused allowance expired, a fresh one granted.
-        tokens: { allowance: PRO, used: 0, remaining: PRO },
-        invoices: ["paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1],
-      },
-    },
-    {
-      name: "failed renewal → past_due",
-      events: () => {
-        const at = period(2).periodStart;
-        return [
-          evt("invoice.payment_failed", inv("in_lifecycle_renew2", "open", "subscription_cycle", 2, at), at + 1),
-          evt("customer.subscription.updated", sub("past_due", 2), at + 2),
-        ];
-      },
-      expect: {
-        tier: "pro",
-        status: "past_due",
-        cancelScheduled: false,
-        grace: true,
-        // No payment, no new allowance: the previous one stays.
-        tokens: { allowance: PRO, used: 0, remaining: PRO },
-        invoices: ["open", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1],
-      },
-    },
-    {
-      name: "recovery",
-      events: () => {
-        const at = period(2).periodStart + 3 * DAY;
-        return [
-          evt("invoice.paid", inv("in_lifecycle_renew2", "paid", "subscription_cycle", 2, period(2).periodStart), at),
-          evt("customer.subscription.updated", sub("active", 2), at),
-        ];
-      },
-      expect: {
-        tier: "pro",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        tokens: { allowance: PRO, used: 0, remaining: PRO },
-        invoices: ["paid", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1, 2],
-      },
-    },
-    {
-      name: "upgrade to Elite (paid)",
-      events: () => {
-        const at = period(2).periodStart + 5 * DAY;
-        const end = period(2).periodEnd;
-        return [
-          evt("customer.subscription.updated", sub("active", 2, { price: eliteMonthly }), at),
-          evt(
-            "invoice.paid",
-            changeInvoice(
-              "in_lifecycle_upgrade",
-              [
-                { price: proMonthly, amount: -2417, start: at, end, proration: true },
-                { price: eliteMonthly, amount: 8250, start: at, end, proration: true },
-              ],
-              at,
-            ),
-            at + 1,
-          ),
-        ];
-      },
-      expect: {
-        tier: "elite",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        // Raised to Elite's allowance for the rest of this window, not refilled on top.
-        tokens: { allowance: ELITE, used: 0, remaining: ELITE },
-        invoices: ["paid", "paid", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1, 2],
-      },
-    },
-    {
-      name: "downgrade to Starter scheduled",
-      events: () => {
-        const at = period(2).periodStart + 6 * DAY;
-        const { periodStart, periodEnd } = period(2);
-        // As `billing.changePlan` writes it: the next phase names its plan in metadata.
-        const schedule = subscriptionSchedule({
-          id: "sub_sched_lifecycle",
-          customer: customerId,
-          subscription: subId,
-          phases: [
-            { price: eliteMonthly, start: periodStart, end: periodEnd },
-            {
-              price: starterMonthly,
-              start: periodEnd,
-              end: period(3).periodEnd,
-              metadata: { tier: "starter", interval: "month", lookupKey: "starter_monthly" },
-            },
-          ],
-        });
-        return [
-          evt("subscription_schedule.created", schedule, at),
-          evt("customer.subscription.updated", { ...sub("active", 2, { price: eliteMonthly }), schedule: schedule.id }, at),
-        ];
-      },
-      expect: {
-        tier: "elite",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        // The paid Elite window runs to its end.
-        tokens: { allowance: ELITE, used: 0, remaining: ELITE },
-        invoices: ["paid", "paid", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1, 2],
-        scheduled: "starter",
-      },
-    },
-    {
-      name: "renewal at Starter",
-      events: () => {
-        const at = period(3).periodStart;
-        return [
-          evt("customer.subscription.updated", sub("active", 3, { price: starterMonthly }), at),
-          evt("invoice.paid", inv("in_lifecycle_renew3", "paid", "subscription_cycle", 3, at, starterMonthly), at + 1),
-        ];
-      },
-      expect: {
-        tier: "starter",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        tokens: { allowance: STARTER, used: 0, remaining: STARTER },
-        invoices: ["paid", "paid", "paid", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1, 2, 3],
-      },
-    },
-    {
-      name: "spend, then monthly → yearly → monthly",
-      run: async () => {
-        const r = await asUser.mutation(api.tokens.consume, { feature: "bulk_analysis", idempotencyKey: "use-round-trip" });
-        const at = period(3).periodStart + 2 * DAY;
-        const back = at + 3600;
-        const { periodEnd } = period(3);
-        const yearEnd = at + 365 * DAY;
-        const events = [
-          evt("invoice.paid", changeInvoice("in_lifecycle_to_yearly", [
-            { price: starterMonthly, amount: -840, start: at, end: periodEnd, proration: true },
-            { price: starterYearly, amount: 9000, start: at, end: yearEnd },
-          ], at), at),
-          evt("customer.subscription.updated", sub("active", 3, { price: starterYearly, periodStart: at, periodEnd: yearEnd }), at),
-          evt("invoice.paid", changeInvoice("in_lifecycle_to_monthly", [
-            { price: starterYearly, amount: -8999, start: back, end: yearEnd, proration: true },
-            { price: starterMonthly, amount: 900, start: back, end: windowContaining(back * 1000, back * 1000).end / 1000 },
-          ], back), back),
-          evt("customer.subscription.updated", sub("active", 3, { price: starterMonthly, periodStart: back }), back),
-        ];
-        for (const e of deliveryPlan(events, random)) {
-          const status = await deliver(t, e);
-          deliveredIds.add(e.id);
-          if (status !== 200) throw new Error(`delivery of ${e.type} answered ${status}`);
-        }
-        return [`consume bulk_analysis → cost ${r.cost}`, ...events.map((e) => e.type)];
-      },
-      expect: {
-        tier: "starter",
-        status: "active",
-        cancelScheduled: false,
-        grace: false,
-        // The round trip's credits and charges open no new window: 10 used stay used.
-        tokens: { allowance: STARTER, used: 10, remaining: STARTER - 10 },
-        invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1, 2, 3],
-      },
-    },
-    {
-      name: "cancel at period end",
-      events: () => {
-        const at = period(3).periodStart + 10 * DAY;
-        return [
-          evt(
-            "customer.subscription.updated",
-            sub("active", 3, { price: starterMonthly, cancelAtPeriodEnd: true, cancelAt: period(3).periodEnd, canceledAt: at }),
-            at,
-          ),
-        ];
-      },
-      expect: {
-        tier: "starter",
-        status: "active",
-        cancelScheduled: true,
-        grace: false,
-        tokens: { allowance: STARTER, used: 10, remaining: STARTER - 10 },
-        invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1, 2, 3],
-      },
-    },
-    {
-      name: "deletion",
-      events: () => {
-        const at = period(3).periodEnd;
-        return [
-          evt(
-            "customer.subscription.deleted",
-            sub("canceled", 3, {
-              price: starterMonthly,
-              cancelAtPeriodEnd: true,
-              cancelAt: period(3).periodEnd,
-              canceledAt: period(3).periodStart + 10 * DAY,
-              endedAt: at,
-            }),
-            at,
-          ),
-        ];
-      },
-      expect: {
-        tier: "free",
-        status: "canceled",
-        cancelScheduled: false,
-        grace: false,
-        invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
-        subscriptions: 1,
-        windows: [0, 1, 2, 3],
-      },
-    },
-  ];
-
-  const deliveredIds = new Set<string>();
+  const steps = STORY.map((make) => make(story));
   for (const [index, step] of steps.entries()) {
-    const number = index + 1;
-    const problems: string[] = [];
-    let deliveries: string[] = [];
-    try {
-      if (step.run) deliveries = await step.run();
-      if (step.events) {
-        const events = step.events();
-        const plan = deliveryPlan(events, random);
-        for (const e of plan) {
-          const status = await deliver(t, e);
-          deliveredIds.add(e.id);
-          if (status !== 200) problems.push(`delivery of ${e.type} (${e.id}) answered ${status}, expected 200`);
-        }
-        deliveries = plan.map((e) => `${e.type}${plan.filter((x) => x.id === e.id).length > 1 ? "*" : ""}`);
-      }
-      await settle(t);
-      if (accountId && options.afterStep) await options.afterStep(number, t, accountId);
-    } catch (error) {
-      problems.push(`step threw: ${error instanceof Error ? error.message : String(error)}`);
-    }
-
-    if (!accountId) {
-      failures.push(`step ${number} (${step.name}): no account; cannot continue`, ...problems.map((p) => `step ${number}: ${p}`));
+    const { state, problems } = await runStep(story, step, index + 1, options);
+    if (!state) {
+      failures.push(...problems);
       break;
     }
-    const state = await readState(t, accountId, customerId);
-    const stepState: StepState = { step: number, name: step.name, deliveries, ...state.view };
-    states.push(stepState);
-    problems.push(...checkStep(step.expect, state, deliveredIds.size, (n) => period(n).periodStart * 1000));
-
-    log(`\nstep ${number}: ${step.name}`);
-    if (deliveries.length > 0) log(`  ${step.events ? "delivered" : "called"}: ${deliveries.join(", ")}`);
-    log("  " + formatTable(stateHeaders, [stateRow(stepState)]).split("\n").join("\n  "));
-    log(problems.length === 0 ? "  checks: ok" : problems.map((p) => `  FAILED: ${p}`).join("\n"));
-    failures.push(...problems.map((p) => `step ${number} (${step.name}): ${p}`));
+    states.push(state);
+    logStep(log, step, state, problems);
+    failures.push(...problems.map((p) => `step ${state.step} (${step.name}): ${p}`));
   }
-
   const table = formatTable(stateHeaders, states.map(stateRow));
   return { ok: failures.length === 0 && states.length === steps.length, seed: options.seed, steps: states, failures, table };
 }
 
-// ---------------------------------------------------------------------------
-// Deliveries
-// ---------------------------------------------------------------------------
-
-/** Every event once, about half of them twice (at least one), shuffled. */
-function deliveryPlan(events: Stripe.Event[], random: () => number): Stripe.Event[] {
-  const plan = [...events];
-  const repeats = events.filter(() => random() < 0.5);
-  if (repeats.length === 0 && events.length > 0) repeats.push(events[Math.floor(random() * events.length)]!);
-  plan.push(...repeats);
-  return shuffle(plan, random);
-}
-
-/** POSTs one event to the webhook route, signed now like Stripe does; returns the HTTP status. */
-async function deliver(t: Harness, e: Stripe.Event): Promise<number> {
-  const payload = JSON.stringify(e, null, 2);
-  const signature = await Stripe.webhooks.generateTestHeaderStringAsync({
-    payload,
-    secret: WEBHOOK_SECRET,
-    timestamp: Math.floor(Date.now() / 1000),
-  });
-  const response = await t.fetch("/stripe/webhook", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "Stripe-Signature": signature },
-    body: payload,
-  });
-  await response.text();
-  return response.status;
-}
-
 /**
- * Runs scheduled work until no event is `pending` or `failed_retrying`, or
- * `maxWaitMs` has passed. Retries scheduled with backoff run on real timers,
- * so this waits for their `nextAttemptAt`.
+ * Runs step `number`: its action or its deliveries (answered 200 each), then
+ * the scheduled work, then `afterStep`; reads the account and checks the
+ * step's expectation. `state` is null when there is no account to read (the
+ * problems then name the step and end the run).
  */
-async function settle(t: Harness, maxWaitMs = 30_000): Promise<void> {
-  const start = Date.now();
-  for (;;) {
-    await drainScheduled(t);
-    const waiting = await t.run(async (ctx) => {
-      const rows = [];
-      for (const status of ["pending", "failed_retrying"] as const) {
-        rows.push(
-          ...(await ctx.db
-            .query("webhookEvents")
-            .withIndex("by_status_and_nextAttemptAt", (q) => q.eq("status", status))
-            .take(100)),
-        );
-      }
-      return rows.map((r) => r.nextAttemptAt ?? 0);
-    });
-    if (waiting.length === 0 || Date.now() - start > maxWaitMs) return;
-    const wait = Math.min(...waiting) - Date.now();
-    await new Promise((r) => setTimeout(r, Math.min(2_000, Math.max(20, wait + 20))));
+async function runStep(
+  s: Story,
+  step: Step,
+  number: number,
+  options: LifecycleOptions,
+): Promise<{ state: StepState | null; problems: string[] }> {
+  const problems: string[] = [];
+  let deliveries: string[] = [];
+  try {
+    if (step.run) deliveries = await step.run();
+    if (step.events) deliveries = await deliverStepEvents(s, step.events(), problems);
+    await settle(s.t);
+    if (s.facts.accountId && options.afterStep) await options.afterStep(number, s.t, s.facts.accountId);
+  } catch (error) {
+    problems.push(`step threw: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (!s.facts.accountId) {
+    return { state: null, problems: [`step ${number} (${step.name}): no account; cannot continue`, ...problems.map((p) => `step ${number}: ${p}`)] };
+  }
+  const read = await readState(s.t, s.facts.accountId, s.facts.customerId);
+  const state: StepState = { step: number, name: step.name, deliveries, ...read.view };
+  problems.push(...checkStep(step.expect, read, s.deliveredIds.size, (n) => s.period(n).periodStart * 1000));
+  return { state, problems };
+}
+
+/** Delivers `events` per a seeded plan; a non-200 answer is a problem. Returns the plan's types (`*` marks a duplicate). */
+async function deliverStepEvents(s: Story, events: Stripe.Event[], problems: string[]): Promise<string[]> {
+  const plan = deliveryPlan(events, s.random);
+  for (const e of plan) {
+    const status = await deliver(s.t, e);
+    s.deliveredIds.add(e.id);
+    if (status !== 200) problems.push(`delivery of ${e.type} (${e.id}) answered ${status}, expected 200`);
+  }
+  return plan.map((e) => `${e.type}${plan.filter((x) => x.id === e.id).length > 1 ? "*" : ""}`);
+}
+
+/** Prints a step: what it delivered or called, the state row, and its checks. */
+function logStep(log: (line: string) => void, step: Step, state: StepState, problems: string[]): void {
+  log(`\nstep ${state.step}: ${step.name}`);
+  if (state.deliveries.length > 0) log(`  ${step.events ? "delivered" : "called"}: ${state.deliveries.join(", ")}`);
+  log("  " + formatTable(stateHeaders, [stateRow(state)]).split("\n").join("\n  "));
+  log(problems.length === 0 ? "  checks: ok" : problems.map((p) => `  FAILED: ${p}`).join("\n"));
 }
 
 // ---------------------------------------------------------------------------
