@@ -1,6 +1,6 @@
 /**
  * Contract tests: the real `convex` 1.48 clients against the local backend
- * running the fixture app in tests/node/fixtures/convex.
+ * running the fixture app in tests/fixtures/convex.
  */
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
