@@ -1,5 +1,6 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
+import { rootAlias } from "./vite.config";
 
 /**
  * Two projects:
@@ -7,7 +8,8 @@ import { defineConfig } from "vitest/config";
  *   the `worker`/`browser` export conditions Convex's default runtime bundles
  *   with, so the stripe SDK loads its worker (SubtleCrypto) build as it does
  *   in production.
- * - `ui`: React components under jsdom.
+ * - `ui`: React components under jsdom, with the client's `@/` alias
+ *   (repository root, from vite.config.ts).
  * Node-side tests (scripts, the local stack) live in the `node` project.
  */
 export default defineConfig({
@@ -26,6 +28,7 @@ export default defineConfig({
       },
       {
         plugins: [react()],
+        resolve: { alias: [rootAlias] },
         test: {
           name: "ui",
           include: ["tests/ui/**/*.test.{ts,tsx}"],
