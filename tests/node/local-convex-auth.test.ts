@@ -55,6 +55,19 @@ describe("convex/auth.config.ts", () => {
       { domain: issuerA.issuer, applicationID: "convex" },
     ]);
   });
+
+  it("fails loudly (so the push fails) when no issuer is set, or the Clerk issuer is not an https URL", async () => {
+    await expect(providersWith({ CLERK_JWT_ISSUER_DOMAIN: undefined, LOCAL_DEV_AUTH_ISSUER: undefined })).rejects.toThrow(
+      /CLERK_JWT_ISSUER_DOMAIN is not set on this deployment.*npx convex env set CLERK_JWT_ISSUER_DOMAIN/,
+    );
+    // A non-loopback dev issuer does not count as one: a cloud deployment still has nobody able to sign in.
+    await expect(providersWith({ CLERK_JWT_ISSUER_DOMAIN: "", LOCAL_DEV_AUTH_ISSUER: "https://dev-auth.example.com" })).rejects.toThrow(
+      /CLERK_JWT_ISSUER_DOMAIN is not set/,
+    );
+    await expect(providersWith({ CLERK_JWT_ISSUER_DOMAIN: "verb-noun-00.clerk.accounts.dev", LOCAL_DEV_AUTH_ISSUER: undefined })).rejects.toThrow(
+      /must be the https URL/,
+    );
+  });
 });
 
 describe("JWT verification", () => {
@@ -99,7 +112,11 @@ describe("JWT verification", () => {
   });
 
   it("ends in a signed-out client when the backend does not trust the dev issuer", async () => {
-    const backend = await startFixtureBackend({ devAuth: false, env: { LOCAL_DEV_AUTH_ISSUER: "" } });
+    // Production-like: Clerk only (convex/auth.config.ts refuses a deployment with no issuer at all).
+    const backend = await startFixtureBackend({
+      devAuth: false,
+      env: { LOCAL_DEV_AUTH_ISSUER: "", CLERK_JWT_ISSUER_DOMAIN: "https://clerk.example.com" },
+    });
     const client = new ConvexClient(backend.url, { unsavedChangesWarning: false, logger: false });
     try {
       const { token } = await issuerA.mintToken("ada");
