@@ -1,6 +1,6 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
-import { rootAlias } from "./vite.config";
+import { rootAlias } from "./vite.config.ts";
 
 /**
  * Two projects:
