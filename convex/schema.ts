@@ -253,15 +253,16 @@ export default defineSchema({
     /** Stripe event id (`evt_…`), unique. */
     eventId: v.string(),
     type: v.string(),
-    apiVersion: v.optional(v.string()),
     livemode: v.boolean(),
     /** Stripe `created`, seconds. */
     eventCreated: v.number(),
     /**
-     * Legacy: the raw JSON of rows recorded before payloads moved to
-     * `webhookPayloads`. Read as a fallback by the retry path; never written.
+     * Legacy: rows recorded before payloads moved to `webhookPayloads` carry
+     * their raw JSON and API version here. Read as a fallback by the retry
+     * path; never written.
      */
     payload: v.optional(v.string()),
+    apiVersion: v.optional(v.string()),
     /** Stripe customer the event concerns, when it has one. */
     stripeCustomerId: v.optional(v.string()),
     status: vWebhookEventStatus,
@@ -290,6 +291,8 @@ export default defineSchema({
   webhookPayloads: defineTable({
     eventId: v.string(),
     payload: v.string(),
+    /** The API version Stripe rendered the payload in (the endpoint's pinned one, or the account's default when listed). */
+    apiVersion: v.optional(v.string()),
     /** When its event was applied or ignored (ms); unset while it may still run. */
     settledAt: v.optional(v.number()),
   })

@@ -134,6 +134,6 @@ export const list = internalQuery({
           .order("desc")
           .take(n)
       : await ctx.db.query("webhookEvents").order("desc").take(n);
-    return rows.map(({ payload: _legacyPayload, ...summary }) => summary);
+    return rows.map(({ payload: _legacyPayload, apiVersion: _legacyApiVersion, ...summary }) => summary);
   },
 });

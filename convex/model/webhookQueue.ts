@@ -42,17 +42,18 @@ const eventFields = schema.tables.webhookEvents.validator.fields;
  *   reason and never applied (e.g. the other livemode).
  */
 export const vEventInput = v.object({
-  ...pick(eventFields, ["eventId", "type", "apiVersion", "livemode", "eventCreated", "stripeCustomerId"]),
+  ...pick(eventFields, ["eventId", "type", "livemode", "eventCreated", "stripeCustomerId"]),
+  ...pick(schema.tables.webhookPayloads.validator.fields, ["apiVersion"]),
   payload: v.string(),
   ignoreReason: v.optional(v.string()),
 });
 export type EventInput = Infer<typeof vEventInput>;
 
-/** A `webhookEvents` row as operators list it: every field but the legacy payload. */
+/** A `webhookEvents` row as operators list it: every field but the legacy payload and API version. */
 export const vEventSummary = v.object({
   _id: v.id("webhookEvents"),
   _creationTime: v.number(),
-  ...omit(eventFields, ["payload"]),
+  ...omit(eventFields, ["payload", "apiVersion"]),
 });
 
 /** Events the retry sweep re-schedules per run; the cron runs every minute. */
@@ -92,7 +93,7 @@ export async function getPayload(ctx: QueryCtx, row: Doc<"webhookEvents">): Prom
 }
 
 function rowFields(input: EventInput) {
-  const { payload: _payload, ignoreReason: _ignoreReason, ...fields } = input;
+  const { payload: _payload, ignoreReason: _ignoreReason, apiVersion: _apiVersion, ...fields } = input;
   return fields;
 }
 
@@ -106,9 +107,10 @@ export type Receipt =
 
 /**
  * Inserts the row of an event received now, in the state `receipt` says.
- * The payload is stored (in `webhookPayloads`) only when the event may still
- * run or an operator may want it: waiting, dead, retrying or pending. An
- * event applied or ignored on receipt stores none. A retrying or pending
+ * The payload and its API version are stored (in `webhookPayloads`) only
+ * when the event may still run or an operator may want it: waiting, dead,
+ * retrying or pending. An event applied or ignored on receipt stores none:
+ * its row is ids, type, status and times. A retrying or pending
  * event gets its run scheduled.
  */
 export async function insertReceived(
@@ -163,7 +165,7 @@ export async function insertReceived(
       await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: input.eventId, attempt: 0 });
       break;
   }
-  await ctx.db.insert("webhookPayloads", { eventId: input.eventId, payload: input.payload });
+  await ctx.db.insert("webhookPayloads", { eventId: input.eventId, payload: input.payload, apiVersion: input.apiVersion });
   return receipt.status;
 }
 
