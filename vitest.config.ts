@@ -1,13 +1,15 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
+import { rootAlias } from "./vite.config.ts";
 
 /**
- * Two projects:
+ * Projects (`npx vitest run` runs them all; benchmarks are in vitest.bench.config.ts):
  * - `convex`: backend functions under convex-test in the edge runtime, with
  *   the `worker`/`browser` export conditions Convex's default runtime bundles
  *   with, so the stripe SDK loads its worker (SubtleCrypto) build as it does
  *   in production.
- * - `ui`: React components under jsdom.
+ * - `ui`: React components under jsdom, with the client's `@/` alias
+ *   (repository root, from vite.config.ts).
  * - `node`: the app's Node-side tests (its config and scripts with the
  *   offline stack, the lifecycle run).
  * - one project per offline tool under tools/ (its own vitest.config.ts).
@@ -29,6 +31,7 @@ export default defineConfig({
       },
       {
         plugins: [react()],
+        resolve: { alias: [rootAlias] },
         test: {
           name: "ui",
           include: ["tests/ui/**/*.test.{ts,tsx}"],

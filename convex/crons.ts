@@ -16,6 +16,8 @@ crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.billin
 // Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).
 crons.interval("sweep webhook retries", { minutes: 1 }, internal.webhooks.sweepRetries, {});
 // Stripe events whose webhook delivery was lost: re-listed from the API and queued (idempotent by event id).
+// Raw payloads of Stripe events settled over 30 days ago (the event rows stay); bounded batches.
+crons.daily("compact settled webhook payloads", { hourUTC: 3, minuteUTC: 41 }, internal.webhooks.compactPayloads, {});
 crons.cron("reconcile missed Stripe events", "11,26,41,56 * * * *", internal.reconcile.reconcileEvents, {});
 
 export default crons;

@@ -6,7 +6,7 @@
  *   (https://docs.stripe.com/api/events/list) — first the ones Stripe marks
  *   `delivery_success=false`, then every event of the window — and records
  *   the ones missing from `webhookEvents` through `model/webhookQueue`'s
- *   `enqueueEvent`, exactly as the webhook endpoint does. Recording is
+ *   `enqueueEvent`; each is then applied by the same pipeline as a delivery. Recording is
  *   idempotent by event id, so listing an event twice, or an event the
  *   webhook delivers meanwhile, changes nothing. At most 1,000 events are
  *   listed per run; a longer listing continues in a run it schedules.
@@ -34,7 +34,7 @@ import {
   reconcileWindow,
 } from "./model/reconcile";
 import { getStripe, readEnv, stripeModeFromKey, stripeRead } from "./model/stripeClient";
-import { enqueueEvent, getEventRow, needsRevival, vEnqueueInput, wakeRow } from "./model/webhookQueue";
+import { enqueueEvent, getEventRow, needsRevival, vEventInput, wakeRow } from "./model/webhookQueue";
 
 /** Which of these event ids (at most `ENQUEUE_BATCH`) are already in `webhookEvents`. */
 export const knownEventIds = internalQuery({
@@ -77,11 +77,12 @@ export const reviveEvents = internalMutation({
 });
 
 /**
- * Records up to `ENQUEUE_BATCH` events with `enqueueEvent` (the same path as
- * `webhooks.enqueue`), each scheduling its own processing.
+ * Records up to `ENQUEUE_BATCH` events with `enqueueEvent`: `pending` with
+ * their payloads, each scheduling its own run of the retry path
+ * (`webhooks.process`), which applies it exactly as a delivery.
  */
 export const enqueueBatch = internalMutation({
-  args: { events: v.array(vEnqueueInput) },
+  args: { events: v.array(vEventInput) },
   returns: v.object({ enqueued: v.number(), ignored: v.number(), alreadyKnown: v.number() }),
   handler: async (ctx, { events }) => {
     if (events.length > ENQUEUE_BATCH) throw new Error(`at most ${ENQUEUE_BATCH} events per call`);

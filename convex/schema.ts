@@ -241,33 +241,63 @@ export default defineSchema({
     .index("by_accountId", ["accountId"])
     .index("by_accountId_and_sourceKey", ["accountId", "sourceKey"]),
 
-  // The durable queue of verified Stripe events. Inserted by the webhook
-  // httpAction (through `webhooks.enqueue`), processed by `webhooks.process`,
-  // swept by the retry cron, replayed by operators. Read by operators.
+  // One row per verified Stripe event, by id: what happened to it. Inserted
+  // by `webhooks.receive` (recorded and applied in one transaction), by
+  // `webhooks.recordForRetry` when applying threw, and by reconciliation;
+  // patched by the retry path (`webhooks.process`), wake-ups, the sweep and
+  // operators. Small on purpose: the raw payload lives in `webhookPayloads`,
+  // so status changes never rewrite it, and operator lists, the sweep and
+  // reconciliation read only these rows. Read by id on every delivery (the
+  // redelivery check).
   webhookEvents: defineTable({
     /** Stripe event id (`evt_…`), unique. */
     eventId: v.string(),
     type: v.string(),
-    apiVersion: v.optional(v.string()),
     livemode: v.boolean(),
     /** Stripe `created`, seconds. */
     eventCreated: v.number(),
-    /** The raw event JSON, as verified. */
-    payload: v.string(),
-    /** Stripe customer the event concerns, when it has one; wakes waiting events. */
+    /**
+     * Legacy: rows recorded before payloads moved to `webhookPayloads` carry
+     * their raw JSON and API version here. Read as a fallback by the retry
+     * path; never written.
+     */
+    payload: v.optional(v.string()),
+    apiVersion: v.optional(v.string()),
+    /** Stripe customer the event concerns, when it has one. */
     stripeCustomerId: v.optional(v.string()),
     status: vWebhookEventStatus,
+    /** Runs that applied, ignored, refused or threw; a wait counts none. */
     attempts: v.number(),
+    /** When the retry path runs it next (ms): a retry, a lost pending run, or a waiting event's hourly recheck. */
     nextAttemptAt: v.optional(v.number()),
     lastError: v.optional(v.string()),
-    /** For `waiting` events: what they wait for, e.g. `customer:cus_…`, `price:price_…`. */
+    /** Set only while `waiting`: what it waits for, e.g. `customer:cus_…`, `subscription:sub_…`, `price:price_…`. */
     waitingFor: v.optional(v.string()),
     receivedAt: v.number(),
     processedAt: v.optional(v.number()),
   })
     .index("by_eventId", ["eventId"])
     .index("by_status_and_nextAttemptAt", ["status", "nextAttemptAt"])
-    .index("by_stripeCustomerId_and_status", ["stripeCustomerId", "status"]),
+    .index("by_stripeCustomerId_and_status", ["stripeCustomerId", "status"])
+    .index("by_waitingFor", ["waitingFor"]),
+
+  // The raw, verified JSON of events that were not applied at once (waiting,
+  // retrying, dead, or queued by reconciliation): what the retry path applies
+  // and an operator inspects. Events applied or ignored on receipt store none.
+  // `settledAt` is set when the event is finally applied or ignored; the
+  // daily compaction (`webhooks.compactPayloads`) deletes payloads settled
+  // more than `BILLING_CONFIG.webhookPayloadRetentionDays` ago, leaving the
+  // `webhookEvents` row (id, type, status, times).
+  webhookPayloads: defineTable({
+    eventId: v.string(),
+    payload: v.string(),
+    /** The API version Stripe rendered the payload in (the endpoint's pinned one, or the account's default when listed). */
+    apiVersion: v.optional(v.string()),
+    /** When its event was applied or ignored (ms); unset while it may still run. */
+    settledAt: v.optional(v.number()),
+  })
+    .index("by_eventId", ["eventId"])
+    .index("by_settledAt", ["settledAt"]),
 
   // Stripe prices seen by the checkout action (lookup key → price id), so
   // handlers can map a price id back to a tier. Written by `billing` internal

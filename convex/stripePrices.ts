@@ -7,7 +7,7 @@
  * for `price:<id>` and schedules `learn`, which fetches the price from
  * Stripe (https://docs.stripe.com/api/prices/retrieve), records it in
  * `stripePrices` (catalogue prices by lookup key; any other price as `free`,
- * which grants nothing) and wakes the customer's waiting events.
+ * which grants nothing) and wakes the events waiting for `price:<id>`.
  */
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
@@ -15,7 +15,8 @@ import { internalAction, internalMutation } from "./_generated/server";
 import { planForLookupKey } from "./model/plans";
 import { upsertPrice } from "./model/prices";
 import { getStripe, stripeRead } from "./model/stripeClient";
-import { wakeEventsForCustomer } from "./model/webhookQueue";
+import { dependency } from "./model/eventOutcome";
+import { wakeWaitingEvents } from "./model/webhookQueue";
 
 /** Fetches `stripePriceId` from Stripe and records it; a Stripe error leaves the events waiting (the hourly recheck retries). */
 export const learn = internalAction({
@@ -35,7 +36,7 @@ export const learn = internalAction({
   },
 });
 
-/** Records a fetched price and wakes the customer's waiting events. */
+/** Records a fetched price and wakes the events waiting for it (`price:<id>`). `stripeCustomerId` is kept for older scheduled runs. */
 export const record = internalMutation({
   args: {
     stripePriceId: v.string(),
@@ -56,7 +57,7 @@ export const record = internalMutation({
       unitAmount: args.unitAmount,
       currency: args.currency,
     });
-    if (args.stripeCustomerId) await wakeEventsForCustomer(ctx, args.stripeCustomerId);
+    await wakeWaitingEvents(ctx, [dependency.price(args.stripePriceId)], Date.now());
     return null;
   },
 });

@@ -1,45 +1,61 @@
 /**
- * The Stripe event queue's internal functions. Only the webhook httpAction,
- * the scheduler, crons and operators (dashboard / CLI) call them.
+ * The Stripe event pipeline's internal functions (`model/webhookPipeline.ts`
+ * explains the flow). Only the webhook httpAction, the scheduler, crons and
+ * operators (dashboard / CLI) call them.
  *
- * - `enqueue`: records a verified event once by id and schedules `process`.
- * - `process`: one event per run; runs `applyEvent` as a sub-transaction
- *   (https://docs.convex.dev/functions/mutation-functions — `ctx.runMutation`
- *   from a mutation rolls back its own writes when it throws) and records a
- *   failure with backoff, or `dead` after `BILLING_CONFIG.maxWebhookAttempts`.
- * - `applyEvent`: the handler's writes and the `succeeded`/`ignored` mark,
- *   committed together.
- * - `sweepRetries` (cron), `replay`, `list`: operations.
+ * - `receive`: records a verified event and applies it, in one transaction.
+ * - `recordForRetry`: records an event whose `receive` threw, for retry.
+ * - `process` (retry path): one queued event per run; applies it in the
+ *   `applyQueued` sub-transaction and records a throw with backoff, or
+ *   `dead` after `BILLING_CONFIG.maxWebhookAttempts`.
+ * - `sweepRetries` (cron), `compactPayloads` (cron), `replay`, `list`:
+ *   operations.
  *
  * Times are Convex ms; `eventCreated` is Stripe seconds.
  */
 import { v } from "convex/values";
-import type Stripe from "stripe";
 import { internal } from "./_generated/api";
 import { internalMutation, internalQuery } from "./_generated/server";
-import { applyStripeEvent } from "./model/stripeEvents";
+import { BILLING_CONFIG } from "./model/plans";
+import { vWebhookEventStatus } from "./model/validators";
+import { applyQueuedEvent, receiveEvent, recordEventForRetry } from "./model/webhookPipeline";
 import {
-  enqueueEvent,
+  compactSettledPayloads,
   getEventRow,
   isRunnable,
-  markApplied,
   recordFailure,
   replayEvent,
   sweepDueEvents,
-  vEnqueueInput,
+  vEventInput,
+  vEventSummary,
 } from "./model/webhookQueue";
-import { vWebhookEventStatus } from "./model/validators";
 
-/** Records one verified event (see `model/webhookQueue.enqueueEvent`). */
-export const enqueue = internalMutation({
-  args: vEnqueueInput.fields,
-  returns: v.object({ duplicate: v.boolean(), status: vWebhookEventStatus }),
-  handler: async (ctx, args) => await enqueueEvent(ctx, args, Date.now()),
+const vReceiveResult = v.object({ duplicate: v.boolean(), status: vWebhookEventStatus });
+
+/**
+ * Records one verified event by id and applies it (see
+ * `model/webhookPipeline.receiveEvent`). A redelivery reads one row and
+ * writes nothing. Throws when applying throws; nothing is then written.
+ */
+export const receive = internalMutation({
+  args: vEventInput.fields,
+  returns: vReceiveResult,
+  handler: async (ctx, args) => await receiveEvent(ctx, args, Date.now()),
+});
+
+/** Records an event whose `receive` threw, `failed_retrying` with its payload (`recordEventForRetry`). */
+export const recordForRetry = internalMutation({
+  args: { ...vEventInput.fields, error: v.string() },
+  returns: vReceiveResult,
+  handler: async (ctx, { error, ...input }) => await recordEventForRetry(ctx, input, error, Date.now()),
 });
 
 /**
- * Processes one event. `attempt` is the attempt count the run was scheduled
- * for; a run that no longer matches the row is stale and does nothing.
+ * Runs one queued event. `attempt` is the attempt count the run was
+ * scheduled for; a run that no longer matches the row is stale and does
+ * nothing. A throw inside `applyQueued` rolls back only its own writes
+ * (https://docs.convex.dev/functions/mutation-functions), and is recorded
+ * here.
  */
 export const process = internalMutation({
   args: { eventId: v.string(), attempt: v.optional(v.number()) },
@@ -48,7 +64,7 @@ export const process = internalMutation({
     const row = await getEventRow(ctx, eventId);
     if (!row || !isRunnable(row, attempt)) return null;
     try {
-      await ctx.runMutation(internal.webhooks.applyEvent, { eventId });
+      await ctx.runMutation(internal.webhooks.applyQueued, { eventId });
     } catch (error) {
       await recordFailure(ctx, row, error, Date.now());
     }
@@ -56,28 +72,14 @@ export const process = internalMutation({
   },
 });
 
-/**
- * Applies the event's handler and marks it `succeeded` (or `ignored` for
- * types we do not handle) in one transaction. Throws when the event cannot
- * be applied yet; the caller (`process`) records the failure. Applying an
- * already applied event changes nothing.
- */
-export const applyEvent = internalMutation({
+/** Applies a queued event and records its outcome in one transaction (`applyQueuedEvent`). */
+export const applyQueued = internalMutation({
   args: { eventId: v.string() },
-  returns: v.union(v.literal("succeeded"), v.literal("ignored"), v.literal("skipped")),
-  handler: async (ctx, { eventId }) => {
-    const row = await getEventRow(ctx, eventId);
-    if (!row) throw new Error(`webhook event ${eventId} not found`);
-    if (row.status === "succeeded" || row.status === "ignored") return "skipped" as const;
-    const event = JSON.parse(row.payload) as Stripe.Event;
-    const now = Date.now();
-    const outcome = await applyStripeEvent(ctx, event, now);
-    await markApplied(ctx, row, outcome, now);
-    return outcome;
-  },
+  returns: v.union(vWebhookEventStatus, v.literal("skipped")),
+  handler: async (ctx, { eventId }) => await applyQueuedEvent(ctx, eventId, Date.now()),
 });
 
-/** Cron: schedules due retries and lost pending events, a bounded batch per run. */
+/** Cron: schedules due retries, lost pending events and waiting rechecks, a bounded batch per run. */
 export const sweepRetries = internalMutation({
   args: {},
   returns: v.object({ scheduled: v.number() }),
@@ -85,9 +87,26 @@ export const sweepRetries = internalMutation({
 });
 
 /**
- * Operator: re-queues a `dead` or failed event with a fresh set of attempts,
- * e.g. `npx convex run webhooks:replay '{"eventId":"evt_…"}'`. An applied
- * event is left unchanged.
+ * Cron (daily): deletes the payloads of events settled more than
+ * `olderThanDays` (default `BILLING_CONFIG.webhookPayloadRetentionDays`)
+ * ago, keeping their `webhookEvents` rows; a bounded batch per run, and a
+ * full batch schedules the next one at once.
+ */
+export const compactPayloads = internalMutation({
+  args: { olderThanDays: v.optional(v.number()) },
+  returns: v.object({ deleted: v.number(), more: v.boolean() }),
+  handler: async (ctx, { olderThanDays }) => {
+    const days = olderThanDays ?? BILLING_CONFIG.webhookPayloadRetentionDays;
+    const result = await compactSettledPayloads(ctx, Date.now() - days * 24 * 60 * 60 * 1000);
+    if (result.more) await ctx.scheduler.runAfter(0, internal.webhooks.compactPayloads, { olderThanDays: days });
+    return result;
+  },
+});
+
+/**
+ * Operator: re-queues a `dead`, waiting or failing event with a fresh set of
+ * attempts, e.g. `npx convex run webhooks:replay '{"eventId":"evt_…"}'`. An
+ * applied event is left unchanged.
  */
 export const replay = internalMutation({
   args: { eventId: v.string() },
@@ -98,24 +117,10 @@ export const replay = internalMutation({
   handler: async (ctx, { eventId }) => await replayEvent(ctx, eventId, Date.now()),
 });
 
-const vEventSummary = v.object({
-  eventId: v.string(),
-  type: v.string(),
-  status: vWebhookEventStatus,
-  livemode: v.boolean(),
-  eventCreated: v.number(),
-  stripeCustomerId: v.optional(v.string()),
-  attempts: v.number(),
-  nextAttemptAt: v.optional(v.number()),
-  lastError: v.optional(v.string()),
-  receivedAt: v.number(),
-  processedAt: v.optional(v.number()),
-});
-
 /**
  * Operator: newest events first (default 50, max 200), optionally of one
- * status; with a status, ordered by `nextAttemptAt` descending. Payloads are
- * left out.
+ * status; with a status, ordered by `nextAttemptAt` descending. Reads only
+ * `webhookEvents` rows; payloads are never read.
  */
 export const list = internalQuery({
   args: { status: v.optional(vWebhookEventStatus), limit: v.optional(v.number()) },
@@ -129,18 +134,6 @@ export const list = internalQuery({
           .order("desc")
           .take(n)
       : await ctx.db.query("webhookEvents").order("desc").take(n);
-    return rows.map((row) => ({
-      eventId: row.eventId,
-      type: row.type,
-      status: row.status,
-      livemode: row.livemode,
-      eventCreated: row.eventCreated,
-      stripeCustomerId: row.stripeCustomerId,
-      attempts: row.attempts,
-      nextAttemptAt: row.nextAttemptAt,
-      lastError: row.lastError,
-      receivedAt: row.receivedAt,
-      processedAt: row.processedAt,
-    }));
+    return rows.map(({ payload: _legacyPayload, apiVersion: _legacyApiVersion, ...summary }) => summary);
   },
 });

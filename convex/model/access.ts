@@ -21,6 +21,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { paidTierCap } from "./coverage";
+import { accountSubscriptions, currentSubscriptionOf, pickCurrentSubscription } from "./currentSubscription";
 import { BILLING_CONFIG, tierRank, type Tier } from "./plans";
 import type { SubscriptionStatus } from "./validators";
 
@@ -69,16 +70,70 @@ export function tierFromSubscription(
   }
 }
 
+/** Fields of the account the event handlers may change besides the pointer and the tier. */
+export type AccountChanges = Partial<
+  Pick<Doc<"billingAccounts">, "stripeCustomerId" | "stripeCustomerDeleted" | "customerBalance" | "balanceCurrency">
+>;
+
 /**
- * Recomputes and stores `billingAccounts.tier` and `graceEndsAt` from the
- * account's current subscription (`stripeSubscriptionId`) and `tierOverride`.
+ * The one place the billing account row is written after a Stripe event or a
+ * grace-period expiry: applies `changes`, re-points the account at its
+ * current subscription (`model/currentSubscription.ts`) when `repoint` is
+ * set, and recomputes `tier` and `graceEndsAt` at `nowMs` (ms) from that
+ * subscription, what was paid (`paidTierCap`) and `tierOverride`. Patches
+ * only the fields that differ, in one write, or writes nothing.
  *
  * `graceEndsAt` is kept only while the grace period is running, so the
- * dunning cron (`billing.expireGracePeriods`, which reads `by_graceEndsAt`
- * and calls this for accounts whose grace has passed) finds each account
- * once. Writes only when something changed. Returns the stored values.
+ * dunning cron (`billing.expireGracePeriods`, which reads `by_graceEndsAt`)
+ * finds each account once.
  *
- * @param nowMs Convex time (ms) the policy is evaluated at.
+ * @param options.awaitingSubscriptionId a subscription Checkout just created
+ *   whose own events have not arrived: the account points at it when it has
+ *   no live one (the tier moves when its invoice is paid).
+ * @returns the stored tier and grace end.
+ */
+export async function settleAccount(
+  ctx: MutationCtx,
+  account: Doc<"billingAccounts">,
+  nowMs: number,
+  options: { changes?: AccountChanges; repoint?: boolean; awaitingSubscriptionId?: string } = {},
+): Promise<{ tier: Tier; graceEndsAt: number | undefined }> {
+  const next = { ...account, ...options.changes };
+  let subscription: Doc<"subscriptions"> | null;
+  if (options.repoint || options.awaitingSubscriptionId !== undefined) {
+    const best = pickCurrentSubscription(await accountSubscriptions(ctx, account._id));
+    subscription = best ?? null;
+    if (best) next.stripeSubscriptionId = best.stripeSubscriptionId;
+    if (options.awaitingSubscriptionId !== undefined && (!best || isTerminalStatus(best.status))) {
+      next.stripeSubscriptionId = options.awaitingSubscriptionId;
+      subscription = null;
+    }
+  } else {
+    subscription = await currentSubscriptionOf(ctx, next);
+  }
+  const fromSubscription = tierFromSubscription(subscription, nowMs);
+  const cap = fromSubscription === "free" ? "free" : ((await paidTierCap(ctx, account._id, nowMs)) ?? "free");
+  const paid = tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
+  next.tier = next.tierOverride ?? paid;
+  const graceEnd = graceEndsAtFor(subscription);
+  next.graceEndsAt = graceEnd !== undefined && nowMs < graceEnd ? graceEnd : undefined;
+
+  const patch: Partial<Doc<"billingAccounts">> = {};
+  let changed = false;
+  for (const key of [...Object.keys(options.changes ?? {}), "stripeSubscriptionId", "tier", "graceEndsAt"] as const) {
+    const field = key as keyof AccountChanges | "stripeSubscriptionId" | "tier" | "graceEndsAt";
+    if (next[field] !== account[field]) {
+      (patch as Record<string, unknown>)[field] = next[field];
+      changed = true;
+    }
+  }
+  if (changed) await ctx.db.patch("billingAccounts", account._id, patch);
+  return { tier: next.tier, graceEndsAt: next.graceEndsAt };
+}
+
+/**
+ * Recomputes and stores the account's tier and grace end at `nowMs` (see
+ * `settleAccount`); writes only when something changed.
  */
 export async function recomputeAccountTier(
   ctx: MutationCtx,
@@ -87,33 +142,7 @@ export async function recomputeAccountTier(
 ): Promise<{ tier: Tier; graceEndsAt: number | undefined }> {
   const account = await ctx.db.get("billingAccounts", accountId);
   if (!account) throw new Error(`billing account ${accountId} not found`);
-  const subscription = await currentSubscriptionOf(ctx, account);
-  const fromSubscription = tierFromSubscription(subscription, nowMs);
-  const cap = fromSubscription === "free" ? "free" : ((await paidTierCap(ctx, accountId, nowMs)) ?? "free");
-  const paid = tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
-  const tier = account.tierOverride ?? paid;
-  const graceEnd = graceEndsAtFor(subscription);
-  const graceEndsAt = graceEnd !== undefined && nowMs < graceEnd ? graceEnd : undefined;
-  if (account.tier !== tier || account.graceEndsAt !== graceEndsAt) {
-    await ctx.db.patch("billingAccounts", accountId, { tier, graceEndsAt });
-  }
-  return { tier, graceEndsAt };
-}
-
-/**
- * The mirror row of the subscription that currently decides the account's
- * tier (`billingAccounts.stripeSubscriptionId`), or null when it has none.
- */
-export async function currentSubscriptionOf(
-  ctx: QueryCtx,
-  account: Pick<Doc<"billingAccounts">, "stripeSubscriptionId">,
-): Promise<Doc<"subscriptions"> | null> {
-  const subscriptionId = account.stripeSubscriptionId;
-  if (subscriptionId === undefined) return null;
-  return await ctx.db
-    .query("subscriptions")
-    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscriptionId))
-    .unique();
+  return await settleAccount(ctx, account, nowMs);
 }
 
 /**

@@ -28,7 +28,7 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { currentSubscriptionOf } from "./access";
+import { currentSubscriptionOf } from "./currentSubscription";
 import { COVERAGE_LOOKBACK_MS, coverageAt, coverageRows, coverageRunStart, latestCoveredTier } from "./coverage";
 import { ensureBalance, setAllowance, startPeriod } from "./ledger";
 import { PLANS, type Tier } from "./plans";

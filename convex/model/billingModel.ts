@@ -8,10 +8,12 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { accountForStripeCustomer, currentSubscriptionOf, recomputeAccountTier } from "./access";
+import { accountForStripeCustomer, recomputeAccountTier } from "./access";
+import { currentSubscriptionOf } from "./currentSubscription";
 import { getCaller } from "./auth";
 import { fail } from "./errors";
-import { wakeEventsForCustomer } from "./webhookQueue";
+import { dependency } from "./eventOutcome";
+import { wakeWaitingEvents } from "./webhookQueue";
 import { vInterval, vInvoiceStatus, vSubscriptionStatus, vTier, type SubscriptionStatus } from "./validators";
 
 // ---------------------------------------------------------------------------
@@ -114,21 +116,6 @@ export const vSubscriptionView = v.object({
 });
 export type SubscriptionView = Infer<typeof vSubscriptionView>;
 
-/** The subscription that decides the account's tier, else its newest one. */
-async function currentSubscription(
-  ctx: QueryCtx,
-  account: Doc<"billingAccounts">,
-): Promise<Doc<"subscriptions"> | null> {
-  const byId = await currentSubscriptionOf(ctx, account);
-  // Only trust the pointer when it is this account's subscription.
-  if (byId && byId.accountId === account._id) return byId;
-  return await ctx.db
-    .query("subscriptions")
-    .withIndex("by_accountId", (q) => q.eq("accountId", account._id))
-    .order("desc")
-    .first();
-}
-
 /**
  * The `billing.subscription` view of an account. `cancelScheduled` is true for
  * `cancel_at_period_end`, or a `cancel_at` inside the current period (flexible
@@ -136,7 +123,7 @@ async function currentSubscription(
  * subscription has ended, since nothing is scheduled any more.
  */
 export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccounts">): Promise<SubscriptionView> {
-  const sub = await currentSubscription(ctx, account);
+  const sub = await currentSubscriptionOf(ctx, account);
   const hasCustomer = account.stripeCustomerId !== undefined && account.stripeCustomerDeleted !== true;
   const credit = Math.max(0, -(account.customerBalance ?? 0));
   const base = {
@@ -328,7 +315,7 @@ export async function linkCustomer(
   if (account.stripeCustomerId !== stripeCustomerId || account.stripeCustomerDeleted) {
     await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId, stripeCustomerDeleted: undefined });
   }
-  await wakeEventsForCustomer(ctx, stripeCustomerId);
+  await wakeWaitingEvents(ctx, [dependency.customer(stripeCustomerId)], Date.now());
   return stripeCustomerId;
 }
 

@@ -22,6 +22,7 @@ import type Stripe from "stripe";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { tierRank, type Tier } from "./plans";
+import { linePriceId } from "./stripeShapes";
 
 export type CoverageRow = Pick<Doc<"paidCoverage">, "stripePriceId" | "tier" | "sign" | "start" | "end">;
 
@@ -131,19 +132,6 @@ export async function paidTierCap(
 
 /** One line of a paid invoice as coverage: its price id, sign and period (ms). */
 export type CoverageLine = { stripePriceId: string; sign: 1 | -1; start: number; end: number };
-
-/** Shapes of API versions before 2025-03-31 (basil). */
-type LegacyLine = { price?: { id: string } | string | null };
-
-/** The price id of an invoice line, in either API shape, or undefined (a line without a price). */
-export function linePriceId(line: Stripe.InvoiceLineItem): string | undefined {
-  const detailsPrice = line.pricing?.price_details?.price;
-  if (typeof detailsPrice === "string") return detailsPrice;
-  if (detailsPrice && typeof detailsPrice === "object") return detailsPrice.id;
-  const legacy = (line as Stripe.InvoiceLineItem & LegacyLine).price;
-  if (typeof legacy === "string") return legacy;
-  return legacy?.id;
-}
 
 /** The lines of an invoice that pay for (or credit back) a subscription price. */
 export function coverageLines(invoice: Stripe.Invoice): CoverageLine[] {

@@ -24,16 +24,17 @@
  *   Stripe (`stripePrices.learn`) — never for another event.
  */
 import type Stripe from "stripe";
-import type { Doc, Id } from "../_generated/dataModel";
+import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
-import { coverageLines, hasCoverage, recordCoverage } from "./coverage";
+import { coverageLines, hasCoverage, recordCoverage, type CoverageLine } from "./coverage";
+import { subscriptionRow } from "./currentSubscription";
+import { applied, dependency, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
 import type { Tier } from "./plans";
 import { planForPrice } from "./prices";
-import { secondsToMs, stripeIdOf, type EventClock } from "./subscriptionSync";
+import { invoiceSubscriptionId, secondsToMs, stripeIdOf } from "./stripeShapes";
 import { INVOICE_STATUSES, type InvoiceStatus } from "./validators";
-import { RetryableEventError } from "./webhookQueue";
 
 const INVOICE_STATUS_RANK: Record<InvoiceStatus, number> = {
   draft: 0,
@@ -59,26 +60,15 @@ function toInvoiceStatus(status: string | null): InvoiceStatus {
   throw new Error(`unknown invoice status "${status}"`);
 }
 
-/** Shapes of API versions before 2025-03-31 (basil). */
-type LegacyInvoice = { subscription?: string | { id: string } | null };
-
-export function invoiceSubscriptionId(invoice: Stripe.Invoice): string | undefined {
-  const fromParent = stripeIdOf(invoice.parent?.subscription_details?.subscription);
-  return fromParent ?? stripeIdOf((invoice as Stripe.Invoice & LegacyInvoice).subscription);
-}
-
-export type InvoiceSyncResult = {
-  accountId: Id<"billingAccounts">;
-  status: InvoiceStatus;
-  /** Whether this delivery recorded the invoice's paid coverage. */
-  recorded: boolean;
-};
-
 /**
  * Upserts the invoice mirror; for a paid subscription invoice, records its
- * coverage and syncs the allowance and tier at `nowMs` (ms). Throws
- * `RetryableEventError` when the customer has no account yet, or a line's
- * price is not known yet (`waitingFor: "price:<id>"`).
+ * coverage and syncs the allowance and tier at `nowMs` (ms).
+ *
+ * Outcomes, decided before anything is written: `wait` for
+ * `customer:<id>` while the customer has no account, for
+ * `subscription:<id>` while a paid invoice's subscription is not mirrored
+ * (it anchors the allowance windows), and for `price:<id>` while a line's
+ * price is unknown; otherwise `applied`.
  */
 export async function syncInvoice(
   ctx: MutationCtx,
@@ -86,7 +76,7 @@ export async function syncInvoice(
   eventType: string,
   clock: EventClock,
   nowMs: number,
-): Promise<InvoiceSyncResult> {
+): Promise<EventOutcome> {
   const stripeCustomerId = stripeIdOf(invoice.customer);
   if (!stripeCustomerId) throw new Error(`invoice ${invoice.id} has no customer`);
   const existing = await ctx.db
@@ -96,12 +86,30 @@ export async function syncInvoice(
   let accountId = existing?.accountId;
   if (!accountId) {
     const account = await accountForStripeCustomer(ctx, stripeCustomerId);
-    if (!account) throw new RetryableEventError(`customer ${stripeCustomerId} is not linked to an account yet`, `customer:${stripeCustomerId}`);
+    if (!account) return waitFor(dependency.customer(stripeCustomerId), `customer ${stripeCustomerId} is not linked to an account yet`);
     accountId = account._id;
   }
 
   const incoming = toInvoiceStatus(invoice.status);
   const status = forwardInvoiceStatus(existing?.status, incoming);
+  const subscriptionId = invoiceSubscriptionId(invoice);
+
+  // What a paid subscription invoice paid for, with each line's tier. Read
+  // before anything is written, so a wait leaves no trace.
+  let coverage: Array<CoverageLine & { tier: Tier }> | null = null;
+  if (status === "paid" && incoming === "paid" && subscriptionId !== undefined && !(await hasCoverage(ctx, invoice.id))) {
+    const mirror = await subscriptionRow(ctx, subscriptionId);
+    if (!mirror) {
+      return waitFor(dependency.subscription(subscriptionId), `subscription ${subscriptionId} of invoice ${invoice.id} is not known yet`);
+    }
+    coverage = [];
+    for (const line of coverageLines(invoice)) {
+      const tier = await tierOfPrice(ctx, line.stripePriceId, mirror);
+      if (tier === null) return waitFor(dependency.price(line.stripePriceId), `price ${line.stripePriceId} is not known yet`);
+      coverage.push({ ...line, tier });
+    }
+  }
+
   // A snapshot is taken when it moves the status forward, or carries the same
   // status and is not older. Otherwise it describes an earlier state of the
   // invoice (events of one payment share a second and arrive in any order),
@@ -115,7 +123,7 @@ export async function syncInvoice(
       stripeInvoiceId: invoice.id,
       stripeCustomerId,
       accountId,
-      stripeSubscriptionId: invoiceSubscriptionId(invoice),
+      stripeSubscriptionId: subscriptionId,
       number: invoice.number ?? undefined,
       status,
       billingReason: invoice.billing_reason ?? undefined,
@@ -141,40 +149,24 @@ export async function syncInvoice(
     else await ctx.db.insert("invoices", row);
   }
 
-  const subscriptionId = invoiceSubscriptionId(invoice);
-  let recorded = false;
-  if (status === "paid" && incoming === "paid" && subscriptionId !== undefined && !(await hasCoverage(ctx, invoice.id))) {
-    // The subscription anchors the allowance windows, so its mirror comes
-    // first: a paid invoice that overtook it waits for it.
-    const mirror = await ctx.db
-      .query("subscriptions")
-      .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscriptionId))
-      .unique();
-    if (!mirror) {
-      throw new RetryableEventError(`subscription ${subscriptionId} of invoice ${invoice.id} is not known yet`, `subscription:${subscriptionId}`);
+  if (coverage !== null) {
+    const recorded = await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, stripeSubscriptionId: subscriptionId, lines: coverage });
+    if (recorded > 0) {
+      await syncAllowance(ctx, accountId, nowMs, clock.eventId);
+      await recomputeAccountTier(ctx, accountId, nowMs);
     }
-    const lines = [];
-    for (const line of coverageLines(invoice)) {
-      lines.push({ ...line, tier: await tierOfPrice(ctx, line.stripePriceId, mirror) });
-    }
-    recorded = (await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, stripeSubscriptionId: subscriptionId, lines })) > 0;
   }
-  if (recorded) {
-    await syncAllowance(ctx, accountId, nowMs, clock.eventId);
-    await recomputeAccountTier(ctx, accountId, nowMs);
-  }
-  return { accountId, status, recorded };
+  return applied();
 }
 
 /**
  * The tier a price sells: from the catalogue or the `stripePrices` cache
  * (`free` for a known price outside the catalogue), else from the
- * subscription mirror when it is on that very price. Throws
- * `RetryableEventError` waiting for `price:<id>` when none knows it.
+ * subscription mirror when it is on that very price; null when none knows it.
  */
-async function tierOfPrice(ctx: MutationCtx, priceId: string, mirror: Doc<"subscriptions">): Promise<Tier> {
+async function tierOfPrice(ctx: MutationCtx, priceId: string, mirror: Doc<"subscriptions">): Promise<Tier | null> {
   const plan = await planForPrice(ctx, { id: priceId });
   if (plan) return plan.tier;
   if (mirror.stripePriceId === priceId) return mirror.tier;
-  throw new RetryableEventError(`price ${priceId} is not known yet`, `price:${priceId}`);
+  return null;
 }

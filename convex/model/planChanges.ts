@@ -52,9 +52,9 @@
 import { v, type Infer } from "convex/values";
 import Stripe from "stripe";
 import { internal } from "../_generated/api";
-import type { Doc, Id } from "../_generated/dataModel";
+import type { Id } from "../_generated/dataModel";
 import type { ActionCtx, QueryCtx } from "../_generated/server";
-import { currentSubscriptionOf } from "./access";
+import { currentSubscriptionOf } from "./currentSubscription";
 import { requireCallerAccount, resolvePrice, timeBucket, type ResolvedPrice } from "./billingActions";
 import type { CallerAccount } from "./billingModel";
 import { fail } from "./errors";
@@ -152,14 +152,7 @@ export type PlanChangeState = Infer<typeof vPlanChangeState>;
 export async function planChangeState(ctx: QueryCtx, accountId: Id<"billingAccounts">): Promise<PlanChangeState> {
   const account = await ctx.db.get("billingAccounts", accountId);
   if (!account) return { subscription: null, openInvoiceUrl: null, customerBalance: 0 };
-  let row: Doc<"subscriptions"> | null = await currentSubscriptionOf(ctx, account);
-  if (!row || row.accountId !== accountId) {
-    row = await ctx.db
-      .query("subscriptions")
-      .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
-      .order("desc")
-      .first();
-  }
+  const row = await currentSubscriptionOf(ctx, account);
   const recent = await ctx.db
     .query("invoices")
     .withIndex("by_accountId_and_createdAt", (q) => q.eq("accountId", accountId))

@@ -226,6 +226,8 @@ export const BILLING_CONFIG = {
   /** First retry delay in ms; doubles per attempt, with ±20% jitter, capped below. */
   webhookRetryBaseMs: 2_000,
   webhookRetryMaxMs: 60 * 60 * 1000,
+  /** Days a settled webhook event's raw payload is kept before compaction (the event row stays). */
+  webhookPayloadRetentionDays: 30,
   /** Tokens at or under which the client shows the low-tokens prompt. */
   lowTokensThreshold: 5,
 } as const;

@@ -7,20 +7,13 @@
  * https://docs.stripe.com/api/invoice-line-item/object).
  */
 import type Stripe from "stripe";
-import { v, type Infer } from "convex/values";
+import type { Infer } from "convex/values";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { planForLookupKey, type Interval, type Tier } from "./plans";
-import { vInterval, vTier } from "./validators";
+import schema from "../schema";
 
-export const vPriceRecord = v.object({
-  stripePriceId: v.string(),
-  lookupKey: v.string(),
-  tier: vTier,
-  interval: vInterval,
-  /** Minor units of `currency`; absent for tiered/custom prices. */
-  unitAmount: v.optional(v.number()),
-  currency: v.string(),
-});
+/** A `stripePrices` row's fields (`unitAmount`: minor units of `currency`; absent for tiered/custom prices). */
+export const vPriceRecord = schema.tables.stripePrices.validator;
 export type PriceRecord = Infer<typeof vPriceRecord>;
 
 /**

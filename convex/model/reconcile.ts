@@ -16,27 +16,20 @@
 import type Stripe from "stripe";
 import { internal } from "../_generated/api";
 import type { ActionCtx } from "../_generated/server";
-import { INVOICE_EVENT_TYPES, SCHEDULE_EVENT_TYPES, SUBSCRIPTION_EVENT_TYPES, customerIdOfEvent } from "./stripeEvents";
+import { RECONCILED_EVENT_TYPES } from "./stripeEventHandlers";
+import { customerIdOfEvent } from "./stripeShapes";
 import { WEBHOOK_MAX_BODY_BYTES, byteLength, type StripeMode } from "./stripeWebhook";
-import type { EnqueueInput } from "./webhookQueue";
+import type { EventInput } from "./webhookQueue";
 
 const DAY_SECONDS = 24 * 60 * 60;
 
 /**
- * Every event type `applyStripeEvent` handles (anything else would be recorded
- * `ignored`, so listing it is wasted work). Stripe's `types[]` filter takes at
- * most 20 types (checked in `tests/convex/reconcile.test.ts`). A type added
- * to the handlers belongs here too.
+ * The event types listed: the handler table's reconciled types
+ * (`model/stripeEventHandlers.ts`); anything else would be recorded
+ * `ignored`, so listing it is wasted work. Stripe's `types[]` filter takes at
+ * most 20 (checked in `tests/convex/reconcile.test.ts`).
  */
-export const RECONCILE_EVENT_TYPES: readonly string[] = [
-  "checkout.session.completed",
-  "checkout.session.async_payment_succeeded",
-  ...SUBSCRIPTION_EVENT_TYPES,
-  ...INVOICE_EVENT_TYPES,
-  ...SCHEDULE_EVENT_TYPES,
-  "customer.updated",
-  "customer.deleted",
-];
+export const RECONCILE_EVENT_TYPES: readonly string[] = RECONCILED_EVENT_TYPES;
 
 /** Stripe's limit on `types[]` in one `GET /v1/events`. */
 export const STRIPE_MAX_TYPES_FILTER = 20;
@@ -85,7 +78,7 @@ export function reconcileWindow(nowSeconds: number, sinceSeconds?: number): Reco
  * customer from `customerIdOfEvent`. The payload is the event as the API
  * returned it, which is the account's default API version rendering.
  */
-export function enqueueInputOf(event: Stripe.Event, mode: StripeMode): EnqueueInput {
+export function enqueueInputOf(event: Stripe.Event, mode: StripeMode): EventInput {
   const eventMode: StripeMode = event.livemode ? "live" : "test";
   return {
     eventId: event.id,
@@ -100,7 +93,7 @@ export function enqueueInputOf(event: Stripe.Event, mode: StripeMode): EnqueueIn
 }
 
 /** Whether the endpoint would have refused this payload as too large (413). */
-export function isOversized(input: EnqueueInput): boolean {
+export function isOversized(input: EventInput): boolean {
   return byteLength(input.payload) > WEBHOOK_MAX_BODY_BYTES;
 }
 
@@ -111,12 +104,12 @@ export function sortOldestFirst(events: Stripe.Event[]): Stripe.Event[] {
 
 /** Splits inputs into batches of at most `maxCount` items and `maxBytes` payload bytes (one oversized item goes alone). */
 export function batchInputs(
-  inputs: EnqueueInput[],
+  inputs: EventInput[],
   maxCount: number = ENQUEUE_BATCH,
   maxBytes: number = ENQUEUE_BATCH_BYTES,
-): EnqueueInput[][] {
-  const batches: EnqueueInput[][] = [];
-  let current: EnqueueInput[] = [];
+): EventInput[][] {
+  const batches: EventInput[][] = [];
+  let current: EventInput[] = [];
   let bytes = 0;
   for (const input of inputs) {
     const size = byteLength(input.payload);
@@ -235,7 +228,7 @@ export async function enqueueMissingEvents(
     if (lookup.waiting.length > 0) {
       totals.revived += await ctx.runMutation(internal.reconcile.reviveEvents, { eventIds: lookup.waiting });
     }
-    const inputs: EnqueueInput[] = [];
+    const inputs: EventInput[] = [];
     for (const event of chunk) {
       if (known.has(event.id)) {
         totals.alreadyKnown++;

@@ -20,12 +20,11 @@ import type Stripe from "stripe";
 import type { MutationCtx } from "../_generated/server";
 import { recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
+import { subscriptionRow } from "./currentSubscription";
+import { IGNORED, applied, dependency, waitFor, type EventOutcome } from "./eventOutcome";
 import { isTier, type Interval, type Tier } from "./plans";
 import { planForPrice } from "./prices";
-import { stripeIdOf } from "./subscriptionSync";
-import { RetryableEventError } from "./webhookQueue";
-
-type ApplyOutcome = "succeeded" | "ignored";
+import { priceIdOf, scheduleSubscriptionId, stripeIdOf } from "./stripeShapes";
 
 const ENDED_SCHEDULE_STATUSES: readonly string[] = ["released", "canceled", "completed"];
 
@@ -34,55 +33,62 @@ const SUBSCRIPTIONS_PER_CLOCK = 20;
 
 /**
  * Mirrors a schedule's next phase onto its subscription as `scheduledChange`.
- * Throws `RetryableEventError` while the subscription mirror or the phase's
- * price is unknown.
+ * Outcomes, decided before the write: `wait` for `subscription:<id>` while
+ * the subscription is not mirrored and for `price:<id>` while the next
+ * phase's price is unknown; `ignored` for a schedule with no subscription;
+ * otherwise `applied` (an older schedule event changes nothing).
  */
 export async function applyScheduleEvent(
   ctx: MutationCtx,
   schedule: Stripe.SubscriptionSchedule,
   eventCreated: number,
-): Promise<ApplyOutcome> {
-  const subscriptionId = stripeIdOf(schedule.subscription) ?? schedule.released_subscription ?? undefined;
-  if (!subscriptionId) return "ignored";
-  const mirror = await ctx.db
-    .query("subscriptions")
-    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscriptionId))
-    .unique();
+): Promise<EventOutcome> {
+  const subscriptionId = scheduleSubscriptionId(schedule);
+  if (!subscriptionId) return IGNORED;
+  const mirror = await subscriptionRow(ctx, subscriptionId);
   if (!mirror) {
-    throw new RetryableEventError(`subscription ${subscriptionId} of schedule ${schedule.id} is not known yet`, `subscription:${subscriptionId}`);
+    return waitFor(dependency.subscription(subscriptionId), `subscription ${subscriptionId} of schedule ${schedule.id} is not known yet`);
   }
-  if (mirror.scheduleEventCreated !== undefined && eventCreated < mirror.scheduleEventCreated) return "succeeded";
+  if (mirror.scheduleEventCreated !== undefined && eventCreated < mirror.scheduleEventCreated) return applied();
 
   const ended = ENDED_SCHEDULE_STATUSES.includes(schedule.status) || stripeIdOf(schedule.subscription) === undefined;
-  const change = ended ? undefined : await nextPhaseChange(schedule, mirror.stripePriceId, ctx);
+  const change = ended ? { kind: "none" as const } : await nextPhaseChange(schedule, mirror.stripePriceId, ctx);
+  if (change.kind === "unknown_price") {
+    return waitFor(dependency.price(change.priceId), `price ${change.priceId} of schedule ${schedule.id} is not known yet`);
+  }
   await ctx.db.patch("subscriptions", mirror._id, {
     scheduleId: ended ? undefined : schedule.id,
-    scheduledChange: change,
+    scheduledChange: change.kind === "change" ? change.change : undefined,
     scheduleEventCreated: eventCreated,
   });
-  return "succeeded";
+  return applied();
 }
 
-/** The plan of the phase after the current one, when it changes the price; else undefined. */
+type PhaseChange =
+  | { kind: "none" }
+  | { kind: "change"; change: { tier: Tier; interval: Interval; effectiveAt: number } }
+  | { kind: "unknown_price"; priceId: string };
+
+/** The plan of the phase after the current one, when it changes the price. */
 async function nextPhaseChange(
   schedule: Stripe.SubscriptionSchedule,
   currentPriceId: string | undefined,
   ctx: MutationCtx,
-): Promise<{ tier: Tier; interval: Interval; effectiveAt: number } | undefined> {
+): Promise<PhaseChange> {
   const currentEnd = schedule.current_phase?.end_date;
   const next = schedule.phases.find((phase) => (currentEnd === undefined ? false : phase.start_date >= currentEnd));
   const price = next?.items[0]?.price;
-  if (!next || !price) return undefined;
-  const priceId = typeof price === "string" ? price : price.id;
-  if (priceId === currentPriceId) return undefined;
+  if (!next || !price) return { kind: "none" };
+  const priceId = priceIdOf(price);
+  if (priceId === currentPriceId) return { kind: "none" };
   const meta = next.metadata ?? {};
   if (meta.tier && isTier(meta.tier) && (meta.interval === "month" || meta.interval === "year")) {
-    return { tier: meta.tier, interval: meta.interval, effectiveAt: next.start_date * 1000 };
+    return { kind: "change", change: { tier: meta.tier, interval: meta.interval, effectiveAt: next.start_date * 1000 } };
   }
   const plan = await planForPrice(ctx, typeof price === "string" ? { id: price } : price);
-  if (!plan) throw new RetryableEventError(`price ${priceId} of schedule ${schedule.id} is not known yet`, `price:${priceId}`);
-  if (!plan.interval || plan.tier === "free") return undefined;
-  return { tier: plan.tier, interval: plan.interval, effectiveAt: next.start_date * 1000 };
+  if (!plan) return { kind: "unknown_price", priceId };
+  if (!plan.interval || plan.tier === "free") return { kind: "none" };
+  return { kind: "change", change: { tier: plan.tier, interval: plan.interval, effectiveAt: next.start_date * 1000 } };
 }
 
 /**
@@ -94,13 +100,13 @@ export async function applyTestClockReady(
   clock: Stripe.TestHelpers.TestClock,
   eventId: string,
   nowMs: number,
-): Promise<ApplyOutcome> {
+): Promise<EventOutcome> {
   const frozenTime = clock.frozen_time * 1000;
   const existing = await ctx.db
     .query("stripeTestClocks")
     .withIndex("by_clockId", (q) => q.eq("clockId", clock.id))
     .unique();
-  if (existing && existing.frozenTime >= frozenTime) return "succeeded";
+  if (existing && existing.frozenTime >= frozenTime) return applied();
   if (existing) await ctx.db.patch("stripeTestClocks", existing._id, { frozenTime });
   else await ctx.db.insert("stripeTestClocks", { clockId: clock.id, frozenTime });
   const subscriptions = await ctx.db
@@ -112,5 +118,5 @@ export async function applyTestClockReady(
     await syncAllowance(ctx, accountId, at, eventId);
     await recomputeAccountTier(ctx, accountId, at);
   }
-  return subscriptions.length > 0 ? "succeeded" : "ignored";
+  return subscriptions.length > 0 ? applied() : IGNORED;
 }

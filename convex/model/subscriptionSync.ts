@@ -17,22 +17,15 @@
  * seconds and are stored as ms.
  */
 import type Stripe from "stripe";
-import type { Doc, Id } from "../_generated/dataModel";
+import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { accountForStripeCustomer, isTerminalStatus, recomputeAccountTier } from "./access";
+import { accountForStripeCustomer, isTerminalStatus, settleAccount } from "./access";
+import { subscriptionRow } from "./currentSubscription";
+import { applied, dependency, waitFor, type DependencyKey, type EventClock, type EventOutcome } from "./eventOutcome";
 import { planForLookupKey, type Interval, type Tier } from "./plans";
-import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
 import { planForPrice, recordCataloguePrice } from "./prices";
-import { RetryableEventError } from "./webhookQueue";
-
-/** Where an event sits in time, for ordering. */
-export type EventClock = {
-  eventId: string;
-  /** Stripe `created`, seconds. */
-  eventCreated: number;
-  /** `data.previous_attributes.status` when the event changed the status. */
-  previousStatus?: string;
-};
+import { secondsToMs, stripeIdOf, subscriptionPeriod } from "./stripeShapes";
+import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
 
 /**
  * Rank of a status along the subscription lifecycle; at an equal event
@@ -95,23 +88,10 @@ export function sameSecondOrder(
   return null;
 }
 
-/** Stripe id of an expandable field (`"cus_…"` or `{ id: "cus_…" }`). */
-export function stripeIdOf(value: string | { id: string } | null | undefined): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  return typeof value === "string" ? value : value.id;
-}
-
-export function secondsToMs(seconds: number | null | undefined): number | undefined {
-  return seconds === null || seconds === undefined ? undefined : seconds * 1000;
-}
-
 function toStatus(status: string): SubscriptionStatus {
   if (isSubscriptionStatus(status)) return status;
   throw new Error(`unknown subscription status "${status}"`);
 }
-
-/** Pre-2025-03-31 API versions carry the period on the subscription itself. */
-type LegacySubscriptionPeriod = { current_period_start?: number | null; current_period_end?: number | null };
 
 /** The item that decides the plan: the first whose price is in the catalogue, else the first. */
 function planItem(subscription: Stripe.Subscription): Stripe.SubscriptionItem | undefined {
@@ -119,57 +99,54 @@ function planItem(subscription: Stripe.Subscription): Stripe.SubscriptionItem | 
   return items.find((item) => planForLookupKey(item.price?.lookup_key) !== null) ?? items[0];
 }
 
-export type SubscriptionSyncResult =
-  | { outcome: "stale"; reason: string; learnedPrice: boolean }
-  | { outcome: "applied"; accountId: Id<"billingAccounts">; stripeCustomerId: string; tier: Tier };
-
 /**
  * Upserts the mirror of `subscription` from an event, in order, then points
- * the account at its most relevant subscription and recomputes its tier.
- * Tokens never move here: allowances follow paid invoices
- * (`model/allowance.ts`), and the tier is capped by what was paid
- * (`model/access.ts`).
+ * the account at its current subscription and recomputes its tier, writing
+ * the account only when something on it changed. Tokens never move here:
+ * allowances follow paid invoices (`model/allowance.ts`), and the tier is
+ * capped by what was paid (`model/access.ts`).
  *
- * Throws `RetryableEventError` when the customer is not linked to an account.
+ * Outcomes: `wait` for `customer:<id>` while the customer is linked to no
+ * account (decided before any write); otherwise `applied`, also for a stale
+ * event (nothing written but the prices it taught), landing the subscription
+ * and any price it taught.
  */
 export async function syncSubscription(
   ctx: MutationCtx,
   subscription: Stripe.Subscription,
   clock: EventClock,
   nowMs: number,
-): Promise<SubscriptionSyncResult> {
+): Promise<EventOutcome> {
   const status = toStatus(subscription.status);
-  const existing = await ctx.db
-    .query("subscriptions")
-    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscription.id))
-    .unique();
+  const stripeCustomerId = stripeIdOf(subscription.customer);
+  if (!stripeCustomerId) throw new Error(`subscription ${subscription.id} has no customer`);
+  const existing = await subscriptionRow(ctx, subscription.id);
+  // A mirrored subscription knows its account; a new one needs its customer linked first.
+  const account = existing
+    ? await ctx.db.get("billingAccounts", existing.accountId)
+    : await accountForStripeCustomer(ctx, stripeCustomerId);
+  if (!account) {
+    if (existing) throw new Error(`billing account ${existing.accountId} of subscription ${subscription.id} not found`);
+    return waitFor(dependency.customer(stripeCustomerId), `customer ${stripeCustomerId} is not linked to an account yet`);
+  }
+
   // What a price sells is a fact whatever the event's age: learn it even
   // from a stale event, so invoices naming it need not wait.
-  let learnedPrice = false;
+  const learned: DependencyKey[] = [];
   for (const item of subscription.items?.data ?? []) {
-    if (item.price && (await recordCataloguePrice(ctx, item.price))) learnedPrice = true;
+    if (item.price && (await recordCataloguePrice(ctx, item.price))) learned.push(dependency.price(item.price.id));
   }
 
   if (existing) {
-    if (clock.eventCreated < existing.eventCreated) {
-      return { outcome: "stale", reason: "older than the applied state", learnedPrice };
-    }
-    if (isTerminalStatus(existing.status) && !isTerminalStatus(status)) {
-      return { outcome: "stale", reason: `subscription is already ${existing.status}`, learnedPrice };
-    }
-    if (clock.eventCreated === existing.eventCreated) {
-      const stale = sameSecondOrder(existing, status, clock.previousStatus);
-      if (stale) return { outcome: "stale", reason: stale, learnedPrice };
-    }
-  }
-
-  const stripeCustomerId = stripeIdOf(subscription.customer);
-  if (!stripeCustomerId) throw new Error(`subscription ${subscription.id} has no customer`);
-  let accountId = existing?.accountId;
-  if (!accountId) {
-    const account = await accountForStripeCustomer(ctx, stripeCustomerId);
-    if (!account) throw new RetryableEventError(`customer ${stripeCustomerId} is not linked to an account yet`, `customer:${stripeCustomerId}`);
-    accountId = account._id;
+    const stale =
+      clock.eventCreated < existing.eventCreated
+        ? "older than the applied state"
+        : isTerminalStatus(existing.status) && !isTerminalStatus(status)
+          ? `subscription is already ${existing.status}`
+          : clock.eventCreated === existing.eventCreated
+            ? sameSecondOrder(existing, status, clock.previousStatus)
+            : null;
+    if (stale) return applied(learned);
   }
 
   const item = planItem(subscription);
@@ -179,12 +156,9 @@ export async function syncSubscription(
   const recurring: string | undefined = price?.recurring?.interval;
   const interval: Interval | undefined =
     plan?.interval ?? (recurring === "month" ? "month" : recurring === "year" ? "year" : undefined);
-
-  const legacy = subscription as Stripe.Subscription & LegacySubscriptionPeriod;
-  const currentPeriodStart = secondsToMs(item?.current_period_start ?? legacy.current_period_start);
-  const currentPeriodEnd = secondsToMs(item?.current_period_end ?? legacy.current_period_end);
-
-  const pendingUpdate = await pendingUpdateOf(ctx, subscription);
+  const period = subscriptionPeriod(subscription, item);
+  const pending = await pendingUpdateOf(ctx, subscription);
+  if (pending.learned) learned.push(pending.learned);
 
   const pastDueSince =
     status !== "past_due"
@@ -196,7 +170,7 @@ export async function syncSubscription(
   const row: Omit<Doc<"subscriptions">, "_id" | "_creationTime"> = {
     stripeSubscriptionId: subscription.id,
     stripeCustomerId,
-    accountId,
+    accountId: account._id,
     status,
     stripePriceId: price?.id,
     stripeSubscriptionItemId: item?.id,
@@ -204,8 +178,8 @@ export async function syncSubscription(
     tier,
     interval,
     quantity: item?.quantity ?? 1,
-    currentPeriodStart,
-    currentPeriodEnd,
+    currentPeriodStart: secondsToMs(period.start),
+    currentPeriodEnd: secondsToMs(period.end),
     cancelAtPeriodEnd: subscription.cancel_at_period_end,
     cancelAt: secondsToMs(subscription.cancel_at),
     canceledAt: secondsToMs(subscription.canceled_at),
@@ -216,7 +190,7 @@ export async function syncSubscription(
     eventCreated: clock.eventCreated,
     statusBefore: isSubscriptionStatus(clock.previousStatus) ? clock.previousStatus : undefined,
     pastDueSince,
-    pendingUpdate,
+    pendingUpdate: pending.update,
     scheduleId: stripeIdOf(subscription.schedule),
     // A schedule's own events fill this in; a subscription without a
     // schedule has nothing scheduled.
@@ -230,10 +204,8 @@ export async function syncSubscription(
   } else {
     await ctx.db.insert("subscriptions", row);
   }
-
-  await pointAccountAtCurrentSubscription(ctx, accountId);
-  const { tier: accountTier } = await recomputeAccountTier(ctx, accountId, nowMs);
-  return { outcome: "applied", accountId, stripeCustomerId, tier: accountTier };
+  await settleAccount(ctx, account, nowMs, { repoint: true });
+  return applied([dependency.subscription(subscription.id), ...learned]);
 }
 
 /**
@@ -245,67 +217,12 @@ export async function syncSubscription(
 async function pendingUpdateOf(
   ctx: MutationCtx,
   subscription: Stripe.Subscription,
-): Promise<Doc<"subscriptions">["pendingUpdate"]> {
+): Promise<{ update: Doc<"subscriptions">["pendingUpdate"]; learned?: DependencyKey }> {
   const pending = subscription.pending_update;
   const price = pending?.subscription_items?.[0]?.price;
-  if (!pending || !price) return undefined;
-  await recordCataloguePrice(ctx, price);
+  if (!pending || !price) return { update: undefined };
+  const learned = (await recordCataloguePrice(ctx, price)) ? dependency.price(price.id) : undefined;
   const plan = await planForPrice(ctx, price);
-  if (!plan?.interval) return undefined;
-  return { tier: plan.tier, interval: plan.interval, expiresAt: pending.expires_at * 1000 };
-}
-
-/** How strongly a subscription claims to be the account's current one. */
-function relevance(subscription: Doc<"subscriptions">): number {
-  switch (subscription.status) {
-    case "active":
-    case "trialing":
-      return 4;
-    case "past_due":
-      return 3;
-    case "unpaid":
-    case "paused":
-      return 2;
-    case "incomplete":
-      return 1;
-    default:
-      return 0;
-  }
-}
-
-/** Subscriptions considered per account; an account has a handful at most. */
-const MAX_SUBSCRIPTIONS_PER_ACCOUNT = 50;
-
-/**
- * Sets `billingAccounts.stripeSubscriptionId` to the account's most relevant
- * subscription: a granting one over a past-due one over the rest, terminal
- * ones last; ties go to the most recently updated (event time, then the
- * later period end).
- */
-export async function pointAccountAtCurrentSubscription(
-  ctx: MutationCtx,
-  accountId: Id<"billingAccounts">,
-): Promise<Doc<"subscriptions"> | undefined> {
-  const subscriptions = await ctx.db
-    .query("subscriptions")
-    .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
-    .take(MAX_SUBSCRIPTIONS_PER_ACCOUNT);
-  let best: Doc<"subscriptions"> | undefined;
-  for (const candidate of subscriptions) {
-    if (!best) {
-      best = candidate;
-      continue;
-    }
-    const byRelevance = relevance(candidate) - relevance(best);
-    const byEvent = candidate.eventCreated - best.eventCreated;
-    const byPeriod = (candidate.currentPeriodEnd ?? 0) - (best.currentPeriodEnd ?? 0);
-    if (byRelevance > 0 || (byRelevance === 0 && (byEvent > 0 || (byEvent === 0 && byPeriod > 0)))) {
-      best = candidate;
-    }
-  }
-  const account = await ctx.db.get("billingAccounts", accountId);
-  if (account && best && account.stripeSubscriptionId !== best.stripeSubscriptionId) {
-    await ctx.db.patch("billingAccounts", accountId, { stripeSubscriptionId: best.stripeSubscriptionId });
-  }
-  return best;
+  if (!plan?.interval) return { update: undefined, learned };
+  return { update: { tier: plan.tier, interval: plan.interval, expiresAt: pending.expires_at * 1000 }, learned };
 }

@@ -1,64 +1,75 @@
 /**
- * The durable queue of verified Stripe events (`webhookEvents`).
+ * The rows of the Stripe event queue (`webhookEvents`, `webhookPayloads`)
+ * and what moves them: recording, settling, parking, waking, retrying,
+ * dead-lettering, the sweep, replay and payload compaction. It knows nothing
+ * of the handlers; the pipeline (`model/webhookPipeline.ts`) decides, from a
+ * handler's outcome, which of these to call.
  *
- * Life of an event: `pending` (enqueued, processing scheduled) →
- * `succeeded` / `ignored` (applied, in the same transaction as its writes) or
- * `failed_retrying` (the handler threw; retried at `nextAttemptAt` with
- * exponential backoff and jitter) → `dead` after
- * `BILLING_CONFIG.maxWebhookAttempts` failed attempts. Nothing is dropped: a
- * dead event stays until an operator replays it (`webhooks.replay`).
- *
- * Waiting is not failing: an event that can't apply until another lands
- * (`RetryableEventError`: its customer is not linked, its price is unknown)
- * gets `WAIT_RETRIES` quick retries for ordinary races, then is parked as
- * `waiting` (`waitingFor` says on what) and is never dead-lettered for it.
- * It is woken when its dependency lands (`wakeEventsForCustomer`), rechecked
- * hourly by the sweep, and revived by reconciliation; an unknown price is
- * fetched from Stripe (`stripePrices.learn`). A permanent refusal
- * (`PermanentEventError`: a forged or conflicting link) goes to `dead` at
- * once, without backoff.
+ * Statuses (docs/ARCHITECTURE.md draws them):
+ * - `succeeded` / `ignored`: applied (or nothing to apply), in the same
+ *   transaction as the handler's writes;
+ * - `waiting`: parked until `waitingFor` lands; never dead for that, costs
+ *   no attempts; woken when the key lands (`wakeWaitingEvents`), rechecked
+ *   hourly by the sweep, revived by reconciliation;
+ * - `failed_retrying`: applying threw; retried at `nextAttemptAt` with
+ *   exponential backoff and jitter;
+ * - `pending`: queued to run now (reconciliation, a wake-up, a replay);
+ * - `dead`: refused by its handler, or `BILLING_CONFIG.maxWebhookAttempts`
+ *   runs threw. Nothing is dropped: an operator replays it.
  *
  * Every scheduled `webhooks.process` run carries the `attempts` count it was
- * scheduled for. A run whose count no longer matches the row is stale (the
- * event was already attempted by the retry sweep, a wake-up or a replay) and
+ * scheduled for. A run whose count no longer matches the row is stale and
  * does nothing, so duplicate runs never double-count attempts.
  *
  * Times are Convex milliseconds; `eventCreated` is Stripe seconds.
  */
 import { ConvexError, v, type Infer } from "convex/values";
+import { omit, pick } from "convex-helpers";
 import { internal } from "../_generated/api";
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
+import schema from "../schema";
 import { BILLING_CONFIG } from "./plans";
+import type { WebhookEventStatus } from "./validators";
+
+const eventFields = schema.tables.webhookEvents.validator.fields;
 
 /**
- * What `webhooks.enqueue` (one delivery) and `reconcile.enqueueBatch` (events
- * re-listed from the API) store per verified event:
- * - `eventCreated`: Stripe `created`, seconds;
+ * One verified event as the webhook endpoint and reconciliation hand it
+ * over: the `webhookEvents` fields known on receipt, plus
  * - `payload`: the raw, verified JSON body (or the API's rendering);
  * - `ignoreReason`: when set, the event is recorded `ignored` with this
- *   reason and never processed (e.g. the other livemode).
+ *   reason and never applied (e.g. the other livemode).
  */
-export const vEnqueueInput = v.object({
-  eventId: v.string(),
-  type: v.string(),
-  apiVersion: v.optional(v.string()),
-  livemode: v.boolean(),
-  eventCreated: v.number(),
+export const vEventInput = v.object({
+  ...pick(eventFields, ["eventId", "type", "livemode", "eventCreated", "stripeCustomerId"]),
+  ...pick(schema.tables.webhookPayloads.validator.fields, ["apiVersion"]),
   payload: v.string(),
-  stripeCustomerId: v.optional(v.string()),
   ignoreReason: v.optional(v.string()),
 });
-export type EnqueueInput = Infer<typeof vEnqueueInput>;
+export type EventInput = Infer<typeof vEventInput>;
+
+/** A `webhookEvents` row as operators list it: every field but the legacy payload and API version. */
+export const vEventSummary = v.object({
+  _id: v.id("webhookEvents"),
+  _creationTime: v.number(),
+  ...omit(eventFields, ["payload", "apiVersion"]),
+});
 
 /** Events the retry sweep re-schedules per run; the cron runs every minute. */
 export const SWEEP_BATCH = 100;
-/** Waiting events woken per linked customer in one transaction. */
+/** Waiting events woken per landed key in one transaction; the rest wait for the hourly recheck. */
 export const WAKE_BATCH = 100;
-/** Quick retries for an event that waits on another, before it is parked as `waiting`. */
-export const WAIT_RETRIES = 3;
 /** How often the sweep rechecks a parked `waiting` event (ms), in case its wake-up was missed. */
 export const WAITING_RECHECK_MS = 60 * 60 * 1000;
+/** Payloads deleted per compaction run (a quarter of Convex's 16,000 written documents, rounded down). */
+export const COMPACT_BATCH = 1_000;
+/**
+ * Payload bytes read per compaction run before it stops: a quarter of
+ * Convex's 16 MiB read limit, less one largest payload (the endpoint's
+ * 512 KiB cap), since the run only learns a row's size by reading it.
+ */
+export const COMPACT_BYTES = 4 * 1024 * 1024 - 512 * 1024;
 /** Longest `lastError` kept, so an error message cannot bloat the row. */
 const MAX_ERROR_LENGTH = 2_000;
 
@@ -69,39 +80,110 @@ export async function getEventRow(ctx: QueryCtx, eventId: string): Promise<Doc<"
     .unique();
 }
 
+async function getPayloadRow(ctx: QueryCtx, eventId: string): Promise<Doc<"webhookPayloads"> | null> {
+  return await ctx.db
+    .query("webhookPayloads")
+    .withIndex("by_eventId", (q) => q.eq("eventId", eventId))
+    .unique();
+}
+
+/** The raw JSON of a queued event, or null when it has none (applied on receipt, or compacted). */
+export async function getPayload(ctx: QueryCtx, row: Doc<"webhookEvents">): Promise<string | null> {
+  return (await getPayloadRow(ctx, row.eventId))?.payload ?? row.payload ?? null;
+}
+
+function rowFields(input: EventInput) {
+  const { payload: _payload, ignoreReason: _ignoreReason, apiVersion: _apiVersion, ...fields } = input;
+  return fields;
+}
+
+/** What a freshly received event became, as `insertReceived` records it. */
+export type Receipt =
+  | { status: "succeeded" | "ignored"; note?: string }
+  | { status: "waiting"; waitingFor: string; reason: string }
+  | { status: "dead"; reason: string }
+  | { status: "failed_retrying"; error: string }
+  | { status: "pending" };
+
 /**
- * Inserts the event once by Stripe event id and schedules its processing in
- * the same transaction. A redelivery of a known id changes nothing.
+ * Inserts the row of an event received now, in the state `receipt` says.
+ * The payload and its API version are stored (in `webhookPayloads`) only
+ * when the event may still run or an operator may want it: waiting, dead,
+ * retrying or pending. An event applied or ignored on receipt stores none:
+ * its row is ids, type, status and times. A retrying or pending
+ * event gets its run scheduled.
+ */
+export async function insertReceived(
+  ctx: MutationCtx,
+  input: EventInput,
+  receipt: Receipt,
+  nowMs: number,
+): Promise<WebhookEventStatus> {
+  const base = { ...rowFields(input), receivedAt: nowMs };
+  switch (receipt.status) {
+    case "succeeded":
+    case "ignored":
+      await ctx.db.insert("webhookEvents", {
+        ...base,
+        status: receipt.status,
+        attempts: receipt.note === undefined ? 1 : 0,
+        lastError: receipt.note,
+        processedAt: nowMs,
+      });
+      return receipt.status;
+    case "waiting":
+      console.warn(`stripe event ${input.eventId} (${input.type}) is waiting: ${receipt.reason}`);
+      await ctx.db.insert("webhookEvents", {
+        ...base,
+        status: "waiting",
+        attempts: 0,
+        lastError: truncate(receipt.reason),
+        waitingFor: receipt.waitingFor,
+        nextAttemptAt: nowMs + WAITING_RECHECK_MS,
+      });
+      break;
+    case "dead":
+      console.error(`stripe event ${input.eventId} (${input.type}) is dead: ${receipt.reason}`);
+      await ctx.db.insert("webhookEvents", { ...base, status: "dead", attempts: 1, lastError: truncate(receipt.reason) });
+      break;
+    case "failed_retrying": {
+      const nextAttemptAt = nowMs + retryDelayMs(1);
+      console.warn(`stripe event ${input.eventId} (${input.type}) attempt 1 failed, retrying: ${receipt.error}`);
+      await ctx.db.insert("webhookEvents", {
+        ...base,
+        status: "failed_retrying",
+        attempts: 1,
+        lastError: truncate(receipt.error),
+        nextAttemptAt,
+      });
+      await ctx.scheduler.runAt(nextAttemptAt, internal.webhooks.process, { eventId: input.eventId, attempt: 1 });
+      break;
+    }
+    case "pending":
+      // `nextAttemptAt` lets the sweep find it if its scheduled run is lost.
+      await ctx.db.insert("webhookEvents", { ...base, status: "pending", attempts: 0, nextAttemptAt: nowMs });
+      await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: input.eventId, attempt: 0 });
+      break;
+  }
+  await ctx.db.insert("webhookPayloads", { eventId: input.eventId, payload: input.payload, apiVersion: input.apiVersion });
+  return receipt.status;
+}
+
+/**
+ * Records one event to be applied by its scheduled run, as reconciliation
+ * does: `pending` with its payload, or `ignored` with `ignoreReason`. A
+ * known id changes nothing.
  */
 export async function enqueueEvent(
   ctx: MutationCtx,
-  input: EnqueueInput,
+  input: EventInput,
   nowMs: number,
-): Promise<{ duplicate: boolean; status: Doc<"webhookEvents">["status"] }> {
+): Promise<{ duplicate: boolean; status: WebhookEventStatus }> {
   const existing = await getEventRow(ctx, input.eventId);
   if (existing) return { duplicate: true, status: existing.status };
-  const { ignoreReason, ...fields } = input;
-  if (ignoreReason !== undefined) {
-    await ctx.db.insert("webhookEvents", {
-      ...fields,
-      status: "ignored",
-      attempts: 0,
-      lastError: ignoreReason,
-      receivedAt: nowMs,
-      processedAt: nowMs,
-    });
-    return { duplicate: false, status: "ignored" };
-  }
-  await ctx.db.insert("webhookEvents", {
-    ...fields,
-    status: "pending",
-    attempts: 0,
-    // Lets the sweep find a pending event whose scheduled run was lost.
-    nextAttemptAt: nowMs,
-    receivedAt: nowMs,
-  });
-  await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: input.eventId, attempt: 0 });
-  return { duplicate: false, status: "pending" };
+  const receipt: Receipt =
+    input.ignoreReason !== undefined ? { status: "ignored", note: input.ignoreReason } : { status: "pending" };
+  return { duplicate: false, status: await insertReceived(ctx, input, receipt, nowMs) };
 }
 
 /**
@@ -123,68 +205,8 @@ export function isRunnable(row: Doc<"webhookEvents">, attempt: number | undefine
   return attempt === undefined || attempt === row.attempts;
 }
 
-/**
- * Records a failed attempt:
- * - a permanent refusal (`PermanentEventError`): `dead` at once;
- * - a wait on another event (`RetryableEventError`): `failed_retrying` for
- *   `WAIT_RETRIES` attempts, then `waiting` (never `dead`); an unknown price
- *   is fetched from Stripe;
- * - anything else: `failed_retrying` with the next attempt scheduled after
- *   backoff, or `dead` once `maxWebhookAttempts` attempts have failed.
- */
-export async function recordFailure(
-  ctx: MutationCtx,
-  row: Doc<"webhookEvents">,
-  error: unknown,
-  nowMs: number,
-): Promise<{ status: "failed_retrying" | "waiting" | "dead"; attempts: number; nextAttemptAt?: number }> {
-  const attempts = row.attempts + 1;
-  const lastError = errorMessage(error).slice(0, MAX_ERROR_LENGTH);
-  const kind = eventErrorOf(error);
-  if (kind?.kind === "wait") {
-    if (kind.waitingFor?.startsWith("price:") && attempts === 1) {
-      await ctx.scheduler.runAfter(0, internal.stripePrices.learn, {
-        stripePriceId: kind.waitingFor.slice("price:".length),
-        stripeCustomerId: row.stripeCustomerId,
-      });
-    }
-    if (attempts >= WAIT_RETRIES) {
-      const nextAttemptAt = nowMs + WAITING_RECHECK_MS;
-      console.warn(`stripe event ${row.eventId} (${row.type}) is waiting: ${lastError}`);
-      await ctx.db.patch("webhookEvents", row._id, {
-        status: "waiting",
-        attempts,
-        lastError,
-        waitingFor: kind.waitingFor,
-        nextAttemptAt,
-      });
-      return { status: "waiting", attempts, nextAttemptAt };
-    }
-  }
-  if (attempts >= BILLING_CONFIG.maxWebhookAttempts || kind?.kind === "refuse") {
-    console.error(`stripe event ${row.eventId} (${row.type}) is dead after ${attempts} attempts: ${lastError}`);
-    await ctx.db.patch("webhookEvents", row._id, {
-      status: "dead",
-      attempts,
-      lastError,
-      nextAttemptAt: undefined,
-    });
-    return { status: "dead", attempts };
-  }
-  const nextAttemptAt = nowMs + retryDelayMs(attempts);
-  console.warn(`stripe event ${row.eventId} (${row.type}) attempt ${attempts} failed, retrying: ${lastError}`);
-  await ctx.db.patch("webhookEvents", row._id, {
-    status: "failed_retrying",
-    attempts,
-    lastError,
-    nextAttemptAt,
-  });
-  await ctx.scheduler.runAt(nextAttemptAt, internal.webhooks.process, { eventId: row.eventId, attempt: attempts });
-  return { status: "failed_retrying", attempts, nextAttemptAt };
-}
-
-/** Marks an event applied; called inside `webhooks.applyEvent` with the handler's writes. */
-export async function markApplied(
+/** Marks a queued event applied (`succeeded`) or `ignored`, counting the run; its payload is kept until compaction. */
+export async function settleRow(
   ctx: MutationCtx,
   row: Doc<"webhookEvents">,
   status: "succeeded" | "ignored",
@@ -197,68 +219,137 @@ export async function markApplied(
     nextAttemptAt: undefined,
     waitingFor: undefined,
   });
-}
-
-/** Statuses of events that wait for a dependency and are woken when it lands. */
-const WAKEABLE_STATUSES = ["failed_retrying", "waiting", "dead"] as const;
-
-/**
- * Whether a row should be woken: waiting or retrying events, and dead ones
- * that died waiting (before `waiting` existed, a wait ran out of attempts;
- * such rows say so in `lastError`).
- */
-function isWaitingRow(row: Doc<"webhookEvents">): boolean {
-  if (row.status !== "dead") return true;
-  return row.waitingFor !== undefined || /not linked to an account yet|is not known yet/.test(row.lastError ?? "");
+  const payload = await getPayloadRow(ctx, row.eventId);
+  if (payload) await ctx.db.patch("webhookPayloads", payload._id, { settledAt: nowMs });
 }
 
 /**
- * Reschedules, to run now, the events of `stripeCustomerId` that wait for
- * another one (`failed_retrying`, `waiting`, or dead from a wait; see
- * `isWaitingRow`). A woken dead or waiting event is requeued as
- * `failed_retrying` with its attempts kept. Call it whenever a dependency
- * lands: a customer linked, a subscription or price recorded. At most
- * `WAKE_BATCH` events per status per call; the rest keep their schedule.
- * Returns the number of events woken.
- *
- * @param options.exceptEventId an event to leave alone (the one being applied).
+ * Parks a queued event as `waiting` for `waitingFor`, without counting an
+ * attempt; the sweep rechecks it after `WAITING_RECHECK_MS`. Returns whether
+ * it was not already waiting for that key.
  */
-export async function wakeEventsForCustomer(
+export async function parkRow(
   ctx: MutationCtx,
-  stripeCustomerId: string,
-  options: { exceptEventId?: string } = {},
-): Promise<number> {
-  const now = Date.now();
+  row: Doc<"webhookEvents">,
+  waitingFor: string,
+  reason: string,
+  nowMs: number,
+): Promise<boolean> {
+  const newly = row.waitingFor !== waitingFor;
+  if (newly) console.warn(`stripe event ${row.eventId} (${row.type}) is waiting: ${reason}`);
+  await ctx.db.patch("webhookEvents", row._id, {
+    status: "waiting",
+    lastError: truncate(reason),
+    waitingFor,
+    nextAttemptAt: nowMs + WAITING_RECHECK_MS,
+  });
+  return newly;
+}
+
+/** Sends a queued event its handler refused to `dead` at once, counting the run. */
+export async function killRow(ctx: MutationCtx, row: Doc<"webhookEvents">, reason: string): Promise<void> {
+  console.error(`stripe event ${row.eventId} (${row.type}) is dead: ${reason}`);
+  await ctx.db.patch("webhookEvents", row._id, {
+    status: "dead",
+    attempts: row.attempts + 1,
+    lastError: truncate(reason),
+    nextAttemptAt: undefined,
+    waitingFor: undefined,
+  });
+}
+
+/**
+ * Records a run that threw (its writes rolled back): `failed_retrying` with
+ * the next run scheduled after backoff, or `dead` once
+ * `maxWebhookAttempts` runs have thrown.
+ */
+export async function recordFailure(
+  ctx: MutationCtx,
+  row: Doc<"webhookEvents">,
+  error: unknown,
+  nowMs: number,
+): Promise<{ status: "failed_retrying" | "dead"; attempts: number; nextAttemptAt?: number }> {
+  const attempts = row.attempts + 1;
+  const lastError = truncate(errorMessage(error));
+  if (attempts >= BILLING_CONFIG.maxWebhookAttempts) {
+    console.error(`stripe event ${row.eventId} (${row.type}) is dead after ${attempts} attempts: ${lastError}`);
+    await ctx.db.patch("webhookEvents", row._id, {
+      status: "dead",
+      attempts,
+      lastError,
+      nextAttemptAt: undefined,
+      waitingFor: undefined,
+    });
+    return { status: "dead", attempts };
+  }
+  const nextAttemptAt = nowMs + retryDelayMs(attempts);
+  console.warn(`stripe event ${row.eventId} (${row.type}) attempt ${attempts} failed, retrying: ${lastError}`);
+  await ctx.db.patch("webhookEvents", row._id, {
+    status: "failed_retrying",
+    attempts,
+    lastError,
+    nextAttemptAt,
+    waitingFor: undefined,
+  });
+  await ctx.scheduler.runAt(nextAttemptAt, internal.webhooks.process, { eventId: row.eventId, attempt: attempts });
+  return { status: "failed_retrying", attempts, nextAttemptAt };
+}
+
+/** Queues one row to run now, keeping its attempts (waking costs none). */
+export async function wakeRow(ctx: MutationCtx, row: Doc<"webhookEvents">, nowMs: number): Promise<void> {
+  await ctx.db.patch("webhookEvents", row._id, { status: "pending", nextAttemptAt: nowMs, waitingFor: undefined });
+  await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: row.attempts });
+}
+
+/**
+ * A `dead` row that died waiting before waiting events were parked (such
+ * rows name what they waited for only in `lastError`).
+ */
+function diedWaiting(row: Doc<"webhookEvents">): boolean {
+  return row.status === "dead" && /not linked to an account yet|is not known yet/.test(row.lastError ?? "");
+}
+
+/** Whether reconciliation should revive a known event: parked waiting, or died waiting. */
+export function needsRevival(row: Doc<"webhookEvents">): boolean {
+  return row.status === "waiting" || diedWaiting(row);
+}
+
+/**
+ * Wakes the events waiting for any of `keys` (`customer:…`,
+ * `subscription:…`, `price:…`): each is queued to run now with its attempts
+ * kept. For a `customer:` key, the customer's events that died waiting
+ * (`diedWaiting`) are woken too. At most `WAKE_BATCH` per key; the rest keep
+ * their hourly recheck. Returns the number woken.
+ */
+export async function wakeWaitingEvents(ctx: MutationCtx, keys: readonly string[], nowMs: number): Promise<number> {
   let woken = 0;
-  for (const status of WAKEABLE_STATUSES) {
+  for (const key of keys) {
     const rows = await ctx.db
       .query("webhookEvents")
-      .withIndex("by_stripeCustomerId_and_status", (q) => q.eq("stripeCustomerId", stripeCustomerId).eq("status", status))
+      .withIndex("by_waitingFor", (q) => q.eq("waitingFor", key))
       .take(WAKE_BATCH);
+    if (key.startsWith("customer:")) {
+      const dead = await ctx.db
+        .query("webhookEvents")
+        .withIndex("by_stripeCustomerId_and_status", (q) =>
+          q.eq("stripeCustomerId", key.slice("customer:".length)).eq("status", "dead"),
+        )
+        .take(WAKE_BATCH);
+      rows.push(...dead.filter(diedWaiting));
+    }
     for (const row of rows) {
-      if (row.eventId === options.exceptEventId || !isWaitingRow(row)) continue;
-      await wakeRow(ctx, row, now);
+      await wakeRow(ctx, row, nowMs);
       woken++;
     }
   }
   return woken;
 }
 
-/** Requeues one waiting row to run now, keeping its attempts. */
-export async function wakeRow(ctx: MutationCtx, row: Doc<"webhookEvents">, nowMs: number): Promise<void> {
-  await ctx.db.patch("webhookEvents", row._id, { status: "failed_retrying", nextAttemptAt: nowMs });
-  await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: row.attempts });
-}
-
-/** Whether reconciliation should revive a known event: it waits for another (see `isWaitingRow`). */
-export function needsRevival(row: Doc<"webhookEvents">): boolean {
-  return (row.status === "waiting" || row.status === "dead") && isWaitingRow(row);
-}
-
 /**
- * Schedules processing of events that are due (`pending` or
- * `failed_retrying` with `nextAttemptAt <= nowMs`), at most `SWEEP_BATCH`.
- * A safety net: normally each event's own scheduled run handles it.
+ * Schedules the runs that are due (`failed_retrying`, `pending` and
+ * `waiting` rows with `nextAttemptAt <= nowMs`), at most `SWEEP_BATCH`. A
+ * safety net: normally each event's own scheduled run or wake-up handles it.
+ * Reads only `webhookEvents` rows, never payloads.
  */
 export async function sweepDueEvents(ctx: MutationCtx, nowMs: number): Promise<number> {
   let scheduled = 0;
@@ -277,23 +368,53 @@ export async function sweepDueEvents(ctx: MutationCtx, nowMs: number): Promise<n
 }
 
 /**
- * Re-queues a `dead`, `failed_retrying` or `pending` event with a fresh set
- * of attempts. An applied (`succeeded` / `ignored`) event is left unchanged.
+ * Re-queues a `dead`, `waiting`, `failed_retrying` or `pending` event with a
+ * fresh set of attempts. An applied (`succeeded` / `ignored`) event is left
+ * unchanged, and so is one whose payload is gone.
  */
 export async function replayEvent(
   ctx: MutationCtx,
   eventId: string,
   nowMs: number,
-): Promise<{ requeued: boolean; status: Doc<"webhookEvents">["status"] | "not_found" }> {
+): Promise<{ requeued: boolean; status: WebhookEventStatus | "not_found" }> {
   const row = await getEventRow(ctx, eventId);
   if (!row) return { requeued: false, status: "not_found" };
   if (row.status === "succeeded" || row.status === "ignored") return { requeued: false, status: row.status };
-  await ctx.db.patch("webhookEvents", row._id, { status: "pending", attempts: 0, nextAttemptAt: nowMs });
+  await ctx.db.patch("webhookEvents", row._id, { status: "pending", attempts: 0, nextAttemptAt: nowMs, waitingFor: undefined });
   await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId, attempt: 0 });
   return { requeued: true, status: "pending" };
 }
 
-function errorMessage(error: unknown): string {
+/**
+ * Deletes the payloads of events settled before `cutoffMs`, oldest first,
+ * at most `COMPACT_BATCH` rows and about `COMPACT_BYTES` read per call. The
+ * `webhookEvents` rows stay. Returns how many were deleted and whether more
+ * may remain.
+ */
+export async function compactSettledPayloads(
+  ctx: MutationCtx,
+  cutoffMs: number,
+): Promise<{ deleted: number; more: boolean }> {
+  let deleted = 0;
+  let bytes = 0;
+  const rows = ctx.db
+    .query("webhookPayloads")
+    .withIndex("by_settledAt", (q) => q.gte("settledAt", 0).lt("settledAt", cutoffMs));
+  for await (const row of rows) {
+    await ctx.db.delete("webhookPayloads", row._id);
+    deleted++;
+    bytes += row.payload.length;
+    if (deleted >= COMPACT_BATCH || bytes >= COMPACT_BYTES) return { deleted, more: true };
+  }
+  return { deleted, more: false };
+}
+
+function truncate(message: string): string {
+  return message.slice(0, MAX_ERROR_LENGTH);
+}
+
+/** A thrown value's message, for `lastError`. */
+export function errorMessage(error: unknown): string {
   if (error instanceof ConvexError && typeof (error.data as { message?: unknown }).message === "string") {
     return (error.data as { message: string }).message;
   }
@@ -303,46 +424,4 @@ function errorMessage(error: unknown): string {
   } catch {
     return String(error);
   }
-}
-
-type EventErrorData = { eventError: "wait" | "refuse"; message: string; waitingFor?: string };
-
-/**
- * Thrown by a handler when the event cannot be applied yet (customer not
- * linked to an account, price unknown). The event's writes roll back; it is
- * retried, then parked as `waiting` and woken when its dependency lands.
- * A `ConvexError`, so its kind survives the `ctx.runMutation` boundary.
- */
-export class RetryableEventError extends ConvexError<EventErrorData> {
-  /** What the event waits for, e.g. `customer:cus_…` or `price:price_…`. */
-  readonly waitingFor: string | undefined;
-  constructor(message: string, waitingFor?: string) {
-    super({ eventError: "wait", message, waitingFor });
-    this.message = message;
-    this.name = "RetryableEventError";
-    this.waitingFor = waitingFor;
-  }
-}
-
-/**
- * Thrown by a handler for an event that can never apply as it stands (a
- * checkout session naming conflicting accounts, a customer owned by another
- * account). The event goes to `dead` at once for an operator.
- */
-export class PermanentEventError extends ConvexError<EventErrorData> {
-  constructor(message: string) {
-    super({ eventError: "refuse", message });
-    this.message = message;
-    this.name = "PermanentEventError";
-  }
-}
-
-/** How the queue treats a handler's error: a wait, a refusal, or (null) an unexpected failure. */
-export function eventErrorOf(error: unknown): { kind: "wait" | "refuse"; waitingFor?: string } | null {
-  if (!(error instanceof ConvexError)) return null;
-  const data: unknown = error.data;
-  if (typeof data !== "object" || data === null || !("eventError" in data)) return null;
-  const { eventError, waitingFor } = data as EventErrorData;
-  if (eventError !== "wait" && eventError !== "refuse") return null;
-  return { kind: eventError, waitingFor: typeof waitingFor === "string" ? waitingFor : undefined };
 }

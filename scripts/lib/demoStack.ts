@@ -22,9 +22,10 @@
  *   simulator, as the SDK's host options), `STRIPE_WEBHOOK_SECRET` (the same
  *   secret), `SITE_URL` (the client), `LOCAL_DEV_AUTH_ISSUER` (the issuer),
  *   `STRIPE_TEST_CLOCKS=per_customer` (each new customer on its own test clock);
- * - client build env: `VITE_CONVEX_URL`, `VITE_DEV_AUTH_URL`, and an empty
- *   `VITE_CLERK_PUBLISHABLE_KEY` (dev sign-in), ignoring any `.env*` file so
- *   a developer's real keys never leak into the demo.
+ * - client build env: `VITE_CONVEX_URL`, `VITE_DEV_AUTH_URL`, an empty
+ *   `VITE_CLERK_PUBLISHABLE_KEY` (dev sign-in) and `VITE_DEV_SIGN_IN=1` (the
+ *   opt-in vite.config.ts requires to build with the dev sign-in), ignoring
+ *   any `.env*` file so a developer's real keys never leak into the demo.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
@@ -261,6 +262,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
           VITE_CONVEX_URL: backend.url,
           VITE_DEV_AUTH_URL: backend.devAuth.issuer,
           VITE_CLERK_PUBLISHABLE_KEY: "",
+          VITE_DEV_SIGN_IN: "1",
         },
         (line) => log(`[demo] ${line}`),
       );

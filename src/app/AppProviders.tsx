@@ -1,11 +1,11 @@
 import type { ReactNode } from "react";
 import { Toaster } from "sonner";
-import { ConfirmProvider } from "../components/confirm";
-import { ErrorBoundary } from "../components/ErrorBoundary";
-import { PlanChangeProvider } from "../components/planChange/PlanChangeProvider";
-import { UpgradeModalProvider } from "../components/upgrade/UpgradeModal";
-import { StoreUser } from "../features/auth/hooks/useStoreUser";
-import { readConfig, type AppConfig } from "../lib/env";
+import { ConfirmProvider } from "@/src/components/confirm";
+import { ErrorBoundary } from "@/src/components/ErrorBoundary";
+import { PlanChangeProvider } from "@/src/features/billing/components/planChange/PlanChangeProvider";
+import { UpgradeModalProvider } from "@/src/features/billing/components/upgrade/UpgradeModal";
+import { StoreUser } from "@/src/features/auth/hooks/useStoreUser";
+import { readConfig, type AppConfig } from "@/src/lib/env";
 import { AuthProvider } from "./AuthProvider";
 
 /** ErrorBoundary > auth (Clerk or dev, each with its Convex provider) > app-wide dialogs (confirm, plan change, upgrade) > children (the router). */

@@ -1,9 +1,9 @@
 import { lazy, Suspense, type ReactNode } from "react";
-import { DevAuthProvider } from "../features/auth/components/DevAuthProvider";
-import type { AppConfig } from "../lib/env";
+import { DevAuthProvider } from "@/src/features/auth/components/DevAuthProvider";
+import type { AppConfig } from "@/src/lib/env";
 import { convexClientFor } from "./convexClient";
 
-const ClerkAuthProvider = lazy(() => import("../features/auth/components/ClerkAuthProvider"));
+const ClerkAuthProvider = lazy(() => import("@/src/features/auth/components/ClerkAuthProvider"));
 
 function FullPageStatus({ title, children }: { title: string; children?: ReactNode }) {
   return (

@@ -1,12 +1,13 @@
 import { Authenticated } from "convex/react";
 import { Suspense } from "react";
 import { NavLink, Outlet, useLocation } from "react-router-dom";
-import { ErrorBoundary } from "../components/ErrorBoundary";
-import { SkeletonCard } from "../components/Skeleton";
-import { AccountMenu } from "../features/auth/components/AccountMenu";
-import { PaymentBanner } from "../features/billing/components/PaymentBanner";
-import { PlanBadge } from "../features/billing/components/PlanBadge";
-import { TokenMeter } from "../features/tokens/components/TokenMeter";
+import { ErrorBoundary } from "@/src/components/ErrorBoundary";
+import { SkeletonCard } from "@/src/components/Skeleton";
+import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
+import { PaymentBanner } from "@/src/features/billing/components/PaymentBanner";
+import { PlanBadge } from "@/src/features/billing/components/PlanBadge";
+import { TokenMeter } from "@/src/features/billing/components/tokens/TokenMeter";
+import { NAV_ROUTES, ROUTES } from "@/src/lib/routes";
 
 export function Layout() {
   const { pathname } = useLocation();
@@ -17,22 +18,21 @@ export function Layout() {
       </a>
       <header className="topbar">
         <div className="topbar-inner">
-          <NavLink to="/" className="brand" aria-label="Home">
+          <NavLink to={ROUTES.dashboard.path} className="brand" aria-label="Home">
             <span className="brand-mark" aria-hidden="true">
               ◆
             </span>
             <span className="brand-name">Tokenly</span>
           </NavLink>
           <nav className="nav" aria-label="Main">
-            <NavLink to="/" end>
-              Dashboard
-            </NavLink>
-            <NavLink to="/pricing">Pricing</NavLink>
-            <Authenticated>
-              <NavLink to="/billing" end>
-                Billing
-              </NavLink>
-            </Authenticated>
+            {NAV_ROUTES.map((route) => {
+              const link = (
+                <NavLink key={route.id} to={route.path} end={route.navEnd}>
+                  {route.navLabel}
+                </NavLink>
+              );
+              return route.guard === "signedIn" ? <Authenticated key={route.id}>{link}</Authenticated> : link;
+            })}
           </nav>
           <div className="topbar-right">
             <Authenticated>

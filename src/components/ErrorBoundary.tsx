@@ -1,5 +1,5 @@
 import { Component, type ErrorInfo, type ReactNode } from "react";
-import { humanizeError } from "../lib/errors";
+import { humanizeError } from "@/src/lib/errors";
 
 type Props = {
   children: ReactNode;

@@ -6,9 +6,8 @@
  * is either a lost connection or a server bug; the client can only offer a retry.
  */
 import { ConvexError } from "convex/values";
-import { ERROR_CODES, isBillingError, type BillingErrorData, type ErrorCode } from "../../convex/model/errors";
-import { isTier } from "../../convex/model/plans";
-import { tierName } from "./pricing";
+import { ERROR_CODES, isBillingError, type BillingErrorData, type ErrorCode } from "@/convex/model/errors";
+import { PLANS, isTier } from "@/convex/model/plans";
 
 export type HumanError = {
   /** The backend's code, "NETWORK" for transport failures, "UNKNOWN" otherwise. */
@@ -75,7 +74,7 @@ export function humanizeError(error: unknown): HumanError {
           retryable: false,
         };
       case "TIER_REQUIRED": {
-        const title = data.tier && isTier(data.tier) ? `This needs the ${tierName(data.tier)} plan` : "This needs a higher plan";
+        const title = data.tier && isTier(data.tier) ? `This needs the ${PLANS[data.tier].name} plan` : "This needs a higher plan";
         return { code: data.code, title, retryable: false };
       }
       case "NOT_FOUND":

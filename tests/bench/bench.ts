@@ -11,9 +11,9 @@
  *
  * Measured for a fresh account driven through the real functions at each
  * scale, with the same events, so only the table sizes differ:
- * - webhook acknowledgement (`webhooks.enqueue`, new and redelivered event);
- * - processing one event of each handled type (`webhooks.process`, which
- *   runs `webhooks.applyEvent` as a sub-transaction), including the plan-change
+ * - webhook receipt (`webhooks.receive`, new and redelivered event);
+ * - processing one event of each handled type (`webhooks.receive`, which
+ *   records and applies it in one transaction), including the plan-change
  *   story: an in-app upgrade, a scheduled downgrade (Subscription Schedule
  *   events), a downgrade applied at once (a credit invoice), the customer's
  *   credit balance, the renewal at the new price and a test clock advancing;
@@ -41,7 +41,7 @@ import { windowContaining } from "../../convex/model/allowance";
 import { getCaller } from "../../convex/model/auth";
 import { freePeriod, freePeriodSourceKey } from "../../convex/model/periods";
 import { PLANS, type Interval, type PaidTier } from "../../convex/model/plans";
-import { customerIdOfEvent } from "../../convex/model/stripeEvents";
+import { customerIdOfEvent } from "../../convex/model/stripeShapes";
 import { FREE_RESET_BATCH_SIZE } from "../../convex/model/tokens";
 import { checkoutSession, customer, DAY, event, invoice, price, subscription } from "../convex/fixtures/stripe";
 import {
@@ -393,7 +393,7 @@ function testClockObject(id: string, frozenTime: number): Stripe.TestHelpers.Tes
 // The measured suite
 // ---------------------------------------------------------------------------
 
-/** Queue row fields as `webhooks.enqueue` receives them from the route. */
+/** The event as `webhooks.receive` receives it from the route. */
 function enqueueArgs(e: Stripe.Event) {
   return {
     eventId: e.id,
@@ -480,28 +480,17 @@ async function measureSuite(t: Harness, tag: string): Promise<Suite> {
   // Acknowledgement: the one mutation the webhook route runs. The event it
   // records is processed by its scheduled run, like in production.
   const ack = evt("customer.updated", customer(customerId), base);
-  record("webhooks.enqueue (new event)", (await measure(t, (ctx) => ctx.runMutation(internal.webhooks.enqueue, enqueueArgs(ack)))).metrics);
+  record("webhooks.receive (new event)", (await measure(t, (ctx) => ctx.runMutation(internal.webhooks.receive, enqueueArgs(ack)))).metrics);
   record(
-    "webhooks.enqueue (redelivery)",
-    (await measure(t, (ctx) => ctx.runMutation(internal.webhooks.enqueue, enqueueArgs(ack)))).metrics,
+    "webhooks.receive (redelivery)",
+    (await measure(t, (ctx) => ctx.runMutation(internal.webhooks.receive, enqueueArgs(ack)))).metrics,
   );
   await drainScheduled(t);
 
-  // Processing: each event is queued as `enqueue` would (without scheduling,
-  // so no scheduled run races the measured one), then processed.
+  // Processing: each event recorded and applied in the one mutation the
+  // route runs (`webhooks.receive`).
   const processOne = async (label: string, e: Stripe.Event, planChange = false) => {
-    await t.run(async (ctx) => {
-      await ctx.db.insert("webhookEvents", {
-        ...enqueueArgs(e),
-        status: "pending",
-        attempts: 0,
-        nextAttemptAt: Date.now(),
-        receivedAt: Date.now(),
-      });
-    });
-    const { metrics } = await measure(t, (ctx) =>
-      ctx.runMutation(internal.webhooks.process, { eventId: e.id, attempt: 0 }),
-    );
+    const { metrics } = await measure(t, (ctx) => ctx.runMutation(internal.webhooks.receive, enqueueArgs(e)));
     const row = await t.run(async (ctx) =>
       ctx.db
         .query("webhookEvents")

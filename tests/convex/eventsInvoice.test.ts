@@ -230,27 +230,24 @@ describe("invoice events", () => {
   test("invoice.paid before its subscription is known waits, then grants once the subscription arrives", async () => {
     const paid = event("invoice.paid", inv(), { created: T0 + 2 });
     await deliverOk(t, paid);
-    await runDueNow(t);
     const waiting = await eventRow(t, paid.id);
-    expect(waiting).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect(waiting).toMatchObject({ status: "waiting", attempts: 0, waitingFor: "subscription:sub_inv" });
     expect(waiting?.lastError).toMatch(/subscription sub_inv of invoice in_main is not known yet/);
-    // Rolled back with the failure: no half-written invoice mirror.
+    // Decided before writing: no half-written invoice mirror.
     expect(await invoiceRows(t, "in_main")).toHaveLength(0);
 
-    await deliverOk(t, subscriptionCreated());
-    await runDueNow(t); // applies the subscription, which wakes the invoice
+    await deliverOk(t, subscriptionCreated()); // applied on receipt; wakes the invoice
     await runDueNow(t);
-    expect(await eventRow(t, paid.id)).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(await eventRow(t, paid.id)).toMatchObject({ status: "succeeded", attempts: 1 });
     expect(await balance(t, accountId)).toMatchObject({ allowance: 150, periodKey: `window:${T0 * 1000}` });
     await drain(t);
     expect((await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant")).toHaveLength(1);
   });
 
-  test("an invoice of a customer with no account is retried", async () => {
+  test("an invoice of a customer with no account waits for that customer", async () => {
     const e = event("invoice.finalized", inv({ customer: "cus_nobody", status: "open" }));
     await deliverOk(t, e);
-    await runDueNow(t);
-    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying" });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "waiting", waitingFor: "customer:cus_nobody" });
     expect(await invoiceRows(t, "in_main")).toHaveLength(0);
   });
 });

@@ -23,7 +23,7 @@ import {
   eventsPerRun,
   reconcileWindow,
 } from "../../convex/model/reconcile";
-import type { EnqueueInput } from "../../convex/model/webhookQueue";
+import type { EventInput } from "../../convex/model/webhookQueue";
 import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
 import { seedStripe } from "../../scripts/seed-stripe";
 import { parseStripeForm, type FormValue } from "../helpers/recordingStripeServer";
@@ -40,6 +40,7 @@ import {
   ledgerRows,
   restoreEnvironment,
   runDueNow,
+  storedPayload,
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
@@ -252,7 +253,7 @@ describe("reconcile.reconcileEvents", () => {
 
     // Stored like a delivery: the event JSON and its customer.
     const row = await eventRow(t, events[1]!.id);
-    expect(JSON.parse(row!.payload)).toEqual(events[1]);
+    expect(JSON.parse((await storedPayload(t, events[1]!.id))!)).toEqual(events[1]);
     expect(row).toMatchObject({ type: "invoice.paid", stripeCustomerId: customerId, eventCreated: T0 - HOUR });
 
     // What was asked of Stripe: undelivered first, then the whole window,
@@ -455,7 +456,7 @@ describe("reconcile helpers", () => {
   });
 
   test("batches split by count and by payload bytes", () => {
-    const input = (bytes: number, i: number): EnqueueInput => ({
+    const input = (bytes: number, i: number): EventInput => ({
       eventId: `evt_${i}`,
       type: "customer.updated",
       livemode: false,

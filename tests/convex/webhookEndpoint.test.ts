@@ -5,22 +5,27 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { WEBHOOK_MAX_BODY_BYTES } from "../../convex/model/stripeWebhook";
-import { customer, event, unhandledEvent } from "./fixtures/stripe";
+import { checkoutSession, customer, event, price, subscription, unhandledEvent } from "./fixtures/stripe";
 import {
   OTHER_SECRET,
   SECRET,
+  account,
   allEventRows,
+  createAccount,
   deliver,
   drain,
   eventRow,
   post,
   restoreEnvironment,
   signatureHeader,
+  storedPayload,
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
+
+const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
 
 function anEvent() {
   return event("customer.updated", customer("cus_endpoint"));
@@ -38,21 +43,45 @@ describe("POST /stripe/webhook", () => {
   });
   afterEach(restoreEnvironment);
 
-  test("a correctly signed event is recorded once and answered 200", async () => {
-    const e = anEvent();
+  test("a correctly signed event is recorded and applied before the 200, storing no payload", async () => {
+    const accountId = await createAccount(t, { stripeCustomerId: "cus_endpoint" });
+    const e = event("customer.updated", { ...customer("cus_endpoint"), balance: -1200, currency: "usd" });
     const response = await deliver(t, e);
     expect(response.status).toBe(200);
     const row = await eventRow(t, e.id);
-    expect(row).toMatchObject({ type: "customer.updated", status: "pending", attempts: 0, livemode: false });
+    expect(row).toMatchObject({ type: "customer.updated", status: "succeeded", attempts: 1, livemode: false });
     expect(row?.stripeCustomerId).toBe("cus_endpoint");
     expect(row?.eventCreated).toBe(e.created);
+    expect(row?.processedAt).toBe(Date.now());
+    expect(await account(t, accountId)).toMatchObject({ customerBalance: -1200, balanceCurrency: "usd" });
+    // Applied at once: nothing left to run, and no payload kept.
+    expect(await storedPayload(t, e.id)).toBeNull();
   });
 
-  test("stores the raw body exactly as received (the string that was signed)", async () => {
-    const e = anEvent();
+  test("an event that cannot apply yet stores the raw body exactly as received (the string that was signed)", async () => {
+    const e = event("customer.subscription.created", subscription({ id: "sub_endpoint", customer: "cus_unlinked", status: "active", price: proMonthly }));
     const body = JSON.stringify(e, null, 4) + "\n";
     expect((await deliver(t, body)).status).toBe(200);
-    expect((await eventRow(t, e.id))?.payload).toBe(body);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "waiting", waitingFor: "customer:cus_unlinked" });
+    expect(await storedPayload(t, e.id)).toBe(body);
+  });
+
+  test("when applying throws, its writes roll back and the event is recorded for retry with its raw body: 200", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const accountId = await createAccount(t);
+    // Links the customer, then throws on a token pack we do not sell.
+    const e = event(
+      "checkout.session.completed",
+      checkoutSession({ mode: "payment", customer: "cus_throws", clientReferenceId: accountId, metadata: { kind: "top_up", packId: "pack_nonexistent" } }),
+    );
+    const body = JSON.stringify(e);
+    expect((await deliver(t, body)).status).toBe(200);
+    const row = await eventRow(t, e.id);
+    expect(row).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect(row?.lastError).toMatch(/unknown token pack/);
+    expect(row!.nextAttemptAt!).toBeGreaterThan(Date.now());
+    expect(await storedPayload(t, e.id)).toBe(body);
+    expect((await account(t, accountId)).stripeCustomerId).toBeUndefined();
   });
 
   describe("signature", () => {
@@ -172,7 +201,8 @@ describe("POST /stripe/webhook", () => {
   test("when the event cannot be recorded the answer is 500, so Stripe redelivers", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const e = anEvent();
-    // Two rows under one event id make the idempotent lookup in enqueue throw.
+    // Two rows under one event id make the idempotent lookup throw, in
+    // `receive` and again in `recordForRetry`.
     await t.run(async (ctx) => {
       for (let i = 0; i < 2; i++) {
         await ctx.db.insert("webhookEvents", {
@@ -180,7 +210,6 @@ describe("POST /stripe/webhook", () => {
           type: e.type,
           livemode: false,
           eventCreated: e.created,
-          payload: "{}",
           status: "dead",
           attempts: 8,
           receivedAt: Date.now(),
@@ -188,7 +217,7 @@ describe("POST /stripe/webhook", () => {
       }
     });
     expect((await deliver(t, e)).status).toBe(500);
-    expect(errors).toHaveBeenCalledWith(expect.stringContaining(`could not enqueue Stripe event ${e.id}`), expect.anything());
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining(`could not record Stripe event ${e.id}`), expect.anything());
     expect(await allEventRows(t)).toHaveLength(2);
   });
 

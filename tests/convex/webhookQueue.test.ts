@@ -1,14 +1,15 @@
 /**
- * The event queue: retries with backoff and jitter, waiting (never dead) for
- * another event and waking when it lands, permanent refusals dead at once,
- * dead-lettering, replay, the sweep, and the sub-transaction that makes a
- * failed handler leave no writes behind.
+ * The event queue: waiting (never dead, no attempts spent) for another event
+ * and waking when it lands, refusals dead at once, retries with backoff and
+ * jitter for unexpected errors, dead-lettering, replay, the sweep, payload
+ * compaction, and the rollback that makes a failed handler leave no writes
+ * behind.
  */
 import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import type { Doc } from "../../convex/_generated/dataModel";
+import type { Doc, Id } from "../../convex/_generated/dataModel";
 import { internal } from "../../convex/_generated/api";
-import { WAIT_RETRIES, wakeEventsForCustomer } from "../../convex/model/webhookQueue";
+import { WAITING_RECHECK_MS, wakeWaitingEvents } from "../../convex/model/webhookQueue";
 import { BILLING_CONFIG } from "../../convex/model/plans";
 import { checkoutSession, customer, event, price, subscription } from "./fixtures/stripe";
 import {
@@ -21,6 +22,7 @@ import {
   eventRow,
   restoreEnvironment,
   runDueNow,
+  storedPayload,
   subscriptionRows,
   useWebhookEnvironment,
   type TestConvex,
@@ -48,11 +50,32 @@ async function insertEventRow(
       type: e.type,
       livemode: false,
       eventCreated: e.created,
-      payload: JSON.stringify(e),
       receivedAt: Date.now(),
       ...fields,
     });
+    await ctx.db.insert("webhookPayloads", { eventId: e.id, payload: JSON.stringify(e) });
   });
+}
+
+/** Links `stripeCustomerId` to the account and wakes what waits for it, as `billing.linkCustomer` does. */
+async function linkAndWake(t: TestConvex, accountId: Id<"billingAccounts">, stripeCustomerId: string): Promise<number> {
+  return await t.run(async (ctx) => {
+    await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId });
+    return await wakeWaitingEvents(ctx, [`customer:${stripeCustomerId}`], Date.now());
+  });
+}
+
+/** A top-up naming a pack we do not sell: the handler links the customer, then throws (a plain error, not a wait). */
+function throwingCheckout(accountId: Id<"billingAccounts">, customerId: string) {
+  return event(
+    "checkout.session.completed",
+    checkoutSession({
+      mode: "payment",
+      customer: customerId,
+      clientReferenceId: accountId,
+      metadata: { kind: "top_up", packId: "pack_nonexistent" },
+    }),
+  );
 }
 
 describe("webhook queue", () => {
@@ -68,15 +91,14 @@ describe("webhook queue", () => {
     restoreEnvironment();
   });
 
-  test("an event before its account exists is retried, then applied once after checkout links the customer", async () => {
+  test("an event before its account exists waits without spending attempts, then is applied once after checkout links the customer", async () => {
     const e = subscriptionCreated("cus_late");
     await deliverOk(t, e);
-    await runDueNow(t);
 
     const waiting = await eventRow(t, e.id);
-    expect(waiting).toMatchObject({ status: "failed_retrying", attempts: 1, stripeCustomerId: "cus_late" });
+    expect(waiting).toMatchObject({ status: "waiting", attempts: 0, stripeCustomerId: "cus_late", waitingFor: "customer:cus_late" });
     expect(waiting?.lastError).toMatch(/cus_late is not linked/);
-    expect(waiting!.nextAttemptAt!).toBeGreaterThan(Date.now());
+    expect(waiting!.nextAttemptAt).toBe(Date.now() + WAITING_RECHECK_MS);
     expect(await subscriptionRows(t, "sub_queue1")).toHaveLength(0);
 
     const accountId = await createAccount(t);
@@ -85,12 +107,13 @@ describe("webhook queue", () => {
       checkoutSession({ mode: "subscription", customer: "cus_late", subscription: "sub_queue1", clientReferenceId: accountId }),
     );
     await deliverOk(t, checkout);
-    // Checkout's processing wakes the waiting event; it runs without waiting for its backoff.
-    await runDueNow(t);
+    // Checkout is applied on receipt and wakes the waiting event, which runs now.
+    expect(await eventRow(t, checkout.id)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "pending", attempts: 0 });
     await runDueNow(t);
 
-    expect(await eventRow(t, checkout.id)).toMatchObject({ status: "succeeded" });
-    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect((await eventRow(t, e.id))?.waitingFor).toBeUndefined();
     expect(await subscriptionRows(t, "sub_queue1")).toHaveLength(1);
     expect(await account(t, accountId)).toMatchObject({
       // No invoice paid yet: the subscription is mirrored, the tier waits for the money.
@@ -99,29 +122,24 @@ describe("webhook queue", () => {
       stripeSubscriptionId: "sub_queue1",
     });
 
-    // The original backoff timer still fires; it finds the event applied and does nothing.
+    // Nothing else runs it again.
     await drain(t);
-    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 1 });
     expect(await subscriptionRows(t, "sub_queue1")).toHaveLength(1);
   });
 
-  test("wakeEventsForCustomer reschedules only that customer's waiting events", async () => {
+  test("a landed key wakes only the events waiting for it", async () => {
     const mine = subscriptionCreated("cus_wake", "sub_wake");
     const other = subscriptionCreated("cus_other", "sub_other");
     await deliverOk(t, mine);
     await deliverOk(t, other);
-    await runDueNow(t);
 
     const accountId = await createAccount(t);
-    const woken = await t.run(async (ctx) => {
-      await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_wake" });
-      return await wakeEventsForCustomer(ctx, "cus_wake");
-    });
-    expect(woken).toBe(1);
+    expect(await linkAndWake(t, accountId, "cus_wake")).toBe(1);
     await runDueNow(t);
 
     expect(await eventRow(t, mine.id)).toMatchObject({ status: "succeeded" });
-    expect(await eventRow(t, other.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect(await eventRow(t, other.id)).toMatchObject({ status: "waiting", attempts: 0 });
     expect(await subscriptionRows(t, "sub_wake")).toHaveLength(1);
     expect(await subscriptionRows(t, "sub_other")).toHaveLength(0);
   });
@@ -130,22 +148,20 @@ describe("webhook queue", () => {
     const e = subscriptionCreated("cus_patient", "sub_patient");
     await deliverOk(t, e);
     await drain(t);
-    const parked = await eventRow(t, e.id);
-    expect(parked).toMatchObject({ status: "waiting", attempts: WAIT_RETRIES, waitingFor: "customer:cus_patient" });
-    // Days later the sweep rechecks it; still waiting, still not dead.
-    await advance(t, 10 * 24 * 60 * 60 * 1000);
-    await t.mutation(internal.webhooks.sweepRetries, {});
-    await drain(t);
-    expect((await eventRow(t, e.id))?.status).toBe("waiting");
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "waiting", attempts: 0, waitingFor: "customer:cus_patient" });
+    // Days later the sweep has rechecked it hourly; still waiting, no attempt spent, not dead.
+    for (let hour = 0; hour < 48; hour++) {
+      await advance(t, WAITING_RECHECK_MS);
+      await t.mutation(internal.webhooks.sweepRetries, {});
+      await runDueNow(t);
+    }
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "waiting", attempts: 0, waitingFor: "customer:cus_patient" });
 
     const accountId = await createAccount(t);
-    await t.run(async (ctx) => {
-      await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_patient" });
-      await wakeEventsForCustomer(ctx, "cus_patient");
-    });
+    await linkAndWake(t, accountId, "cus_patient");
     await drain(t);
     const applied = await eventRow(t, e.id);
-    expect(applied?.status).toBe("succeeded");
+    expect(applied).toMatchObject({ status: "succeeded", attempts: 1 });
     expect(applied?.waitingFor).toBeUndefined();
     expect(await subscriptionRows(t, "sub_patient")).toHaveLength(1);
   });
@@ -154,10 +170,7 @@ describe("webhook queue", () => {
     const e = subscriptionCreated("cus_legacy", "sub_legacy");
     await insertEventRow(t, e, { stripeCustomerId: "cus_legacy", status: "dead", attempts: 8, lastError: "customer cus_legacy is not linked to an account yet" });
     const accountId = await createAccount(t);
-    await t.run(async (ctx) => {
-      await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_legacy" });
-      await wakeEventsForCustomer(ctx, "cus_legacy");
-    });
+    expect(await linkAndWake(t, accountId, "cus_legacy")).toBe(1);
     await drain(t);
     expect((await eventRow(t, e.id))?.status).toBe("succeeded");
   });
@@ -168,24 +181,16 @@ describe("webhook queue", () => {
       checkoutSession({ mode: "subscription", customer: "cus_forged", subscription: "sub_x", clientReferenceId: "not-an-account" }),
     );
     await deliverOk(t, e);
-    await runDueNow(t);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "dead", attempts: 1 });
+    expect((await eventRow(t, e.id))?.nextAttemptAt).toBeUndefined();
+    await drain(t);
     expect(await eventRow(t, e.id)).toMatchObject({ status: "dead", attempts: 1 });
   });
 
   test("unexpected errors back off exponentially with ±20% jitter, then the event goes dead; it is never dropped", async () => {
     const accountId = await createAccount(t);
-    // A top-up session naming a pack that does not exist: a plain error, not a wait.
-    const e = event(
-      "checkout.session.completed",
-      checkoutSession({
-        mode: "payment",
-        customer: "cus_never",
-        clientReferenceId: accountId,
-        metadata: { kind: "top_up", packId: "pack_nonexistent" },
-      }),
-    );
+    const e = throwingCheckout(accountId, "cus_never");
     await deliverOk(t, e);
-    await runDueNow(t);
 
     for (let attempt = 1; attempt < BILLING_CONFIG.maxWebhookAttempts; attempt++) {
       const row = await eventRow(t, e.id);
@@ -234,21 +239,15 @@ describe("webhook queue", () => {
     });
   });
 
-  test("a failed handler's writes roll back with it (sub-transaction)", async () => {
+  test("a failed handler's writes roll back with it, on receipt and on every retry", async () => {
     const accountId = await createAccount(t);
     // Links the customer first, then throws on the unknown pack.
-    const e = event(
-      "checkout.session.completed",
-      checkoutSession({
-        mode: "payment",
-        customer: "cus_rollback",
-        clientReferenceId: accountId,
-        metadata: { kind: "top_up", packId: "pack_nonexistent" },
-      }),
-    );
+    const e = throwingCheckout(accountId, "cus_rollback");
     await deliverOk(t, e);
-    await runDueNow(t);
     expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    expect((await account(t, accountId)).stripeCustomerId).toBeUndefined();
+    await advance(t, BILLING_CONFIG.webhookRetryBaseMs * 2);
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 2 });
     expect((await account(t, accountId)).stripeCustomerId).toBeUndefined();
   });
 
@@ -264,14 +263,35 @@ describe("webhook queue", () => {
   });
 
   test("duplicate runs for the same attempt count it once", async () => {
-    const e = subscriptionCreated("cus_dup_runs");
+    const accountId = await createAccount(t);
+    const e = throwingCheckout(accountId, "cus_dup_runs");
     await deliverOk(t, e);
-    // Two runs for attempt 0 (e.g. the enqueue's own run and a sweep): only the first acts.
-    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 0 });
-    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 0 });
     expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
-    await runDueNow(t);
-    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
+    // Two runs for attempt 1 (e.g. its own scheduled run and a sweep): only the first acts.
+    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 1 });
+    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 1 });
+    expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 2 });
     expect(await allEventRows(t)).toHaveLength(1);
+  });
+
+  test("payloads of settled events are compacted after the retention period; the rows, and dead events' payloads, stay", async () => {
+    const accountId = await createAccount(t, { stripeCustomerId: "cus_compact" });
+    const settled = event("customer.updated", customer("cus_compact"));
+    const dead = subscriptionCreated("cus_compact_dead", "sub_compact_dead");
+    await insertEventRow(t, settled, { stripeCustomerId: "cus_compact", status: "pending", attempts: 0, nextAttemptAt: Date.now() });
+    await insertEventRow(t, dead, { stripeCustomerId: "cus_compact_dead", status: "dead", attempts: 8, lastError: "an operator's problem" });
+    await t.mutation(internal.webhooks.process, { eventId: settled.id, attempt: 0 });
+    expect(await eventRow(t, settled.id)).toMatchObject({ status: "succeeded" });
+    expect(await storedPayload(t, settled.id)).not.toBeNull();
+
+    const retentionMs = BILLING_CONFIG.webhookPayloadRetentionDays * 24 * 60 * 60 * 1000;
+    await advance(t, retentionMs - 1);
+    expect(await t.mutation(internal.webhooks.compactPayloads, {})).toEqual({ deleted: 0, more: false });
+    await advance(t, 2);
+    expect(await t.mutation(internal.webhooks.compactPayloads, {})).toEqual({ deleted: 1, more: false });
+    expect(await storedPayload(t, settled.id)).toBeNull();
+    expect(await eventRow(t, settled.id)).toMatchObject({ eventId: settled.id, type: "customer.updated", status: "succeeded" });
+    expect(await storedPayload(t, dead.id)).not.toBeNull();
+    expect((await account(t, accountId)).stripeCustomerId).toBe("cus_compact");
   });
 });

@@ -47,6 +47,19 @@ describe("convex/auth.config.ts", () => {
       { domain: issuerA.issuer, applicationID: "convex" },
     ]);
   });
+
+  it("fails loudly (so the push fails) when no issuer is set, or the Clerk issuer is not an https URL", async () => {
+    await expect(providersWith({ CLERK_JWT_ISSUER_DOMAIN: undefined, LOCAL_DEV_AUTH_ISSUER: undefined })).rejects.toThrow(
+      /CLERK_JWT_ISSUER_DOMAIN is not set on this deployment.*npx convex env set CLERK_JWT_ISSUER_DOMAIN/,
+    );
+    // A non-loopback dev issuer does not count as one: a cloud deployment still has nobody able to sign in.
+    await expect(providersWith({ CLERK_JWT_ISSUER_DOMAIN: "", LOCAL_DEV_AUTH_ISSUER: "https://dev-auth.example.com" })).rejects.toThrow(
+      /CLERK_JWT_ISSUER_DOMAIN is not set/,
+    );
+    await expect(providersWith({ CLERK_JWT_ISSUER_DOMAIN: "verb-noun-00.clerk.accounts.dev", LOCAL_DEV_AUTH_ISSUER: undefined })).rejects.toThrow(
+      /must be the https URL/,
+    );
+  });
 });
 
 describe("JWT verification", () => {

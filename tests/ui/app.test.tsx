@@ -1,7 +1,7 @@
 import { screen, within } from "@testing-library/react";
 import { createMemoryRouter, RouterProvider } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { routes } from "../../src/app/routes";
+import { routes } from "@/src/app/routes";
 import { fake } from "./helpers/fakeConvex";
 import { balance, paid, plans } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";

@@ -1,6 +1,6 @@
 import { act, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CheckoutSuccessPage, isActivated } from "../../src/features/billing/components/CheckoutSuccessPage";
+import { CheckoutSuccessPage, isActivated } from "@/src/features/billing/components/CheckoutSuccessPage";
 import { fake } from "./helpers/fakeConvex";
 import { balance, paid, subscription } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";

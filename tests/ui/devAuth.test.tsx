@@ -2,11 +2,11 @@ import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from "vitest";
 import type { ConvexReactClient } from "convex/react";
-import { AccountMenu } from "../../src/features/auth/components/AccountMenu";
-import { DevAuthProvider } from "../../src/features/auth/components/DevAuthProvider";
-import { DevTokenCache } from "../../src/features/auth/hooks/devAuthClient";
-import { StoreUser } from "../../src/features/auth/hooks/useStoreUser";
-import { readConfig } from "../../src/lib/env";
+import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
+import { DevAuthProvider } from "@/src/features/auth/components/DevAuthProvider";
+import { DevTokenCache } from "@/src/features/auth/hooks/devAuthClient";
+import { StoreUser } from "@/src/features/auth/hooks/useStoreUser";
+import { readConfig } from "@/src/lib/env";
 import { fake } from "./helpers/fakeConvex";
 
 vi.mock("convex/react", () => import("./helpers/convexReactMock"));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { currencyExponent, formatDate, formatMoney } from "../../src/lib/format";
-import { priceLabel, yearlySavings } from "../../src/lib/pricing";
+import { currencyExponent, formatDate, formatMoney } from "@/src/lib/format";
+import { priceLabel, yearlySavings } from "@/src/features/billing/lib/pricing";
 
 // Intl separates the amount and a trailing currency sign with a no-break space.
 const nbsp = (s: string) => s.replace(/\u00a0|\u202f/g, " ");

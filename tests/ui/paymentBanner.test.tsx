@@ -1,10 +1,10 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { createMemoryRouter, RouterProvider } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { routes } from "../../src/app/routes";
-import { browser } from "../../src/lib/browser";
-import { formatDate } from "../../src/lib/format";
-import type { SubscriptionView } from "../../src/lib/types";
+import { routes } from "@/src/app/routes";
+import { browser } from "@/src/features/billing/lib/browser";
+import { formatDate } from "@/src/lib/format";
+import type { SubscriptionView } from "@/src/features/billing/lib/types";
 import { fake } from "./helpers/fakeConvex";
 import { DAY, NOW, balance, paid, plans } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";

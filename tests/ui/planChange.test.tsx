@@ -1,11 +1,11 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { ConvexError } from "convex/values";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { useUpgradeModal } from "../../src/components/upgrade/context";
-import { PricingPage } from "../../src/features/pricing/components/PricingPage";
-import { browser } from "../../src/lib/browser";
-import { formatDate } from "../../src/lib/format";
-import type { SubscriptionView } from "../../src/lib/types";
+import { useUpgradeModal } from "@/src/features/billing/components/upgrade/context";
+import { PricingPage } from "@/src/features/billing/components/pricing/PricingPage";
+import { browser } from "@/src/features/billing/lib/browser";
+import { formatDate } from "@/src/lib/format";
+import type { SubscriptionView } from "@/src/features/billing/lib/types";
 import { fake } from "./helpers/fakeConvex";
 import { DAY, NOW, paid, plans } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";

@@ -1,8 +1,8 @@
 import { act, screen, waitFor, within } from "@testing-library/react";
 import { ConvexError } from "convex/values";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PricingPage } from "../../src/features/pricing/components/PricingPage";
-import { browser } from "../../src/lib/browser";
+import { PricingPage } from "@/src/features/billing/components/pricing/PricingPage";
+import { browser } from "@/src/features/billing/lib/browser";
 import { fake } from "./helpers/fakeConvex";
 import { paid, plans, subscription } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";

@@ -1,8 +1,8 @@
 import { screen, waitFor } from "@testing-library/react";
 import { ConvexError } from "convex/values";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { useUpgradeModal } from "../../src/components/upgrade/context";
-import { browser } from "../../src/lib/browser";
+import { useUpgradeModal } from "@/src/features/billing/components/upgrade/context";
+import { browser } from "@/src/features/billing/lib/browser";
 import { fake } from "./helpers/fakeConvex";
 import { paid, plans, subscription } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";

@@ -1,8 +1,8 @@
 import { screen } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { AnalysesPanel, dashboardTrigger } from "../../src/features/tokens/components/AnalysesPanel";
-import { LockedFeature } from "../../src/features/tokens/components/LockedFeature";
-import { UpgradePrompt } from "../../src/features/tokens/components/UpgradePrompt";
+import { AnalysesPanel, dashboardTrigger } from "@/src/app/dashboard/AnalysesPanel";
+import { LockedFeature } from "@/src/features/billing/components/tokens/LockedFeature";
+import { UpgradePrompt } from "@/src/features/billing/components/tokens/UpgradePrompt";
 import { fake } from "./helpers/fakeConvex";
 import { balance, paid, plans, subscription } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";

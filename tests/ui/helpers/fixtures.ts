@@ -1,5 +1,5 @@
-import { listPlanViews } from "../../../convex/model/planViews";
-import type { SubscriptionView, TokenBalance } from "../../../src/lib/types";
+import { listPlanViews } from "@/convex/model/planViews";
+import type { SubscriptionView, TokenBalance } from "@/src/features/billing/lib/types";
 
 /** What plans.list returns (built from the shared catalogue, as the server does). */
 export const plans = listPlanViews();

@@ -4,10 +4,10 @@ import type { ReactElement, ReactNode } from "react";
 import { MemoryRouter } from "react-router-dom";
 import { Toaster } from "sonner";
 import { vi } from "vitest";
-import { ConfirmProvider } from "../../../src/components/confirm";
-import { PlanChangeProvider } from "../../../src/components/planChange/PlanChangeProvider";
-import { UpgradeModalProvider } from "../../../src/components/upgrade/UpgradeModal";
-import { SessionContext, type Session } from "../../../src/lib/session";
+import { ConfirmProvider } from "@/src/components/confirm";
+import { PlanChangeProvider } from "@/src/features/billing/components/planChange/PlanChangeProvider";
+import { UpgradeModalProvider } from "@/src/features/billing/components/upgrade/UpgradeModal";
+import { SessionContext, type Session } from "@/src/lib/session";
 
 export function fakeSession(overrides: Partial<Session> = {}): Session {
   return {

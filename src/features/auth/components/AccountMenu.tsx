@@ -1,8 +1,8 @@
 import { Authenticated, AuthLoading, Unauthenticated, useQuery } from "convex/react";
 import { useEffect, useId, useRef, useState } from "react";
 import { toast } from "sonner";
-import { api } from "../../../../convex/_generated/api";
-import { useSession } from "../../../lib/session";
+import { api } from "@/convex/_generated/api";
+import { useSession } from "@/src/lib/session";
 
 /** Sign-in button (header and call to action): "Sign in as a demo user" (dev) or "Sign in" (Clerk). */
 export function SignInButton({ testId = "demo-sign-in" }: { testId?: string }) {

@@ -1,8 +1,8 @@
-import { ClerkProvider, useAuth, useClerk, useUser } from "@clerk/clerk-react";
+import { ClerkProvider, useAuth, useClerk, useUser } from "@clerk/react";
 import type { ConvexReactClient } from "convex/react";
 import { ConvexProviderWithClerk } from "convex/react-clerk";
 import { useMemo, type ReactNode } from "react";
-import { SessionContext, type Session } from "../../../lib/session";
+import { SessionContext, type Session } from "@/src/lib/session";
 
 function ClerkSession({ children }: { children: ReactNode }) {
   const clerk = useClerk();

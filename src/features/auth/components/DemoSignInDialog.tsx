@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
-import { Dialog } from "../../../components/Dialog";
-import { Skeleton } from "../../../components/Skeleton";
-import { fetchDevUsers, type DevUser } from "../hooks/devAuthClient";
+import { Dialog } from "@/src/components/Dialog";
+import { Skeleton } from "@/src/components/Skeleton";
+import { fetchDevUsers, type DevUser } from "@/src/features/auth/hooks/devAuthClient";
 
 type Load = { status: "loading" } | { status: "error"; message: string } | { status: "ready"; users: DevUser[] };
 

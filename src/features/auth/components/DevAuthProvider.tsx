@@ -1,8 +1,8 @@
 import { ConvexProviderWithAuth, type ConvexReactClient } from "convex/react";
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { toast } from "sonner";
-import { SessionContext, type Session } from "../../../lib/session";
-import { DevTokenCache, readStoredDevUser, storeDevUser, type DevUser } from "../hooks/devAuthClient";
+import { SessionContext, type Session } from "@/src/lib/session";
+import { DevTokenCache, readStoredDevUser, storeDevUser, type DevUser } from "@/src/features/auth/hooks/devAuthClient";
 import { DemoSignInDialog } from "./DemoSignInDialog";
 
 type ConvexAuthAdapter = {

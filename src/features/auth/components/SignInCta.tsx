@@ -1,5 +1,5 @@
-import { PLANS } from "../../../../convex/model/plans";
-import { tokens } from "../../../lib/format";
+import { PLANS } from "@/convex/model/plans";
+import { tokens } from "@/src/lib/format";
 import { SignInButton } from "./AccountMenu";
 
 /** Call to action for signed-out visitors. */

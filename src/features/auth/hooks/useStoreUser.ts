@@ -1,9 +1,9 @@
 import { useConvexAuth, useMutation } from "convex/react";
 import { useEffect, useRef } from "react";
 import { toast } from "sonner";
-import { api } from "../../../../convex/_generated/api";
-import { humanizeError } from "../../../lib/errors";
-import { useSession } from "../../../lib/session";
+import { api } from "@/convex/_generated/api";
+import { humanizeError } from "@/src/lib/errors";
+import { useSession } from "@/src/lib/session";
 
 /**
  * Calls `users.store` once per signed-in identity, after Convex has confirmed

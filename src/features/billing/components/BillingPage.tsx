@@ -1,7 +1,7 @@
 import { useQuery } from "convex/react";
-import { api } from "../../../../convex/_generated/api";
-import { ErrorBoundary } from "../../../components/ErrorBoundary";
-import { SkeletonCard } from "../../../components/Skeleton";
+import { api } from "@/convex/_generated/api";
+import { ErrorBoundary } from "@/src/components/ErrorBoundary";
+import { SkeletonCard } from "@/src/components/Skeleton";
 import { InvoiceList } from "./InvoiceList";
 import { SubscriptionCard } from "./SubscriptionCard";
 import { TokenUsage } from "./TokenUsage";

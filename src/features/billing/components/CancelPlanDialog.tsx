@@ -1,11 +1,11 @@
 import { useAction } from "convex/react";
 import { useId, useState } from "react";
 import { toast } from "sonner";
-import { api } from "../../../../convex/_generated/api";
-import type { CancellationFeedback } from "../../../../convex/model/validators";
-import { Dialog } from "../../../components/Dialog";
-import { humanizeError } from "../../../lib/errors";
-import { formatDate } from "../../../lib/format";
+import { api } from "@/convex/_generated/api";
+import type { CancellationFeedback } from "@/convex/model/validators";
+import { Dialog } from "@/src/components/Dialog";
+import { humanizeError } from "@/src/lib/errors";
+import { formatDate } from "@/src/lib/format";
 
 /** Stripe's `cancellation_details.feedback` values, with the wording customers see. */
 export const CANCEL_REASONS: readonly { value: CancellationFeedback; label: string }[] = [

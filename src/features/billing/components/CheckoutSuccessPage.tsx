@@ -1,12 +1,13 @@
 import { useConvexAuth, useQuery } from "convex/react";
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api } from "../../../../convex/_generated/api";
-import { PAID_TIERS, isTier, tierRank } from "../../../../convex/model/plans";
-import { pendingTopUp, rememberCheckout, tierBeforeCheckout, type PendingTopUp } from "../../../lib/browser";
-import { tokens } from "../../../lib/format";
-import { tierName } from "../../../lib/pricing";
-import type { SubscriptionView, TokenBalance } from "../../../lib/types";
+import { api } from "@/convex/_generated/api";
+import { PAID_TIERS, isTier, tierRank } from "@/convex/model/plans";
+import { pendingTopUp, rememberCheckout, tierBeforeCheckout, type PendingTopUp } from "@/src/features/billing/lib/browser";
+import { tokens } from "@/src/lib/format";
+import { tierName } from "@/src/features/billing/lib/pricing";
+import type { SubscriptionView, TokenBalance } from "@/src/features/billing/lib/types";
+import { ROUTES } from "@/src/lib/routes";
 
 /** How long to wait for the webhook before telling the person it is taking a while. */
 export const ACTIVATION_TIMEOUT_MS = 30_000;
@@ -38,10 +39,10 @@ function Activated({ title, note, start }: { title: string; note: string; start:
       <h1>{title}</h1>
       <p className="muted">{note}</p>
       <div className="actions center">
-        <Link className="button button-primary" to="/">
+        <Link className="button button-primary" to={ROUTES.dashboard.path}>
           {start}
         </Link>
-        <Link className="button button-ghost" to="/billing">
+        <Link className="button button-ghost" to={ROUTES.billing.path}>
           View billing
         </Link>
       </div>
@@ -108,7 +109,7 @@ export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { tim
               as soon as the payment is confirmed.
             </p>
             <div className="actions center">
-              <Link className="button button-primary" to="/billing" data-testid="success-billing-link">
+              <Link className="button button-primary" to={ROUTES.billing.path} data-testid="success-billing-link">
                 Check your billing page
               </Link>
             </div>

@@ -1,9 +1,9 @@
 import { useQuery } from "convex/react";
-import { api } from "../../../../convex/_generated/api";
-import { EmptyState } from "../../../components/EmptyState";
-import { Skeleton } from "../../../components/Skeleton";
-import { formatCredit, formatDate, formatMoney } from "../../../lib/format";
-import type { InvoiceView } from "../../../lib/types";
+import { api } from "@/convex/_generated/api";
+import { EmptyState } from "@/src/components/EmptyState";
+import { Skeleton } from "@/src/components/Skeleton";
+import { formatCredit, formatDate, formatMoney } from "@/src/lib/format";
+import type { InvoiceView } from "@/src/features/billing/lib/types";
 
 const STATUS_TONE: Record<string, string> = {
   paid: "success",

@@ -1,10 +1,10 @@
 import { useQuery } from "convex/react";
-import { api } from "../../../../convex/_generated/api";
-import { usePortal } from "../../../hooks/usePortal";
-import { formatDate, formatMoney } from "../../../lib/format";
-import { subscribedTier } from "../../../lib/planChange";
-import { tierName } from "../../../lib/pricing";
-import type { SubscriptionView } from "../../../lib/types";
+import { api } from "@/convex/_generated/api";
+import { usePortal } from "@/src/features/billing/hooks/usePortal";
+import { formatDate, formatMoney } from "@/src/lib/format";
+import { subscribedTier } from "@/src/features/billing/lib/planChange";
+import { tierName } from "@/src/features/billing/lib/pricing";
+import type { SubscriptionView } from "@/src/features/billing/lib/types";
 
 type Kind = NonNullable<SubscriptionView["attention"]>["kind"];
 

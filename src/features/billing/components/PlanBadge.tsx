@@ -1,7 +1,8 @@
 import { useQuery } from "convex/react";
 import { Link } from "react-router-dom";
-import { api } from "../../../../convex/_generated/api";
-import { tierName } from "../../../lib/pricing";
+import { api } from "@/convex/_generated/api";
+import { tierName } from "@/src/features/billing/lib/pricing";
+import { ROUTES } from "@/src/lib/routes";
 
 /** Header badge with the caller's effective tier; nothing when signed out. */
 export function PlanBadge() {
@@ -11,7 +12,7 @@ export function PlanBadge() {
   const warn = subscription.status === "past_due";
   return (
     <Link
-      to="/billing"
+      to={ROUTES.billing.path}
       className={`plan-badge tier-${subscription.tier}${warn ? " is-warning" : ""}`}
       data-testid="plan-badge"
       data-tier={subscription.tier}

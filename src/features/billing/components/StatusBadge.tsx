@@ -1,4 +1,4 @@
-import type { SubscriptionView } from "../../../lib/types";
+import type { SubscriptionView } from "@/src/features/billing/lib/types";
 
 const LABELS: Record<SubscriptionView["status"], { label: string; tone: string }> = {
   active: { label: "Active", tone: "success" },

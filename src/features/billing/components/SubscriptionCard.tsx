@@ -2,17 +2,18 @@ import { useAction } from "convex/react";
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { toast } from "sonner";
-import { api } from "../../../../convex/_generated/api";
-import { PAID_TIERS, type PaidTier } from "../../../../convex/model/plans";
-import { usePlanChange } from "../../../components/planChange/context";
-import { usePortal } from "../../../hooks/usePortal";
-import { humanizeError } from "../../../lib/errors";
-import { formatDate, formatMoney } from "../../../lib/format";
-import { hasBilledSubscription, planLabel, subscribedTier } from "../../../lib/planChange";
-import { tierName } from "../../../lib/pricing";
-import type { SubscriptionView } from "../../../lib/types";
+import { api } from "@/convex/_generated/api";
+import { PAID_TIERS, type PaidTier } from "@/convex/model/plans";
+import { usePlanChange } from "@/src/features/billing/components/planChange/context";
+import { usePortal } from "@/src/features/billing/hooks/usePortal";
+import { humanizeError } from "@/src/lib/errors";
+import { formatDate, formatMoney } from "@/src/lib/format";
+import { hasBilledSubscription, planLabel, subscribedTier } from "@/src/features/billing/lib/planChange";
+import { tierName } from "@/src/features/billing/lib/pricing";
+import type { SubscriptionView } from "@/src/features/billing/lib/types";
 import { CancelPlanDialog } from "./CancelPlanDialog";
 import { StatusBadge } from "./StatusBadge";
+import { ROUTES } from "@/src/lib/routes";
 
 /**
  * What the customer just did (cancel / resume / keep the current plan), shown
@@ -136,7 +137,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
       {ended && s.endedAt ? (
         <div className="notice notice-info" data-testid="plan-ended">
           <p>{endedPlan ? `Your ${endedPlan} plan ended on ${formatDate(s.endedAt)}.` : `Your plan ended on ${formatDate(s.endedAt)}.`}</p>
-          <Link className="button button-primary" to="/pricing" data-testid="resubscribe">
+          <Link className="button button-primary" to={ROUTES.pricing.path} data-testid="resubscribe">
             Re-subscribe
           </Link>
         </div>
@@ -232,7 +233,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
           </button>
         ) : null}
         {!(ended && s.endedAt) && s.tier !== "elite" && s.tier !== "internal" ? (
-          <Link className="button button-primary" to="/pricing" data-testid="change-plan">
+          <Link className="button button-primary" to={ROUTES.pricing.path} data-testid="change-plan">
             {s.tier === "free" ? "See plans" : "Change plan"}
           </Link>
         ) : null}

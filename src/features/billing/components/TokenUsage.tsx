@@ -1,6 +1,6 @@
-import { TokenPacks } from "../../../components/TokenPacks";
-import { formatCount, formatDate } from "../../../lib/format";
-import type { TokenBalance } from "../../../lib/types";
+import { TokenPacks } from "@/src/features/billing/components/pricing/TokenPacks";
+import { formatCount, formatDate } from "@/src/lib/format";
+import type { TokenBalance } from "@/src/features/billing/lib/types";
 
 /**
  * Used vs available this period, remaining count and the next reset date.

@@ -1,0 +1,259 @@
+/**
+ * The handler table: one entry per Stripe event type we handle, keyed by the
+ * type and typed against the stripe SDK's event union, so each handler
+ * receives its own narrowed event. Everything else is derived from it: the
+ * webhook endpoint's event list (`HANDLED_EVENT_TYPES`, in the README and in
+ * `npm run seed:stripe`), reconciliation's `types[]` filter
+ * (`RECONCILED_EVENT_TYPES`, at most Stripe's 20) and dispatch.
+ *
+ * Each handler returns an `EventOutcome` (`model/eventOutcome.ts`):
+ * `applied`, `ignored`, `wait` or `refused`, deciding waits and refusals
+ * before writing anything. The pipeline (`model/webhookPipeline.ts`) calls
+ * it inside the transaction that records the event; a throw rolls back every
+ * write and the event is retried. Handlers never touch the queue.
+ *
+ * No Stripe API calls here: processing depends only on the payload, so it is
+ * deterministic and replayable. Payloads are API 2026-10-28.endive (older
+ * shapes read too, see `model/stripeShapes.ts`),
+ * https://docs.stripe.com/api/events/types.
+ */
+import type Stripe from "stripe";
+import type { MutationCtx } from "../_generated/server";
+import { accountForStripeCustomer, settleAccount } from "./access";
+import { IGNORED, applied, dependency, refuse, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
+import { syncInvoice } from "./invoiceSync";
+import { grant } from "./ledger";
+import { TOKEN_PACKS } from "./plans";
+import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
+import { previousStatusOf, stripeIdOf } from "./stripeShapes";
+import { syncSubscription } from "./subscriptionSync";
+
+/** When and what an event is, as handlers see it. `nowMs`: the time rules are evaluated at (ms). */
+export type EventContext = EventClock & { nowMs: number };
+
+type EventOfType<K extends Stripe.Event["type"]> = Extract<Stripe.Event, { type: K }>;
+
+/** One table entry: the handler, and whether reconciliation lists this type (Stripe filters by at most 20). */
+type HandlerEntry<K extends Stripe.Event["type"]> = {
+  reconcile: boolean;
+  apply: (ctx: MutationCtx, event: EventOfType<K>, at: EventContext) => Promise<EventOutcome>;
+};
+
+type HandlerTable = { [K in Stripe.Event["type"]]?: HandlerEntry<K> };
+
+const subscriptionEntry = {
+  reconcile: true,
+  apply: async (ctx: MutationCtx, event: { data: { object: Stripe.Subscription } }, at: EventContext) =>
+    await syncSubscription(ctx, event.data.object, at, at.nowMs),
+};
+
+const invoiceEntry = {
+  reconcile: true,
+  apply: async (ctx: MutationCtx, event: { type: string; data: { object: Stripe.Invoice } }, at: EventContext) =>
+    await syncInvoice(ctx, event.data.object, event.type, at, at.nowMs),
+};
+
+/**
+ * Schedule events. `completed` and `aborted` are handled when delivered but
+ * not reconciled (the 20-type limit): the subscription's own update, its
+ * `schedule` cleared, says the same.
+ */
+const scheduleEntry = (reconcile: boolean) => ({
+  reconcile,
+  apply: async (ctx: MutationCtx, event: { data: { object: Stripe.SubscriptionSchedule } }, at: EventContext) =>
+    await applyScheduleEvent(ctx, event.data.object, at.eventCreated),
+});
+
+const checkoutEntry = {
+  reconcile: true,
+  apply: async (ctx: MutationCtx, event: { data: { object: Stripe.Checkout.Session } }, at: EventContext) =>
+    await applyCheckoutSession(ctx, event.data.object, at.nowMs),
+};
+
+export const STRIPE_EVENT_HANDLERS = {
+  "checkout.session.completed": checkoutEntry,
+  "checkout.session.async_payment_succeeded": checkoutEntry,
+  "customer.subscription.created": subscriptionEntry,
+  "customer.subscription.updated": subscriptionEntry,
+  "customer.subscription.deleted": subscriptionEntry,
+  "customer.subscription.trial_will_end": subscriptionEntry,
+  "customer.subscription.paused": subscriptionEntry,
+  "customer.subscription.resumed": subscriptionEntry,
+  "invoice.paid": invoiceEntry,
+  "invoice.payment_failed": invoiceEntry,
+  "invoice.payment_action_required": invoiceEntry,
+  "invoice.finalized": invoiceEntry,
+  "invoice.voided": invoiceEntry,
+  "invoice.marked_uncollectible": invoiceEntry,
+  "subscription_schedule.created": scheduleEntry(true),
+  "subscription_schedule.updated": scheduleEntry(true),
+  "subscription_schedule.released": scheduleEntry(true),
+  "subscription_schedule.canceled": scheduleEntry(true),
+  "subscription_schedule.completed": scheduleEntry(false),
+  "subscription_schedule.aborted": scheduleEntry(false),
+  // Test mode: subscriptions on a test clock live at its time. Not reconciled:
+  // a later clock event, or the hourly allowance run, does the same.
+  "test_helpers.test_clock.ready": {
+    reconcile: false,
+    apply: async (ctx, event, at) => await applyTestClockReady(ctx, event.data.object, at.eventId, at.nowMs),
+  },
+  "customer.updated": {
+    reconcile: true,
+    apply: async (ctx, event) => await applyCustomerUpdated(ctx, event.data.object),
+  },
+  "customer.deleted": {
+    reconcile: true,
+    apply: async (ctx, event, at) => await applyCustomerDeleted(ctx, event.data.object, at.nowMs),
+  },
+} satisfies HandlerTable;
+
+export type HandledEventType = keyof typeof STRIPE_EVENT_HANDLERS;
+
+/** Every event type we handle, in table order: the webhook endpoint's enabled events. */
+export const HANDLED_EVENT_TYPES = Object.keys(STRIPE_EVENT_HANDLERS) as HandledEventType[];
+
+/** The types reconciliation lists from `GET /v1/events` (`types[]`, at most 20). */
+export const RECONCILED_EVENT_TYPES: readonly HandledEventType[] = HANDLED_EVENT_TYPES.filter(
+  (type) => STRIPE_EVENT_HANDLERS[type].reconcile,
+);
+
+export function isHandledEventType(type: string): type is HandledEventType {
+  return Object.hasOwn(STRIPE_EVENT_HANDLERS, type);
+}
+
+/**
+ * Applies one verified event with its table entry; `ignored` for a type not
+ * in the table. `receivedMs` is when it arrived (ms); rules are evaluated at
+ * `max(receivedMs, event.created)`, since a customer on a test clock lives
+ * ahead of the wall clock.
+ */
+export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, receivedMs: number): Promise<EventOutcome> {
+  if (!isHandledEventType(event.type)) return IGNORED;
+  const entry = STRIPE_EVENT_HANDLERS[event.type] as HandlerEntry<HandledEventType>;
+  const at: EventContext = {
+    eventId: event.id,
+    eventCreated: event.created,
+    previousStatus: previousStatusOf(event),
+    nowMs: Math.max(receivedMs, event.created * 1000),
+  };
+  return await entry.apply(ctx, event as EventOfType<HandledEventType>, at);
+}
+
+/**
+ * Links the Checkout customer (and subscription) to the account named by
+ * `client_reference_id` or `metadata.accountId`, and for a paid top-up
+ * (`mode: "payment"`, `metadata.kind: "top_up"`, `metadata.packId`) grants
+ * the pack's tokens once per session (sourceKey `checkout:<session id>`).
+ * Lands `customer:<id>`, so events waiting for the link wake.
+ *
+ * `refused` (dead at once, for an operator), since our own sessions never
+ * look like this and `client_reference_id` is the one field a buyer can set
+ * on Stripe-hosted flows (Payment Links, pricing tables):
+ * - `client_reference_id` and `metadata.accountId` name different accounts,
+ *   or name no account;
+ * - the customer is linked to another account;
+ * - the account already has a different live customer (our Checkout reuses
+ *   it, see `billingActions.ensureCustomer`); moving the account would orphan
+ *   that customer's invoices and open the wrong Customer Portal.
+ * `wait` for `customer:<id>` when the session names no account and its
+ * customer is not linked yet. A top-up naming a pack we do not sell throws
+ * (retried: a newer deploy may sell it).
+ */
+async function applyCheckoutSession(ctx: MutationCtx, session: Stripe.Checkout.Session, nowMs: number): Promise<EventOutcome> {
+  const stripeCustomerId = stripeIdOf(session.customer);
+  const metadataAccountId = session.metadata?.accountId;
+  if (session.client_reference_id && metadataAccountId && session.client_reference_id !== metadataAccountId) {
+    return refuse(
+      `checkout session ${session.id}: client_reference_id "${session.client_reference_id}" and metadata.accountId "${metadataAccountId}" disagree`,
+    );
+  }
+  const reference = session.client_reference_id ?? metadataAccountId ?? null;
+  const referencedId = reference ? ctx.db.normalizeId("billingAccounts", reference) : null;
+  // The account that already owns the session's customer, read once: it is
+  // both the fallback link and the guard against moving a customer.
+  const owner = stripeCustomerId ? await accountForStripeCustomer(ctx, stripeCustomerId) : null;
+  let account = referencedId ? await ctx.db.get("billingAccounts", referencedId) : null;
+  if (reference && !account) {
+    // Our checkout action always sets a real account id; a wrong one is a bug
+    // or a session created elsewhere.
+    return refuse(`checkout session ${session.id} references unknown account "${reference}"`);
+  }
+  account ??= owner;
+  if (!account) {
+    if (!stripeCustomerId) return IGNORED;
+    return waitFor(
+      dependency.customer(stripeCustomerId),
+      `checkout session ${session.id} has no account reference and its customer is unknown`,
+    );
+  }
+  if (stripeCustomerId) {
+    if (owner && owner._id !== account._id) {
+      return refuse(`customer ${stripeCustomerId} is already linked to another account (${owner._id})`);
+    }
+    if (account.stripeCustomerId !== stripeCustomerId && account.stripeCustomerId && !account.stripeCustomerDeleted) {
+      return refuse(
+        `checkout session ${session.id} has customer ${stripeCustomerId}, but account ${account._id} already has customer ${account.stripeCustomerId}`,
+      );
+    }
+  }
+
+  const subscriptionId = stripeIdOf(session.subscription);
+  const linksSubscription = session.mode === "subscription" && subscriptionId !== undefined;
+  if (stripeCustomerId || linksSubscription) {
+    await settleAccount(ctx, account, nowMs, {
+      changes: stripeCustomerId ? { stripeCustomerId, stripeCustomerDeleted: undefined } : {},
+      // The new subscription's own events may not have arrived; the account
+      // points at it rather than at nothing or an ended one.
+      awaitingSubscriptionId: linksSubscription ? subscriptionId : undefined,
+    });
+  }
+
+  if (session.mode === "payment" && session.metadata?.kind === "top_up") {
+    const pack = TOKEN_PACKS.find((p) => p.id === session.metadata?.packId);
+    if (!pack) throw new Error(`checkout session ${session.id} names unknown token pack "${session.metadata?.packId}"`);
+    if (session.payment_status === "paid") {
+      await grant(ctx, account._id, {
+        sourceKey: `checkout:${session.id}`,
+        amount: pack.tokens,
+        reason: "top_up",
+        note: `Token pack ${pack.id} (${pack.tokens} tokens)`,
+      });
+    }
+    // Unpaid (delayed payment methods): `checkout.session.async_payment_succeeded` grants it later.
+  }
+  return applied([stripeCustomerId ? dependency.customer(stripeCustomerId) : undefined]);
+}
+
+/**
+ * Mirrors the customer's credit balance (`balance`, minor units, negative =
+ * credit) onto the account, writing only when it changed. The account's name
+ * and email come from the user profile, not Stripe. `ignored` for a customer
+ * linked to no account.
+ */
+async function applyCustomerUpdated(ctx: MutationCtx, customer: Stripe.Customer): Promise<EventOutcome> {
+  const account = await accountForStripeCustomer(ctx, customer.id);
+  if (!account) return IGNORED;
+  const currency = customer.currency ?? account.balanceCurrency;
+  if (account.customerBalance !== customer.balance || account.balanceCurrency !== currency) {
+    await ctx.db.patch("billingAccounts", account._id, { customerBalance: customer.balance, balanceCurrency: currency ?? undefined });
+  }
+  return applied();
+}
+
+/**
+ * Marks the account's customer deleted. The account keeps its customer id,
+ * subscriptions and invoices as history; the next Checkout creates a new
+ * customer. Stripe cancels the customer's subscriptions and sends their
+ * `customer.subscription.deleted` events, which move the tier. `ignored`
+ * for a customer linked to no account.
+ */
+async function applyCustomerDeleted(
+  ctx: MutationCtx,
+  customer: Stripe.Customer | Stripe.DeletedCustomer,
+  nowMs: number,
+): Promise<EventOutcome> {
+  const account = await accountForStripeCustomer(ctx, customer.id);
+  if (!account) return IGNORED;
+  await settleAccount(ctx, account, nowMs, { changes: { stripeCustomerDeleted: true } });
+  return applied();
+}

@@ -1,5 +1,0 @@
-import { PricingPage } from "../../features/pricing/components/PricingPage";
-
-export default function PricingRoute() {
-  return <PricingPage />;
-}

@@ -1,0 +1,133 @@
+/**
+ * The shared anchor stream (`./stream.ts`, copied from
+ * `../shared/bench/anchor-convex-stripe`) made to do real work in this app.
+ *
+ * The stream's checkout sessions name users the app does not have
+ * (`client_reference_id: "user_bench_0007"`), and its prices
+ * (`basic_monthly`, `pro_monthly`) are not all in our catalogue. Replayed
+ * as is, every checkout would be refused as naming an unknown account and
+ * the rest would measure dead letters. So, before a pass:
+ * - `seedStreamAccounts` signs in one user per stream customer
+ *   (`storeUser`, as `users.store` does: a user, a personal free account and
+ *   its free allowance) and records the stream's prices in `stripePrices`
+ *   (`basic_monthly` sells Starter, `pro_monthly` Pro), so no Stripe call is
+ *   needed to learn them;
+ * - `linkCheckoutSessions` rewrites each `checkout.session.completed` body so
+ *   `client_reference_id` and `metadata.accountId` name that customer's
+ *   account, as our checkout action sets them. The harness signs the
+ *   rewritten body with our webhook secret. A redelivery gets the same bytes
+ *   as its first delivery.
+ * Nothing else in the stream changes, so its digest (`Stream.digest`) still
+ * identifies it across apps.
+ *
+ * Exported for reuse by budget tests under `tests/convex` (plain
+ * `MutationCtx` code, no harness or `vitest` imports).
+ */
+import type { Id } from "../../../convex/_generated/dataModel";
+import type { MutationCtx } from "../../../convex/_generated/server";
+import { planForLookupKey } from "../../../convex/model/plans";
+import { upsertPrice, type PriceRecord } from "../../../convex/model/prices";
+import { storeUser } from "../../../convex/model/users";
+import { generateStream, type Delivery, type Stream, type StreamOptions } from "./stream";
+
+export { generateStream, signDelivery, type Delivery, type Stream, type StreamOptions, type Target } from "./stream";
+
+/** The catalogue lookup key each of the stream's price lookup keys stands for. */
+export const STREAM_PRICE_PLANS: Readonly<Record<string, string>> = {
+  basic_monthly: "starter_monthly",
+  pro_monthly: "pro_monthly",
+};
+
+/** Issuer of the seeded users' identities (any string: nothing verifies it under convex-test). */
+export const BENCH_ISSUER = "https://clerk.bench.test";
+
+type StreamPrice = { id: string; lookup_key: string | null; unit_amount: number | null; currency: string };
+
+/** The stream's `userId` of customer `c`, as its checkout sessions and subscription metadata carry it. */
+export function streamUserId(c: number): string {
+  return `user_bench_${String(c).padStart(4, "0")}`;
+}
+
+/**
+ * The distinct prices the stream's subscription events carry, as
+ * `stripePrices` rows for the plans they stand for (`STREAM_PRICE_PLANS`).
+ * @throws Error for a stream price with no mapping, so a changed stream fails loudly.
+ */
+export function streamPriceRecords(stream: Stream): PriceRecord[] {
+  const seen = new Map<string, StreamPrice>();
+  for (const d of stream.deliveries) {
+    if (!d.type.startsWith("customer.subscription.")) continue;
+    const sub = (JSON.parse(d.body) as { data: { object: { items: { data: { price: StreamPrice }[] } } } }).data.object;
+    for (const item of sub.items.data) seen.set(item.price.id, item.price);
+  }
+  return [...seen.values()].map((p) => {
+    const lookupKey = p.lookup_key ? STREAM_PRICE_PLANS[p.lookup_key] : undefined;
+    const plan = planForLookupKey(lookupKey);
+    if (!lookupKey || !plan) throw new Error(`stream price ${p.id} (${p.lookup_key}) maps to no catalogue plan`);
+    return {
+      stripePriceId: p.id,
+      lookupKey,
+      tier: plan.tier,
+      interval: plan.interval,
+      unitAmount: p.unit_amount ?? undefined,
+      currency: p.currency,
+    };
+  });
+}
+
+/**
+ * Seeds one signed-in user (personal free account + free allowance) per
+ * stream customer and the stream's prices. Returns the account ids by
+ * customer index. About 5 documents per customer: call it from a test's
+ * `t.run` for up to a few hundred customers.
+ * @param nowMs Convex time (ms) of the sign-ins (starts the free period).
+ */
+export async function seedStreamAccounts(ctx: MutationCtx, stream: Stream, nowMs: number): Promise<Id<"billingAccounts">[]> {
+  for (const price of streamPriceRecords(stream)) await upsertPrice(ctx, price);
+  const accounts: Id<"billingAccounts">[] = [];
+  for (let c = 0; c < stream.options.customers; c++) {
+    const subject = streamUserId(c);
+    const userId = await storeUser(
+      ctx,
+      { issuer: BENCH_ISSUER, subject, tokenIdentifier: `${BENCH_ISSUER}|${subject}`, email: `bench+${c}@example.test`, name: `Bench Customer ${c}` },
+      nowMs,
+    );
+    const account = await ctx.db
+      .query("billingAccounts")
+      .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", userId))
+      .unique();
+    if (!account) throw new Error(`storeUser made no account for ${subject}`);
+    accounts.push(account._id);
+  }
+  return accounts;
+}
+
+/**
+ * A delivery rewriter: `checkout.session.completed` bodies get
+ * `client_reference_id` and `metadata.accountId` set to `accounts[customer]`;
+ * other deliveries pass unchanged. Memoised by event id, so a redelivery is
+ * byte-identical to its first delivery.
+ */
+export function linkCheckoutSessions(accounts: readonly string[]): (d: Delivery) => Delivery {
+  const bodies = new Map<string, string>();
+  return (d) => {
+    if (d.type !== "checkout.session.completed") return d;
+    let body = bodies.get(d.eventId);
+    if (body === undefined) {
+      const accountId = accounts[d.customer];
+      if (!accountId) throw new Error(`no seeded account for stream customer ${d.customer}`);
+      const event = JSON.parse(d.body) as { data: { object: { client_reference_id: string | null; metadata: Record<string, string> | null } } };
+      const session = event.data.object;
+      session.client_reference_id = accountId;
+      session.metadata = { ...session.metadata, accountId };
+      body = JSON.stringify(event, null, 2);
+      bodies.set(d.eventId, body);
+    }
+    return { ...d, body };
+  };
+}
+
+/** The anchor stream with the harness's defaults (100 customers, 10 % redeliveries, seed 20261028): 880 deliveries. */
+export function anchorStream(options: StreamOptions = {}): Stream {
+  return generateStream(options);
+}
