@@ -29,6 +29,12 @@ const TARGET = { path: "/stripe/webhook", secret: "whsec_bench_app_0000000000000
 
 type T = ReturnType<typeof makeTest>;
 
+/**
+ * A fresh instance with every app function instrumented. If billing moves into
+ * a Convex component, register it here too (`t.registerComponent(name, schema,
+ * instrumentModules(componentModules, name, counters))`), or its functions run
+ * uncounted, as the shared harness's README says.
+ */
 function makeTest(counters: FunctionCounters) {
   return convexTest({ schema, modules: instrumentModules(modules, "app", counters), transactionLimits: true });
 }
