@@ -26,7 +26,7 @@ export default tseslint.config(
   },
   {
     // Config files and JS are not part of a TS project.
-    files: ["**/*.js"],
+    files: ["**/*.{js,mjs}"],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -20,15 +20,16 @@
  * Nothing else in the stream changes, so its digest (`Stream.digest`) still
  * identifies it across apps.
  *
- * Exported for reuse by budget tests under `tests/convex` (plain
- * `MutationCtx` code, no harness or `vitest` imports).
+ * Exported, with the stream builder (`generateStream`; its defaults are the
+ * anchor's 880 deliveries) and the signer, for budget tests under
+ * `tests/convex`: plain `MutationCtx` code, no harness or `vitest` imports.
  */
 import type { Id } from "../../../convex/_generated/dataModel";
 import type { MutationCtx } from "../../../convex/_generated/server";
 import { planForLookupKey } from "../../../convex/model/plans";
 import { upsertPrice, type PriceRecord } from "../../../convex/model/prices";
 import { storeUser } from "../../../convex/model/users";
-import { generateStream, type Delivery, type Stream, type StreamOptions } from "./stream";
+import type { Delivery, Stream } from "./stream";
 
 export { generateStream, signDelivery, type Delivery, type Stream, type StreamOptions, type Target } from "./stream";
 
@@ -125,9 +126,4 @@ export function linkCheckoutSessions(accounts: readonly string[]): (d: Delivery)
     }
     return { ...d, body };
   };
-}
-
-/** The anchor stream with the harness's defaults (100 customers, 10 % redeliveries, seed 20261028): 880 deliveries. */
-export function anchorStream(options: StreamOptions = {}): Stream {
-  return generateStream(options);
 }

@@ -3,7 +3,9 @@
 // Local changes, marked "(local)": `env` may be computed from the Stripe double
 // (to point the app's API-base variables at it), and `prepare` seeds each fresh
 // instance and may adapt each delivery before it is signed (outside the timed
-// window). The stream, its digest and every measurement are unchanged.
+// window). The stream, its digest and every measurement are unchanged. Typed
+// for this repo's lint and tsconfig (generic instance type, no `any`,
+// noUncheckedIndexedAccess).
 // Orchestration shared by every app under test (anchor or other):
 //   stream -> Stripe double + fetch redirect -> env -> fake timers -> warm-up pass
 //   -> BENCH_RUNS measured passes (fresh convex-test instance each) -> JSON + table.
@@ -24,7 +26,7 @@ import { startStripeDouble, type StripeDouble } from "./stripeDouble";
 import { FunctionCounters } from "./instrument";
 import { replayStream, type ReplayDeps, type RunResult } from "./replay";
 
-export interface BenchConfig {
+export interface BenchConfig<T extends ReplayDeps["t"] = ReplayDeps["t"]> {
   /** name used in the result file, e.g. "anchor-convex-stripe" */
   label: string;
   /** route path + webhook secret of the app under test */
@@ -32,15 +34,15 @@ export interface BenchConfig {
   /** env vars the app reads (set with vi.stubEnv for the whole bench); (local) or a function of the Stripe double */
   env?: Record<string, string> | ((double: StripeDouble) => Record<string, string>);
   /** build a FRESH convex-test instance whose modules are wrapped with instrumentModules(..., counters) */
-  makeT: (counters: FunctionCounters) => ReplayDeps["t"] | Promise<ReplayDeps["t"]>;
+  makeT: (counters: FunctionCounters) => T | Promise<T>;
   /**
    * (local) Seeds a fresh instance before its pass (not counted: counters and
    * the double are reset afterwards). May return a function that rewrites each
    * delivery before it is signed, e.g. to name the accounts it seeded.
    */
-  prepare?: (t: any, stream: Stream) => Promise<((d: Delivery) => Delivery) | void>;
+  prepare?: (t: T, stream: Stream) => Promise<((d: Delivery) => Delivery) | void>;
   /** optional end-of-pass sanity snapshot (row counts etc.) */
-  finalState?: (t: any) => Promise<Record<string, unknown>>;
+  finalState?: (t: T) => Promise<Record<string, unknown>>;
   /** free-form facts recorded in the result file (package versions...) */
   meta?: Record<string, unknown>;
 }
@@ -52,7 +54,7 @@ export interface BenchOutput {
 
 const envNum = (k: string, d: number) => (process.env[k] !== undefined && process.env[k] !== "" ? Number(process.env[k]) : d);
 
-export async function runBench(cfg: BenchConfig): Promise<BenchOutput> {
+export async function runBench<T extends ReplayDeps["t"]>(cfg: BenchConfig<T>): Promise<BenchOutput> {
   const runs = envNum("BENCH_RUNS", 3);
   const warmupSetting = envNum("BENCH_WARMUP", -1);
   const drainOn = envNum("BENCH_DRAIN", 1) === 1;
@@ -118,7 +120,7 @@ export async function runBench(cfg: BenchConfig): Promise<BenchOutput> {
       const r = await replayStream(stream, cfg.target, deps(t, adapt));
       const finalState = cfg.finalState ? await cfg.finalState(t) : undefined;
       const { results, ...summary } = r;
-      out.push({ run, ...summary, finalState, results } as any);
+      out.push({ run, ...summary, finalState, results } as BenchOutput["runs"][number]);
     }
   } finally {
     vi.useRealTimers();
@@ -188,8 +190,8 @@ function printSummary(label: string, s: { digest: string; deliveries: number; du
   lines.push("\nper step (median ms per run | mean Stripe calls | mean mutations | mean docs written):");
   const steps = Object.keys(runs[0]?.byStep ?? {});
   for (const k of steps) {
-    const meds = runs.map((r) => r.byStep[k].ms.median.toFixed(3)).join(" / ");
-    const g = runs[0].byStep[k];
+    const meds = runs.map((r) => r.byStep[k]!.ms.median.toFixed(3)).join(" / ");
+    const g = runs[0]!.byStep[k]!;
     lines.push(`  ${k.padEnd(34)} n=${String(g.count).padStart(3)}  ${meds.padEnd(26)} | ${g.stripeCalls} | ${g.mutations} | ${g.documentsWritten}`);
   }
   const fd = runs.map((r) => `${r.firstVsDuplicate.first.ms.median.toFixed(3)}/${r.firstVsDuplicate.duplicate.ms.median.toFixed(3)}`).join("  ");

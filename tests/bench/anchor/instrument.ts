@@ -1,5 +1,6 @@
 // Copied from ../shared/bench/anchor-convex-stripe/bench/instrument.ts (the shared webhook-cost
 // harness, a measurement tool, not product code). See docs/BENCHMARKS.md.
+// Local change: typed for this repo's lint (no `any`); behaviour unchanged.
 // Counts Convex function executions under convex-test, for any app or component,
 // without touching product code.
 //
@@ -12,7 +13,14 @@
 // (documents/bytes read & written, index ranges) when the handler finishes.
 import { AsyncLocalStorage } from "node:async_hooks";
 
-type ModuleMap = Record<string, () => Promise<any>>;
+type ModuleMap = Record<string, () => Promise<unknown>>;
+/** What `ctx.meta.getTransactionMetrics()` returns (convex-test), as far as it is read here. */
+type TransactionMetrics = Partial<
+  Record<"documentsRead" | "documentsWritten" | "bytesRead" | "bytesWritten" | "databaseQueries", { used?: number }>
+>;
+type HandlerCtx = { meta: { getTransactionMetrics(): Promise<TransactionMetrics> } };
+type Handler = (ctx: HandlerCtx, args: unknown) => unknown;
+type RegisteredFunction = { _handler: Handler; isQuery?: boolean; isMutation?: boolean; isAction?: boolean };
 type Kind = "query" | "mutation" | "action";
 
 export interface CounterSnapshot {
@@ -80,7 +88,7 @@ export class FunctionCounters {
     this.s.errors++;
   }
 
-  addMetrics(m: any) {
+  addMetrics(m: TransactionMetrics | undefined) {
     this.s.transactions++;
     this.s.documentsRead += m?.documentsRead?.used ?? 0;
     this.s.documentsWritten += m?.documentsWritten?.used ?? 0;
@@ -96,9 +104,9 @@ export class FunctionCounters {
 // inherit the async context through setTimeout) count as top-level.
 const txFrame = new AsyncLocalStorage<{ active: boolean }>();
 
-function wrapHandler(kind: Kind, name: string, orig: (ctx: any, args: any) => any, counters: FunctionCounters) {
+function wrapHandler(kind: Kind, name: string, orig: Handler, counters: FunctionCounters): Handler {
   if (kind === "action") {
-    return async (ctx: any, args: any) => {
+    return async (ctx, args) => {
       counters.count(kind, name);
       counters.running++;
       try {
@@ -111,7 +119,7 @@ function wrapHandler(kind: Kind, name: string, orig: (ctx: any, args: any) => an
       }
     };
   }
-  return async (ctx: any, args: any) => {
+  return async (ctx, args) => {
     counters.count(kind, name);
     counters.running++;
     const parent = txFrame.getStore();
@@ -136,8 +144,9 @@ function wrapHandler(kind: Kind, name: string, orig: (ctx: any, args: any) => an
   };
 }
 
-function kindOf(fn: any): Kind | undefined {
-  if (fn === null || (typeof fn !== "function" && typeof fn !== "object")) return undefined;
+function kindOf(value: unknown): Kind | undefined {
+  if (value === null || (typeof value !== "function" && typeof value !== "object")) return undefined;
+  const fn = value as Partial<RegisteredFunction>;
   if (!("_handler" in fn)) return undefined;
   if (fn.isQuery) return "query";
   if (fn.isMutation) return "mutation";
@@ -152,25 +161,25 @@ function kindOf(fn: any): Kind | undefined {
  */
 export function instrumentModules(modules: ModuleMap, label: string, counters: FunctionCounters): ModuleMap {
   const genKey = Object.keys(modules).find((k) => k.includes("_generated"));
-  const root = genKey ? genKey.split("_generated", 2)[0] : "";
+  const root = genKey ? (genKey.split("_generated", 2)[0] ?? "") : "";
   const out: ModuleMap = {};
   for (const [key, load] of Object.entries(modules)) {
     const modPath = key.slice(root.length).replace(/\.[^.]+$/, "");
-    let cached: Promise<any> | undefined;
+    let cached: Promise<unknown> | undefined;
     out[key] = () =>
       (cached ??= load().then((mod) => {
-        const copy: Record<string, any> = {};
-        for (const [exp, val] of Object.entries(mod)) {
+        const copy: Record<string, unknown> = {};
+        for (const [exp, val] of Object.entries(mod as Record<string, unknown>)) {
           const kind = kindOf(val);
           if (!kind) {
             copy[exp] = val;
             continue;
           }
-          const wrapped = wrapHandler(kind, `${label}/${modPath}:${exp}`, (val as any)._handler, counters);
+          const wrapped = wrapHandler(kind, `${label}/${modPath}:${exp}`, (val as RegisteredFunction)._handler, counters);
           copy[exp] = new Proxy(val as object, {
-            get(target, prop) {
+            get(target, prop): unknown {
               if (prop === "_handler") return wrapped;
-              return Reflect.get(target, prop, target);
+              return Reflect.get(target, prop, target) as unknown;
             },
           });
         }

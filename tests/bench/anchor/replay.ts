@@ -1,7 +1,8 @@
 // Copied from ../shared/bench/anchor-convex-stripe/bench/replay.ts (the shared webhook-cost
 // harness, a measurement tool, not product code). See docs/BENCHMARKS.md.
 // Local change, marked "(local)": an optional `adapt` rewrites each delivery
-// just before it is signed (outside the timed window).
+// just before it is signed (outside the timed window). `stats` reads sorted
+// entries with `!` for this repo's noUncheckedIndexedAccess.
 // Target-agnostic replay: POSTs every delivery of a Stream to a convex-test
 // instance's HTTP route, one at a time, and records per-delivery cost.
 //
@@ -116,10 +117,10 @@ export interface RunResult {
 export function stats(xs: number[]): Stats {
   if (xs.length === 0) return { n: 0, mean: 0, median: 0, p95: 0, p99: 0, max: 0, sum: 0 };
   const s = [...xs].sort((a, b) => a - b);
-  const rank = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+  const rank = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
   const sum = s.reduce((a, b) => a + b, 0);
   const r = (x: number) => Math.round(x * 1000) / 1000;
-  return { n: s.length, mean: r(sum / s.length), median: r(rank(0.5)), p95: r(rank(0.95)), p99: r(rank(0.99)), max: r(s[s.length - 1]), sum: r(sum) };
+  return { n: s.length, mean: r(sum / s.length), median: r(rank(0.5)), p95: r(rank(0.95)), p99: r(rank(0.99)), max: r(s[s.length - 1]!), sum: r(sum) };
 }
 
 function phase(

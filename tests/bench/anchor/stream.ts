@@ -1,5 +1,7 @@
 // Copied from ../shared/bench/anchor-convex-stripe/bench/stream.ts (the shared webhook-cost
 // harness, a measurement tool, not product code). See docs/BENCHMARKS.md.
+// Local change: two `!` for this repo's noUncheckedIndexedAccess; the stream's
+// bytes and digest are unchanged.
 // Deterministic, target-agnostic stream of Stripe webhook deliveries.
 //
 // - generateStream(): builds the event payloads (JSON bodies, byte-identical for a
@@ -517,7 +519,7 @@ export function generateStream(opts: StreamOptions = {}): Stream {
   const idx = firstDeliveries.map((_, i) => i);
   for (let i = idx.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]];
+    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
   }
   const dupAt = new Map<number, number[]>(); // insert-after position -> original indexes
   for (const orig of idx.slice(0, nDup).sort((a, b) => a - b)) {
@@ -530,7 +532,7 @@ export function generateStream(opts: StreamOptions = {}): Stream {
   firstDeliveries.forEach((d, i) => {
     deliveries.push({ seq: deliveries.length, duplicate: false, attempt: 1, ...d });
     for (const orig of dupAt.get(i) ?? []) {
-      deliveries.push({ seq: deliveries.length, duplicate: true, attempt: 2, ...firstDeliveries[orig] });
+      deliveries.push({ seq: deliveries.length, duplicate: true, attempt: 2, ...firstDeliveries[orig]! });
     }
   });
 

@@ -1,5 +1,6 @@
 // Copied from ../shared/bench/anchor-convex-stripe/bench/stripeDouble.ts (the shared webhook-cost
 // harness, a measurement tool, not product code). See docs/BENCHMARKS.md.
+// Local change: two type assertions dropped that this repo's lint finds unnecessary.
 // Local Stripe API double (node:http on 127.0.0.1:<random>) + a fetch wrapper that
 // sends https://api.stripe.com/* to it.
 //
@@ -131,9 +132,9 @@ export async function startStripeDouble(stream: Stream, latencyMs = 0): Promise<
           return realFetch(new Request(to, input), init);
         }
         if (u.origin !== origin) counts.otherOutbound++;
-        return realFetch(input as RequestInfo, init);
+        return realFetch(input, init);
       };
-      return wrapped as typeof fetch;
+      return wrapped;
     },
     close: () =>
       new Promise<void>((resolve) => {
