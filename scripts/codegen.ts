@@ -117,7 +117,10 @@ async function codegenInto(cwd: string): Promise<number> {
   }
 }
 
-/** Copies the project into a scratch directory (packages resolve from the real tree) and runs codegen there. */
+/**
+ * Copies the project into a scratch directory and runs codegen there; packages
+ * resolve from the project's node_modules, or this repository's.
+ */
 async function codegenInScratch(project: string): Promise<{ scratch: string; code: number }> {
   const scratch = mkdtempSync(join(tmpdir(), "codegen-check-"));
   for (const entry of ["convex", "package.json", "tsconfig.json", "convex.json"]) {
@@ -127,7 +130,8 @@ async function codegenInScratch(project: string): Promise<{ scratch: string; cod
     // A fixture project: the CLI only needs `convex` among the dependencies.
     writeFileSync(join(scratch, "package.json"), JSON.stringify({ private: true, type: "module", dependencies: { convex: CONVEX_VERSION.version } }));
   }
-  symlinkSync(join(ROOT, "node_modules"), join(scratch, "node_modules"));
+  const ownModules = join(project, "node_modules");
+  symlinkSync(existsSync(ownModules) ? ownModules : join(ROOT, "node_modules"), join(scratch, "node_modules"));
   return { scratch, code: await codegenInto(scratch) };
 }
 

@@ -33,7 +33,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { SchemaDefinition } from "convex/server";
-import { buildModuleMap, type ModuleMap } from "./modules";
+import { buildModuleMap, modulePathOf, type ModuleMap } from "./modules";
 
 const CONFIG_FILES = ["convex.config.ts", "convex.config.js"];
 const PLATFORM_ENV = ["CONVEX_CLOUD_URL", "CONVEX_SITE_URL"];
@@ -239,6 +239,8 @@ export type LoadedComponent = {
   schema: SchemaDefinition<never, boolean> | undefined;
   /** The component's modules (its `_generated` included), each function entering its env. */
   modules: ModuleMap;
+  /** Whether it has a `crons.ts` (not run by the local backend). */
+  hasCrons: boolean;
 };
 
 /**
@@ -261,6 +263,7 @@ export async function loadComponentInstances(
       componentPath: instance.componentPath,
       schema: await loadComponentSchema(raw, instance.dir),
       modules: wrapModules(raw, instance.env),
+      hasCrons: Object.keys(raw).some((file) => modulePathOf(instance.dir, file) === "crons"),
     });
   }
   return { components, appModules: (modules) => wrapModules(modules, null) };

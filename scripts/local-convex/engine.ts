@@ -184,6 +184,11 @@ export class Engine {
     return this.components.map((c) => c.componentPath);
   }
 
+  /** Component instances with a `crons.ts` of their own, which the local backend does not run. */
+  componentsWithCrons(): string[] {
+    return this.components.filter((c) => c.hasCrons).map((c) => c.componentPath);
+  }
+
   /** Whether a module file exists (e.g. `"http"`, `"crons"`). */
   hasModule(modulePath: string): boolean {
     return this.modulesByPath.has(modulePath);
