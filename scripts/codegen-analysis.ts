@@ -129,6 +129,31 @@ function isFunctionModule(path: string): boolean {
   return !path.startsWith("_deps/") && path !== "auth.config.js" && path !== "schema.js" && path !== "convex.config.js";
 }
 
+/**
+ * A validator's JSON as a deployment returns it: it keeps object fields in a
+ * sorted map, so they come back in name order (union members keep theirs).
+ * Codegen prints fields in the order it receives them.
+ */
+export function canonicalValidatorJson(json: string): string {
+  const canon = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(canon);
+    if (typeof node !== "object" || node === null) return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) out[key] = canon(value);
+    if (out.type === "object" && typeof out.value === "object" && out.value !== null && !Array.isArray(out.value)) {
+      const fields = out.value as Record<string, unknown>;
+      out.value = Object.fromEntries(Object.keys(fields).sort(compareNames).map((k) => [k, fields[k]]));
+    }
+    return out;
+  };
+  return JSON.stringify(canon(JSON.parse(json)));
+}
+
+/** Byte order, as Rust's BTreeMap<String, _> sorts. */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function analyzeExports(mod: Record<string, unknown>): AnalyzedFunction[] {
   const functions: AnalyzedFunction[] = [];
   for (const [name, value] of Object.entries(mod)) {
@@ -141,8 +166,8 @@ function analyzeExports(mod: Record<string, unknown>): AnalyzedFunction[] {
       pos: null,
       udfType,
       visibility: fn.isPublic ? { kind: "public" } : fn.isInternal ? { kind: "internal" } : null,
-      args: fn.exportArgs(),
-      returns: typeof fn.exportReturns === "function" ? fn.exportReturns() : null,
+      args: canonicalValidatorJson(fn.exportArgs()),
+      returns: typeof fn.exportReturns === "function" ? canonicalValidatorJson(fn.exportReturns()) : null,
     });
   }
   return functions;
@@ -178,7 +203,7 @@ function exportsOf(functions: Record<string, AnalyzedModule>): { type: "branch";
   const serialize = (tree: Tree): { type: "branch"; branch: [string, ComponentExports][] } => ({
     type: "branch",
     branch: [...tree.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => compareNames(a, b))
       .map(([key, child]) => [key, typeof child === "string" ? { type: "leaf", leaf: child } : serialize(child)]),
   });
   return serialize(root);
@@ -260,7 +285,9 @@ export async function analyzeStartPush(request: StartPushRequest, options: { ser
       if (def.schema) {
         writeModule(join(dir, "_schema"), def.schema);
         const mod = await importFile(join(dir, "_schema", def.schema.path));
-        schema = JSON.parse((mod.default as { export(): string }).export()) as EvaluatedComponentDefinition["schema"];
+        const exported = JSON.parse(canonicalValidatorJson((mod.default as { export(): string }).export())) as { tables: { tableName: string }[]; schemaValidation: boolean };
+        // Tables in name order, as a deployment's sorted map returns them.
+        schema = { ...exported, tables: [...exported.tables].sort((a, b) => compareNames(a.tableName, b.tableName)) };
       }
       const definition = metadata.get(def.definitionPath)!;
       if (def.definitionPath !== "") definition.exports = exportsOf(functions);
@@ -312,7 +339,10 @@ async function evaluateDefinition(scratch: string, def: DefinitionConfig, known:
     throw new Error(`${isApp ? "app" : def.definitionPath}: evaluating convex.config failed: ${(e as Error).stack ?? String(e)}`);
   }
   const { name: _name, envVars, ...rest } = exported;
-  return { ...rest, path: def.definitionPath, envVars: envVars ?? [] };
+  // A deployment keeps declared env and child env bindings in sorted maps.
+  const sortedEnv = (envVars ?? []).map(([name, decl]): EnvVarDecl => [name, { ...decl, value: canonicalValidatorJson(decl.value) }]).sort(([a], [b]) => compareNames(a, b));
+  const childComponents = rest.childComponents.map((child) => ({ ...child, env: child.env ? [...child.env].sort(([a], [b]) => compareNames(a, b)) : [] }));
+  return { ...rest, childComponents, path: def.definitionPath, envVars: sortedEnv };
 }
 
 function checkedComponent(definitionPath: string, componentPath: string, analysis: Record<string, EvaluatedComponentDefinition>): CheckedComponent {
