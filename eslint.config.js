@@ -5,7 +5,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist", "node_modules", "convex/_generated", "tools/local-backend/tests/fixtures/convex/_generated", "test-results", "playwright-report", ".local"] },
+  { ignores: ["dist", "node_modules", "convex/_generated", "**/_generated", "test-results", "playwright-report", ".local"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

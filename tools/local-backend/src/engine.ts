@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { convexTest } from "convex-test";
 import { makeFunctionReference, type SchemaDefinition, type UserIdentity } from "convex/server";
 import { convexToJson, jsonToConvex, type JSONValue, type Value } from "convex/values";
+import { findComponentDirs, installComponentEnvProxy, loadComponentInstances, readAppEnv, type LoadedComponent } from "./components";
 import { buildModuleMap, listModuleFiles, modulePathOf, type ModuleMap } from "./modules";
 
 export type FunctionKind = "query" | "mutation" | "action";
@@ -54,6 +55,7 @@ type Accessor = {
   mutation(path: string, args?: Record<string, Value>): Promise<Value>;
   action(path: string, args?: Record<string, Value>): Promise<Value>;
   run<T>(fn: (ctx: RunCtx) => Promise<T>): Promise<T>;
+  runInComponent<T>(componentPath: string, fn: (ctx: RunCtx) => Promise<T>): Promise<T>;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   withIdentity(identity: Partial<UserIdentity>): Accessor;
 };
@@ -77,15 +79,23 @@ type ConvexGlobal = {
   transactionManager: { _lastCommitTs: bigint };
 };
 
-/** What `--persist` writes: the committed documents of the root component. */
-export type PersistedState = {
-  format: "local-convex-state/1";
-  savedAt: string;
-  lastCommitTs: string;
+/** One component's committed documents and files. */
+type PersistedDb = {
   nextDocId: number;
   lastCreationTime: number;
   documents: JSONValue[];
   storage: Record<string, string>;
+};
+
+/**
+ * What `--persist` writes: the committed documents of the app (top level)
+ * and, when the app installs components, of each component by its path.
+ */
+export type PersistedState = PersistedDb & {
+  format: "local-convex-state/1";
+  savedAt: string;
+  lastCommitTs: string;
+  components?: Record<string, PersistedDb>;
 };
 
 function isConvexGlobal(store: unknown): store is ConvexGlobal {
@@ -123,6 +133,9 @@ export type EngineOptions = {
 export class Engine {
   readonly convexDir: string;
   private readonly modules: ModuleMap;
+  private readonly componentDirs: string[];
+  private components: LoadedComponent[] = [];
+  private testModules: ModuleMap;
   private readonly modulesByPath = new Map<string, () => Promise<Record<string, unknown>>>();
   private schema: SchemaDefinition<never, boolean> | undefined;
   private t!: Accessor;
@@ -131,14 +144,27 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.convexDir = options.convexDir;
-    this.modules = buildModuleMap(this.convexDir);
-    for (const file of listModuleFiles(this.convexDir)) {
+    // Component directories hold the components' modules, not the app's.
+    this.componentDirs = findComponentDirs(this.convexDir);
+    this.modules = buildModuleMap(this.convexDir, this.componentDirs);
+    this.testModules = this.modules;
+    for (const file of listModuleFiles(this.convexDir, this.componentDirs)) {
       this.modulesByPath.set(modulePathOf(this.convexDir, file), this.modules[file]!);
     }
   }
 
-  /** Loads the schema and creates an empty database. */
+  /**
+   * Loads the schema and the installed components (./components.ts)
+   * and creates an empty database. Throws when declared env is missing or invalid.
+   */
   async init(): Promise<void> {
+    if (this.moduleFile("convex.config")) {
+      // Before any module loads: `_generated/server` captures `process.env`.
+      installComponentEnvProxy();
+      const loaded = await loadComponentInstances(this.convexDir, this.componentDirs, readAppEnv);
+      this.components = loaded.components;
+      this.testModules = loaded.appModules(this.modules);
+    }
     const schemaLoader = this.modulesByPath.get("schema");
     this.schema = schemaLoader
       ? ((await schemaLoader()).default as SchemaDefinition<never, boolean>)
@@ -147,8 +173,20 @@ export class Engine {
   }
 
   private fresh() {
-    this.t = convexTest({ schema: this.schema, modules: this.modules, transactionLimits: true }) as unknown as Accessor;
+    const t = convexTest({ schema: this.schema, modules: this.testModules, transactionLimits: true });
+    for (const c of this.components) t.registerComponent(c.componentPath, c.schema as never, c.modules);
+    this.t = t as unknown as Accessor;
     this.global = captureGlobal(this.t);
+  }
+
+  /** Paths of the installed component instances (`counter`, `parent/child`). */
+  componentPaths(): string[] {
+    return this.components.map((c) => c.componentPath);
+  }
+
+  /** Component instances with a `crons.ts` of their own, which the local backend does not run. */
+  componentsWithCrons(): string[] {
+    return this.components.filter((c) => c.hasCrons).map((c) => c.componentPath);
   }
 
   /** Whether a module file exists (e.g. `"http"`, `"crons"`). */
@@ -238,21 +276,17 @@ export class Engine {
     this.global.transactionManager._lastCommitTs = previousTs;
   }
 
-  private db(): DatabaseFake {
-    return this.global.components[""]!.db;
+  private db(componentPath = ""): DatabaseFake {
+    return this.global.components[componentPath]!.db;
   }
 
-  /** The committed state, ready for `JSON.stringify`. */
-  async dump(): Promise<PersistedState> {
-    const db = this.db();
+  private async dumpDb(componentPath: string): Promise<PersistedDb> {
+    const db = this.db(componentPath);
     const storage: Record<string, string> = {};
     for (const [id, blob] of Object.entries(db._storage)) {
       storage[id] = Buffer.from(await blob.arrayBuffer()).toString("base64");
     }
     return {
-      format: "local-convex-state/1",
-      savedAt: new Date().toISOString(),
-      lastCommitTs: this.commitTs().toString(),
       nextDocId: db._nextDocId,
       lastCreationTime: db._lastCreationTime,
       documents: Object.values(db._documents).map((doc) => convexToJson(doc)),
@@ -260,29 +294,35 @@ export class Engine {
     };
   }
 
-  /**
-   * Replaces the database with a dumped state. Scheduled functions that were
-   * pending are scheduled again for their original time (under new job ids:
-   * convex-test's timers died with the old process); ones that were running
-   * are marked failed, as a crashed deployment would leave them.
-   */
-  async load(state: PersistedState): Promise<{ documents: number; rescheduled: number }> {
-    if (state.format !== "local-convex-state/1") throw new Error(`unknown state format ${String(state.format)}`);
-    this.fresh();
-    const db = this.db();
+  /** The committed state, ready for `JSON.stringify`. */
+  async dump(): Promise<PersistedState> {
+    const state: PersistedState = {
+      format: "local-convex-state/1",
+      savedAt: new Date().toISOString(),
+      lastCommitTs: this.commitTs().toString(),
+      ...(await this.dumpDb("")),
+    };
+    if (this.components.length > 0) {
+      state.components = {};
+      for (const c of this.components) state.components[c.componentPath] = await this.dumpDb(c.componentPath);
+    }
+    return state;
+  }
+
+  /** Restores one component's documents; returns its pending scheduled functions (running ones are marked failed). */
+  private loadDb(componentPath: string, saved: PersistedDb): { id: string; name: string; args: Record<string, Value>; at: number }[] {
+    const db = this.db(componentPath);
     db._documents = {};
-    for (const json of state.documents) {
+    for (const json of saved.documents) {
       const doc = jsonToConvex(json) as Record<string, Value>;
       db._documents[doc._id as string] = doc;
     }
     db._storage = {};
-    for (const [id, b64] of Object.entries(state.storage)) {
+    for (const [id, b64] of Object.entries(saved.storage)) {
       db._storage[id] = new Blob([Buffer.from(b64, "base64")]);
     }
-    db._nextDocId = state.nextDocId;
-    db._lastCreationTime = state.lastCreationTime;
-    this.global.transactionManager._lastCommitTs = BigInt(state.lastCommitTs);
-
+    db._nextDocId = saved.nextDocId;
+    db._lastCreationTime = saved.lastCreationTime;
     const pending: { id: string; name: string; args: Record<string, Value>; at: number }[] = [];
     for (const doc of Object.values(db._documents)) {
       if (!(doc._id as string).endsWith("_scheduled_functions")) continue;
@@ -298,15 +338,36 @@ export class Engine {
         db._documents[doc._id as string] = { ...doc, state: { kind: "failed" }, completedTime: Date.now() };
       }
     }
-    if (pending.length > 0) {
-      await this.t.run(async (ctx) => {
+    return pending;
+  }
+
+  /**
+   * Replaces the database with a dumped state. Scheduled functions that were
+   * pending are scheduled again for their original time (under new job ids:
+   * convex-test's timers died with the old process); ones that were running
+   * are marked failed, as a crashed deployment would leave them.
+   */
+  async load(state: PersistedState): Promise<{ documents: number; rescheduled: number }> {
+    if (state.format !== "local-convex-state/1") throw new Error(`unknown state format ${String(state.format)}`);
+    this.fresh();
+    this.global.transactionManager._lastCommitTs = BigInt(state.lastCommitTs);
+    let documents = state.documents.length;
+    let rescheduled = 0;
+    const dbs: [string, PersistedDb | undefined][] = [["", state], ...this.components.map((c): [string, PersistedDb | undefined] => [c.componentPath, state.components?.[c.componentPath]])];
+    for (const [componentPath, saved] of dbs) {
+      if (!saved) continue;
+      if (componentPath !== "") documents += saved.documents.length;
+      const pending = this.loadDb(componentPath, saved);
+      if (pending.length === 0) continue;
+      rescheduled += pending.length;
+      await this.t.runInComponent(componentPath, async (ctx) => {
         for (const job of pending) {
           await ctx.scheduler.cancel(job.id);
           await ctx.scheduler.runAt(Math.max(job.at, Date.now()), makeFunctionReference(job.name), job.args);
         }
       });
     }
-    return { documents: state.documents.length, rescheduled: pending.length };
+    return { documents, rescheduled };
   }
 }
 

@@ -241,6 +241,8 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
     if (devAuth) log(`dev sign-in issuer ${devAuth.issuer}`);
     log(`auth providers: ${verifier.providers.map((p) => ("type" in p ? p.issuer : p.domain)).join(", ") || "none"}`);
     if (jobs.length) log(`crons (${options.crons ?? "schedule"}): ${jobs.map((j) => j.name).join(", ")}`);
+    if (engine.componentPaths().length) log(`components: ${engine.componentPaths().join(", ")}`);
+    for (const path of engine.componentsWithCrons()) log(`component ${path}: its crons.ts is not run locally; schedule from the app's crons.ts`);
 
     return {
       url,

@@ -10,15 +10,19 @@ import { pathToFileURL } from "node:url";
 const SOURCE = /\.(ts|tsx|js|jsx|mts|mjs)$/;
 const SKIP = /(\.d\.ts|\.test\.[jt]sx?|\.spec\.[jt]sx?)$/;
 
-/** Absolute paths of the function-module files under `convexDir` (including `_generated`). */
-export function listModuleFiles(convexDir: string): string[] {
+/**
+ * Absolute paths of the function-module files under `convexDir` (including
+ * `_generated`), leaving out `skipDirs` (absolute: component directories).
+ */
+export function listModuleFiles(convexDir: string, skipDirs: readonly string[] = []): string[] {
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       if (name.startsWith(".") || name === "node_modules") continue;
       const full = join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else if (SOURCE.test(name) && !SKIP.test(name)) files.push(full);
+      if (statSync(full).isDirectory()) {
+        if (!skipDirs.includes(full)) walk(full);
+      } else if (SOURCE.test(name) && !SKIP.test(name)) files.push(full);
     }
   };
   walk(convexDir);
@@ -28,8 +32,8 @@ export function listModuleFiles(convexDir: string): string[] {
 export type ModuleMap = Record<string, () => Promise<Record<string, unknown>>>;
 
 /** `{ absolutePath: () => import(absolutePath) }` for every module file. */
-export function buildModuleMap(convexDir: string): ModuleMap {
-  const files = listModuleFiles(convexDir);
+export function buildModuleMap(convexDir: string, skipDirs: readonly string[] = []): ModuleMap {
+  const files = listModuleFiles(convexDir, skipDirs);
   if (!files.some((f) => f.includes(`${sep}_generated${sep}`))) {
     throw new Error(`${convexDir} has no _generated directory; run \`npm run codegen\` first.`);
   }
