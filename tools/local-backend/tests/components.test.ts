@@ -4,7 +4,7 @@
  * with a local `counter` component; its `_generated` is checked by the codegen
  * package's components test).
  */
-import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
@@ -18,6 +18,7 @@ import { waitFor } from "./fixtures/backend";
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const FIXTURE = join(import.meta.dirname, "fixtures", "component-app");
 const tmp = mkdtempSync(join(tmpdir(), "local-convex-components-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const increment = makeFunctionReference<"mutation", { name: string }, number>("counters:increment");
 const addMany = makeFunctionReference<"action", { name: string; amount: number }, number>("counters:addMany");
