@@ -248,12 +248,15 @@ export default defineSchema({
   // operators. Small on purpose: the raw payload lives in `webhookPayloads`,
   // so status changes never rewrite it, and operator lists, the sweep and
   // reconciliation read only these rows. Read by id on every delivery (the
-  // redelivery check).
+  // redelivery check). A row settled on receipt is the smallest: id, type,
+  // status, `eventCreated`, `receivedAt` (and `lastError` / `livemode` when
+  // set); operator lists fill the rest in (`toEventSummary`).
   webhookEvents: defineTable({
     /** Stripe event id (`evt_…`), unique. */
     eventId: v.string(),
     type: v.string(),
-    livemode: v.boolean(),
+    /** Stored only when true (a live-mode event); absent means test mode. */
+    livemode: v.optional(v.boolean()),
     /** Stripe `created`, seconds. */
     eventCreated: v.number(),
     /**
@@ -263,17 +266,27 @@ export default defineSchema({
      */
     payload: v.optional(v.string()),
     apiVersion: v.optional(v.string()),
-    /** Stripe customer the event concerns, when it has one. */
+    /**
+     * Stripe customer the event concerns, when it has one. Kept only on rows
+     * that may still run or wait (the customer's wake-ups read it); an event
+     * applied or ignored on receipt stores none.
+     */
     stripeCustomerId: v.optional(v.string()),
     status: vWebhookEventStatus,
-    /** Runs that applied, ignored, refused or threw; a wait counts none. */
-    attempts: v.number(),
+    /**
+     * Runs that applied, ignored, refused or threw; a wait counts none.
+     * Absent on a row settled on receipt: 1 there (applied or ignored by its
+     * handler), or 0 when it was ignored unapplied (`lastError` says why).
+     * `attemptsOf` in `model/webhookQueue.ts` reads it.
+     */
+    attempts: v.optional(v.number()),
     /** When the retry path runs it next (ms): a retry, a lost pending run, or a waiting event's hourly recheck. */
     nextAttemptAt: v.optional(v.number()),
     lastError: v.optional(v.string()),
     /** Set only while `waiting`: what it waits for, e.g. `customer:cus_…`, `subscription:sub_…`, `price:price_…`. */
     waitingFor: v.optional(v.string()),
     receivedAt: v.number(),
+    /** When it was applied or ignored (ms); absent on a row settled on receipt, where it is `receivedAt`. */
     processedAt: v.optional(v.number()),
   })
     .index("by_eventId", ["eventId"])

@@ -26,6 +26,7 @@ import {
   recordFailure,
   replayEvent,
   sweepDueEvents,
+  toEventSummary,
   vEventInput,
   vEventSummary,
 } from "./model/webhookQueue";
@@ -134,6 +135,6 @@ export const list = internalQuery({
           .order("desc")
           .take(n)
       : await ctx.db.query("webhookEvents").order("desc").take(n);
-    return rows.map(({ payload: _legacyPayload, apiVersion: _legacyApiVersion, ...summary }) => summary);
+    return rows.map(toEventSummary);
   },
 });

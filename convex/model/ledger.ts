@@ -194,7 +194,14 @@ export async function startPeriod(
     ctx,
     current,
     { allowance: args.tokens, purchased, used: 0 },
-    { amount: args.tokens, reason: "period_grant", sourceKey: args.sourceKey, note: args.periodKey },
+    // A grant's note is its period key; `toHistoryEntry` reads it back from
+    // `sourceKey` when the two are equal, so it is stored only when they differ.
+    {
+      amount: args.tokens,
+      reason: "period_grant",
+      sourceKey: args.sourceKey,
+      note: args.periodKey === args.sourceKey ? undefined : args.periodKey,
+    },
     {
       periodKey: args.periodKey,
       periodStart: args.periodStart,

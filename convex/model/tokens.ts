@@ -107,7 +107,8 @@ export function toHistoryEntry(row: Doc<"tokenLedger">): HistoryEntry {
     sourceKey: row.sourceKey,
     balanceAfter: row.balanceAfter,
     feature: row.feature,
-    note: row.note,
+    // A period grant stores no note when it equals its key (`ledger.startPeriod`).
+    note: row.note ?? (row.reason === "period_grant" ? row.sourceKey : undefined),
   };
 }
 

@@ -49,12 +49,36 @@ export const vEventInput = v.object({
 });
 export type EventInput = Infer<typeof vEventInput>;
 
-/** A `webhookEvents` row as operators list it: every field but the legacy payload and API version. */
+/**
+ * A `webhookEvents` row as operators list it: every field but the legacy
+ * payload and API version, with what a row settled on receipt leaves out
+ * filled in (`toEventSummary`): `livemode`, `attempts`, `processedAt`.
+ */
 export const vEventSummary = v.object({
   _id: v.id("webhookEvents"),
   _creationTime: v.number(),
   ...omit(eventFields, ["payload", "apiVersion"]),
+  livemode: v.boolean(),
+  attempts: v.number(),
 });
+export type EventSummary = Infer<typeof vEventSummary>;
+
+/** Runs counted on a row (see the schema's `attempts`): stored, or what a row settled on receipt implies. */
+export function attemptsOf(row: Doc<"webhookEvents">): number {
+  return row.attempts ?? (row.lastError === undefined ? 1 : 0);
+}
+
+/** A row as operators see it (`vEventSummary`): defaults filled in, legacy payload left out. */
+export function toEventSummary(row: Doc<"webhookEvents">): EventSummary {
+  const { payload: _legacyPayload, apiVersion: _legacyApiVersion, ...fields } = row;
+  const settled = row.status === "succeeded" || row.status === "ignored";
+  return {
+    ...fields,
+    livemode: row.livemode ?? false,
+    attempts: attemptsOf(row),
+    processedAt: row.processedAt ?? (settled ? row.receivedAt : undefined),
+  };
+}
 
 /** Events the retry sweep re-schedules per run; the cron runs every minute. */
 export const SWEEP_BATCH = 100;
@@ -92,9 +116,10 @@ export async function getPayload(ctx: QueryCtx, row: Doc<"webhookEvents">): Prom
   return (await getPayloadRow(ctx, row.eventId))?.payload ?? row.payload ?? null;
 }
 
+/** The row fields of an event that may still run or wait: `livemode` only when true. */
 function rowFields(input: EventInput) {
-  const { payload: _payload, ignoreReason: _ignoreReason, apiVersion: _apiVersion, ...fields } = input;
-  return fields;
+  const { payload: _payload, ignoreReason: _ignoreReason, apiVersion: _apiVersion, livemode, ...fields } = input;
+  return livemode ? { ...fields, livemode } : fields;
 }
 
 /** What a freshly received event became, as `insertReceived` records it. */
@@ -109,9 +134,11 @@ export type Receipt =
  * Inserts the row of an event received now, in the state `receipt` says.
  * The payload and its API version are stored (in `webhookPayloads`) only
  * when the event may still run or an operator may want it: waiting, dead,
- * retrying or pending. An event applied or ignored on receipt stores none:
- * its row is ids, type, status and times. A retrying or pending
- * event gets its run scheduled.
+ * retrying or pending. An event applied or ignored on receipt stores none,
+ * and its row only what operators and the redelivery check read: id, type,
+ * status, `eventCreated`, `receivedAt`, the ignore reason (`lastError`, and
+ * then `attempts: 0`) and `livemode` when true. A retrying or pending event
+ * gets its run scheduled.
  */
 export async function insertReceived(
   ctx: MutationCtx,
@@ -122,15 +149,12 @@ export async function insertReceived(
   const base = { ...rowFields(input), receivedAt: nowMs };
   switch (receipt.status) {
     case "succeeded":
-    case "ignored":
-      await ctx.db.insert("webhookEvents", {
-        ...base,
-        status: receipt.status,
-        attempts: receipt.note === undefined ? 1 : 0,
-        lastError: receipt.note,
-        processedAt: nowMs,
-      });
+    case "ignored": {
+      // Nothing reads its customer (no wake-up, no retry): not stored.
+      const { stripeCustomerId: _customer, ...settled } = base;
+      await ctx.db.insert("webhookEvents", { ...settled, status: receipt.status, lastError: receipt.note });
       return receipt.status;
+    }
     case "waiting":
       console.warn(`stripe event ${input.eventId} (${input.type}) is waiting: ${receipt.reason}`);
       await ctx.db.insert("webhookEvents", {
@@ -202,7 +226,7 @@ export function retryDelayMs(attempts: number, random: () => number = Math.rando
 /** Whether a scheduled run for `attempt` should still act on this row. */
 export function isRunnable(row: Doc<"webhookEvents">, attempt: number | undefined): boolean {
   if (row.status !== "pending" && row.status !== "failed_retrying" && row.status !== "waiting") return false;
-  return attempt === undefined || attempt === row.attempts;
+  return attempt === undefined || attempt === attemptsOf(row);
 }
 
 /** Marks a queued event applied (`succeeded`) or `ignored`, counting the run; its payload is kept until compaction. */
@@ -214,7 +238,7 @@ export async function settleRow(
 ): Promise<void> {
   await ctx.db.patch("webhookEvents", row._id, {
     status,
-    attempts: row.attempts + 1,
+    attempts: attemptsOf(row) + 1,
     processedAt: nowMs,
     nextAttemptAt: undefined,
     waitingFor: undefined,
@@ -251,7 +275,7 @@ export async function killRow(ctx: MutationCtx, row: Doc<"webhookEvents">, reaso
   console.error(`stripe event ${row.eventId} (${row.type}) is dead: ${reason}`);
   await ctx.db.patch("webhookEvents", row._id, {
     status: "dead",
-    attempts: row.attempts + 1,
+    attempts: attemptsOf(row) + 1,
     lastError: truncate(reason),
     nextAttemptAt: undefined,
     waitingFor: undefined,
@@ -269,7 +293,7 @@ export async function recordFailure(
   error: unknown,
   nowMs: number,
 ): Promise<{ status: "failed_retrying" | "dead"; attempts: number; nextAttemptAt?: number }> {
-  const attempts = row.attempts + 1;
+  const attempts = attemptsOf(row) + 1;
   const lastError = truncate(errorMessage(error));
   if (attempts >= BILLING_CONFIG.maxWebhookAttempts) {
     console.error(`stripe event ${row.eventId} (${row.type}) is dead after ${attempts} attempts: ${lastError}`);
@@ -298,7 +322,7 @@ export async function recordFailure(
 /** Queues one row to run now, keeping its attempts (waking costs none). */
 export async function wakeRow(ctx: MutationCtx, row: Doc<"webhookEvents">, nowMs: number): Promise<void> {
   await ctx.db.patch("webhookEvents", row._id, { status: "pending", nextAttemptAt: nowMs, waitingFor: undefined });
-  await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: row.attempts });
+  await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: attemptsOf(row) });
 }
 
 /**
@@ -359,7 +383,7 @@ export async function sweepDueEvents(ctx: MutationCtx, nowMs: number): Promise<n
       .withIndex("by_status_and_nextAttemptAt", (q) => q.eq("status", status).lte("nextAttemptAt", nowMs))
       .take(SWEEP_BATCH - scheduled);
     for (const row of due) {
-      await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: row.attempts });
+      await ctx.scheduler.runAfter(0, internal.webhooks.process, { eventId: row.eventId, attempt: attemptsOf(row) });
       scheduled++;
     }
     if (scheduled >= SWEEP_BATCH) break;
