@@ -79,6 +79,7 @@ export default defineSchema({
     stripePriceId: v.optional(v.string()),
     /** The plan item (`si_…`), which in-app plan changes update. */
     stripeSubscriptionItemId: v.optional(v.string()),
+    /** Legacy, no longer written: the price's lookup key is in `stripePrices`. */
     lookupKey: v.optional(v.string()),
     /** Tier of the price's lookup key; `free` if the price is not in the catalogue. */
     tier: vTier,
@@ -127,7 +128,8 @@ export default defineSchema({
   // Read by `billing.invoices`.
   invoices: defineTable({
     stripeInvoiceId: v.string(),
-    stripeCustomerId: v.string(),
+    /** Legacy, no longer written: the customer is the account's (`accountId`). */
+    stripeCustomerId: v.optional(v.string()),
     accountId: v.id("billingAccounts"),
     stripeSubscriptionId: v.optional(v.string()),
     number: v.optional(v.string()),
@@ -144,7 +146,11 @@ export default defineSchema({
     invoicePdf: v.optional(v.string()),
     /** Sum of the lines after discounts and tax; negative for a credit invoice. */
     total: v.optional(v.number()),
-    /** Customer balance before and after this invoice (Stripe's sign: negative = credit). */
+    /**
+     * Customer balance before and after this invoice (Stripe's sign: negative
+     * = credit). Stored only when the invoice moved it; absent means no credit
+     * was applied or added.
+     */
     startingBalance: v.optional(v.number()),
     endingBalance: v.optional(v.number()),
     /** What the invoice is for, e.g. "100 tokens" for a top-up receipt. */
@@ -201,6 +207,7 @@ export default defineSchema({
   paidCoverage: defineTable({
     accountId: v.id("billingAccounts"),
     stripeInvoiceId: v.string(),
+    /** Legacy, no longer written: the invoice (`stripeInvoiceId`) names its subscription. */
     stripeSubscriptionId: v.optional(v.string()),
     stripePriceId: v.string(),
     tier: vTier,
@@ -249,8 +256,9 @@ export default defineSchema({
   // so status changes never rewrite it, and operator lists, the sweep and
   // reconciliation read only these rows. Read by id on every delivery (the
   // redelivery check). A row settled on receipt is the smallest: id, type,
-  // status, `eventCreated`, `receivedAt` (and `lastError` / `livemode` when
-  // set); operator lists fill the rest in (`toEventSummary`).
+  // status, `eventCreated` (and `lastError` / `livemode` when set), its
+  // `_creationTime` the receipt time; operator lists fill the rest in
+  // (`toEventSummary`).
   webhookEvents: defineTable({
     /** Stripe event id (`evt_…`), unique. */
     eventId: v.string(),
@@ -285,8 +293,9 @@ export default defineSchema({
     lastError: v.optional(v.string()),
     /** Set only while `waiting`: what it waits for, e.g. `customer:cus_…`, `subscription:sub_…`, `price:price_…`. */
     waitingFor: v.optional(v.string()),
-    receivedAt: v.number(),
-    /** When it was applied or ignored (ms); absent on a row settled on receipt, where it is `receivedAt`. */
+    /** When it was received (ms); absent on a row settled on receipt, where it is `_creationTime`. */
+    receivedAt: v.optional(v.number()),
+    /** When it was applied or ignored (ms); absent on a row settled on receipt, where it is its receipt time. */
     processedAt: v.optional(v.number()),
   })
     .index("by_eventId", ["eventId"])

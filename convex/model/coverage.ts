@@ -164,7 +164,6 @@ export async function recordCoverage(
   args: {
     accountId: Id<"billingAccounts">;
     stripeInvoiceId: string;
-    stripeSubscriptionId: string | undefined;
     lines: ReadonlyArray<CoverageLine & { tier: Tier }>;
   },
 ): Promise<number> {
@@ -174,7 +173,6 @@ export async function recordCoverage(
     await ctx.db.insert("paidCoverage", {
       accountId: args.accountId,
       stripeInvoiceId: args.stripeInvoiceId,
-      stripeSubscriptionId: args.stripeSubscriptionId,
       ...line,
     });
     written++;

@@ -121,7 +121,6 @@ export async function syncInvoice(
   if (accepted) {
     const row: Omit<Doc<"invoices">, "_id" | "_creationTime"> = {
       stripeInvoiceId: invoice.id,
-      stripeCustomerId,
       accountId,
       stripeSubscriptionId: subscriptionId,
       number: invoice.number ?? undefined,
@@ -136,8 +135,8 @@ export async function syncInvoice(
       hostedInvoiceUrl: invoice.hosted_invoice_url ?? undefined,
       invoicePdf: invoice.invoice_pdf ?? undefined,
       total: invoice.total,
-      startingBalance: invoice.starting_balance ?? undefined,
-      endingBalance: invoice.ending_balance ?? undefined,
+      // Kept only when the invoice moved the balance (all `billing.invoices` shows of it).
+      ...(movedBalance(invoice) ? { startingBalance: invoice.starting_balance, endingBalance: invoice.ending_balance } : {}),
       description: invoice.description ?? undefined,
       topUp: invoice.metadata?.kind === "top_up" ? true : undefined,
       actionRequired:
@@ -150,7 +149,7 @@ export async function syncInvoice(
   }
 
   if (coverage !== null) {
-    const recorded = await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, stripeSubscriptionId: subscriptionId, lines: coverage });
+    const recorded = await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, lines: coverage });
     if (recorded > 0) {
       await syncAllowance(ctx, accountId, nowMs, clock.eventId);
       await recomputeAccountTier(ctx, accountId, nowMs);
@@ -169,4 +168,15 @@ async function tierOfPrice(ctx: MutationCtx, priceId: string, mirror: Doc<"subsc
   if (plan) return plan.tier;
   if (mirror.stripePriceId === priceId) return mirror.tier;
   return null;
+}
+
+/** Whether the invoice moved the customer's balance (Stripe sets both ends once finalized). */
+function movedBalance(
+  invoice: Stripe.Invoice,
+): invoice is Stripe.Invoice & { starting_balance: number; ending_balance: number } {
+  return (
+    typeof invoice.starting_balance === "number" &&
+    typeof invoice.ending_balance === "number" &&
+    invoice.starting_balance !== invoice.ending_balance
+  );
 }

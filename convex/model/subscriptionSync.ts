@@ -174,7 +174,6 @@ export async function syncSubscription(
     status,
     stripePriceId: price?.id,
     stripeSubscriptionItemId: item?.id,
-    lookupKey: price?.lookup_key ?? undefined,
     tier,
     interval,
     quantity: item?.quantity ?? 1,

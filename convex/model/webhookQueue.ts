@@ -52,7 +52,8 @@ export type EventInput = Infer<typeof vEventInput>;
 /**
  * A `webhookEvents` row as operators list it: every field but the legacy
  * payload and API version, with what a row settled on receipt leaves out
- * filled in (`toEventSummary`): `livemode`, `attempts`, `processedAt`.
+ * filled in (`toEventSummary`): `livemode`, `attempts`, `receivedAt`,
+ * `processedAt`.
  */
 export const vEventSummary = v.object({
   _id: v.id("webhookEvents"),
@@ -60,6 +61,7 @@ export const vEventSummary = v.object({
   ...omit(eventFields, ["payload", "apiVersion"]),
   livemode: v.boolean(),
   attempts: v.number(),
+  receivedAt: v.number(),
 });
 export type EventSummary = Infer<typeof vEventSummary>;
 
@@ -72,11 +74,14 @@ export function attemptsOf(row: Doc<"webhookEvents">): number {
 export function toEventSummary(row: Doc<"webhookEvents">): EventSummary {
   const { payload: _legacyPayload, apiVersion: _legacyApiVersion, ...fields } = row;
   const settled = row.status === "succeeded" || row.status === "ignored";
+  // A row settled on receipt was inserted in the mutation that received it.
+  const receivedAt = row.receivedAt ?? Math.floor(row._creationTime);
   return {
     ...fields,
     livemode: row.livemode ?? false,
     attempts: attemptsOf(row),
-    processedAt: row.processedAt ?? (settled ? row.receivedAt : undefined),
+    receivedAt,
+    processedAt: row.processedAt ?? (settled ? receivedAt : undefined),
   };
 }
 
@@ -136,8 +141,9 @@ export type Receipt =
  * when the event may still run or an operator may want it: waiting, dead,
  * retrying or pending. An event applied or ignored on receipt stores none,
  * and its row only what operators and the redelivery check read: id, type,
- * status, `eventCreated`, `receivedAt`, the ignore reason (`lastError`, and
- * then `attempts: 0`) and `livemode` when true. A retrying or pending event
+ * status, `eventCreated`, the ignore reason (`lastError`, and then
+ * `attempts: 0`) and `livemode` when true; `_creationTime` is its receipt
+ * time. A retrying or pending event
  * gets its run scheduled.
  */
 export async function insertReceived(
@@ -150,8 +156,9 @@ export async function insertReceived(
   switch (receipt.status) {
     case "succeeded":
     case "ignored": {
-      // Nothing reads its customer (no wake-up, no retry): not stored.
-      const { stripeCustomerId: _customer, ...settled } = base;
+      // Nothing reads its customer (no wake-up, no retry): not stored; its
+      // receipt time is the row's `_creationTime`.
+      const { stripeCustomerId: _customer, receivedAt: _receivedAt, ...settled } = base;
       await ctx.db.insert("webhookEvents", { ...settled, status: receipt.status, lastError: receipt.note });
       return receipt.status;
     }

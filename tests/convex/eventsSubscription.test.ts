@@ -85,8 +85,8 @@ describe("subscription events", () => {
       accountId,
       stripeCustomerId: CUSTOMER,
       status: "active",
+      // The price's lookup key lives in `stripePrices`; the mirror keeps the price id and its tier.
       stripePriceId: "price_pro_m",
-      lookupKey: "pro_monthly",
       tier: "pro",
       interval: "month",
       quantity: 1,
