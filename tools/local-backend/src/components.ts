@@ -24,16 +24,18 @@
  * component's env (an AsyncLocalStorage entered by each registered function of
  * a component, see `wrapModules`) and from the real environment otherwise.
  *
- * Not supported (refused or ignored, see docs/LOCAL_BACKEND.md "Components"):
- * components from npm packages, `httpPrefix` mounts, a component's own
- * `crons.ts`.
+ * A component's own `crons.ts` is run by the cron runner inside the
+ * component (./cronRunner.ts).
+ *
+ * Not supported (refused, see docs/LOCAL_BACKEND.md "Components"): components
+ * from npm packages, `httpPrefix` mounts.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { SchemaDefinition } from "convex/server";
-import { buildModuleMap, modulePathOf, type ModuleMap } from "./modules";
+import { buildModuleMap, type ModuleMap } from "./modules";
 
 const CONFIG_FILES = ["convex.config.ts", "convex.config.js"];
 const PLATFORM_ENV = ["CONVEX_CLOUD_URL", "CONVEX_SITE_URL"];
@@ -237,10 +239,10 @@ export async function loadComponentSchema(modules: ModuleMap, dir: string): Prom
 export type LoadedComponent = {
   componentPath: string;
   schema: SchemaDefinition<never, boolean> | undefined;
+  /** Definition directory (absolute): module paths (`lib`, `crons`) are relative to it. */
+  dir: string;
   /** The component's modules (its `_generated` included), each function entering its env. */
   modules: ModuleMap;
-  /** Whether it has a `crons.ts` (not run by the local backend). */
-  hasCrons: boolean;
 };
 
 /**
@@ -262,8 +264,8 @@ export async function loadComponentInstances(
     components.push({
       componentPath: instance.componentPath,
       schema: await loadComponentSchema(raw, instance.dir),
+      dir: instance.dir,
       modules: wrapModules(raw, instance.env),
-      hasCrons: Object.keys(raw).some((file) => modulePathOf(instance.dir, file) === "crons"),
     });
   }
   return { components, appModules: (modules) => wrapModules(modules, null) };

@@ -1,6 +1,14 @@
 /**
- * Runs the jobs of `convex/crons.ts` (its default `cronJobs()` export), which
- * convex-test does not do (https://docs.convex.dev/scheduling/cron-jobs).
+ * Runs the jobs of `convex/crons.ts` (its default `cronJobs()` export), and of
+ * each installed component instance's own `crons.ts`, which convex-test does
+ * not do (https://docs.convex.dev/scheduling/cron-jobs).
+ *
+ * A component's jobs run inside that component, as on a deployment: the
+ * job's function (`internal.webhooks.sweepRetries` → `webhooks:sweepRetries`)
+ * is resolved among the component's own modules, public or internal, and
+ * runs against the component's tables with its declared env. Job names are
+ * per component instance: a job is `(componentPath, name)`, `""` being the
+ * app, so the app and a component may both have a job named `sweep`.
  *
  * Schedules are UTC, as on a deployment:
  * - `interval` (`seconds` / `minutes` / `hours`): every N from backend start
@@ -12,7 +20,9 @@
  *   either, as in Vixie cron.
  *
  * Jobs run as the system (no identity), may be internal, and a job's next run
- * is not started while its previous run is still going.
+ * is not started while its previous run is still going. A failed run is
+ * logged (`cron <name>[ in component <path>] (<udfPath>) failed: …`) and kept
+ * in `history`; the job stays scheduled.
  */
 import type { Value } from "convex/values";
 import { jsonToConvex } from "convex/values";
@@ -26,17 +36,24 @@ type Schedule =
   | { type: "weekly"; dayOfWeek: string; hourUTC: number; minuteUTC?: number }
   | { type: "monthly"; day: number; hourUTC: number; minuteUTC?: number };
 
-export type CronJobSpec = { name: string; udfPath: string; args: Record<string, Value>; schedule: Schedule };
+/**
+ * One registered job. `componentPath` is `""` for the app's `crons.ts`, else
+ * the component instance whose `crons.ts` registered it (`counter`,
+ * `parent/child`); `udfPath` is relative to that component.
+ */
+export type CronJobSpec = { componentPath: string; name: string; udfPath: string; args: Record<string, Value>; schedule: Schedule };
 
-export type CronRun = { name: string; startedAt: number; durationMs: number; ok: boolean; error?: string };
+/** One finished run of a job (`componentPath` as in CronJobSpec; times in ms). */
+export type CronRun = { componentPath: string; name: string; startedAt: number; durationMs: number; ok: boolean; error?: string };
 
 const DAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 
-/** Reads the jobs registered by `convex/crons.ts` (an evaluated module). */
-export function readCronJobs(mod: Record<string, unknown> | null): CronJobSpec[] {
+/** Reads the jobs registered by a `crons.ts` (an evaluated module) of the app or of the component at `componentPath`. */
+export function readCronJobs(mod: Record<string, unknown> | null, componentPath = ""): CronJobSpec[] {
   const crons = (mod?.default as { crons?: Record<string, { name: string; args: unknown; schedule: Schedule }> } | undefined)?.crons;
   if (!crons) return [];
   return Object.entries(crons).map(([name, job]) => ({
+    componentPath,
     name,
     udfPath: job.name,
     args: (jsonToConvex((job.args as never[])[0] ?? {}) ?? {}) as Record<string, Value>,
@@ -135,6 +152,16 @@ export function nextRunAt(schedule: Schedule, afterMs: number, startedAt: number
 /** The largest delay setTimeout accepts; longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** A job's identity: its name within its component. */
+function jobKey(componentPath: string, name: string): string {
+  return JSON.stringify([componentPath, name]);
+}
+
+/** `` for the app, ` in component counter` for a component instance (for messages). */
+function inComponent(componentPath: string): string {
+  return componentPath === "" ? "" : ` in component ${componentPath}`;
+}
+
 export class CronRunner {
   private jobs: CronJobSpec[] = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -149,16 +176,24 @@ export class CronRunner {
     private readonly log: (line: string) => void,
   ) {}
 
+  /** Reads the app's `crons.ts`, then each component instance's (in install order). Throws what a module throws. */
   async load(): Promise<CronJobSpec[]> {
-    this.jobs = this.engine.hasModule("crons") ? readCronJobs(await this.engine.loadModule("crons")) : [];
+    const jobs: CronJobSpec[] = [];
+    for (const componentPath of ["", ...this.engine.componentPaths()]) {
+      if (this.engine.hasModule("crons", componentPath)) {
+        jobs.push(...readCronJobs(await this.engine.loadModule("crons", componentPath), componentPath));
+      }
+    }
+    this.jobs = jobs;
     return this.jobs;
   }
 
+  /** Every job, app's first, with its next run (ms; null when not scheduled: manual mode or stopped). */
   list(): (CronJobSpec & { nextRunAt: number | null })[] {
     const now = Date.now();
     return this.jobs.map((job) => ({
       ...job,
-      nextRunAt: this.timers.has(job.name) ? nextRunAt(job.schedule, now, this.startedAt) : null,
+      nextRunAt: this.timers.has(jobKey(job.componentPath, job.name)) ? nextRunAt(job.schedule, now, this.startedAt) : null,
     }));
   }
 
@@ -176,34 +211,44 @@ export class CronRunner {
         this.arm(job);
         return;
       }
-      void this.run(job.name).finally(() => this.arm(job));
+      void this.run(job.name, job.componentPath).finally(() => this.arm(job));
     }, delay);
     timer.unref();
-    this.timers.set(job.name, timer);
+    this.timers.set(jobKey(job.componentPath, job.name), timer);
   }
 
-  /** Runs a job now (as its schedule would). Rejects for an unknown name. */
-  async run(name: string): Promise<CronRun> {
-    const job = this.jobs.find((j) => j.name === name);
-    if (!job) throw new Error(`No cron job named ${JSON.stringify(name)}; known: ${this.jobs.map((j) => j.name).join(", ") || "none"}`);
-    const inFlight = this.running.get(name);
+  /**
+   * Runs a job now (as its schedule would): the app's job `name`, or with
+   * `componentPath` that component's. While the job is already running,
+   * resolves with that run instead of starting another. Rejects for an
+   * unknown job.
+   */
+  async run(name: string, componentPath = ""): Promise<CronRun> {
+    const job = this.jobs.find((j) => j.componentPath === componentPath && j.name === name);
+    if (!job) {
+      const known = this.jobs.filter((j) => j.componentPath === componentPath).map((j) => j.name);
+      throw new Error(`No cron job named ${JSON.stringify(name)}${inComponent(componentPath)}; known: ${known.join(", ") || "none"}`);
+    }
+    const key = jobKey(componentPath, name);
+    const inFlight = this.running.get(key);
     if (inFlight) return await inFlight;
-    const promise = this.execute(job).finally(() => this.running.delete(name));
-    this.running.set(name, promise);
+    const promise = this.execute(job).finally(() => this.running.delete(key));
+    this.running.set(key, promise);
     return await promise;
   }
 
   private async execute(job: CronJobSpec): Promise<CronRun> {
     const startedAt = Date.now();
+    const { componentPath, name } = job;
     let run: CronRun;
     try {
-      const fn = await this.engine.resolve(job.udfPath);
-      if (!fn || fn.kind === "query") throw new Error(`${job.udfPath} is not a mutation or action`);
+      const fn = await this.engine.resolve(job.udfPath, componentPath);
+      if (!fn || fn.kind === "query") throw new Error(`${job.udfPath} is not a mutation or action${inComponent(componentPath)}`);
       await this.engine.call(fn, job.args, null);
-      run = { name: job.name, startedAt, durationMs: Date.now() - startedAt, ok: true };
+      run = { componentPath, name, startedAt, durationMs: Date.now() - startedAt, ok: true };
     } catch (e) {
-      run = { name: job.name, startedAt, durationMs: Date.now() - startedAt, ok: false, error: (e as Error).message };
-      this.log(`cron ${job.name} (${job.udfPath}) failed: ${(e as Error).message}`);
+      run = { componentPath, name, startedAt, durationMs: Date.now() - startedAt, ok: false, error: (e as Error).message };
+      this.log(`cron ${name}${inComponent(componentPath)} (${job.udfPath}) failed: ${(e as Error).message}`);
     }
     this.history.push(run);
     if (this.history.length > 200) this.history.shift();

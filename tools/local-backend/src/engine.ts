@@ -6,6 +6,12 @@
  * - visibility: convex-test calls internal functions by path, so `resolve`
  *   reads the registered function's `isPublic` / `isInternal` flags and the
  *   servers refuse non-public ones to non-admin callers;
+ * - functions of a component instance, for the component's own crons:
+ *   `resolve(udfPath, componentPath)` looks in that component's modules and
+ *   `call` runs the function inside the component (convex-test's untyped
+ *   `queryFromPath` / `mutationFromPath` / `actionFromPath`, the calls its
+ *   scheduler makes for a component's scheduled functions); clients only
+ *   ever reach the app's;
  * - a commit clock for change detection (`commitTs`, nanoseconds, the same
  *   clock as `ctx.meta.getSnapshotTs()`);
  * - persistence (`dump` / `load`) and `reset`.
@@ -30,7 +36,12 @@ export type ResolvedFunction = {
   udfPath: string;
   kind: FunctionKind;
   visibility: "public" | "internal";
+  /** `""` for the app's functions, else the component instance (`counter`, `parent/child`) it runs in. */
+  componentPath: string;
 };
+
+/** convex-test's address of a function: its module path and the component instance ("" = the app). */
+type FunctionPath = { componentPath: string; udfPath: string };
 
 /** `"messages"` → `"messages:default"`, `"a/b.js:f"` → `"a/b:f"` (as the client canonicalizes). */
 export function canonicalizeUdfPath(udfPath: string): string {
@@ -56,6 +67,9 @@ type Accessor = {
   action(path: string, args?: Record<string, Value>): Promise<Value>;
   run<T>(fn: (ctx: RunCtx) => Promise<T>): Promise<T>;
   runInComponent<T>(componentPath: string, fn: (ctx: RunCtx) => Promise<T>): Promise<T>;
+  queryFromPath(path: FunctionPath, args: Record<string, Value>): Promise<Value>;
+  mutationFromPath(path: FunctionPath, args: Record<string, Value>): Promise<Value>;
+  actionFromPath(path: FunctionPath, args: Record<string, Value>): Promise<Value>;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   withIdentity(identity: Partial<UserIdentity>): Accessor;
 };
@@ -137,6 +151,8 @@ export class Engine {
   private components: LoadedComponent[] = [];
   private testModules: ModuleMap;
   private readonly modulesByPath = new Map<string, () => Promise<Record<string, unknown>>>();
+  /** Per component instance: module path → loader (its wrapped modules). */
+  private readonly componentModulesByPath = new Map<string, Map<string, () => Promise<Record<string, unknown>>>>();
   private schema: SchemaDefinition<never, boolean> | undefined;
   private t!: Accessor;
   private global!: ConvexGlobal;
@@ -164,6 +180,11 @@ export class Engine {
       const loaded = await loadComponentInstances(this.convexDir, this.componentDirs, readAppEnv);
       this.components = loaded.components;
       this.testModules = loaded.appModules(this.modules);
+      for (const c of this.components) {
+        const byPath = new Map<string, () => Promise<Record<string, unknown>>>();
+        for (const [file, load] of Object.entries(c.modules)) byPath.set(modulePathOf(c.dir, file), load);
+        this.componentModulesByPath.set(c.componentPath, byPath);
+      }
     }
     const schemaLoader = this.modulesByPath.get("schema");
     this.schema = schemaLoader
@@ -184,19 +205,21 @@ export class Engine {
     return this.components.map((c) => c.componentPath);
   }
 
-  /** Component instances with a `crons.ts` of their own, which the local backend does not run. */
-  componentsWithCrons(): string[] {
-    return this.components.filter((c) => c.hasCrons).map((c) => c.componentPath);
+  private modulesOf(componentPath: string): Map<string, () => Promise<Record<string, unknown>>> | undefined {
+    return componentPath === "" ? this.modulesByPath : this.componentModulesByPath.get(componentPath);
   }
 
-  /** Whether a module file exists (e.g. `"http"`, `"crons"`). */
-  hasModule(modulePath: string): boolean {
-    return this.modulesByPath.has(modulePath);
+  /**
+   * Whether a module file exists (e.g. `"http"`, `"crons"`) in the app or,
+   * with `componentPath`, in that component instance's directory.
+   */
+  hasModule(modulePath: string, componentPath = ""): boolean {
+    return this.modulesOf(componentPath)?.has(modulePath) ?? false;
   }
 
-  /** Imports a module by its Convex path. */
-  async loadModule(modulePath: string): Promise<Record<string, unknown> | null> {
-    const loader = this.modulesByPath.get(modulePath);
+  /** Imports a module by its Convex path, in the app or in a component instance; null when absent. */
+  async loadModule(modulePath: string, componentPath = ""): Promise<Record<string, unknown> | null> {
+    const loader = this.modulesOf(componentPath)?.get(modulePath);
     return loader ? await loader() : null;
   }
 
@@ -208,22 +231,27 @@ export class Engine {
     return null;
   }
 
-  /** The registered function at `udfPath`, or null when there is none. */
-  async resolve(udfPath: string): Promise<ResolvedFunction | null> {
+  /**
+   * The registered function at `udfPath` in the app or, with `componentPath`,
+   * in that component instance (module paths relative to its directory); null
+   * when there is none. The servers only ever resolve in the app.
+   */
+  async resolve(udfPath: string, componentPath = ""): Promise<ResolvedFunction | null> {
     const canonical = canonicalizeUdfPath(udfPath);
-    if (this.resolved.has(canonical)) return this.resolved.get(canonical)!;
+    const key = `${componentPath};${canonical}`;
+    if (this.resolved.has(key)) return this.resolved.get(key)!;
     const [modulePath, exportName] = [canonical.slice(0, canonical.lastIndexOf(":")), canonical.slice(canonical.lastIndexOf(":") + 1)];
     let result: ResolvedFunction | null = null;
     if (!modulePath.startsWith("_") && !modulePath.includes("/_")) {
-      const mod = await this.loadModule(modulePath);
+      const mod = await this.loadModule(modulePath, componentPath);
       const fn = mod?.[exportName] as Fn | undefined;
       if (fn && (typeof fn === "function" || typeof fn === "object")) {
         const kind: FunctionKind | null = fn.isQuery ? "query" : fn.isMutation ? "mutation" : fn.isAction ? "action" : null;
         const visibility = fn.isPublic ? "public" : fn.isInternal ? "internal" : null;
-        if (kind && visibility) result = { udfPath: canonical, kind, visibility };
+        if (kind && visibility) result = { udfPath: canonical, kind, visibility, componentPath };
       }
     }
-    this.resolved.set(canonical, result);
+    this.resolved.set(key, result);
     return result;
   }
 
@@ -231,9 +259,23 @@ export class Engine {
     return identity ? this.t.withIdentity(identity) : this.t;
   }
 
-  /** Runs a resolved function as `identity` (null: signed out). Throws what the function throws. */
+  /**
+   * Runs a resolved function as `identity` (null: signed out), inside its
+   * component when it has one. Throws what the function throws.
+   */
   async call(fn: ResolvedFunction, args: Record<string, Value>, identity: UserIdentity | null): Promise<Value> {
     const accessor = this.accessor(identity);
+    if (fn.componentPath !== "") {
+      const path: FunctionPath = { componentPath: fn.componentPath, udfPath: fn.udfPath };
+      switch (fn.kind) {
+        case "query":
+          return await accessor.queryFromPath(path, args);
+        case "mutation":
+          return await accessor.mutationFromPath(path, args);
+        case "action":
+          return await accessor.actionFromPath(path, args);
+      }
+    }
     switch (fn.kind) {
       case "query":
         return await accessor.query(fn.udfPath, args);

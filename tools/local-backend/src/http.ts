@@ -19,8 +19,10 @@
  * required so a web page cannot post to them without a CORS preflight):
  * - `GET /_local/health` → `{ ok, connections, commitTs }`
  * - `POST /_local/reset` → empties the database (and the persisted file)
- * - `GET /_local/crons` → jobs with their next run (ms)
- * - `POST /_local/crons/run` `{ name }` → `{ name, ok, durationMs, error? }`
+ * - `GET /_local/crons` → jobs (the app's, then each component's, named by
+ *   `componentPath`, `""` for the app) with their next run (ms)
+ * - `POST /_local/crons/run` `{ name, componentPath? }` → `{ componentPath,
+ *   name, ok, startedAt, durationMs, error? }` (404 for an unknown job)
  *
  * Site origin (default 127.0.0.1:3211): every request goes to the router in
  * `convex/http.ts` with its raw body and headers (so Stripe signatures verify).
@@ -47,7 +49,7 @@ export type HttpDeps = {
     health(): object;
     reset(): Promise<void>;
     listCrons(): object[];
-    runCron(name: string): Promise<object>;
+    runCron(name: string, componentPath?: string): Promise<object>;
   };
   log: (line: string) => void;
 };
@@ -208,15 +210,17 @@ async function handleLocal(deps: HttpDeps, req: IncomingMessage, res: ServerResp
     throw new HttpError(415, "UnsupportedMediaType", "POST /_local/* needs content-type: application/json");
   }
   const raw = await getRawBody(req, { limit: MAX_BODY });
-  const body = (raw.length ? JSON.parse(raw.toString("utf8")) : {}) as { name?: unknown };
+  const body = (raw.length ? JSON.parse(raw.toString("utf8")) : {}) as { name?: unknown; componentPath?: unknown };
   await deps.ready;
   if (path === "/_local/reset") {
     await deps.local.reset();
     sendJson(res, 200, { ok: true });
   } else if (path === "/_local/crons/run") {
-    if (typeof body.name !== "string") throw new HttpError(400, "BadRequest", "Expected { name }");
+    if (typeof body.name !== "string" || (body.componentPath !== undefined && typeof body.componentPath !== "string")) {
+      throw new HttpError(400, "BadRequest", "Expected { name, componentPath? } (strings)");
+    }
     try {
-      sendJson(res, 200, await deps.local.runCron(body.name));
+      sendJson(res, 200, await deps.local.runCron(body.name, body.componentPath));
     } catch (e) {
       throw new HttpError(404, "NotFound", (e as Error).message);
     }

@@ -53,7 +53,10 @@ export type LocalBackendOptions = {
    * `false`: none (then `LOCAL_DEV_AUTH_ISSUER` is whatever the env says).
    */
   devAuth?: false | DevAuthOptions;
-  /** `"schedule"` (default) runs `crons.ts` jobs on their schedules; `"manual"` only on demand. */
+  /**
+   * `"schedule"` (default) runs the jobs of the app's `crons.ts` and of each
+   * component's `crons.ts` on their schedules; `"manual"` only on demand.
+   */
   crons?: "schedule" | "manual";
   /** Admin key for `Authorization: Convex <key>` (may call internal functions). Default: random. */
   adminKey?: string;
@@ -74,8 +77,13 @@ export type LocalBackend = {
   devAuth: DevAuth | null;
   adminKey: string;
   engine: Engine;
-  /** Runs a `crons.ts` job now; resolves when it finished. */
-  runCron(name: string): Promise<CronRun>;
+  /**
+   * Runs a job now and resolves when it finished: the app's `crons.ts` job
+   * `name`, or with `componentPath` (`counter`) that component's. Rejects for
+   * an unknown job.
+   */
+  runCron(name: string, componentPath?: string): Promise<CronRun>;
+  /** The app's jobs, then each component's (`componentPath` `""` = the app), with their next run (ms). */
   listCrons(): (CronJobSpec & { nextRunAt: number | null })[];
   /** Empties the database (and the persist file) and pushes the empty results. */
   reset(): Promise<void>;
@@ -184,7 +192,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
       health: () => ({ ok: true, connections: sync.connectionCount, commitTs: engine.commitTs().toString(), ...sync.stats }),
       reset,
       listCrons: () => crons.list(),
-      runCron: (name: string) => crons.run(name),
+      runCron: (name: string, componentPath?: string) => crons.run(name, componentPath),
     },
   };
 
@@ -240,9 +248,8 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
     log(`deployment ${url} (WebSocket sync, HTTP API), HTTP actions ${siteUrl}`);
     if (devAuth) log(`dev sign-in issuer ${devAuth.issuer}`);
     log(`auth providers: ${verifier.providers.map((p) => ("type" in p ? p.issuer : p.domain)).join(", ") || "none"}`);
-    if (jobs.length) log(`crons (${options.crons ?? "schedule"}): ${jobs.map((j) => j.name).join(", ")}`);
+    if (jobs.length) log(`crons (${options.crons ?? "schedule"}): ${jobs.map((j) => (j.componentPath ? `${j.name} (component ${j.componentPath})` : j.name)).join(", ")}`);
     if (engine.componentPaths().length) log(`components: ${engine.componentPaths().join(", ")}`);
-    for (const path of engine.componentsWithCrons()) log(`component ${path}: its crons.ts is not run locally; schedule from the app's crons.ts`);
 
     return {
       url,
@@ -252,7 +259,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
       devAuth,
       adminKey,
       engine,
-      runCron: (name) => crons.run(name),
+      runCron: (name, componentPath) => crons.run(name, componentPath),
       listCrons: () => crons.list(),
       reset,
       save,

@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
 import { ConvexError } from "convex/values";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalBackend, type LocalBackend, type LocalBackendOptions } from "../src/index";
-import type { PersistedState } from "../src/engine";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startLocalBackend, withEnv, type LocalBackend, type LocalBackendOptions } from "../src/index";
+import { CronRunner } from "../src/cronRunner";
+import { Engine, type PersistedState } from "../src/engine";
 import { waitFor } from "./fixtures/backend";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
@@ -95,6 +96,45 @@ describe("local backend with a component", () => {
     expect(await http.query(value, { name: "ws" })).toBe(6);
   });
 
+  it("lists the app's and the component's crons.ts jobs, each named by its component", async () => {
+    const jobs = (await (await fetch(`${backend.url}/_local/crons`)).json()) as Record<string, unknown>[];
+    expect(jobs).toEqual([
+      expect.objectContaining({ componentPath: "", name: "tick", udfPath: "counters:tickFromApp", args: { name: "app-cron" }, schedule: { type: "interval", hours: 1 }, nextRunAt: null }),
+      expect.objectContaining({ componentPath: "counter", name: "tick", udfPath: "lib:tick", args: { name: "component-cron" }, schedule: { type: "interval", minutes: 1 }, nextRunAt: null }),
+    ]);
+  });
+
+  it("runs the component's cron job inside the component, apart from the app's job of the same name", async () => {
+    const watcher = new ConvexClient(backend.url, { unsavedChangesWarning: false });
+    clients.push(watcher);
+    const http = new ConvexHttpClient(backend.url);
+    await waitFor<number>((ok, err) => watcher.onUpdate(value, { name: "component-cron" }, ok, err), (n) => n === 0);
+    const pushed = waitFor<number>((ok, err) => watcher.onUpdate(value, { name: "component-cron" }, ok, err), (n) => n === 1);
+
+    // `lib:tick` is internal to the component and the app has no `lib` module: it resolves in the component.
+    const res = await fetch(`${backend.url}/_local/crons/run`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "tick", componentPath: "counter" }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ componentPath: "counter", name: "tick", ok: true });
+    expect(await pushed).toBe(1);
+    expect(await http.query(value, { name: "app-cron" })).toBe(0);
+
+    expect(await backend.runCron("tick")).toMatchObject({ componentPath: "", name: "tick", ok: true });
+    expect(await http.query(value, { name: "app-cron" })).toBe(1);
+    expect(await http.query(value, { name: "component-cron" })).toBe(1);
+
+    await expect(backend.runCron("tick", "nope")).rejects.toThrow(/No cron job named "tick" in component nope; known: none/);
+    const unknown = await fetch(`${backend.url}/_local/crons/run`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "sweep", componentPath: "counter" }),
+    });
+    expect(unknown.status).toBe(404);
+  });
+
   it("serves the component's route mounted by registerRoutes, with the app's env-derived token", async () => {
     const post = (token: string) =>
       fetch(`${backend.siteUrl}/counter/add?name=hook&amount=4`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
@@ -130,6 +170,25 @@ describe("component state and declared env across starts", () => {
     await expect(start({}, { COUNTER_LABEL: "x" })).rejects.toThrow(/declared env of the app: COUNTER_TOKEN is required but not set/);
   });
 
+  it("logs a failed component cron run, which ran with the component's env", async () => {
+    const project = join(tmp, "failing-cron-project");
+    cpSync(FIXTURE, project, { recursive: true });
+    const crons = join(project, "convex/counter/crons.ts");
+    // A public component function is allowed too; MODE=strict (the component's env) makes it throw.
+    writeFileSync(crons, readFileSync(crons, "utf8").replace('internal.lib.tick, { name: "component-cron" }', 'api.lib.add, { name: "neg", amount: -1 }').replace("import { internal }", "import { api }"));
+    symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+    const lines: string[] = [];
+    const backend = await start({ log: (line) => lines.push(line) }, ENV, project);
+    try {
+      const run = await backend.runCron("tick", "counter");
+      expect(run).toMatchObject({ componentPath: "counter", name: "tick", ok: false, error: expect.stringContaining("NEGATIVE_AMOUNT") as unknown });
+      expect(lines).toContainEqual(expect.stringMatching(/^cron tick in component counter \(lib:add\) failed: .*NEGATIVE_AMOUNT/));
+      expect(await new ConvexHttpClient(backend.url).query(value, { name: "neg" })).toBe(0);
+    } finally {
+      await backend.close();
+    }
+  });
+
   it("refuses to start when a component's env value fails its validator, as a push would", async () => {
     const project = join(tmp, "bad-env-project");
     cpSync(FIXTURE, project, { recursive: true });
@@ -137,5 +196,48 @@ describe("component state and declared env across starts", () => {
     writeFileSync(config, readFileSync(config, "utf8").replace('MODE: "strict"', 'MODE: "lenient"'));
     symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
     await expect(start({}, ENV, project)).rejects.toThrow(/declared env of component counter: MODE="lenient" does not match/);
+  });
+});
+
+describe("component crons on their schedule", () => {
+  afterAll(() => {
+    vi.useRealTimers();
+  });
+
+  it("fires the component's one-minute job after a minute, the app's hourly job of the same name not yet", async () => {
+    const start = Date.UTC(2030, 0, 1, 12, 0, 0);
+    // Only the runner's clock and timers are fake; convex-test keeps the real timers it captured at import.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: start });
+    await withEnv(ENV, async () => {
+      const engine = new Engine({ convexDir: join(FIXTURE, "convex") });
+      await engine.init();
+      let finished!: () => void;
+      const firstRun = new Promise<void>((ok) => (finished = ok));
+      const lines: string[] = [];
+      const runner = new CronRunner(engine, () => finished(), (line) => lines.push(line));
+      await runner.load();
+      runner.start();
+      try {
+        expect(runner.list().map((j) => [j.componentPath, j.name, j.nextRunAt])).toEqual([
+          ["", "tick", start + 3_600_000],
+          ["counter", "tick", start + 60_000],
+        ]);
+        await vi.advanceTimersByTimeAsync(59_000);
+        expect(runner.history).toEqual([]);
+        await vi.advanceTimersByTimeAsync(1_000);
+        await firstRun;
+        expect(runner.history).toEqual([expect.objectContaining({ componentPath: "counter", name: "tick", ok: true, startedAt: start + 60_000 })]);
+        expect(lines).toEqual([]);
+
+        // Observed through the app's public query, as a client would.
+        const read = await engine.resolve("counters:value");
+        expect(read?.visibility).toBe("public");
+        expect(await engine.call(read!, { name: "component-cron" }, null)).toBe(1);
+        expect(await engine.call(read!, { name: "app-cron" }, null)).toBe(0);
+      } finally {
+        runner.stop();
+        vi.useRealTimers();
+      }
+    });
   });
 });
