@@ -1,31 +1,19 @@
 /**
- * Tokens: the caller's balance, cost checks, consumption and history
- * (public), plus operator grants, the invariant audit and the free-tier
- * reset cron (internal). Logic lives in `model/tokens.ts` and
- * `model/ledger.ts`; amounts are integer tokens, times Convex ms.
+ * The client's token API: thin wrappers that resolve the signed-in caller
+ * (`functions.ts`) and call the billing component's `tokens` module with
+ * the caller's owner key, which documents the rules. Operator grants and
+ * the invariant audit are the component's (`npx convex run --component
+ * billing tokens:grant '{…}'`). Amounts are integer tokens, times Convex ms.
  */
 import { paginationOptsValidator, paginationResultValidator } from "convex/server";
 import { v } from "convex/values";
-import { internal } from "./_generated/api";
-import { internalMutation, internalQuery } from "./_generated/server";
+import { components } from "./_generated/api";
 import { callerMutation, callerQuery } from "./functions";
-import * as ledger from "./model/ledger";
-import {
-  checkFeature,
-  consumeForAccount,
-  EMPTY_PAGE,
-  FREE_RESET_BATCH_SIZE,
-  MAX_HISTORY_PAGE,
-  operatorGrant,
-  resetFreeTierBatch,
-  toBalanceView,
-  toHistoryEntry,
-  vBalanceView,
-  vCheckResult,
-  vConsumeResult,
-  vHistoryEntry,
-} from "./model/tokens";
-import { vComplexity } from "./model/validators";
+import { EMPTY_PAGE, vBalanceView, vCheckResult, vConsumeResult, vHistoryEntry } from "./billing/model/tokens";
+import { vComplexity } from "./billing/model/validators";
+
+/** A ledger row as the client sees it: its id is the component's, a string here. */
+const vLedgerRow = v.object({ ...vHistoryEntry.fields, _id: v.string() });
 
 /**
  * The caller's tokens: `{ allowance, purchased, used, remaining, periodEnd }`
@@ -34,10 +22,8 @@ import { vComplexity } from "./model/validators";
 export const balance = callerQuery({
   args: {},
   returns: v.union(v.null(), vBalanceView),
-  handler: async (ctx) => {
-    if (!ctx.caller) return null;
-    return toBalanceView(await ledger.getBalance(ctx, ctx.caller.account._id));
-  },
+  handler: async (ctx) =>
+    ctx.caller ? await ctx.runQuery(components.billing.tokens.balance, { ownerKey: ctx.caller.ownerKey }) : null,
 });
 
 /**
@@ -49,11 +35,8 @@ export const balance = callerQuery({
 export const check = callerQuery({
   args: { feature: v.string(), complexity: v.optional(vComplexity) },
   returns: vCheckResult,
-  handler: async (ctx, args) => {
-    const account = ctx.caller?.account ?? null;
-    const row = account ? await ledger.getBalance(ctx, account._id) : null;
-    return checkFeature(account, row, args.feature, args.complexity);
-  },
+  handler: async (ctx, args) =>
+    await ctx.runQuery(components.billing.tokens.check, { ownerKey: ctx.caller?.ownerKey ?? null, ...args }),
 });
 
 /**
@@ -67,7 +50,8 @@ export const check = callerQuery({
 export const consume = callerMutation({
   args: { feature: v.string(), complexity: v.optional(vComplexity), idempotencyKey: v.string() },
   returns: vConsumeResult,
-  handler: async (ctx, args) => await consumeForAccount(ctx, ctx.caller.account, args),
+  handler: async (ctx, args) =>
+    await ctx.runMutation(components.billing.tokens.consume, { ownerKey: ctx.caller.ownerKey, ...args }),
 });
 
 /**
@@ -77,88 +61,9 @@ export const consume = callerMutation({
  */
 export const history = callerQuery({
   args: { paginationOpts: paginationOptsValidator },
-  returns: paginationResultValidator(vHistoryEntry),
-  handler: async (ctx, args) => {
-    if (!ctx.caller) return EMPTY_PAGE;
-    const accountId = ctx.caller.account._id;
-    const numItems = Math.min(Math.max(1, Math.floor(args.paginationOpts.numItems)), MAX_HISTORY_PAGE);
-    const result = await ctx.db
-      .query("tokenLedger")
-      .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
-      .order("desc")
-      .paginate({ ...args.paginationOpts, numItems });
-    return { ...result, page: result.page.map(toHistoryEntry) };
-  },
-});
-
-/**
- * Operator grant or correction (run from the Convex dashboard): `amount` is a
- * non-zero integer (negative removes tokens but never below zero), `reason`
- * is required and stored as the ledger note, `idempotencyKey` makes a repeat
- * a no-op. Returns `{ applied, balance, sourceKey }`.
- */
-export const grant = internalMutation({
-  args: {
-    accountId: v.id("billingAccounts"),
-    amount: v.number(),
-    reason: v.string(),
-    idempotencyKey: v.optional(v.string()),
-  },
-  returns: v.object({ applied: v.boolean(), balance: v.number(), sourceKey: v.string() }),
-  handler: async (ctx, args) => await operatorGrant(ctx, args),
-});
-
-/**
- * Audits one account: balance equals the ledger's sum, every row's
- * `balanceAfter` matches the running sum, allowance/purchased/used agree.
- */
-export const checkInvariant = internalQuery({
-  args: { accountId: v.id("billingAccounts") },
-  returns: v.object({
-    ok: v.boolean(),
-    balance: v.number(),
-    ledgerSum: v.number(),
-    entries: v.number(),
-    problems: v.array(v.string()),
-  }),
-  handler: async (ctx, args) => await ledger.checkInvariant(ctx, args.accountId),
-});
-
-/**
- * Cron (`crons.ts`, hourly): starts the current UTC month's allowance for
- * every account whose period has ended and whose periods are not paid
- * through Stripe (free accounts; staff/comped `tierOverride` accounts at
- * their override tier), and opens subscribers' next monthly window when it
- * is paid for (yearly plans get their allowance monthly), `FREE_RESET_BATCH_SIZE`
- * balances per run, scheduling itself with the cursor for the next batch.
- * `now` (ms) is fixed by the first batch so every batch pages the same range;
- * omit `cursor` and `now` to start a run.
- */
-export const resetFreeTier = internalMutation({
-  args: { cursor: v.optional(v.string()), now: v.optional(v.number()) },
-  returns: v.object({
-    processed: v.number(),
-    granted: v.number(),
-    windowsOpened: v.number(),
-    skippedPaid: v.number(),
-    isDone: v.boolean(),
-  }),
-  handler: async (ctx, args) => {
-    const now = args.now ?? Date.now();
-    const batch = await resetFreeTierBatch(ctx, {
-      now,
-      cursor: args.cursor ?? null,
-      batchSize: FREE_RESET_BATCH_SIZE,
-    });
-    if (batch.continueCursor !== null) {
-      await ctx.scheduler.runAfter(0, internal.tokens.resetFreeTier, { cursor: batch.continueCursor, now });
-    }
-    return {
-      processed: batch.processed,
-      granted: batch.granted,
-      windowsOpened: batch.windowsOpened,
-      skippedPaid: batch.skippedPaid,
-      isDone: batch.isDone,
-    };
-  },
+  returns: paginationResultValidator(vLedgerRow),
+  handler: async (ctx, args) =>
+    ctx.caller
+      ? await ctx.runQuery(components.billing.tokens.history, { ownerKey: ctx.caller.ownerKey, ...args })
+      : EMPTY_PAGE,
 });

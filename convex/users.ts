@@ -1,11 +1,12 @@
 /**
- * Users: `store` on sign-in, `current` for the client's header.
- * Logic lives in `model/users.ts`.
+ * Users: `store` on sign-in, `current` for the client's header, and the
+ * caller's billing owner key for actions. Logic lives in `model/users.ts`.
  */
 import { v } from "convex/values";
-import { mutation } from "./_generated/server";
+import { fail } from "./billing/model/errors";
+import { internalQuery, mutation } from "./_generated/server";
 import { callerQuery } from "./functions";
-import { fail } from "./model/errors";
+import { getCaller } from "./model/auth";
 import { storeUser } from "./model/users";
 
 /**
@@ -23,7 +24,7 @@ export const store = mutation({
   handler: async (ctx) => {
     const identity = await ctx.auth.getUserIdentity();
     if (!identity) fail("UNAUTHENTICATED", "Sign in to continue.");
-    return await storeUser(ctx, identity, Date.now());
+    return await storeUser(ctx, identity);
   },
 });
 
@@ -44,4 +45,15 @@ export const current = callerQuery({
     const { _id, name, email, clerkUserId } = ctx.caller.user;
     return { _id, name, email, clerkUserId };
   },
+});
+
+/**
+ * The calling identity's billing owner key (the action's auth is passed to
+ * `ctx.runQuery`), or null when signed out or not stored yet. Used by
+ * `callerAction`.
+ */
+export const callerOwnerKey = internalQuery({
+  args: {},
+  returns: v.union(v.string(), v.null()),
+  handler: async (ctx) => (await getCaller(ctx))?.ownerKey ?? null,
 });

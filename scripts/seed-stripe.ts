@@ -2,7 +2,7 @@
  * Creates the plan catalogue in Stripe: one product per paid tier with its
  * monthly and yearly recurring prices, and one product per token pack with
  * its one-off price, each price carrying the lookup key from
- * convex/model/plans.ts (the server resolves lookup keys to price ids at
+ * convex/billing/model/plans.ts (the server resolves lookup keys to price ids at
  * checkout; https://docs.stripe.com/products-prices/manage-prices#lookup-keys).
  *
  * Idempotent, and safe against real Stripe (test mode) as well as the local
@@ -26,9 +26,9 @@
  */
 import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
-import { getStripe, PORTAL_CONFIGURATION_APP } from "../convex/model/stripeClient.ts";
-import { CANCELLATION_FEEDBACK } from "../convex/model/validators.ts";
-import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, type Interval } from "../convex/model/plans.ts";
+import { getStripe, PORTAL_CONFIGURATION_APP } from "../convex/billing/model/stripeClient.ts";
+import { CANCELLATION_FEEDBACK } from "../convex/billing/model/validators.ts";
+import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, type Interval } from "../convex/billing/model/plans.ts";
 
 export type CatalogPrice = {
   lookupKey: string;

@@ -30,6 +30,14 @@ import type { DataModel } from "./dataModel.js";
 type Env = {
   readonly CONVEX_CLOUD_URL: string;
   readonly CONVEX_SITE_URL: string;
+  readonly SITE_URL: string | undefined;
+  readonly STRIPE_API_HOST: string | undefined;
+  readonly STRIPE_API_PORT: string | undefined;
+  readonly STRIPE_API_PROTOCOL: string | undefined;
+  readonly STRIPE_PORTAL_CONFIGURATION_ID: string | undefined;
+  readonly STRIPE_SECRET_KEY: string | undefined;
+  readonly STRIPE_TEST_CLOCKS: string | undefined;
+  readonly STRIPE_WEBHOOK_SECRET: string | undefined;
 };
 
 /**

@@ -1,17 +1,26 @@
 import type { UserIdentity } from "convex/server";
-import type { Doc } from "../_generated/dataModel";
+import { fail } from "../billing/model/errors";
+import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
-import { fail } from "./errors";
 
 /** The signed-in caller, resolved once per function by the builders in `functions.ts`. */
 export type Caller = {
   identity: UserIdentity;
   user: Doc<"users">;
-  account: Doc<"billingAccounts">;
+  /** The billing component's name for the caller's personal account. */
+  ownerKey: string;
 };
 
 /**
- * Resolves the caller from `ctx.auth` to their user row and billing account.
+ * The billing component's owner key of a user's personal account:
+ * `user:<users id>`. Organisation accounts will use `org:<Clerk org id>`.
+ */
+export function billingOwnerKey(userId: Id<"users">): string {
+  return `user:${userId}`;
+}
+
+/**
+ * Resolves the caller from `ctx.auth` to their user row and billing owner key.
  * Returns `null` when signed out, or signed in but `users.store` has not run yet.
  * Follows https://docs.convex.dev/auth/database-auth (lookup by `tokenIdentifier`).
  */
@@ -23,12 +32,7 @@ export async function getCaller(ctx: QueryCtx): Promise<Caller | null> {
     .withIndex("by_tokenIdentifier", (q) => q.eq("tokenIdentifier", identity.tokenIdentifier))
     .unique();
   if (!user) return null;
-  const account = await ctx.db
-    .query("billingAccounts")
-    .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", user._id))
-    .unique();
-  if (!account) return null;
-  return { identity, user, account };
+  return { identity, user, ownerKey: billingOwnerKey(user._id) };
 }
 
 /**

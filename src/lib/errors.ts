@@ -2,12 +2,12 @@
  * Turns anything a Convex call can throw into a message a person can act on.
  *
  * Backend errors are `ConvexError`s whose `data` is `{ code, message, ... }`
- * (convex/model/errors.ts). Anything else that escapes an action or mutation
+ * (convex/billing/model/errors.ts). Anything else that escapes an action or mutation
  * is either a lost connection or a server bug; the client can only offer a retry.
  */
 import { ConvexError } from "convex/values";
-import { ERROR_CODES, isBillingError, type BillingErrorData, type ErrorCode } from "@/convex/model/errors";
-import { PLANS, isTier } from "@/convex/model/plans";
+import { ERROR_CODES, isBillingError, type BillingErrorData, type ErrorCode } from "@/convex/billing/model/errors";
+import { PLANS, isTier } from "@/convex/billing/model/plans";
 
 export type HumanError = {
   /** The backend's code, "NETWORK" for transport failures, "UNKNOWN" otherwise. */

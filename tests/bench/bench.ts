@@ -37,12 +37,12 @@ import type { WithoutSystemFields } from "convex/server";
 import type Stripe from "stripe";
 import { api, internal } from "../../convex/_generated/api";
 import type { Doc, Id, TableNames } from "../../convex/_generated/dataModel";
-import { windowContaining } from "../../convex/model/allowance";
+import { windowContaining } from "../../convex/billing/model/allowance";
 import { getCaller } from "../../convex/model/auth";
-import { freePeriod, freePeriodSourceKey } from "../../convex/model/periods";
-import { PLANS, type Interval, type PaidTier } from "../../convex/model/plans";
-import { customerIdOfEvent } from "../../convex/model/stripeShapes";
-import { FREE_RESET_BATCH_SIZE } from "../../convex/model/tokens";
+import { freePeriod, freePeriodSourceKey } from "../../convex/billing/model/periods";
+import { PLANS, type Interval, type PaidTier } from "../../convex/billing/model/plans";
+import { customerIdOfEvent } from "../../convex/billing/model/stripeShapes";
+import { FREE_RESET_BATCH_SIZE } from "../../convex/billing/model/tokens";
 import { checkoutSession, customer, DAY, event, invoice, price, subscription } from "../convex/fixtures/stripe";
 import {
   drainScheduled,

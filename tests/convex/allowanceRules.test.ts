@@ -8,9 +8,9 @@ import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { windowContaining } from "../../convex/model/allowance";
-import * as ledger from "../../convex/model/ledger";
-import { recordCataloguePrice } from "../../convex/model/prices";
+import { windowContaining } from "../../convex/billing/model/allowance";
+import * as ledger from "../../convex/billing/model/ledger";
+import { recordCataloguePrice } from "../../convex/billing/model/prices";
 import {
   DAY,
   T0,

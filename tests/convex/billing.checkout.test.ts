@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { STRIPE_API_VERSION } from "../../convex/model/stripeClient";
+import { STRIPE_API_VERSION } from "../../convex/billing/model/stripeClient";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, getAccount, seedAccount } from "./billingFixtures";
 import { makeTest } from "./setup";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
-import { testClocksPerCustomer } from "../../convex/model/stripeClient";
+import { testClocksPerCustomer } from "../../convex/billing/model/stripeClient";
 
 /**
  * A live key without the host override (which a live key refuses), so any

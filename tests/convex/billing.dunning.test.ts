@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { BILLING_CONFIG, type Tier } from "../../convex/model/plans";
-import { GRACE_SWEEP_BATCH } from "../../convex/model/billingModel";
+import { BILLING_CONFIG, type Tier } from "../../convex/billing/model/plans";
+import { GRACE_SWEEP_BATCH } from "../../convex/billing/model/billingModel";
 import { alice, bob, getAccount, ISSUER, seedAccount, type TestConvex } from "./billingFixtures";
 import { makeTest } from "./setup";
 

@@ -8,9 +8,9 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/_generated/dataModel";
-import { classifyChange } from "../../convex/model/planChanges";
-import type { Interval, PaidTier } from "../../convex/model/plans";
-import { PLANS } from "../../convex/model/plans";
+import { classifyChange } from "../../convex/billing/model/planChanges";
+import type { Interval, PaidTier } from "../../convex/billing/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, seedAccount, type TestConvex, type TestIdentity } from "./billingFixtures";
 import { makeTest } from "./setup";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/_generated/dataModel";
-import { PLANS } from "../../convex/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import { alice, bob, seedAccount, type TestConvex } from "./billingFixtures";
 import { makeTest } from "./setup";
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import Stripe from "stripe";
-import { getStripe, stripeMode, stripeModeFromKey, STRIPE_API_VERSION, toStripeError } from "../../convex/model/stripeClient";
-import { fail } from "../../convex/model/errors";
+import { getStripe, stripeMode, stripeModeFromKey, STRIPE_API_VERSION, toStripeError } from "../../convex/billing/model/stripeClient";
+import { fail } from "../../convex/billing/model/errors";
 import { expectCode } from "./billingFixtures";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 import { startRecordingStripeServer } from "../helpers/recordingStripeServer";

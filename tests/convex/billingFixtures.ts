@@ -5,8 +5,8 @@
  */
 import { expect } from "vitest";
 import type { Doc, Id } from "../../convex/_generated/dataModel";
-import type { ErrorCode } from "../../convex/model/errors";
-import { isBillingError } from "../../convex/model/errors";
+import type { ErrorCode } from "../../convex/billing/model/errors";
+import { isBillingError } from "../../convex/billing/model/errors";
 import type { makeTest } from "./setup";
 
 export type TestConvex = ReturnType<typeof makeTest>;

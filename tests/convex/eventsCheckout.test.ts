@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
 import type { Id } from "../../convex/_generated/dataModel";
-import { TOKEN_PACKS } from "../../convex/model/plans";
+import { TOKEN_PACKS } from "../../convex/billing/model/plans";
 import { checkoutSession, customer, event, invoice, price, subscription } from "./fixtures/stripe";
 import {
   account,

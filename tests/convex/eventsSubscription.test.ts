@@ -5,8 +5,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { recomputeAccountTier } from "../../convex/model/access";
-import { BILLING_CONFIG } from "../../convex/model/plans";
+import { recomputeAccountTier } from "../../convex/billing/model/access";
+import { BILLING_CONFIG } from "../../convex/billing/model/plans";
 import { DAY, T0, event, invoice, legacySubscription, price, subscription, type SubscriptionInput } from "./fixtures/stripe";
 import {
   account,

@@ -5,13 +5,13 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { RECONCILE_EVENT_TYPES, STRIPE_MAX_TYPES_FILTER } from "../../convex/model/reconcile";
+import { RECONCILE_EVENT_TYPES, STRIPE_MAX_TYPES_FILTER } from "../../convex/billing/model/reconcile";
 import {
   HANDLED_EVENT_TYPES,
   RECONCILED_EVENT_TYPES,
   STRIPE_EVENT_HANDLERS,
   isHandledEventType,
-} from "../../convex/model/stripeEventHandlers";
+} from "../../convex/billing/model/stripeEventHandlers";
 
 /** The event types the README's endpoint setup lists, between its `handled-events` markers, in order. */
 function readmeEventTypes(): string[] {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { freePeriod, freePeriodSourceKey, utcMonthBounds, utcMonthId } from "../../convex/model/periods";
+import { freePeriod, freePeriodSourceKey, utcMonthBounds, utcMonthId } from "../../convex/billing/model/periods";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import type { Id } from "../../convex/_generated/dataModel";
-import { isBillingError } from "../../convex/model/errors";
-import * as ledger from "../../convex/model/ledger";
+import { isBillingError } from "../../convex/billing/model/errors";
+import * as ledger from "../../convex/billing/model/ledger";
 import { makeTest } from "./setup";
 
 type T = ReturnType<typeof makeTest>;

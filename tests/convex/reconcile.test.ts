@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { PLANS } from "../../convex/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import {
   DEFAULT_WINDOW_SECONDS,
   MAX_EVENTS_PER_RUN,
@@ -22,8 +22,8 @@ import {
   enqueueInputOf,
   eventsPerRun,
   reconcileWindow,
-} from "../../convex/model/reconcile";
-import type { EventInput } from "../../convex/model/webhookQueue";
+} from "../../convex/billing/model/reconcile";
+import type { EventInput } from "../../convex/billing/model/webhookQueue";
 import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
 import { seedStripe } from "../../scripts/seed-stripe";
 import { parseStripeForm, type FormValue } from "../helpers/recordingStripeServer";

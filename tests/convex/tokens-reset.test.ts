@@ -2,10 +2,10 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import crons from "../../convex/crons";
-import * as ledger from "../../convex/model/ledger";
-import { freePeriod, freePeriodSourceKey } from "../../convex/model/periods";
-import type { Tier } from "../../convex/model/plans";
-import { FREE_RESET_BATCH_SIZE } from "../../convex/model/tokens";
+import * as ledger from "../../convex/billing/model/ledger";
+import { freePeriod, freePeriodSourceKey } from "../../convex/billing/model/periods";
+import type { Tier } from "../../convex/billing/model/plans";
+import { FREE_RESET_BATCH_SIZE } from "../../convex/billing/model/tokens";
 import { makeTest } from "./setup";
 
 type T = ReturnType<typeof makeTest>;

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { isBillingError, type BillingErrorData } from "../../convex/model/errors";
-import * as ledger from "../../convex/model/ledger";
-import type { Tier } from "../../convex/model/plans";
+import { isBillingError, type BillingErrorData } from "../../convex/billing/model/errors";
+import * as ledger from "../../convex/billing/model/ledger";
+import type { Tier } from "../../convex/billing/model/plans";
 import { makeTest } from "./setup";
 
 const ISSUER = "https://clerk.example.test";

@@ -1,7 +1,7 @@
 import { describe, expect, test, vi, afterEach } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
-import { isBillingError } from "../../convex/model/errors";
-import { PLANS } from "../../convex/model/plans";
+import { isBillingError } from "../../convex/billing/model/errors";
+import { PLANS } from "../../convex/billing/model/plans";
 import { makeTest } from "./setup";
 
 const ISSUER = "https://clerk.example.test";

@@ -4,7 +4,7 @@
  * (or was not) written.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { WEBHOOK_MAX_BODY_BYTES } from "../../convex/model/stripeWebhook";
+import { WEBHOOK_MAX_BODY_BYTES } from "../../convex/billing/model/stripeWebhook";
 import { checkoutSession, customer, event, price, subscription, unhandledEvent } from "./fixtures/stripe";
 import {
   OTHER_SECRET,

@@ -9,8 +9,8 @@ import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type { Doc, Id } from "../../convex/_generated/dataModel";
 import { internal } from "../../convex/_generated/api";
-import { WAITING_RECHECK_MS, wakeWaitingEvents } from "../../convex/model/webhookQueue";
-import { BILLING_CONFIG } from "../../convex/model/plans";
+import { WAITING_RECHECK_MS, wakeWaitingEvents } from "../../convex/billing/model/webhookQueue";
+import { BILLING_CONFIG } from "../../convex/billing/model/plans";
 import { checkoutSession, customer, event, price, subscription } from "./fixtures/stripe";
 import {
   account,

@@ -3,7 +3,7 @@
  * Checkout (from the dashboard's upgrade prompt and the upgrade dialog); the
  * success page flips live; the header badge and the token allowance update.
  */
-import { PLANS } from "../../convex/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import { CARDS, expect, payOnCheckout, signIn, test } from "./support/app";
 import { E2E_USERS } from "./support/users";
 

@@ -3,7 +3,7 @@
  * the upgrade prompt appears; at 0 a guarded action opens the upgrade path
  * instead of running.
  */
-import { PLANS, type Complexity } from "../../convex/model/plans";
+import { PLANS, type Complexity } from "../../convex/billing/model/plans";
 import { expect, subscribe, test } from "./support/app";
 import { E2E_USERS } from "./support/users";
 import type { Page } from "@playwright/test";

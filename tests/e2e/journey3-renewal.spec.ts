@@ -3,7 +3,7 @@
  * renews the subscription (invoice paid, new period) and the token allowance
  * resets live on the open billing page.
  */
-import { PLANS } from "../../convex/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import { appDate, expect, subscribe, test } from "./support/app";
 import { periodEndOf, sim } from "./support/sim";
 import { E2E_USERS } from "./support/users";

@@ -7,7 +7,7 @@
  * customer on one), so journeys never disturb each other.
  */
 import type { Page } from "@playwright/test";
-import { PLANS } from "../../convex/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import { CARDS, appDate, expect, subscribe, test } from "./support/app";
 import { periodEndOf, sim } from "./support/sim";
 import { E2E_USERS } from "./support/users";

@@ -4,7 +4,7 @@
  * plan change without a reload (the webhook → Convex → live query path).
  * Prints how long the change took to show after the webhook was delivered.
  */
-import { PLANS } from "../../convex/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import { CARDS, expect, firstSeenAt, payOnCheckout, signIn, test, watchFirstSeen } from "./support/app";
 import { sim } from "./support/sim";
 import { E2E_USERS } from "./support/users";

@@ -39,7 +39,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { INTERVALS, PAID_TIERS, PLANS, TOKEN_PACKS } from "../../convex/model/plans";
+import { INTERVALS, PAID_TIERS, PLANS, TOKEN_PACKS } from "../../convex/billing/model/plans";
 
 /** A nested form value: what `a[b][0]=x` parses to. */
 export type FormValue = string | FormValue[] | { [key: string]: FormValue };

@@ -9,9 +9,9 @@
 import type Stripe from "stripe";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { windowContaining } from "../../convex/model/allowance";
+import { windowContaining } from "../../convex/billing/model/allowance";
 import { getCaller } from "../../convex/model/auth";
-import { PLANS } from "../../convex/model/plans";
+import { PLANS } from "../../convex/billing/model/plans";
 import {
   checkoutSession,
   DAY,

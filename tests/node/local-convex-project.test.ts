@@ -5,7 +5,7 @@
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { PUBLIC_TIERS } from "../../convex/model/plans";
+import { PUBLIC_TIERS } from "../../convex/billing/model/plans";
 import { startLocalBackend, type LocalBackend } from "@offline/local-backend";
 import { waitFor } from "@offline/local-backend/testing";
 

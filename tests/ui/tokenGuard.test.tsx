@@ -2,7 +2,7 @@ import { screen, waitFor } from "@testing-library/react";
 import { ConvexError } from "convex/values";
 import { useState } from "react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { Complexity } from "@/convex/model/plans";
+import type { Complexity } from "@/convex/billing/model/plans";
 import { AnalysisCard } from "@/src/app/dashboard/AnalysisCard";
 import { useTokenGuard } from "@/src/features/billing/hooks/useTokenGuard";
 import { fake } from "./helpers/fakeConvex";

@@ -1,7 +1,7 @@
 import { useQuery } from "convex/react";
 import { useState } from "react";
 import { api } from "@/convex/_generated/api";
-import { BILLING_CONFIG, FEATURES, tierRank, type Tier } from "@/convex/model/plans";
+import { BILLING_CONFIG, FEATURES, tierRank, type Tier } from "@/convex/billing/model/plans";
 import type { TokenBalance } from "@/src/features/billing/lib/types";
 import { AnalysisCard, type BlockedAnalysis } from "./AnalysisCard";
 import { LockedFeature } from "@/src/features/billing/components/tokens/LockedFeature";

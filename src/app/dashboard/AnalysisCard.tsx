@@ -1,7 +1,7 @@
 import { useQuery } from "convex/react";
 import { useId, useState } from "react";
 import { api } from "@/convex/_generated/api";
-import { COMPLEXITIES, FEATURES, featureCost, type Complexity, type Tier } from "@/convex/model/plans";
+import { COMPLEXITIES, FEATURES, featureCost, type Complexity, type Tier } from "@/convex/billing/model/plans";
 import { tokens } from "@/src/lib/format";
 import { featureName } from "@/src/features/billing/lib/pricing";
 import { simulateAnalysis, type AnalysisResult } from "./simulateAnalysis";

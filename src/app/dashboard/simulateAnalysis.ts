@@ -1,4 +1,4 @@
-import { FEATURES, type Complexity } from "@/convex/model/plans";
+import { FEATURES, type Complexity } from "@/convex/billing/model/plans";
 import { featureName } from "@/src/features/billing/lib/pricing";
 
 export type AnalysisResult = { summary: string; findings: number; durationMs: number };

@@ -26,8 +26,8 @@
  */
 import type { Id } from "../../../convex/_generated/dataModel";
 import type { MutationCtx } from "../../../convex/_generated/server";
-import { planForLookupKey } from "../../../convex/model/plans";
-import { upsertPrice, type PriceRecord } from "../../../convex/model/prices";
+import { planForLookupKey } from "../../../convex/billing/model/plans";
+import { upsertPrice, type PriceRecord } from "../../../convex/billing/model/prices";
 import { storeUser } from "../../../convex/model/users";
 import type { Delivery, Stream } from "./stream";
 

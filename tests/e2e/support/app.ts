@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { expect, test as base, type Page, type TestInfo } from "@playwright/test";
-import type { Interval, PaidTier } from "../../../convex/model/plans";
+import type { Interval, PaidTier } from "../../../convex/billing/model/plans";
 import { adminQuery } from "./backend";
 import { sim } from "./sim";
 import type { E2EUser } from "./users";

@@ -1,4 +1,4 @@
-import { listPlanViews } from "@/convex/model/planViews";
+import { listPlanViews } from "@/convex/billing/model/planViews";
 import type { SubscriptionView, TokenBalance } from "@/src/features/billing/lib/types";
 
 /** What plans.list returns (built from the shared catalogue, as the server does). */

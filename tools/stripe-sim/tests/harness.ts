@@ -63,7 +63,7 @@ export async function priceId(stripe: Stripe, lookupKey: string): Promise<string
   return price.id;
 }
 
-/** What the backend sends for a subscription upgrade (convex/model/billingActions.ts). */
+/** What the backend sends for a subscription upgrade (convex/billing/model/billingActions.ts). */
 export async function subscriptionCheckout(
   stripe: Stripe,
   customer: string,

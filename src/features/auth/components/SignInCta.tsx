@@ -1,4 +1,4 @@
-import { PLANS } from "@/convex/model/plans";
+import { PLANS } from "@/convex/billing/model/plans";
 import { tokens } from "@/src/lib/format";
 import { SignInButton } from "./AccountMenu";
 

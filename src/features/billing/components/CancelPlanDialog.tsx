@@ -2,7 +2,7 @@ import { useAction } from "convex/react";
 import { useId, useState } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import type { CancellationFeedback } from "@/convex/model/validators";
+import type { CancellationFeedback } from "@/convex/billing/model/validators";
 import { Dialog } from "@/src/components/Dialog";
 import { humanizeError } from "@/src/lib/errors";
 import { formatDate } from "@/src/lib/format";

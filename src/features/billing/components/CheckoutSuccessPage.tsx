@@ -2,7 +2,7 @@ import { useConvexAuth, useQuery } from "convex/react";
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { api } from "@/convex/_generated/api";
-import { PAID_TIERS, isTier, tierRank } from "@/convex/model/plans";
+import { PAID_TIERS, isTier, tierRank } from "@/convex/billing/model/plans";
 import { pendingTopUp, rememberCheckout, tierBeforeCheckout, type PendingTopUp } from "@/src/features/billing/lib/browser";
 import { tokens } from "@/src/lib/format";
 import { tierName } from "@/src/features/billing/lib/pricing";

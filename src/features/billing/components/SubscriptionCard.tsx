@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Link } from "react-router-dom";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import { PAID_TIERS, type PaidTier } from "@/convex/model/plans";
+import { PAID_TIERS, type PaidTier } from "@/convex/billing/model/plans";
 import { usePlanChange } from "@/src/features/billing/components/planChange/context";
 import { usePortal } from "@/src/features/billing/hooks/usePortal";
 import { humanizeError } from "@/src/lib/errors";

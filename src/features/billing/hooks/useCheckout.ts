@@ -2,7 +2,7 @@ import { useAction, useConvexAuth } from "convex/react";
 import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import type { Interval, PaidTier } from "@/convex/model/plans";
+import type { Interval, PaidTier } from "@/convex/billing/model/plans";
 import { browser, rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
 import { useSession } from "@/src/lib/session";

@@ -2,7 +2,7 @@ import { useConvex, useMutation } from "convex/react";
 import { useCallback, useRef, useState } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import { BILLING_CONFIG, type Complexity, type Tier } from "@/convex/model/plans";
+import { BILLING_CONFIG, type Complexity, type Tier } from "@/convex/billing/model/plans";
 import { useConfirm } from "@/src/components/confirm";
 import { useUpgradeModal } from "@/src/features/billing/components/upgrade/context";
 import { billingErrorData, humanizeError } from "@/src/lib/errors";

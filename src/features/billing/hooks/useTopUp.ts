@@ -2,7 +2,7 @@ import { useAction } from "convex/react";
 import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import type { TokenPack } from "@/convex/model/plans";
+import type { TokenPack } from "@/convex/billing/model/plans";
 import { browser, rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
 import { retryAction, useRedirectPending } from "./useRedirectPending";

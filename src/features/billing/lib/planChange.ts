@@ -3,7 +3,7 @@
  * They mirror the server's so the buttons offer what it will accept; the
  * server stays the authority (its preview says `upgrade` or `downgrade`).
  */
-import { tierRank, type Interval, type PaidTier, type Tier } from "@/convex/model/plans";
+import { tierRank, type Interval, type PaidTier, type Tier } from "@/convex/billing/model/plans";
 import { tierName } from "./pricing";
 import type { SubscriptionView } from "./types";
 

@@ -1,4 +1,4 @@
-import { FEATURES, PLANS, isTier, type Interval } from "@/convex/model/plans";
+import { FEATURES, PLANS, isTier, type Interval } from "@/convex/billing/model/plans";
 import { formatMoney } from "@/src/lib/format";
 
 /** The subset of `plans.list` rows the helpers need. */

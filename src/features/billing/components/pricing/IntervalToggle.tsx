@@ -1,4 +1,4 @@
-import type { Interval } from "@/convex/model/plans";
+import type { Interval } from "@/convex/billing/model/plans";
 
 /**
  * Monthly/yearly switch. The switch itself (`testId`) flips the interval; the

@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import type { Interval } from "@/convex/model/plans";
+import type { Interval } from "@/convex/billing/model/plans";
 import { formatCount } from "@/src/lib/format";
 import { priceLabel } from "@/src/features/billing/lib/pricing";
 import type { PlanView } from "@/src/features/billing/lib/types";

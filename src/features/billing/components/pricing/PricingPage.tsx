@@ -1,7 +1,7 @@
 import { useConvexAuth, useQuery } from "convex/react";
 import { useState } from "react";
 import { api } from "@/convex/_generated/api";
-import { tierRank, type Interval, type PaidTier, type Tier } from "@/convex/model/plans";
+import { tierRank, type Interval, type PaidTier, type Tier } from "@/convex/billing/model/plans";
 import { EmptyState } from "@/src/components/EmptyState";
 import { IntervalToggle } from "./IntervalToggle";
 import { usePlanChange } from "@/src/features/billing/components/planChange/context";

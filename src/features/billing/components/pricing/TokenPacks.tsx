@@ -1,4 +1,4 @@
-import { TOKEN_PACKS } from "@/convex/model/plans";
+import { TOKEN_PACKS } from "@/convex/billing/model/plans";
 import { useTopUp } from "@/src/features/billing/hooks/useTopUp";
 import { formatCount, formatMoney } from "@/src/lib/format";
 

@@ -1,7 +1,7 @@
 import { useQuery } from "convex/react";
 import type { ReactNode } from "react";
 import { api } from "@/convex/_generated/api";
-import { PLANS, tierRank, type Tier } from "@/convex/model/plans";
+import { PLANS, tierRank, type Tier } from "@/convex/billing/model/plans";
 import { Skeleton } from "@/src/components/Skeleton";
 import { useUpgradeModal } from "@/src/features/billing/components/upgrade/context";
 import { tokens } from "@/src/lib/format";

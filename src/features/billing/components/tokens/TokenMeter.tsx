@@ -1,7 +1,7 @@
 import { useQuery } from "convex/react";
 import { Link } from "react-router-dom";
 import { api } from "@/convex/_generated/api";
-import { BILLING_CONFIG } from "@/convex/model/plans";
+import { BILLING_CONFIG } from "@/convex/billing/model/plans";
 import { formatCount } from "@/src/lib/format";
 import { ROUTES } from "@/src/lib/routes";
 

@@ -1,4 +1,4 @@
-import { PLANS, nextTier, type Tier } from "@/convex/model/plans";
+import { PLANS, nextTier, type Tier } from "@/convex/billing/model/plans";
 import { useUpgradeModal, type UpgradeReason } from "@/src/features/billing/components/upgrade/context";
 import { formatCount, formatDate, tokens } from "@/src/lib/format";
 import { featureName } from "@/src/features/billing/lib/pricing";

@@ -1,7 +1,7 @@
 import { useQuery } from "convex/react";
 import { useCallback, useMemo, useState, type ReactNode } from "react";
 import { api } from "@/convex/_generated/api";
-import { FEATURES, PLANS, nextTier, tierRank, type Interval, type PaidTier, type Tier } from "@/convex/model/plans";
+import { FEATURES, PLANS, nextTier, tierRank, type Interval, type PaidTier, type Tier } from "@/convex/billing/model/plans";
 import { useCheckout } from "@/src/features/billing/hooks/useCheckout";
 import { hasBilledSubscription, subscribedTier } from "@/src/features/billing/lib/planChange";
 import { priceLabel, tierName, yearlySavings } from "@/src/features/billing/lib/pricing";

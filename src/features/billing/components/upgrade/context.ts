@@ -1,5 +1,5 @@
 import { createContext, useContext } from "react";
-import type { Tier } from "@/convex/model/plans";
+import type { Tier } from "@/convex/billing/model/plans";
 
 /** Why the upgrade modal was opened; changes its title and which tier it recommends. */
 export type UpgradeReason = "manual" | "tier_required" | "no_tokens" | "insufficient_tokens" | "low_tokens";

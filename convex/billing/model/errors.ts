@@ -50,3 +50,16 @@ export function isBillingError(error: unknown, code?: ErrorCode): error is Conve
   if (typeof data !== "object" || data === null || !("code" in data)) return false;
   return code === undefined || data.code === code;
 }
+
+/** A thrown value's message, for `lastError`. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ConvexError && typeof (error.data as { message?: unknown }).message === "string") {
+    return (error.data as { message: string }).message;
+  }
+  if (error instanceof Error) return error.message || error.name;
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return String(error);
+  }
+}

@@ -23,12 +23,13 @@
  *
  * Times are Convex milliseconds; `eventCreated` is Stripe seconds.
  */
-import { ConvexError, v, type Infer } from "convex/values";
+import { v, type Infer } from "convex/values";
 import { omit, pick } from "convex-helpers";
 import { internal } from "../_generated/api";
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import schema from "../schema";
+import { errorMessage } from "./errors";
 import { BILLING_CONFIG } from "./plans";
 import type { WebhookEventStatus } from "./validators";
 
@@ -442,17 +443,4 @@ export async function compactSettledPayloads(
 
 function truncate(message: string): string {
   return message.slice(0, MAX_ERROR_LENGTH);
-}
-
-/** A thrown value's message, for `lastError`. */
-export function errorMessage(error: unknown): string {
-  if (error instanceof ConvexError && typeof (error.data as { message?: unknown }).message === "string") {
-    return (error.data as { message: string }).message;
-  }
-  if (error instanceof Error) return error.message || error.name;
-  try {
-    return JSON.stringify(error);
-  } catch {
-    return String(error);
-  }
 }

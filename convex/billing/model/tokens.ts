@@ -18,6 +18,8 @@ import { syncAllowance } from "./allowance";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
 import { featureCost, featureMinTier, PLANS, tierRank, type Complexity, type Tier } from "./plans";
 import { vLedgerReason, vTier } from "./validators";
+import { paginator } from "convex-helpers/server/pagination";
+import schema from "../schema";
 
 /** Longest feature name accepted (feature names are short identifiers). */
 export const MAX_FEATURE_LENGTH = 100;
@@ -315,7 +317,7 @@ export async function resetFreeTierBatch(
 ): Promise<FreeResetBatch> {
   // No lower bound: a balance without a period (`periodEnd` undefined sorts
   // before every number in Convex's index order) is due too.
-  const page = await ctx.db
+  const page = await paginator(ctx.db, schema)
     .query("tokenBalances")
     .withIndex("by_periodEnd", (q) => q.lte("periodEnd", args.now))
     .paginate({ cursor: args.cursor, numItems: args.batchSize });

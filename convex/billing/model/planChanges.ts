@@ -55,7 +55,7 @@ import { internal } from "../_generated/api";
 import type { Id } from "../_generated/dataModel";
 import type { ActionCtx, QueryCtx } from "../_generated/server";
 import { currentSubscriptionOf } from "./currentSubscription";
-import { requireCallerAccount, resolvePrice, timeBucket, type ResolvedPrice } from "./billingActions";
+import { requireAccount, resolvePrice, timeBucket, type ResolvedPrice } from "./billingActions";
 import type { CallerAccount } from "./billingModel";
 import { fail } from "./errors";
 import { PLANS, planForLookupKey, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
@@ -103,6 +103,8 @@ export const vPlanChangeResult = v.object({
 export type PlanChangeResult = Infer<typeof vPlanChangeResult>;
 
 type PlanArgs = { tier: PaidTier; interval: Interval };
+/** The account an action acts on, resolved by the app from its verified caller. */
+type OwnerArgs = { ownerKey: string };
 
 /** Longest `cancellation_details.comment` we send (Stripe allows 5,000; a form needs far less). */
 export const MAX_CANCEL_COMMENT = 500;
@@ -195,9 +197,9 @@ type Loaded = {
 };
 
 /** The caller, their customer and their live subscription from the database. */
-async function loadCaller(ctx: ActionCtx): Promise<Loaded> {
-  const account = await requireCallerAccount(ctx);
-  const state: PlanChangeState = await ctx.runQuery(internal.billing.planChangeState, { accountId: account.accountId });
+async function loadCaller(ctx: ActionCtx, ownerKey: string): Promise<Loaded> {
+  const account = await requireAccount(ctx, ownerKey);
+  const state: PlanChangeState = await ctx.runQuery(internal.accounts.planChangeState, { accountId: account.accountId });
   const mirror = state.subscription;
   const customer = account.stripeCustomerId;
   if (!mirror || !customer || mirror.stripeCustomerId !== customer) {
@@ -352,8 +354,8 @@ type Prepared = Loaded & {
 };
 
 /** Everything a preview or a change needs, with every refusal checked. */
-async function prepare(ctx: ActionCtx, target: PlanArgs): Promise<Prepared> {
-  const loaded = await loadCaller(ctx);
+async function prepare(ctx: ActionCtx, target: PlanArgs & OwnerArgs): Promise<Prepared> {
+  const loaded = await loadCaller(ctx, target.ownerKey);
   refuseChange(mirrorFacts(loaded.mirror), target, loaded.state.openInvoiceUrl);
   const prices = PLANS[target.tier].prices;
   if (!prices) fail("PRICE_NOT_FOUND", `The ${PLANS[target.tier].name} plan has no prices.`);
@@ -384,7 +386,7 @@ function isProrationLine(line: Stripe.InvoiceLineItem): boolean {
 }
 
 /** See `billing.previewPlanChange`. */
-export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs): Promise<PlanChangePreview> {
+export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerArgs): Promise<PlanChangePreview> {
   const p = await prepare(ctx, args);
   const { live, newPrice, target } = p;
   const newAmount = (newPrice.unitAmount ?? 0) * live.quantity;
@@ -453,10 +455,10 @@ export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs): Promise
 // ---------------------------------------------------------------------------
 
 /** See `billing.changePlan`. */
-export async function changePlan(ctx: ActionCtx, args: PlanArgs): Promise<PlanChangeResult> {
+export async function changePlan(ctx: ActionCtx, args: PlanArgs & OwnerArgs): Promise<PlanChangeResult> {
   const p = await prepare(ctx, args);
   // Cache the price → plan mapping for the webhook handlers, as Checkout does.
-  await ctx.runMutation(internal.billing.upsertPrice, {
+  await ctx.runMutation(internal.accounts.upsertPrice, {
     stripePriceId: p.newPrice.id,
     lookupKey: p.lookupKey,
     tier: p.target.tier,
@@ -656,8 +658,8 @@ async function releaseSchedule(stripe: Stripe, scheduleId: string, subscriptionI
 // ---------------------------------------------------------------------------
 
 /** See `billing.cancelScheduledChange`. */
-export async function cancelScheduledChange(ctx: ActionCtx): Promise<{ canceled: boolean }> {
-  const loaded = await loadCaller(ctx);
+export async function cancelScheduledChange(ctx: ActionCtx, args: OwnerArgs): Promise<{ canceled: boolean }> {
+  const loaded = await loadCaller(ctx, args.ownerKey);
   const stripe = getStripe();
   const subId = loaded.mirror.stripeSubscriptionId;
   // The mirror's schedule, else Stripe's (the schedule's events may still be on their way).
@@ -673,13 +675,13 @@ function oneOffKey(kind: string, accountId: string, subscriptionId: string): str
 /** See `billing.cancelSubscription`. */
 export async function cancelSubscription(
   ctx: ActionCtx,
-  args: { feedback?: CancellationFeedback; comment?: string },
+  args: OwnerArgs & { feedback?: CancellationFeedback; comment?: string },
 ): Promise<{ cancelAt: number }> {
   const comment = args.comment?.trim();
   if (comment !== undefined && comment.length > MAX_CANCEL_COMMENT) {
     fail("INVALID_ARGUMENT", `Keep the comment to ${MAX_CANCEL_COMMENT} characters or fewer.`);
   }
-  const loaded = await loadCaller(ctx);
+  const loaded = await loadCaller(ctx, args.ownerKey);
   const stripe = getStripe();
   const live = await liveSubscription(stripe, loaded);
   const subId = live.subscription.id;
@@ -705,8 +707,8 @@ export async function cancelSubscription(
 }
 
 /** See `billing.resumeSubscription`. */
-export async function resumeSubscription(ctx: ActionCtx): Promise<{ resumed: boolean }> {
-  const loaded = await loadCaller(ctx);
+export async function resumeSubscription(ctx: ActionCtx, args: OwnerArgs): Promise<{ resumed: boolean }> {
+  const loaded = await loadCaller(ctx, args.ownerKey);
   const stripe = getStripe();
   const live = await liveSubscription(stripe, loaded);
   const { subscription } = live;

@@ -10,7 +10,6 @@
  * Times in this module are Stripe's: Unix seconds.
  */
 import Stripe from "stripe";
-import { stripeModeFromKey } from "./stripeClient";
 
 /** Bodies larger than this are refused with 413 before any hashing. */
 export const WEBHOOK_MAX_BODY_BYTES = 512 * 1024;
@@ -41,15 +40,6 @@ export function parseWebhookSecrets(raw: string | undefined): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-}
-
-/**
- * The mode of the configured API key: `sk_live_…` / `rk_live_…` is live,
- * anything else (including no key, so an unconfigured deployment never lets
- * live events in) is test.
- */
-export function modeOfSecretKey(secretKey: string | undefined): StripeMode {
-  return secretKey ? stripeModeFromKey(secretKey) : "test";
 }
 
 /**

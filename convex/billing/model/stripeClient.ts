@@ -18,7 +18,8 @@
  * - SDK errors become `ConvexError` `STRIPE_ERROR` with a message that is safe
  *   to show; the full error is logged server-side only.
  *
- * Environment (Convex env vars, `npx convex env set NAME value`):
+ * Environment (the component's declared env, `convex.config.ts`; the app
+ * passes each in from its own env var of the same name):
  * - `STRIPE_SECRET_KEY` (required for Stripe calls): `sk_test_…`, `sk_live_…`,
  *   or a restricted key `rk_…`.
  * - `STRIPE_API_HOST`, `STRIPE_API_PORT`, `STRIPE_API_PROTOCOL` (optional,
@@ -34,6 +35,7 @@
  *   new customer on its own test clock (for the demo); refused with a live key.
  */
 import Stripe from "stripe";
+import { env } from "../_generated/server";
 import { fail, isBillingError } from "./errors";
 
 /**
@@ -48,17 +50,15 @@ export const PORTAL_CONFIGURATION_APP = "convex-stripe-billing";
 /** Stripe's documented maximum idempotency key length. */
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
+/** The component's declared env (`convex.config.ts`), passed in by the app. */
+export type BillingEnvName = Exclude<keyof typeof env, "CONVEX_CLOUD_URL" | "CONVEX_SITE_URL">;
+
 /**
- * Reads a Convex environment variable at call time; blank counts as unset.
- *
- * Why `process.env` and not the typed `env` from `_generated/server`: the
- * typed object only lists variables a deployment reports back to codegen, and
- * this repo's codegen runs offline against a stub that reports none. At
- * runtime both are the same object (`export const env = process.env`).
+ * Reads one of the component's declared env vars at call time (the app passes
+ * them in, `app.use(billing, { env })`); blank counts as unset.
  */
-export function readEnv(name: string): string | undefined {
-  // eslint-disable-next-line @convex-dev/no-process-env -- see the docstring above.
-  const value = process.env[name];
+export function readEnv(name: BillingEnvName): string | undefined {
+  const value = env[name];
   const trimmed = value?.trim();
   return trimmed ? trimmed : undefined;
 }
@@ -79,7 +79,7 @@ function requireSecretKey(): string {
  * @throws `STRIPE_NOT_CONFIGURED` (`variable: name`) when it is set but not an
  *   http:// or https:// URL; `example` is shown in the message.
  */
-export function httpUrlFromEnv(name: string, example: string): URL | undefined {
+export function httpUrlFromEnv(name: BillingEnvName, example: string): URL | undefined {
   const raw = readEnv(name);
   if (!raw) return undefined;
   let url: URL;
@@ -100,6 +100,16 @@ export function httpUrlFromEnv(name: string, example: string): URL | undefined {
  */
 export function stripeModeFromKey(key: string): "live" | "test" {
   return key.startsWith("sk_live_") || key.startsWith("rk_live_") ? "live" : "test";
+}
+
+/**
+ * The mode of the configured API key: `sk_live_…` / `rk_live_…` is live,
+ * anything else (including no key, so an unconfigured deployment never lets
+ * live events in) is test.
+ */
+export function configuredMode(): "live" | "test" {
+  const key = readEnv("STRIPE_SECRET_KEY");
+  return key ? stripeModeFromKey(key) : "test";
 }
 
 /**

@@ -85,16 +85,13 @@ export function timeBucket(bucketMs: number): number {
 }
 
 /**
- * The signed-in caller's account, for an action.
- * @throws `UNAUTHENTICATED` when signed out; `NOT_FOUND` when `users.store`
- *   has not created the account yet.
+ * The account owned by `ownerKey`, for an action. The app's wrapper has
+ * already checked the caller and resolved their owner key.
+ * @throws `NOT_FOUND` when no account has that owner key yet (`accounts.ensure`
+ *   has not run).
  */
-export async function requireCallerAccount(ctx: ActionCtx): Promise<CallerAccount> {
-  // Check the identity here first so a signed-out caller gets UNAUTHENTICATED
-  // rather than the "not set up yet" answer of the query below.
-  const identity = await ctx.auth.getUserIdentity();
-  if (!identity) fail("UNAUTHENTICATED", "Sign in to continue.");
-  const account = await ctx.runQuery(internal.billing.accountForCaller, {});
+export async function requireAccount(ctx: ActionCtx, ownerKey: string): Promise<CallerAccount> {
+  const account = await ctx.runQuery(internal.accounts.forActions, { ownerKey });
   if (!account) fail("NOT_FOUND", "Your account is still being set up. Try again in a moment.");
   return account;
 }
@@ -165,7 +162,7 @@ export async function ensureCustomer(ctx: ActionCtx, stripe: Stripe, account: Ca
   );
   // The mutation returns the customer that won if another request linked one
   // first; use that one so the account keeps a single customer.
-  return await ctx.runMutation(internal.billing.linkCustomer, {
+  return await ctx.runMutation(internal.accounts.linkCustomer, {
     accountId: account.accountId,
     stripeCustomerId: customer.id,
   });
@@ -209,16 +206,16 @@ export async function resolvePrice(
  */
 export async function createSubscriptionCheckout(
   ctx: ActionCtx,
-  args: { tier: Tier; interval: Interval },
+  args: { ownerKey: string; tier: Tier; interval: Interval },
 ): Promise<{ url: string }> {
-  const account = await requireCallerAccount(ctx);
+  const account = await requireAccount(ctx, args.ownerKey);
   const { tier, interval } = args;
   assertUpgrade(account, tier);
   const lookupKey = PLANS[tier].prices![interval].lookupKey;
   const stripe = getStripe();
   const base = siteUrl();
   const price = await resolvePrice(stripe, lookupKey, { recurring: interval });
-  await ctx.runMutation(internal.billing.upsertPrice, {
+  await ctx.runMutation(internal.accounts.upsertPrice, {
     stripePriceId: price.id,
     lookupKey,
     tier,
@@ -252,8 +249,11 @@ export async function createSubscriptionCheckout(
  * Creates a payment-mode Checkout Session for a one-off token pack. See
  * `billing.createTopUpCheckoutSession`.
  */
-export async function createTopUpCheckout(ctx: ActionCtx, args: { packId: string }): Promise<{ url: string }> {
-  const account = await requireCallerAccount(ctx);
+export async function createTopUpCheckout(
+  ctx: ActionCtx,
+  args: { ownerKey: string; packId: string },
+): Promise<{ url: string }> {
+  const account = await requireAccount(ctx, args.ownerKey);
   const pack = TOKEN_PACKS.find((p) => p.id === args.packId);
   if (!pack) fail("INVALID_ARGUMENT", `Unknown token pack "${args.packId}".`);
   const stripe = getStripe();
@@ -291,8 +291,8 @@ export async function createTopUpCheckout(ctx: ActionCtx, args: { packId: string
  * Creates a Customer Portal session for the caller's own customer, read from
  * the database only. See `billing.createPortalSession`.
  */
-export async function createPortal(ctx: ActionCtx): Promise<{ url: string }> {
-  const account = await requireCallerAccount(ctx);
+export async function createPortal(ctx: ActionCtx, args: { ownerKey: string }): Promise<{ url: string }> {
+  const account = await requireAccount(ctx, args.ownerKey);
   const customer = account.stripeCustomerId;
   if (!customer) {
     fail("NO_CUSTOMER", "There is no billing profile yet. Choose a plan first; the billing portal opens after your first purchase.");

@@ -1,6 +1,6 @@
 /**
- * Database side of `convex/billing.ts`: the caller's account as the Stripe
- * actions need it, the `billing.subscription` / `billing.invoices` views, the
+ * Database side of `accounts.ts`: an account as the Stripe
+ * actions need it, the `accounts.subscription` / `accounts.invoices` views, the
  * customer link and the dunning sweep. The price cache is `model/prices.ts`.
  *
  * Units: Convex times in ms; money in integer minor units of `currency`.
@@ -10,11 +10,13 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
-import { getCaller } from "./auth";
+import { accountByOwnerKey } from "./accounts";
 import { fail } from "./errors";
 import { dependency } from "./eventOutcome";
 import { wakeWaitingEvents } from "./webhookQueue";
 import { vInterval, vInvoiceStatus, vSubscriptionStatus, vTier, type SubscriptionStatus } from "./validators";
+import { paginator } from "convex-helpers/server/pagination";
+import schema from "../schema";
 
 // ---------------------------------------------------------------------------
 // The caller's account, for actions
@@ -48,13 +50,12 @@ export const vCallerAccount = v.object({
 export type CallerAccount = Infer<typeof vCallerAccount>;
 
 /**
- * The signed-in caller's billing account in the shape the Stripe actions use,
- * or null when signed out or not stored yet (`users.store` has not run).
+ * The account owned by `ownerKey` in the shape the Stripe actions use, or
+ * null when there is none yet (`accounts.ensure` has not run).
  */
-export async function callerAccount(ctx: QueryCtx): Promise<CallerAccount | null> {
-  const caller = await getCaller(ctx);
-  if (!caller) return null;
-  const { account, user } = caller;
+export async function accountForActions(ctx: QueryCtx, ownerKey: string): Promise<CallerAccount | null> {
+  const account = await accountByOwnerKey(ctx, ownerKey);
+  if (!account) return null;
   const subscriptions = await ctx.db
     .query("subscriptions")
     .withIndex("by_accountId", (q) => q.eq("accountId", account._id))
@@ -66,8 +67,8 @@ export async function callerAccount(ctx: QueryCtx): Promise<CallerAccount | null
     tier: account.tier,
     stripeCustomerId: live,
     deletedCustomerId: account.stripeCustomerDeleted ? (account.stripeCustomerId ?? null) : null,
-    email: account.email ?? user.email ?? null,
-    name: account.name ?? user.name ?? null,
+    email: account.email ?? null,
+    name: account.name ?? null,
     hasBillableSubscription: subscriptions.some((s) => BLOCKING_SUBSCRIPTION_STATUSES.includes(s.status)),
   };
 }
@@ -342,7 +343,7 @@ export async function expireGracePeriods(
 ): Promise<{ processed: number; continueCursor: string | null }> {
   // Bounded below by 0 so accounts without `graceEndsAt` (which sort first
   // in the index) are never read.
-  const page = await ctx.db
+  const page = await paginator(ctx.db, schema)
     .query("billingAccounts")
     .withIndex("by_graceEndsAt", (q) => q.gte("graceEndsAt", 0).lte("graceEndsAt", nowMs))
     .paginate({ cursor, numItems: GRACE_SWEEP_BATCH });

@@ -1,9 +1,14 @@
 /**
- * The Stripe event pipeline's internal functions (`model/webhookPipeline.ts`
- * explains the flow). Only the webhook httpAction, the scheduler, crons and
- * operators (dashboard / CLI) call them.
+ * The Stripe event pipeline's functions (`model/webhookPipeline.ts` explains
+ * the flow). The webhook route the app mounts with `registerRoutes`
+ * (`client.ts`) calls `receive` and `recordForRetry` after verifying the
+ * signature; the scheduler and the component's crons call the internal
+ * ones; operators call `replay` and `list`
+ * (`npx convex run --component billing webhooks:list '{}'`).
  *
  * - `receive`: records a verified event and applies it, in one transaction.
+ *   An event of the other livemode than the configured key's is recorded
+ *   `ignored`, never applied.
  * - `recordForRetry`: records an event whose `receive` threw, for retry.
  * - `process` (retry path): one queued event per run; applies it in the
  *   `applyQueued` sub-transaction and records a throw with backoff, or
@@ -15,8 +20,9 @@
  */
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
-import { internalMutation, internalQuery } from "./_generated/server";
+import { internalMutation, mutation, query } from "./_generated/server";
 import { BILLING_CONFIG } from "./model/plans";
+import { configuredMode } from "./model/stripeClient";
 import { vWebhookEventStatus } from "./model/validators";
 import { applyQueuedEvent, receiveEvent, recordEventForRetry } from "./model/webhookPipeline";
 import {
@@ -29,26 +35,38 @@ import {
   toEventSummary,
   vEventInput,
   vEventSummary,
+  type EventInput,
 } from "./model/webhookQueue";
 
 const vReceiveResult = v.object({ duplicate: v.boolean(), status: vWebhookEventStatus });
+const { ignoreReason: _ignoreReason, ...vDeliveryFields } = vEventInput.fields;
+
+/** The input with `ignoreReason` set when the event's livemode is not the configured key's. */
+function withMode(input: Omit<EventInput, "ignoreReason">): EventInput {
+  const mode = configuredMode();
+  const eventMode = input.livemode ? "live" : "test";
+  return { ...input, ignoreReason: eventMode === mode ? undefined : `${eventMode} event on a ${mode}-mode deployment` };
+}
 
 /**
- * Records one verified event by id and applies it (see
- * `model/webhookPipeline.receiveEvent`). A redelivery reads one row and
- * writes nothing. Throws when applying throws; nothing is then written.
+ * Records one event, whose signature the caller has verified, by id and
+ * applies it (see `model/webhookPipeline.receiveEvent`). Args: `{ eventId,
+ * type, livemode, eventCreated (Stripe seconds), payload (the raw JSON),
+ * apiVersion?, stripeCustomerId? }`. Returns `{ duplicate, status }`. A
+ * redelivery reads one row and writes nothing. Throws when applying throws;
+ * nothing is then written.
  */
-export const receive = internalMutation({
-  args: vEventInput.fields,
+export const receive = mutation({
+  args: vDeliveryFields,
   returns: vReceiveResult,
-  handler: async (ctx, args) => await receiveEvent(ctx, args, Date.now()),
+  handler: async (ctx, args) => await receiveEvent(ctx, withMode(args), Date.now()),
 });
 
 /** Records an event whose `receive` threw, `failed_retrying` with its payload (`recordEventForRetry`). */
-export const recordForRetry = internalMutation({
-  args: { ...vEventInput.fields, error: v.string() },
+export const recordForRetry = mutation({
+  args: { ...vDeliveryFields, error: v.string() },
   returns: vReceiveResult,
-  handler: async (ctx, { error, ...input }) => await recordEventForRetry(ctx, input, error, Date.now()),
+  handler: async (ctx, { error, ...input }) => await recordEventForRetry(ctx, withMode(input), error, Date.now()),
 });
 
 /**
@@ -106,10 +124,11 @@ export const compactPayloads = internalMutation({
 
 /**
  * Operator: re-queues a `dead`, waiting or failing event with a fresh set of
- * attempts, e.g. `npx convex run webhooks:replay '{"eventId":"evt_…"}'`. An
+ * attempts, e.g. `npx convex run --component billing webhooks:replay
+ * '{"eventId":"evt_…"}'`. An
  * applied event is left unchanged.
  */
-export const replay = internalMutation({
+export const replay = mutation({
   args: { eventId: v.string() },
   returns: v.object({
     requeued: v.boolean(),
@@ -123,7 +142,7 @@ export const replay = internalMutation({
  * status; with a status, ordered by `nextAttemptAt` descending. Reads only
  * `webhookEvents` rows; payloads are never read.
  */
-export const list = internalQuery({
+export const list = query({
   args: { status: v.optional(vWebhookEventStatus), limit: v.optional(v.number()) },
   returns: v.array(vEventSummary),
   handler: async (ctx, { status, limit }) => {

@@ -1,7 +1,10 @@
 /**
- * Scheduled jobs (https://docs.convex.dev/scheduling/cron-jobs). Times are
+ * The billing component's scheduled jobs
+ * (https://docs.convex.dev/scheduling/cron-jobs); they run inside the
+ * component, so the app installing it needs no crons of its own. Times are
  * UTC. Off the top of the hour on purpose: Convex spreads load better away
- * from :00. One job per line; append yours below.
+ * from :00. Each job works in bounded batches and schedules its own
+ * continuation.
  */
 import { cronJobs } from "convex/server";
 import { internal } from "./_generated/api";
@@ -12,12 +15,12 @@ const crons = cronJobs();
 // month's allowance. Hourly so an account that fell back to free mid-month
 // (its paid period ended) is renewed within the hour; idempotent per month.
 crons.hourly("reset free-tier tokens", { minuteUTC: 7 }, internal.tokens.resetFreeTier, {});
-crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.billing.expireGracePeriods, {});
+crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.accounts.expireGracePeriods, {});
 // Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).
 crons.interval("sweep webhook retries", { minutes: 1 }, internal.webhooks.sweepRetries, {});
-// Stripe events whose webhook delivery was lost: re-listed from the API and queued (idempotent by event id).
 // Raw payloads of Stripe events settled over 30 days ago (the event rows stay); bounded batches.
 crons.daily("compact settled webhook payloads", { hourUTC: 3, minuteUTC: 41 }, internal.webhooks.compactPayloads, {});
+// Stripe events whose webhook delivery was lost: re-listed from the API and queued (idempotent by event id).
 crons.cron("reconcile missed Stripe events", "11,26,41,56 * * * *", internal.reconcile.reconcileEvents, {});
 
 export default crons;

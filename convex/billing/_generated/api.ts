@@ -1,0 +1,120 @@
+/* eslint-disable */
+/**
+ * Generated `api` utility.
+ *
+ * THIS CODE IS AUTOMATICALLY GENERATED.
+ *
+ * To regenerate, run `npx convex dev`.
+ * @module
+ */
+
+import type * as accounts from "../accounts.js";
+import type * as checkout from "../checkout.js";
+import type * as client from "../client.js";
+import type * as crons from "../crons.js";
+import type * as model_access from "../model/access.js";
+import type * as model_accounts from "../model/accounts.js";
+import type * as model_allowance from "../model/allowance.js";
+import type * as model_billingActions from "../model/billingActions.js";
+import type * as model_billingModel from "../model/billingModel.js";
+import type * as model_coverage from "../model/coverage.js";
+import type * as model_currentSubscription from "../model/currentSubscription.js";
+import type * as model_errors from "../model/errors.js";
+import type * as model_eventOutcome from "../model/eventOutcome.js";
+import type * as model_invoiceSync from "../model/invoiceSync.js";
+import type * as model_ledger from "../model/ledger.js";
+import type * as model_periods from "../model/periods.js";
+import type * as model_planChanges from "../model/planChanges.js";
+import type * as model_planViews from "../model/planViews.js";
+import type * as model_plans from "../model/plans.js";
+import type * as model_prices from "../model/prices.js";
+import type * as model_reconcile from "../model/reconcile.js";
+import type * as model_scheduleSync from "../model/scheduleSync.js";
+import type * as model_stripeClient from "../model/stripeClient.js";
+import type * as model_stripeEventHandlers from "../model/stripeEventHandlers.js";
+import type * as model_stripeShapes from "../model/stripeShapes.js";
+import type * as model_stripeWebhook from "../model/stripeWebhook.js";
+import type * as model_subscriptionSync from "../model/subscriptionSync.js";
+import type * as model_tokens from "../model/tokens.js";
+import type * as model_validators from "../model/validators.js";
+import type * as model_webhookPipeline from "../model/webhookPipeline.js";
+import type * as model_webhookQueue from "../model/webhookQueue.js";
+import type * as planChanges from "../planChanges.js";
+import type * as reconcile from "../reconcile.js";
+import type * as stripePrices from "../stripePrices.js";
+import type * as tokens from "../tokens.js";
+import type * as webhooks from "../webhooks.js";
+
+import type {
+  ApiFromModules,
+  FilterApi,
+  FunctionReference,
+} from "convex/server";
+import { anyApi, componentsGeneric } from "convex/server";
+
+const fullApi: ApiFromModules<{
+  accounts: typeof accounts;
+  checkout: typeof checkout;
+  client: typeof client;
+  crons: typeof crons;
+  "model/access": typeof model_access;
+  "model/accounts": typeof model_accounts;
+  "model/allowance": typeof model_allowance;
+  "model/billingActions": typeof model_billingActions;
+  "model/billingModel": typeof model_billingModel;
+  "model/coverage": typeof model_coverage;
+  "model/currentSubscription": typeof model_currentSubscription;
+  "model/errors": typeof model_errors;
+  "model/eventOutcome": typeof model_eventOutcome;
+  "model/invoiceSync": typeof model_invoiceSync;
+  "model/ledger": typeof model_ledger;
+  "model/periods": typeof model_periods;
+  "model/planChanges": typeof model_planChanges;
+  "model/planViews": typeof model_planViews;
+  "model/plans": typeof model_plans;
+  "model/prices": typeof model_prices;
+  "model/reconcile": typeof model_reconcile;
+  "model/scheduleSync": typeof model_scheduleSync;
+  "model/stripeClient": typeof model_stripeClient;
+  "model/stripeEventHandlers": typeof model_stripeEventHandlers;
+  "model/stripeShapes": typeof model_stripeShapes;
+  "model/stripeWebhook": typeof model_stripeWebhook;
+  "model/subscriptionSync": typeof model_subscriptionSync;
+  "model/tokens": typeof model_tokens;
+  "model/validators": typeof model_validators;
+  "model/webhookPipeline": typeof model_webhookPipeline;
+  "model/webhookQueue": typeof model_webhookQueue;
+  planChanges: typeof planChanges;
+  reconcile: typeof reconcile;
+  stripePrices: typeof stripePrices;
+  tokens: typeof tokens;
+  webhooks: typeof webhooks;
+}> = anyApi as any;
+
+/**
+ * A utility for referencing Convex functions in your app's public API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = api.myModule.myFunction;
+ * ```
+ */
+export const api: FilterApi<
+  typeof fullApi,
+  FunctionReference<any, "public">
+> = anyApi as any;
+
+/**
+ * A utility for referencing Convex functions in your app's internal API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = internal.myModule.myFunction;
+ * ```
+ */
+export const internal: FilterApi<
+  typeof fullApi,
+  FunctionReference<any, "internal">
+> = anyApi as any;
+
+export const components = componentsGeneric() as unknown as {};

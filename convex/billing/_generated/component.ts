@@ -1,0 +1,441 @@
+/* eslint-disable */
+/**
+ * Generated `ComponentApi` utility.
+ *
+ * THIS CODE IS AUTOMATICALLY GENERATED.
+ *
+ * To regenerate, run `npx convex dev`.
+ * @module
+ */
+
+import type { FunctionReference } from "convex/server";
+
+/**
+ * A utility for referencing a Convex component's exposed API.
+ *
+ * Useful when expecting a parameter like `components.myComponent`.
+ * Usage:
+ * ```ts
+ * async function myFunction(ctx: QueryCtx, component: ComponentApi) {
+ *   return ctx.runQuery(component.someFile.someQuery, { ...args });
+ * }
+ * ```
+ */
+export type ComponentApi<Name extends string | undefined = string | undefined> =
+  {
+    accounts: {
+      ensure: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          email?: string;
+          kind: "personal" | "organization";
+          name?: string;
+          ownerKey: string;
+        },
+        string,
+        Name
+      >;
+      get: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        null | {
+          _id: string;
+          graceEndsAt: number | null;
+          stripeCustomerId: string | null;
+          tier: string;
+          tierOverride: string | null;
+        },
+        Name
+      >;
+      invoices: FunctionReference<
+        "query",
+        "internal",
+        { limit?: number; ownerKey: string },
+        Array<{
+          amountDue: number;
+          amountPaid: number;
+          amountRemaining: number;
+          billingReason: string | null;
+          createdAt: number;
+          creditAdded: number;
+          creditApplied: number;
+          currency: string;
+          description: string | null;
+          hostedInvoiceUrl: string | null;
+          id: string;
+          invoicePdf: string | null;
+          kind: "subscription" | "top_up" | "other";
+          number: string | null;
+          periodEnd: number | null;
+          periodStart: number | null;
+          status: "draft" | "open" | "paid" | "uncollectible" | "void";
+          total: number;
+        }>,
+        Name
+      >;
+      subscription: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        {
+          attention: {
+            amountDue: number | null;
+            currency: string | null;
+            hostedInvoiceUrl: string | null;
+            kind: "past_due" | "action_required" | "unpaid" | "incomplete";
+          } | null;
+          cancelAt: number | null;
+          cancelAtPeriodEnd: boolean;
+          cancelScheduled: boolean;
+          creditBalance: number;
+          creditCurrency: string | null;
+          currentPeriodEnd: number | null;
+          endedAt: number | null;
+          graceEndsAt: number | null;
+          hasCustomer: boolean;
+          interval: "month" | "year" | null;
+          pendingUpdate: {
+            expiresAt: number;
+            interval: "month" | "year";
+            tier: "free" | "starter" | "pro" | "elite" | "internal";
+          } | null;
+          planTier: "free" | "starter" | "pro" | "elite" | "internal" | null;
+          scheduledChange: {
+            effectiveAt: number;
+            interval: "month" | "year";
+            tier: "free" | "starter" | "pro" | "elite" | "internal";
+          } | null;
+          status:
+            | "incomplete"
+            | "incomplete_expired"
+            | "trialing"
+            | "active"
+            | "past_due"
+            | "canceled"
+            | "unpaid"
+            | "paused"
+            | "none";
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+          trialEnd: number | null;
+        } | null,
+        Name
+      >;
+    };
+    checkout: {
+      createCheckoutSession: FunctionReference<
+        "action",
+        "internal",
+        {
+          interval: "month" | "year";
+          ownerKey: string;
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+        },
+        { url: string },
+        Name
+      >;
+      createPortalSession: FunctionReference<
+        "action",
+        "internal",
+        { ownerKey: string },
+        { url: string },
+        Name
+      >;
+      createTopUpCheckoutSession: FunctionReference<
+        "action",
+        "internal",
+        { ownerKey: string; packId: string },
+        { url: string },
+        Name
+      >;
+    };
+    planChanges: {
+      cancelScheduledChange: FunctionReference<
+        "action",
+        "internal",
+        { ownerKey: string },
+        { canceled: boolean },
+        Name
+      >;
+      cancelSubscription: FunctionReference<
+        "action",
+        "internal",
+        {
+          comment?: string;
+          feedback?:
+            | "customer_service"
+            | "low_quality"
+            | "missing_features"
+            | "other"
+            | "switched_service"
+            | "too_complex"
+            | "too_expensive"
+            | "unused";
+          ownerKey: string;
+        },
+        { cancelAt: number },
+        Name
+      >;
+      changePlan: FunctionReference<
+        "action",
+        "internal",
+        {
+          interval: "month" | "year";
+          ownerKey: string;
+          tier: "starter" | "pro" | "elite";
+        },
+        {
+          effectiveAt: number | null;
+          hostedInvoiceUrl: string | null;
+          message: string;
+          status:
+            "applied" | "scheduled" | "requires_action" | "payment_failed";
+        },
+        Name
+      >;
+      previewPlanChange: FunctionReference<
+        "action",
+        "internal",
+        {
+          interval: "month" | "year";
+          ownerKey: string;
+          tier: "starter" | "pro" | "elite";
+        },
+        {
+          allowanceAfter: number;
+          creditApplied: number;
+          currency: string;
+          dueNow: number;
+          effectiveAt: number;
+          interval: "month" | "year";
+          kind: "upgrade" | "downgrade";
+          nextInvoiceAmount: number;
+          nextInvoiceAt: number;
+          prorationCredit: number;
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+          tokensNow: number;
+        },
+        Name
+      >;
+      resumeSubscription: FunctionReference<
+        "action",
+        "internal",
+        { ownerKey: string },
+        { resumed: boolean },
+        Name
+      >;
+    };
+    tokens: {
+      balance: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        null | {
+          allowance: number;
+          periodEnd: number | null;
+          purchased: number;
+          remaining: number;
+          used: number;
+        },
+        Name
+      >;
+      check: FunctionReference<
+        "query",
+        "internal",
+        {
+          complexity?: "low" | "medium" | "high";
+          feature: string;
+          ownerKey: string | null;
+        },
+        {
+          allowed: boolean;
+          cost: number;
+          reason: "ok" | "insufficient_tokens" | "tier_required" | "signed_out";
+          remaining: number;
+          requiredTier?: "free" | "starter" | "pro" | "elite" | "internal";
+        },
+        Name
+      >;
+      checkInvariant: FunctionReference<
+        "query",
+        "internal",
+        { accountId: string },
+        {
+          balance: number;
+          entries: number;
+          ledgerSum: number;
+          ok: boolean;
+          problems: Array<string>;
+        },
+        Name
+      >;
+      consume: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          complexity?: "low" | "medium" | "high";
+          feature: string;
+          idempotencyKey: string;
+          ownerKey: string;
+        },
+        { cost: number; duplicate: boolean; remaining: number },
+        Name
+      >;
+      grant: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          accountId: string;
+          amount: number;
+          idempotencyKey?: string;
+          reason: string;
+        },
+        { applied: boolean; balance: number; sourceKey: string },
+        Name
+      >;
+      history: FunctionReference<
+        "query",
+        "internal",
+        {
+          ownerKey: string;
+          paginationOpts: {
+            cursor: string | null;
+            endCursor?: string | null;
+            id?: number;
+            maximumBytesRead?: number;
+            maximumRowsRead?: number;
+            numItems: number;
+          };
+        },
+        {
+          continueCursor: string;
+          isDone: boolean;
+          page: Array<{
+            _creationTime: number;
+            _id: string;
+            amount: number;
+            balanceAfter: number;
+            feature?: string;
+            note?: string;
+            reason:
+              | "period_grant"
+              | "period_expire"
+              | "plan_change"
+              | "consume"
+              | "top_up"
+              | "admin_grant";
+            sourceKey: string;
+          }>;
+          pageStatus?: "SplitRecommended" | "SplitRequired" | null;
+          splitCursor?: string | null;
+        },
+        Name
+      >;
+    };
+    webhooks: {
+      list: FunctionReference<
+        "query",
+        "internal",
+        {
+          limit?: number;
+          status?:
+            | "pending"
+            | "succeeded"
+            | "ignored"
+            | "failed_retrying"
+            | "waiting"
+            | "dead";
+        },
+        Array<{
+          _creationTime: number;
+          _id: string;
+          attempts: number;
+          eventCreated: number;
+          eventId: string;
+          lastError?: string;
+          livemode: boolean;
+          nextAttemptAt?: number;
+          processedAt?: number;
+          receivedAt: number;
+          status:
+            | "pending"
+            | "succeeded"
+            | "ignored"
+            | "failed_retrying"
+            | "waiting"
+            | "dead";
+          stripeCustomerId?: string;
+          type: string;
+          waitingFor?: string;
+        }>,
+        Name
+      >;
+      receive: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          apiVersion?: string;
+          eventCreated: number;
+          eventId: string;
+          livemode?: boolean;
+          payload: string;
+          stripeCustomerId?: string;
+          type: string;
+        },
+        {
+          duplicate: boolean;
+          status:
+            | "pending"
+            | "succeeded"
+            | "ignored"
+            | "failed_retrying"
+            | "waiting"
+            | "dead";
+        },
+        Name
+      >;
+      recordForRetry: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          apiVersion?: string;
+          error: string;
+          eventCreated: number;
+          eventId: string;
+          livemode?: boolean;
+          payload: string;
+          stripeCustomerId?: string;
+          type: string;
+        },
+        {
+          duplicate: boolean;
+          status:
+            | "pending"
+            | "succeeded"
+            | "ignored"
+            | "failed_retrying"
+            | "waiting"
+            | "dead";
+        },
+        Name
+      >;
+      replay: FunctionReference<
+        "mutation",
+        "internal",
+        { eventId: string },
+        {
+          requeued: boolean;
+          status:
+            | "pending"
+            | "succeeded"
+            | "ignored"
+            | "failed_retrying"
+            | "waiting"
+            | "dead"
+            | "not_found";
+        },
+        Name
+      >;
+    };
+  };

@@ -1,0 +1,62 @@
+/**
+ * Checkout and Customer Portal sessions for an account
+ * (https://docs.stripe.com/api/checkout/sessions/create,
+ * https://docs.stripe.com/api/customer_portal/sessions/create). Logic lives
+ * in `model/billingActions.ts`.
+ *
+ * Each action takes the `ownerKey` the app resolved from its verified
+ * caller; prices come from the catalogue's lookup keys and the customer from
+ * the database, never from arguments. Every Stripe write carries an
+ * idempotency key. Tier and tokens change only when the signed webhook
+ * events arrive.
+ *
+ * Errors (`ConvexError` data `code`): `NOT_FOUND` (no account for
+ * `ownerKey`), `STRIPE_NOT_CONFIGURED` (`variable`), `PRICE_NOT_FOUND`,
+ * `STRIPE_ERROR`, and per action as below.
+ */
+import { v } from "convex/values";
+import { action } from "./_generated/server";
+import { createPortal, createSubscriptionCheckout, createTopUpCheckout } from "./model/billingActions";
+import { vInterval, vTier } from "./model/validators";
+
+const vUrl = v.object({ url: v.string() });
+
+/**
+ * A subscription Checkout for an upgrade to `tier` billed every `interval`
+ * ("month" | "year"); creates the account's Stripe customer on first use.
+ * Returns `{ url }`; success returns to `${SITE_URL}/billing/success?session_id=…`,
+ * cancel to `${SITE_URL}/pricing`. Also throws `NOT_AN_UPGRADE` (not
+ * purchasable, not above the current tier, or a billed subscription exists:
+ * change plans instead).
+ */
+export const createCheckoutSession = action({
+  args: { ownerKey: v.string(), tier: vTier, interval: vInterval },
+  returns: vUrl,
+  handler: (ctx, args): Promise<{ url: string }> => createSubscriptionCheckout(ctx, args),
+});
+
+/**
+ * A one-off Checkout (`mode: "payment"`) for the token pack `packId`
+ * (one of `TOKEN_PACKS`' ids, else `INVALID_ARGUMENT`), with a paid invoice
+ * as its receipt. Metadata `{ accountId, kind: "top_up", packId }`; the
+ * tokens are granted by the webhook on `checkout.session.completed`, never
+ * here. Returns `{ url }`.
+ */
+export const createTopUpCheckoutSession = action({
+  args: { ownerKey: v.string(), packId: v.string() },
+  returns: vUrl,
+  handler: (ctx, args): Promise<{ url: string }> => createTopUpCheckout(ctx, args),
+});
+
+/**
+ * The Customer Portal for the account's own Stripe customer, read from the
+ * database. Uses `STRIPE_PORTAL_CONFIGURATION_ID`, else the configuration
+ * `npm run seed:stripe` made (found by `metadata.app`). Returns `{ url }`;
+ * the Portal returns to `${SITE_URL}/billing`. Also throws `NO_CUSTOMER`
+ * (nothing bought yet).
+ */
+export const createPortalSession = action({
+  args: { ownerKey: v.string() },
+  returns: vUrl,
+  handler: (ctx, args): Promise<{ url: string }> => createPortal(ctx, args),
+});

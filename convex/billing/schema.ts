@@ -1,0 +1,328 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+import {
+  vComplexity,
+  vInterval,
+  vInvoiceStatus,
+  vLedgerReason,
+  vPlanRef,
+  vSubscriptionStatus,
+  vTier,
+  vWebhookEventStatus,
+} from "./model/validators";
+
+/**
+ * The billing component's tables. The app's own tables (users) are in
+ * `convex/schema.ts`.
+ *
+ * Units: Convex times are milliseconds since the epoch (fields ending in `At`,
+ * `Start`, `End`); Stripe's own `created` times are kept in seconds and say so
+ * (`stripeCreated`, `eventCreated`). Money is integer minor units. Tokens are
+ * integers.
+ */
+export default defineSchema({
+  // What owns a Stripe customer, a plan and a token balance, named by the
+  // app's `ownerKey`. Written by `accounts.ensure` (creation, profile), the
+  // Stripe event handlers (customer link, tier) and the dunning cron (grace
+  // expiry). Read by every billing function.
+  billingAccounts: defineTable({
+    kind: v.union(v.literal("personal"), v.literal("organization")),
+    /**
+     * The app's name for the owner, unique: this app uses `user:<users id>`
+     * for a personal account (`org:<Clerk org id>` reserved for
+     * organisations). Opaque to the component.
+     */
+    ownerKey: v.string(),
+    /** Stripe customer id (`cus_…`), set once Checkout creates or links it. */
+    stripeCustomerId: v.optional(v.string()),
+    /** True after `customer.deleted`. */
+    stripeCustomerDeleted: v.optional(v.boolean()),
+    /** The subscription that currently decides the tier (`sub_…`). */
+    stripeSubscriptionId: v.optional(v.string()),
+    /** The tier the account has access to now (after the access policy). */
+    tier: vTier,
+    /** Staff override: when set, the account has this tier whatever Stripe says. */
+    tierOverride: v.optional(vTier),
+    /** When a `past_due` subscription stops granting its tier (ms). */
+    graceEndsAt: v.optional(v.number()),
+    /**
+     * The Stripe customer's `balance` in minor units of `balanceCurrency`,
+     * Stripe's sign: negative is credit the customer holds (e.g. from a
+     * proration), applied to their next invoices. From `customer.*` events.
+     */
+    customerBalance: v.optional(v.number()),
+    balanceCurrency: v.optional(v.string()),
+    email: v.optional(v.string()),
+    name: v.optional(v.string()),
+  })
+    .index("by_ownerKey", ["ownerKey"])
+    .index("by_stripeCustomerId", ["stripeCustomerId"])
+    .index("by_tier", ["tier"])
+    .index("by_graceEndsAt", ["graceEndsAt"]),
+
+  // Mirror of Stripe subscriptions. Written only by the Stripe event handlers.
+  // Read by `billing.subscription` and the access policy.
+  subscriptions: defineTable({
+    stripeSubscriptionId: v.string(),
+    stripeCustomerId: v.string(),
+    accountId: v.id("billingAccounts"),
+    status: vSubscriptionStatus,
+    stripePriceId: v.optional(v.string()),
+    /** The plan item (`si_…`), which in-app plan changes update. */
+    stripeSubscriptionItemId: v.optional(v.string()),
+    /** Legacy, no longer written: the price's lookup key is in `stripePrices`. */
+    lookupKey: v.optional(v.string()),
+    /** Tier of the price's lookup key; `free` if the price is not in the catalogue. */
+    tier: vTier,
+    interval: v.optional(vInterval),
+    quantity: v.number(),
+    currentPeriodStart: v.optional(v.number()),
+    currentPeriodEnd: v.optional(v.number()),
+    cancelAtPeriodEnd: v.boolean(),
+    cancelAt: v.optional(v.number()),
+    canceledAt: v.optional(v.number()),
+    endedAt: v.optional(v.number()),
+    trialStart: v.optional(v.number()),
+    trialEnd: v.optional(v.number()),
+    /** Stripe's `start_date` (ms): never moves, so it anchors the allowance windows. */
+    startDate: v.optional(v.number()),
+    /** Stripe `created` (seconds) of the event last applied; orders updates. */
+    eventCreated: v.number(),
+    /**
+     * The status the last applied event moved from (its
+     * `data.previous_attributes.status`), if it changed the status. Orders
+     * events stamped with the same second.
+     */
+    statusBefore: v.optional(vSubscriptionStatus),
+    /** When the subscription first became `past_due` in this spell (ms). */
+    pastDueSince: v.optional(v.number()),
+    /**
+     * A change Stripe holds until its invoice is paid (`pending_update`, from
+     * `payment_behavior: "pending_if_incomplete"`); the plan above is still
+     * the old one. `expiresAt` ms.
+     */
+    pendingUpdate: v.optional(v.object({ ...vPlanRef.fields, expiresAt: v.number() })),
+    /** The Subscription Schedule attached to it (`sub_sched_…`), if any. */
+    scheduleId: v.optional(v.string()),
+    /** The plan the schedule switches to, and when (ms): a downgrade at period end. */
+    scheduledChange: v.optional(v.object({ ...vPlanRef.fields, effectiveAt: v.number() })),
+    /** Stripe `created` (seconds) of the schedule event last applied; orders schedule updates. */
+    scheduleEventCreated: v.optional(v.number()),
+    /** The test clock the customer lives on (`clock_…`), test mode only. */
+    testClockId: v.optional(v.string()),
+  })
+    .index("by_stripeSubscriptionId", ["stripeSubscriptionId"])
+    .index("by_accountId", ["accountId"])
+    .index("by_testClockId", ["testClockId"]),
+
+  // Mirror of Stripe invoices. Written only by the Stripe event handlers.
+  // Read by `billing.invoices`.
+  invoices: defineTable({
+    stripeInvoiceId: v.string(),
+    /** Legacy, no longer written: the customer is the account's (`accountId`). */
+    stripeCustomerId: v.optional(v.string()),
+    accountId: v.id("billingAccounts"),
+    stripeSubscriptionId: v.optional(v.string()),
+    number: v.optional(v.string()),
+    status: vInvoiceStatus,
+    billingReason: v.optional(v.string()),
+    /** Minor units of `currency`. */
+    amountDue: v.number(),
+    amountPaid: v.number(),
+    amountRemaining: v.number(),
+    currency: v.string(),
+    periodStart: v.optional(v.number()),
+    periodEnd: v.optional(v.number()),
+    hostedInvoiceUrl: v.optional(v.string()),
+    invoicePdf: v.optional(v.string()),
+    /** Sum of the lines after discounts and tax; negative for a credit invoice. */
+    total: v.optional(v.number()),
+    /**
+     * Customer balance before and after this invoice (Stripe's sign: negative
+     * = credit). Stored only when the invoice moved it; absent means no credit
+     * was applied or added.
+     */
+    startingBalance: v.optional(v.number()),
+    endingBalance: v.optional(v.number()),
+    /** What the invoice is for, e.g. "100 tokens" for a top-up receipt. */
+    description: v.optional(v.string()),
+    /** A token-pack receipt (Checkout `invoice_creation`, `metadata.kind: "top_up"`). */
+    topUp: v.optional(v.boolean()),
+    /** Set by `invoice.payment_action_required` (3-D Secure); cleared once paid. */
+    actionRequired: v.optional(v.boolean()),
+    /** Stripe's `created` converted to ms. */
+    createdAt: v.number(),
+    eventCreated: v.number(),
+  })
+    .index("by_stripeInvoiceId", ["stripeInvoiceId"])
+    .index("by_accountId_and_createdAt", ["accountId", "createdAt"]),
+
+  // One row per account: the O(1) token balance. Written only through the
+  // ledger helpers in `model/ledger.ts`. Read by `tokens.balance` / `check`.
+  tokenBalances: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** Allowance granted for the current period. */
+    allowance: v.number(),
+    /** Purchased and granted tokens that carry across periods. */
+    purchased: v.number(),
+    /** Tokens consumed this period (drawn from the allowance first). */
+    used: v.number(),
+    /** allowance + purchased − used; equals the sum of the account's ledger. */
+    balance: v.number(),
+    /**
+     * The window the allowance belongs to: `free:2026-11` (free and override
+     * accounts, UTC months) or `window:<start ms>` (subscribers, monthly
+     * windows on `windowAnchor`).
+     */
+    periodKey: v.optional(v.string()),
+    periodStart: v.optional(v.number()),
+    periodEnd: v.optional(v.number()),
+    /**
+     * A subscriber's allowance windows are monthly from this instant (ms): its
+     * day of month and time of day (clamped to short months). Set by the
+     * first paid window; kept across plan and interval changes.
+     */
+    windowAnchor: v.optional(v.number()),
+    /** Tier whose allowance the current window carries. */
+    windowTier: v.optional(vTier),
+  })
+    .index("by_accountId", ["accountId"])
+    .index("by_periodEnd", ["periodEnd"]),
+
+  // What has been paid for, from paid invoices: one row per invoice line of a
+  // catalogue price. A charge (sign +1) covers its line's period; a proration
+  // credit (sign −1) takes that price's coverage back from the change onwards.
+  // Written only by the `invoice.paid` handler (once per invoice); read by the
+  // access policy (the tier can't exceed what was paid) and the allowance
+  // windows (`model/allowance.ts`).
+  paidCoverage: defineTable({
+    accountId: v.id("billingAccounts"),
+    stripeInvoiceId: v.string(),
+    /** Legacy, no longer written: the invoice (`stripeInvoiceId`) names its subscription. */
+    stripeSubscriptionId: v.optional(v.string()),
+    stripePriceId: v.string(),
+    tier: vTier,
+    /** +1 for a charge, −1 for a credit (unused time given back). */
+    sign: v.union(v.literal(1), v.literal(-1)),
+    /** The line's period, ms. */
+    start: v.number(),
+    end: v.number(),
+  })
+    .index("by_accountId_and_end", ["accountId", "end"])
+    .index("by_stripeInvoiceId", ["stripeInvoiceId"]),
+
+  // Test clocks' frozen time (test mode), from `test_helpers.test_clock.*`
+  // events; a subscription on a clock lives at that time. Written by the
+  // event handler; read when rolling allowance windows.
+  stripeTestClocks: defineTable({
+    clockId: v.string(),
+    /** ms */
+    frozenTime: v.number(),
+  }).index("by_clockId", ["clockId"]),
+
+  // Every token movement. Appended only by `model/ledger.ts`. Read by
+  // `tokens.history` and the invariant check.
+  tokenLedger: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** Signed integer: grants positive, debits negative. */
+    amount: v.number(),
+    reason: vLedgerReason,
+    /** Idempotency key: invoice id, period key or the client's key. Unique per account. */
+    sourceKey: v.string(),
+    balanceAfter: v.number(),
+    feature: v.optional(v.string()),
+    complexity: v.optional(vComplexity),
+    note: v.optional(v.string()),
+  })
+    // History is read newest-first by `_creationTime`; idempotency looks up by key.
+    // eslint-disable-next-line @convex-dev/no-duplicate-indexes
+    .index("by_accountId", ["accountId"])
+    .index("by_accountId_and_sourceKey", ["accountId", "sourceKey"]),
+
+  // One row per verified Stripe event, by id: what happened to it. Inserted
+  // by `webhooks.receive` (recorded and applied in one transaction), by
+  // `webhooks.recordForRetry` when applying threw, and by reconciliation;
+  // patched by the retry path (`webhooks.process`), wake-ups, the sweep and
+  // operators. Small on purpose: the raw payload lives in `webhookPayloads`,
+  // so status changes never rewrite it, and operator lists, the sweep and
+  // reconciliation read only these rows. Read by id on every delivery (the
+  // redelivery check). A row settled on receipt is the smallest: id, type,
+  // status, `eventCreated` (and `lastError` / `livemode` when set), its
+  // `_creationTime` the receipt time; operator lists fill the rest in
+  // (`toEventSummary`).
+  webhookEvents: defineTable({
+    /** Stripe event id (`evt_…`), unique. */
+    eventId: v.string(),
+    type: v.string(),
+    /** Stored only when true (a live-mode event); absent means test mode. */
+    livemode: v.optional(v.boolean()),
+    /** Stripe `created`, seconds. */
+    eventCreated: v.number(),
+    /**
+     * Legacy: rows recorded before payloads moved to `webhookPayloads` carry
+     * their raw JSON and API version here. Read as a fallback by the retry
+     * path; never written.
+     */
+    payload: v.optional(v.string()),
+    apiVersion: v.optional(v.string()),
+    /**
+     * Stripe customer the event concerns, when it has one. Kept only on rows
+     * that may still run or wait (the customer's wake-ups read it); an event
+     * applied or ignored on receipt stores none.
+     */
+    stripeCustomerId: v.optional(v.string()),
+    status: vWebhookEventStatus,
+    /**
+     * Runs that applied, ignored, refused or threw; a wait counts none.
+     * Absent on a row settled on receipt: 1 there (applied or ignored by its
+     * handler), or 0 when it was ignored unapplied (`lastError` says why).
+     * `attemptsOf` in `model/webhookQueue.ts` reads it.
+     */
+    attempts: v.optional(v.number()),
+    /** When the retry path runs it next (ms): a retry, a lost pending run, or a waiting event's hourly recheck. */
+    nextAttemptAt: v.optional(v.number()),
+    lastError: v.optional(v.string()),
+    /** Set only while `waiting`: what it waits for, e.g. `customer:cus_…`, `subscription:sub_…`, `price:price_…`. */
+    waitingFor: v.optional(v.string()),
+    /** When it was received (ms); absent on a row settled on receipt, where it is `_creationTime`. */
+    receivedAt: v.optional(v.number()),
+    /** When it was applied or ignored (ms); absent on a row settled on receipt, where it is its receipt time. */
+    processedAt: v.optional(v.number()),
+  })
+    .index("by_eventId", ["eventId"])
+    .index("by_status_and_nextAttemptAt", ["status", "nextAttemptAt"])
+    .index("by_stripeCustomerId_and_status", ["stripeCustomerId", "status"])
+    .index("by_waitingFor", ["waitingFor"]),
+
+  // The raw, verified JSON of events that were not applied at once (waiting,
+  // retrying, dead, or queued by reconciliation): what the retry path applies
+  // and an operator inspects. Events applied or ignored on receipt store none.
+  // `settledAt` is set when the event is finally applied or ignored; the
+  // daily compaction (`webhooks.compactPayloads`) deletes payloads settled
+  // more than `BILLING_CONFIG.webhookPayloadRetentionDays` ago, leaving the
+  // `webhookEvents` row (id, type, status, times).
+  webhookPayloads: defineTable({
+    eventId: v.string(),
+    payload: v.string(),
+    /** The API version Stripe rendered the payload in (the endpoint's pinned one, or the account's default when listed). */
+    apiVersion: v.optional(v.string()),
+    /** When its event was applied or ignored (ms); unset while it may still run. */
+    settledAt: v.optional(v.number()),
+  })
+    .index("by_eventId", ["eventId"])
+    .index("by_settledAt", ["settledAt"]),
+
+  // Stripe prices seen by the checkout action (lookup key → price id), so
+  // handlers can map a price id back to a tier. Written by `billing` internal
+  // mutations; read by the event handlers.
+  stripePrices: defineTable({
+    stripePriceId: v.string(),
+    lookupKey: v.string(),
+    tier: vTier,
+    interval: vInterval,
+    unitAmount: v.optional(v.number()),
+    currency: v.string(),
+  })
+    .index("by_stripePriceId", ["stripePriceId"])
+    .index("by_lookupKey", ["lookupKey"]),
+});
