@@ -1,10 +1,13 @@
 /**
  * Shared fixtures for the billing tests: identities, seeded accounts, and a
- * matcher for typed `ConvexError` codes. Accounts are seeded directly with
- * `t.run` so these tests do not depend on `users.store`.
+ * matcher for typed `ConvexError` codes. Accounts are seeded directly (the
+ * user in the app, the account in the billing component under the user's
+ * owner key) so these tests do not depend on `users.store`.
  */
 import { expect } from "vitest";
-import type { Doc, Id } from "../../convex/_generated/dataModel";
+import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
+import { billingOwnerKey } from "../../convex/model/auth";
+import { runInBilling } from "../lib/billingComponent";
 import type { ErrorCode } from "../../convex/billing/model/errors";
 import { isBillingError } from "../../convex/billing/model/errors";
 import type { makeTest } from "./setup";
@@ -16,7 +19,7 @@ export const alice = { subject: "user_alice", issuer: ISSUER, name: "Alice", ema
 export const bob = { subject: "user_bob", issuer: ISSUER, name: "Bob", email: "bob@example.com" };
 export type TestIdentity = typeof alice;
 
-type AccountFields = Partial<Omit<Doc<"billingAccounts">, "_id" | "_creationTime" | "kind" | "ownerUserId">>;
+type AccountFields = Partial<Omit<Doc<"billingAccounts">, "_id" | "_creationTime" | "kind" | "ownerKey">>;
 
 /** Inserts a user and their personal billing account (free unless `fields` says otherwise). */
 export async function seedAccount(
@@ -24,26 +27,31 @@ export async function seedAccount(
   identity: TestIdentity,
   fields: AccountFields = {},
 ): Promise<Id<"billingAccounts">> {
-  return await t.run(async (ctx) => {
-    const userId = await ctx.db.insert("users", {
-      tokenIdentifier: `${identity.issuer}|${identity.subject}`,
-      clerkUserId: identity.subject,
-      email: identity.email,
-      name: identity.name,
-    });
-    return await ctx.db.insert("billingAccounts", {
-      kind: "personal",
-      ownerUserId: userId,
-      tier: "free",
-      email: identity.email,
-      name: identity.name,
-      ...fields,
-    });
-  });
+  const userId = await t.run(
+    async (ctx) =>
+      await ctx.db.insert("users", {
+        tokenIdentifier: `${identity.issuer}|${identity.subject}`,
+        clerkUserId: identity.subject,
+        email: identity.email,
+        name: identity.name,
+      }),
+  );
+  return await runInBilling(
+    t,
+    async (ctx) =>
+      await ctx.db.insert("billingAccounts", {
+        kind: "personal",
+        ownerKey: billingOwnerKey(userId),
+        tier: "free",
+        email: identity.email,
+        name: identity.name,
+        ...fields,
+      }),
+  );
 }
 
 export async function getAccount(t: TestConvex, accountId: Id<"billingAccounts">) {
-  return await t.run(async (ctx) => await ctx.db.get("billingAccounts", accountId));
+  return await runInBilling(t, async (ctx) => await ctx.db.get("billingAccounts", accountId));
 }
 
 /** Asserts that `promise` rejects with a `ConvexError` whose `data.code` is `code`; returns the data. */
