@@ -12,7 +12,7 @@ export default defineComponent("billing", {
   env: {
     /** `sk_test_…`, `sk_live_…` or `rk_…`; unset: Stripe calls fail with `STRIPE_NOT_CONFIGURED`, webhooks are still recorded. */
     STRIPE_SECRET_KEY: v.optional(v.string()),
-    /** The app's origin, for Checkout and Portal return URLs (e.g. `http://localhost:5173`). */
+    /** The app's origin, for Checkout and Portal return URLs (e.g. `http://127.0.0.1:5173`). */
     SITE_URL: v.optional(v.string()),
     /** Customer Portal configuration (`bpc_…`); unset: the one `npm run seed:stripe` made. */
     STRIPE_PORTAL_CONFIGURATION_ID: v.optional(v.string()),

@@ -10,7 +10,7 @@
  *   idempotent by event id, so listing an event twice, or an event the
  *   webhook delivers meanwhile, changes nothing. At most 1,000 events are
  *   listed per run; a longer listing continues in a run it schedules.
- *   Operators: `npx convex run reconcile:reconcileEvents '{}'`, or
+ *   Operators: `npx convex run --component billing reconcile:reconcileEvents '{}'`, or
  *   `'{"sinceSeconds": 2592000}'` for the whole 30 days Stripe keeps.
  * - `knownEventIds`, `enqueueBatch`: its reads and writes, batched.
  *

@@ -61,7 +61,7 @@ export default defineSchema({
     .index("by_graceEndsAt", ["graceEndsAt"]),
 
   // Mirror of Stripe subscriptions. Written only by the Stripe event handlers.
-  // Read by `billing.subscription` and the access policy.
+  // Read by `accounts.subscription` and the access policy.
   subscriptions: defineTable({
     stripeSubscriptionId: v.string(),
     stripeCustomerId: v.string(),
@@ -116,7 +116,7 @@ export default defineSchema({
     .index("by_testClockId", ["testClockId"]),
 
   // Mirror of Stripe invoices. Written only by the Stripe event handlers.
-  // Read by `billing.invoices`.
+  // Read by `accounts.invoices`.
   invoices: defineTable({
     stripeInvoiceId: v.string(),
     /** Legacy, no longer written: the customer is the account's (`accountId`). */
@@ -313,8 +313,9 @@ export default defineSchema({
     .index("by_settledAt", ["settledAt"]),
 
   // Stripe prices seen by the checkout action (lookup key → price id), so
-  // handlers can map a price id back to a tier. Written by `billing` internal
-  // mutations; read by the event handlers.
+  // handlers can map a price id back to a tier. Written by the internal
+  // mutations `accounts.upsertPrice` and `stripePrices.record`; read by the
+  // event handlers.
   stripePrices: defineTable({
     stripePriceId: v.string(),
     lookupKey: v.string(),

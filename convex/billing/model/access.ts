@@ -84,7 +84,7 @@ export type AccountChanges = Partial<
  * only the fields that differ, in one write, or writes nothing.
  *
  * `graceEndsAt` is kept only while the grace period is running, so the
- * dunning cron (`billing.expireGracePeriods`, which reads `by_graceEndsAt`)
+ * dunning cron (`accounts.expireGracePeriods`, which reads `by_graceEndsAt`)
  * finds each account once.
  *
  * @param options.awaitingSubscriptionId a subscription Checkout just created

@@ -202,7 +202,7 @@ export async function resolvePrice(
 
 /**
  * Creates a subscription-mode Checkout Session for an upgrade to `tier`
- * billed every `interval`. See `billing.createCheckoutSession`.
+ * billed every `interval`. See `checkout.createCheckoutSession`.
  */
 export async function createSubscriptionCheckout(
   ctx: ActionCtx,
@@ -247,7 +247,7 @@ export async function createSubscriptionCheckout(
 
 /**
  * Creates a payment-mode Checkout Session for a one-off token pack. See
- * `billing.createTopUpCheckoutSession`.
+ * `checkout.createTopUpCheckoutSession`.
  */
 export async function createTopUpCheckout(
   ctx: ActionCtx,
@@ -289,7 +289,7 @@ export async function createTopUpCheckout(
 
 /**
  * Creates a Customer Portal session for the caller's own customer, read from
- * the database only. See `billing.createPortalSession`.
+ * the database only. See `checkout.createPortalSession`.
  */
 export async function createPortal(ctx: ActionCtx, args: { ownerKey: string }): Promise<{ url: string }> {
   const account = await requireAccount(ctx, args.ownerKey);

@@ -74,7 +74,7 @@ export async function accountForActions(ctx: QueryCtx, ownerKey: string): Promis
 }
 
 // ---------------------------------------------------------------------------
-// billing.subscription
+// accounts.subscription
 // ---------------------------------------------------------------------------
 
 export const vSubscriptionView = v.object({
@@ -118,7 +118,7 @@ export const vSubscriptionView = v.object({
 export type SubscriptionView = Infer<typeof vSubscriptionView>;
 
 /**
- * The `billing.subscription` view of an account. `cancelScheduled` is true for
+ * The `accounts.subscription` view of an account. `cancelScheduled` is true for
  * `cancel_at_period_end`, or a `cancel_at` inside the current period (flexible
  * billing sets `cancel_at` and leaves the boolean false); it is false once the
  * subscription has ended, since nothing is scheduled any more.
@@ -206,7 +206,7 @@ async function attentionOf(
 }
 
 // ---------------------------------------------------------------------------
-// billing.invoices
+// accounts.invoices
 // ---------------------------------------------------------------------------
 
 export const INVOICE_LIMIT_DEFAULT = 6;

@@ -135,7 +135,7 @@ export async function syncInvoice(
       hostedInvoiceUrl: invoice.hosted_invoice_url ?? undefined,
       invoicePdf: invoice.invoice_pdf ?? undefined,
       total: invoice.total,
-      // Kept only when the invoice moved the balance (all `billing.invoices` shows of it).
+      // Kept only when the invoice moved the balance (all `accounts.invoices` shows of it).
       ...(movedBalance(invoice) ? { startingBalance: invoice.starting_balance, endingBalance: invoice.ending_balance } : {}),
       description: invoice.description ?? undefined,
       topUp: invoice.metadata?.kind === "top_up" ? true : undefined,

@@ -1,15 +1,15 @@
 /**
  * In-app plan changes on the caller's subscription (Stripe side of
- * `billing.previewPlanChange`, `billing.changePlan`,
- * `billing.cancelScheduledChange`, `billing.cancelSubscription`,
- * `billing.resumeSubscription`).
+ * `planChanges.previewPlanChange`, `planChanges.changePlan`,
+ * `planChanges.cancelScheduledChange`, `planChanges.cancelSubscription`,
+ * `planChanges.resumeSubscription`).
  *
  * Units: money in integer minor units of `currency`; times in Convex ms
  * (Stripe's seconds are converted at the edge).
  *
  * Trust: the client names only a tier and an interval. The account comes
  * from the verified identity, the subscription from the database
- * (`billing.planChangeState`), and is then re-read from Stripe, which must
+ * (`accounts.planChangeState`), and is then re-read from Stripe, which must
  * agree that it belongs to the account's customer; prices are resolved by
  * lookup key. Refusals are decided from the database first (no Stripe call),
  * then again from Stripe's fresh copy, since webhooks can lag.
@@ -119,7 +119,7 @@ const ENDED_STATUSES: readonly SubscriptionStatus[] = ["canceled", "incomplete_e
 const OPEN_INVOICE_SCAN = 6;
 
 // ---------------------------------------------------------------------------
-// Database side: the caller's subscription (internal query `billing.planChangeState`)
+// Database side: the caller's subscription (internal query `accounts.planChangeState`)
 // ---------------------------------------------------------------------------
 
 export const vPlanChangeSubscription = v.object({
@@ -385,7 +385,7 @@ function isProrationLine(line: Stripe.InvoiceLineItem): boolean {
   return parent?.subscription_item_details?.proration ?? parent?.invoice_item_details?.proration ?? legacy ?? false;
 }
 
-/** See `billing.previewPlanChange`. */
+/** See `planChanges.previewPlanChange`. */
 export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerArgs): Promise<PlanChangePreview> {
   const p = await prepare(ctx, args);
   const { live, newPrice, target } = p;
@@ -454,7 +454,7 @@ export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerAr
 // Change
 // ---------------------------------------------------------------------------
 
-/** See `billing.changePlan`. */
+/** See `planChanges.changePlan`. */
 export async function changePlan(ctx: ActionCtx, args: PlanArgs & OwnerArgs): Promise<PlanChangeResult> {
   const p = await prepare(ctx, args);
   // Cache the price → plan mapping for the webhook handlers, as Checkout does.
@@ -657,7 +657,7 @@ async function releaseSchedule(stripe: Stripe, scheduleId: string, subscriptionI
 // Scheduled change, cancel, resume
 // ---------------------------------------------------------------------------
 
-/** See `billing.cancelScheduledChange`. */
+/** See `planChanges.cancelScheduledChange`. */
 export async function cancelScheduledChange(ctx: ActionCtx, args: OwnerArgs): Promise<{ canceled: boolean }> {
   const loaded = await loadCaller(ctx, args.ownerKey);
   const stripe = getStripe();
@@ -672,7 +672,7 @@ function oneOffKey(kind: string, accountId: string, subscriptionId: string): str
   return `${kind}:${accountId}:${subscriptionId}:${Date.now()}:${crypto.randomUUID()}`;
 }
 
-/** See `billing.cancelSubscription`. */
+/** See `planChanges.cancelSubscription`. */
 export async function cancelSubscription(
   ctx: ActionCtx,
   args: OwnerArgs & { feedback?: CancellationFeedback; comment?: string },
@@ -706,7 +706,7 @@ export async function cancelSubscription(
   return { cancelAt: cancelAt * 1000 };
 }
 
-/** See `billing.resumeSubscription`. */
+/** See `planChanges.resumeSubscription`. */
 export async function resumeSubscription(ctx: ActionCtx, args: OwnerArgs): Promise<{ resumed: boolean }> {
   const loaded = await loadCaller(ctx, args.ownerKey);
   const stripe = getStripe();

@@ -1,7 +1,7 @@
 /**
  * The `stripePrices` cache: Stripe price id → the catalogue tier and interval
  * it sells. Written when the checkout action resolves a lookup key
- * (`billing.upsertPrice`) and when a subscription event carries a catalogue
+ * (`accounts.upsertPrice`) and when a subscription event carries a catalogue
  * price; read by the event handlers, because invoice lines name a price id
  * but not its lookup key (API 2026-10-28.endive,
  * https://docs.stripe.com/api/invoice-line-item/object).

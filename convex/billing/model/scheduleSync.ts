@@ -3,7 +3,7 @@
  *
  * - `subscription_schedule.*` (https://docs.stripe.com/api/subscription_schedules/object):
  *   a downgrade or a shorter interval waits for the period end in a
- *   Subscription Schedule, created by the app's `billing.changePlan` or by
+ *   Subscription Schedule, created by the app's `planChanges.changePlan` or by
  *   the Portal (`schedule_at_period_end`). The subscription mirror keeps the
  *   phase after the current one as `scheduledChange` ({tier, interval,
  *   effectiveAt ms}) for the billing page; nothing about access or tokens

@@ -113,9 +113,9 @@ export function configuredMode(): "live" | "test" {
 }
 
 /**
- * Whether the configured `STRIPE_SECRET_KEY` is a live or a test key. The
- * webhook route compares this with `event.livemode` so test events never
- * change live data. Throws `STRIPE_NOT_CONFIGURED` when the key is unset.
+ * Whether the configured `STRIPE_SECRET_KEY` is a live or a test key, for
+ * Stripe calls. Throws `STRIPE_NOT_CONFIGURED` when the key is unset (the
+ * webhook path uses `configuredMode`, which does not).
  */
 export function stripeMode(): "live" | "test" {
   return stripeModeFromKey(requireSecretKey());

@@ -2,8 +2,8 @@
  * The handler table: one entry per Stripe event type we handle, keyed by the
  * type and typed against the stripe SDK's event union, so each handler
  * receives its own narrowed event. Everything else is derived from it: the
- * webhook endpoint's event list (`HANDLED_EVENT_TYPES`, in the README and in
- * `npm run seed:stripe`), reconciliation's `types[]` filter
+ * webhook endpoint's event list (`HANDLED_EVENT_TYPES`, in the README),
+ * reconciliation's `types[]` filter
  * (`RECONCILED_EVENT_TYPES`, at most Stripe's 20) and dispatch.
  *
  * Each handler returns an `EventOutcome` (`model/eventOutcome.ts`):

@@ -1,6 +1,6 @@
 /**
  * Verification of Stripe webhook deliveries, for the `POST /stripe/webhook`
- * httpAction (`convex/http.ts`).
+ * httpAction (`client.ts`, `registerRoutes`).
  *
  * Follows https://docs.stripe.com/webhooks#verify-official-libraries: the raw
  * body (never re-serialised JSON) is checked with the stripe SDK's

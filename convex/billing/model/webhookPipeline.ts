@@ -1,7 +1,7 @@
 /**
  * The Stripe event pipeline: verify → record → apply → outcome.
  *
- * The endpoint (`convex/http.ts`) verifies a delivery, then calls ONE
+ * The endpoint (`client.ts` `registerRoutes`, mounted by the app) verifies a delivery, then calls ONE
  * mutation, `webhooks.receive` → `receiveEvent`, which looks the event up by
  * id (a redelivery stops here: one indexed read, nothing written), applies
  * it with its handler (`model/stripeEventHandlers.ts`) and records the row

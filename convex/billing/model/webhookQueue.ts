@@ -5,7 +5,7 @@
  * of the handlers; the pipeline (`model/webhookPipeline.ts`) decides, from a
  * handler's outcome, which of these to call.
  *
- * Statuses (docs/ARCHITECTURE.md draws them):
+ * Statuses (docs/BILLING_COMPONENT.md draws them):
  * - `succeeded` / `ignored`: applied (or nothing to apply), in the same
  *   transaction as the handler's writes;
  * - `waiting`: parked until `waitingFor` lands; never dead for that, costs
