@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { internal } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { BILLING_CONFIG, type Tier } from "../../convex/billing/model/plans";
 import { GRACE_SWEEP_BATCH } from "../../convex/billing/model/billingModel";
 import { alice, bob, getAccount, ISSUER, seedAccount, type TestConvex } from "./billingFixtures";
+import { billing, billingInternal, runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 const DAY = 86_400_000;
@@ -29,7 +29,7 @@ async function seedPastDue(
     graceEndsAt: pastDueSince + GRACE,
     ...extra,
   });
-  await t.run(async (ctx) => {
+  await runInBilling(t, async (ctx) => {
     await ctx.db.insert("subscriptions", {
       stripeSubscriptionId: subscriptionId,
       stripeCustomerId: `cus_${identity.subject}`,
@@ -53,7 +53,7 @@ describe("billing.expireGracePeriods", () => {
     const inGrace = await seedPastDue(t, bob, NOW - GRACE + DAY);
     const current = await seedAccount(t, { ...alice, subject: "user_carol" }, { tier: "starter" });
 
-    const result = await t.mutation(internal.billing.expireGracePeriods, { now: NOW });
+    const result = await billing(t).mutation(billingInternal.accounts.expireGracePeriods, { now: NOW });
 
     expect(result).toEqual({ processed: 1, done: true });
     const dropped = (await getAccount(t, expired))!;
@@ -63,22 +63,22 @@ describe("billing.expireGracePeriods", () => {
     expect(await getAccount(t, current)).toMatchObject({ tier: "starter" });
 
     // A second run finds nothing left to do.
-    expect(await t.mutation(internal.billing.expireGracePeriods, { now: NOW })).toEqual({ processed: 0, done: true });
+    expect(await billing(t).mutation(billingInternal.accounts.expireGracePeriods, { now: NOW })).toEqual({ processed: 0, done: true });
   });
 
   test("the grace boundary: at graceEndsAt the tier goes, a millisecond before it stays", async () => {
     const t = makeTest();
     const accountId = await seedPastDue(t, alice, NOW - GRACE);
-    await t.mutation(internal.billing.expireGracePeriods, { now: NOW - 1 });
+    await billing(t).mutation(billingInternal.accounts.expireGracePeriods, { now: NOW - 1 });
     expect(await getAccount(t, accountId)).toMatchObject({ tier: "pro" });
-    await t.mutation(internal.billing.expireGracePeriods, { now: NOW });
+    await billing(t).mutation(billingInternal.accounts.expireGracePeriods, { now: NOW });
     expect(await getAccount(t, accountId)).toMatchObject({ tier: "free" });
   });
 
   test("a staff override survives the grace expiry", async () => {
     const t = makeTest();
     const accountId = await seedPastDue(t, alice, NOW - GRACE - DAY, { tierOverride: "elite" });
-    await t.mutation(internal.billing.expireGracePeriods, { now: NOW });
+    await billing(t).mutation(billingInternal.accounts.expireGracePeriods, { now: NOW });
     const account = (await getAccount(t, accountId))!;
     expect(account.tier).toBe("elite");
     expect(account.graceEndsAt).toBeUndefined();
@@ -94,11 +94,11 @@ describe("billing.expireGracePeriods", () => {
       ids.push(await seedPastDue(t, { subject: `user_${i}`, issuer: ISSUER, name: `U${i}`, email: `u${i}@example.com` }, NOW - GRACE - i));
     }
 
-    const first = await t.mutation(internal.billing.expireGracePeriods, {});
+    const first = await billing(t).mutation(billingInternal.accounts.expireGracePeriods, {});
     expect(first).toEqual({ processed: GRACE_SWEEP_BATCH, done: false });
     await t.finishAllScheduledFunctions(vi.runAllTimers);
 
-    const tiers = await t.run(async (ctx) =>
+    const tiers = await runInBilling(t, async (ctx) =>
       Promise.all(ids.map(async (id) => (await ctx.db.get("billingAccounts", id))!.tier)),
     );
     expect(tiers.filter((tier) => tier !== "free")).toEqual([]);

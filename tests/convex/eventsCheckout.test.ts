@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { TOKEN_PACKS } from "../../convex/billing/model/plans";
 import { checkoutSession, customer, event, invoice, price, subscription } from "./fixtures/stripe";
 import {
@@ -20,6 +20,7 @@ import {
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
+import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -97,7 +98,7 @@ describe("checkout and customer events", () => {
   });
 
   test("a new checkout after a canceled subscription points the account at the new one", async () => {
-    await t.run(async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_back" }));
+    await runInBilling(t, async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_back" }));
     await send(
       event(
         "customer.subscription.deleted",
@@ -163,7 +164,7 @@ describe("checkout and customer events", () => {
     // a different, unlinked customer was made elsewhere (a Payment Link or a
     // pricing table lets the buyer set client_reference_id). Moving the account
     // would orphan its real customer's invoices and open the wrong portal.
-    await t.run(async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_victim" }));
+    await runInBilling(t, async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_victim" }));
     const e = event(
       "checkout.session.completed",
       checkoutSession({ mode: "subscription", customer: "cus_stranger", subscription: "sub_s", clientReferenceId: accountId }),
@@ -188,7 +189,7 @@ describe("checkout and customer events", () => {
   });
 
   test("after customer.deleted, a checkout with the new customer relinks the account", async () => {
-    await t.run(async (ctx) =>
+    await runInBilling(t, async (ctx) =>
       ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_old", stripeCustomerDeleted: true }),
     );
     await send(
@@ -217,7 +218,7 @@ describe("checkout and customer events", () => {
   });
 
   test("customer.deleted marks the customer deleted and keeps the account's history", async () => {
-    await t.run(async (ctx) =>
+    await runInBilling(t, async (ctx) =>
       ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_gone", stripeSubscriptionId: "sub_old" }),
     );
     const e = event("customer.deleted", customer("cus_gone"));
@@ -231,7 +232,7 @@ describe("checkout and customer events", () => {
   });
 
   test("customer.updated is acknowledged; for a customer we do not know it is ignored", async () => {
-    await t.run(async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_known" }));
+    await runInBilling(t, async (ctx) => ctx.db.patch("billingAccounts", accountId, { stripeCustomerId: "cus_known" }));
     const known = event("customer.updated", customer("cus_known", { email: "new@example.com" }));
     const unknown = event("customer.updated", customer("cus_stranger"));
     await send(known, unknown);

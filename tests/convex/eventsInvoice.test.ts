@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { DAY, T0, event, invoice, price, subscription, type InvoiceInput } from "./fixtures/stripe";
 import {
   balance,
@@ -21,6 +21,7 @@ import {
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
+import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -148,7 +149,7 @@ describe("invoice events", () => {
 
   test("a renewal (subscription_cycle) starts a new period and expires the unused allowance", async () => {
     await send(subscriptionCreated(), event("invoice.paid", inv(), { created: T0 + 2 }));
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       const row = await ctx.db
         .query("tokenBalances")
         .withIndex("by_accountId", (q) => q.eq("accountId", accountId))

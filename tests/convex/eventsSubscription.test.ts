@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { recomputeAccountTier } from "../../convex/billing/model/access";
 import { BILLING_CONFIG } from "../../convex/billing/model/plans";
 import { DAY, T0, event, invoice, legacySubscription, price, subscription, type SubscriptionInput } from "./fixtures/stripe";
@@ -21,6 +21,8 @@ import {
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
+import { billingOwnerKey } from "../../convex/model/auth";
+import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 const starterMonthly = price({ id: "price_starter_m", lookupKey: "starter_monthly", unitAmount: 900 });
@@ -97,7 +99,7 @@ describe("subscription events", () => {
     });
     expect(await account(t, accountId)).toMatchObject({ tier: "pro", stripeSubscriptionId: SUB });
     expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded" });
-    const priceRow = await t.run(async (ctx) =>
+    const priceRow = await runInBilling(t, async (ctx) =>
       ctx.db
         .query("stripePrices")
         .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", "price_pro_m"))
@@ -246,9 +248,9 @@ describe("subscription events", () => {
     expect(await account(t, accountId)).toMatchObject({ tier: "pro", graceEndsAt });
     expect((await subscriptionRows(t, SUB))[0]?.pastDueSince).toBe(wentPastDue * 1000);
 
-    const justBefore = await t.run(async (ctx) => await recomputeAccountTier(ctx, accountId, graceEndsAt - 1));
+    const justBefore = await runInBilling(t, async (ctx) => await recomputeAccountTier(ctx, accountId, graceEndsAt - 1));
     expect(justBefore).toEqual({ tier: "pro", graceEndsAt });
-    const after = await t.run(async (ctx) => await recomputeAccountTier(ctx, accountId, graceEndsAt));
+    const after = await runInBilling(t, async (ctx) => await recomputeAccountTier(ctx, accountId, graceEndsAt));
     expect(after).toEqual({ tier: "free", graceEndsAt: undefined });
     const stored = await account(t, accountId);
     expect(stored.tier).toBe("free");
@@ -288,20 +290,17 @@ describe("subscription events", () => {
   });
 
   test("a staff tierOverride wins over the subscription", async () => {
-    await t.run(async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tierOverride: "internal" }));
+    await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tierOverride: "internal" }));
     await send(event("customer.subscription.updated", sub({ status: "canceled" })));
     expect((await account(t, accountId)).tier).toBe("internal");
   });
 
   test("cancel_at inside the period: stored, access kept until deleted, shown as a scheduled cancel", async () => {
-    const userId = await t.run(async (ctx) => {
-      const id = await ctx.db.insert("users", {
-        tokenIdentifier: "https://issuer.test|user_sub",
-        clerkUserId: "user_sub",
-      });
-      await ctx.db.patch("billingAccounts", accountId, { ownerUserId: id });
-      return id;
-    });
+    const userId = await t.run(
+      async (ctx) =>
+        await ctx.db.insert("users", { tokenIdentifier: "https://issuer.test|user_sub", clerkUserId: "user_sub" }),
+    );
+    await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { ownerKey: billingOwnerKey(userId) }));
     expect(userId).toBeTruthy();
     const cancelAt = T0 + 20 * DAY;
     await send(
