@@ -3,6 +3,7 @@ import { api } from "../../convex/_generated/api";
 import { STRIPE_API_VERSION } from "../../convex/billing/model/stripeClient";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, getAccount, seedAccount } from "./billingFixtures";
+import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
@@ -89,7 +90,7 @@ describe("billing.createCheckoutSession", () => {
     }
 
     // The price is cached for the event handlers.
-    const cached = await t.run(async (ctx) =>
+    const cached = await runInBilling(t, async (ctx) =>
       ctx.db
         .query("stripePrices")
         .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", "price_pro_monthly"))
@@ -185,7 +186,7 @@ describe("billing.createCheckoutSession", () => {
     const t = makeTest();
     const accountId = await seedAccount(t, alice, { tier: "free", stripeCustomerId: "cus_existing" });
     // Past due beyond grace: tier already fell to free, but Stripe still bills it.
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ctx.db.insert("subscriptions", {
         stripeSubscriptionId: "sub_1",
         stripeCustomerId: "cus_existing",
@@ -207,7 +208,7 @@ describe("billing.createCheckoutSession", () => {
   test("a canceled earlier subscription does not block a new one", async () => {
     const t = makeTest();
     const accountId = await seedAccount(t, alice, { stripeCustomerId: "cus_returning" });
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ctx.db.insert("subscriptions", {
         stripeSubscriptionId: "sub_old",
         stripeCustomerId: "cus_returning",

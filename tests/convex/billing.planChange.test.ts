@@ -7,12 +7,13 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
-import type { Doc, Id } from "../../convex/_generated/dataModel";
+import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { classifyChange } from "../../convex/billing/model/planChanges";
 import type { Interval, PaidTier } from "../../convex/billing/model/plans";
 import { PLANS } from "../../convex/billing/model/plans";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, seedAccount, type TestConvex, type TestIdentity } from "./billingFixtures";
+import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
 
@@ -69,7 +70,7 @@ async function seedSubscriber(t: TestConvex, who: TestIdentity, o: SubscriberOpt
     customerBalance: o.customerBalance,
     balanceCurrency: o.customerBalance !== undefined ? "usd" : undefined,
   });
-  await t.run(async (ctx) => {
+  await runInBilling(t, async (ctx) => {
     await ctx.db.insert("subscriptions", {
       stripeSubscriptionId: subId,
       stripeCustomerId: customer,
@@ -158,7 +159,7 @@ describe("refusals", () => {
     async (status) => {
       const t = makeTest();
       const { accountId, customer, subId } = await seedSubscriber(t, alice, { tier: "pro", interval: "month", status });
-      await t.run(async (ctx) => {
+      await runInBilling(t, async (ctx) => {
         await ctx.db.insert("invoices", {
           stripeInvoiceId: "in_open",
           stripeCustomerId: customer,
@@ -374,7 +375,7 @@ describe("billing.changePlan: upgrades", () => {
     expect(update.idempotencyKey).toMatch(new RegExp(`^plan-change:${s.accountId}:${s.subId}:elite_monthly:\\d+$`));
     expect(writes()).toHaveLength(1);
     // The price is cached for the webhook handlers.
-    const cached = await t.run(async (ctx) =>
+    const cached = await runInBilling(t, async (ctx) =>
       ctx.db
         .query("stripePrices")
         .withIndex("by_stripePriceId", (q) => q.eq("stripePriceId", "price_elite_monthly"))
@@ -539,7 +540,7 @@ describe("billing.cancelScheduledChange", () => {
     await t.withIdentity(alice).action(api.billing.changePlan, { tier: "pro", interval: "month" });
     const scheduleId = [...stripe.schedules.keys()][0]!;
     // The schedule's webhook has arrived: the mirror names it.
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       const row = await ctx.db
         .query("subscriptions")
         .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", s.subId))

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
-import type { Doc, Id } from "../../convex/_generated/dataModel";
+import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { PLANS } from "../../convex/billing/model/plans";
 import { alice, bob, seedAccount, type TestConvex } from "./billingFixtures";
+import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 type SubscriptionFields = Omit<Doc<"subscriptions">, "_id" | "_creationTime" | "accountId" | "stripeCustomerId">;
@@ -12,7 +13,7 @@ async function seedSubscription(
   accountId: Id<"billingAccounts">,
   fields: Partial<SubscriptionFields> & Pick<SubscriptionFields, "stripeSubscriptionId">,
 ) {
-  await t.run(async (ctx) => {
+  await runInBilling(t, async (ctx) => {
     const account = (await ctx.db.get("billingAccounts", accountId))!;
     await ctx.db.insert("subscriptions", {
       stripeCustomerId: account.stripeCustomerId ?? "cus_unknown",
@@ -30,7 +31,7 @@ async function seedSubscription(
 }
 
 async function seedInvoice(t: TestConvex, accountId: Id<"billingAccounts">, id: string, createdAt: number) {
-  await t.run(async (ctx) => {
+  await runInBilling(t, async (ctx) => {
     await ctx.db.insert("invoices", {
       stripeInvoiceId: id,
       stripeCustomerId: "cus_x",
