@@ -6,11 +6,13 @@
  */
 import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { api, internal } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
+import { api } from "../../convex/_generated/api";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { windowContaining } from "../../convex/billing/model/allowance";
 import * as ledger from "../../convex/billing/model/ledger";
 import { recordCataloguePrice } from "../../convex/billing/model/prices";
+import { billingOwnerKey } from "../../convex/model/auth";
+import { billing, billingInternal, runInBilling } from "../lib/billingComponent";
 import {
   DAY,
   T0,
@@ -105,7 +107,7 @@ describe("allowance rules", () => {
   async function fresh(): Promise<{ t: TestConvex; accountId: Id<"billingAccounts"> }> {
     const t = makeTest();
     const accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       for (const p of [starterMonthly, starterYearly, proMonthly, proYearly, eliteMonthly]) await recordCataloguePrice(ctx, p);
     });
     return { t, accountId };
@@ -113,7 +115,7 @@ describe("allowance rules", () => {
 
   async function outcome(t: TestConvex, accountId: Id<"billingAccounts">): Promise<Outcome> {
     const b = await balance(t, accountId);
-    const invariant = await t.run(async (ctx) => await ledger.checkInvariant(ctx, accountId));
+    const invariant = await runInBilling(t, async (ctx) => await ledger.checkInvariant(ctx, accountId));
     expect(invariant.problems).toEqual([]);
     return {
       tier: (await account(t, accountId)).tier,
@@ -125,7 +127,7 @@ describe("allowance rules", () => {
   }
 
   async function spend(t: TestConvex, accountId: Id<"billingAccounts">, cost: number, key: string) {
-    await t.run(async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: key, cost, feature: "standard_analysis" }));
+    await runInBilling(t, async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: key, cost, feature: "standard_analysis" }));
   }
 
   /** Delivers `events` in every order (each also redelivered once) and expects one outcome. */
@@ -322,8 +324,8 @@ describe("allowance rules", () => {
       for (const month of [1, 2, 3]) {
         const window = windowContaining(T0 * MS, T0 * MS + month * 31 * DAY * MS);
         vi.setSystemTime(window.start + 1000);
-        await t.mutation(internal.tokens.resetFreeTier, {});
-        await t.mutation(internal.tokens.resetFreeTier, {});
+        await billing(t).mutation(billingInternal.tokens.resetFreeTier, {});
+        await billing(t).mutation(billingInternal.tokens.resetFreeTier, {});
         expect(await outcome(t, accountId)).toEqual({ tier: "pro", allowance: 150, balance: 150, used: 0, periodKey: `window:${window.start}` });
       }
       const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
@@ -366,9 +368,9 @@ describe("allowance rules", () => {
       const invoicePaid = paid("subscription_create", [line(proMonthly, 2900, T0, T0 + 30 * DAY)], T0 + 1);
       await deliverOk(t, invoicePaid);
       await drain(t);
-      const lookup = await t.query(internal.reconcile.knownEventIds, { eventIds: [invoicePaid.id] });
+      const lookup = await billing(t).query(billingInternal.reconcile.knownEventIds, { eventIds: [invoicePaid.id] });
       expect(lookup).toEqual({ known: [invoicePaid.id], waiting: [invoicePaid.id] });
-      expect(await t.mutation(internal.reconcile.reviveEvents, { eventIds: [invoicePaid.id] })).toBe(1);
+      expect(await billing(t).mutation(billingInternal.reconcile.reviveEvents, { eventIds: [invoicePaid.id] })).toBe(1);
       // Queued to run now; reviving costs it no attempt.
       expect(await eventRow(t, invoicePaid.id)).toMatchObject({ status: "pending", attempts: 0 });
     });
@@ -395,7 +397,7 @@ describe("allowance rules", () => {
       // Parked at once (no attempt spent); `stripePrices.learn` is scheduled to fetch the price.
       expect(await eventRow(t, invoicePaid.id)).toMatchObject({ status: "waiting", attempts: 0, waitingFor: "price:price_mystery" });
       // What `stripePrices.learn` records after fetching it from Stripe: a Pro price under another id.
-      await t.mutation(internal.stripePrices.record, {
+      await billing(t).mutation(billingInternal.stripePrices.record, {
         stripePriceId: "price_mystery",
         lookupKey: "pro_monthly",
         currency: "usd",
@@ -410,11 +412,7 @@ describe("allowance rules", () => {
   describe("money shown honestly", () => {
     test("a downgrade's credit invoice and the customer's credit balance are shown as they are", async () => {
       const { t, accountId } = await fresh();
-      const userId = await t.run(async (ctx) => {
-        const id = await ctx.db.insert("users", { tokenIdentifier: "https://issuer.test|user_rules", clerkUserId: "user_rules" });
-        await ctx.db.patch("billingAccounts", accountId, { ownerUserId: id });
-        return id;
-      });
+      const userId = await linkUser(t, accountId, "user_rules");
       expect(userId).toBeTruthy();
       await deliverAll(
         t,
@@ -432,11 +430,16 @@ describe("allowance rules", () => {
 });
 
 async function subscriptionView(t: TestConvex, accountId: Id<"billingAccounts">) {
-  const id = await t.run(async (ctx) => {
-    const user = await ctx.db.insert("users", { tokenIdentifier: "https://issuer.test|user_view", clerkUserId: "user_view" });
-    await ctx.db.patch("billingAccounts", accountId, { ownerUserId: user });
-    return user;
-  });
+  const id = await linkUser(t, accountId, "user_view");
   expect(id).toBeTruthy();
   return await t.withIdentity({ issuer: "https://issuer.test", subject: "user_view" }).query(api.billing.subscription, {});
+}
+
+/** Inserts the user `subject` (issuer https://issuer.test) and makes `accountId` their personal account. */
+async function linkUser(t: TestConvex, accountId: Id<"billingAccounts">, subject: string) {
+  const userId = await t.run(
+    async (ctx) => await ctx.db.insert("users", { tokenIdentifier: `https://issuer.test|${subject}`, clerkUserId: subject }),
+  );
+  await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { ownerKey: billingOwnerKey(userId) }));
+  return userId;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { isBillingError } from "../../convex/billing/model/errors";
 import * as ledger from "../../convex/billing/model/ledger";
+import { runInBilling, type BillingMutationCtx } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 type T = ReturnType<typeof makeTest>;
@@ -12,11 +13,19 @@ const JULY_1 = Date.UTC(2026, 6, 1);
 
 /** A bare billing account (no user), as the webhook handlers see them. */
 async function newAccount(t: T): Promise<Id<"billingAccounts">> {
-  return await t.run(async (ctx) => await ctx.db.insert("billingAccounts", { kind: "personal", tier: "free" }));
+  return await runInBilling(
+    t,
+    async (ctx) => await ctx.db.insert("billingAccounts", { kind: "personal", ownerKey: "user:bare", tier: "free" }),
+  );
+}
+
+/** What `fn` throws inside the component (its result if it does not throw). */
+async function caught(t: T, fn: (ctx: BillingMutationCtx) => Promise<unknown>): Promise<unknown> {
+  return await runInBilling(t, fn).catch((e: unknown) => e);
 }
 
 async function state(t: T, accountId: Id<"billingAccounts">) {
-  return await t.run(async (ctx) => {
+  return await runInBilling(t, async (ctx) => {
     const b = await ledger.getBalance(ctx, accountId);
     const invariant = await ledger.checkInvariant(ctx, accountId);
     expect(invariant.problems).toEqual([]);
@@ -25,7 +34,7 @@ async function state(t: T, accountId: Id<"billingAccounts">) {
 }
 
 async function rows(t: T, accountId: Id<"billingAccounts">) {
-  return await t.run(async (ctx) =>
+  return await runInBilling(t, async (ctx) =>
     (
       await ctx.db
         .query("tokenLedger")
@@ -42,7 +51,7 @@ describe("ledger.ensureBalance", () => {
   test("creates one empty row and returns the same row afterwards", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    const [a, b] = await t.run(async (ctx) => [
+    const [a, b] = await runInBilling(t, async (ctx) => [
       await ledger.ensureBalance(ctx, accountId),
       await ledger.ensureBalance(ctx, accountId),
     ]);
@@ -55,8 +64,8 @@ describe("ledger.startPeriod", () => {
   test("grants the allowance, and a repeat of the key is a no-op", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    expect(await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, may))).toEqual({ applied: true });
-    expect(await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, may))).toEqual({ applied: false });
+    expect(await runInBilling(t, async (ctx) => await ledger.startPeriod(ctx, accountId, may))).toEqual({ applied: true });
+    expect(await runInBilling(t, async (ctx) => await ledger.startPeriod(ctx, accountId, may))).toEqual({ applied: false });
     expect(await state(t, accountId)).toEqual({
       allowance: 150,
       purchased: 0,
@@ -70,7 +79,7 @@ describe("ledger.startPeriod", () => {
   test("expires the unused allowance and carries purchased tokens over", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, may);
       await ledger.grant(ctx, accountId, { sourceKey: "topup:cs_1", amount: 100, reason: "top_up" });
       await ledger.consume(ctx, accountId, { sourceKey: "consume:a", cost: 40, feature: "f" });
@@ -89,7 +98,7 @@ describe("ledger.startPeriod", () => {
   test("consumption beyond the allowance comes out of purchased tokens at the rollover", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, { ...may, tokens: 5 });
       await ledger.grant(ctx, accountId, { sourceKey: "topup:1", amount: 100, reason: "top_up" });
       await ledger.consume(ctx, accountId, { sourceKey: "c1", cost: 25, feature: "f" });
@@ -103,22 +112,22 @@ describe("ledger.startPeriod", () => {
   test("ignores a stale period that ended before the current one started", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, june);
       await ledger.consume(ctx, accountId, { sourceKey: "c1", cost: 10, feature: "f" });
     });
-    expect(await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, may))).toEqual({ applied: false });
+    expect(await runInBilling(t, async (ctx) => await ledger.startPeriod(ctx, accountId, may))).toEqual({ applied: false });
     expect(await state(t, accountId)).toMatchObject({ allowance: 150, used: 10, balance: 140, periodKey: "invoice:in_june" });
   });
 
   test("accepts an overlapping newer period (free month after a mid-month paid period)", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, { ...may, periodStart: MAY_1 + 14 * DAY, periodEnd: JUNE_1 + 14 * DAY });
     });
     const free = { sourceKey: "period:free:2026-06", tokens: 5, periodKey: "free:2026-06", periodStart: JUNE_1, periodEnd: JULY_1 };
-    expect(await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, free))).toEqual({ applied: true });
+    expect(await runInBilling(t, async (ctx) => await ledger.startPeriod(ctx, accountId, free))).toEqual({ applied: true });
     expect(await state(t, accountId)).toMatchObject({ allowance: 5, balance: 5, periodKey: "free:2026-06" });
   });
 
@@ -126,7 +135,7 @@ describe("ledger.startPeriod", () => {
     const t = makeTest();
     const accountId = await newAccount(t);
     for (const bad of [{ ...may, tokens: 1.5 }, { ...may, tokens: -1 }, { ...may, periodEnd: MAY_1 }, { ...may, sourceKey: "" }]) {
-      const error = await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, bad)).catch((e: unknown) => e);
+      const error = await caught(t, async (ctx) => await ledger.startPeriod(ctx, accountId, bad));
       expect(isBillingError(error, "INVALID_ARGUMENT")).toBe(true);
     }
     expect(await rows(t, accountId)).toEqual([]);
@@ -135,21 +144,21 @@ describe("ledger.startPeriod", () => {
 
 describe("ledger.setAllowance", () => {
   async function balanceRow(t: T, accountId: Id<"billingAccounts">) {
-    return await t.run(async (ctx) => (await ledger.getBalance(ctx, accountId))!);
+    return await runInBilling(t, async (ctx) => (await ledger.getBalance(ctx, accountId))!);
   }
 
   test("raising the allowance grants the difference, once per key", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, { ...may, tokens: 50 });
       await ledger.consume(ctx, accountId, { sourceKey: "c1", cost: 30, feature: "f" });
     });
     const change = { sourceKey: "window:may:pro:evt_1", allowance: 150, windowTier: "pro" as const, note: "upgrade" };
     const first = await balanceRow(t, accountId);
-    expect(await t.run(async (ctx) => await ledger.setAllowance(ctx, first, change))).toEqual({ applied: true });
+    expect(await runInBilling(t, async (ctx) => await ledger.setAllowance(ctx, first, change))).toEqual({ applied: true });
     const second = await balanceRow(t, accountId);
-    expect(await t.run(async (ctx) => await ledger.setAllowance(ctx, second, change))).toEqual({ applied: false });
+    expect(await runInBilling(t, async (ctx) => await ledger.setAllowance(ctx, second, change))).toEqual({ applied: false });
     expect(await state(t, accountId)).toMatchObject({ allowance: 150, used: 30, balance: 120 });
     expect((await rows(t, accountId)).at(-1)).toEqual(["plan_change", 100, "window:may:pro:evt_1", 120]);
   });
@@ -157,28 +166,30 @@ describe("ledger.setAllowance", () => {
   test("lowering takes back only unused allowance, never what was used", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, { ...may, tokens: 500 });
       await ledger.consume(ctx, accountId, { sourceKey: "c1", cost: 20, feature: "f" });
     });
     const row = await balanceRow(t, accountId);
-    await t.run(async (ctx) => await ledger.setAllowance(ctx, row, { sourceKey: "down", allowance: 50, windowTier: "starter", note: "down" }));
+    const down = { sourceKey: "down", allowance: 50, windowTier: "starter" as const, note: "down" };
+    await runInBilling(t, async (ctx) => await ledger.setAllowance(ctx, row, down));
     // 50 − 20 used = 30 left of the new allowance.
     expect(await state(t, accountId)).toMatchObject({ allowance: 50, used: 20, balance: 30 });
     const below = await balanceRow(t, accountId);
-    const error = await t
-      .run(async (ctx) => await ledger.setAllowance(ctx, below, { sourceKey: "x", allowance: 10, windowTier: "starter", note: "x" }))
-      .catch((e: unknown) => e);
+    const tooLow = { sourceKey: "x", allowance: 10, windowTier: "starter" as const, note: "x" };
+    const error = await caught(t, async (ctx) => await ledger.setAllowance(ctx, below, tooLow));
     expect(isBillingError(error, "INVALID_ARGUMENT")).toBe(true);
   });
 
   test("a result past Number.MAX_SAFE_INTEGER is refused and writes nothing", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => await ledger.grant(ctx, accountId, { sourceKey: "a", amount: Number.MAX_SAFE_INTEGER - 5, reason: "admin_grant" }));
-    const error = await t
-      .run(async (ctx) => await ledger.grant(ctx, accountId, { sourceKey: "b", amount: 10, reason: "admin_grant" }))
-      .catch((e: unknown) => e);
+    const nearMax = { sourceKey: "a", amount: Number.MAX_SAFE_INTEGER - 5, reason: "admin_grant" as const };
+    await runInBilling(t, async (ctx) => await ledger.grant(ctx, accountId, nearMax));
+    const error = await caught(
+      t,
+      async (ctx) => await ledger.grant(ctx, accountId, { sourceKey: "b", amount: 10, reason: "admin_grant" }),
+    );
     expect(isBillingError(error, "INVALID_ARGUMENT")).toBe(true);
     expect(await state(t, accountId)).toMatchObject({ balance: Number.MAX_SAFE_INTEGER - 5 });
     expect(await rows(t, accountId)).toHaveLength(1);
@@ -189,15 +200,13 @@ describe("ledger.consume and ledger.grant", () => {
   test("consume refuses to overdraw and reports required/available", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, { ...may, tokens: 5 }));
-    const error = await t
-      .run(async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 6, feature: "f" }))
-      .catch((e: unknown) => e);
+    await runInBilling(t, async (ctx) => await ledger.startPeriod(ctx, accountId, { ...may, tokens: 5 }));
+    const error = await caught(t, async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 6, feature: "f" }));
     expect(isBillingError(error, "INSUFFICIENT_TOKENS")).toBe(true);
     expect(isBillingError(error) && error.data).toMatchObject({ required: 6, available: 5 });
-    const ok = await t.run(async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 5, feature: "f" }));
+    const ok = await runInBilling(t, async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 5, feature: "f" }));
     expect(ok).toEqual({ applied: true, cost: 5, remaining: 0 });
-    const dup = await t.run(async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 1, feature: "f" }));
+    const dup = await runInBilling(t, async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 1, feature: "f" }));
     expect(dup).toEqual({ applied: false, cost: 5, remaining: 0 });
     expect(await state(t, accountId)).toMatchObject({ balance: 0, used: 5 });
   });
@@ -205,11 +214,12 @@ describe("ledger.consume and ledger.grant", () => {
   test("consume rejects zero, negative and fractional costs", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => await ledger.startPeriod(ctx, accountId, may));
+    await runInBilling(t, async (ctx) => await ledger.startPeriod(ctx, accountId, may));
     for (const cost of [0, -3, 0.5]) {
-      const error = await t
-        .run(async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: `c${cost}`, cost, feature: "f" }))
-        .catch((e: unknown) => e);
+      const error = await caught(
+        t,
+        async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: `c${cost}`, cost, feature: "f" }),
+      );
       expect(isBillingError(error, "INVALID_ARGUMENT")).toBe(true);
     }
     expect(await state(t, accountId)).toMatchObject({ balance: 150 });
@@ -218,7 +228,7 @@ describe("ledger.consume and ledger.grant", () => {
   test("a negative grant takes unused purchased tokens first, then unused allowance", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, { ...may, tokens: 10 });
       await ledger.grant(ctx, accountId, { sourceKey: "t1", amount: 20, reason: "top_up" });
       await ledger.consume(ctx, accountId, { sourceKey: "c1", cost: 15, feature: "f" }); // 10 allowance + 5 purchased
@@ -232,7 +242,7 @@ describe("ledger.checkInvariant", () => {
   test("is ok for an account with no balance and no ledger", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    expect(await t.run(async (ctx) => await ledger.checkInvariant(ctx, accountId))).toEqual({
+    expect(await runInBilling(t, async (ctx) => await ledger.checkInvariant(ctx, accountId))).toEqual({
       ok: true,
       balance: 0,
       ledgerSum: 0,
@@ -244,12 +254,12 @@ describe("ledger.checkInvariant", () => {
   test("flags allowance/purchased/used that disagree with the balance", async () => {
     const t = makeTest();
     const accountId = await newAccount(t);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, may);
       const row = await ledger.getBalance(ctx, accountId);
       await ctx.db.patch("tokenBalances", row!._id, { used: 7 });
     });
-    const result = await t.run(async (ctx) => await ledger.checkInvariant(ctx, accountId));
+    const result = await runInBilling(t, async (ctx) => await ledger.checkInvariant(ctx, accountId));
     expect(result.ok).toBe(false);
     expect(result.problems.join("\n")).toContain("used 7");
   });

@@ -1,15 +1,18 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { api, internal } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
-import crons from "../../convex/crons";
+import { api } from "../../convex/_generated/api";
+import type { Id } from "../../convex/billing/_generated/dataModel";
+import crons from "../../convex/billing/crons";
 import * as ledger from "../../convex/billing/model/ledger";
 import { freePeriod, freePeriodSourceKey } from "../../convex/billing/model/periods";
 import type { Tier } from "../../convex/billing/model/plans";
 import { FREE_RESET_BATCH_SIZE } from "../../convex/billing/model/tokens";
+import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 type T = ReturnType<typeof makeTest>;
 const ISSUER = "https://clerk.example.test";
+/** Numbers the accounts seeded without a user, for unique owner keys. */
+let seeded = 0;
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -27,10 +30,10 @@ async function seedAccounts(t: T, count: number, tier: Tier, at: number): Promis
   const period = freePeriod(at);
   // Chunks keep each seeding transaction small.
   for (let start = 0; start < count; start += 100) {
-    const chunk = await t.run(async (ctx) => {
+    const chunk = await runInBilling(t, async (ctx) => {
       const created: Id<"billingAccounts">[] = [];
       for (let i = start; i < Math.min(count, start + 100); i++) {
-        const accountId = await ctx.db.insert("billingAccounts", { kind: "personal", tier });
+        const accountId = await ctx.db.insert("billingAccounts", { kind: "personal", ownerKey: `seed:${++seeded}`, tier });
         await ledger.startPeriod(ctx, accountId, { sourceKey: freePeriodSourceKey(period), tokens: 5, ...period });
         created.push(accountId);
       }
@@ -42,7 +45,7 @@ async function seedAccounts(t: T, count: number, tier: Tier, at: number): Promis
 }
 
 async function ledgerKeys(t: T, accountId: Id<"billingAccounts">): Promise<string[]> {
-  return await t.run(async (ctx) =>
+  return await runInBilling(t, async (ctx) =>
     (
       await ctx.db
         .query("tokenLedger")
@@ -53,13 +56,13 @@ async function ledgerKeys(t: T, accountId: Id<"billingAccounts">): Promise<strin
 }
 
 async function runReset(t: T) {
-  const first = await t.mutation(internal.tokens.resetFreeTier, {});
+  const first = await billing(t).mutation(billingInternal.tokens.resetFreeTier, {});
   await t.finishAllScheduledFunctions(() => vi.runAllTimers());
   return first;
 }
 
 async function expectInvariant(t: T, accountId: Id<"billingAccounts">) {
-  const result = await t.query(internal.tokens.checkInvariant, { accountId });
+  const result = await billing(t).query(billingApi.tokens.checkInvariant, { accountId });
   expect(result.problems).toEqual([]);
 }
 
@@ -78,7 +81,7 @@ describe("tokens.resetFreeTier", () => {
     expect(first).toEqual({ processed: FREE_RESET_BATCH_SIZE, granted: FREE_RESET_BATCH_SIZE, windowsOpened: 0, skippedPaid: 0, isDone: false });
 
     // 470 ended periods at FREE_RESET_BATCH_SIZE (160) a batch: the first run scheduled two more.
-    const scheduled = await t.run(async (ctx) => await ctx.db.system.query("_scheduled_functions").collect());
+    const scheduled = await runInBilling(t, async (ctx) => await ctx.db.system.query("_scheduled_functions").collect());
     expect(scheduled.map((s) => [s.name, s.state.kind])).toEqual([
       ["tokens:resetFreeTier", "success"],
       ["tokens:resetFreeTier", "success"],
@@ -87,7 +90,7 @@ describe("tokens.resetFreeTier", () => {
 
     // One scan of the ledger (convex-test answers each indexed query by scanning,
     // so 470 separate look-ups would dominate the test's time).
-    const mayGrantees = await t.run(async (ctx) => {
+    const mayGrantees = await runInBilling(t, async (ctx) => {
       const accountIds: string[] = [];
       for await (const row of ctx.db.query("tokenLedger")) {
         if (row.sourceKey === "period:free:2026-05") accountIds.push(row.accountId);
@@ -100,13 +103,13 @@ describe("tokens.resetFreeTier", () => {
     for (const accountId of paid.slice(0, 3)) {
       expect(await ledgerKeys(t, accountId)).toEqual(["period:free:2026-04"]);
     }
-    const sample = await t.run(async (ctx) => await ledger.getBalance(ctx, free[449]!));
+    const sample = await runInBilling(t, async (ctx) => await ledger.getBalance(ctx, free[449]!));
     expect(sample).toMatchObject({ allowance: 5, used: 0, balance: 5, periodKey: "free:2026-05", periodEnd: Date.UTC(2026, 5, 1) });
     for (const accountId of [free[0]!, free[200]!, free[449]!, paid[0]!]) await expectInvariant(t, accountId);
 
     // A second run the same hour grants nothing: only the paid accounts are still due.
     expect(await runReset(t)).toEqual({ processed: 20, granted: 0, windowsOpened: 0, skippedPaid: 20, isDone: true });
-    expect(await t.run(async (ctx) => {
+    expect(await runInBilling(t, async (ctx) => {
       let n = 0;
       for await (const row of ctx.db.query("tokenLedger")) if (row.sourceKey === "period:free:2026-05") n += 1;
       return n;
@@ -120,7 +123,7 @@ describe("tokens.resetFreeTier", () => {
     vi.setSystemTime(new Date("2026-05-01T01:07:00Z"));
     await runReset(t);
     // Simulate a balance still looking due (e.g. an overlapping run that read it earlier).
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       const row = await ledger.getBalance(ctx, accountId);
       await ctx.db.patch("tokenBalances", row!._id, { periodEnd: Date.UTC(2026, 4, 1) });
     });
@@ -137,13 +140,13 @@ describe("tokens.resetFreeTier", () => {
   test("a free account whose balance has no period yet gets the current month", async () => {
     vi.setSystemTime(new Date("2026-08-20T10:00:00Z"));
     const t = makeTest();
-    const accountId = await t.run(async (ctx) => {
-      const id = await ctx.db.insert("billingAccounts", { kind: "personal", tier: "free" });
+    const accountId = await runInBilling(t, async (ctx) => {
+      const id = await ctx.db.insert("billingAccounts", { kind: "personal", ownerKey: "user:free", tier: "free" });
       await ledger.ensureBalance(ctx, id);
       return id;
     });
     expect(await runReset(t)).toEqual({ processed: 1, granted: 1, windowsOpened: 0, skippedPaid: 0, isDone: true });
-    expect(await t.run(async (ctx) => await ledger.getBalance(ctx, accountId))).toMatchObject({
+    expect(await runInBilling(t, async (ctx) => await ledger.getBalance(ctx, accountId))).toMatchObject({
       balance: 5,
       periodKey: "free:2026-08",
     });
@@ -192,8 +195,11 @@ describe("tokens.resetFreeTier", () => {
   test("purchased tokens survive the reset; an account back on free after a paid period is renewed", async () => {
     vi.setSystemTime(new Date("2026-05-15T09:00:00Z"));
     const t = makeTest();
-    const accountId = await t.run(async (ctx) => await ctx.db.insert("billingAccounts", { kind: "personal", tier: "pro" }));
-    await t.run(async (ctx) => {
+    const accountId = await runInBilling(
+      t,
+      async (ctx) => await ctx.db.insert("billingAccounts", { kind: "personal", ownerKey: "user:pro", tier: "pro" }),
+    );
+    await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, {
         sourceKey: "invoice:in_1",
         tokens: 150,
@@ -207,10 +213,10 @@ describe("tokens.resetFreeTier", () => {
     vi.setSystemTime(new Date("2026-06-15T00:07:00Z"));
     expect(await runReset(t)).toMatchObject({ granted: 0, skippedPaid: 1 });
     // The subscription ends; the account is free and gets June's allowance.
-    await t.run(async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tier: "free" }));
+    await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tier: "free" }));
     vi.setSystemTime(new Date("2026-06-15T01:07:00Z"));
     expect(await runReset(t)).toMatchObject({ granted: 1, skippedPaid: 0 });
-    expect(await t.run(async (ctx) => await ledger.getBalance(ctx, accountId))).toMatchObject({
+    expect(await runInBilling(t, async (ctx) => await ledger.getBalance(ctx, accountId))).toMatchObject({
       allowance: 5,
       purchased: 100,
       used: 0,
@@ -227,7 +233,7 @@ describe("tokens.resetFreeTier", () => {
     const [staff] = await seedAccounts(t, 1, "internal", Date.now());
     const [comped] = await seedAccounts(t, 1, "pro", Date.now());
     const [payingWithOverride] = await seedAccounts(t, 1, "elite", Date.now());
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ctx.db.patch("billingAccounts", staff!, { tierOverride: "internal" });
       await ctx.db.patch("billingAccounts", comped!, { tierOverride: "pro" });
       await ctx.db.patch("billingAccounts", payingWithOverride!, { tierOverride: "elite", stripeSubscriptionId: "sub_pay" });
@@ -245,7 +251,7 @@ describe("tokens.resetFreeTier", () => {
     vi.setSystemTime(new Date("2026-05-01T00:07:00Z"));
     // The paying account's periods come from its invoices, as for any subscriber.
     expect(await runReset(t)).toMatchObject({ granted: 2, skippedPaid: 1 });
-    const balanceOf = async (id: Id<"billingAccounts">) => await t.run(async (ctx) => await ledger.getBalance(ctx, id));
+    const balanceOf = async (id: Id<"billingAccounts">) => await runInBilling(t, async (ctx) => await ledger.getBalance(ctx, id));
     expect(await balanceOf(staff!)).toMatchObject({ allowance: 10_000, balance: 10_000, periodKey: "internal:2026-05" });
     expect(await balanceOf(comped!)).toMatchObject({ allowance: 150, balance: 150, periodKey: "pro:2026-05" });
     expect(await balanceOf(payingWithOverride!)).toMatchObject({ allowance: 5, periodKey: "free:2026-04" });

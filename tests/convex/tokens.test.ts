@@ -1,9 +1,11 @@
 import { describe, expect, test } from "vitest";
-import { api, internal } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
+import { api } from "../../convex/_generated/api";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { isBillingError, type BillingErrorData } from "../../convex/billing/model/errors";
 import * as ledger from "../../convex/billing/model/ledger";
 import type { Tier } from "../../convex/billing/model/plans";
+import { billingOwnerKey } from "../../convex/model/auth";
+import { accountOf, billing, billingApi, runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 const ISSUER = "https://clerk.example.test";
@@ -15,26 +17,20 @@ type T = ReturnType<typeof makeTest>;
 /** Signs `who` up through `users.store` and returns their account id. */
 async function signUp(t: T, who: typeof alice): Promise<Id<"billingAccounts">> {
   const userId = await t.withIdentity(who).mutation(api.users.store, {});
-  const account = await t.run(
-    async (ctx) =>
-      await ctx.db
-        .query("billingAccounts")
-        .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", userId))
-        .unique(),
-  );
+  const account = await accountOf(t, billingOwnerKey(userId));
   return account!._id;
 }
 
 async function setTier(t: T, accountId: Id<"billingAccounts">, tier: Tier) {
-  await t.run(async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tier }));
+  await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tier }));
 }
 
 async function addPurchased(t: T, accountId: Id<"billingAccounts">, amount: number, key: string) {
-  await t.mutation(internal.tokens.grant, { accountId, amount, reason: "test top-up", idempotencyKey: key });
+  await billing(t).mutation(billingApi.tokens.grant, { accountId, amount, reason: "test top-up", idempotencyKey: key });
 }
 
 async function expectInvariant(t: T, accountId: Id<"billingAccounts">) {
-  const result = await t.query(internal.tokens.checkInvariant, { accountId });
+  const result = await billing(t).query(billingApi.tokens.checkInvariant, { accountId });
   expect(result.problems).toEqual([]);
   expect(result.ok).toBe(true);
   return result;
@@ -118,7 +114,7 @@ describe("tokens.check", () => {
   test("a staff tierOverride opens tier-gated features", async () => {
     const t = makeTest();
     const accountId = await signUp(t, alice);
-    await t.run(async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tierOverride: "internal" }));
+    await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { tierOverride: "internal" }));
     expect((await t.withIdentity(alice).query(api.tokens.check, { feature: "deep_analysis" })).reason).toBe(
       "insufficient_tokens",
     );
@@ -361,7 +357,7 @@ describe("tokens.grant (operators)", () => {
       { amount: 1.5, reason: "why" },
       { amount: Number.NaN, reason: "why" },
     ]) {
-      expect((await errorOf(t.mutation(internal.tokens.grant, { accountId, ...args }))).code).toBe("INVALID_ARGUMENT");
+      expect((await errorOf(billing(t).mutation(billingApi.tokens.grant, { accountId, ...args }))).code).toBe("INVALID_ARGUMENT");
     }
     await expectInvariant(t, accountId);
     expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(5);
@@ -370,13 +366,13 @@ describe("tokens.grant (operators)", () => {
   test("is idempotent by idempotencyKey; without one every call grants", async () => {
     const t = makeTest();
     const accountId = await signUp(t, alice);
-    const first = await t.mutation(internal.tokens.grant, {
+    const first = await billing(t).mutation(billingApi.tokens.grant, {
       accountId,
       amount: 50,
       reason: "support ticket 42",
       idempotencyKey: "ticket-42",
     });
-    const again = await t.mutation(internal.tokens.grant, {
+    const again = await billing(t).mutation(billingApi.tokens.grant, {
       accountId,
       amount: 50,
       reason: "support ticket 42",
@@ -384,8 +380,8 @@ describe("tokens.grant (operators)", () => {
     });
     expect(first).toMatchObject({ applied: true, balance: 55, sourceKey: "admin:ticket-42" });
     expect(again).toMatchObject({ applied: false, balance: 55 });
-    await t.mutation(internal.tokens.grant, { accountId, amount: 1, reason: "goodwill" });
-    await t.mutation(internal.tokens.grant, { accountId, amount: 1, reason: "goodwill" });
+    await billing(t).mutation(billingApi.tokens.grant, { accountId, amount: 1, reason: "goodwill" });
+    await billing(t).mutation(billingApi.tokens.grant, { accountId, amount: 1, reason: "goodwill" });
     expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(57);
     await expectInvariant(t, accountId);
   });
@@ -394,9 +390,9 @@ describe("tokens.grant (operators)", () => {
     const t = makeTest();
     const accountId = await signUp(t, alice);
     await addPurchased(t, accountId, 3, "buy"); // allowance 5 + purchased 3
-    const data = await errorOf(t.mutation(internal.tokens.grant, { accountId, amount: -9, reason: "fraud" }));
+    const data = await errorOf(billing(t).mutation(billingApi.tokens.grant, { accountId, amount: -9, reason: "fraud" }));
     expect(data).toMatchObject({ code: "INSUFFICIENT_TOKENS", required: 9, available: 8 });
-    await t.mutation(internal.tokens.grant, { accountId, amount: -4, reason: "refunded pack" });
+    await billing(t).mutation(billingApi.tokens.grant, { accountId, amount: -4, reason: "refunded pack" });
     // Purchased tokens go first, then the allowance.
     expect(await t.withIdentity(alice).query(api.tokens.balance, {})).toMatchObject({
       allowance: 4,
@@ -404,7 +400,7 @@ describe("tokens.grant (operators)", () => {
       used: 0,
       remaining: 4,
     });
-    await t.mutation(internal.tokens.grant, { accountId, amount: -4, reason: "zero it" });
+    await billing(t).mutation(billingApi.tokens.grant, { accountId, amount: -4, reason: "zero it" });
     expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(0);
     await expectInvariant(t, accountId);
   });
@@ -412,8 +408,8 @@ describe("tokens.grant (operators)", () => {
   test("fails with NOT_FOUND for an unknown account", async () => {
     const t = makeTest();
     const accountId = await signUp(t, alice);
-    await t.run(async (ctx) => await ctx.db.delete("billingAccounts", accountId));
-    expect((await errorOf(t.mutation(internal.tokens.grant, { accountId, amount: 1, reason: "x" }))).code).toBe(
+    await runInBilling(t, async (ctx) => await ctx.db.delete("billingAccounts", accountId));
+    expect((await errorOf(billing(t).mutation(billingApi.tokens.grant, { accountId, amount: 1, reason: "x" }))).code).toBe(
       "NOT_FOUND",
     );
   });
@@ -424,21 +420,21 @@ describe("tokens.checkInvariant", () => {
     const t = makeTest();
     const accountId = await signUp(t, alice);
     await expectInvariant(t, accountId);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       const row = await ledger.getBalance(ctx, accountId);
       await ctx.db.patch("tokenBalances", row!._id, { balance: 6, purchased: 1 });
     });
-    const result = await t.query(internal.tokens.checkInvariant, { accountId });
+    const result = await billing(t).query(billingApi.tokens.checkInvariant, { accountId });
     expect(result).toMatchObject({ ok: false, balance: 6, ledgerSum: 5, entries: 1 });
   });
 
   test("detects a ledger row whose balanceAfter is wrong", async () => {
     const t = makeTest();
     const accountId = await signUp(t, alice);
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       await ctx.db.insert("tokenLedger", { accountId, amount: 0, reason: "admin_grant", sourceKey: "bad", balanceAfter: 99 });
     });
-    const result = await t.query(internal.tokens.checkInvariant, { accountId });
+    const result = await billing(t).query(billingApi.tokens.checkInvariant, { accountId });
     expect(result.ok).toBe(false);
     expect(result.problems.join("\n")).toContain("balanceAfter 99");
   });

@@ -1,7 +1,10 @@
 import { describe, expect, test, vi, afterEach } from "vitest";
-import { api, internal } from "../../convex/_generated/api";
+import { api } from "../../convex/_generated/api";
+import type { Id } from "../../convex/_generated/dataModel";
 import { isBillingError } from "../../convex/billing/model/errors";
 import { PLANS } from "../../convex/billing/model/plans";
+import { billingOwnerKey } from "../../convex/model/auth";
+import { accountOf, billing, billingApi, runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 const ISSUER = "https://clerk.example.test";
@@ -12,18 +15,16 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-async function accountOf(t: ReturnType<typeof makeTest>, subject: string) {
-  return await t.run(async (ctx) => {
+/** The personal billing account of the user stored for `subject`, or null. */
+async function accountOfSubject(t: ReturnType<typeof makeTest>, subject: string) {
+  const userId: Id<"users"> | undefined = await t.run(async (ctx) => {
     const user = await ctx.db
       .query("users")
       .withIndex("by_tokenIdentifier", (q) => q.eq("tokenIdentifier", `${ISSUER}|${subject}`))
       .unique();
-    if (!user) return null;
-    return await ctx.db
-      .query("billingAccounts")
-      .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", user._id))
-      .unique();
+    return user?._id;
   });
+  return userId ? await accountOf(t, billingOwnerKey(userId)) : null;
 }
 
 describe("users.store", () => {
@@ -40,8 +41,8 @@ describe("users.store", () => {
       name: "Alice",
       email: "alice@example.com",
     });
-    const account = await accountOf(t, "user_alice");
-    expect(account).toMatchObject({ kind: "personal", ownerUserId: userId, tier: "free", email: "alice@example.com" });
+    const account = await accountOf(t, `user:${userId}`);
+    expect(account).toMatchObject({ kind: "personal", ownerKey: `user:${userId}`, tier: "free", email: "alice@example.com" });
 
     const balance = await t.withIdentity(alice).query(api.tokens.balance, {});
     expect(balance).toEqual({
@@ -57,7 +58,7 @@ describe("users.store", () => {
     expect(history.page.map((r) => [r.reason, r.amount, r.sourceKey, r.balanceAfter])).toEqual([
       ["period_grant", 5, "period:free:2026-03", 5],
     ]);
-    expect(await t.query(internal.tokens.checkInvariant, { accountId: account!._id })).toMatchObject({ ok: true });
+    expect(await billing(t).query(billingApi.tokens.checkInvariant, { accountId: account!._id })).toMatchObject({ ok: true });
   });
 
   test("is idempotent: repeat calls return the same user and grant nothing twice", async () => {
@@ -70,8 +71,9 @@ describe("users.store", () => {
     expect(second).toBe(first);
     expect(third).toBe(first);
 
-    const counts = await t.run(async (ctx) => ({
-      users: (await ctx.db.query("users").collect()).length,
+    const users = await t.run(async (ctx) => (await ctx.db.query("users").collect()).length);
+    const counts = await runInBilling(t, async (ctx) => ({
+      users,
       accounts: (await ctx.db.query("billingAccounts").collect()).length,
       balances: (await ctx.db.query("tokenBalances").collect()).length,
       ledger: (await ctx.db.query("tokenLedger").collect()).length,
@@ -90,7 +92,7 @@ describe("users.store", () => {
       name: "Alice Liddell",
       email: "al@example.com",
     });
-    expect(await accountOf(t, "user_alice")).toMatchObject({ name: "Alice Liddell", email: "al@example.com" });
+    expect(await accountOfSubject(t, "user_alice")).toMatchObject({ name: "Alice Liddell", email: "al@example.com" });
     // A token without the email claim does not erase the stored email.
     await t.withIdentity({ subject: alice.subject, issuer: ISSUER }).mutation(api.users.store, {});
     expect(await t.withIdentity(alice).query(api.users.current, {})).toMatchObject({ email: "al@example.com" });
@@ -102,8 +104,8 @@ describe("users.store", () => {
     vi.setSystemTime(new Date("2026-09-30T23:00:00Z"));
     const t = makeTest();
     await t.withIdentity(alice).mutation(api.users.store, {});
-    const account = await accountOf(t, "user_alice");
-    await t.run(async (ctx) => {
+    const account = await accountOfSubject(t, "user_alice");
+    await runInBilling(t, async (ctx) => {
       for (const table of ["tokenBalances", "tokenLedger"] as const) {
         for (const row of await ctx.db.query(table).collect()) await ctx.db.delete(table, row._id);
       }
@@ -115,7 +117,7 @@ describe("users.store", () => {
     await t.withIdentity(alice).mutation(api.tokens.consume, { feature: "quick_analysis", idempotencyKey: "k" });
     await t.withIdentity(alice).mutation(api.users.store, {});
     expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(4);
-    expect(await t.query(internal.tokens.checkInvariant, { accountId: account!._id })).toMatchObject({ ok: true });
+    expect(await billing(t).query(billingApi.tokens.checkInvariant, { accountId: account!._id })).toMatchObject({ ok: true });
   });
 
   test("refuses a signed-out caller with UNAUTHENTICATED and writes nothing", async () => {
@@ -130,7 +132,7 @@ describe("users.store", () => {
     const a = await t.withIdentity(alice).mutation(api.users.store, {});
     const b = await t.withIdentity(bob).mutation(api.users.store, {});
     expect(a).not.toBe(b);
-    const [accountA, accountB] = [await accountOf(t, "user_alice"), await accountOf(t, "user_bob")];
+    const [accountA, accountB] = [await accountOfSubject(t, "user_alice"), await accountOfSubject(t, "user_bob")];
     expect(accountA!._id).not.toBe(accountB!._id);
   });
 });
