@@ -6,7 +6,10 @@
  * Figures come from `ctx.meta.getTransactionMetrics()` around one
  * `ctx.runQuery` / `ctx.runMutation` inside `t.run` (convex-test, limits on),
  * so they are the function's own reads and writes including its
- * sub-transactions. A function whose figures grow with the size of the tables
+ * sub-transactions: an app function's include the billing component's
+ * functions it calls, and `webhooks.receive` is called from the app as the
+ * webhook route calls it. The component's internal functions (crons, the
+ * reset) are measured inside it (`measureInBilling`). A function whose figures grow with the size of the tables
  * is not using an index to bound its work: the bench flags it and exits 1.
  *
  * Measured for a fresh account driven through the real functions at each
@@ -35,25 +38,27 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { WithoutSystemFields } from "convex/server";
 import type Stripe from "stripe";
-import { api, internal } from "../../convex/_generated/api";
-import type { Doc, Id, TableNames } from "../../convex/_generated/dataModel";
+import { api, components } from "../../convex/_generated/api";
+import type { Id as AppId } from "../../convex/_generated/dataModel";
+import type { Doc, Id, TableNames } from "../../convex/billing/_generated/dataModel";
 import { windowContaining } from "../../convex/billing/model/allowance";
-import { getCaller } from "../../convex/model/auth";
+import { billingOwnerKey, getCaller } from "../../convex/model/auth";
 import { freePeriod, freePeriodSourceKey } from "../../convex/billing/model/periods";
 import { PLANS, type Interval, type PaidTier } from "../../convex/billing/model/plans";
 import { customerIdOfEvent } from "../../convex/billing/model/stripeShapes";
 import { FREE_RESET_BATCH_SIZE } from "../../convex/billing/model/tokens";
 import { checkoutSession, customer, DAY, event, invoice, price, subscription } from "../convex/fixtures/stripe";
+import { accountOf, billing, billingApi, billingInternal, runInBilling, type BillingMutationCtx } from "../lib/billingComponent";
 import {
   drainScheduled,
   enableScaleIndexes,
   formatTable,
   makeHarness,
   measure,
+  measureInBilling,
   withoutSchemaValidation,
   type Harness,
   type Metrics,
-  type MutationCtx,
 } from "../lib/convexHarness";
 
 const ISSUER = "https://clerk.bench.test";
@@ -81,7 +86,7 @@ async function seedCatalogue(t: Harness): Promise<void> {
   for (const tier of ["starter", "pro", "elite"] as const) {
     for (const interval of ["month", "year"] as const) {
       const p = PLANS[tier].prices![interval];
-      await t.mutation(internal.billing.upsertPrice, {
+      await billing(t).mutation(billingInternal.accounts.upsertPrice, {
         stripePriceId: cataloguePriceId(tier, interval),
         lookupKey: p.lookupKey,
         tier,
@@ -117,7 +122,7 @@ function yearAfter(ms: number): number {
 type LedgerRow = { amount: number; reason: Doc<"tokenLedger">["reason"]; sourceKey: string; feature?: string; note?: string };
 
 /** Appends `rows` with their running `balanceAfter`; returns the final balance. */
-async function insertLedger(ctx: MutationCtx, accountId: Id<"billingAccounts">, rows: LedgerRow[]): Promise<number> {
+async function insertLedger(ctx: BillingMutationCtx, accountId: Id<"billingAccounts">, rows: LedgerRow[]): Promise<number> {
   let balance = 0;
   for (const row of rows) {
     balance += row.amount;
@@ -154,21 +159,37 @@ function paidKindOf(i: number): PaidKind {
   return i % 4 === 2 ? "yearly" : i % 4 === 3 ? "upgraded" : "monthly";
 }
 
+/** Background account `i`'s tag in its ids (`cus_bg000042`, …). */
+function backgroundTag(i: number): string {
+  return String(i).padStart(6, "0");
+}
+
 /**
  * Inserts accounts `from … to-1` as paying customers as the webhook handlers
- * leave them (see `insertPaidAccount`). Returns the documents inserted.
+ * leave them: each batch's users in the app, then their billing rows in the
+ * component (see `insertPaidAccount`). Returns the documents inserted.
  */
 async function seedPaidAccounts(t: Harness, from: number, to: number, nowMs: number): Promise<number> {
   if (from === 0) await seedCatalogue(t);
   let documents = 0;
   for (let start = from; start < to; start += SEED_BATCH) {
     const end = Math.min(to, start + SEED_BATCH);
-    const run = () =>
-      t.run(async (ctx) => {
+    const run = async () => {
+      const userIds = await t.run(async (ctx) => {
+        const ids: AppId<"users">[] = [];
+        for (let i = start; i < end; i++) {
+          const n = backgroundTag(i);
+          ids.push(await ctx.db.insert("users", { tokenIdentifier: `${ISSUER}|bg_${n}`, clerkUserId: `bg_${n}` }));
+        }
+        return ids;
+      });
+      const billingDocuments = await runInBilling(t, async (ctx) => {
         let n = 0;
-        for (let i = start; i < end; i++) n += await insertPaidAccount(ctx, i, nowMs);
+        for (let i = start; i < end; i++) n += await insertPaidAccount(ctx, i, billingOwnerKey(userIds[i - start]!), nowMs);
         return n;
       });
+      return userIds.length + billingDocuments;
+    };
     // The first batch is checked against the schema; the rest are the same shapes.
     documents += start === 0 ? await run() : await withoutSchemaValidation(t, run);
   }
@@ -177,10 +198,11 @@ async function seedPaidAccounts(t: Harness, from: number, to: number, nowMs: num
 
 /**
  * One paying account with a few months of history, shaped as the handlers
- * write it: user, account, subscription mirror (with `startDate`), an
- * invoice, its `paidCoverage` rows and its processed `invoice.paid` event per
- * paid invoice, a window-keyed balance (`window:<start ms>`, `windowAnchor`,
- * `windowTier`) and the ledger of every window so far.
+ * write it (its user, named by `ownerKey`, is in the app): account,
+ * subscription mirror (with `startDate`), an invoice, its `paidCoverage` rows
+ * and its processed `invoice.paid` event per paid invoice, a window-keyed
+ * balance (`window:<start ms>`, `windowAnchor`, `windowTier`) and the ledger
+ * of every window so far.
  * - `monthly`: Pro monthly for 2–3 months, one cycle invoice per window.
  * - `yearly`: Pro yearly for 1–10 months, one invoice with a yearly line;
  *   the windows were opened by the monthly cron.
@@ -189,8 +211,8 @@ async function seedPaidAccounts(t: Harness, from: number, to: number, nowMs: num
  *   allowance raised by a `plan_change` row).
  * Returns the number of documents inserted.
  */
-async function insertPaidAccount(ctx: MutationCtx, i: number, nowMs: number): Promise<number> {
-  const n = String(i).padStart(6, "0");
+async function insertPaidAccount(ctx: BillingMutationCtx, i: number, ownerKey: string, nowMs: number): Promise<number> {
+  const n = backgroundTag(i);
   const kind = paidKindOf(i);
   const customerId = `cus_bg${n}`;
   const subId = `sub_bg${n}`;
@@ -210,10 +232,9 @@ async function insertPaidAccount(ctx: MutationCtx, i: number, nowMs: number): Pr
     return await ctx.db.insert(table, doc);
   };
 
-  const userId = await insert("users", { tokenIdentifier: `${ISSUER}|bg_${n}`, clerkUserId: `bg_${n}` });
   const accountId = await insert("billingAccounts", {
     kind: "personal",
-    ownerUserId: userId,
+    ownerKey,
     tier,
     stripeCustomerId: customerId,
     stripeSubscriptionId: subId,
@@ -419,8 +440,9 @@ async function measureSuite(t: Harness, tag: string): Promise<Suite> {
 
   record("users.store (first sign-in)", (await measure(asUser, (ctx) => ctx.runMutation(api.users.store, {}))).metrics);
   const caller = await asUser.run((ctx) => getCaller(ctx));
-  if (!caller) throw new Error("users.store created no billing account");
-  const accountId = caller.account._id;
+  const account = caller ? await accountOf(t, caller.ownerKey) : null;
+  if (!account) throw new Error("users.store created no billing account");
+  const accountId = account._id;
 
   const customerId = `cus_m${tag}`;
   const subId = `sub_m${tag}`;
@@ -477,21 +499,20 @@ async function measureSuite(t: Harness, tag: string): Promise<Suite> {
       created: at,
     });
 
-  // Acknowledgement: the one mutation the webhook route runs. The event it
-  // records is processed by its scheduled run, like in production.
+  // Acknowledgement: the one mutation the webhook route runs, called from
+  // the app into the component as the route calls it. The event it records
+  // is processed by its scheduled run, like in production.
+  const receive = (e: Stripe.Event) => measure(t, (ctx) => ctx.runMutation(components.billing.webhooks.receive, enqueueArgs(e)));
   const ack = evt("customer.updated", customer(customerId), base);
-  record("webhooks.receive (new event)", (await measure(t, (ctx) => ctx.runMutation(internal.webhooks.receive, enqueueArgs(ack)))).metrics);
-  record(
-    "webhooks.receive (redelivery)",
-    (await measure(t, (ctx) => ctx.runMutation(internal.webhooks.receive, enqueueArgs(ack)))).metrics,
-  );
+  record("webhooks.receive (new event)", (await receive(ack)).metrics);
+  record("webhooks.receive (redelivery)", (await receive(ack)).metrics);
   await drainScheduled(t);
 
   // Processing: each event recorded and applied in the one mutation the
   // route runs (`webhooks.receive`).
   const processOne = async (label: string, e: Stripe.Event, planChange = false) => {
-    const { metrics } = await measure(t, (ctx) => ctx.runMutation(internal.webhooks.receive, enqueueArgs(e)));
-    const row = await t.run(async (ctx) =>
+    const { metrics } = await receive(e);
+    const row = await runInBilling(t, async (ctx) =>
       ctx.db
         .query("webhookEvents")
         .withIndex("by_eventId", (q) => q.eq("eventId", e.id))
@@ -504,7 +525,7 @@ async function measureSuite(t: Harness, tag: string): Promise<Suite> {
   };
   /** The account's balance and tier, to check the story does what it says. */
   const state = async () =>
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       const balance = await ctx.db
         .query("tokenBalances")
         .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
@@ -698,14 +719,18 @@ async function measureSuite(t: Harness, tag: string): Promise<Suite> {
   );
   await processOne("customer.updated", evt("customer.updated", customer(customerId), period(3).periodEnd + 1));
 
-  // Crons with nothing due must not scan the tables.
-  record("cron webhooks.sweepRetries (idle)", (await measure(t, (ctx) => ctx.runMutation(internal.webhooks.sweepRetries, {}))).metrics);
+  // Crons with nothing due must not scan the tables (the component's own
+  // crons, measured inside it).
   record(
-    "cron billing.expireGracePeriods (idle)",
-    (await measure(t, (ctx) => ctx.runMutation(internal.billing.expireGracePeriods, {}))).metrics,
+    "cron webhooks.sweepRetries (idle)",
+    (await measureInBilling(t, (ctx) => ctx.runMutation(billingInternal.webhooks.sweepRetries, {}))).metrics,
+  );
+  record(
+    "cron accounts.expireGracePeriods (idle)",
+    (await measureInBilling(t, (ctx) => ctx.runMutation(billingInternal.accounts.expireGracePeriods, {}))).metrics,
   );
 
-  const invariant = await t.query(internal.tokens.checkInvariant, { accountId });
+  const invariant = await billing(t).query(billingApi.tokens.checkInvariant, { accountId });
   if (!invariant.ok) throw new Error(`bench account ${tag}: ledger invariant broken: ${invariant.problems.join("; ")}`);
   await drainScheduled(t);
   return figures;
@@ -732,11 +757,16 @@ function seededKindOf(kind: ResetKind, i: number): SeededKind {
   return (["free", "yearly", "unpaid"] as const)[i % 3]!;
 }
 
+/** Reset account `i`'s owner key (the reset reads no user: none is seeded). */
+function resetOwnerKey(i: number): string {
+  return `user:reset_${i}`;
+}
+
 /** Free account `i` whose balance belongs to last month's period. */
-async function insertEndedFreeAccount(ctx: MutationCtx, i: number, nowMs: number): Promise<Seeded> {
+async function insertEndedFreeAccount(ctx: BillingMutationCtx, i: number, nowMs: number): Promise<Seeded> {
   const current = freePeriod(nowMs);
   const previous = freePeriod(current.periodStart - 1);
-  const accountId = await ctx.db.insert("billingAccounts", { kind: "personal", tier: "free" });
+  const accountId = await ctx.db.insert("billingAccounts", { kind: "personal", ownerKey: resetOwnerKey(i), tier: "free" });
   const used = i % (PLANS.free.tokensPerPeriod + 1);
   const grant = PLANS.free.tokensPerPeriod;
   const rows: LedgerRow[] = [{ amount: grant, reason: "period_grant", sourceKey: freePeriodSourceKey(previous) }];
@@ -763,7 +793,7 @@ async function insertEndedFreeAccount(ctx: MutationCtx, i: number, nowMs: number
  * Documents: account, subscription, paid invoice, its coverage row, balance
  * and the last window's ledger rows (grant, and use for five in six).
  */
-async function insertEndedSubscriber(ctx: MutationCtx, i: number, nowMs: number, kind: "yearly" | "unpaid"): Promise<Seeded> {
+async function insertEndedSubscriber(ctx: BillingMutationCtx, i: number, nowMs: number, kind: "yearly" | "unpaid"): Promise<Seeded> {
   const n = String(i).padStart(6, "0");
   const daysAgo = kind === "yearly" ? 35 + ((i * 7919) % 320) : 31 + (i % 20);
   const anchor = wholeSeconds(nowMs - daysAgo * DAY * 1000 - ((i * 4_099) % 86_400) * 1000);
@@ -777,6 +807,7 @@ async function insertEndedSubscriber(ctx: MutationCtx, i: number, nowMs: number,
   const lineStart = kind === "yearly" ? anchor : previous.start;
   const accountId = await ctx.db.insert("billingAccounts", {
     kind: "personal",
+    ownerKey: resetOwnerKey(i),
     tier: "pro",
     stripeCustomerId: customerId,
     stripeSubscriptionId: subId,
@@ -849,7 +880,7 @@ async function seedReset(t: Harness, kind: ResetKind, count: number, nowMs: numb
   for (let start = 0; start < count; start += RESET_SEED_BATCH) {
     const end = Math.min(count, start + RESET_SEED_BATCH);
     const run = () =>
-      t.run(async (ctx) => {
+      runInBilling(t, async (ctx) => {
         const out: Seeded[] = [];
         for (let i = start; i < end; i++) {
           const k = seededKindOf(kind, i);
@@ -891,7 +922,7 @@ async function verifyReset(t: Harness, seeded: Seeded[]): Promise<{ wrong: numbe
   const problems: string[] = [];
   for (let start = 0; start < seeded.length; start += 1_000) {
     const chunk = seeded.slice(start, start + 1_000);
-    const bad = await t.run(async (ctx) => {
+    const bad = await runInBilling(t, async (ctx) => {
       const out: string[] = [];
       for (const s of chunk) {
         const balance = await ctx.db
@@ -947,9 +978,9 @@ export async function benchReset(
   const totals = { batches: 0, granted: 0, windowsOpened: 0, skippedPaid: 0, maxRead: 0, maxWritten: 0, maxRanges: 0 };
   for (;;) {
     const batchArgs = args;
-    const { metrics, result, after } = await measure(
+    const { metrics, result, after } = await measureInBilling(
       t,
-      (ctx) => ctx.runMutation(internal.tokens.resetFreeTier, batchArgs),
+      (ctx) => ctx.runMutation(billingInternal.tokens.resetFreeTier, batchArgs),
       async (ctx) => {
         const jobs = await ctx.db.system.query("_scheduled_functions").order("desc").take(5);
         const next = jobs.find((j) => j.state.kind === "pending" && j.name.includes("resetFreeTier"));
@@ -973,7 +1004,7 @@ export async function benchReset(
   }
   const runSeconds = (Date.now() - runStart) / 1000;
 
-  const leftOver = await t.run(async (ctx) => {
+  const leftOver = await runInBilling(t, async (ctx) => {
     const left = await ctx.db
       .query("tokenBalances")
       .withIndex("by_periodEnd", (q) => q.lte("periodEnd", nowMs))
@@ -983,7 +1014,7 @@ export async function benchReset(
   const { wrong, problems } = await verifyReset(t, seeded);
   let sampleInvariantOk = true;
   for (const s of seeded.filter((_, i) => i % Math.max(1, Math.floor(count / 6)) === 0)) {
-    const r = await t.query(internal.tokens.checkInvariant, { accountId: s.accountId });
+    const r = await billing(t).query(billingApi.tokens.checkInvariant, { accountId: s.accountId });
     if (!r.ok) {
       sampleInvariantOk = false;
       problems.push(`invariant ${s.accountId}: ${r.problems.join("; ")}`);

@@ -4,11 +4,15 @@
  *
  * - `makeHarness()` builds an in-memory deployment from the real modules under
  *   `convex/` (including `_generated`, which convex-test uses to find the
- *   modules root) with Convex's transaction limits enforced.
+ *   modules root) with Convex's transaction limits enforced: the app, with
+ *   the billing component (`convex/billing/`) registered as `billing`.
  * - `drainScheduled()` runs scheduled functions to completion on real timers.
- * - `measure()` runs one function inside `t.run` and returns the documents
- *   and bytes it read and wrote, from `ctx.meta.getTransactionMetrics()`
- *   (https://docs.convex.dev/production/state/limits#transactions).
+ * - `measure()` runs one function inside `t.run` (in the app) and returns the
+ *   documents and bytes it read and wrote, from
+ *   `ctx.meta.getTransactionMetrics()`
+ *   (https://docs.convex.dev/production/state/limits#transactions), the
+ *   components it calls included; `measureInBilling()` does the same inside
+ *   the billing component, for its internal functions.
  * - `enableScaleIndexes()` makes convex-test's in-memory database fast enough
  *   for 100,000-account tables without changing what it reads or counts.
  * - `withoutSchemaValidation()` skips document validation while seeding.
@@ -22,15 +26,23 @@ import { jsonToConvex, type JSONValue } from "convex/values";
 import type { DataModel } from "../../convex/_generated/dataModel";
 import schema from "../../convex/schema";
 import { buildModuleMap } from "@offline/local-backend";
+import { registerBilling, runInBilling, type BillingMutationCtx } from "./billingComponent";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CONVEX_DIR = join(ROOT, "convex");
+const BILLING_DIR = join(CONVEX_DIR, "billing");
 
 export type Harness = ReturnType<typeof makeHarness>;
 
-/** A fresh in-memory deployment of this project's functions, limits on. */
+/**
+ * A fresh in-memory deployment of this project's functions, limits on: the
+ * app's modules (`convex/` without `billing/`) and the billing component's
+ * (`convex/billing/`, its own `_generated` included).
+ */
 export function makeHarness() {
-  return convexTest({ schema, modules: buildModuleMap(CONVEX_DIR), transactionLimits: true });
+  const t = convexTest({ schema, modules: buildModuleMap(CONVEX_DIR, [BILLING_DIR]), transactionLimits: true });
+  registerBilling(t, buildModuleMap(BILLING_DIR));
+  return t;
 }
 
 export type MutationCtx = GenericMutationCtx<DataModel>;
@@ -59,11 +71,37 @@ export type Metrics = {
   databaseQueries: number;
 };
 
+type Measured<T, A> = { metrics: Metrics; result: T; after: A | undefined };
+type MetricsCtx = { meta: { getTransactionMetrics(): Promise<Record<keyof Metrics, { used: number }>> } };
+
+/** `fn`'s figures, as the difference of the transaction metrics around it; then `after`. */
+async function measureIn<C extends MetricsCtx, T, A>(
+  ctx: C,
+  fn: (ctx: C) => Promise<T>,
+  after?: (ctx: C, result: T) => Promise<A>,
+): Promise<Measured<T, A>> {
+  const before = await ctx.meta.getTransactionMetrics();
+  const result = await fn(ctx);
+  const end = await ctx.meta.getTransactionMetrics();
+  const diff = (k: keyof Metrics) => end[k].used - before[k].used;
+  const metrics: Metrics = {
+    documentsRead: diff("documentsRead"),
+    documentsWritten: diff("documentsWritten"),
+    bytesRead: diff("bytesRead"),
+    bytesWritten: diff("bytesWritten"),
+    databaseQueries: diff("databaseQueries"),
+  };
+  return { metrics, result, after: after ? await after(ctx, result) : undefined };
+}
+
 /**
  * What `fn` read and wrote, as the difference of the transaction metrics
- * before and after it, inside one `t.run` transaction. `fn` is expected to
- * call one registered function through `ctx.runQuery` / `ctx.runMutation`, so
- * the figures are that function's, argument validation included.
+ * before and after it, inside one `t.run` transaction in the app. `fn` is
+ * expected to call one registered function through `ctx.runQuery` /
+ * `ctx.runMutation` (an app function, or a public component function through
+ * `components.billing`, as the app calls it), so the figures are that
+ * function's, argument validation and the component calls it makes included
+ * (convex-test counts a transaction's reads and writes across components).
  * `after`, if given, runs in the same transaction once the figures are taken
  * (e.g. to inspect or cancel what `fn` scheduled); its result is returned.
  * A thrown error propagates (and rolls the transaction back).
@@ -72,21 +110,21 @@ export async function measure<T, A = undefined>(
   t: Pick<Harness, "run">,
   fn: (ctx: MutationCtx) => Promise<T>,
   after?: (ctx: MutationCtx, result: T) => Promise<A>,
-): Promise<{ metrics: Metrics; result: T; after: A | undefined }> {
-  return await t.run(async (ctx) => {
-    const before = await ctx.meta.getTransactionMetrics();
-    const result = await fn(ctx);
-    const end = await ctx.meta.getTransactionMetrics();
-    const diff = (k: keyof Metrics) => end[k].used - before[k].used;
-    const metrics: Metrics = {
-      documentsRead: diff("documentsRead"),
-      documentsWritten: diff("documentsWritten"),
-      bytesRead: diff("bytesRead"),
-      bytesWritten: diff("bytesWritten"),
-      databaseQueries: diff("databaseQueries"),
-    };
-    return { metrics, result, after: after ? await after(ctx, result) : undefined };
-  });
+): Promise<Measured<T, A>> {
+  return await t.run((ctx) => measureIn(ctx, fn, after));
+}
+
+/**
+ * `measure` inside the billing component: `fn` calls one of its functions by
+ * the component's own references (`billingInternal.tokens.resetFreeTier`),
+ * which is how its internal functions (crons, batches) are reached.
+ */
+export async function measureInBilling<T, A = undefined>(
+  t: Harness,
+  fn: (ctx: BillingMutationCtx) => Promise<T>,
+  after?: (ctx: BillingMutationCtx, result: T) => Promise<A>,
+): Promise<Measured<T, A>> {
+  return await runInBilling(t, (ctx) => measureIn(ctx, fn, after));
 }
 
 // ---------------------------------------------------------------------------
@@ -107,7 +145,10 @@ export async function measure<T, A = undefined>(
  * - for each single-field index, the ids ordered as the index orders them
  *   (value, `_creationTime`, `_id`; values `undefined`, `null` or numbers),
  *   so a `paginate` over a numeric range starts at its cursor and needs only
- *   one page of candidates instead of the whole table.
+ *   one page of candidates instead of the whole table; and a plain ascending
+ *   query over such a range (what convex-helpers' `paginator`, which the
+ *   component's batches use, runs) is evaluated a chunk of candidates at a
+ *   time as it is read, instead of the whole range at its start.
  * A query then walks only the candidates. It is a pre-filter only:
  * convex-test still applies the full index range, sorting, limits and
  * pagination, and counts reads and writes in its own code, so the figures are
@@ -133,6 +174,7 @@ type FakeDb = {
   _iterateDocs: (this: FakeDb, table: string, cb: (doc: FakeDoc) => void) => void;
   _addWrite: (this: FakeDb, id: string, value: FakeDoc | null) => void;
   _resolveQuerySource: (this: FakeDb, query: FakeQuery) => unknown;
+  _evaluateQuery: (this: FakeDb, query: FakeQuery) => FakeDoc[];
   paginate: (this: FakeDb, args: PaginateArgs) => unknown;
   commit: (this: FakeDb, commitTs?: unknown) => void;
   get: (this: FakeDb, table: string, id: string) => FakeDoc | null;
@@ -172,6 +214,8 @@ function pendingIdsOf(db: FakeDb, table: string): Set<string> {
   for (const layer of db._writes) for (const id of layerIds.get(layer)?.get(table) ?? []) ids.add(id);
   return ids;
 }
+/** Writes made in each database, to tell whether one happened while a query was read lazily. */
+const writeCounts = new WeakMap<FakeDb, number>();
 let scalePatched = false;
 
 function tableOf(id: string): string {
@@ -320,14 +364,133 @@ function paginateCandidates(db: FakeDb, state: ScaleState, args: PaginateArgs): 
   return { table, ids };
 }
 
+/** Committed candidates per chunk of a lazily read query. */
+const LAZY_CHUNK = 256;
+
+type LazyPlan = {
+  table: string;
+  index: OrderedIndex;
+  /** First entry that can match (the first field's lower bound). */
+  start: number;
+  upper: { value: number; inclusive: boolean } | null;
+};
+
+/**
+ * How to read `query` lazily over its single-field index: an ascending
+ * index range with numeric bounds on the indexed field and no operator
+ * (filter, limit). Bounds on `_creationTime` / `_id` are left to
+ * convex-test's range filter. Null when the query is of another shape.
+ */
+function lazyPlan(state: ScaleState, query: FakeQuery): LazyPlan | null {
+  const { source, operators } = query;
+  if (source.type !== "IndexRange" || (source.order ?? "asc") !== "asc" || operators.length > 0) return null;
+  const index = state.ordered.get(source.indexName);
+  if (!index || index.otherTypes > 0) return null;
+  let lower: number | null = null;
+  let upper: LazyPlan["upper"] = null;
+  for (const f of source.range) {
+    if (f.fieldPath !== index.field) continue;
+    if (typeof f.value !== "number") return null;
+    if (f.type === "Eq") {
+      lower = f.value;
+      upper = { value: f.value, inclusive: true };
+    } else if (f.type === "Gt" || f.type === "Gte") lower = f.value;
+    else if (f.type === "Lt" || f.type === "Lte") upper = { value: f.value, inclusive: f.type === "Lte" };
+    else return null;
+  }
+  const start = lower === null ? 0 : lowerBound(index.entries, [lower, -Infinity, ""], true);
+  return { table: source.indexName.split(".")[0]!, index, start, upper };
+}
+
+/**
+ * The results of a query read a chunk at a time, through convex-test's own
+ * evaluation: each chunk is evaluated with the next `LAZY_CHUNK` committed
+ * entries of the range plus the transaction's pending documents as
+ * candidates, and keeps the documents whose index key lies between the
+ * previous chunk's last entry and this chunk's, so each matching document
+ * comes once, in order. Stands in for the array `startQuery` keeps
+ * (`length`, `shift`). convex-test evaluates a query at its start; a write
+ * in the database before the query is read to its end would make the two
+ * differ, so it throws then.
+ */
+class LazyResults {
+  private buffer: FakeDoc[] = [];
+  private position: number;
+  private after: OrderedEntry | null = null;
+  private done = false;
+  private readonly writes: number;
+
+  constructor(
+    private readonly db: FakeDb,
+    private readonly state: ScaleState,
+    private readonly query: FakeQuery,
+    private readonly plan: LazyPlan,
+    private readonly evaluate: (this: FakeDb, query: FakeQuery) => FakeDoc[],
+  ) {
+    this.position = plan.start;
+    this.writes = writeCounts.get(db) ?? 0;
+  }
+
+  get length(): number {
+    this.fill();
+    return this.buffer.length;
+  }
+
+  shift(): FakeDoc | undefined {
+    this.fill();
+    return this.buffer.shift();
+  }
+
+  private fill(): void {
+    const { entries, field } = this.plan.index;
+    const upper = this.plan.upper;
+    while (this.buffer.length === 0 && !this.done) {
+      if ((writeCounts.get(this.db) ?? 0) !== this.writes) {
+        throw new Error(`scale indexes: a write while a query over ${this.plan.table} was read; read it to its end first`);
+      }
+      const ids = new Set<string>();
+      let last: OrderedEntry | null = null;
+      while (ids.size < LAZY_CHUNK && this.position < entries.length) {
+        const entry = entries[this.position]!;
+        const value = entry[0];
+        if (upper && typeof value === "number" && (value > upper.value || (!upper.inclusive && value === upper.value))) {
+          this.position = entries.length;
+          break;
+        }
+        ids.add(entry[2]);
+        last = entry;
+        this.position += 1;
+      }
+      const exhausted = this.position >= entries.length;
+      this.state.hint = { table: this.plan.table, ids };
+      let docs: FakeDoc[];
+      try {
+        docs = this.evaluate.call(this.db, this.query);
+      } finally {
+        this.state.hint = null;
+      }
+      const keyOf = (doc: FakeDoc): OrderedEntry => [fieldValue(doc, field) as OrderedEntry[0], doc._creationTime, doc._id];
+      const after = this.after;
+      this.buffer = docs.filter(
+        (doc) =>
+          (after === null || compareEntries(keyOf(doc), after) > 0) && (exhausted || compareEntries(keyOf(doc), last!) <= 0),
+      );
+      if (exhausted) this.done = true;
+      else this.after = last;
+    }
+  }
+}
+
 function patchPrototype(proto: FakeDb) {
   const originalCommit = proto.commit;
   const originalResolve = proto._resolveQuerySource;
   const originalPaginate = proto.paginate;
   const originalAddWrite = proto._addWrite;
+  const originalEvaluate = proto._evaluateQuery;
 
   proto._addWrite = function (this: FakeDb, id: string, value: FakeDoc | null) {
     originalAddWrite.call(this, id, value);
+    writeCounts.set(this, (writeCounts.get(this) ?? 0) + 1);
     const layer = this._writes[this._writes.length - 1]!;
     let byTable = layerIds.get(layer);
     if (!byTable) layerIds.set(layer, (byTable = new Map<string, Set<string>>()));
@@ -362,6 +525,13 @@ function patchPrototype(proto: FakeDb) {
     } finally {
       state.hint = null;
     }
+  };
+
+  proto._evaluateQuery = function (this: FakeDb, query: FakeQuery) {
+    const state = stateOf(this);
+    const plan = state.hint === null ? lazyPlan(state, query) : null;
+    if (!plan) return originalEvaluate.call(this, query);
+    return new LazyResults(this, state, query, plan, originalEvaluate) as unknown as FakeDoc[];
   };
 
   proto._resolveQuerySource = function (this: FakeDb, query: FakeQuery) {
@@ -404,37 +574,39 @@ function patchPrototype(proto: FakeDb) {
 
 /**
  * Installs the scale indexes on convex-test's database class (once per
- * process) and on `t`'s database. Call right after `makeHarness()`.
+ * process), so on every database of `t`: the app's and the billing
+ * component's. Call right after `makeHarness()`.
  */
 export async function enableScaleIndexes(t: Harness): Promise<void> {
   if (scalePatched) return;
-  const db = await databaseOf(t);
-  patchPrototype(Object.getPrototypeOf(db) as FakeDb);
+  const [db] = await databasesOf(t);
+  patchPrototype(Object.getPrototypeOf(db!) as FakeDb);
   scalePatched = true;
 }
 
-const databases = new WeakMap<Harness, FakeDb>();
+const databases = new WeakMap<Harness, FakeDb[]>();
 
 /**
- * convex-test's database object behind `t` (convex-test does not expose it):
- * caught as it passes through `AsyncLocalStorage.run` during an empty `t.run`.
+ * convex-test's database objects behind `t`, one per component, which
+ * convex-test does not expose: caught as they pass through
+ * `AsyncLocalStorage.run` during an empty `t.run`.
  */
-async function databaseOf(t: Harness): Promise<FakeDb> {
+async function databasesOf(t: Harness): Promise<FakeDb[]> {
   const known = databases.get(t);
   if (known) return known;
   // Called with `.call(this, …)` and restored in `finally`.
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalRun = AsyncLocalStorage.prototype.run;
-  let found: FakeDb | null = null;
+  let found: FakeDb[] = [];
   AsyncLocalStorage.prototype.run = function <R, A extends unknown[]>(
     this: AsyncLocalStorage<unknown>,
     store: unknown,
     callback: (...args: A) => R,
     ...args: A
   ): R {
-    if (!found && store && typeof store === "object" && "components" in store && "transactionManager" in store) {
+    if (found.length === 0 && store && typeof store === "object" && "components" in store && "transactionManager" in store) {
       const components = (store as { components: Record<string, { db: FakeDb }> }).components;
-      found = components[""]?.db ?? Object.values(components)[0]?.db ?? null;
+      found = Object.values(components).map((c) => c.db);
     }
     return originalRun.call(this, store, callback, ...args) as R;
   } as typeof originalRun;
@@ -443,29 +615,28 @@ async function databaseOf(t: Harness): Promise<FakeDb> {
   } finally {
     AsyncLocalStorage.prototype.run = originalRun;
   }
-  if (!found) throw new Error("could not find convex-test's database");
+  if (found.length === 0) throw new Error("could not find convex-test's database");
   databases.set(t, found);
   return found;
 }
 
 /**
- * Runs `fn` (bulk seeding through `t.run`) with convex-test's validation of
- * written documents against the schema switched off, then on again. Checking
- * each of a million seeded documents costs more than inserting it (union
- * validators try each member and throw). Seeders type their documents as
- * the schema's, and should seed a first batch with validation on; the
- * functions measured always run with it on.
+ * Runs `fn` (bulk seeding through `t.run` or `runInBilling`) with
+ * convex-test's validation of written documents against the schema switched
+ * off in every database of `t`, then on again. Checking each of a million
+ * seeded documents costs more than inserting it (union validators try each
+ * member and throw). Seeders type their documents as the schema's, and
+ * should seed a first batch with validation on; the functions measured
+ * always run with it on.
  */
 export async function withoutSchemaValidation<T>(t: Harness, fn: () => Promise<T>): Promise<T> {
-  const db = await databaseOf(t);
-  const schemaFlags = db._schema as { schemaValidation?: boolean } | null;
-  if (!schemaFlags) return await fn();
-  const before = schemaFlags.schemaValidation;
-  schemaFlags.schemaValidation = false;
+  const flags = (await databasesOf(t)).flatMap((db) => (db._schema ? [db._schema as { schemaValidation?: boolean }] : []));
+  const before = flags.map((f) => f.schemaValidation);
+  for (const f of flags) f.schemaValidation = false;
   try {
     return await fn();
   } finally {
-    schemaFlags.schemaValidation = before;
+    flags.forEach((f, i) => (f.schemaValidation = before[i]));
   }
 }
 

@@ -5,6 +5,7 @@
  * work run until no event is pending or retrying.
  */
 import Stripe from "stripe";
+import { runInBilling } from "../lib/billingComponent";
 import { drainScheduled, shuffle, type Harness } from "../lib/convexHarness";
 
 /** The webhook secret the lifecycle's deployment is configured with. */
@@ -45,7 +46,7 @@ export async function settle(t: Harness, maxWaitMs = 30_000): Promise<void> {
   const start = Date.now();
   for (;;) {
     await drainScheduled(t);
-    const waiting = await t.run(async (ctx) => {
+    const waiting = await runInBilling(t, async (ctx) => {
       const rows = [];
       for (const status of ["pending", "failed_retrying"] as const) {
         rows.push(

@@ -4,6 +4,7 @@
  * token use, renewal, dunning, cancellation) and its checks.
  */
 import { describe, expect, test } from "vitest";
+import { runInBilling } from "../lib/billingComponent";
 import { runLifecycle } from "./lifecycle";
 
 describe("npm run lifecycle", () => {
@@ -52,7 +53,7 @@ describe("npm run lifecycle", () => {
       afterStep: async (step, t, accountId) => {
         if (step !== 4) return;
         // Ten tokens appear without a ledger row.
-        await t.run(async (ctx) => {
+        await runInBilling(t, async (ctx) => {
           const row = await ctx.db
             .query("tokenBalances")
             .withIndex("by_accountId", (q) => q.eq("accountId", accountId))

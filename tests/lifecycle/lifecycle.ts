@@ -34,12 +34,13 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type Stripe from "stripe";
 import { withEnv } from "@offline/local-backend";
-import { api, internal } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
+import { api } from "../../convex/_generated/api";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import type { WebhookEventStatus } from "../../convex/billing/model/validators";
 import { WEBHOOK_EVENT_STATUSES } from "../../convex/billing/model/validators";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
+import { billing, billingApi, runInBilling } from "../lib/billingComponent";
 import { formatTable, makeHarness, seededRandom, type Harness } from "../lib/convexHarness";
 import { deliver, deliveryPlan, settle, WEBHOOK_SECRET } from "./deliveries";
 import { IDENTITY, newStory, STORY, type Expectation, type Step, type Story } from "./story";
@@ -190,8 +191,8 @@ async function readState(t: Harness, accountId: Id<"billingAccounts">) {
   const subscriptionView = await asUser.query(api.billing.subscription, {});
   const balance = await asUser.query(api.tokens.balance, {});
   const invoices = await asUser.query(api.billing.invoices, { limit: 24 });
-  const invariant = await t.query(internal.tokens.checkInvariant, { accountId });
-  const db = await t.run(async (ctx) => {
+  const invariant = await billing(t).query(billingApi.tokens.checkInvariant, { accountId });
+  const db = await runInBilling(t, async (ctx) => {
     // The lifecycle holds one customer, so every event row is theirs. Rows
     // settled on receipt do not store the customer id (docs/ARCHITECTURE.md),
     // so counting by customer would depend on whether an event waited, that

@@ -8,7 +8,7 @@
  */
 import type Stripe from "stripe";
 import { api } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { windowContaining } from "../../convex/billing/model/allowance";
 import { getCaller } from "../../convex/model/auth";
 import { PLANS } from "../../convex/billing/model/plans";
@@ -23,6 +23,7 @@ import {
   type LineInput,
 } from "../convex/fixtures/stripe";
 import type { RecordingStripeServer } from "../helpers/recordingStripeServer";
+import { accountOf } from "../lib/billingComponent";
 import type { Harness } from "../lib/convexHarness";
 import { deliver, deliveryPlan } from "./deliveries";
 
@@ -148,7 +149,8 @@ function signIn(s: Story): Step {
     name: "sign-in",
     run: async () => {
       await s.asUser.mutation(api.users.store, {});
-      s.facts.accountId = (await s.asUser.run((ctx) => getCaller(ctx)))?.account._id ?? null;
+      const caller = await s.asUser.run((ctx) => getCaller(ctx));
+      s.facts.accountId = caller ? ((await accountOf(s.t, caller.ownerKey))?._id ?? null) : null;
       if (!s.facts.accountId) throw new Error("users.store created no billing account");
       return ["users.store"];
     },

@@ -19,8 +19,9 @@
 import { convexTest } from "convex-test";
 import { expect, test } from "vitest";
 import schema from "../../../convex/schema";
-import { modules } from "../../convex/setup";
-import { linkCheckoutSessions, seedStreamAccounts } from "./appStream";
+import { billingModules, modules } from "../../convex/setup";
+import { registerBilling, runInBilling } from "../../lib/billingComponent";
+import { linkCheckoutSessions, seedStreamAccounts, seedStreamPrices } from "./appStream";
 import { runBench } from "./harness";
 import { instrumentModules, type FunctionCounters } from "./instrument";
 
@@ -30,13 +31,14 @@ const TARGET = { path: "/stripe/webhook", secret: "whsec_bench_app_0000000000000
 type T = ReturnType<typeof makeTest>;
 
 /**
- * A fresh instance with every app function instrumented. If billing moves into
- * a Convex component, register it here too (`t.registerComponent(name, schema,
- * instrumentModules(componentModules, name, counters))`), or its functions run
- * uncounted, as the shared harness's README says.
+ * A fresh instance with every function instrumented: the app's (`app/…`)
+ * and the billing component's (`billing/…`), each module map wrapped once,
+ * so a call from the app's webhook route into the component counts once.
  */
 function makeTest(counters: FunctionCounters) {
-  return convexTest({ schema, modules: instrumentModules(modules, "app", counters), transactionLimits: true });
+  const t = convexTest({ schema, modules: instrumentModules(modules, "app", counters), transactionLimits: true });
+  registerBilling(t, instrumentModules(billingModules, "billing", counters));
+  return t;
 }
 
 /** How many of `rows` have each value of `field`. */
@@ -51,11 +53,12 @@ function countBy<R>(rows: readonly R[], field: keyof R): Record<string, number> 
 
 /** What the stream left behind: row counts, and counts by status / tier / reason. */
 async function finalState(t: T) {
-  return await t.run(async (ctx) => {
+  const users = await t.run(async (ctx) => (await ctx.db.query("users").collect()).length);
+  return await runInBilling(t, async (ctx) => {
     const accounts = await ctx.db.query("billingAccounts").collect();
     const subscriptions = await ctx.db.query("subscriptions").collect();
     return {
-      users: (await ctx.db.query("users").collect()).length,
+      users,
       accounts: accounts.length,
       accountsWithCustomer: accounts.filter((a) => a.stripeCustomerId).length,
       accountsByTier: countBy(accounts, "tier"),
@@ -88,12 +91,12 @@ test("this app: webhook replay of the anchor stream", async () => {
     }),
     makeT: makeTest,
     prepare: async (t, stream) => {
-      const accounts = await t.run(async (ctx) => await seedStreamAccounts(ctx, stream, Date.now()));
-      return linkCheckoutSessions(accounts);
+      await runInBilling(t, (ctx) => seedStreamPrices(ctx, stream));
+      return linkCheckoutSessions(await t.run((ctx) => seedStreamAccounts(ctx, stream)));
     },
     finalState,
     meta: {
-      app: "convex-stripe-billing POST /stripe/webhook (convex/http.ts)",
+      app: "convex-stripe-billing POST /stripe/webhook (convex/http.ts → billing component, convex/billing)",
       seeding:
         "one storeUser account per stream customer; checkout.session.completed client_reference_id and metadata.accountId point at it; stripePrices: basic_monthly→starter_monthly, pro_monthly→pro_monthly",
     },
@@ -103,6 +106,8 @@ test("this app: webhook replay of the anchor stream", async () => {
   const customers = Number(process.env.BENCH_CUSTOMERS || 100);
   for (const r of out.runs) {
     expect(r.overall.statuses).toEqual({ "200": r.deliveries });
+    // The route's one call into the component, counted once per delivery.
+    expect(r.totals.byFunction).toEqual({ "billing/webhooks:receive": r.deliveries });
     expect(r.totals.stripeUnhandled + r.totals.drain.stripeUnhandled).toBe(0);
     const state = r.finalState as Awaited<ReturnType<typeof finalState>>;
     // Every customer's checkout linked its account; every subscription and

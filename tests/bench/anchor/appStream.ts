@@ -7,11 +7,12 @@
  * (`basic_monthly`, `pro_monthly`) are not all in our catalogue. Replayed
  * as is, every checkout would be refused as naming an unknown account and
  * the rest would measure dead letters. So, before a pass:
+ * - `seedStreamPrices` records the stream's prices in the billing
+ *   component's `stripePrices` (`basic_monthly` sells Starter, `pro_monthly`
+ *   Pro), so no Stripe call is needed to learn them;
  * - `seedStreamAccounts` signs in one user per stream customer
- *   (`storeUser`, as `users.store` does: a user, a personal free account and
- *   its free allowance) and records the stream's prices in `stripePrices`
- *   (`basic_monthly` sells Starter, `pro_monthly` Pro), so no Stripe call is
- *   needed to learn them;
+ *   (`storeUser`, as `users.store` does: a user in the app, and in the
+ *   component a personal free account and its free allowance);
  * - `linkCheckoutSessions` rewrites each `checkout.session.completed` body so
  *   `client_reference_id` and `metadata.accountId` name that customer's
  *   account, as our checkout action sets them. The harness signs the
@@ -23,11 +24,15 @@
  * Exported, with the stream builder (`generateStream`; its defaults are the
  * anchor's 880 deliveries) and the signer, for budget tests under
  * `tests/convex`: plain `MutationCtx` code, no harness or `vitest` imports.
+ * `seedStreamPrices` runs inside the component (`runInBilling`),
+ * `seedStreamAccounts` in the app (`t.run`), in that order or the other.
  */
-import type { Id } from "../../../convex/_generated/dataModel";
+import { components } from "../../../convex/_generated/api";
 import type { MutationCtx } from "../../../convex/_generated/server";
+import type { MutationCtx as BillingMutationCtx } from "../../../convex/billing/_generated/server";
 import { planForLookupKey } from "../../../convex/billing/model/plans";
 import { upsertPrice, type PriceRecord } from "../../../convex/billing/model/prices";
+import { billingOwnerKey } from "../../../convex/model/auth";
 import { storeUser } from "../../../convex/model/users";
 import type { Delivery, Stream } from "./stream";
 
@@ -76,27 +81,30 @@ export function streamPriceRecords(stream: Stream): PriceRecord[] {
   });
 }
 
-/**
- * Seeds one signed-in user (personal free account + free allowance) per
- * stream customer and the stream's prices. Returns the account ids by
- * customer index. About 5 documents per customer: call it from a test's
- * `t.run` for up to a few hundred customers.
- * @param nowMs Convex time (ms) of the sign-ins (starts the free period).
- */
-export async function seedStreamAccounts(ctx: MutationCtx, stream: Stream, nowMs: number): Promise<Id<"billingAccounts">[]> {
+/** Records the stream's prices (`streamPriceRecords`) in `stripePrices`. Runs inside the billing component. */
+export async function seedStreamPrices(ctx: BillingMutationCtx, stream: Stream): Promise<void> {
   for (const price of streamPriceRecords(stream)) await upsertPrice(ctx, price);
-  const accounts: Id<"billingAccounts">[] = [];
+}
+
+/**
+ * Seeds one signed-in user per stream customer (`storeUser`: the user, and
+ * through the component its personal free account and free allowance).
+ * Returns the account ids (the component's, strings here) by customer
+ * index. About 5 documents per customer: call it from a test's `t.run` for
+ * up to a few hundred customers.
+ */
+export async function seedStreamAccounts(ctx: MutationCtx, stream: Stream): Promise<string[]> {
+  const accounts: string[] = [];
   for (let c = 0; c < stream.options.customers; c++) {
     const subject = streamUserId(c);
-    const userId = await storeUser(
-      ctx,
-      { issuer: BENCH_ISSUER, subject, tokenIdentifier: `${BENCH_ISSUER}|${subject}`, email: `bench+${c}@example.test`, name: `Bench Customer ${c}` },
-      nowMs,
-    );
-    const account = await ctx.db
-      .query("billingAccounts")
-      .withIndex("by_ownerUserId", (q) => q.eq("ownerUserId", userId))
-      .unique();
+    const userId = await storeUser(ctx, {
+      issuer: BENCH_ISSUER,
+      subject,
+      tokenIdentifier: `${BENCH_ISSUER}|${subject}`,
+      email: `bench+${c}@example.test`,
+      name: `Bench Customer ${c}`,
+    });
+    const account = await ctx.runQuery(components.billing.accounts.get, { ownerKey: billingOwnerKey(userId) });
     if (!account) throw new Error(`storeUser made no account for ${subject}`);
     accounts.push(account._id);
   }
