@@ -8,8 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
-import { internal } from "../../convex/_generated/api";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { PLANS } from "../../convex/billing/model/plans";
 import {
   DEFAULT_WINDOW_SECONDS,
@@ -44,6 +43,7 @@ import {
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
+import { billing, billingInternal } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 import { expectCode } from "./billingFixtures";
@@ -182,7 +182,7 @@ describe("reconcile.reconcileEvents", () => {
   });
 
   async function reconcile(args: { sinceSeconds?: number; maxEvents?: number } = {}) {
-    return await t.action(internal.reconcile.reconcileEvents, args);
+    return await billing(t).action(billingInternal.reconcile.reconcileEvents, args);
   }
 
   /**
@@ -326,7 +326,7 @@ describe("reconcile.reconcileEvents", () => {
     // A live key cannot be pointed at this test's server (see the next test),
     // so the live run's recording step is driven with what it would list.
     const testEvent = event("customer.updated", customer("cus_test_mode"), { created: T0 - HOUR });
-    const recorded = await t.mutation(internal.reconcile.enqueueBatch, { events: [enqueueInputOf(testEvent, "live")] });
+    const recorded = await billing(t).mutation(billingInternal.reconcile.enqueueBatch, { events: [enqueueInputOf(testEvent, "live")] });
     expect(recorded).toEqual({ enqueued: 1, ignored: 1, alreadyKnown: 0 });
     expect(await eventRow(t, testEvent.id)).toMatchObject({
       status: "ignored",
@@ -526,7 +526,7 @@ describe("reconcile against the Stripe simulator", () => {
     const lost = await client.events.list({ delivery_success: false, types: [...RECONCILE_EVENT_TYPES], limit: 100 });
     expect(lost.data.map((e) => e.type)).toEqual(expect.arrayContaining(["checkout.session.completed", "invoice.paid"]));
 
-    const result = await t.action(internal.reconcile.reconcileEvents, {});
+    const result = await billing(t).action(billingInternal.reconcile.reconcileEvents, {});
     expect(result).toMatchObject({ listed: lost.data.length, enqueued: lost.data.length, alreadyKnown: 0 });
     await t.finishAllScheduledFunctions(() => {});
 
@@ -541,6 +541,6 @@ describe("reconcile against the Stripe simulator", () => {
     const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
     expect(grants.map((g) => g.amount)).toEqual([PLANS.pro.tokensPerPeriod]);
 
-    expect(await t.action(internal.reconcile.reconcileEvents, {})).toMatchObject({ enqueued: 0, alreadyKnown: lost.data.length });
+    expect(await billing(t).action(billingInternal.reconcile.reconcileEvents, {})).toMatchObject({ enqueued: 0, alreadyKnown: lost.data.length });
   });
 });

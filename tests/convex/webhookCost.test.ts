@@ -11,10 +11,11 @@
 import { convexTest } from "convex-test";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import schema from "../../convex/schema";
-import { generateStream, linkCheckoutSessions, seedStreamAccounts } from "../bench/anchor/appStream";
+import { generateStream, linkCheckoutSessions, seedStreamAccounts, seedStreamPrices } from "../bench/anchor/appStream";
 import { FunctionCounters, instrumentModules, type CounterSnapshot } from "../bench/anchor/instrument";
 import { allEventRows, deliver, restoreEnvironment, useWebhookEnvironment } from "./fixtures/webhookHarness";
-import { modules } from "./setup";
+import { registerBilling, runInBilling } from "../lib/billingComponent";
+import { billingModules, modules } from "./setup";
 
 /** A quarter of the bench's 100 customers: the same shape, a quicker test. */
 const CUSTOMERS = 25;
@@ -28,8 +29,10 @@ describe("webhook cost on the anchor stream", () => {
   test("one mutation per delivery, no Stripe calls, redeliveries one read, each event writes only what it changes", async () => {
     const counters = new FunctionCounters();
     const t = convexTest({ schema, modules: instrumentModules(modules, "app", counters), transactionLimits: true });
+    registerBilling(t, instrumentModules(billingModules, "billing", counters));
     const stream = generateStream({ customers: CUSTOMERS });
-    const accounts = await t.run(async (ctx) => await seedStreamAccounts(ctx, stream, Date.now()));
+    await runInBilling(t, (ctx) => seedStreamPrices(ctx, stream));
+    const accounts = await t.run((ctx) => seedStreamAccounts(ctx, stream));
     const link = linkCheckoutSessions(accounts);
 
     const byStep = new Map<string, StepCost>();
@@ -55,9 +58,9 @@ describe("webhook cost on the anchor stream", () => {
     expect(deliveries).toBeGreaterThan(firsts);
 
     // ≤ 1.25 function calls per delivery, nested ones included: here exactly
-    // one (`webhooks.receive`), nothing scheduled, and no action, so no Stripe call.
+    // one (the component's `webhooks.receive`, called by the app's route), nothing scheduled, and no action, so no Stripe call.
     expect(total.mutation + total.query + total.action).toBeLessThanOrEqual(1.25 * deliveries);
-    expect(total.byFunction).toEqual({ "app/webhooks:receive": deliveries });
+    expect(total.byFunction).toEqual({ "billing/webhooks:receive": deliveries });
     expect(total.action).toBe(0);
 
     // A redelivery: one indexed read of the event row, nothing written.
@@ -88,6 +91,6 @@ describe("webhook cost on the anchor stream", () => {
     const rows = await allEventRows(t);
     expect(rows).toHaveLength(firsts);
     expect(new Set(rows.map((r) => r.status))).toEqual(new Set(["succeeded"]));
-    expect(await t.run(async (ctx) => await ctx.db.query("webhookPayloads").take(1))).toEqual([]);
+    expect(await runInBilling(t, async (ctx) => await ctx.db.query("webhookPayloads").take(1))).toEqual([]);
   });
 });

@@ -22,6 +22,7 @@ import {
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
+import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 import { fakeLiveKey } from "../helpers/fakeStripeKeys";
 
@@ -204,7 +205,7 @@ describe("POST /stripe/webhook", () => {
     const e = anEvent();
     // Two rows under one event id make the idempotent lookup throw, in
     // `receive` and again in `recordForRetry`.
-    await t.run(async (ctx) => {
+    await runInBilling(t, async (ctx) => {
       for (let i = 0; i < 2; i++) {
         await ctx.db.insert("webhookEvents", {
           eventId: e.id,

@@ -7,8 +7,7 @@
  */
 import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import type { Doc, Id } from "../../convex/_generated/dataModel";
-import { internal } from "../../convex/_generated/api";
+import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { WAITING_RECHECK_MS, wakeWaitingEvents } from "../../convex/billing/model/webhookQueue";
 import { BILLING_CONFIG } from "../../convex/billing/model/plans";
 import { checkoutSession, customer, event, price, subscription } from "./fixtures/stripe";
@@ -27,6 +26,7 @@ import {
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
+import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -44,7 +44,7 @@ async function insertEventRow(
   e: Stripe.Event,
   fields: Pick<Doc<"webhookEvents">, "stripeCustomerId" | "status" | "attempts"> & Partial<Doc<"webhookEvents">>,
 ): Promise<void> {
-  await t.run(async (ctx) => {
+  await runInBilling(t, async (ctx) => {
     await ctx.db.insert("webhookEvents", {
       eventId: e.id,
       type: e.type,
@@ -59,7 +59,7 @@ async function insertEventRow(
 
 /** Links `stripeCustomerId` to the account and wakes what waits for it, as `billing.linkCustomer` does. */
 async function linkAndWake(t: TestConvex, accountId: Id<"billingAccounts">, stripeCustomerId: string): Promise<number> {
-  return await t.run(async (ctx) => {
+  return await runInBilling(t, async (ctx) => {
     await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId });
     return await wakeWaitingEvents(ctx, [`customer:${stripeCustomerId}`], Date.now());
   });
@@ -152,7 +152,7 @@ describe("webhook queue", () => {
     // Days later the sweep has rechecked it hourly; still waiting, no attempt spent, not dead.
     for (let hour = 0; hour < 48; hour++) {
       await advance(t, WAITING_RECHECK_MS);
-      await t.mutation(internal.webhooks.sweepRetries, {});
+      await billing(t).mutation(billingInternal.webhooks.sweepRetries, {});
       await runDueNow(t);
     }
     expect(await eventRow(t, e.id)).toMatchObject({ status: "waiting", attempts: 0, waitingFor: "customer:cus_patient" });
@@ -211,7 +211,7 @@ describe("webhook queue", () => {
     expect(dead?.lastError).toMatch(/unknown token pack/);
     await drain(t);
     expect(await eventRow(t, e.id)).toMatchObject({ status: "dead", attempts: BILLING_CONFIG.maxWebhookAttempts });
-    const listed = await t.query(internal.webhooks.list, { status: "dead" });
+    const listed = await billing(t).query(billingApi.webhooks.list, { status: "dead" });
     expect(listed.map((r) => r.eventId)).toEqual([e.id]);
   });
 
@@ -220,20 +220,20 @@ describe("webhook queue", () => {
     await insertEventRow(t, e, { stripeCustomerId: "cus_replay", status: "dead", attempts: 8, lastError: "an operator's problem" });
 
     const accountId = await createAccount(t, { stripeCustomerId: "cus_replay" });
-    expect(await t.mutation(internal.webhooks.replay, { eventId: e.id })).toEqual({ requeued: true, status: "pending" });
+    expect(await billing(t).mutation(billingApi.webhooks.replay, { eventId: e.id })).toEqual({ requeued: true, status: "pending" });
     await drain(t);
     const applied = await eventRow(t, e.id);
     expect(applied).toMatchObject({ status: "succeeded", attempts: 1 });
     expect((await account(t, accountId)).stripeSubscriptionId).toBe("sub_replay");
 
-    expect(await t.mutation(internal.webhooks.replay, { eventId: e.id })).toEqual({
+    expect(await billing(t).mutation(billingApi.webhooks.replay, { eventId: e.id })).toEqual({
       requeued: false,
       status: "succeeded",
     });
     await drain(t);
     expect(await eventRow(t, e.id)).toEqual(applied);
     expect(await subscriptionRows(t, "sub_replay")).toHaveLength(1);
-    expect(await t.mutation(internal.webhooks.replay, { eventId: "evt_unknown" })).toEqual({
+    expect(await billing(t).mutation(billingApi.webhooks.replay, { eventId: "evt_unknown" })).toEqual({
       requeued: false,
       status: "not_found",
     });
@@ -255,10 +255,10 @@ describe("webhook queue", () => {
     const accountId = await createAccount(t, { stripeCustomerId: "cus_swept" });
     const e = event("customer.updated", customer("cus_swept"));
     await insertEventRow(t, e, { stripeCustomerId: "cus_swept", status: "failed_retrying", attempts: 3, nextAttemptAt: Date.now() - 1 });
-    expect(await t.mutation(internal.webhooks.sweepRetries, {})).toEqual({ scheduled: 1 });
+    expect(await billing(t).mutation(billingInternal.webhooks.sweepRetries, {})).toEqual({ scheduled: 1 });
     await runDueNow(t);
     expect(await eventRow(t, e.id)).toMatchObject({ status: "succeeded", attempts: 4 });
-    expect(await t.mutation(internal.webhooks.sweepRetries, {})).toEqual({ scheduled: 0 });
+    expect(await billing(t).mutation(billingInternal.webhooks.sweepRetries, {})).toEqual({ scheduled: 0 });
     expect((await account(t, accountId)).stripeCustomerDeleted).toBeUndefined();
   });
 
@@ -268,8 +268,8 @@ describe("webhook queue", () => {
     await deliverOk(t, e);
     expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 1 });
     // Two runs for attempt 1 (e.g. its own scheduled run and a sweep): only the first acts.
-    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 1 });
-    await t.mutation(internal.webhooks.process, { eventId: e.id, attempt: 1 });
+    await billing(t).mutation(billingInternal.webhooks.process, { eventId: e.id, attempt: 1 });
+    await billing(t).mutation(billingInternal.webhooks.process, { eventId: e.id, attempt: 1 });
     expect(await eventRow(t, e.id)).toMatchObject({ status: "failed_retrying", attempts: 2 });
     expect(await allEventRows(t)).toHaveLength(1);
   });
@@ -280,15 +280,15 @@ describe("webhook queue", () => {
     const dead = subscriptionCreated("cus_compact_dead", "sub_compact_dead");
     await insertEventRow(t, settled, { stripeCustomerId: "cus_compact", status: "pending", attempts: 0, nextAttemptAt: Date.now() });
     await insertEventRow(t, dead, { stripeCustomerId: "cus_compact_dead", status: "dead", attempts: 8, lastError: "an operator's problem" });
-    await t.mutation(internal.webhooks.process, { eventId: settled.id, attempt: 0 });
+    await billing(t).mutation(billingInternal.webhooks.process, { eventId: settled.id, attempt: 0 });
     expect(await eventRow(t, settled.id)).toMatchObject({ status: "succeeded" });
     expect(await storedPayload(t, settled.id)).not.toBeNull();
 
     const retentionMs = BILLING_CONFIG.webhookPayloadRetentionDays * 24 * 60 * 60 * 1000;
     await advance(t, retentionMs - 1);
-    expect(await t.mutation(internal.webhooks.compactPayloads, {})).toEqual({ deleted: 0, more: false });
+    expect(await billing(t).mutation(billingInternal.webhooks.compactPayloads, {})).toEqual({ deleted: 0, more: false });
     await advance(t, 2);
-    expect(await t.mutation(internal.webhooks.compactPayloads, {})).toEqual({ deleted: 1, more: false });
+    expect(await billing(t).mutation(billingInternal.webhooks.compactPayloads, {})).toEqual({ deleted: 1, more: false });
     expect(await storedPayload(t, settled.id)).toBeNull();
     expect(await eventRow(t, settled.id)).toMatchObject({ eventId: settled.id, type: "customer.updated", status: "succeeded" });
     expect(await storedPayload(t, dead.id)).not.toBeNull();
