@@ -12,7 +12,7 @@
  *   --app-port <n>      [DEMO_APP_PORT]     default 5173
  *   --test-ports        the browser tests' ports (4210/4211/4212/13111/4173)
  *   --dev               Vite dev server (HMR) instead of a production build + vite preview
- *   --manual-crons      run convex/crons.ts jobs only on demand
+ *   --manual-crons      run the billing component's crons (convex/billing/crons.ts) only on demand
  *   --quiet             only the summary and errors
  */
 import { parseArgs } from "node:util";
@@ -99,6 +99,7 @@ try {
     Convex HTTP      ${s.siteUrl}   (Stripe webhooks: ${s.webhookUrl})
     Dev sign-in      ${s.authUrl}   (users: ${users})
     Stripe sim       ${s.stripeUrl}  (control API: ${s.stripeUrl}/_sim/state, /_sim/deliveries, POST /_sim/advance)
+    Admin key        ${s.adminKey}   (the billing component's functions: POST /api/function with "componentPath": "billing")
 
     Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0341 pays at Checkout, then renewals fail;
                 4000 0000 0000 0002 is declined.

@@ -60,7 +60,7 @@ export type DemoStackOptions = {
   users?: readonly DevUser[];
   /** Simulator settings (chaos, retry delays, dunning, …). */
   simulator?: SimConfigPatch;
-  /** `"schedule"` runs `convex/crons.ts` on its schedules (default); `"manual"` only on demand. */
+  /** `"schedule"` runs the crons (the billing component's `convex/billing/crons.ts`) on their schedules (default); `"manual"` only on demand. */
   crons?: "schedule" | "manual";
   /** Log sink for the stack's components; default `console.log`; `false` for silence. */
   log?: ((line: string) => void) | false;

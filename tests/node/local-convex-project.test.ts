@@ -31,6 +31,30 @@ it("serves plans:list from the project's functions over HTTP and WebSocket", asy
   } finally {
     await client.close();
   }
-  // The project's crons.ts is read too.
-  expect(backend.listCrons().length).toBeGreaterThan(0);
+});
+
+it("runs the billing component's crons.ts inside the component; the app has none", async () => {
+  const jobs = backend.listCrons();
+  expect(jobs.map((j) => [j.componentPath, j.name, j.udfPath])).toEqual([
+    ["billing", "reset free-tier tokens", "tokens:resetFreeTier"],
+    ["billing", "expire past-due grace periods", "accounts:expireGracePeriods"],
+    ["billing", "sweep webhook retries", "webhooks:sweepRetries"],
+    ["billing", "compact settled webhook payloads", "webhooks:compactPayloads"],
+    ["billing", "reconcile missed Stripe events", "reconcile:reconcileEvents"],
+  ]);
+  // The dunning job the past-due journey depends on, addressed by its component path.
+  expect(await backend.runCron("expire past-due grace periods", "billing")).toMatchObject({ componentPath: "billing", ok: true });
+  await expect(backend.runCron("expire past-due grace periods")).rejects.toThrow(/No cron job named/);
+});
+
+it("calls the billing component's functions over the admin HTTP API by component path", async () => {
+  const call = (authorization?: string) =>
+    fetch(`${backend.url}/api/function`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify({ componentPath: "billing", path: "webhooks:list", args: { limit: 5 }, format: "json" }),
+    });
+  const res = await call(`Convex ${backend.adminKey}`);
+  expect(await res.json()).toMatchObject({ status: "success", value: [] });
+  expect((await call()).status).toBe(403);
 });

@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { expect, test as base, type Page, type TestInfo } from "@playwright/test";
 import type { Interval, PaidTier } from "../../../convex/billing/model/plans";
-import { adminQuery } from "./backend";
+import { billingQuery } from "./backend";
 import { sim } from "./sim";
 import type { E2EUser } from "./users";
 
@@ -69,7 +69,7 @@ async function useWithDiagnostics(testInfo: TestInfo, body: () => Promise<void>)
     await testInfo.attach(name, { path, contentType: "application/json" });
   };
   await attachJson("sim-deliveries.json", () => sim.deliveries());
-  await attachJson("webhook-queue.json", () => adminQuery("webhooks:list", { limit: 100 }));
+  await attachJson("webhook-queue.json", () => billingQuery("webhooks:list", { limit: 100 }));
 }
 
 export { expect };

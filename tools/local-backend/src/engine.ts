@@ -6,12 +6,13 @@
  * - visibility: convex-test calls internal functions by path, so `resolve`
  *   reads the registered function's `isPublic` / `isInternal` flags and the
  *   servers refuse non-public ones to non-admin callers;
- * - functions of a component instance, for the component's own crons:
+ * - functions of a component instance, for the component's own crons and
+ *   admin calls (`/api/function` with `componentPath`):
  *   `resolve(udfPath, componentPath)` looks in that component's modules and
  *   `call` runs the function inside the component (convex-test's untyped
  *   `queryFromPath` / `mutationFromPath` / `actionFromPath`, the calls its
- *   scheduler makes for a component's scheduled functions); clients only
- *   ever reach the app's;
+ *   scheduler makes for a component's scheduled functions); other clients
+ *   only ever reach the app's;
  * - a commit clock for change detection (`commitTs`, nanoseconds, the same
  *   clock as `ctx.meta.getSnapshotTs()`);
  * - persistence (`dump` / `load`) and `reset`.
@@ -234,7 +235,7 @@ export class Engine {
   /**
    * The registered function at `udfPath` in the app or, with `componentPath`,
    * in that component instance (module paths relative to its directory); null
-   * when there is none. The servers only ever resolve in the app.
+   * when there is none. The servers resolve in a component only for an admin.
    */
   async resolve(udfPath: string, componentPath = ""): Promise<ResolvedFunction | null> {
     const canonical = canonicalizeUdfPath(udfPath);

@@ -5,7 +5,9 @@
  * API (https://docs.convex.dev/http-api/) call:
  * - `POST /api/query`, `/api/query_at_ts`, `/api/mutation`, `/api/action`
  *   `{ path, args: [obj], format }`
- * - `POST /api/function` `{ path, args: obj }` (any kind)
+ * - `POST /api/function` `{ path, args: obj, componentPath? }` (any kind;
+ *   with a `componentPath`, admin key only, the function of that component
+ *   instance, internal included, as `npx convex run --component` calls it)
  * - `POST /api/run/<module path>/<function>` `{ args: obj, format }`
  * - `POST /api/query_ts` → `{ ts }`
  * Success is 200 `{ status: "success", value, logLines }`; a function error is
@@ -94,9 +96,9 @@ function runPathToUdfPath(path: string): string {
   return `${parts.slice(0, -1).join("/")}:${parts[parts.length - 1]}`;
 }
 
-async function runFunction(deps: HttpDeps, caller: Caller, udfPath: string, kind: FunctionKind | "any", args: Record<string, Value>): Promise<{ status: number; body: object }> {
+async function runFunction(deps: HttpDeps, caller: Caller, udfPath: string, kind: FunctionKind | "any", args: Record<string, Value>, componentPath = ""): Promise<{ status: number; body: object }> {
   await deps.ready;
-  const fn = await deps.engine.resolve(udfPath).catch((e: unknown) => {
+  const fn = await deps.engine.resolve(udfPath, componentPath).catch((e: unknown) => {
     deps.log(`cannot load ${udfPath}: ${(e as Error).stack ?? String(e)}`);
     return null;
   });
@@ -161,7 +163,7 @@ async function handleCloud(deps: HttpDeps, req: IncomingMessage, res: ServerResp
     sendJson(res, 200, { ts: encodeTs(deps.engine.commitTs()) });
     return;
   }
-  let body: { path?: unknown; args?: unknown };
+  let body: { path?: unknown; args?: unknown; componentPath?: unknown };
   try {
     body = raw.length ? (JSON.parse(raw.toString("utf8")) as typeof body) : {};
   } catch {
@@ -178,6 +180,7 @@ async function handleCloud(deps: HttpDeps, req: IncomingMessage, res: ServerResp
   let udfPath: string;
   let kind: FunctionKind | "any";
   let argsJson: JSONValue;
+  let componentPath = "";
   if (path.startsWith("/api/run/")) {
     udfPath = runPathToUdfPath(path.slice("/api/run/".length));
     kind = "any";
@@ -187,12 +190,18 @@ async function handleCloud(deps: HttpDeps, req: IncomingMessage, res: ServerResp
     udfPath = body.path;
     kind = kinds[path]!;
     argsJson = (Array.isArray(body.args) ? body.args[0] ?? {} : body.args ?? {}) as JSONValue;
+    // As a deployment: only `/api/function` addresses a component, and only with the admin key.
+    if (path === "/api/function" && body.componentPath != null && body.componentPath !== "") {
+      if (typeof body.componentPath !== "string") throw new HttpError(400, "BadRequest", "`componentPath` must be a string");
+      if (!caller.admin) throw new HttpError(403, "BadAdminKey", "Calling a component's function (componentPath) needs the admin key");
+      componentPath = body.componentPath;
+    }
   } else {
     throw new HttpError(404, "NotFound", `No route for POST ${path}`);
   }
   const args = jsonToConvex(argsJson);
   if (typeof args !== "object" || args === null || Array.isArray(args)) throw new HttpError(400, "BadRequest", "`args` must be an object");
-  const { status, body: out } = await runFunction(deps, caller, udfPath, kind, args as Record<string, Value>);
+  const { status, body: out } = await runFunction(deps, caller, udfPath, kind, args as Record<string, Value>, componentPath);
   sendJson(res, status, out);
 }
 

@@ -96,6 +96,32 @@ describe("local backend with a component", () => {
     expect(await http.query(value, { name: "ws" })).toBe(6);
   });
 
+  it("calls a component's functions, internal included, through /api/function with componentPath and the admin key only", async () => {
+    const admin = `Convex ${backend.adminKey}`;
+    // The body `ConvexHttpClient.function` (behind `npx convex run --component counter …`) sends.
+    const call = async (endpoint: string, componentPath: string | undefined, path: string, args: object, authorization?: string) => {
+      const res = await fetch(`${backend.url}${endpoint}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ componentPath, path, args: endpoint === "/api/function" ? args : [args], format: "json" }),
+      });
+      return { status: res.status, body: (await res.json()) as { status?: string; value?: unknown; errorMessage?: string } };
+    };
+    expect(await call("/api/function", "counter", "lib:add", { name: "admin", amount: 2 }, admin)).toEqual({ status: 200, body: expect.objectContaining({ status: "success", value: 2 }) as unknown });
+    // `current` is internal to the component.
+    expect((await call("/api/function", "counter", "lib:current", { name: "admin" }, admin)).body).toMatchObject({ status: "success", value: { name: "admin", value: 2 } });
+    expect(await new ConvexHttpClient(backend.url).query(value, { name: "admin" })).toBe(2);
+    // Without the admin key: refused, and nothing ran.
+    expect((await call("/api/function", "counter", "lib:add", { name: "admin", amount: 1 })).status).toBe(403);
+    expect(await new ConvexHttpClient(backend.url).query(value, { name: "admin" })).toBe(2);
+    // The app has no `lib` module; an unknown component has no functions.
+    for (const componentPath of [undefined, "nope"]) {
+      expect(await call("/api/function", componentPath, "lib:get", { name: "admin" }, admin)).toEqual({ status: 560, body: expect.objectContaining({ errorMessage: expect.stringMatching(/Could not find public function for 'lib:get'/) as unknown }) as unknown });
+    }
+    // Only /api/function reads componentPath, as on a deployment: elsewhere the path is the app's.
+    expect((await call("/api/query", "counter", "lib:get", { name: "admin" }, admin)).status).toBe(560);
+  });
+
   it("lists the app's and the component's crons.ts jobs, each named by its component", async () => {
     const jobs = (await (await fetch(`${backend.url}/_local/crons`)).json()) as Record<string, unknown>[];
     expect(jobs).toEqual([
