@@ -19,7 +19,7 @@ import {
   customMutation,
   customQuery,
 } from "convex-helpers/server/customFunctions";
-import { fail } from "./billing/model/errors";
+import { fail, failAccountNotSetUp } from "./billing/model/errors";
 import { internal } from "./_generated/api";
 import { action, mutation, query } from "./_generated/server";
 import { getCaller, requireCaller } from "./model/auth";
@@ -42,7 +42,7 @@ export const callerAction = customAction(
     // than the "not set up yet" answer.
     if (!(await ctx.auth.getUserIdentity())) fail("UNAUTHENTICATED", "Sign in to continue.");
     const ownerKey: string | null = await ctx.runQuery(internal.users.callerOwnerKey, {});
-    if (ownerKey === null) fail("NOT_FOUND", "Your account is still being set up. Try again in a moment.");
+    if (ownerKey === null) failAccountNotSetUp();
     return { ownerKey };
   }),
 );

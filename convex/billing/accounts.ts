@@ -26,6 +26,7 @@ import {
 } from "./model/billingModel";
 import { planChangeState as planChangeStateModel, vPlanChangeState } from "./model/planChanges";
 import { upsertPrice as upsertPriceModel, vPriceRecord } from "./model/prices";
+import { vTier } from "./model/validators";
 
 /**
  * Creates the account for `ownerKey` (free tier, this UTC month's free
@@ -55,8 +56,8 @@ export const get = query({
     v.null(),
     v.object({
       _id: v.id("billingAccounts"),
-      tier: v.string(),
-      tierOverride: v.union(v.string(), v.null()),
+      tier: vTier,
+      tierOverride: v.union(vTier, v.null()),
       stripeCustomerId: v.union(v.string(), v.null()),
       graceEndsAt: v.union(v.number(), v.null()),
     }),

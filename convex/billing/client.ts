@@ -33,7 +33,7 @@
 import { httpActionGeneric, type HttpRouter } from "convex/server";
 import type { ComponentApi } from "./_generated/component";
 import { errorMessage } from "./model/errors";
-import { customerIdOfEvent } from "./model/stripeShapes";
+import { deliveryOf } from "./model/stripeShapes";
 import { WEBHOOK_MAX_BODY_BYTES, byteLength, parseWebhookSecrets, verifyStripeDelivery } from "./model/stripeWebhook";
 
 export type RegisterRoutesOptions = {
@@ -73,15 +73,7 @@ export function registerRoutes(http: HttpRouter, component: ComponentApi, option
       return textResponse(verified.status, verified.reason);
     }
     const event = verified.event;
-    const input = {
-      eventId: event.id,
-      type: event.type,
-      apiVersion: event.api_version ?? undefined,
-      livemode: event.livemode,
-      eventCreated: event.created,
-      payload: body,
-      stripeCustomerId: customerIdOfEvent(event),
-    };
+    const input = deliveryOf(event, body);
     try {
       await ctx.runMutation(component.webhooks.receive, input);
     } catch (applyError) {

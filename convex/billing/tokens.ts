@@ -11,7 +11,7 @@ import { paginator } from "convex-helpers/server/pagination";
 import { internal } from "./_generated/api";
 import { internalMutation, mutation, query } from "./_generated/server";
 import { accountByOwnerKey } from "./model/accounts";
-import { fail } from "./model/errors";
+import { failAccountNotSetUp } from "./model/errors";
 import * as ledger from "./model/ledger";
 import schema from "./schema";
 import {
@@ -76,7 +76,7 @@ export const consume = mutation({
   returns: vConsumeResult,
   handler: async (ctx, { ownerKey, ...args }) => {
     const account = await accountByOwnerKey(ctx, ownerKey);
-    if (!account) fail("NOT_FOUND", "Your account is still being set up. Try again in a moment.");
+    if (!account) failAccountNotSetUp();
     return await consumeForAccount(ctx, account, args);
   },
 });

@@ -23,6 +23,7 @@ import { internal } from "./_generated/api";
 import { internalMutation, mutation, query } from "./_generated/server";
 import { BILLING_CONFIG } from "./model/plans";
 import { configuredMode } from "./model/stripeClient";
+import { modeMismatch } from "./model/stripeShapes";
 import { vWebhookEventStatus } from "./model/validators";
 import { applyQueuedEvent, receiveEvent, recordEventForRetry } from "./model/webhookPipeline";
 import {
@@ -43,9 +44,7 @@ const { ignoreReason: _ignoreReason, ...vDeliveryFields } = vEventInput.fields;
 
 /** The input with `ignoreReason` set when the event's livemode is not the configured key's. */
 function withMode(input: Omit<EventInput, "ignoreReason">): EventInput {
-  const mode = configuredMode();
-  const eventMode = input.livemode ? "live" : "test";
-  return { ...input, ignoreReason: eventMode === mode ? undefined : `${eventMode} event on a ${mode}-mode deployment` };
+  return { ...input, ignoreReason: modeMismatch(input.livemode, configuredMode()) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { UserIdentity } from "convex/server";
-import { fail } from "../billing/model/errors";
+import { fail, failAccountNotSetUp } from "../billing/model/errors";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
 
@@ -43,6 +43,6 @@ export async function requireCaller(ctx: QueryCtx): Promise<Caller> {
   const identity = await ctx.auth.getUserIdentity();
   if (!identity) fail("UNAUTHENTICATED", "Sign in to continue.");
   const caller = await getCaller(ctx);
-  if (!caller) fail("NOT_FOUND", "Your account is still being set up. Try again in a moment.");
+  if (!caller) failAccountNotSetUp();
   return caller;
 }

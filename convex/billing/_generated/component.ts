@@ -44,8 +44,9 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           _id: string;
           graceEndsAt: number | null;
           stripeCustomerId: string | null;
-          tier: string;
-          tierOverride: string | null;
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+          tierOverride:
+            "free" | "starter" | "pro" | "elite" | "internal" | null;
         },
         Name
       >;

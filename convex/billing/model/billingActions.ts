@@ -36,7 +36,7 @@ import { internal } from "../_generated/api";
 import type { Id } from "../_generated/dataModel";
 import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
-import { fail } from "./errors";
+import { fail, failAccountNotSetUp } from "./errors";
 import { PLANS, TOKEN_PACKS, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
 import {
   getStripe,
@@ -92,7 +92,7 @@ export function timeBucket(bucketMs: number): number {
  */
 export async function requireAccount(ctx: ActionCtx, ownerKey: string): Promise<CallerAccount> {
   const account = await ctx.runQuery(internal.accounts.forActions, { ownerKey });
-  if (!account) fail("NOT_FOUND", "Your account is still being set up. Try again in a moment.");
+  if (!account) failAccountNotSetUp();
   return account;
 }
 

@@ -43,6 +43,14 @@ export function fail(code: ErrorCode, message: string, extra: Omit<BillingErrorD
   throw new ConvexError<BillingErrorData>({ code, message, ...extra });
 }
 
+/**
+ * Throws `NOT_FOUND` for a signed-in caller whose account does not exist yet
+ * (the app's sign-in has not stored the user, or `accounts.ensure` has not run).
+ */
+export function failAccountNotSetUp(): never {
+  fail("NOT_FOUND", "Your account is still being set up. Try again in a moment.");
+}
+
 /** True when `error` is a `ConvexError` thrown by `fail` (optionally with `code`). */
 export function isBillingError(error: unknown, code?: ErrorCode): error is ConvexError<BillingErrorData> {
   if (!(error instanceof ConvexError)) return false;

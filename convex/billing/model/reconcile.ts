@@ -17,7 +17,7 @@ import type Stripe from "stripe";
 import { internal } from "../_generated/api";
 import type { ActionCtx } from "../_generated/server";
 import { RECONCILED_EVENT_TYPES } from "./stripeEventHandlers";
-import { customerIdOfEvent } from "./stripeShapes";
+import { deliveryOf, modeMismatch } from "./stripeShapes";
 import { WEBHOOK_MAX_BODY_BYTES, byteLength, type StripeMode } from "./stripeWebhook";
 import type { EventInput } from "./webhookQueue";
 
@@ -79,17 +79,7 @@ export function reconcileWindow(nowSeconds: number, sinceSeconds?: number): Reco
  * returned it, which is the account's default API version rendering.
  */
 export function enqueueInputOf(event: Stripe.Event, mode: StripeMode): EventInput {
-  const eventMode: StripeMode = event.livemode ? "live" : "test";
-  return {
-    eventId: event.id,
-    type: event.type,
-    apiVersion: event.api_version ?? undefined,
-    livemode: event.livemode,
-    eventCreated: event.created,
-    payload: JSON.stringify(event),
-    stripeCustomerId: customerIdOfEvent(event),
-    ignoreReason: eventMode === mode ? undefined : `${eventMode} event on a ${mode}-mode deployment`,
-  };
+  return { ...deliveryOf(event, JSON.stringify(event)), ignoreReason: modeMismatch(event.livemode, mode) };
 }
 
 /** Whether the endpoint would have refused this payload as too large (413). */

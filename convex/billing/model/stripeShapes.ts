@@ -38,6 +38,33 @@ export function customerIdOfEvent(event: Pick<Stripe.Event, "data">): string | u
   return stripeIdOf(object.customer ?? undefined);
 }
 
+/**
+ * The fields the event queue records for a delivery (`webhooks.receive`'s
+ * args): `payload` is the raw JSON as received, or the API's rendering for an
+ * event fetched by reconciliation. Times are Stripe seconds.
+ */
+export function deliveryOf(event: Stripe.Event, payload: string) {
+  return {
+    eventId: event.id,
+    type: event.type,
+    apiVersion: event.api_version ?? undefined,
+    livemode: event.livemode,
+    eventCreated: event.created,
+    payload,
+    stripeCustomerId: customerIdOfEvent(event),
+  };
+}
+
+/**
+ * Why an event of the other mode than the deployment's key is ignored
+ * (`"test event on a live-mode deployment"`), or undefined when they match:
+ * test events never change live data, nor live events test data.
+ */
+export function modeMismatch(livemode: boolean | undefined, mode: "live" | "test"): string | undefined {
+  const eventMode = livemode ? "live" : "test";
+  return eventMode === mode ? undefined : `${eventMode} event on a ${mode}-mode deployment`;
+}
+
 /** `data.previous_attributes.status` of an update event, when the update changed the status. */
 export function previousStatusOf(event: Pick<Stripe.Event, "data">): string | undefined {
   const previous = (event.data as { previous_attributes?: { status?: unknown } }).previous_attributes;
