@@ -9,15 +9,26 @@ import { paginationOptsValidator, paginationResultValidator } from "convex/serve
 import { v } from "convex/values";
 import { components } from "./_generated/api";
 import { callerMutation, callerQuery } from "./functions";
-import { EMPTY_PAGE, vBalanceView, vCheckResult, vConsumeResult, vHistoryEntry } from "./billing/model/tokens";
+import {
+  EMPTY_PAGE,
+  vBalanceView,
+  vCheckResult,
+  vConsumeResult,
+  vGrantView,
+  vHistoryEntry,
+  vReleaseResult,
+  vSettleResult,
+} from "./billing/model/tokens";
+import { vHoldStatus } from "./billing/model/validators";
 import { vComplexity } from "./billing/model/validators";
 
 /** A ledger row as the client sees it: its id is the component's, a string here. */
 const vLedgerRow = v.object({ ...vHistoryEntry.fields, _id: v.string() });
 
 /**
- * The caller's tokens: `{ allowance, purchased, used, remaining, periodEnd }`
- * (`periodEnd` in ms, `null` before any period), or `null` when signed out.
+ * The caller's tokens: `{ allowance, purchased, used, held, remaining,
+ * periodEnd }` (`periodEnd` in ms, `null` before any period; `held` reserved
+ * by running jobs), or `null` when signed out.
  */
 export const balance = callerQuery({
   args: {},
@@ -56,7 +67,8 @@ export const consume = callerMutation({
 
 /**
  * The caller's ledger, newest first, paginated (at most 100 rows a page):
- * `{ _id, _creationTime, amount, reason, sourceKey, balanceAfter, feature?, note? }`.
+ * `{ _id, _creationTime, amount, reason, sourceKey, balanceAfter, feature?,
+ * note?, drawnFrom? }` (`drawnFrom`: the grants a debit drew on).
  * Signed out: an empty, finished page.
  */
 export const history = callerQuery({
@@ -66,4 +78,73 @@ export const history = callerQuery({
     ctx.caller
       ? await ctx.runQuery(components.billing.tokens.history, { ownerKey: ctx.caller.ownerKey, ...args })
       : EMPTY_PAGE,
+});
+
+/**
+ * The caller's active grants in draw order (what their balance is made of,
+ * with expiries): `{ grantId, category, amount, remaining, startsAt,
+ * expiresAt, priority, note? }[]`, times in ms. Signed out: empty.
+ */
+export const grants = callerQuery({
+  args: {},
+  returns: v.array(vGrantView),
+  handler: async (ctx) =>
+    ctx.caller ? await ctx.runQuery(components.billing.tokens.grants, { ownerKey: ctx.caller.ownerKey }) : [],
+});
+
+/** A hold as the client sees it: its id is the component's, a string here. */
+const vClientHold = v.object({
+  holdId: v.string(),
+  status: vHoldStatus,
+  amount: v.number(),
+  expiresAt: v.number(),
+  remaining: v.number(),
+  duplicate: v.boolean(),
+});
+
+/**
+ * Reserves one run of `feature` at `complexity` for the caller, at the
+ * feature's catalogue price (the client cannot name its own estimate), for
+ * `ttlMs` (10 s – 24 h, default 10 min). The same `idempotencyKey` returns
+ * the same hold. Returns `{ holdId, status, amount, expiresAt, remaining,
+ * duplicate }`. Throws `UNAUTHENTICATED`, `TIER_REQUIRED` (`tier`),
+ * `INSUFFICIENT_TOKENS` (`required`, `available`), `INVALID_ARGUMENT`.
+ */
+export const reserve = callerMutation({
+  args: {
+    feature: v.string(),
+    complexity: v.optional(vComplexity),
+    idempotencyKey: v.string(),
+    ttlMs: v.optional(v.number()),
+  },
+  returns: vClientHold,
+  handler: async (ctx, args) =>
+    await ctx.runMutation(components.billing.tokens.reserve, { ownerKey: ctx.caller.ownerKey, ...args }),
+});
+
+/**
+ * Settles the caller's hold at what was reserved (the client cannot name a
+ * smaller amount; server code settles actual usage through the component).
+ * A repeat returns the first result with `duplicate: true`. Returns
+ * `{ charged, returned, shortfall, remaining, duplicate }`. Throws
+ * `UNAUTHENTICATED`, `NOT_FOUND` (not the caller's hold), `HOLD_CLOSED`.
+ */
+export const settle = callerMutation({
+  args: { holdId: v.string() },
+  returns: vSettleResult,
+  handler: async (ctx, { holdId }) =>
+    await ctx.runMutation(components.billing.tokens.settle, { ownerKey: ctx.caller.ownerKey, holdId }),
+});
+
+/**
+ * Releases the caller's hold (the run failed): everything reserved goes
+ * back. Returns `{ returned, remaining, duplicate }`. Throws
+ * `UNAUTHENTICATED`, `NOT_FOUND` (not the caller's hold), `HOLD_CLOSED`
+ * (already settled).
+ */
+export const release = callerMutation({
+  args: { holdId: v.string() },
+  returns: vReleaseResult,
+  handler: async (ctx, { holdId }) =>
+    await ctx.runMutation(components.billing.tokens.release, { ownerKey: ctx.caller.ownerKey, holdId }),
 });

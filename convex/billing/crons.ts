@@ -16,6 +16,12 @@ const crons = cronJobs();
 // (its paid period ended) is renewed within the hour; idempotent per month.
 crons.hourly("reset free-tier tokens", { minuteUTC: 7 }, internal.tokens.resetFreeTier, {});
 crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.accounts.expireGracePeriods, {});
+// Token grants past their expiry (promotions, expiring packs) leave the balance; bounded batches.
+crons.interval("expire token grants", { minutes: 5 }, internal.tokens.expireGrants, {});
+// Holds neither settled nor released within their TTL give their tokens back.
+crons.interval("release expired token holds", { minutes: 1 }, internal.tokens.expireHolds, {});
+// The ledger invariant (balance = ledger = active grants) on every account; drift is recorded.
+crons.daily("audit token balances", { hourUTC: 4, minuteUTC: 17 }, internal.tokens.auditBalances, {});
 // Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).
 crons.interval("sweep webhook retries", { minutes: 1 }, internal.webhooks.sweepRetries, {});
 // Raw payloads of Stripe events settled over 30 days ago (the event rows stay); bounded batches.

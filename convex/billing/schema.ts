@@ -2,6 +2,10 @@ import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
 import {
   vComplexity,
+  vDraw,
+  vGrantCategory,
+  vGrantStatus,
+  vHoldStatus,
   vInterval,
   vInvoiceStatus,
   vLedgerReason,
@@ -157,18 +161,35 @@ export default defineSchema({
     .index("by_stripeInvoiceId", ["stripeInvoiceId"])
     .index("by_accountId_and_createdAt", ["accountId", "createdAt"]),
 
-  // One row per account: the O(1) token balance. Written only through the
-  // ledger helpers in `model/ledger.ts`. Read by `tokens.balance` / `check`.
+  // One row per account: the O(1) token balance and this period's counters.
+  // Written only through the ledger helpers in `model/ledger.ts`. Read by
+  // `tokens.balance` / `check` and every debit.
   tokenBalances: defineTable({
     accountId: v.id("billingAccounts"),
-    /** Allowance granted for the current period. */
+    /** Allowance granted for the current period (its plan-allowance grant, after plan changes and corrections). */
     allowance: v.number(),
-    /** Purchased and granted tokens that carry across periods. */
+    /**
+     * Tokens from grants other than the plan allowance (purchased, promotional,
+     * admin, rollover): what was left of them when the period started, plus
+     * those granted since, less what expired or was removed since.
+     */
     purchased: v.number(),
-    /** Tokens consumed this period (drawn from the allowance first). */
+    /** Tokens consumed this period, from any grant (settled holds count what they charged). */
     used: v.number(),
-    /** allowance + purchased − used; equals the sum of the account's ledger. */
+    /** Tokens reserved by open holds; absent on rows written before holds (0). */
+    held: v.optional(v.number()),
+    /**
+     * Spendable tokens: allowance + purchased − used − held. Equals the sum
+     * of the account's ledger and the sum of its active grants' `remaining`.
+     */
     balance: v.number(),
+    /** The current period's plan-allowance grant. */
+    allowanceGrantId: v.optional(v.id("tokenGrants")),
+    /**
+     * 1 once the account's tokens live in `tokenGrants`; absent on rows
+     * written before grants, which `ensureBalance` converts on first write.
+     */
+    grantsVersion: v.optional(v.literal(1)),
     /**
      * The window the allowance belongs to: `free:2026-11` (free and override
      * accounts, UTC months) or `window:<start ms>` (subscribers, monthly
@@ -220,6 +241,85 @@ export default defineSchema({
     frozenTime: v.number(),
   }).index("by_clockId", ["clockId"]),
 
+  // Every credit as a grant: where tokens came from, what is left of them and
+  // when they expire. Written only by `model/grants.ts` (through the ledger
+  // helpers). Read by every debit, in the fixed draw order of the index
+  // below (only `active` grants, so expired and spent grants never slow a
+  // debit), by the expiry sweep (`by_lapsesAt`) and by the usage views.
+  tokenGrants: defineTable({
+    accountId: v.id("billingAccounts"),
+    category: vGrantCategory,
+    /** Tokens granted (a plan allowance moves with plan changes). */
+    amount: v.number(),
+    /** Tokens not yet drawn; 0 once depleted or expired. */
+    remaining: v.number(),
+    status: vGrantStatus,
+    /** When it was granted (ms). */
+    startsAt: v.number(),
+    /** When it expires (ms); absent = never. A plan allowance's is its period end. */
+    expiresAt: v.optional(v.number()),
+    /**
+     * When the expiry sweep expires it (ms): `expiresAt` for every category
+     * but the plan allowance, which the next period's grant replaces instead
+     * (`ledger.startPeriod`). Cleared once expired, so the sweep's index
+     * holds only grants still to expire.
+     */
+    lapsesAt: v.optional(v.number()),
+    /** Draw order, first key: lower is drawn first (`DEFAULT_GRANT_PRIORITY`). */
+    priority: v.number(),
+    /** Draw order, second key: `expiresAt`, or `NEVER_EXPIRES` when it never does. */
+    drawExpiresAt: v.number(),
+    /** Draw order, third key: 0 for free tokens (promotional, admin), 1 for paid ones. */
+    drawClass: v.union(v.literal(0), v.literal(1)),
+    /** The ledger key of the movement that created it. */
+    sourceKey: v.string(),
+    note: v.optional(v.string()),
+  })
+    .index("by_accountId_and_status_and_priority_and_drawExpiresAt_and_drawClass", [
+      "accountId",
+      "status",
+      "priority",
+      "drawExpiresAt",
+      "drawClass",
+    ])
+    .index("by_lapsesAt", ["lapsesAt"]),
+
+  // Tokens reserved for a job: `tokens.reserve` opens one, `settle`,
+  // `release` and the hold cron close it. Written only by `model/holds.ts`.
+  // Read by those and `tokens.holds`.
+  tokenHolds: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** The ledger key of the reserve (`hold:<idempotencyKey>`), unique per account. */
+    sourceKey: v.string(),
+    feature: v.string(),
+    complexity: v.optional(vComplexity),
+    /** Tokens reserved. */
+    amount: v.number(),
+    /** The grants the reserve drew on, in draw order; returns go back to them. */
+    drawnFrom: v.array(vDraw),
+    status: vHoldStatus,
+    /** When the hold cron releases it if still open (ms). */
+    expiresAt: v.number(),
+    /** Settled: tokens charged (may exceed `amount`, see `holds.settle`). */
+    charged: v.optional(v.number()),
+    /** Settled: tokens the job used that the balance could not cover (block policy). */
+    shortfall: v.optional(v.number()),
+    /** When it was settled, released or expired (ms). */
+    closedAt: v.optional(v.number()),
+  })
+    .index("by_accountId_and_sourceKey", ["accountId", "sourceKey"])
+    .index("by_status_and_expiresAt", ["status", "expiresAt"]),
+
+  // Accounts the daily audit (`tokens.auditBalances`) found inconsistent:
+  // one row per account per run. Written only by that cron; read by
+  // operators (`tokens.drift`).
+  tokenDrift: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** When the audit ran (ms). */
+    detectedAt: v.number(),
+    problems: v.array(v.string()),
+  }).index("by_detectedAt", ["detectedAt"]),
+
   // Every token movement. Appended only by `model/ledger.ts`. Read by
   // `tokens.history` and the invariant check.
   tokenLedger: defineTable({
@@ -233,6 +333,10 @@ export default defineSchema({
     feature: v.optional(v.string()),
     complexity: v.optional(vComplexity),
     note: v.optional(v.string()),
+    /** A grant's row: the grant it created (or expired). */
+    grantId: v.optional(v.id("tokenGrants")),
+    /** A debit's row: the grants it drew on, in draw order (a return: the grants credited). */
+    drawnFrom: v.optional(v.array(vDraw)),
   })
     // History is read newest-first by `_creationTime`; idempotency looks up by key.
     // eslint-disable-next-line @convex-dev/no-duplicate-indexes

@@ -12,6 +12,8 @@ import { internal } from "./_generated/api";
 import { internalMutation, mutation, query } from "./_generated/server";
 import { accountByOwnerKey } from "./model/accounts";
 import { failAccountNotSetUp } from "./model/errors";
+import { activeGrants } from "./model/grants";
+import * as holds from "./model/holds";
 import * as ledger from "./model/ledger";
 import schema from "./schema";
 import {
@@ -19,6 +21,14 @@ import {
   consumeForAccount,
   EMPTY_PAGE,
   FREE_RESET_BATCH_SIZE,
+  grantCategories,
+  MAX_GRANTS_LISTED,
+  reserveForAccount,
+  toGrantView,
+  vGrantView,
+  vHoldView,
+  vReleaseResult,
+  vSettleResult,
   MAX_HISTORY_PAGE,
   operatorGrant,
   resetFreeTierBatch,
@@ -83,7 +93,9 @@ export const consume = mutation({
 
 /**
  * The account's ledger, newest first, paginated (at most 100 rows a page):
- * `{ _id, _creationTime, amount, reason, sourceKey, balanceAfter, feature?, note? }`.
+ * `{ _id, _creationTime, amount, reason, sourceKey, balanceAfter, feature?,
+ * note?, drawnFrom? }`, `drawnFrom` naming the grants (id, tokens,
+ * category) a debit drew on or a return credited.
  * No account for `ownerKey`: an empty, finished page. Paged with
  * convex-helpers `paginator` (components cannot use `.paginate()`); a page
  * ends where `paginationOpts.endCursor` says when given.
@@ -101,7 +113,8 @@ export const history = query({
       .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
       .order("desc")
       .paginate({ ...args.paginationOpts, numItems });
-    return { ...result, page: result.page.map(toHistoryEntry) };
+    const categories = await grantCategories(ctx, result.page);
+    return { ...result, page: result.page.map((row) => toHistoryEntry(row, categories)) };
   },
 });
 
@@ -110,7 +123,9 @@ export const history = query({
  * tokens:grant '{…}'`, or an app's staff function): `amount` is a
  * non-zero integer (negative removes tokens but never below zero), `reason`
  * is required and stored as the ledger note, `idempotencyKey` makes a repeat
- * a no-op. Returns `{ applied, balance, sourceKey }`.
+ * a no-op. A positive grant may be `promotional` and may carry `expiresAt`
+ * (ms) and `priority`. Returns `{ applied, balance, sourceKey }`; errors as
+ * `operatorGrant` in `model/tokens.ts`.
  */
 export const grant = mutation({
   args: {
@@ -118,14 +133,21 @@ export const grant = mutation({
     amount: v.number(),
     reason: v.string(),
     idempotencyKey: v.optional(v.string()),
+    /** `promotional` records a `promotional_grant` (drawn before paid tokens); default `admin`. */
+    category: v.optional(v.union(v.literal("admin"), v.literal("promotional"))),
+    /** ms; absent = never expires. */
+    expiresAt: v.optional(v.number()),
+    /** Draw priority, lower first (default 100). */
+    priority: v.optional(v.number()),
   },
   returns: v.object({ applied: v.boolean(), balance: v.number(), sourceKey: v.string() }),
   handler: async (ctx, args) => await operatorGrant(ctx, args),
 });
 
 /**
- * Audits one account: balance equals the ledger's sum, every row's
- * `balanceAfter` matches the running sum, allowance/purchased/used agree.
+ * Audits one account: balance equals the ledger's sum and its active
+ * grants' remaining, every row's `balanceAfter` matches the running sum,
+ * allowance/purchased/used/held agree.
  */
 export const checkInvariant = query({
   args: { accountId: v.id("billingAccounts") },
@@ -133,6 +155,7 @@ export const checkInvariant = query({
     ok: v.boolean(),
     balance: v.number(),
     ledgerSum: v.number(),
+    grantsSum: v.number(),
     entries: v.number(),
     problems: v.array(v.string()),
   }),
@@ -175,5 +198,172 @@ export const resetFreeTier = internalMutation({
       skippedPaid: batch.skippedPaid,
       isDone: batch.isDone,
     };
+  },
+});
+
+/**
+ * The account's active grants in draw order (at most 100): `{ grantId,
+ * category, amount, remaining, startsAt, expiresAt, priority, note? }`,
+ * times in ms, `expiresAt` null when it never expires. Empty when
+ * `ownerKey` has no account.
+ */
+export const grants = query({
+  args: { ownerKey: v.string() },
+  returns: v.array(vGrantView),
+  handler: async (ctx, { ownerKey }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) return [];
+    return (await activeGrants(ctx, account._id, MAX_GRANTS_LISTED)).map(toGrantView);
+  },
+});
+
+/**
+ * Reserves tokens for a run of `feature` (see `model/holds.ts`): they leave
+ * the spendable balance at once. `estimate` defaults to the feature's price
+ * at `complexity`; an app passes its own only from server code it trusts.
+ * `ttlMs` (10 s – 24 h, default 10 min) is how long until the hold cron
+ * returns the tokens if the hold is neither settled nor released. The same
+ * `idempotencyKey` returns the same hold (`duplicate: true`).
+ * Returns `{ holdId, status, amount, expiresAt, remaining, duplicate }`.
+ * Throws `NOT_FOUND` (no account), `TIER_REQUIRED` (`tier`),
+ * `INSUFFICIENT_TOKENS` (`required`, `available`), `INVALID_ARGUMENT`.
+ */
+export const reserve = mutation({
+  args: {
+    ownerKey: v.string(),
+    feature: v.string(),
+    complexity: v.optional(vComplexity),
+    estimate: v.optional(v.number()),
+    idempotencyKey: v.string(),
+    ttlMs: v.optional(v.number()),
+  },
+  returns: vHoldView,
+  handler: async (ctx, { ownerKey, ...args }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) failAccountNotSetUp();
+    return await reserveForAccount(ctx, account, args);
+  },
+});
+
+/**
+ * Settles a hold at `actual` tokens (default: what was reserved), exactly
+ * once: less returns the rest, more draws the extra if the balance covers
+ * it (the rest is `shortfall`, not charged). A repeat returns the first
+ * result with `duplicate: true`. An expired hold is charged afresh.
+ * Returns `{ charged, returned, shortfall, remaining, duplicate }`.
+ * Throws `NOT_FOUND` (no account, or not this account's hold),
+ * `HOLD_CLOSED` (released), `INVALID_ARGUMENT`.
+ */
+export const settle = mutation({
+  args: { ownerKey: v.string(), holdId: v.string(), actual: v.optional(v.number()) },
+  returns: vSettleResult,
+  handler: async (ctx, { ownerKey, holdId, actual }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) failAccountNotSetUp();
+    return await holds.settle(ctx, await holds.requireHold(ctx, account._id, holdId), actual);
+  },
+});
+
+/**
+ * Releases a hold: everything reserved goes back (to grants that have not
+ * expired since). A repeat, or a hold already expired, returns
+ * `duplicate: true`. Returns `{ returned, remaining, duplicate }`.
+ * Throws `NOT_FOUND`, `HOLD_CLOSED` (already settled).
+ */
+export const release = mutation({
+  args: { ownerKey: v.string(), holdId: v.string() },
+  returns: vReleaseResult,
+  handler: async (ctx, { ownerKey, holdId }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) failAccountNotSetUp();
+    return await holds.release(ctx, await holds.requireHold(ctx, account._id, holdId));
+  },
+});
+
+/** Grants the expiry sweep handles per mutation: 2 reads, 3 writes and 2 index ranges each. */
+export const GRANT_EXPIRY_BATCH_SIZE = 400;
+/** Holds the hold cron releases per mutation: a few reads and writes per drawn grant each. */
+export const HOLD_EXPIRY_BATCH_SIZE = 200;
+/** Balances the daily audit checks per mutation: 3 index ranges and a few reads each. */
+export const AUDIT_BATCH_SIZE = 200;
+
+/**
+ * Cron: expires grants past their `lapsesAt` (`grant_expire` ledger rows),
+ * `GRANT_EXPIRY_BATCH_SIZE` per run, scheduling itself while more are due.
+ */
+export const expireGrants = internalMutation({
+  args: {},
+  returns: v.object({ expired: v.number(), tokens: v.number(), more: v.boolean() }),
+  handler: async (ctx) => {
+    const now = Date.now();
+    const due = await ctx.db
+      .query("tokenGrants")
+      .withIndex("by_lapsesAt", (q) => q.gte("lapsesAt", 0).lte("lapsesAt", now))
+      .take(GRANT_EXPIRY_BATCH_SIZE);
+    let tokens = 0;
+    for (const grant of due) tokens += await ledger.expireLapsedGrant(ctx, grant);
+    const more = due.length === GRANT_EXPIRY_BATCH_SIZE;
+    if (more) await ctx.scheduler.runAfter(0, internal.tokens.expireGrants, {});
+    return { expired: due.length, tokens, more };
+  },
+});
+
+/**
+ * Cron: releases holds still open after their TTL (status `expired`),
+ * `HOLD_EXPIRY_BATCH_SIZE` per run, scheduling itself while more are due.
+ */
+export const expireHolds = internalMutation({
+  args: {},
+  returns: v.object({ released: v.number(), more: v.boolean() }),
+  handler: async (ctx) => {
+    const due = await ctx.db
+      .query("tokenHolds")
+      .withIndex("by_status_and_expiresAt", (q) => q.eq("status", "open").lte("expiresAt", Date.now()))
+      .take(HOLD_EXPIRY_BATCH_SIZE);
+    for (const hold of due) await holds.release(ctx, hold, "expired");
+    const more = due.length === HOLD_EXPIRY_BATCH_SIZE;
+    if (more) await ctx.scheduler.runAfter(0, internal.tokens.expireHolds, {});
+    return { released: due.length, more };
+  },
+});
+
+/**
+ * Cron (daily): audits every balance in batches (`ledger.auditBalanceRow`:
+ * counters agree, balance = active grants' remaining = the latest ledger
+ * row's `balanceAfter`) and records each account that drifted in
+ * `tokenDrift`, logged as an error. `now` (ms) is fixed by the first batch.
+ */
+export const auditBalances = internalMutation({
+  args: { cursor: v.optional(v.string()), now: v.optional(v.number()) },
+  returns: v.object({ checked: v.number(), drifted: v.number(), isDone: v.boolean() }),
+  handler: async (ctx, args) => {
+    const now = args.now ?? Date.now();
+    const page = await paginator(ctx.db, schema)
+      .query("tokenBalances")
+      .paginate({ cursor: args.cursor ?? null, numItems: AUDIT_BATCH_SIZE });
+    let drifted = 0;
+    for (const row of page.page) {
+      const { problems } = await ledger.auditBalanceRow(ctx, row, { latestEntry: true });
+      if (problems.length === 0) continue;
+      drifted += 1;
+      console.error(`token balance drift on account ${row.accountId}: ${problems.join("; ")}`);
+      await ctx.db.insert("tokenDrift", { accountId: row.accountId, detectedAt: now, problems });
+    }
+    if (!page.isDone) await ctx.scheduler.runAfter(0, internal.tokens.auditBalances, { cursor: page.continueCursor, now });
+    return { checked: page.page.length, drifted, isDone: page.isDone };
+  },
+});
+
+/**
+ * Operators: accounts the daily audit found drifting, newest first (at
+ * most `limit`, default 50, up to 200): `{ accountId, detectedAt, problems }`.
+ */
+export const drift = query({
+  args: { limit: v.optional(v.number()) },
+  returns: v.array(v.object({ accountId: v.id("billingAccounts"), detectedAt: v.number(), problems: v.array(v.string()) })),
+  handler: async (ctx, args) => {
+    const limit = Math.min(Math.max(1, Math.floor(args.limit ?? 50)), 200);
+    const rows = await ctx.db.query("tokenDrift").withIndex("by_detectedAt").order("desc").take(limit);
+    return rows.map((r) => ({ accountId: r.accountId, detectedAt: r.detectedAt, problems: r.problems }));
   },
 });

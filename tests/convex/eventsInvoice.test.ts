@@ -22,6 +22,7 @@ import {
   type TestConvex,
 } from "./fixtures/webhookHarness";
 import { runInBilling } from "../lib/billingComponent";
+import { consume } from "../../convex/billing/model/ledger";
 import { makeTest } from "./setup";
 
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -149,15 +150,8 @@ describe("invoice events", () => {
 
   test("a renewal (subscription_cycle) starts a new period and expires the unused allowance", async () => {
     await send(subscriptionCreated(), event("invoice.paid", inv(), { created: T0 + 2 }));
-    await runInBilling(t, async (ctx) => {
-      const row = await ctx.db
-        .query("tokenBalances")
-        .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
-        .unique();
-      // 40 tokens used during the first period.
-      await ctx.db.patch("tokenBalances", row!._id, { used: 40, balance: 110 });
-      await ctx.db.insert("tokenLedger", { accountId, amount: -40, reason: "consume", sourceKey: "use1", balanceAfter: 110 });
-    });
+    // 40 tokens used during the first period.
+    await runInBilling(t, async (ctx) => await consume(ctx, accountId, { sourceKey: "use1", cost: 40, feature: "chat" }));
     const renewal = inv({
       id: "in_renewal",
       billingReason: "subscription_cycle",

@@ -246,6 +246,7 @@ describe("ledger.checkInvariant", () => {
       ok: true,
       balance: 0,
       ledgerSum: 0,
+      grantsSum: 0,
       entries: 0,
       problems: [],
     });

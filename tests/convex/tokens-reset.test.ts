@@ -178,6 +178,7 @@ describe("tokens.resetFreeTier", () => {
     expect(await t.withIdentity(who).query(api.tokens.balance, {})).toEqual({
       allowance: 5,
       purchased: 0,
+      held: 0,
       used: 0,
       remaining: 5,
       periodEnd,

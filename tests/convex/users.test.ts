@@ -48,6 +48,7 @@ describe("users.store", () => {
     expect(balance).toEqual({
       allowance: PLANS.free.tokensPerPeriod,
       purchased: 0,
+      held: 0,
       used: 0,
       remaining: 5,
       periodEnd: Date.UTC(2026, 3, 1),
@@ -106,7 +107,7 @@ describe("users.store", () => {
     await t.withIdentity(alice).mutation(api.users.store, {});
     const account = await accountOfSubject(t, "user_alice");
     await runInBilling(t, async (ctx) => {
-      for (const table of ["tokenBalances", "tokenLedger"] as const) {
+      for (const table of ["tokenBalances", "tokenLedger", "tokenGrants"] as const) {
         for (const row of await ctx.db.query(table).collect()) await ctx.db.delete(table, row._id);
       }
     });

@@ -80,12 +80,13 @@ describe("webhook cost on the anchor stream", () => {
     expect(writes("customer.subscription.updated#3")).toBe(2);
     // Paid invoices (Starter, then Pro at the renewal): the invoice, its paid
     // coverage, the old allowance's expiry and the new window's grant
-    // (ledger), the balance, the account's tier.
-    expect(writes("invoice.paid#1")).toBe(7);
-    expect(writes("invoice.paid#2")).toBe(7);
+    // (two ledger rows, the old grant marked expired and the new grant), the
+    // balance, the account's tier.
+    expect(writes("invoice.paid#1")).toBe(9);
+    expect(writes("invoice.paid#2")).toBe(9);
     // The subscription mirror and the account's tier back to free.
     expect(writes("customer.subscription.deleted")).toBe(3);
-    expect(total.documentsWritten).toBe(27 * CUSTOMERS);
+    expect(total.documentsWritten).toBe(31 * CUSTOMERS);
 
     // Every event applied on receipt, and no payload kept for any of them.
     const rows = await allEventRows(t);

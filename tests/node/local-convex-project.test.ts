@@ -38,6 +38,9 @@ it("runs the billing component's crons.ts inside the component; the app has none
   expect(jobs.map((j) => [j.componentPath, j.name, j.udfPath])).toEqual([
     ["billing", "reset free-tier tokens", "tokens:resetFreeTier"],
     ["billing", "expire past-due grace periods", "accounts:expireGracePeriods"],
+    ["billing", "expire token grants", "tokens:expireGrants"],
+    ["billing", "release expired token holds", "tokens:expireHolds"],
+    ["billing", "audit token balances", "tokens:auditBalances"],
     ["billing", "sweep webhook retries", "webhooks:sweepRetries"],
     ["billing", "compact settled webhook payloads", "webhooks:compactPayloads"],
     ["billing", "reconcile missed Stripe events", "reconcile:reconcileEvents"],

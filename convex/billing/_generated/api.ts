@@ -21,6 +21,8 @@ import type * as model_coverage from "../model/coverage.js";
 import type * as model_currentSubscription from "../model/currentSubscription.js";
 import type * as model_errors from "../model/errors.js";
 import type * as model_eventOutcome from "../model/eventOutcome.js";
+import type * as model_grants from "../model/grants.js";
+import type * as model_holds from "../model/holds.js";
 import type * as model_invoiceSync from "../model/invoiceSync.js";
 import type * as model_ledger from "../model/ledger.js";
 import type * as model_periods from "../model/periods.js";
@@ -66,6 +68,8 @@ const fullApi: ApiFromModules<{
   "model/currentSubscription": typeof model_currentSubscription;
   "model/errors": typeof model_errors;
   "model/eventOutcome": typeof model_eventOutcome;
+  "model/grants": typeof model_grants;
+  "model/holds": typeof model_holds;
   "model/invoiceSync": typeof model_invoiceSync;
   "model/ledger": typeof model_ledger;
   "model/periods": typeof model_periods;

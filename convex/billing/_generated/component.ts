@@ -234,6 +234,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         { ownerKey: string },
         null | {
           allowance: number;
+          held: number;
           periodEnd: number | null;
           purchased: number;
           remaining: number;
@@ -265,6 +266,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         {
           balance: number;
           entries: number;
+          grantsSum: number;
           ledgerSum: number;
           ok: boolean;
           problems: Array<string>;
@@ -283,16 +285,51 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         { cost: number; duplicate: boolean; remaining: number },
         Name
       >;
+      drift: FunctionReference<
+        "query",
+        "internal",
+        { limit?: number },
+        Array<{
+          accountId: string;
+          detectedAt: number;
+          problems: Array<string>;
+        }>,
+        Name
+      >;
       grant: FunctionReference<
         "mutation",
         "internal",
         {
           accountId: string;
           amount: number;
+          category?: "admin" | "promotional";
+          expiresAt?: number;
           idempotencyKey?: string;
+          priority?: number;
           reason: string;
         },
         { applied: boolean; balance: number; sourceKey: string },
+        Name
+      >;
+      grants: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        Array<{
+          amount: number;
+          category:
+            | "plan_allowance"
+            | "purchased"
+            | "promotional"
+            | "admin"
+            | "rollover";
+          expiresAt: number | null;
+          grantId: string;
+          note?: string;
+          priority: number;
+          remaining: number;
+          startsAt: number;
+        }>,
         Name
       >;
       history: FunctionReference<
@@ -317,6 +354,16 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
             _id: string;
             amount: number;
             balanceAfter: number;
+            drawnFrom?: Array<{
+              amount: number;
+              category:
+                | "plan_allowance"
+                | "purchased"
+                | "promotional"
+                | "admin"
+                | "rollover";
+              grantId: string;
+            }>;
             feature?: string;
             note?: string;
             reason:
@@ -325,11 +372,57 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               | "plan_change"
               | "consume"
               | "top_up"
-              | "admin_grant";
+              | "admin_grant"
+              | "promotional_grant"
+              | "grant_expire"
+              | "hold"
+              | "hold_settle"
+              | "hold_release";
             sourceKey: string;
           }>;
           pageStatus?: "SplitRecommended" | "SplitRequired" | null;
           splitCursor?: string | null;
+        },
+        Name
+      >;
+      release: FunctionReference<
+        "mutation",
+        "internal",
+        { holdId: string; ownerKey: string },
+        { duplicate: boolean; remaining: number; returned: number },
+        Name
+      >;
+      reserve: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          complexity?: "low" | "medium" | "high";
+          estimate?: number;
+          feature: string;
+          idempotencyKey: string;
+          ownerKey: string;
+          ttlMs?: number;
+        },
+        {
+          amount: number;
+          duplicate: boolean;
+          expiresAt: number;
+          holdId: string;
+          remaining: number;
+          status: "open" | "settled" | "released" | "expired";
+        },
+        Name
+      >;
+      settle: FunctionReference<
+        "mutation",
+        "internal",
+        { actual?: number; holdId: string; ownerKey: string },
+        {
+          charged: number;
+          duplicate: boolean;
+          remaining: number;
+          returned: number;
+          shortfall: number;
         },
         Name
       >;

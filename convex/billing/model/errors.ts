@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "NOT_A_CHANGE",
   "PAYMENT_REQUIRED",
   "CHANGE_PENDING",
+  "HOLD_CLOSED",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,18 +1,24 @@
 /**
  * The token ledger: every token movement goes through these helpers.
  *
- * State per account lives in two tables written in the same transaction:
- * - `tokenBalances` (one row): `allowance` granted for the current period,
- *   `purchased` tokens that carry across periods, `used` this period, and
- *   `balance` = allowance + purchased − used, read in O(1) by queries;
+ * State per account lives in three tables written in the same transaction:
+ * - `tokenGrants` (`model/grants.ts`): every credit as a grant with what
+ *   remains of it, an optional expiry and a draw priority;
+ * - `tokenBalances` (one row): the spendable `balance` read in O(1) by
+ *   queries, and this period's counters: `allowance` granted, `purchased`
+ *   (tokens from other grants), `used`, and `held` by open holds, with
+ *   balance = allowance + purchased − used − held;
  * - `tokenLedger` (append-only): one signed row per movement, each with the
- *   `balanceAfter` it produced, so the balance always equals the ledger's sum.
+ *   `balanceAfter` it produced and the grants it drew on (`drawnFrom`) or
+ *   created (`grantId`).
  *
- * Consumption draws from the allowance first, then from purchased tokens:
- * `used` simply grows by the cost, and the part of `used` above `allowance`
- * is what came out of `purchased`. At a new period the unused allowance
- * expires (`period_expire`), purchased tokens carry over minus what was drawn
- * from them, and the new allowance is granted (`period_grant`).
+ * The invariant, checked by `checkInvariant` and the daily audit:
+ * balance = sum of the ledger = sum of the active grants' `remaining`.
+ *
+ * Debits draw on grants in the fixed order documented in `model/grants.ts`
+ * (priority, soonest expiry, free before paid, oldest). At a new period the
+ * previous plan-allowance grant expires (`period_expire`) and the new one is
+ * granted (`period_grant`); other grants carry over until they expire.
  *
  * Idempotency: every helper takes a `sourceKey` (invoice id, period key,
  * client key) that is unique per account, looked up through
@@ -21,14 +27,26 @@
  * (https://docs.convex.dev/database/advanced/occ), so two concurrent calls
  * with the same key cannot both miss the lookup.
  *
- * Amounts are integer tokens. Invalid amounts throw `INVALID_ARGUMENT`;
- * debits larger than the balance throw `INSUFFICIENT_TOKENS`.
+ * Amounts are integer tokens; times Convex ms. Invalid amounts throw
+ * `INVALID_ARGUMENT`; debits larger than the balance throw
+ * `INSUFFICIENT_TOKENS`.
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { fail } from "./errors";
+import {
+  activeGrants,
+  adjustGrant,
+  createGrant,
+  drawFromGrants,
+  expireGrant,
+  MAX_GRANTS_PER_DRAW,
+  type Draw,
+  type DrawResult,
+  type Grant,
+} from "./grants";
 import type { Complexity } from "./plans";
-import type { LedgerReason } from "./validators";
+import type { GrantCategory, LedgerReason } from "./validators";
 
 type AccountId = Id<"billingAccounts">;
 
@@ -46,26 +64,21 @@ function requireSafeResult(value: number, what: string) {
   }
 }
 
-function requireTokenAmount(value: number, what: string, { allowZero = false, allowNegative = false } = {}) {
+export function requireTokenAmount(value: number, what: string, { allowZero = false, allowNegative = false } = {}) {
   if (!Number.isSafeInteger(value)) fail("INVALID_ARGUMENT", `${what} must be an integer number of tokens.`);
   if (!allowZero && value === 0) fail("INVALID_ARGUMENT", `${what} must not be zero.`);
   if (!allowNegative && value < 0) fail("INVALID_ARGUMENT", `${what} must not be negative.`);
 }
 
-function requireSourceKey(sourceKey: string) {
+export function requireSourceKey(sourceKey: string) {
   if (sourceKey.length === 0 || sourceKey.length > MAX_SOURCE_KEY_LENGTH) {
     fail("INVALID_ARGUMENT", `sourceKey must be 1 to ${MAX_SOURCE_KEY_LENGTH} characters.`);
   }
 }
 
-/** Allowance not yet consumed this period. */
-export function unusedAllowance(b: Pick<Doc<"tokenBalances">, "allowance" | "used">): number {
-  return Math.max(0, b.allowance - b.used);
-}
-
-/** Purchased tokens not yet drawn on (consumption beyond the allowance draws on them). */
-export function unusedPurchased(b: Pick<Doc<"tokenBalances">, "allowance" | "used" | "purchased">): number {
-  return b.purchased - Math.max(0, b.used - b.allowance);
+/** Tokens held by open holds (absent on rows written before holds). */
+export function heldOf(b: Pick<Doc<"tokenBalances">, "held">): number {
+  return b.held ?? 0;
 }
 
 /** The ledger row with `sourceKey` for the account, or null. */
@@ -90,68 +103,142 @@ export async function getBalance(ctx: QueryCtx, accountId: AccountId): Promise<D
     .unique();
 }
 
-/** The account's balance row, created empty (all zeros, no period) when missing. */
+/**
+ * The account's balance row, created empty (all zeros, no period) when
+ * missing. A row written before grants existed is converted first: its
+ * unused allowance becomes the period's plan-allowance grant and its unused
+ * purchased tokens one `purchased` grant (sourceKey `legacy:purchased`), so
+ * the grants hold exactly its balance.
+ */
 export async function ensureBalance(ctx: MutationCtx, accountId: AccountId): Promise<Doc<"tokenBalances">> {
   const existing = await getBalance(ctx, accountId);
-  if (existing) return existing;
+  if (existing && existing.grantsVersion === 1) return existing;
+  if (existing) return await convertToGrants(ctx, existing);
   const id = await ctx.db.insert("tokenBalances", {
     accountId,
     allowance: 0,
     purchased: 0,
     used: 0,
+    held: 0,
     balance: 0,
+    grantsVersion: 1,
   });
-  const created = await ctx.db.get("tokenBalances", id);
-  if (!created) throw new Error("tokenBalances row vanished after insert");
-  return created;
+  return await reread(ctx, id);
 }
 
-type Entry = {
+async function reread(ctx: MutationCtx, id: Id<"tokenBalances">): Promise<Doc<"tokenBalances">> {
+  const row = await ctx.db.get("tokenBalances", id);
+  if (!row) throw new Error("tokenBalances row vanished after a write");
+  return row;
+}
+
+async function convertToGrants(ctx: MutationCtx, row: Doc<"tokenBalances">): Promise<Doc<"tokenBalances">> {
+  const unusedAllowance = Math.max(0, row.allowance - row.used);
+  const unusedOther = row.balance - unusedAllowance;
+  const now = row.periodStart ?? Date.now();
+  let allowanceGrantId: Id<"tokenGrants"> | undefined;
+  if (row.allowance > 0) {
+    allowanceGrantId = await createGrant(ctx, row.accountId, {
+      category: "plan_allowance",
+      amount: row.allowance,
+      sourceKey: row.periodKey ?? "legacy:allowance",
+      now,
+      expiresAt: row.periodEnd,
+    });
+    await ctx.db.patch("tokenGrants", allowanceGrantId, {
+      remaining: unusedAllowance,
+      status: unusedAllowance > 0 ? "active" : "depleted",
+    });
+  }
+  if (unusedOther > 0) {
+    await createGrant(ctx, row.accountId, { category: "purchased", amount: unusedOther, sourceKey: "legacy:purchased", now });
+  }
+  await ctx.db.patch("tokenBalances", row._id, { held: 0, grantsVersion: 1, allowanceGrantId });
+  return await reread(ctx, row._id);
+}
+
+/** A ledger row to append. */
+export type Entry = {
   amount: number;
   reason: LedgerReason;
   sourceKey: string;
   feature?: string;
   complexity?: Complexity;
   note?: string;
+  grantId?: Id<"tokenGrants">;
+  drawnFrom?: Draw[];
 };
 
-async function append(ctx: MutationCtx, accountId: AccountId, balanceAfter: number, entry: Entry) {
-  await ctx.db.insert("tokenLedger", { accountId, balanceAfter, ...entry });
+type Counters = { allowance: number; purchased: number; used: number; held: number };
+type PeriodField = "periodKey" | "periodStart" | "periodEnd" | "windowAnchor" | "windowTier" | "allowanceGrantId";
+
+export function countersOf(b: Doc<"tokenBalances">): Counters {
+  return { allowance: b.allowance, purchased: b.purchased, used: b.used, held: heldOf(b) };
 }
 
-type Counters = { allowance: number; purchased: number; used: number };
-type PeriodField = "periodKey" | "periodStart" | "periodEnd" | "windowAnchor" | "windowTier";
-
 function balanceOf(b: Counters): number {
-  return b.allowance + b.purchased - b.used;
+  return b.allowance + b.purchased - b.used - b.held;
 }
 
 /**
- * The one place a movement is written: appends `entry` with the balance the
- * `next` counters give, and stores those counters (and `period`, when a new
- * period starts) on the balance row. Returns the new balance.
+ * The one place movements are written: appends `entries` in order, each with
+ * the running balance it produced, and stores the `next` counters (and
+ * `period` fields) on the balance row. The entries must add up to the
+ * counters' change; anything else is a bug and throws before writing.
+ * Returns the new balance.
  */
-async function commit(
+export async function commit(
   ctx: MutationCtx,
   current: Doc<"tokenBalances">,
   next: Counters,
-  entry: Entry,
+  entries: Entry[],
   period: Partial<Pick<Doc<"tokenBalances">, PeriodField>> = {},
 ): Promise<number> {
   const balance = balanceOf(next);
   requireSafeResult(balance, "balance");
-  for (const field of ["allowance", "purchased", "used"] as const) requireSafeResult(next[field], field);
-  await append(ctx, current.accountId, balance, entry);
+  for (const field of ["allowance", "purchased", "used", "held"] as const) requireSafeResult(next[field], field);
+  const moved = entries.reduce((sum, e) => sum + e.amount, 0);
+  if (current.balance + moved !== balance) {
+    throw new Error(`ledger out of balance: ${current.balance} + ${moved} ≠ ${balance}`);
+  }
+  let running = current.balance;
+  for (const entry of entries) {
+    running += entry.amount;
+    await ctx.db.insert("tokenLedger", { accountId: current.accountId, balanceAfter: running, ...entry });
+  }
   await ctx.db.patch("tokenBalances", current._id, { ...next, balance, ...period });
   return balance;
 }
 
 /**
- * Starts a new allowance period: expires the unused allowance of the current
- * period (`period_expire`, sourceKey `<sourceKey>:expire`), keeps the unused
- * purchased tokens, and grants `tokens` (`period_grant`, `sourceKey`).
+ * Ledger rows for grants a draw found past their expiry (`grant_expire`,
+ * sourceKey `expire:<grant id>`), and the tokens they took with them. Only
+ * grants other than the plan allowance lapse, so these come off `purchased`.
+ */
+export function expiryEntries(expired: DrawResult["expired"]): { entries: Entry[]; total: number } {
+  const entries = expired
+    .filter((e) => e.amount > 0)
+    .map((e) => ({
+      amount: -e.amount,
+      reason: "grant_expire" as const,
+      sourceKey: `expire:${e.grant._id}`,
+      grantId: e.grant._id,
+      note: expiryNote(e.grant),
+    }));
+  return { entries, total: entries.reduce((sum, e) => sum - e.amount, 0) };
+}
+
+function expiryNote(grant: Grant): string {
+  return grant.note ? `Expired: ${grant.note}` : `Expired ${grant.category.replace("_", " ")} grant`;
+}
+
+/**
+ * Starts a new allowance period: expires the previous plan-allowance grant
+ * (`period_expire` of what it still held, sourceKey `<sourceKey>:expire`),
+ * keeps every other grant, and grants `tokens` as the new plan-allowance
+ * grant expiring at `periodEnd` (`period_grant`, `sourceKey`).
  *
- * - `sourceKey`: e.g. `period:free:2026-11` or `invoice:in_…`; a repeat is a no-op.
+ * - `sourceKey`: e.g. `period:free:2026-11` or `window:<ms>`; a repeat is a no-op.
  * - `periodStart` / `periodEnd`: Convex ms; `periodKey` is stored for display.
  * - A period that ended at or before the current period started is stale (an
  *   older invoice delivered late) and is not applied: it would replace a newer
@@ -180,48 +267,60 @@ export async function startPeriod(
   const current = await ensureBalance(ctx, accountId);
   if (current.periodStart !== undefined && args.periodEnd <= current.periodStart) return { applied: false };
 
-  const expired = unusedAllowance(current);
-  const purchased = unusedPurchased(current);
+  const entries: Entry[] = [];
+  const previous = current.allowanceGrantId ? await ctx.db.get("tokenGrants", current.allowanceGrantId) : null;
+  const expired = previous ? await expireGrant(ctx, previous) : 0;
   if (expired > 0) {
-    await append(ctx, accountId, current.balance - expired, {
+    entries.push({
       amount: -expired,
       reason: "period_expire",
       sourceKey: `${args.sourceKey}:expire`,
+      grantId: previous!._id,
       note: current.periodKey ? `Unused allowance of ${current.periodKey}` : undefined,
     });
   }
-  await commit(
-    ctx,
-    current,
-    { allowance: args.tokens, purchased, used: 0 },
-    // A grant's note is its period key; `toHistoryEntry` reads it back from
-    // `sourceKey` when the two are equal, so it is stored only when they differ.
-    {
-      amount: args.tokens,
-      reason: "period_grant",
-      sourceKey: args.sourceKey,
-      note: args.periodKey === args.sourceKey ? undefined : args.periodKey,
-    },
-    {
-      periodKey: args.periodKey,
-      periodStart: args.periodStart,
-      periodEnd: args.periodEnd,
-      windowAnchor: args.windowAnchor ?? current.windowAnchor,
-      windowTier: args.windowTier,
-    },
-  );
+  const grantId = await createGrant(ctx, accountId, {
+    category: "plan_allowance",
+    amount: args.tokens,
+    sourceKey: args.sourceKey,
+    now: args.periodStart,
+    expiresAt: args.periodEnd,
+    note: args.periodKey,
+  });
+  // A grant's note is its period key; `toHistoryEntry` reads it back from
+  // `sourceKey` when the two are equal, so it is stored only when they differ.
+  entries.push({
+    amount: args.tokens,
+    reason: "period_grant",
+    sourceKey: args.sourceKey,
+    grantId,
+    note: args.periodKey === args.sourceKey ? undefined : args.periodKey,
+  });
+  const held = heldOf(current);
+  // Everything spendable or held that is not the old allowance now counts as
+  // carried over (`purchased`); the period's usage starts again.
+  const carried = current.balance - expired + held;
+  await commit(ctx, current, { allowance: args.tokens, purchased: carried, used: 0, held }, entries, {
+    periodKey: args.periodKey,
+    periodStart: args.periodStart,
+    periodEnd: args.periodEnd,
+    windowAnchor: args.windowAnchor ?? current.windowAnchor,
+    windowTier: args.windowTier,
+    allowanceGrantId: grantId,
+  });
   return { applied: true };
 }
 
 /**
  * Sets the current window's allowance to `allowance` (`plan_change`, the
- * signed difference), e.g. raised to a paid upgrade's or lowered after a
- * downgrade applied at once (`model/allowance.ts` picks the value). Records
- * the window's new `windowTier`. Writes nothing when the allowance is
- * unchanged or the key was used.
+ * signed difference, applied to the period's plan-allowance grant), e.g.
+ * raised to a paid upgrade's or lowered after a downgrade applied at once
+ * (`model/allowance.ts` picks the value). Records the window's new
+ * `windowTier`. Writes nothing when the allowance is unchanged or the key
+ * was used.
  *
- * Throws `INVALID_ARGUMENT` when `allowance` is negative or would leave
- * `used` drawing on purchased tokens it did not draw on before.
+ * Throws `INVALID_ARGUMENT` when `allowance` is negative or would take back
+ * tokens already drawn from the allowance.
  */
 export async function setAllowance(
   ctx: MutationCtx,
@@ -239,20 +338,79 @@ export async function setAllowance(
     if (current.windowTier !== args.windowTier) await ctx.db.patch("tokenBalances", current._id, { windowTier: args.windowTier });
     return { applied: false };
   }
+  let grantId = current.allowanceGrantId;
+  if (grantId) {
+    await adjustGrant(ctx, grantId, difference);
+  } else {
+    if (difference < 0) fail("INVALID_ARGUMENT", "An allowance cannot drop below what was already used of it.");
+    grantId = await createGrant(ctx, current.accountId, {
+      category: "plan_allowance",
+      amount: difference,
+      sourceKey: args.sourceKey,
+      now: Date.now(),
+      expiresAt: current.periodEnd,
+      note: current.periodKey,
+    });
+  }
   await commit(
     ctx,
     current,
-    { allowance: args.allowance, purchased: current.purchased, used: current.used },
-    { amount: difference, reason: "plan_change", sourceKey: args.sourceKey, note: args.note },
-    { windowTier: args.windowTier },
+    { ...countersOf(current), allowance: args.allowance },
+    [{ amount: difference, reason: "plan_change", sourceKey: args.sourceKey, note: args.note, grantId }],
+    { windowTier: args.windowTier, allowanceGrantId: grantId },
   );
   return { applied: true };
 }
 
+/** Throws `INSUFFICIENT_TOKENS` unless `required` tokens are spendable. */
+export function requireSpendable(current: Doc<"tokenBalances">, required: number, message: string): void {
+  if (current.balance < required) {
+    fail("INSUFFICIENT_TOKENS", message, { required, available: current.balance });
+  }
+}
+
 /**
- * Debits `cost` tokens (`consume`), from the allowance first, then from
- * purchased tokens. The check and the debit are one transaction, so
- * concurrent consumers can never take the balance below zero.
+ * Draws `amount` from the account's grants in draw order, expiring any it
+ * finds past their expiry, and returns the ledger rows for those expiries
+ * with the draw. Throws `INSUFFICIENT_TOKENS` when the grants, once expired
+ * ones are dropped, cannot cover `amount`.
+ */
+export async function drawOrRefuse(
+  ctx: MutationCtx,
+  current: Doc<"tokenBalances">,
+  amount: number,
+  eligibleFirst?: (grant: Grant) => boolean,
+): Promise<DrawResult & { expiryRows: Entry[]; expiredTotal: number }> {
+  const now = Date.now();
+  const first = await drawFromGrants(ctx, current.accountId, amount, now, eligibleFirst);
+  let result = first;
+  const drawn = first.fromAllowance + first.fromOthers;
+  if (drawn < amount && eligibleFirst) {
+    const rest = await drawFromGrants(ctx, current.accountId, amount - drawn, now);
+    result = {
+      draws: [...first.draws, ...rest.draws],
+      fromAllowance: first.fromAllowance + rest.fromAllowance,
+      fromOthers: first.fromOthers + rest.fromOthers,
+      expired: [...first.expired, ...rest.expired],
+    };
+  }
+  const { entries, total } = expiryEntries(result.expired);
+  const covered = result.fromAllowance + result.fromOthers;
+  if (covered < amount) {
+    // Grants past their expiry made up the difference; the sweep expires them.
+    fail("INSUFFICIENT_TOKENS", `This needs ${amount} tokens; you have ${current.balance - total}.`, {
+      required: amount,
+      available: current.balance - total,
+    });
+  }
+  return { ...result, expiryRows: entries, expiredTotal: total };
+}
+
+/**
+ * Debits `cost` tokens (`consume`) from the account's grants in draw order
+ * (`model/grants.ts`), recording the grants drawn on. The check and the
+ * debit are one transaction, so concurrent consumers can never take the
+ * balance below zero.
  *
  * Returns `{ applied, cost, remaining }`; for a repeated `sourceKey`,
  * `applied` is false and `cost` is the cost originally debited.
@@ -270,28 +428,46 @@ export async function consume(
   const existing = await findEntry(ctx, accountId, args.sourceKey);
   const current = await ensureBalance(ctx, accountId);
   if (existing) return { applied: false, cost: -existing.amount, remaining: current.balance };
-  if (current.balance < args.cost) {
-    fail("INSUFFICIENT_TOKENS", `This needs ${args.cost} tokens; you have ${current.balance}.`, {
-      required: args.cost,
-      available: current.balance,
-    });
-  }
+  requireSpendable(current, args.cost, `This needs ${args.cost} tokens; you have ${current.balance}.`);
+  const draw = await drawOrRefuse(ctx, current, args.cost);
+  const counters = countersOf(current);
   const remaining = await commit(
     ctx,
     current,
-    { allowance: current.allowance, purchased: current.purchased, used: current.used + args.cost },
-    { amount: -args.cost, reason: "consume", sourceKey: args.sourceKey, feature: args.feature, complexity: args.complexity },
+    { ...counters, purchased: counters.purchased - draw.expiredTotal, used: counters.used + args.cost },
+    [
+      ...draw.expiryRows,
+      {
+        amount: -args.cost,
+        reason: "consume",
+        sourceKey: args.sourceKey,
+        feature: args.feature,
+        complexity: args.complexity,
+        drawnFrom: draw.draws,
+      },
+    ],
   );
   return { applied: true, cost: args.cost, remaining };
 }
 
+/** The grant category a positive `grant` creates, by ledger reason. */
+const CATEGORY_OF: Record<"admin_grant" | "top_up" | "promotional_grant", GrantCategory> = {
+  admin_grant: "admin",
+  top_up: "purchased",
+  promotional_grant: "promotional",
+};
+
 /**
  * Adds (or, with a negative `amount`, removes) tokens outside the allowance:
- * `top_up` purchases and operators' `admin_grant` corrections.
+ * `top_up` purchases, operators' `admin_grant` corrections and
+ * `promotional_grant`s.
  *
- * - A positive amount adds to `purchased`, so it carries across periods.
- * - A negative amount removes unused purchased tokens first, then unused
- *   allowance; it throws `INSUFFICIENT_TOKENS` rather than go below zero.
+ * - A positive amount creates a grant (`purchased`, `admin` or
+ *   `promotional`) with the optional `expiresAt` (ms, in the future) and
+ *   `priority`; it carries across periods until it expires.
+ * - A negative amount removes tokens from grants other than the plan
+ *   allowance first (in draw order), then from the allowance; it throws
+ *   `INSUFFICIENT_TOKENS` rather than go below zero.
  * - `amount` must be a non-zero integer (`INVALID_ARGUMENT`).
  *
  * Returns `{ applied, balance }`; `applied` is false for a repeated key.
@@ -299,52 +475,96 @@ export async function consume(
 export async function grant(
   ctx: MutationCtx,
   accountId: AccountId,
-  args: { sourceKey: string; amount: number; reason: "admin_grant" | "top_up"; note?: string },
+  args: {
+    sourceKey: string;
+    amount: number;
+    reason: "admin_grant" | "top_up" | "promotional_grant";
+    note?: string;
+    expiresAt?: number;
+    priority?: number;
+  },
 ): Promise<{ applied: boolean; balance: number }> {
   requireSourceKey(args.sourceKey);
   requireTokenAmount(args.amount, "amount", { allowNegative: true });
+  const now = Date.now();
+  if (args.expiresAt !== undefined && !(Number.isSafeInteger(args.expiresAt) && args.expiresAt > now)) {
+    fail("INVALID_ARGUMENT", "expiresAt must be a time in the future (ms).");
+  }
+  if (args.priority !== undefined && !Number.isSafeInteger(args.priority)) {
+    fail("INVALID_ARGUMENT", "priority must be an integer.");
+  }
   const existing = await findEntry(ctx, accountId, args.sourceKey);
   const current = await ensureBalance(ctx, accountId);
   if (existing) return { applied: false, balance: current.balance };
+  const counters = countersOf(current);
 
-  let next: Counters = { allowance: current.allowance, purchased: current.purchased, used: current.used };
   if (args.amount > 0) {
-    next.purchased += args.amount;
-  } else {
-    const removing = -args.amount;
-    if (removing > current.balance) {
-      fail("INSUFFICIENT_TOKENS", `Cannot remove ${removing} tokens; the balance is ${current.balance}.`, {
-        required: removing,
-        available: current.balance,
-      });
-    }
-    const fromPurchased = Math.min(removing, unusedPurchased(current));
-    next = { ...next, purchased: next.purchased - fromPurchased, allowance: next.allowance - (removing - fromPurchased) };
+    const grantId = await createGrant(ctx, accountId, {
+      category: CATEGORY_OF[args.reason],
+      amount: args.amount,
+      sourceKey: args.sourceKey,
+      now,
+      expiresAt: args.expiresAt,
+      priority: args.priority,
+      note: args.note,
+    });
+    const balance = await commit(ctx, current, { ...counters, purchased: counters.purchased + args.amount }, [
+      { amount: args.amount, reason: args.reason, sourceKey: args.sourceKey, note: args.note, grantId },
+    ]);
+    return { applied: true, balance };
   }
-  const balance = await commit(ctx, current, next, {
-    amount: args.amount,
-    reason: args.reason,
-    sourceKey: args.sourceKey,
-    note: args.note,
-  });
+  const removing = -args.amount;
+  requireSpendable(current, removing, `Cannot remove ${removing} tokens; the balance is ${current.balance}.`);
+  const draw = await drawOrRefuse(ctx, current, removing, (g) => g.category !== "plan_allowance");
+  const balance = await commit(
+    ctx,
+    current,
+    {
+      ...counters,
+      purchased: counters.purchased - draw.expiredTotal - draw.fromOthers,
+      allowance: counters.allowance - draw.fromAllowance,
+    },
+    [
+      ...draw.expiryRows,
+      { amount: args.amount, reason: args.reason, sourceKey: args.sourceKey, note: args.note, drawnFrom: draw.draws },
+    ],
+  );
   return { applied: true, balance };
 }
 
 /**
- * Audits one account: the stored balance must equal the sum of its ledger,
- * every row's `balanceAfter` must equal the running sum at that row, and the
- * balance row must be consistent (non-negative integers, balance =
- * allowance + purchased − used, used ≤ allowance + purchased).
+ * Expires one grant the sweep found past its `lapsesAt`: what it still held
+ * leaves the balance (`grant_expire`, sourceKey `expire:<grant id>`).
+ * Returns the tokens expired (0 when it was already expired or empty).
+ */
+export async function expireLapsedGrant(ctx: MutationCtx, grant: Grant): Promise<number> {
+  const current = await ensureBalance(ctx, grant.accountId);
+  const amount = await expireGrant(ctx, grant);
+  if (amount === 0) return 0;
+  const counters = countersOf(current);
+  const { entries } = expiryEntries([{ grant, amount }]);
+  await commit(ctx, current, { ...counters, purchased: counters.purchased - amount }, entries);
+  return amount;
+}
+
+/**
+ * Audits one account:
+ * - the stored balance equals the sum of its ledger, and every row's
+ *   `balanceAfter` equals the running sum at that row;
+ * - the balance equals the sum of its active grants' `remaining`;
+ * - the balance row is consistent (non-negative integers, balance =
+ *   allowance + purchased − used − held).
  *
  * Reads the whole ledger of the account, so it is for operators and tests; an
  * account with more rows than one transaction may read (Convex's read limits,
  * https://docs.convex.dev/production/state/limits) needs an offline audit.
- * `problems` lists what failed, empty when `ok`.
+ * The daily cron uses `auditBalanceRow`, which reads only the latest ledger
+ * row. `problems` lists what failed, empty when `ok`.
  */
 export async function checkInvariant(
   ctx: QueryCtx,
   accountId: AccountId,
-): Promise<{ ok: boolean; balance: number; ledgerSum: number; entries: number; problems: string[] }> {
+): Promise<{ ok: boolean; balance: number; ledgerSum: number; grantsSum: number; entries: number; problems: string[] }> {
   const problems: string[] = [];
   const row = await getBalance(ctx, accountId);
   let ledgerSum = 0;
@@ -360,15 +580,50 @@ export async function checkInvariant(
   }
   const balance = row?.balance ?? 0;
   if (balance !== ledgerSum) problems.push(`balance ${balance} but ledger sums to ${ledgerSum}`);
-  if (row) {
-    for (const field of ["allowance", "purchased", "used", "balance"] as const) {
-      if (!Number.isSafeInteger(row[field]) || row[field] < 0) {
-        problems.push(`${field} ${row[field]} is not a non-negative integer`);
-      }
-    }
-    if (row.balance !== balanceOf(row)) {
-      problems.push(`balance ${row.balance} ≠ allowance ${row.allowance} + purchased ${row.purchased} − used ${row.used}`);
+  const audit = row ? await auditBalanceRow(ctx, row, { latestEntry: false }) : { problems: [], grantsSum: 0 };
+  problems.push(...audit.problems);
+  return { ok: problems.length === 0, balance, ledgerSum, grantsSum: audit.grantsSum, entries, problems };
+}
+
+/**
+ * The bounded part of the audit, for one balance row: its counters agree,
+ * its balance equals its active grants' remaining (at most
+ * `MAX_GRANTS_PER_DRAW` grants read) and, with `latestEntry`, the
+ * `balanceAfter` of its latest ledger row. Reads 2–3 index ranges.
+ */
+export async function auditBalanceRow(
+  ctx: QueryCtx,
+  row: Doc<"tokenBalances">,
+  { latestEntry }: { latestEntry: boolean },
+): Promise<{ problems: string[]; grantsSum: number }> {
+  const problems: string[] = [];
+  for (const field of ["allowance", "purchased", "used", "balance"] as const) {
+    if (!Number.isSafeInteger(row[field]) || row[field] < 0) {
+      problems.push(`${field} ${row[field]} is not a non-negative integer`);
     }
   }
-  return { ok: problems.length === 0, balance, ledgerSum, entries, problems };
+  const held = heldOf(row);
+  if (!Number.isSafeInteger(held) || held < 0) problems.push(`held ${held} is not a non-negative integer`);
+  if (row.balance !== balanceOf(countersOf(row))) {
+    problems.push(
+      `balance ${row.balance} ≠ allowance ${row.allowance} + purchased ${row.purchased} − used ${row.used} − held ${held}`,
+    );
+  }
+  let grantsSum = row.balance;
+  if (row.grantsVersion === 1) {
+    const grants = await activeGrants(ctx, row.accountId, MAX_GRANTS_PER_DRAW + 1);
+    grantsSum = grants.reduce((sum, g) => sum + g.remaining, 0);
+    if (grants.length > MAX_GRANTS_PER_DRAW) problems.push(`over ${MAX_GRANTS_PER_DRAW} active grants`);
+    else if (grantsSum !== row.balance) problems.push(`balance ${row.balance} but active grants hold ${grantsSum}`);
+  }
+  if (latestEntry) {
+    const last = await ctx.db
+      .query("tokenLedger")
+      .withIndex("by_accountId", (q) => q.eq("accountId", row.accountId))
+      .order("desc")
+      .first();
+    const after = last?.balanceAfter ?? 0;
+    if (after !== row.balance) problems.push(`balance ${row.balance} but the latest ledger row says ${after}`);
+  }
+  return { problems, grantsSum };
 }

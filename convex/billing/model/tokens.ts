@@ -9,7 +9,7 @@
 import type { PaginationResult } from "convex/server";
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx } from "../_generated/server";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { fail } from "./errors";
 import * as ledger from "./ledger";
 import { tierFromSubscription } from "./access";
@@ -17,7 +17,9 @@ import { currentSubscriptionOf } from "./currentSubscription";
 import { syncAllowance } from "./allowance";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
 import { featureCost, featureMinTier, PLANS, tierRank, type Complexity, type Tier } from "./plans";
-import { vLedgerReason, vTier } from "./validators";
+import { vGrantCategory, vHoldStatus, vLedgerReason, vTier, type GrantCategory } from "./validators";
+import * as holds from "./holds";
+import type { HoldView } from "./holds";
 import { paginator } from "convex-helpers/server/pagination";
 import schema from "../schema";
 
@@ -52,9 +54,15 @@ export const FREE_RESET_BATCH_SIZE = 160;
 // ---------------------------------------------------------------------------
 
 export const vBalanceView = v.object({
+  /** This period's plan allowance. */
   allowance: v.number(),
+  /** Tokens from other grants: carried into this period plus granted since. */
   purchased: v.number(),
+  /** Consumed this period. */
   used: v.number(),
+  /** Reserved by open holds (running jobs). */
+  held: v.number(),
+  /** Spendable now: allowance + purchased − used − held. */
   remaining: v.number(),
   periodEnd: v.union(v.number(), v.null()),
 });
@@ -86,21 +94,28 @@ export const vHistoryEntry = v.object({
   balanceAfter: v.number(),
   feature: v.optional(v.string()),
   note: v.optional(v.string()),
+  /** A debit or return: the grants it drew on (or credited), in draw order. */
+  drawnFrom: v.optional(v.array(v.object({ grantId: v.string(), amount: v.number(), category: vGrantCategory }))),
 });
 export type HistoryEntry = Infer<typeof vHistoryEntry>;
 
 export function toBalanceView(balance: Doc<"tokenBalances"> | null): BalanceView {
-  if (!balance) return { allowance: 0, purchased: 0, used: 0, remaining: 0, periodEnd: null };
+  if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, periodEnd: null };
   return {
     allowance: balance.allowance,
     purchased: balance.purchased,
     used: balance.used,
+    held: ledger.heldOf(balance),
     remaining: balance.balance,
     periodEnd: balance.periodEnd ?? null,
   };
 }
 
-export function toHistoryEntry(row: Doc<"tokenLedger">): HistoryEntry {
+/**
+ * A ledger row as history shows it, with the category of each grant it drew
+ * on (`categories`: grant id → category, read once per page).
+ */
+export function toHistoryEntry(row: Doc<"tokenLedger">, categories: Map<string, GrantCategory>): HistoryEntry {
   return {
     _id: row._id,
     _creationTime: row._creationTime,
@@ -111,6 +126,52 @@ export function toHistoryEntry(row: Doc<"tokenLedger">): HistoryEntry {
     feature: row.feature,
     // A period grant stores no note when it equals its key (`ledger.startPeriod`).
     note: row.note ?? (row.reason === "period_grant" ? row.sourceKey : undefined),
+    drawnFrom: row.drawnFrom?.map((d) => ({
+      grantId: d.grantId,
+      amount: d.amount,
+      category: categories.get(d.grantId) ?? "purchased",
+    })),
+  };
+}
+
+/** The categories of the grants `rows` drew on: one read per distinct grant. */
+export async function grantCategories(ctx: QueryCtx, rows: Doc<"tokenLedger">[]): Promise<Map<string, GrantCategory>> {
+  const categories = new Map<string, GrantCategory>();
+  for (const row of rows) {
+    for (const draw of row.drawnFrom ?? []) {
+      if (categories.has(draw.grantId)) continue;
+      const grant = await ctx.db.get("tokenGrants", draw.grantId);
+      if (grant) categories.set(draw.grantId, grant.category);
+    }
+  }
+  return categories;
+}
+
+/** Most grants `tokens.grants` lists (active ones, in draw order). */
+export const MAX_GRANTS_LISTED = 100;
+
+export const vGrantView = v.object({
+  grantId: v.string(),
+  category: vGrantCategory,
+  amount: v.number(),
+  remaining: v.number(),
+  startsAt: v.number(),
+  expiresAt: v.union(v.number(), v.null()),
+  priority: v.number(),
+  note: v.optional(v.string()),
+});
+export type GrantView = Infer<typeof vGrantView>;
+
+export function toGrantView(grant: Doc<"tokenGrants">): GrantView {
+  return {
+    grantId: grant._id,
+    category: grant.category,
+    amount: grant.amount,
+    remaining: grant.remaining,
+    startsAt: grant.startsAt,
+    expiresAt: grant.expiresAt ?? null,
+    priority: grant.priority,
+    note: grant.note,
   };
 }
 
@@ -170,21 +231,16 @@ export async function consumeForAccount(
   args: { feature: string; complexity?: Complexity; idempotencyKey: string },
 ): Promise<ConsumeResult> {
   requireFeature(args.feature);
-  if (args.idempotencyKey.length === 0 || args.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    fail("INVALID_ARGUMENT", `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`);
-  }
+  requireIdempotencyKey(args.idempotencyKey);
   const sourceKey = `consume:${args.idempotencyKey}`;
-  const requiredTier = featureMinTier(args.feature);
-  if (tierRank(effectiveTier(account)) < tierRank(requiredTier)) {
+  if (!tierAllows(account, args.feature)) {
     // A key debited before a downgrade is still a duplicate, not a refusal.
     const previous = await ledger.findEntry(ctx, account._id, sourceKey);
     if (previous) {
       const balance = await ledger.getBalance(ctx, account._id);
       return { cost: -previous.amount, remaining: balance?.balance ?? 0, duplicate: true };
     }
-    fail("TIER_REQUIRED", `${PLANS[requiredTier].name} or higher is needed for this feature.`, {
-      tier: requiredTier,
-    });
+    failTierRequired(args.feature);
   }
   // `ledger.consume` owns idempotency: a repeated key debits nothing and
   // returns the cost first debited.
@@ -197,18 +253,89 @@ export async function consumeForAccount(
   return { cost: result.cost, remaining: result.remaining, duplicate: !result.applied };
 }
 
+function requireIdempotencyKey(key: string) {
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    fail("INVALID_ARGUMENT", `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`);
+  }
+}
+
+function tierAllows(account: Doc<"billingAccounts">, feature: string): boolean {
+  return tierRank(effectiveTier(account)) >= tierRank(featureMinTier(feature));
+}
+
+function failTierRequired(feature: string): never {
+  const requiredTier = featureMinTier(feature);
+  fail("TIER_REQUIRED", `${PLANS[requiredTier].name} or higher is needed for this feature.`, { tier: requiredTier });
+}
+
+export const vHoldView = v.object({
+  holdId: v.id("tokenHolds"),
+  status: vHoldStatus,
+  amount: v.number(),
+  expiresAt: v.number(),
+  remaining: v.number(),
+  duplicate: v.boolean(),
+});
+
+export const vSettleResult = v.object({
+  charged: v.number(),
+  returned: v.number(),
+  shortfall: v.number(),
+  remaining: v.number(),
+  duplicate: v.boolean(),
+});
+
+export const vReleaseResult = v.object({ returned: v.number(), remaining: v.number(), duplicate: v.boolean() });
+
+/**
+ * Reserves tokens for one run of `feature` (`model/holds.ts`), atomically
+ * with the tier check. `estimate` defaults to the feature's price at
+ * `complexity`; only server code passes its own. `ttlMs` defaults to 10
+ * minutes (10 s to 24 h). The same `idempotencyKey` (1–200 characters)
+ * returns the same hold.
+ * Throws `TIER_REQUIRED` (`tier`), `INSUFFICIENT_TOKENS` (`required`,
+ * `available`), `INVALID_ARGUMENT`.
+ */
+export async function reserveForAccount(
+  ctx: MutationCtx,
+  account: Doc<"billingAccounts">,
+  args: { feature: string; complexity?: Complexity; estimate?: number; idempotencyKey: string; ttlMs?: number },
+): Promise<HoldView> {
+  requireFeature(args.feature);
+  requireIdempotencyKey(args.idempotencyKey);
+  if (!tierAllows(account, args.feature)) failTierRequired(args.feature);
+  return await holds.reserve(ctx, account._id, {
+    feature: args.feature,
+    complexity: args.complexity,
+    amount: args.estimate ?? featureCost(args.feature, args.complexity),
+    idempotencyKey: args.idempotencyKey,
+    ttlMs: args.ttlMs,
+  });
+}
+
 /**
  * An operator's grant (positive) or correction (negative) from the dashboard,
- * recorded as `admin_grant` with `reason` as the note. With `idempotencyKey`
- * the ledger key is `admin:<key>` and a repeat is a no-op; without one, every
- * call is a new grant.
+ * recorded as `admin_grant` with `reason` as the note, or, with `category:
+ * "promotional"`, a `promotional_grant` (positive only). A positive grant may
+ * carry `expiresAt` (ms, in the future) and a draw `priority` (lower first;
+ * default `DEFAULT_GRANT_PRIORITY`). With `idempotencyKey` the ledger key is
+ * `admin:<key>` and a repeat is a no-op; without one, every call is a new
+ * grant.
  * Throws `NOT_FOUND` (no such account), `INVALID_ARGUMENT` (empty reason,
- * amount not a non-zero integer), `INSUFFICIENT_TOKENS` (a correction larger
- * than the balance).
+ * amount not a non-zero integer, a negative promotional grant, a past
+ * expiry), `INSUFFICIENT_TOKENS` (a correction larger than the balance).
  */
 export async function operatorGrant(
   ctx: MutationCtx,
-  args: { accountId: Id<"billingAccounts">; amount: number; reason: string; idempotencyKey?: string },
+  args: {
+    accountId: Id<"billingAccounts">;
+    amount: number;
+    reason: string;
+    idempotencyKey?: string;
+    category?: "admin" | "promotional";
+    expiresAt?: number;
+    priority?: number;
+  },
 ): Promise<{ applied: boolean; balance: number; sourceKey: string }> {
   const reason = args.reason.trim();
   if (reason.length === 0) fail("INVALID_ARGUMENT", "A reason is required for a grant.");
@@ -224,11 +351,16 @@ export async function operatorGrant(
     args.idempotencyKey !== undefined
       ? `admin:${args.idempotencyKey}`
       : `admin:auto:${Date.now()}:${Math.random().toString(36).slice(2, 12)}`;
+  if (args.amount < 0 && (args.category === "promotional" || args.expiresAt !== undefined || args.priority !== undefined)) {
+    fail("INVALID_ARGUMENT", "A correction (negative amount) takes no category, expiry or priority.");
+  }
   const result = await ledger.grant(ctx, account._id, {
     sourceKey,
     amount: args.amount,
-    reason: "admin_grant",
+    reason: args.category === "promotional" ? "promotional_grant" : "admin_grant",
     note: reason,
+    expiresAt: args.expiresAt,
+    priority: args.priority,
   });
   return { ...result, sourceKey };
 }

@@ -44,6 +44,11 @@ export const LEDGER_REASONS = [
   "consume", // a feature use
   "top_up", // a one-off purchase of tokens
   "admin_grant", // an operator's grant or correction from the dashboard
+  "promotional_grant", // an operator's promotional grant (usually expiring)
+  "grant_expire", // what was left of a grant when it expired
+  "hold", // tokens reserved for a job (`tokens.reserve`)
+  "hold_settle", // a hold settled: the unused part returned (+) or the extra charged (−)
+  "hold_release", // a hold released (job failed) or expired: everything returned
 ] as const;
 export const vLedgerReason = v.union(...LEDGER_REASONS.map((r) => v.literal(r)));
 export type LedgerReason = Infer<typeof vLedgerReason>;
@@ -67,3 +72,25 @@ export type CancellationFeedback = Infer<typeof vCancellationFeedback>;
 
 /** A plan on one billing interval (a price in the catalogue). */
 export const vPlanRef = v.object({ tier: vTier, interval: vInterval });
+
+/**
+ * What a token grant is (`tokenGrants.category`): the current plan's
+ * allowance, a purchased pack, an operator's promotional or admin grant, or
+ * allowance rolled over from an earlier period.
+ */
+export const GRANT_CATEGORIES = ["plan_allowance", "purchased", "promotional", "admin", "rollover"] as const;
+export const vGrantCategory = v.union(...GRANT_CATEGORIES.map((c) => v.literal(c)));
+export type GrantCategory = Infer<typeof vGrantCategory>;
+
+/** `active`: may be drawn on; `depleted`: nothing left (a returned hold can revive it); `expired`: past its expiry, or replaced by the next period's allowance. */
+export const GRANT_STATUSES = ["active", "depleted", "expired"] as const;
+export const vGrantStatus = v.union(...GRANT_STATUSES.map((s) => v.literal(s)));
+export type GrantStatus = Infer<typeof vGrantStatus>;
+
+/** One part of a debit: the grant it drew on and how many tokens. */
+export const vDraw = v.object({ grantId: v.id("tokenGrants"), amount: v.number() });
+
+/** `open`: tokens reserved; `settled`: charged; `released`: returned by the caller; `expired`: returned by the hold cron after its TTL. */
+export const HOLD_STATUSES = ["open", "settled", "released", "expired"] as const;
+export const vHoldStatus = v.union(...HOLD_STATUSES.map((s) => v.literal(s)));
+export type HoldStatus = Infer<typeof vHoldStatus>;
