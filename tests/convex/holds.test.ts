@@ -54,7 +54,7 @@ async function expectInvariant(t: TestConvex, accountId: Id<"billingAccounts">) 
 
 /** The owner key the app uses for `who` (server-side callers pass it to the component). */
 async function ownerKeyOf(t: TestConvex, who = alice): Promise<string> {
-  const user = await t.run(async (ctx) => await ctx.db.query("users").filter((q) => q.eq(q.field("clerkUserId"), who.subject)).first());
+  const user = await t.run(async (ctx) => await ctx.db.query("users").withIndex("by_clerkUserId", (q) => q.eq("clerkUserId", who.subject)).first());
   return billingOwnerKey(user!._id);
 }
 
