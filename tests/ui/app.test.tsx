@@ -55,6 +55,21 @@ describe("app shell and routes", () => {
     expect(session.signOut).toHaveBeenCalled();
   });
 
+  it("the header meter says how many tokens running jobs hold, and only while they do", async () => {
+    fake.setQuery("billing:subscription", paid("starter"));
+    fake.setQuery("tokens:balance", balance({ allowance: 50, used: 0, held: 15, remaining: 35 }));
+    fake.setQuery("users:current", { _id: "u1", name: "Ada Lovelace", email: "ada@example.test", clerkUserId: "ada" });
+    renderAt("/");
+
+    expect(await screen.findByTestId("token-meter")).toHaveTextContent(/^35$/);
+    expect(screen.getByTestId("token-meter-held")).toHaveTextContent("15 reserved");
+    expect(screen.getByRole("link", { name: "35 tokens left, 15 tokens reserved for running jobs" })).toBeInTheDocument();
+
+    fake.pushQuery("tokens:balance", balance({ allowance: 50, used: 15, held: 0, remaining: 35 }));
+    expect(screen.queryByTestId("token-meter-held")).toBeNull();
+    expect(screen.getByRole("link", { name: "35 tokens left" })).toBeInTheDocument();
+  });
+
   it("/billing signed out asks to sign in", async () => {
     fake.setAuth({ isAuthenticated: false });
     fake.setQuery("billing:subscription", null);

@@ -134,6 +134,21 @@ describe("token usage", () => {
     expect(screen.getByTestId("tokens-reset")).toHaveTextContent(formatDate(NOW + 5 * DAY));
   });
 
+  it("tokens held by running jobs are said, and still count toward the total; none held, no line", () => {
+    fake.setQuery("billing:subscription", paid("starter"));
+    fake.setQuery("tokens:balance", balance({ allowance: 50, used: 10, held: 15, remaining: 25 }));
+    renderApp(<BillingPage />);
+    const held = screen.getByTestId("tokens-held");
+    expect(held).toHaveTextContent("15 tokens reserved for running jobs");
+    expect(held).toHaveAttribute("data-held", "15");
+    expect(screen.getByTestId("token-usage-remaining")).toHaveTextContent("25");
+    expect(within(screen.getByTestId("token-usage")).getByRole("progressbar")).toHaveAttribute("aria-valuemax", "50");
+
+    fake.pushQuery("tokens:balance", balance({ allowance: 50, used: 25, held: 0, remaining: 25 }));
+    expect(screen.queryByTestId("tokens-held")).toBeNull();
+    expect(screen.getByTestId("token-usage")).toHaveTextContent("25 of 50 used");
+  });
+
   it("while past due, promises the next allowance on payment instead of a reset date", () => {
     fake.setQuery("billing:subscription", paid("pro", { status: "past_due", graceEndsAt: NOW + 7 * DAY }));
     fake.setQuery("tokens:balance", balance({ allowance: 150, used: 20, remaining: 130, periodEnd: NOW - DAY }));

@@ -1,14 +1,16 @@
 import { TokenPacks } from "@/src/features/billing/components/pricing/TokenPacks";
-import { formatCount, formatDate } from "@/src/lib/format";
+import { formatCount, formatDate, tokens } from "@/src/lib/format";
 import type { TokenBalance } from "@/src/features/billing/lib/types";
 
 /**
  * Used vs available this period, remaining count and the next reset date.
+ * Tokens reserved by running jobs (`held`) are neither used nor remaining
+ * yet; while there are any, a line says how many.
  * While the subscription is past due the next allowance only comes with the
  * paid renewal invoice, so no reset date is promised then.
  */
 export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance; pastDue?: boolean }) {
-  const total = Math.max(balance.allowance + balance.purchased, balance.used + balance.remaining, 0);
+  const total = Math.max(balance.allowance + balance.purchased, balance.used + balance.held + balance.remaining, 0);
   const percent = total > 0 ? Math.min(100, Math.round((balance.used / total) * 100)) : 0;
   const tone = balance.remaining === 0 ? "danger" : percent >= 80 ? "warning" : "ok";
   return (
@@ -38,6 +40,11 @@ export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance
           {balance.purchased > 0 ? ` + ${formatCount(balance.purchased)} purchased` : ""})
         </span>
       </p>
+      {balance.held > 0 ? (
+        <p className="muted" data-testid="tokens-held" data-held={balance.held}>
+          {tokens(balance.held)} reserved for running jobs: charged when they finish, given back if they fail.
+        </p>
+      ) : null}
       {pastDue ? (
         <p className="muted" data-testid="tokens-reset">
           Your next allowance is added once the overdue payment goes through. Purchased tokens carry over.

@@ -2,10 +2,14 @@ import { useQuery } from "convex/react";
 import { Link } from "react-router-dom";
 import { api } from "@/convex/_generated/api";
 import { BILLING_CONFIG } from "@/convex/billing/model/plans";
-import { formatCount } from "@/src/lib/format";
+import { formatCount, tokens } from "@/src/lib/format";
 import { ROUTES } from "@/src/lib/routes";
 
-/** Live remaining-token count for the header; nothing when signed out. */
+/**
+ * Live remaining-token count for the header; nothing when signed out. While
+ * a run holds tokens (reserved, not yet charged or returned) it also says
+ * how many: they are already out of `remaining`.
+ */
 export function TokenMeter() {
   const balance = useQuery(api.tokens.balance);
   if (balance === undefined) return <span className="skeleton-pill" aria-label="Loading tokens" />;
@@ -13,8 +17,10 @@ export function TokenMeter() {
   const total = Math.max(balance.allowance + balance.purchased, balance.remaining, 1);
   const percent = Math.round((balance.remaining / total) * 100);
   const tone = balance.remaining === 0 ? "danger" : balance.remaining <= BILLING_CONFIG.lowTokensThreshold ? "warning" : "ok";
+  const held = balance.held > 0 ? `, ${tokens(balance.held)} reserved for running jobs` : "";
+  const label = `${balance.remaining} tokens left${held}`;
   return (
-    <Link to={ROUTES.billing.path} className={`token-meter tone-${tone}`} title={`${balance.remaining} tokens left`} aria-label={`${balance.remaining} tokens left`}>
+    <Link to={ROUTES.billing.path} className={`token-meter tone-${tone}`} title={label} aria-label={label}>
       <span className="token-icon" aria-hidden="true">
         ◆
       </span>
@@ -24,6 +30,11 @@ export function TokenMeter() {
       <span className="token-label" aria-hidden="true">
         left
       </span>
+      {balance.held > 0 ? (
+        <span className="token-label" aria-hidden="true" data-testid="token-meter-held" data-held={balance.held}>
+          · {formatCount(balance.held)} reserved
+        </span>
+      ) : null}
       <span className="token-bar" aria-hidden="true">
         <span style={{ width: `${percent}%` }} />
       </span>
