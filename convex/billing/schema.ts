@@ -274,6 +274,17 @@ export default defineSchema({
     /** The ledger key of the movement that created it. */
     sourceKey: v.string(),
     note: v.optional(v.string()),
+    /** A purchased pack: the PaymentIntent that paid for it (`pi_…`), so refunds and disputes find it. */
+    stripePaymentIntentId: v.optional(v.string()),
+    /** Tokens refunds and lost disputes have taken back so far (from the pack, or from the balance when spent). */
+    clawedBack: v.optional(v.number()),
+    /** Spent tokens a refund could not take back (the balance was empty; block overage policy). */
+    unrecovered: v.optional(v.number()),
+    /** While `status` is `frozen`: the unspent tokens held back by the dispute. */
+    frozen: v.optional(v.number()),
+    /** The latest dispute on its payment (`dp_…`) and Stripe's status for it. */
+    disputeId: v.optional(v.string()),
+    disputeStatus: v.optional(v.string()),
   })
     .index("by_accountId_and_status_and_priority_and_drawExpiresAt_and_drawClass", [
       "accountId",
@@ -282,7 +293,8 @@ export default defineSchema({
       "drawExpiresAt",
       "drawClass",
     ])
-    .index("by_lapsesAt", ["lapsesAt"]),
+    .index("by_lapsesAt", ["lapsesAt"])
+    .index("by_stripePaymentIntentId", ["stripePaymentIntentId"]),
 
   // Tokens reserved for a job: `tokens.reserve` opens one, `settle`,
   // `release` and the hold cron close it. Written only by `model/holds.ts`.

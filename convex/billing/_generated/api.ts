@@ -17,6 +17,7 @@ import type * as model_accounts from "../model/accounts.js";
 import type * as model_allowance from "../model/allowance.js";
 import type * as model_billingActions from "../model/billingActions.js";
 import type * as model_billingModel from "../model/billingModel.js";
+import type * as model_clawback from "../model/clawback.js";
 import type * as model_coverage from "../model/coverage.js";
 import type * as model_currentSubscription from "../model/currentSubscription.js";
 import type * as model_errors from "../model/errors.js";
@@ -64,6 +65,7 @@ const fullApi: ApiFromModules<{
   "model/allowance": typeof model_allowance;
   "model/billingActions": typeof model_billingActions;
   "model/billingModel": typeof model_billingModel;
+  "model/clawback": typeof model_clawback;
   "model/coverage": typeof model_coverage;
   "model/currentSubscription": typeof model_currentSubscription;
   "model/errors": typeof model_errors;

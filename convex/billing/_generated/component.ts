@@ -377,7 +377,11 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               | "grant_expire"
               | "hold"
               | "hold_settle"
-              | "hold_release";
+              | "hold_release"
+              | "refund_clawback"
+              | "dispute_freeze"
+              | "dispute_release"
+              | "dispute_lost";
             sourceKey: string;
           }>;
           pageStatus?: "SplitRecommended" | "SplitRequired" | null;

@@ -19,7 +19,8 @@
  *
  * Dependency keys: `customer:cus_…` (a customer linked to an account),
  * `subscription:sub_…` (a subscription mirrored), `price:price_…` (a price
- * whose tier is known).
+ * whose tier is known), `payment:pi_…` (a top-up paid by that PaymentIntent
+ * granted).
  */
 
 /** Where an event sits in time, for ordering. */
@@ -31,7 +32,7 @@ export type EventClock = {
   previousStatus?: string;
 };
 
-export type DependencyKey = `customer:${string}` | `subscription:${string}` | `price:${string}`;
+export type DependencyKey = `customer:${string}` | `subscription:${string}` | `price:${string}` | `payment:${string}`;
 
 export type EventOutcome =
   | { kind: "applied"; landed: DependencyKey[] }
@@ -43,6 +44,7 @@ export const dependency = {
   customer: (stripeCustomerId: string): DependencyKey => `customer:${stripeCustomerId}`,
   subscription: (stripeSubscriptionId: string): DependencyKey => `subscription:${stripeSubscriptionId}`,
   price: (stripePriceId: string): DependencyKey => `price:${stripePriceId}`,
+  payment: (stripePaymentIntentId: string): DependencyKey => `payment:${stripePaymentIntentId}`,
 };
 
 /** The price id a `price:` key waits for, else undefined. */

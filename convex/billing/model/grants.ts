@@ -81,6 +81,7 @@ export async function createGrant(
     expiresAt?: number;
     priority?: number;
     note?: string;
+    stripePaymentIntentId?: string;
   },
 ): Promise<GrantId> {
   const lapses = args.category !== "plan_allowance" && args.expiresAt !== undefined;
@@ -98,6 +99,7 @@ export async function createGrant(
     drawClass: drawClassOf(args.category),
     sourceKey: args.sourceKey,
     note: args.note,
+    stripePaymentIntentId: args.stripePaymentIntentId,
   });
 }
 

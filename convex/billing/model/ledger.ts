@@ -482,6 +482,8 @@ export async function grant(
     note?: string;
     expiresAt?: number;
     priority?: number;
+    /** A top-up: the PaymentIntent that paid for it, so refunds and disputes find the grant. */
+    stripePaymentIntentId?: string;
   },
 ): Promise<{ applied: boolean; balance: number }> {
   requireSourceKey(args.sourceKey);
@@ -507,6 +509,7 @@ export async function grant(
       expiresAt: args.expiresAt,
       priority: args.priority,
       note: args.note,
+      stripePaymentIntentId: args.stripePaymentIntentId,
     });
     const balance = await commit(ctx, current, { ...counters, purchased: counters.purchased + args.amount }, [
       { amount: args.amount, reason: args.reason, sourceKey: args.sourceKey, note: args.note, grantId },

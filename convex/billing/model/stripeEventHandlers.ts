@@ -22,6 +22,7 @@ import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, settleAccount } from "./access";
 import { IGNORED, applied, dependency, refuse, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
 import { syncInvoice } from "./invoiceSync";
+import { applyDispute, applyRefund, grantForPayment } from "./clawback";
 import { grant } from "./ledger";
 import { TOKEN_PACKS } from "./plans";
 import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
@@ -76,7 +77,9 @@ export const STRIPE_EVENT_HANDLERS = {
   "customer.subscription.created": subscriptionEntry,
   "customer.subscription.updated": subscriptionEntry,
   "customer.subscription.deleted": subscriptionEntry,
-  "customer.subscription.trial_will_end": subscriptionEntry,
+  // A reminder; the state it carries comes with the subscription's own
+  // updates, so reconciliation leaves it out (Stripe's 20-type filter).
+  "customer.subscription.trial_will_end": { ...subscriptionEntry, reconcile: false },
   "customer.subscription.paused": subscriptionEntry,
   "customer.subscription.resumed": subscriptionEntry,
   "invoice.paid": invoiceEntry,
@@ -104,6 +107,22 @@ export const STRIPE_EVENT_HANDLERS = {
   "customer.deleted": {
     reconcile: true,
     apply: async (ctx, event, at) => await applyCustomerDeleted(ctx, event.data.object, at.nowMs),
+  },
+  // Token packs paid back: refunds take their tokens back (`model/clawback.ts`).
+  "charge.refunded": {
+    reconcile: true,
+    apply: async (ctx, event) => await applyChargeRefunded(ctx, event.data.object),
+  },
+  // Disputes freeze, then release or remove, a pack's tokens. Not reconciled
+  // (the 20-type filter is full); a lost delivery is redelivered by Stripe
+  // for 3 days and the operator list shows the dispute in Stripe.
+  "charge.dispute.created": {
+    reconcile: false,
+    apply: async (ctx, event) => await applyDisputeEvent(ctx, event.data.object),
+  },
+  "charge.dispute.closed": {
+    reconcile: false,
+    apply: async (ctx, event) => await applyDisputeEvent(ctx, event.data.object),
   },
 } satisfies HandlerTable;
 
@@ -212,16 +231,60 @@ async function applyCheckoutSession(ctx: MutationCtx, session: Stripe.Checkout.S
     const pack = TOKEN_PACKS.find((p) => p.id === session.metadata?.packId);
     if (!pack) throw new Error(`checkout session ${session.id} names unknown token pack "${session.metadata?.packId}"`);
     if (session.payment_status === "paid") {
+      const paymentIntentId = stripeIdOf(session.payment_intent);
       await grant(ctx, account._id, {
         sourceKey: `checkout:${session.id}`,
         amount: pack.tokens,
         reason: "top_up",
         note: `Token pack ${pack.id} (${pack.tokens} tokens)`,
+        stripePaymentIntentId: paymentIntentId,
       });
+      return applied([
+        stripeCustomerId ? dependency.customer(stripeCustomerId) : undefined,
+        paymentIntentId ? dependency.payment(paymentIntentId) : undefined,
+      ]);
     }
     // Unpaid (delayed payment methods): `checkout.session.async_payment_succeeded` grants it later.
   }
   return applied([stripeCustomerId ? dependency.customer(stripeCustomerId) : undefined]);
+}
+
+/**
+ * A refund of a token pack's payment takes the refunded share of its tokens
+ * back (`applyRefund`). A refund whose pack is not granted yet waits for
+ * `payment:<pi>` when the charge says it paid for a top-up (our Checkout
+ * sets `payment_intent_data.metadata.kind: "top_up"`); any other charge's
+ * refund (a subscription invoice's) is `ignored` here.
+ */
+async function applyChargeRefunded(ctx: MutationCtx, charge: Stripe.Charge): Promise<EventOutcome> {
+  const paymentIntentId = stripeIdOf(charge.payment_intent);
+  if (!paymentIntentId) return IGNORED;
+  const pack = await grantForPayment(ctx, paymentIntentId);
+  if (!pack) {
+    if (charge.metadata?.kind !== "top_up") return IGNORED;
+    return waitFor(dependency.payment(paymentIntentId), `refund of ${charge.id}: its token pack is not granted yet`);
+  }
+  await applyRefund(ctx, pack, { chargeId: charge.id, amount: charge.amount, amountRefunded: charge.amount_refunded });
+  return applied();
+}
+
+/**
+ * A dispute on a token pack's payment freezes its unspent tokens; closed
+ * `won` releases them, `lost` takes the pack back (`applyDispute`).
+ * A dispute names no metadata of what its payment bought, so one whose
+ * pack is not granted waits for `payment:<pi>`: it applies the moment the
+ * purchase lands, whatever order Stripe delivered them in. A dispute of a
+ * payment that bought no pack (a subscription invoice's) therefore stays
+ * `waiting`, visible in the operator list; `ignored` without a
+ * PaymentIntent.
+ */
+async function applyDisputeEvent(ctx: MutationCtx, dispute: Stripe.Dispute): Promise<EventOutcome> {
+  const paymentIntentId = stripeIdOf(dispute.payment_intent);
+  if (!paymentIntentId) return IGNORED;
+  const pack = await grantForPayment(ctx, paymentIntentId);
+  if (!pack) return waitFor(dependency.payment(paymentIntentId), `dispute ${dispute.id}: no token pack paid by ${paymentIntentId} yet`);
+  await applyDispute(ctx, pack, { id: dispute.id, status: dispute.status });
+  return applied();
 }
 
 /**

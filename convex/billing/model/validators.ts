@@ -49,6 +49,10 @@ export const LEDGER_REASONS = [
   "hold", // tokens reserved for a job (`tokens.reserve`)
   "hold_settle", // a hold settled: the unused part returned (+) or the extra charged (−)
   "hold_release", // a hold released (job failed) or expired: everything returned
+  "refund_clawback", // a refunded top-up's tokens taken back (unspent from the pack, spent from the balance)
+  "dispute_freeze", // a disputed top-up's unspent tokens frozen
+  "dispute_release", // a dispute won: the frozen tokens back
+  "dispute_lost", // a dispute lost: frozen tokens removed, spent ones taken from the balance
 ] as const;
 export const vLedgerReason = v.union(...LEDGER_REASONS.map((r) => v.literal(r)));
 export type LedgerReason = Infer<typeof vLedgerReason>;
@@ -82,8 +86,13 @@ export const GRANT_CATEGORIES = ["plan_allowance", "purchased", "promotional", "
 export const vGrantCategory = v.union(...GRANT_CATEGORIES.map((c) => v.literal(c)));
 export type GrantCategory = Infer<typeof vGrantCategory>;
 
-/** `active`: may be drawn on; `depleted`: nothing left (a returned hold can revive it); `expired`: past its expiry, or replaced by the next period's allowance. */
-export const GRANT_STATUSES = ["active", "depleted", "expired"] as const;
+/**
+ * `active`: may be drawn on; `depleted`: nothing left (a returned hold can
+ * revive it); `expired`: past its expiry, replaced by the next period's
+ * allowance, or removed by a lost dispute; `frozen`: its unspent tokens are
+ * held back while its payment is disputed (`frozen` on the grant).
+ */
+export const GRANT_STATUSES = ["active", "depleted", "expired", "frozen"] as const;
 export const vGrantStatus = v.union(...GRANT_STATUSES.map((s) => v.literal(s)));
 export type GrantStatus = Infer<typeof vGrantStatus>;
 
