@@ -19,6 +19,7 @@ import {
   vReleaseResult,
   vSettleResult,
 } from "./billing/model/tokens";
+import { vUsageView } from "./billing/model/usage";
 import { vHoldStatus } from "./billing/model/validators";
 import { vComplexity } from "./billing/model/validators";
 
@@ -147,4 +148,16 @@ export const release = callerMutation({
   returns: vReleaseResult,
   handler: async (ctx, { holdId }) =>
     await ctx.runMutation(components.billing.tokens.release, { ownerKey: ctx.caller.ownerKey, holdId }),
+});
+
+/**
+ * The caller's usage per UTC day and feature, this period and the one
+ * before: `{ current, previous }`, each `{ start, end, days: { day, feature,
+ * tokens, runs }[] }` (ms). Signed out: `null`.
+ */
+export const usage = callerQuery({
+  args: {},
+  returns: v.union(v.null(), vUsageView),
+  handler: async (ctx) =>
+    ctx.caller ? await ctx.runQuery(components.billing.tokens.usage, { ownerKey: ctx.caller.ownerKey }) : null,
 });

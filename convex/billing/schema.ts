@@ -322,6 +322,20 @@ export default defineSchema({
     .index("by_accountId_and_sourceKey", ["accountId", "sourceKey"])
     .index("by_status_and_expiresAt", ["status", "expiresAt"]),
 
+  // Tokens consumed per account, UTC day and feature: what the usage chart
+  // reads instead of the ledger. Written by `model/usage.ts` in the same
+  // transaction as each consume and settled hold; read by `tokens.usage`.
+  tokenUsageDaily: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** UTC day, `YYYY-MM-DD`. */
+    day: v.string(),
+    feature: v.string(),
+    /** Tokens charged that day for the feature. */
+    tokens: v.number(),
+    /** Runs charged (consumes and settled holds). */
+    runs: v.number(),
+  }).index("by_accountId_and_day_and_feature", ["accountId", "day", "feature"]),
+
   // Accounts the daily audit (`tokens.auditBalances`) found inconsistent:
   // one row per account per run. Written only by that cron; read by
   // operators (`tokens.drift`).

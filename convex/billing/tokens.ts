@@ -15,6 +15,7 @@ import { failAccountNotSetUp } from "./model/errors";
 import { activeGrants } from "./model/grants";
 import * as holds from "./model/holds";
 import * as ledger from "./model/ledger";
+import { currentAndPreviousUsage, vUsageView } from "./model/usage";
 import schema from "./schema";
 import {
   checkFeature,
@@ -365,5 +366,24 @@ export const drift = query({
     const limit = Math.min(Math.max(1, Math.floor(args.limit ?? 50)), 200);
     const rows = await ctx.db.query("tokenDrift").withIndex("by_detectedAt").order("desc").take(limit);
     return rows.map((r) => ({ accountId: r.accountId, detectedAt: r.detectedAt, problems: r.problems }));
+  },
+});
+
+/**
+ * Tokens charged per UTC day and feature in the account's current
+ * allowance period and the period of the same length before it: `{
+ * current, previous }`, each `{ start, end, days: { day: "YYYY-MM-DD",
+ * feature, tokens, runs }[] }` (ms; a day split across periods counts in
+ * the later one). From the pre-aggregated `tokenUsageDaily` rows, never the
+ * ledger. `null` when `ownerKey` has no account.
+ */
+export const usage = query({
+  args: { ownerKey: v.string() },
+  returns: v.union(v.null(), vUsageView),
+  handler: async (ctx, { ownerKey }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) return null;
+    const row = await ledger.getBalance(ctx, account._id);
+    return await currentAndPreviousUsage(ctx, account._id, row, Date.now());
   },
 });

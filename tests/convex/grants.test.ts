@@ -265,3 +265,30 @@ describe("daily audit", () => {
     await expectInvariant(t, healthy);
   });
 });
+
+describe("usage", () => {
+  test("counts tokens per day and feature from consumes and settled holds, not from released ones", async () => {
+    const t = makeTest();
+    const accountId = await signedUp(t);
+    await topUp(t, accountId, 40, "pack");
+    const as = t.withIdentity(alice);
+    await consume(t, "standard_analysis", "a");
+    await consume(t, "quick_analysis", "b");
+    vi.setSystemTime(NOW + DAY);
+    const settled = await as.mutation(api.tokens.reserve, { feature: "bulk_analysis", idempotencyKey: "h1" });
+    await as.mutation(api.tokens.settle, { holdId: settled.holdId });
+    const released = await as.mutation(api.tokens.reserve, { feature: "bulk_analysis", idempotencyKey: "h2" });
+    await as.mutation(api.tokens.release, { holdId: released.holdId });
+    await consume(t, "standard_analysis", "c");
+    const usage = await as.query(api.tokens.usage, {});
+    expect(usage?.current.start).toBe(Date.UTC(2026, 10, 1));
+    expect(usage?.current.days).toEqual([
+      { day: "2026-11-10", feature: "quick_analysis", tokens: 1, runs: 1 },
+      { day: "2026-11-10", feature: "standard_analysis", tokens: 3, runs: 1 },
+      { day: "2026-11-11", feature: "bulk_analysis", tokens: 10, runs: 1 },
+      { day: "2026-11-11", feature: "standard_analysis", tokens: 3, runs: 1 },
+    ]);
+    expect(usage?.previous).toEqual({ start: Date.UTC(2026, 9, 2), end: Date.UTC(2026, 10, 1), days: [] });
+    expect(await t.withIdentity(bob).query(api.tokens.usage, {})).toBeNull();
+  });
+});

@@ -430,6 +430,34 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         },
         Name
       >;
+      usage: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        null | {
+          current: {
+            days: Array<{
+              day: string;
+              feature: string;
+              runs: number;
+              tokens: number;
+            }>;
+            end: number;
+            start: number;
+          };
+          previous: {
+            days: Array<{
+              day: string;
+              feature: string;
+              runs: number;
+              tokens: number;
+            }>;
+            end: number;
+            start: number;
+          };
+        },
+        Name
+      >;
     };
     webhooks: {
       list: FunctionReference<

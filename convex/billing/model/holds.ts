@@ -40,6 +40,7 @@ import {
   type Entry,
 } from "./ledger";
 import type { Complexity } from "./plans";
+import { recordUsage } from "./usage";
 import type { HoldStatus } from "./validators";
 
 /** A hold's time to live when the caller gives none: 10 minutes. */
@@ -218,6 +219,7 @@ export async function settle(ctx: MutationCtx, hold: Doc<"tokenHolds">, actual: 
     );
     result = { charged: reserved + take, returned: 0, shortfall: extra - take, remaining, duplicate: false };
   }
+  await recordUsage(ctx, hold.accountId, hold.feature, result.charged, now);
   await ctx.db.patch("tokenHolds", hold._id, {
     status: "settled",
     charged: result.charged,

@@ -46,6 +46,7 @@ import {
   type Grant,
 } from "./grants";
 import type { Complexity } from "./plans";
+import { recordUsage } from "./usage";
 import type { GrantCategory, LedgerReason } from "./validators";
 
 type AccountId = Id<"billingAccounts">;
@@ -431,6 +432,7 @@ export async function consume(
   requireSpendable(current, args.cost, `This needs ${args.cost} tokens; you have ${current.balance}.`);
   const draw = await drawOrRefuse(ctx, current, args.cost);
   const counters = countersOf(current);
+  await recordUsage(ctx, accountId, args.feature, args.cost);
   const remaining = await commit(
     ctx,
     current,
