@@ -2,6 +2,12 @@
  * Issue 4, journey 2: spending tokens lowers the header meter live; at ≤ 5
  * the upgrade prompt appears; at 0 a guarded action opens the upgrade path
  * instead of running.
+ *
+ * Issue 9: a run reserves its price first (the header shows it as held
+ * while the analysis runs), then settles it, so the balance drops by
+ * exactly the cost; a failed run releases its hold and leaves the balance
+ * as it was. To look at a run in progress without racing it, the page's
+ * clock is paused while the simulated analysis waits on its timer.
  */
 import { PLANS, type Complexity } from "../../convex/billing/model/plans";
 import { expect, subscribe, test } from "./support/app";
@@ -23,8 +29,28 @@ async function runAnalysis(page: Page, feature: string, complexity: Complexity, 
   await expect(card.getByTestId(`analysis-run-${feature}`)).toBeEnabled();
 }
 
+/**
+ * Starts a thorough bulk analysis (15 tokens, confirmed) with the page's
+ * clock paused, so the simulated analysis stays running (its timer cannot
+ * fire) until `page.clock.resume()`. Returns once the guard has reserved:
+ * the run button says "Running…" and the header shows the tokens held.
+ */
+async function startHeldBulkRun(page: Page) {
+  const card = page.getByTestId("analysis-bulk_analysis");
+  await card.getByTestId("analysis-complexity-bulk_analysis").selectOption("high");
+  await card.getByTestId("analysis-run-bulk_analysis").click();
+  await expect(page.getByTestId("confirm-dialog")).toBeVisible();
+  // pauseAt jumps to a moment still ahead of the page's (running) clock, then holds it there.
+  await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1_000);
+  await page.getByTestId("confirm-accept").click();
+  await expect(card.getByTestId("analysis-run-bulk_analysis")).toHaveText("Running…");
+  await expect(page.getByTestId("token-meter-held")).toHaveText("· 15 reserved");
+}
+
 test("spending lowers the meter live; low prompt at ≤ 5; at 0 the guard opens the upgrade path", async ({ page, journey }) => {
   const user = E2E_USERS.tokens;
+  // Time flows as usual; startHeldBulkRun pauses it while a run is in progress.
+  await page.clock.install();
   // Starter's 50 tokens leave room above the low-tokens threshold.
   await subscribe(page, user, "starter");
   await page.getByRole("link", { name: "Start using it" }).click();
@@ -36,7 +62,34 @@ test("spending lowers the meter live; low prompt at ≤ 5; at 0 the guard opens 
   await journey.shot("starter-50-tokens");
 
   // Bulk analysis, thorough: 15 tokens each, over the confirmation threshold.
-  await runAnalysis(page, "bulk_analysis", "high", { confirm: true });
+  const bulk = page.getByTestId("analysis-bulk_analysis");
+  const held = page.getByTestId("token-meter-held");
+
+  // A run that fails: its 15 tokens are held while it runs, then all come back.
+  await bulk.getByTestId("analysis-fail-bulk_analysis").check();
+  await startHeldBulkRun(page);
+  await expect(meter).toHaveText("35");
+  await expect(page.getByRole("link", { name: "35 tokens left, 15 tokens reserved for running jobs" })).toBeVisible();
+  await journey.shot("failing-run-holds-15");
+  await page.clock.resume();
+  await expect(page.getByText("Bulk analysis failed")).toBeVisible();
+  await expect(page.getByText("No tokens were used. Please try again.")).toBeVisible();
+  await expect(bulk.getByTestId("analysis-run-bulk_analysis")).toBeEnabled();
+  await expect(meter).toHaveText("50");
+  await expect(held).toHaveCount(0);
+  await expect(bulk.getByTestId("analysis-result-bulk_analysis")).toHaveCount(0);
+  await journey.shot("failed-run-costs-nothing");
+
+  // A run that succeeds: held while it runs, then charged exactly its cost.
+  await bulk.getByTestId("analysis-fail-bulk_analysis").uncheck();
+  await startHeldBulkRun(page);
+  await expect(meter).toHaveText("35");
+  await journey.shot("running-holds-15");
+  await page.clock.resume();
+  await expect(bulk.getByTestId("analysis-result-bulk_analysis")).toBeVisible();
+  await expect(bulk.getByTestId("analysis-run-bulk_analysis")).toBeEnabled();
+  await expect(page.getByText("Used 15 tokens · 35 tokens left")).toBeVisible();
+  await expect(held).toHaveCount(0);
   await expect(meter).toHaveText("35");
   await expect(prompt).toHaveCount(0);
   await journey.shot("after-15");
