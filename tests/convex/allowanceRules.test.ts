@@ -301,10 +301,11 @@ describe("allowance rules", () => {
         event("customer.subscription.updated", sub({ price: starterMonthly, periodStart: T0 + 30 * DAY }), { created: T0 + 30 * DAY }),
         paid("subscription_cycle", [line(starterMonthly, 900, T0 + 30 * DAY, T0 + 60 * DAY)], T0 + 30 * DAY),
       );
+      // Starter's 50, plus the Elite window's unused 500 rolled over (Elite's rollover policy).
       expect(await outcome(t, accountId)).toEqual({
         tier: "starter",
         allowance: 50,
-        balance: 50,
+        balance: 550,
         used: 0,
         periodKey: `window:${(T0 + 30 * DAY) * MS}`,
       });
@@ -321,12 +322,18 @@ describe("allowance rules", () => {
       );
       expect(await outcome(t, accountId)).toMatchObject({ tier: "pro", allowance: 150, balance: 150 });
       await spend(t, accountId, 100, "month-1");
-      for (const month of [1, 2, 3]) {
+      // Each month the last month's rollover ends and up to 75 unused tokens roll over:
+      // 50 after the first month (100 spent), then 75 of each untouched 150.
+      for (const [month, rolled] of [
+        [1, 50],
+        [2, 75],
+        [3, 75],
+      ] as const) {
         const window = windowContaining(T0 * MS, T0 * MS + month * 31 * DAY * MS);
         vi.setSystemTime(window.start + 1000);
         await billing(t).mutation(billingInternal.tokens.resetFreeTier, {});
         await billing(t).mutation(billingInternal.tokens.resetFreeTier, {});
-        expect(await outcome(t, accountId)).toEqual({ tier: "pro", allowance: 150, balance: 150, used: 0, periodKey: `window:${window.start}` });
+        expect(await outcome(t, accountId)).toEqual({ tier: "pro", allowance: 150, balance: 150 + rolled, used: 0, periodKey: `window:${window.start}` });
       }
       const grants = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_grant");
       expect(grants).toHaveLength(4);
@@ -338,8 +345,8 @@ describe("allowance rules", () => {
       await deliverAll(t, event("customer.subscription.created", clocked, { created: T0 }), paid("subscription_create", [line(proYearly, 29000, T0, T0 + 365 * DAY)], T0 + 1));
       const next = windowContaining(T0 * MS, (T0 + 31 * DAY) * MS);
       await deliverAll(t, event("test_helpers.test_clock.ready", testClock("clock_rules", next.start / MS + 60)));
-      // The unused 150 of the first month expires; the new month brings 150.
-      expect(await outcome(t, accountId)).toMatchObject({ allowance: 150, balance: 150, periodKey: `window:${next.start}` });
+      // The unused 150 of the first month expires, 75 of it rolling over; the new month brings 150.
+      expect(await outcome(t, accountId)).toMatchObject({ allowance: 150, balance: 225, periodKey: `window:${next.start}` });
     });
 
     test("windows follow the anchor day, clamped in short months (Jan 31 → Feb 28 → Mar 31)", () => {

@@ -160,14 +160,16 @@ describe("invoice events", () => {
       linePeriodEnd: T0 + 60 * DAY,
     });
     await send(event("invoice.paid", renewal, { created: T0 + 30 * DAY }));
+    // The unused 110 expire; Pro rolls 75 of them over as a grant to the end of the new window.
     expect(await balance(t, accountId)).toMatchObject({
       allowance: 150,
       used: 0,
-      balance: 150,
+      balance: 225,
       periodKey: `window:${(T0 + 30 * DAY) * 1000}`,
     });
-    const expired = (await ledgerRows(t, accountId)).filter((r) => r.reason === "period_expire");
-    expect(expired.map((r) => r.amount)).toEqual([-110]);
+    const rows = await ledgerRows(t, accountId);
+    expect(rows.filter((r) => r.reason === "period_expire").map((r) => r.amount)).toEqual([-110]);
+    expect(rows.filter((r) => r.reason === "rollover").map((r) => r.amount)).toEqual([75]);
   });
 
   test("a same-tier proration invoice (subscription_update) in the window grants nothing more", async () => {

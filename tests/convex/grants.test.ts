@@ -292,3 +292,60 @@ describe("usage", () => {
     expect(await t.withIdentity(bob).query(api.tokens.usage, {})).toBeNull();
   });
 });
+
+describe("rollover", () => {
+  const MONTH = 30 * DAY;
+  const start = Date.UTC(2026, 10, 1);
+  async function window(t: TestConvex, accountId: Id<"billingAccounts">, n: number, tier: "free" | "pro" | "elite", tokens: number) {
+    await runInBilling(t, async (ctx) => {
+      await ledger.startPeriod(ctx, accountId, {
+        sourceKey: `window:${n}`,
+        tokens,
+        periodKey: `window:${n}`,
+        periodStart: start + n * MONTH,
+        periodEnd: start + (n + 1) * MONTH,
+        windowTier: tier === "free" ? undefined : tier,
+      });
+    });
+  }
+
+  test("elite carries up to 500 unused for two periods; it ends with them, whatever is left", async () => {
+    const t = makeTest();
+    const accountId = await seedAccount(t, alice);
+    await window(t, accountId, 0, "elite", 500);
+    await consume(t, "bulk_analysis", "a"); // 10 of the allowance
+    await window(t, accountId, 1, "elite", 500); // 490 roll over
+    let grants = await t.withIdentity(alice).query(api.tokens.grants, {});
+    // Draw order: the allowance expires first.
+    expect(grants.map((g) => [g.category, g.remaining, g.expiresAt])).toEqual([
+      ["plan_allowance", 500, start + 2 * MONTH],
+      ["rollover", 490, start + 3 * MONTH],
+    ]);
+    await window(t, accountId, 2, "elite", 500); // 500 more roll over; the first rollover lives on
+    grants = await t.withIdentity(alice).query(api.tokens.grants, {});
+    expect(grants.map((g) => [g.category, g.remaining])).toEqual([
+      ["rollover", 490],
+      ["plan_allowance", 500],
+      ["rollover", 500],
+    ]);
+    await window(t, accountId, 3, "elite", 500); // the first rollover ends with window 2; window 2's 500 roll over
+    grants = await t.withIdentity(alice).query(api.tokens.grants, {});
+    expect(grants.map((g) => [g.category, g.remaining, g.expiresAt])).toEqual([
+      ["rollover", 500, start + 4 * MONTH],
+      ["plan_allowance", 500, start + 4 * MONTH],
+      ["rollover", 500, start + 5 * MONTH],
+    ]);
+    const expiredRollover = (await grantsOf(t, accountId)).find((g) => g.category === "rollover" && g.status === "expired");
+    expect(expiredRollover?.amount).toBe(490);
+    await expectInvariant(t, accountId);
+  });
+
+  test("free months never roll over", async () => {
+    const t = makeTest();
+    const accountId = await seedAccount(t, alice);
+    await window(t, accountId, 0, "free", 5);
+    await window(t, accountId, 1, "free", 5);
+    expect((await t.withIdentity(alice).query(api.tokens.grants, {})).map((g) => g.category)).toEqual(["plan_allowance"]);
+    expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(5);
+  });
+});

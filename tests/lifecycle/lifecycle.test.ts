@@ -18,18 +18,21 @@ describe("npm run lifecycle", () => {
       ["checkout", "free", "none", false, 5],
       ["completion events", "pro", "active", false, 150],
       ["spend tokens", "pro", "active", false, 126],
-      ["renewal", "pro", "active", false, 150],
-      ["failed renewal → past_due", "pro", "past_due", false, 150],
-      ["recovery", "pro", "active", false, 150],
+      // A fresh 150 plus 75 of the 126 unused rolled over (Pro's rollover policy).
+      ["renewal", "pro", "active", false, 225],
+      ["failed renewal → past_due", "pro", "past_due", false, 225],
+      // The first rollover ends with its window; 75 of the next unused 150 roll over.
+      ["recovery", "pro", "active", false, 225],
       // Raised to Elite's 500 once paid, not refilled on top.
-      ["upgrade to Elite (paid)", "elite", "active", false, 500],
+      ["upgrade to Elite (paid)", "elite", "active", false, 575],
       // Elite is paid to the period end; the downgrade waits for it.
-      ["downgrade to Starter scheduled", "elite", "active", false, 500],
-      ["renewal at Starter", "starter", "active", false, 50],
+      ["downgrade to Starter scheduled", "elite", "active", false, 575],
+      // Starter's 50, and the Elite window's unused 500 rolled over for two periods.
+      ["renewal at Starter", "starter", "active", false, 550],
       // 10 spent, then an interval round trip: no extra tokens.
-      ["spend, then monthly → yearly → monthly", "starter", "active", false, 40],
-      ["cancel at period end", "starter", "active", true, 40],
-      ["deletion", "free", "canceled", false, 40],
+      ["spend, then monthly → yearly → monthly", "starter", "active", false, 540],
+      ["cancel at period end", "starter", "active", true, 540],
+      ["deletion", "free", "canceled", false, 540],
     ]);
     expect(result.steps.find((s) => s.name === "downgrade to Starter scheduled")?.scheduled).toBe("starter");
     // Duplicated deliveries happened and were absorbed.

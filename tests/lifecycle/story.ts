@@ -33,6 +33,9 @@ const PRO = PLANS.pro.tokensPerPeriod;
 const ELITE = PLANS.elite.tokensPerPeriod;
 const STARTER = PLANS.starter.tokensPerPeriod;
 const FREE = PLANS.free.tokensPerPeriod;
+/** Unused allowance a Pro window carries into the next (`rollover.maxTokens`), and an Elite one. */
+const PRO_ROLLOVER = PLANS.pro.rollover!.maxTokens;
+const ELITE_ROLLOVER = PLANS.elite.rollover!.maxTokens;
 
 export type Expectation = {
   tier: string;
@@ -286,7 +289,8 @@ function renewal(s: Story): Step {
       cancelScheduled: false,
       grace: false,
       // A new period: the unused allowance expired, a fresh one granted.
-      tokens: { allowance: PRO, used: 0, remaining: PRO },
+      // Pro rolls up to 75 of the 126 unused over (a rollover grant to the end of this window).
+      tokens: { allowance: PRO, used: 0, remaining: PRO + PRO_ROLLOVER },
       invoices: ["paid", "paid"],
       subscriptions: 1,
       windows: [0, 1],
@@ -311,7 +315,7 @@ function failedRenewal(s: Story): Step {
       cancelScheduled: false,
       grace: true,
       // No payment, no new allowance: the previous one stays.
-      tokens: { allowance: PRO, used: 0, remaining: PRO },
+      tokens: { allowance: PRO, used: 0, remaining: PRO + PRO_ROLLOVER },
       invoices: ["open", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1],
@@ -335,7 +339,8 @@ function recovery(s: Story): Step {
       status: "active",
       cancelScheduled: false,
       grace: false,
-      tokens: { allowance: PRO, used: 0, remaining: PRO },
+      // The last rollover ended with its window; 75 of this window's unused 150 roll over.
+      tokens: { allowance: PRO, used: 0, remaining: PRO + PRO_ROLLOVER },
       invoices: ["paid", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1, 2],
@@ -372,7 +377,7 @@ function upgradeToElite(s: Story): Step {
       cancelScheduled: false,
       grace: false,
       // Raised to Elite's allowance for the rest of this window, not refilled on top.
-      tokens: { allowance: ELITE, used: 0, remaining: ELITE },
+      tokens: { allowance: ELITE, used: 0, remaining: ELITE + PRO_ROLLOVER },
       invoices: ["paid", "paid", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1, 2],
@@ -413,7 +418,7 @@ function scheduleDowngradeToStarter(s: Story): Step {
       cancelScheduled: false,
       grace: false,
       // The paid Elite window runs to its end.
-      tokens: { allowance: ELITE, used: 0, remaining: ELITE },
+      tokens: { allowance: ELITE, used: 0, remaining: ELITE + PRO_ROLLOVER },
       invoices: ["paid", "paid", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1, 2],
@@ -438,7 +443,8 @@ function renewalAtStarter(s: Story): Step {
       status: "active",
       cancelScheduled: false,
       grace: false,
-      tokens: { allowance: STARTER, used: 0, remaining: STARTER },
+      // The Elite window rolls all 500 unused over (Elite's policy); the Pro rollover ended.
+      tokens: { allowance: STARTER, used: 0, remaining: STARTER + ELITE_ROLLOVER },
       invoices: ["paid", "paid", "paid", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1, 2, 3],
@@ -481,7 +487,7 @@ function intervalRoundTrip(s: Story): Step {
       cancelScheduled: false,
       grace: false,
       // The round trip's credits and charges open no new window: 10 used stay used.
-      tokens: { allowance: STARTER, used: 10, remaining: STARTER - 10 },
+      tokens: { allowance: STARTER, used: 10, remaining: STARTER + ELITE_ROLLOVER - 10 },
       invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1, 2, 3],
@@ -508,7 +514,7 @@ function cancelAtPeriodEnd(s: Story): Step {
       status: "active",
       cancelScheduled: true,
       grace: false,
-      tokens: { allowance: STARTER, used: 10, remaining: STARTER - 10 },
+      tokens: { allowance: STARTER, used: 10, remaining: STARTER + ELITE_ROLLOVER - 10 },
       invoices: ["paid", "paid", "paid", "paid", "paid", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1, 2, 3],

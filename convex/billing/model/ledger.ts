@@ -45,7 +45,7 @@ import {
   type DrawResult,
   type Grant,
 } from "./grants";
-import type { Complexity } from "./plans";
+import { PLANS, type Complexity } from "./plans";
 import { recordUsage } from "./usage";
 import type { GrantCategory, LedgerReason } from "./validators";
 
@@ -236,8 +236,11 @@ function expiryNote(grant: Grant): string {
 /**
  * Starts a new allowance period: expires the previous plan-allowance grant
  * (`period_expire` of what it still held, sourceKey `<sourceKey>:expire`),
- * keeps every other grant, and grants `tokens` as the new plan-allowance
- * grant expiring at `periodEnd` (`period_grant`, `sourceKey`).
+ * rolls part of that over when the ending window's plan says so
+ * (`rollover`, a grant of at most `rollover.maxTokens` expiring
+ * `rollover.periods` periods on, sourceKey `<sourceKey>:rollover`), keeps
+ * every other grant, and grants `tokens` as the new plan-allowance grant
+ * expiring at `periodEnd` (`period_grant`, `sourceKey`).
  *
  * - `sourceKey`: e.g. `period:free:2026-11` or `window:<ms>`; a repeat is a no-op.
  * - `periodStart` / `periodEnd`: Convex ms; `periodKey` is stored for display.
@@ -269,6 +272,15 @@ export async function startPeriod(
   if (current.periodStart !== undefined && args.periodEnd <= current.periodStart) return { applied: false };
 
   const entries: Entry[] = [];
+  // Rollovers end with the period they were carried into, in the period's
+  // own time (a test clock's too), before anything new rolls over.
+  let rolloverExpired = 0;
+  for (const grant of await activeGrants(ctx, accountId, MAX_GRANTS_PER_DRAW)) {
+    if (grant.category !== "rollover" || grant.expiresAt === undefined || grant.expiresAt > args.periodStart) continue;
+    const amount = await expireGrant(ctx, grant);
+    rolloverExpired += amount;
+    entries.push(...expiryEntries([{ grant, amount }]).entries);
+  }
   const previous = current.allowanceGrantId ? await ctx.db.get("tokenGrants", current.allowanceGrantId) : null;
   const expired = previous ? await expireGrant(ctx, previous) : 0;
   if (expired > 0) {
@@ -278,6 +290,30 @@ export async function startPeriod(
       sourceKey: `${args.sourceKey}:expire`,
       grantId: previous!._id,
       note: current.periodKey ? `Unused allowance of ${current.periodKey}` : undefined,
+    });
+  }
+  // The ending window's plan may carry some of what expired into the new
+  // period as a rollover grant (free months and staff overrides carry no
+  // `windowTier`, so never roll over).
+  const policy = current.windowTier ? PLANS[current.windowTier].rollover : null;
+  const rolled = policy ? Math.min(expired, policy.maxTokens) : 0;
+  if (rolled > 0) {
+    const periodLength = args.periodEnd - args.periodStart;
+    const rolloverKey = `${args.sourceKey}:rollover`;
+    const rolloverId = await createGrant(ctx, accountId, {
+      category: "rollover",
+      amount: rolled,
+      sourceKey: rolloverKey,
+      now: args.periodStart,
+      expiresAt: args.periodEnd + (policy!.periods - 1) * periodLength,
+      note: `Rolled over from ${current.periodKey ?? "the previous period"}`,
+    });
+    entries.push({
+      amount: rolled,
+      reason: "rollover",
+      sourceKey: rolloverKey,
+      grantId: rolloverId,
+      note: `Unused allowance rolled over (up to ${policy!.maxTokens})`,
     });
   }
   const grantId = await createGrant(ctx, accountId, {
@@ -300,7 +336,7 @@ export async function startPeriod(
   const held = heldOf(current);
   // Everything spendable or held that is not the old allowance now counts as
   // carried over (`purchased`); the period's usage starts again.
-  const carried = current.balance - expired + held;
+  const carried = current.balance - rolloverExpired - expired + rolled + held;
   await commit(ctx, current, { allowance: args.tokens, purchased: carried, used: 0, held }, entries, {
     periodKey: args.periodKey,
     periodStart: args.periodStart,

@@ -46,6 +46,12 @@ export type Plan = {
   purchasable: boolean;
   /** Monthly and yearly prices; `null` for tiers that are not sold. */
   prices: Record<Interval, PlanPrice> | null;
+  /**
+   * Unused allowance carried into the next period, or `null` for none: up
+   * to `maxTokens`, as a `rollover` grant that expires after `periods`
+   * periods (see `ledger.startPeriod`).
+   */
+  rollover: { maxTokens: number; periods: number } | null;
 };
 
 export const PLANS: Record<Tier, Plan> = {
@@ -58,6 +64,7 @@ export const PLANS: Record<Tier, Plan> = {
     tokensPerPeriod: 5,
     purchasable: false,
     prices: null,
+    rollover: null,
   },
   starter: {
     tier: "starter",
@@ -71,32 +78,35 @@ export const PLANS: Record<Tier, Plan> = {
       month: { lookupKey: "starter_monthly", displayAmount: 900, currency: "usd" },
       year: { lookupKey: "starter_yearly", displayAmount: 9000, currency: "usd" },
     },
+    rollover: null,
   },
   pro: {
     tier: "pro",
     rank: 2,
     name: "Pro",
     description: "For professionals who need deep analyses.",
-    features: ["150 tokens a month", "Deep analyses", "Priority support"],
+    features: ["150 tokens a month", "Up to 75 unused tokens roll over a month", "Deep analyses", "Priority support"],
     tokensPerPeriod: 150,
     purchasable: true,
     prices: {
       month: { lookupKey: "pro_monthly", displayAmount: 2900, currency: "usd" },
       year: { lookupKey: "pro_yearly", displayAmount: 29000, currency: "usd" },
     },
+    rollover: { maxTokens: 75, periods: 1 },
   },
   elite: {
     tier: "elite",
     rank: 3,
     name: "Elite",
     description: "For teams running analyses all day.",
-    features: ["500 tokens a month", "Everything in Pro", "Dedicated support"],
+    features: ["500 tokens a month", "Unused tokens roll over for two months", "Everything in Pro", "Dedicated support"],
     tokensPerPeriod: 500,
     purchasable: true,
     prices: {
       month: { lookupKey: "elite_monthly", displayAmount: 9900, currency: "usd" },
       year: { lookupKey: "elite_yearly", displayAmount: 99000, currency: "usd" },
     },
+    rollover: { maxTokens: 500, periods: 2 },
   },
   internal: {
     tier: "internal",
@@ -107,6 +117,7 @@ export const PLANS: Record<Tier, Plan> = {
     tokensPerPeriod: 10_000,
     purchasable: false,
     prices: null,
+    rollover: null,
   },
 };
 

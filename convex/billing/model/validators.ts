@@ -40,6 +40,7 @@ export type WebhookEventStatus = Infer<typeof vWebhookEventStatus>;
 export const LEDGER_REASONS = [
   "period_grant", // a new period's allowance (invoice.paid or the free-tier reset)
   "period_expire", // unused allowance of the period that ended
+  "rollover", // part of that unused allowance carried into the new period (the plan's rollover policy)
   "plan_change", // allowance raised (paid upgrade) or lowered (downgrade applied at once) within a window
   "consume", // a feature use
   "top_up", // a one-off purchase of tokens
