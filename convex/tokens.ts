@@ -161,3 +161,22 @@ export const usage = callerQuery({
   handler: async (ctx) =>
     ctx.caller ? await ctx.runQuery(components.billing.tokens.usage, { ownerKey: ctx.caller.ownerKey }) : null,
 });
+
+/**
+ * The caller's unread token alerts (80% / 100% of the allowance used, low
+ * balance), newest first: `{ alertId, message, balance, firedAt }[]` (ms).
+ * Each fires once per allowance period. Signed out: empty.
+ */
+export const alerts = callerQuery({
+  args: {},
+  returns: v.array(v.object({ alertId: v.string(), message: v.string(), balance: v.number(), firedAt: v.number() })),
+  handler: async (ctx) =>
+    ctx.caller ? await ctx.runQuery(components.billing.tokens.alerts, { ownerKey: ctx.caller.ownerKey }) : [],
+});
+
+/** Dismisses the caller's unread token alerts. Returns how many. Throws `UNAUTHENTICATED`. */
+export const dismissAlerts = callerMutation({
+  args: {},
+  returns: v.number(),
+  handler: async (ctx) => await ctx.runMutation(components.billing.tokens.markAlertsRead, { ownerKey: ctx.caller.ownerKey }),
+});

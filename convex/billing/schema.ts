@@ -336,6 +336,26 @@ export default defineSchema({
     runs: v.number(),
   }).index("by_accountId_and_day_and_feature", ["accountId", "day", "feature"]),
 
+  // Token alerts fired: one row per account, allowance period and alert
+  // (`BILLING_CONFIG.tokenAlerts`), so each fires once per period. Written
+  // by `model/alerts.ts` in the debit's transaction; read by `tokens.alerts`
+  // (the app's in-app alert, and the hook the notification centre and
+  // emails build on); `readAt` set by `tokens.markAlertsRead`.
+  tokenAlerts: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** The balance row's `periodKey` when it fired (`none` before any period). */
+    periodKey: v.string(),
+    /** `BILLING_CONFIG.tokenAlerts[].id`, e.g. `allowance_80`. */
+    alertId: v.string(),
+    /** What the customer reads, e.g. "You've used 80% of this month's 150 tokens." */
+    message: v.string(),
+    /** Spendable tokens right after the debit that fired it. */
+    balance: v.number(),
+    readAt: v.optional(v.number()),
+  })
+    .index("by_accountId_and_periodKey_and_alertId", ["accountId", "periodKey", "alertId"])
+    .index("by_accountId_and_readAt", ["accountId", "readAt"]),
+
   // Accounts the daily audit (`tokens.auditBalances`) found inconsistent:
   // one row per account per run. Written only by that cron; read by
   // operators (`tokens.drift`).

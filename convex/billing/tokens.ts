@@ -387,3 +387,44 @@ export const usage = query({
     return await currentAndPreviousUsage(ctx, account._id, row, Date.now());
   },
 });
+
+const vAlert = v.object({ alertId: v.string(), message: v.string(), balance: v.number(), firedAt: v.number() });
+/** Most unread alerts listed or marked read at once. */
+const MAX_ALERTS = 20;
+
+/**
+ * The account's unread token alerts, newest first (at most 20): `{ alertId,
+ * message, balance, firedAt }` (ms). Empty when `ownerKey` has no account.
+ * See `model/alerts.ts`.
+ */
+export const alerts = query({
+  args: { ownerKey: v.string() },
+  returns: v.array(vAlert),
+  handler: async (ctx, { ownerKey }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) return [];
+    const rows = await ctx.db
+      .query("tokenAlerts")
+      .withIndex("by_accountId_and_readAt", (q) => q.eq("accountId", account._id).eq("readAt", undefined))
+      .order("desc")
+      .take(MAX_ALERTS);
+    return rows.map((r) => ({ alertId: r.alertId, message: r.message, balance: r.balance, firedAt: r._creationTime }));
+  },
+});
+
+/** Marks the account's unread token alerts read (up to 20 at a time). Returns how many. */
+export const markAlertsRead = mutation({
+  args: { ownerKey: v.string() },
+  returns: v.number(),
+  handler: async (ctx, { ownerKey }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) return 0;
+    const rows = await ctx.db
+      .query("tokenAlerts")
+      .withIndex("by_accountId_and_readAt", (q) => q.eq("accountId", account._id).eq("readAt", undefined))
+      .take(MAX_ALERTS);
+    const now = Date.now();
+    for (const row of rows) await ctx.db.patch("tokenAlerts", row._id, { readAt: now });
+    return rows.length;
+  },
+});

@@ -349,3 +349,49 @@ describe("rollover", () => {
     expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(5);
   });
 });
+
+describe("threshold alerts", () => {
+  test("fire once per period as debits cross 80%, 100% and a low balance; dismissing clears them", async () => {
+    const t = makeTest();
+    const accountId = await seedAccount(t, alice);
+    await runInBilling(t, async (ctx) => {
+      await ledger.startPeriod(ctx, accountId, {
+        sourceKey: "window:a",
+        tokens: 10,
+        periodKey: "window:a",
+        periodStart: NOW - DAY,
+        periodEnd: NOW + 29 * DAY,
+      });
+    });
+    const as = t.withIdentity(alice);
+    await consume(t, "standard_analysis", "1"); // used 3 of 10, balance 7
+    expect(await as.query(api.tokens.alerts, {})).toEqual([]);
+    await consume(t, "standard_analysis", "2"); // used 6, balance 4: at or under 5
+    expect((await as.query(api.tokens.alerts, {})).map((a) => a.alertId)).toEqual(["low_balance"]);
+    await consume(t, "standard_analysis", "3"); // used 9: crosses 80%
+    await consume(t, "quick_analysis", "4"); // used 10: crosses 100%
+    const alerts = await as.query(api.tokens.alerts, {});
+    expect(alerts.map((a) => a.alertId)).toEqual(["allowance_100", "allowance_80", "low_balance"]);
+    expect(alerts[0]!.message).toMatch(/all 10 tokens/);
+    expect(alerts[2]).toMatchObject({ message: "Only 4 tokens left.", balance: 4 });
+    expect(await as.mutation(api.tokens.dismissAlerts, {})).toBe(3);
+    expect(await as.query(api.tokens.alerts, {})).toEqual([]);
+    // A grant and another spend in the same period do not fire the same alerts again.
+    await topUp(t, accountId, 10, "pack");
+    await consume(t, "bulk_analysis", "5");
+    expect(await as.query(api.tokens.alerts, {})).toEqual([]);
+    // The next period starts them afresh.
+    await runInBilling(t, async (ctx) => {
+      await ledger.startPeriod(ctx, accountId, {
+        sourceKey: "window:b",
+        tokens: 10,
+        periodKey: "window:b",
+        periodStart: NOW + 29 * DAY,
+        periodEnd: NOW + 59 * DAY,
+      });
+    });
+    await consume(t, "bulk_analysis", "6");
+    expect((await as.query(api.tokens.alerts, {})).map((a) => a.alertId).sort()).toEqual(["allowance_100", "allowance_80", "low_balance"]);
+    expect(await t.withIdentity(bob).query(api.tokens.alerts, {})).toEqual([]);
+  });
+});

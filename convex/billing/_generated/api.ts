@@ -14,6 +14,7 @@ import type * as client from "../client.js";
 import type * as crons from "../crons.js";
 import type * as model_access from "../model/access.js";
 import type * as model_accounts from "../model/accounts.js";
+import type * as model_alerts from "../model/alerts.js";
 import type * as model_allowance from "../model/allowance.js";
 import type * as model_billingActions from "../model/billingActions.js";
 import type * as model_billingModel from "../model/billingModel.js";
@@ -63,6 +64,7 @@ const fullApi: ApiFromModules<{
   crons: typeof crons;
   "model/access": typeof model_access;
   "model/accounts": typeof model_accounts;
+  "model/alerts": typeof model_alerts;
   "model/allowance": typeof model_allowance;
   "model/billingActions": typeof model_billingActions;
   "model/billingModel": typeof model_billingModel;

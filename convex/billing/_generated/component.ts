@@ -228,6 +228,18 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
       >;
     };
     tokens: {
+      alerts: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        Array<{
+          alertId: string;
+          balance: number;
+          firedAt: number;
+          message: string;
+        }>,
+        Name
+      >;
       balance: FunctionReference<
         "query",
         "internal",
@@ -369,6 +381,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
             reason:
               | "period_grant"
               | "period_expire"
+              | "rollover"
               | "plan_change"
               | "consume"
               | "top_up"
@@ -387,6 +400,13 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           pageStatus?: "SplitRecommended" | "SplitRequired" | null;
           splitCursor?: string | null;
         },
+        Name
+      >;
+      markAlertsRead: FunctionReference<
+        "mutation",
+        "internal",
+        { ownerKey: string },
+        number,
         Name
       >;
       release: FunctionReference<

@@ -47,6 +47,7 @@ import {
 } from "./grants";
 import { PLANS, type Complexity } from "./plans";
 import { recordUsage } from "./usage";
+import { maybeFireAlerts } from "./alerts";
 import type { GrantCategory, LedgerReason } from "./validators";
 
 type AccountId = Id<"billingAccounts">;
@@ -208,6 +209,8 @@ export async function commit(
     await ctx.db.insert("tokenLedger", { accountId: current.accountId, balanceAfter: running, ...entry });
   }
   await ctx.db.patch("tokenBalances", current._id, { ...next, balance, ...period });
+  // A new period resets the counters; only movements within one can cross an alert.
+  if (period.periodKey === undefined) await maybeFireAlerts(ctx, current, { ...next, balance, periodKey: current.periodKey });
   return balance;
 }
 

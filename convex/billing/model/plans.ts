@@ -241,4 +241,15 @@ export const BILLING_CONFIG = {
   webhookPayloadRetentionDays: 30,
   /** Tokens at or under which the client shows the low-tokens prompt. */
   lowTokensThreshold: 5,
+  /**
+   * Token alerts (`model/alerts.ts`), each fired at most once per allowance
+   * period when a debit crosses it: `allowance_used` at `percent` of the
+   * period's allowance consumed, `low_balance` when the spendable balance
+   * falls to `tokens` or below.
+   */
+  tokenAlerts: [
+    { id: "allowance_80", kind: "allowance_used", percent: 80 },
+    { id: "allowance_100", kind: "allowance_used", percent: 100 },
+    { id: "low_balance", kind: "low_balance", tokens: 5 },
+  ],
 } as const;

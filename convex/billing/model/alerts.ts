@@ -1,0 +1,69 @@
+/**
+ * Token alerts: thresholds from `BILLING_CONFIG.tokenAlerts`, each fired at
+ * most once per allowance period, when a debit moves the account across it
+ * (80% and 100% of the allowance used, the balance down to a few tokens).
+ *
+ * `maybeFireAlerts` runs inside `ledger.commit`, the one place every
+ * movement is written, so every debit (consume, reserve, settle, clawback,
+ * expiry) is covered in its own transaction. It reads nothing unless a
+ * threshold was crossed; then one index look-up per crossed alert keeps it
+ * idempotent per (account, period, alert).
+ *
+ * The hook for notifications: rows in `tokenAlerts`. The app shows unread
+ * ones live (`tokens.alerts`); the notification centre and emails (issue
+ * 11) read the same rows. Amounts are integer tokens.
+ */
+import type { Doc } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import { BILLING_CONFIG } from "./plans";
+
+type Counters = Pick<Doc<"tokenBalances">, "allowance" | "used" | "balance">;
+
+/** The alerts `before` → `after` crosses, with their customer-facing message. */
+export function crossedAlerts(before: Counters, after: Counters): { id: string; message: string }[] {
+  const crossed: { id: string; message: string }[] = [];
+  for (const alert of BILLING_CONFIG.tokenAlerts) {
+    if (alert.kind === "allowance_used") {
+      if (after.allowance <= 0) continue;
+      // used ≥ percent% of allowance, in integers: used × 100 ≥ percent × allowance.
+      const threshold = alert.percent * after.allowance;
+      if (before.used * 100 < threshold && after.used * 100 >= threshold) {
+        crossed.push({
+          id: alert.id,
+          message:
+            alert.percent >= 100
+              ? `You've used all ${after.allowance} tokens of this period's allowance.`
+              : `You've used ${alert.percent}% of this period's ${after.allowance}-token allowance.`,
+        });
+      }
+    } else if (before.balance > alert.tokens && after.balance <= alert.tokens) {
+      crossed.push({ id: alert.id, message: `Only ${after.balance} tokens left.` });
+    }
+  }
+  return crossed;
+}
+
+/** Records each alert the movement `before` → `after` crossed, once per period. Returns how many fired. */
+export async function maybeFireAlerts(ctx: MutationCtx, before: Doc<"tokenBalances">, after: Counters & Pick<Doc<"tokenBalances">, "periodKey">): Promise<number> {
+  const crossed = crossedAlerts(before, after);
+  let fired = 0;
+  const periodKey = after.periodKey ?? "none";
+  for (const alert of crossed) {
+    const existing = await ctx.db
+      .query("tokenAlerts")
+      .withIndex("by_accountId_and_periodKey_and_alertId", (q) =>
+        q.eq("accountId", before.accountId).eq("periodKey", periodKey).eq("alertId", alert.id),
+      )
+      .first();
+    if (existing) continue;
+    await ctx.db.insert("tokenAlerts", {
+      accountId: before.accountId,
+      periodKey,
+      alertId: alert.id,
+      message: alert.message,
+      balance: after.balance,
+    });
+    fired += 1;
+  }
+  return fired;
+}
