@@ -18,3 +18,4 @@ export * from "./builders/invoices.ts";
 export * from "./builders/checkout.ts";
 export * from "./builders/portal.ts";
 export * from "./builders/platform.ts";
+export * from "./builders/payments.ts";

@@ -1,7 +1,7 @@
 /**
  * Checkout: session creation, expiry and completion from the hosted page
  * (subscription mode: a subscription with its paid first invoice; payment
- * mode: a succeeded PaymentIntent, plus a paid invoice with
+ * mode: a succeeded PaymentIntent and its Charge, plus a paid invoice with
  * `invoice_creation.enabled`), and paying invoices from hosted pages.
  */
 import type Stripe from "stripe";
@@ -22,6 +22,7 @@ import type { SimContext } from "./context.ts";
 import { invalid, paramMissing } from "./errors.ts";
 import { emit, snapshot } from "./events.ts";
 import { newId, randomToken } from "./ids.ts";
+import { createCharge } from "./payments.ts";
 
 
 export type NewCheckoutSession = {
@@ -197,6 +198,7 @@ export function completeCheckout(
       description: lineItems.map((li) => li.description).join(", "),
     });
     ctx.store.state.paymentIntents[pi.id] = pi;
+    createCharge(ctx, pi);
     emit(ctx, "payment_intent.succeeded", pi, { customer: customerId });
     session.payment_intent = pi.id;
     session.payment_status = "paid";

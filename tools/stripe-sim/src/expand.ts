@@ -22,6 +22,7 @@ export function lookupById(ctx: SimContext, id: string): object | undefined {
     s.prices,
     s.paymentMethods,
     s.paymentIntents,
+    s.charges,
     s.checkoutSessions,
     s.portalSessions,
     s.subscriptions,

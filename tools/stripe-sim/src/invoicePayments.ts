@@ -4,14 +4,15 @@
  * `invoice_payment` that links them (`GET /v1/invoice_payments?invoice=`).
  * A declined attempt leaves the PaymentIntent `requires_payment_method` with
  * `last_payment_error`; a 3-D Secure one `requires_action`; a paid one
- * `succeeded`. That is how a caller tells a decline from a confirmation
- * (https://docs.stripe.com/api/invoice-payment).
+ * `succeeded`, with its Charge as `latest_charge`. That is how a caller
+ * tells a decline from a confirmation (https://docs.stripe.com/api/invoice-payment).
  */
 import type Stripe from "stripe";
 import type { ChargeResult } from "./cards.ts";
 import { buildPaymentIntent } from "./builders.ts";
 import type { SimContext } from "./context.ts";
 import { newId } from "./ids.ts";
+import { createCharge } from "./payments.ts";
 
 function statusOf(result: ChargeResult): Stripe.PaymentIntent.Status {
   if (result.ok) return "succeeded";
@@ -50,6 +51,7 @@ export function recordInvoicePayment(
       ? ({ type: "card_error", code: result.code, decline_code: result.declineCode, message: result.message })
       : null;
   state.paymentIntents[pi.id] = pi;
+  if (result.ok && !pi.latest_charge) createCharge(ctx, pi);
   const payment: Stripe.InvoicePayment = existing ?? {
     id: newId("inpay"),
     object: "invoice_payment",

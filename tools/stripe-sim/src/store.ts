@@ -90,6 +90,8 @@ export type SimState = {
   paymentIntents: Record<string, Stripe.PaymentIntent>;
   /** The payment of each charged invoice (`invoice_payment`, linking its PaymentIntent). */
   invoicePayments: Record<string, Stripe.InvoicePayment>;
+  /** The charge of each succeeded PaymentIntent (its `latest_charge`). */
+  charges: Record<string, Stripe.Charge>;
   checkoutSessions: Record<string, Stripe.Checkout.Session>;
   checkoutLineItems: Record<string, Stripe.LineItem[]>;
   /** `subscription_data` / `payment_intent_data` of each Checkout Session. */
@@ -132,6 +134,7 @@ export function emptyState(): SimState {
     paymentMethods: {},
     paymentIntents: {},
     invoicePayments: {},
+    charges: {},
     checkoutSessions: {},
     checkoutLineItems: {},
     checkoutExtras: {},

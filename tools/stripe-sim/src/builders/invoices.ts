@@ -192,7 +192,8 @@ export function buildPaymentIntent(input: {
     description: input.description,
     excluded_payment_method_types: null,
     last_payment_error: null,
-    latest_charge: input.status === "succeeded" ? newId("ch") : null,
+    // Set by the engine when it creates the Charge (payments.ts `createCharge`).
+    latest_charge: null,
     livemode: false,
     managed_payments: null,
     metadata: input.metadata,

@@ -9,6 +9,7 @@ import type { SimContext } from "../../context.ts";
 import type { Router } from "../../router.ts";
 import { registerBillingPortalRoutes } from "./billingPortal.ts";
 import { registerCatalogRoutes } from "./catalog.ts";
+import { registerChargeRoutes } from "./charges.ts";
 import { registerCheckoutSessionRoutes } from "./checkoutSessions.ts";
 import { registerCustomerRoutes } from "./customers.ts";
 import { registerEventRoutes } from "./events.ts";
@@ -25,6 +26,7 @@ const RESOURCES: ((router: Router, ctx: SimContext) => void)[] = [
   registerCatalogRoutes,
   registerPaymentMethodRoutes,
   registerPaymentIntentRoutes,
+  registerChargeRoutes,
   registerCheckoutSessionRoutes,
   registerSubscriptionRoutes,
   registerSubscriptionScheduleRoutes,
