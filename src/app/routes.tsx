@@ -12,6 +12,7 @@ const PAGES: Record<RouteId, ComponentType> = {
   dashboard: lazy(() => import("./dashboard/DashboardPage")),
   pricing: lazy(() => import("@/src/features/billing/components/pricing/PricingPage").then((m) => ({ default: () => <m.PricingPage /> }))),
   billing: lazy(() => import("@/src/features/billing/components/BillingPage").then((m) => ({ default: m.BillingPage }))),
+  usage: lazy(() => import("@/src/features/usage/components/UsagePage").then((m) => ({ default: m.UsagePage }))),
   checkoutSuccess: lazy(() =>
     import("@/src/features/billing/components/CheckoutSuccessPage").then((m) => ({ default: () => <m.CheckoutSuccessPage /> })),
   ),

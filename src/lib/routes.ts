@@ -38,6 +38,12 @@ export const ROUTES = {
     navEnd: true,
     signIn: { title: "Sign in to see your billing", description: "Your plan, token usage and invoices live here." },
   },
+  usage: {
+    path: "/usage",
+    guard: "signedIn",
+    navLabel: "Usage",
+    signIn: { title: "Sign in to see your usage", description: "Your token balance, daily usage and history live here." },
+  },
   /** Stripe Checkout's return page; it handles a signed-out visitor itself. */
   checkoutSuccess: { path: "/billing/success", guard: "public" },
 } as const satisfies Record<string, RouteEntry>;
