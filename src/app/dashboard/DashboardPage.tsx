@@ -3,6 +3,7 @@ import { api } from "@/convex/_generated/api";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { SignInCta } from "@/src/features/auth/components/SignInCta";
 import { PricingPage } from "@/src/features/billing/components/pricing/PricingPage";
+import { TokenAlerts } from "@/src/features/billing/components/tokens/TokenAlerts";
 import { AnalysesPanel } from "./AnalysesPanel";
 
 function Greeting() {
@@ -20,6 +21,7 @@ export default function DashboardPage() {
       <Authenticated>
         <div className="stack">
           <Greeting />
+          <TokenAlerts />
           <AnalysesPanel />
         </div>
       </Authenticated>
