@@ -23,6 +23,8 @@ export function lookupById(ctx: SimContext, id: string): object | undefined {
     s.paymentMethods,
     s.paymentIntents,
     s.charges,
+    s.refunds,
+    s.disputes,
     s.checkoutSessions,
     s.portalSessions,
     s.subscriptions,

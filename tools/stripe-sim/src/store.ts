@@ -90,8 +90,10 @@ export type SimState = {
   paymentIntents: Record<string, Stripe.PaymentIntent>;
   /** The payment of each charged invoice (`invoice_payment`, linking its PaymentIntent). */
   invoicePayments: Record<string, Stripe.InvoicePayment>;
-  /** The charge of each succeeded PaymentIntent (its `latest_charge`). */
+  /** The charge of each succeeded PaymentIntent (its `latest_charge`), with refunds and disputes applied. */
   charges: Record<string, Stripe.Charge>;
+  refunds: Record<string, Stripe.Refund>;
+  disputes: Record<string, Stripe.Dispute>;
   checkoutSessions: Record<string, Stripe.Checkout.Session>;
   checkoutLineItems: Record<string, Stripe.LineItem[]>;
   /** `subscription_data` / `payment_intent_data` of each Checkout Session. */
@@ -135,6 +137,8 @@ export function emptyState(): SimState {
     paymentIntents: {},
     invoicePayments: {},
     charges: {},
+    refunds: {},
+    disputes: {},
     checkoutSessions: {},
     checkoutLineItems: {},
     checkoutExtras: {},

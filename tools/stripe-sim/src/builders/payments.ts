@@ -1,4 +1,4 @@
-/** Charges: what a succeeded PaymentIntent leaves behind. */
+/** Charges, refunds and disputes: what a succeeded PaymentIntent leaves behind and what can happen to it later. */
 import type Stripe from "stripe";
 import { newId, randomToken } from "../ids.ts";
 
@@ -93,5 +93,110 @@ export function buildCharge(input: {
     status: "succeeded",
     transfer_data: null,
     transfer_group: null,
+  };
+}
+
+/** A card refund of `amount` of `charge`, settled at once (`status: succeeded`). */
+export function buildRefund(input: {
+  created: number;
+  charge: Stripe.Charge;
+  amount: number;
+  reason: Stripe.Refund.Reason | null;
+  metadata: Record<string, string>;
+}): Stripe.Refund {
+  const charge = input.charge;
+  return {
+    id: newId("re"),
+    object: "refund",
+    amount: input.amount,
+    balance_transaction: null,
+    charge: charge.id,
+    created: input.created,
+    currency: charge.currency,
+    customer: charge.customer,
+    customer_account: null,
+    destination_details: { type: "card", card: { reference_status: "pending", reference_type: "acquirer_reference_number", type: "refund" } },
+    metadata: input.metadata,
+    payment_intent: charge.payment_intent,
+    payment_method: charge.payment_method,
+    reason: input.reason,
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status: "succeeded",
+    transfer_reversal: null,
+  };
+}
+
+const EMPTY_EVIDENCE: Stripe.Dispute.Evidence = {
+  access_activity_log: null,
+  billing_address: null,
+  cancellation_policy: null,
+  cancellation_policy_disclosure: null,
+  cancellation_rebuttal: null,
+  customer_communication: null,
+  customer_email_address: null,
+  customer_name: null,
+  customer_purchase_ip: null,
+  customer_signature: null,
+  duplicate_charge_documentation: null,
+  duplicate_charge_explanation: null,
+  duplicate_charge_id: null,
+  enhanced_evidence: {},
+  product_description: null,
+  receipt: null,
+  refund_policy: null,
+  refund_policy_disclosure: null,
+  refund_refusal_explanation: null,
+  service_date: null,
+  service_documentation: null,
+  shipping_address: null,
+  shipping_carrier: null,
+  shipping_date: null,
+  shipping_documentation: null,
+  shipping_tracking_number: null,
+  uncategorized_file: null,
+  uncategorized_text: null,
+};
+
+/** Days a merchant has to respond to a new dispute (`evidence_details.due_by`). */
+const EVIDENCE_DAYS = 7;
+
+/** A chargeback of `charge` for `amount`, waiting for the merchant's response (`needs_response`). */
+export function buildDispute(input: {
+  created: number;
+  charge: Stripe.Charge;
+  amount: number;
+  reason: string;
+}): Stripe.Dispute {
+  const charge = input.charge;
+  const card = charge.payment_method_details?.card ?? null;
+  return {
+    id: newId("dp"),
+    object: "dispute",
+    amount: input.amount,
+    balance_transactions: [],
+    charge: charge.id,
+    created: input.created,
+    currency: charge.currency,
+    enhanced_eligibility_types: [],
+    evidence: { ...EMPTY_EVIDENCE },
+    evidence_details: {
+      due_by: input.created + EVIDENCE_DAYS * 86_400,
+      enhanced_eligibility: {},
+      has_evidence: false,
+      past_due: false,
+      submission_count: 0,
+      submission_method: "not_submitted",
+    },
+    intended_submission_method: null,
+    is_charge_refundable: false,
+    livemode: false,
+    metadata: {},
+    payment_intent: charge.payment_intent,
+    ...(card?.brand
+      ? { payment_method_details: { type: "card" as const, card: { brand: card.brand, case_type: "chargeback" as const, network: card.network ?? card.brand, network_reason_code: null } } }
+      : {}),
+    reason: input.reason,
+    status: "needs_response",
   };
 }

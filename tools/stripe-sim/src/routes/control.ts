@@ -7,6 +7,7 @@ import { advanceClock, advanceCustomer, advanceGlobal } from "../clock.ts";
 import { mergeConfig, type SimConfigPatch } from "../config.ts";
 import type { SimContext } from "../context.ts";
 import { invalid, missing } from "../errors.ts";
+import { chargeOf, closeDispute, createDispute, getDispute } from "../payments.ts";
 import { json, type Router, type SimRequest } from "../router.ts";
 
 export type ControlHooks = {
@@ -66,6 +67,25 @@ export function registerControlRoutes(router: Router, ctx: SimContext, hooks: Co
     if (!ctx.store.state.events[eventId]) throw missing("event", eventId, "event");
     ctx.delivery.resend(eventId);
     return json(200, { ok: true });
+  });
+
+  /**
+   * Opens a dispute on a charge, as Stripe's dispute test cards do:
+   * `{ payment_intent }` or `{ charge }`, optional `reason` (default
+   * `fraudulent`). Answers the Dispute (`needs_response`).
+   */
+  router.on("POST", "/_sim/disputes", (req) => {
+    const body = input(req);
+    const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+    const charge = chargeOf(ctx, { charge: text(body.charge), paymentIntent: text(body.payment_intent) }, "dispute");
+    return json(200, createDispute(ctx, { charge, reason: text(body.reason) }));
+  });
+
+  /** Decides a dispute: `{ outcome: "won" | "lost" }`. Answers the Dispute. */
+  router.on("POST", "/_sim/disputes/:id/close", (req) => {
+    const outcome = input(req).outcome;
+    if (outcome !== "won" && outcome !== "lost") throw invalid("`outcome` must be `won` or `lost`.", "outcome");
+    return json(200, closeDispute(ctx, getDispute(ctx, req.params.id ?? ""), outcome));
   });
 
   /**
