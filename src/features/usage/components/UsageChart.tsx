@@ -121,7 +121,7 @@ export function chartSetup(series: UsageSeries, showPrevious: boolean, width: nu
       series: [
         {
           label: "Day",
-          value: (_u, v, _s, idx) => (idx == null ? "This period" : formatDay(series.days[Number(v)] ?? "", true)),
+          value: (_u, v, _s, idx) => (idx == null ? "Whole period" : formatDay(series.days[Number(v)] ?? "", true)),
         },
         ...featureSeries,
         ...previousSeries,
