@@ -72,7 +72,7 @@ import {
   sweepFingerprint,
   sweepTable,
 } from "./grantsBench";
-import { allowanceGrantDoc, insertLedger, periodGrantRow, type LedgerRow } from "./tokenSeed";
+import { allowanceGrantDoc, grantDoc, insertLedger, periodGrantRow, type LedgerRow } from "./tokenSeed";
 import {
   drainScheduled,
   enableScaleIndexes,
@@ -821,9 +821,13 @@ function resetOwnerKey(i: number): string {
  * The token state of an account whose period `start`–`end` ended with
  * `used` of its `tokens` drawn: its allowance grant (still active, as
  * `startPeriod` leaves it until the next period replaces it), the ledger
- * (grant, and the use when any) and the balance row. `legacy`: as rows were
- * written before grants (no grant, no `grantsVersion`), which the first write
- * after the upgrade converts (`ensureBalance`).
+ * (grant, and the use when any) and the balance row. `rollover`: tokens the
+ * plan carried into that period from the one before (a `rollover` grant
+ * ending with the period, drawn before the allowance: created first, same
+ * expiry and class), still active until the next period or the expiry
+ * sweep expires it. `legacy`: as rows were written before grants (no grant,
+ * no `grantsVersion`, no rollover), which the first write after the upgrade
+ * converts (`ensureBalance`).
  */
 async function insertEndedPeriod(
   ctx: BillingMutationCtx,
@@ -837,25 +841,52 @@ async function insertEndedPeriod(
     end: number;
     consume: { sourceKey: string; feature: string };
     window?: Pick<Doc<"tokenBalances">, "windowAnchor" | "windowTier">;
+    rollover?: number;
     legacy: boolean;
   },
 ): Promise<void> {
+  const rollover = p.legacy ? 0 : (p.rollover ?? 0);
+  const fromRollover = Math.min(p.used, rollover);
+  const rolloverKey = `${p.sourceKey}:rollover`;
+  const rolloverId =
+    rollover > 0
+      ? await ctx.db.insert(
+          "tokenGrants",
+          grantDoc(accountId, {
+            category: "rollover",
+            amount: rollover,
+            remaining: rollover - fromRollover,
+            startsAt: p.start,
+            expiresAt: p.end,
+            sourceKey: rolloverKey,
+            note: "Rolled over from the previous period",
+          }),
+        )
+      : undefined;
   const grantId = p.legacy
     ? undefined
-    : await ctx.db.insert("tokenGrants", allowanceGrantDoc(accountId, p));
-  const rows: LedgerRow[] = [
+    : await ctx.db.insert("tokenGrants", allowanceGrantDoc(accountId, { ...p, used: p.used - fromRollover }));
+  const rows: LedgerRow[] = [];
+  if (rolloverId) {
+    rows.push({ amount: rollover, reason: "rollover", sourceKey: rolloverKey, grantId: rolloverId, note: "Unused allowance rolled over" });
+  }
+  rows.push(
     grantId
       ? periodGrantRow(grantId, p.tokens, p.sourceKey, p.periodKey)
       : { amount: p.tokens, reason: "period_grant", sourceKey: p.sourceKey, ...(p.periodKey === p.sourceKey ? {} : { note: p.periodKey }) },
-  ];
+  );
   if (p.used > 0) {
-    rows.push({ amount: -p.used, reason: "consume", ...p.consume, ...(grantId ? { drawnFrom: [{ grantId, amount: p.used }] } : {}) });
+    const drawnFrom = [
+      ...(rolloverId && fromRollover > 0 ? [{ grantId: rolloverId, amount: fromRollover }] : []),
+      ...(grantId && p.used > fromRollover ? [{ grantId, amount: p.used - fromRollover }] : []),
+    ];
+    rows.push({ amount: -p.used, reason: "consume", ...p.consume, ...(grantId ? { drawnFrom } : {}) });
   }
   const balance = await insertLedger(ctx, accountId, rows);
   await ctx.db.insert("tokenBalances", {
     accountId,
     allowance: p.tokens,
-    purchased: 0,
+    purchased: rollover,
     used: p.used,
     balance,
     ...(grantId ? { held: 0, allowanceGrantId: grantId, grantsVersion: 1 as const } : {}),
@@ -889,8 +920,10 @@ async function insertEndedFreeAccount(ctx: BillingMutationCtx, i: number, nowMs:
  * 35–354 days ago (anchors spread over the year and the day), its yearly line
  * covering now, so the reset opens the window containing now. `unpaid`: Pro
  * monthly whose renewal invoice is not paid, so nothing covers now.
- * Documents: account, subscription, paid invoice, its coverage row, balance
- * and the last window's ledger rows (grant, and use for five in six).
+ * Documents: account, subscription, paid invoice, its coverage row, balance,
+ * the last window's allowance grant and, for four in five, the rollover
+ * grant carried into it (75 tokens, drawn first), and their ledger rows
+ * (grants, and use for five in six).
  */
 async function insertEndedSubscriber(
   ctx: BillingMutationCtx,
@@ -970,6 +1003,8 @@ async function insertEndedSubscriber(
     end: current.start,
     consume: { sourceKey: `consume:rs${n}`, feature: "standard_analysis" },
     window: { windowAnchor: anchor, windowTier: "pro" },
+    // Pro carries up to 75 unused tokens a period: four in five had some.
+    rollover: i % 5 === 0 ? 0 : PLANS.pro.rollover!.maxTokens,
     legacy,
   });
   return { accountId, kind, key: kind === "yearly" ? `window:${current.start}` : previousKey };
