@@ -4,6 +4,7 @@
  * the card statement's charge has a line in the app, and the tokens land.
  */
 import { expect, payOnCheckout, signIn, test } from "./support/app";
+import { sim } from "./support/sim";
 import { E2E_USERS } from "./support/users";
 
 test.use({ journeyName: "8-top-up-receipt" });
@@ -29,4 +30,11 @@ test("a token pack bought through Checkout shows its receipt and adds the tokens
   await expect(receipt.getByTestId("invoice-amount")).toHaveText("$10.00");
   await expect(receipt.getByTestId("invoice-status")).toContainText(/paid/i);
   await journey.shot("receipt");
+
+  // Money paid back takes its tokens back, live: support refunds half the
+  // pack ($5.00) in Stripe, and the 50 unspent tokens it paid for leave the
+  // balance without a reload (charge.refunded → the pack's grant).
+  await sim.refund(await sim.topUpPaymentOf(user.email), 500);
+  await expect.poll(async () => Number(await page.getByTestId("token-meter").getAttribute("data-remaining"))).toBe(before + 50);
+  await journey.shot("after-half-refund");
 });

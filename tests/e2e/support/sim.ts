@@ -27,9 +27,11 @@ type SimSubscription = {
   cancel_at: number | null;
   items: { data: { current_period_start: number; current_period_end: number; price: { lookup_key: string | null } }[] };
 };
+type SimPaymentIntent = { id: string; customer: string | { id: string } | null; created: number; metadata: Record<string, string> };
 type SimState = {
   customers: Record<string, SimCustomer>;
   subscriptions: Record<string, SimSubscription>;
+  paymentIntents: Record<string, SimPaymentIntent>;
 };
 
 async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
@@ -53,6 +55,33 @@ export const sim = {
   /** `{ subscription, to: "period_end" }` renews (or ends) that subscription now. */
   advance: (body: { subscription?: string; customer?: string; seconds?: number; to?: number | "period_end" }) =>
     call<{ clock: string | null; now: number }>("POST", "/_sim/advance", body),
+
+  /**
+   * Refunds `amount` (minor units; default all that is left) of a payment,
+   * as an operator would in the Dashboard: `POST /v1/refunds` with a test key.
+   */
+  async refund(paymentIntent: string, amount?: number): Promise<{ id: string; amount: number }> {
+    const body = new URLSearchParams({ payment_intent: paymentIntent, ...(amount === undefined ? {} : { amount: String(amount) }) });
+    const res = await fetch(`${E2E.stripeUrl}/v1/refunds`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk_test_e2e_operator", "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`simulator POST /v1/refunds → ${res.status}: ${text}`);
+    return JSON.parse(text) as { id: string; amount: number };
+  },
+
+  /** The newest token-pack PaymentIntent of the customer with this email. Throws when there is none. */
+  async topUpPaymentOf(email: string): Promise<string> {
+    const state = await sim.state();
+    const customers = new Set(Object.values(state.customers).filter((c) => c.email === email).map((c) => c.id));
+    const intents = Object.values(state.paymentIntents)
+      .filter((pi) => pi.customer && customers.has(idOf(pi.customer)) && pi.metadata.kind === "top_up")
+      .sort((a, b) => b.created - a.created);
+    if (!intents[0]) throw new Error(`the simulator has no token-pack payment for ${email}`);
+    return intents[0].id;
+  },
 
   /** The newest subscription of the customer with this email. Throws when there is none. */
   async subscriptionOf(email: string): Promise<SimSubscription> {
