@@ -37,8 +37,10 @@ test("advancing the clock renews the subscription and resets the allowance live"
   expect(secondPeriodEnd).toBeGreaterThan(firstPeriodEnd);
   expect(renewed.status).toBe("active");
 
-  await expect(page.getByTestId("token-usage-remaining")).toHaveText(String(PLANS.pro.tokensPerPeriod));
-  await expect(meter).toHaveText(String(PLANS.pro.tokensPerPeriod));
+  // A fresh allowance, plus up to 75 of the 147 unused rolled over (Pro's rollover policy).
+  const renewedTokens = PLANS.pro.tokensPerPeriod + Math.min(147, PLANS.pro.rollover!.maxTokens);
+  await expect(page.getByTestId("token-usage-remaining")).toHaveText(String(renewedTokens));
+  await expect(meter).toHaveText(String(renewedTokens));
   await expect(page.getByTestId("renews-on")).toHaveText(appDate(secondPeriodEnd));
   await expect(page.getByTestId("invoice-row")).toHaveCount(2);
   await expect(page.getByTestId("invoice-row").first().getByTestId("invoice-status")).toContainText(/paid/i);

@@ -108,7 +108,8 @@ test.describe(() => {
     const sub = await sim.subscriptionOf(user.email);
     await sim.advance({ customer: typeof sub.customer === "string" ? sub.customer : sub.customer.id, to: periodEnd + 60 });
     await expect(page.getByTestId("plan-badge")).toHaveText("Starter");
-    await expect.poll(() => meter(page)).toBe(TOKENS.starter);
+    // Starter's allowance, plus the Elite window's unused tokens rolled over (Elite's policy: up to 500).
+    await expect.poll(() => meter(page)).toBe(TOKENS.starter + Math.min(TOKENS.elite, PLANS.elite.rollover!.maxTokens));
     await expect(page.getByTestId("scheduled-change")).toHaveCount(0);
     await journey.shot("downgrade-applied");
   });
@@ -124,12 +125,16 @@ test.describe(() => {
     const sub = await sim.subscriptionOf(user.email);
     const customer = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
     const start = sub.items.data[0]!.current_period_start;
+    // Each month a fresh 150, plus 75 of the unused allowance rolled over
+    // (Pro's rollover policy); last month's rollover ends with its month.
+    let expected = TOKENS.pro;
     for (const month of [1, 2, 3]) {
       await spend(page, "quick_analysis", 3);
-      expect(await meter(page)).toBe(TOKENS.pro - 3);
+      expect(await meter(page)).toBe(expected - 3);
       // One day past the next monthly anchor.
       await sim.advance({ customer, to: start + month * 31 * DAY + DAY });
-      await expect.poll(() => meter(page), { timeout: 20_000 }).toBe(TOKENS.pro);
+      expected = TOKENS.pro + PLANS.pro.rollover!.maxTokens;
+      await expect.poll(() => meter(page), { timeout: 20_000 }).toBe(expected);
       await journey.shot(`yearly-month-${month}`);
     }
     await page.goto("/billing");
