@@ -80,12 +80,11 @@ describe("tokens.resetFreeTier", () => {
     // Equal periodEnds page in creation order, so the first batch is all free accounts.
     expect(first).toEqual({ processed: FREE_RESET_BATCH_SIZE, granted: FREE_RESET_BATCH_SIZE, windowsOpened: 0, skippedPaid: 0, isDone: false });
 
-    // 470 ended periods at FREE_RESET_BATCH_SIZE (160) a batch: the first run scheduled two more.
+    // 470 ended periods at FREE_RESET_BATCH_SIZE (110) a batch: the first run scheduled four more, one after another.
     const scheduled = await runInBilling(t, async (ctx) => await ctx.db.system.query("_scheduled_functions").collect());
-    expect(scheduled.map((s) => [s.name, s.state.kind])).toEqual([
-      ["tokens:resetFreeTier", "success"],
-      ["tokens:resetFreeTier", "success"],
-    ]);
+    expect(scheduled.map((s) => [s.name, s.state.kind])).toEqual(
+      Array.from({ length: 4 }, () => ["tokens:resetFreeTier", "success"]),
+    );
     expect(Math.ceil(470 / FREE_RESET_BATCH_SIZE)).toBe(1 + scheduled.length);
 
     // One scan of the ledger (convex-test answers each indexed query by scanning,

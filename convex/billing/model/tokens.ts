@@ -38,16 +38,16 @@ export const MAX_HISTORY_PAGE = 100;
  * - a free account: the account, the period-key look-up and the balance
  *   (3 index ranges, 4 documents read), up to 3 writes;
  * - a yearly subscriber opening its next window (`syncAllowance`): the
- *   account, the balance, its paid coverage, the window-key look-up and the
- *   balance again (5 index ranges, 6 documents read), 3 writes; an account
- *   whose anchor or override needs its subscription costs 1–2 ranges more.
- * At 200 a batch of yearly subscribers used 1,001 index ranges, at the
- * quarter's edge (1,024), with no room for those extra look-ups; at 160 it
- * uses 801 ranges, 960 documents read and 480 written (a batch of free
- * accounts 481, 640 and 453), and an all-override batch would stay under
- * 1,024 ranges too.
+ *   account, the balance, its paid coverage, the window-key look-up, its
+ *   active grants (rollovers ending, `ledger.startPeriod`) and the balance
+ *   again (about 7 index ranges), up to 6 writes with a rollover; an
+ *   account whose anchor or override needs its subscription costs 1–2
+ *   ranges more.
+ * At 160 a batch of yearly subscribers carrying rollovers read 1,123 index
+ * ranges, over the quarter (1,024); at 110 it stays near 770, and an
+ * all-override batch (about 9 ranges each) under 1,024 too.
  */
-export const FREE_RESET_BATCH_SIZE = 160;
+export const FREE_RESET_BATCH_SIZE = 110;
 
 // ---------------------------------------------------------------------------
 // Views returned by public functions
