@@ -87,7 +87,7 @@ import {
 
 const ISSUER = "https://clerk.bench.test";
 const SEED_BATCH = 500;
-const RESET_SEED_BATCH = 2_000;
+const RESET_SEED_BATCH = 1_000;
 /** Free accounts of the reset run compared with and without the scale indexes. */
 const FIDELITY_RESET_ACCOUNTS = 450;
 /** Accounts of the sweep run compared with and without the scale indexes (full and partial batches of each sweep). */
