@@ -281,7 +281,7 @@ export const release = mutation({
   },
 });
 
-/** Grants the expiry sweep handles per mutation: 2 reads, 3 writes and 2 index ranges each. */
+/** Grants the expiry sweep handles per mutation: measured about 4 reads (a patch counts as one), up to 4 writes and 2 index ranges each (docs/BENCHMARKS.md). */
 export const GRANT_EXPIRY_BATCH_SIZE = 400;
 /** Holds the hold cron releases per mutation: a few reads and writes per drawn grant each. */
 export const HOLD_EXPIRY_BATCH_SIZE = 200;
