@@ -13,6 +13,7 @@ import * as ledger from "../../convex/billing/model/ledger";
 import { recordCataloguePrice } from "../../convex/billing/model/prices";
 import { billingOwnerKey } from "../../convex/model/auth";
 import { billing, billingInternal, runInBilling } from "../lib/billingComponent";
+import { permutations } from "./billingFixtures";
 import {
   DAY,
   T0,
@@ -51,13 +52,6 @@ const CUSTOMER = "cus_rules";
 const SUB = "sub_rules";
 const MS = 1000;
 
-/** Every ordering of `items` (n! of them). */
-export function permutations<T>(items: readonly T[]): T[][] {
-  if (items.length <= 1) return [items.slice()];
-  return items.flatMap((item, i) =>
-    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
-  );
-}
 
 function sub(fields: Partial<SubscriptionInput> = {}): Stripe.Subscription {
   return subscription({ id: SUB, customer: CUSTOMER, status: "active", price: starterMonthly, periodStart: T0, ...fields });

@@ -64,3 +64,11 @@ export async function expectCode(promise: Promise<unknown>, code: ErrorCode) {
   expect(error.data.code).toBe(code);
   return error.data;
 }
+
+/** Every ordering of `items` (n! of them). */
+export function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [items.slice()];
+  return items.flatMap((item, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
+}

@@ -20,17 +20,12 @@ import {
   useWebhookEnvironment,
   type TestConvex,
 } from "./fixtures/webhookHarness";
+import { permutations } from "./billingFixtures";
 import { makeTest } from "./setup";
 
 const pack = TOKEN_PACKS[0]!;
 const PI = "pi_pack_1";
 const PRICE = pack.displayAmount;
-
-/** Every ordering of `items`. */
-function permutations<T>(items: T[]): T[][] {
-  if (items.length <= 1) return [items];
-  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
-}
 
 describe("refunds and disputes of token packs", () => {
   let t: TestConvex;
