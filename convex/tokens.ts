@@ -8,7 +8,8 @@
 import { paginationOptsValidator, paginationResultValidator } from "convex/server";
 import { v } from "convex/values";
 import { components } from "./_generated/api";
-import { callerMutation, callerQuery } from "./functions";
+import { callerAction, callerMutation, callerQuery } from "./functions";
+import { vAutoRechargeView } from "./billing/model/autoRecharge";
 import {
   EMPTY_PAGE,
   vBalanceView,
@@ -164,12 +165,16 @@ export const usage = callerQuery({
 
 /**
  * The caller's unread token alerts (80% / 100% of the allowance used, low
- * balance), newest first: `{ alertId, message, balance, firedAt }[]` (ms).
+ * balance) and auto-recharge notices, newest first: `{ alertId, message,
+ * balance, firedAt, actionUrl? }[]` (ms; `actionUrl` where the customer must
+ * confirm a payment).
  * Each fires once per allowance period. Signed out: empty.
  */
 export const alerts = callerQuery({
   args: {},
-  returns: v.array(v.object({ alertId: v.string(), message: v.string(), balance: v.number(), firedAt: v.number() })),
+  returns: v.array(
+    v.object({ alertId: v.string(), message: v.string(), balance: v.number(), firedAt: v.number(), actionUrl: v.optional(v.string()) }),
+  ),
   handler: async (ctx) =>
     ctx.caller ? await ctx.runQuery(components.billing.tokens.alerts, { ownerKey: ctx.caller.ownerKey }) : [],
 });
@@ -179,4 +184,32 @@ export const dismissAlerts = callerMutation({
   args: {},
   returns: v.number(),
   handler: async (ctx) => await ctx.runMutation(components.billing.tokens.markAlertsRead, { ownerKey: ctx.caller.ownerKey }),
+});
+
+/**
+ * The caller's auto-recharge settings and latest attempt (see
+ * `autoRecharge.get`): `{ enabled, thresholdTokens, packId, monthlyCap,
+ * currency, spentThisMonth, consecutiveFailures, disabledReason,
+ * lastAttempt }` (money in minor units), or `null` when never set or signed
+ * out.
+ */
+export const autoRecharge = callerQuery({
+  args: {},
+  returns: v.union(v.null(), vAutoRechargeView),
+  handler: async (ctx) =>
+    ctx.caller ? await ctx.runQuery(components.billing.autoRecharge.get, { ownerKey: ctx.caller.ownerKey }) : null,
+});
+
+/**
+ * Turns auto-recharge on or off for the caller: buy `packId` with the saved
+ * card when a debit leaves fewer than `thresholdTokens`, at most
+ * `monthlyCap` (minor units) a month. Throws `UNAUTHENTICATED`,
+ * `INVALID_ARGUMENT`, `NO_PAYMENT_METHOD` (no saved card), `STRIPE_ERROR`
+ * (see `autoRecharge.configure`).
+ */
+export const setAutoRecharge = callerAction({
+  args: { enabled: v.boolean(), thresholdTokens: v.number(), packId: v.string(), monthlyCap: v.number() },
+  returns: v.null(),
+  handler: async (ctx, args): Promise<null> =>
+    await ctx.runAction(components.billing.autoRecharge.configure, { ownerKey: ctx.ownerKey, ...args }),
 });

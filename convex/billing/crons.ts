@@ -20,6 +20,8 @@ crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.accoun
 crons.interval("expire token grants", { minutes: 5 }, internal.tokens.expireGrants, {});
 // Holds neither settled nor released within their TTL give their tokens back.
 crons.interval("release expired token holds", { minutes: 1 }, internal.tokens.expireHolds, {});
+// Auto-recharge payments that went quiet (the action died) are charged again with the same idempotency key.
+crons.interval("redrive stalled auto-recharges", { minutes: 5 }, internal.autoRecharge.redriveStale, {});
 // The ledger invariant (balance = ledger = active grants) on every account; drift is recorded.
 crons.daily("audit token balances", { hourUTC: 4, minuteUTC: 17 }, internal.tokens.auditBalances, {});
 // Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).

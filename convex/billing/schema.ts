@@ -1,6 +1,7 @@
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
 import {
+  vAutoRechargeStatus,
   vComplexity,
   vDraw,
   vGrantCategory,
@@ -206,9 +207,71 @@ export default defineSchema({
     windowAnchor: v.optional(v.number()),
     /** Tier whose allowance the current window carries. */
     windowTier: v.optional(vTier),
+    /**
+     * Auto-recharge is on and fires when a debit leaves the balance below
+     * this many tokens (a copy of `autoRechargeSettings.thresholdTokens`, so
+     * a debit reads nothing more unless it crosses). Absent when off.
+     */
+    autoRechargeBelow: v.optional(v.number()),
   })
     .index("by_accountId", ["accountId"])
     .index("by_periodEnd", ["periodEnd"]),
+
+  // An account's auto-recharge choice: buy `packId` off-session with the
+  // saved card when a debit leaves the balance below `thresholdTokens`, at
+  // most `monthlyCap` (minor units) a UTC month. Written by
+  // `autoRecharge.configure` (the customer) and `model/autoRecharge.ts`
+  // (attempts starting and finishing). Read by those and `autoRecharge.get`.
+  autoRechargeSettings: defineTable({
+    accountId: v.id("billingAccounts"),
+    enabled: v.boolean(),
+    thresholdTokens: v.number(),
+    packId: v.string(),
+    /** Most charged per UTC month, minor units of `currency`. */
+    monthlyCap: v.number(),
+    currency: v.string(),
+    /** The UTC month `monthSpent` counts (`YYYY-MM`). */
+    monthKey: v.string(),
+    /** Charged or being charged in `monthKey`, minor units (succeeded and in-flight attempts). */
+    monthSpent: v.number(),
+    /** Failed attempts since the last success; at `BILLING_CONFIG.autoRecharge.maxConsecutiveFailures` it turns itself off. */
+    consecutiveFailures: v.number(),
+    /** Set when it turned itself off. */
+    disabledReason: v.optional(v.literal("failures")),
+    /** The attempt still being charged; no other starts meanwhile. */
+    inFlightAttemptId: v.optional(v.id("autoRechargeAttempts")),
+    lastAttemptId: v.optional(v.id("autoRechargeAttempts")),
+  }).index("by_accountId", ["accountId"]),
+
+  // One off-session purchase per trigger. Inserted in the transaction of the
+  // debit that crossed the threshold; finished by `autoRecharge.recordResult`
+  // (the charging action) or the `payment_intent.succeeded` webhook; stale
+  // pending ones are driven again by the `autoRecharge.redriveStale` cron.
+  // Read by `autoRecharge.get` and operators.
+  autoRechargeAttempts: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** The ledger key of the debit that triggered it. */
+    triggerKey: v.string(),
+    packId: v.string(),
+    tokens: v.number(),
+    /** Minor units of `currency`: the pack's price (Stripe's, once charged). */
+    amount: v.number(),
+    currency: v.string(),
+    status: vAutoRechargeStatus,
+    /** Charging runs started (the action and the cron's re-drives). */
+    tries: v.number(),
+    stripePaymentIntentId: v.optional(v.string()),
+    /** Stripe's error code (`card_declined`, `authentication_required`) or ours (`no_payment_method`). */
+    failureCode: v.optional(v.string()),
+    /** What the customer reads. */
+    failureMessage: v.optional(v.string()),
+    /** 3-D Secure: where the customer completes the purchase on-session (a Checkout Session for the pack). */
+    actionUrl: v.optional(v.string()),
+    /** When it finished (ms). */
+    settledAt: v.optional(v.number()),
+  })
+    .index("by_accountId", ["accountId"])
+    .index("by_status", ["status"]),
 
   // What has been paid for, from paid invoices: one row per invoice line of a
   // catalogue price. A charge (sign +1) covers its line's period; a proration
@@ -351,6 +414,8 @@ export default defineSchema({
     message: v.string(),
     /** Spendable tokens right after the debit that fired it. */
     balance: v.number(),
+    /** A link the customer must follow (auto-recharge needing 3-D Secure). */
+    actionUrl: v.optional(v.string()),
     readAt: v.optional(v.number()),
   })
     .index("by_accountId_and_periodKey_and_alertId", ["accountId", "periodKey", "alertId"])

@@ -388,13 +388,20 @@ export const usage = query({
   },
 });
 
-const vAlert = v.object({ alertId: v.string(), message: v.string(), balance: v.number(), firedAt: v.number() });
+const vAlert = v.object({
+  alertId: v.string(),
+  message: v.string(),
+  balance: v.number(),
+  firedAt: v.number(),
+  /** A link to follow (auto-recharge needing 3-D Secure). */
+  actionUrl: v.optional(v.string()),
+});
 /** Most unread alerts listed or marked read at once. */
 const MAX_ALERTS = 20;
 
 /**
- * The account's unread token alerts, newest first (at most 20): `{ alertId,
- * message, balance, firedAt }` (ms). Empty when `ownerKey` has no account.
+ * The account's unread token alerts and auto-recharge notices, newest first
+ * (at most 20): `{ alertId, message, balance, firedAt, actionUrl? }` (ms). Empty when `ownerKey` has no account.
  * See `model/alerts.ts`.
  */
 export const alerts = query({
@@ -408,7 +415,13 @@ export const alerts = query({
       .withIndex("by_accountId_and_readAt", (q) => q.eq("accountId", account._id).eq("readAt", undefined))
       .order("desc")
       .take(MAX_ALERTS);
-    return rows.map((r) => ({ alertId: r.alertId, message: r.message, balance: r.balance, firedAt: r._creationTime }));
+    return rows.map((r) => ({
+      alertId: r.alertId,
+      message: r.message,
+      balance: r.balance,
+      firedAt: r._creationTime,
+      actionUrl: r.actionUrl,
+    }));
   },
 });
 

@@ -84,6 +84,8 @@ export function humanizeError(error: unknown): HumanError {
         return { code: data.code, title: "You don't have access to that", retryable: false };
       case "INVALID_ARGUMENT":
         return { code: data.code, title: "That request wasn't valid", description: data.message, retryable: false };
+      case "NO_PAYMENT_METHOD":
+        return { code: data.code, title: "No saved card", description: data.message, retryable: false };
       case "HOLD_CLOSED":
         return { code: data.code, title: "That run is already finished", description: data.message, retryable: false };
       case "NO_SUBSCRIPTION":

@@ -39,6 +39,7 @@ describe("handled event types", () => {
       "test_helpers.test_clock.ready",
       "charge.dispute.created",
       "charge.dispute.closed",
+      "payment_intent.succeeded",
     ]);
   });
 

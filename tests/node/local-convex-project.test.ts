@@ -40,6 +40,7 @@ it("runs the billing component's crons.ts inside the component; the app has none
     ["billing", "expire past-due grace periods", "accounts:expireGracePeriods"],
     ["billing", "expire token grants", "tokens:expireGrants"],
     ["billing", "release expired token holds", "tokens:expireHolds"],
+    ["billing", "redrive stalled auto-recharges", "autoRecharge:redriveStale"],
     ["billing", "audit token balances", "tokens:auditBalances"],
     ["billing", "sweep webhook retries", "webhooks:sweepRetries"],
     ["billing", "compact settled webhook payloads", "webhooks:compactPayloads"],

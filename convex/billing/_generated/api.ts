@@ -9,6 +9,7 @@
  */
 
 import type * as accounts from "../accounts.js";
+import type * as autoRecharge from "../autoRecharge.js";
 import type * as checkout from "../checkout.js";
 import type * as client from "../client.js";
 import type * as crons from "../crons.js";
@@ -16,6 +17,8 @@ import type * as model_access from "../model/access.js";
 import type * as model_accounts from "../model/accounts.js";
 import type * as model_alerts from "../model/alerts.js";
 import type * as model_allowance from "../model/allowance.js";
+import type * as model_autoRecharge from "../model/autoRecharge.js";
+import type * as model_autoRechargeCharge from "../model/autoRechargeCharge.js";
 import type * as model_billingActions from "../model/billingActions.js";
 import type * as model_billingModel from "../model/billingModel.js";
 import type * as model_clawback from "../model/clawback.js";
@@ -59,6 +62,7 @@ import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
   accounts: typeof accounts;
+  autoRecharge: typeof autoRecharge;
   checkout: typeof checkout;
   client: typeof client;
   crons: typeof crons;
@@ -66,6 +70,8 @@ const fullApi: ApiFromModules<{
   "model/accounts": typeof model_accounts;
   "model/alerts": typeof model_alerts;
   "model/allowance": typeof model_allowance;
+  "model/autoRecharge": typeof model_autoRecharge;
+  "model/autoRechargeCharge": typeof model_autoRechargeCharge;
   "model/billingActions": typeof model_billingActions;
   "model/billingModel": typeof model_billingModel;
   "model/clawback": typeof model_clawback;

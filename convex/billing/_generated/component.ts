@@ -124,6 +124,46 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    autoRecharge: {
+      configure: FunctionReference<
+        "action",
+        "internal",
+        {
+          enabled: boolean;
+          monthlyCap: number;
+          ownerKey: string;
+          packId: string;
+          thresholdTokens: number;
+        },
+        null,
+        Name
+      >;
+      get: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        null | {
+          consecutiveFailures: number;
+          currency: string;
+          disabledReason: "failures" | null;
+          enabled: boolean;
+          lastAttempt: null | {
+            actionUrl: string | null;
+            amount: number;
+            createdAt: number;
+            currency: string;
+            failureMessage: string | null;
+            status: "pending" | "succeeded" | "failed" | "requires_action";
+            tokens: number;
+          };
+          monthlyCap: number;
+          packId: string;
+          spentThisMonth: number;
+          thresholdTokens: number;
+        },
+        Name
+      >;
+    };
     checkout: {
       createCheckoutSession: FunctionReference<
         "action",
@@ -233,6 +273,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         "internal",
         { ownerKey: string },
         Array<{
+          actionUrl?: string;
           alertId: string;
           balance: number;
           firedAt: number;

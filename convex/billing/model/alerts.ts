@@ -49,21 +49,30 @@ export async function maybeFireAlerts(ctx: MutationCtx, before: Doc<"tokenBalanc
   let fired = 0;
   const periodKey = after.periodKey ?? "none";
   for (const alert of crossed) {
-    const existing = await ctx.db
-      .query("tokenAlerts")
-      .withIndex("by_accountId_and_periodKey_and_alertId", (q) =>
-        q.eq("accountId", before.accountId).eq("periodKey", periodKey).eq("alertId", alert.id),
-      )
-      .first();
-    if (existing) continue;
-    await ctx.db.insert("tokenAlerts", {
-      accountId: before.accountId,
-      periodKey,
-      alertId: alert.id,
-      message: alert.message,
-      balance: after.balance,
-    });
-    fired += 1;
+    const notice = { periodKey, alertId: alert.id, message: alert.message, balance: after.balance };
+    if (await recordNotice(ctx, before.accountId, notice)) fired += 1;
   }
   return fired;
+}
+
+/**
+ * Records a one-off notice for the account in `tokenAlerts` (auto-recharge
+ * results), once per (`periodKey`, `alertId`): `periodKey` names what it is
+ * about, e.g. `attempt:<id>` or a UTC month. Returns false when it was
+ * already recorded.
+ */
+export async function recordNotice(
+  ctx: MutationCtx,
+  accountId: Doc<"tokenBalances">["accountId"],
+  notice: { periodKey: string; alertId: string; message: string; balance: number; actionUrl?: string },
+): Promise<boolean> {
+  const existing = await ctx.db
+    .query("tokenAlerts")
+    .withIndex("by_accountId_and_periodKey_and_alertId", (q) =>
+      q.eq("accountId", accountId).eq("periodKey", notice.periodKey).eq("alertId", notice.alertId),
+    )
+    .first();
+  if (existing) return false;
+  await ctx.db.insert("tokenAlerts", { accountId, ...notice });
+  return true;
 }

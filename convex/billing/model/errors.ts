@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   "PAYMENT_REQUIRED",
   "CHANGE_PENDING",
   "HOLD_CLOSED",
+  "NO_PAYMENT_METHOD",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

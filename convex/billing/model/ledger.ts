@@ -48,6 +48,7 @@ import {
 import { PLANS, type Complexity } from "./plans";
 import { recordUsage } from "./usage";
 import { maybeFireAlerts } from "./alerts";
+import { maybeStartAutoRecharge } from "./autoRecharge";
 import type { GrantCategory, LedgerReason } from "./validators";
 
 type AccountId = Id<"billingAccounts">;
@@ -211,6 +212,13 @@ export async function commit(
   await ctx.db.patch("tokenBalances", current._id, { ...next, balance, ...period });
   // A new period resets the counters; only movements within one can cross an alert.
   if (period.periodKey === undefined) await maybeFireAlerts(ctx, current, { ...next, balance, periodKey: current.periodKey });
+  // Auto-recharge: only a movement that lowers the balance below the
+  // threshold reads anything more (`model/autoRecharge.ts`).
+  const below = current.autoRechargeBelow;
+  if (below !== undefined && balance < below && balance < current.balance) {
+    const trigger = [...entries].reverse().find((e) => e.amount < 0) ?? entries[entries.length - 1];
+    if (trigger) await maybeStartAutoRecharge(ctx, current.accountId, { after: balance, triggerKey: trigger.sourceKey });
+  }
   return balance;
 }
 

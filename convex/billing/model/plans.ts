@@ -252,4 +252,20 @@ export const BILLING_CONFIG = {
     { id: "allowance_100", kind: "allowance_used", percent: 100 },
     { id: "low_balance", kind: "low_balance", tokens: 5 },
   ],
+  /**
+   * Auto-recharge (`model/autoRecharge.ts`): the customer picks a threshold
+   * (tokens), a pack and a monthly cap (minor units) within these bounds.
+   */
+  autoRecharge: {
+    minThresholdTokens: 1,
+    maxThresholdTokens: 1_000,
+    /** Highest monthly cap a customer may set, minor units ($1,000). */
+    maxMonthlyCap: 100_000,
+    /** Failed attempts in a row after which it turns itself off. */
+    maxConsecutiveFailures: 3,
+    /** A pending attempt untouched this long (ms) is charged again with the same idempotency key. */
+    staleAfterMs: 5 * 60_000,
+    /** Charging runs per attempt before it is recorded as failed (Stripe unreachable). */
+    maxTries: 5,
+  },
 } as const;

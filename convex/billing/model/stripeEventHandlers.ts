@@ -23,6 +23,7 @@ import { accountForStripeCustomer, settleAccount } from "./access";
 import { IGNORED, applied, dependency, refuse, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
 import { syncInvoice } from "./invoiceSync";
 import { applyDispute, applyRefund, grantForPayment } from "./clawback";
+import { grantSucceededPayment } from "./autoRecharge";
 import { grant } from "./ledger";
 import { TOKEN_PACKS } from "./plans";
 import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
@@ -123,6 +124,14 @@ export const STRIPE_EVENT_HANDLERS = {
   "charge.dispute.closed": {
     reconcile: false,
     apply: async (ctx, event) => await applyDisputeEvent(ctx, event.data.object),
+  },
+  // An auto-recharge paid off-session: grants the pack if the charging
+  // action did not live to (`model/autoRecharge.ts`). Not reconciled (the
+  // 20-type filter is full): the cron re-drives a pending attempt, whose
+  // idempotent PaymentIntent call returns the same success.
+  "payment_intent.succeeded": {
+    reconcile: false,
+    apply: async (ctx, event) => await applyPaymentIntentSucceeded(ctx, event.data.object),
   },
 } satisfies HandlerTable;
 
@@ -285,6 +294,28 @@ async function applyDisputeEvent(ctx: MutationCtx, dispute: Stripe.Dispute): Pro
   if (!pack) return waitFor(dependency.payment(paymentIntentId), `dispute ${dispute.id}: no token pack paid by ${paymentIntentId} yet`);
   await applyDispute(ctx, pack, { id: dispute.id, status: dispute.status });
   return applied();
+}
+
+/**
+ * A PaymentIntent of an auto-recharge attempt (`metadata.autoRechargeAttemptId`)
+ * succeeded: the pack is granted once (`grantSucceededPayment`), and
+ * `payment:<pi>` lands so a refund or dispute that came first applies.
+ * Other PaymentIntents (Checkout's, invoices') are `ignored`: their own
+ * events grant what they bought. `refused` for an attempt id this
+ * deployment never made.
+ */
+async function applyPaymentIntentSucceeded(ctx: MutationCtx, paymentIntent: Stripe.PaymentIntent): Promise<EventOutcome> {
+  const reference = paymentIntent.metadata?.autoRechargeAttemptId;
+  if (!reference) return IGNORED;
+  const attemptId = ctx.db.normalizeId("autoRechargeAttempts", reference);
+  const attempt = attemptId ? await ctx.db.get("autoRechargeAttempts", attemptId) : null;
+  if (!attempt) return refuse(`payment intent ${paymentIntent.id} names unknown auto-recharge attempt "${reference}"`);
+  await grantSucceededPayment(ctx, attempt, {
+    stripePaymentIntentId: paymentIntent.id,
+    amount: paymentIntent.amount_received || paymentIntent.amount,
+    currency: paymentIntent.currency,
+  });
+  return applied([dependency.payment(paymentIntent.id)]);
 }
 
 /**

@@ -104,3 +104,11 @@ export const vDraw = v.object({ grantId: v.id("tokenGrants"), amount: v.number()
 export const HOLD_STATUSES = ["open", "settled", "released", "expired"] as const;
 export const vHoldStatus = v.union(...HOLD_STATUSES.map((s) => v.literal(s)));
 export type HoldStatus = Infer<typeof vHoldStatus>;
+
+/** An auto-recharge attempt (`autoRechargeAttempts.status`). */
+export const vAutoRechargeStatus = v.union(
+  v.literal("pending"),
+  v.literal("succeeded"),
+  v.literal("failed"),
+  v.literal("requires_action"),
+);
