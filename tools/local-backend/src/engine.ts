@@ -15,6 +15,7 @@
  *   only ever reach the app's;
  * - a commit clock for change detection (`commitTs`, nanoseconds, the same
  *   clock as `ctx.meta.getSnapshotTs()`);
+ * - counters of convex-test's transaction lock (`transactionStats`, below);
  * - persistence (`dump` / `load`) and `reset`.
  *
  * convex-test keeps its database in a per-instance object it only exposes
@@ -89,9 +90,49 @@ type DatabaseFake = {
   _lastCreationTime: number;
 };
 
+/**
+ * convex-test's `TransactionManager`: one lock for every top-level query and
+ * mutation (`begin(false)` waits while `_waitOnCurrentFunction` is set),
+ * released by `_endTransaction(false)` from `commit` / `rollback`. Nested
+ * calls (`isNested`, a mutation's `ctx.runMutation`) run under their
+ * parent's lock.
+ */
+type TransactionManager = {
+  _lastCommitTs: bigint;
+  _waitOnCurrentFunction: Promise<void> | null;
+  _markTransactionDone: (() => void) | null;
+  begin(isNested: boolean, transactionLimits?: unknown): Promise<void>;
+  _endTransaction(isNested: boolean): void;
+};
+
 type ConvexGlobal = {
   components: Record<string, { db: DatabaseFake }>;
-  transactionManager: { _lastCommitTs: bigint };
+  transactionManager: TransactionManager;
+};
+
+/**
+ * How the local backend's transactions met, since it started (kept across
+ * `reset` / `load`). convex-test runs one top-level query or mutation at a
+ * time: a transaction that arrives while another runs waits for the lock,
+ * then runs alone. So there is no optimistic concurrency control and nothing
+ * to retry: a deployment would run the two at once and retry the one whose
+ * reads the other wrote (https://docs.convex.dev/database/advanced/occ);
+ * here the second simply runs after the first, which gives the same result
+ * a successful retry would. `waited` counts those would-be conflicts (an
+ * upper bound: only transactions touching the same documents would
+ * conflict on a deployment).
+ */
+export type TransactionStats = {
+  /** Top-level queries and mutations begun (scheduled functions, crons and actions' `runQuery`/`runMutation` included). */
+  started: number;
+  /** Of those, the ones that found another transaction running and waited for the lock. */
+  waited: number;
+  /** The most transactions waiting for the lock at one moment. */
+  maxWaiting: number;
+  /** The most top-level transactions running at one moment: 1 as long as convex-test serialises them. */
+  maxRunning: number;
+  /** Transactions running now (0 or 1). */
+  running: number;
 };
 
 /** One component's committed documents and files. */
@@ -134,7 +175,15 @@ function captureGlobal(t: Accessor): ConvexGlobal {
     AsyncLocalStorage.prototype.run = original;
   }
   pending.catch(() => undefined);
-  if (!captured || !captured.components[""] || typeof captured.transactionManager._lastCommitTs !== "bigint") {
+  const tm = captured?.transactionManager;
+  if (
+    !captured ||
+    !captured.components[""] ||
+    typeof tm?._lastCommitTs !== "bigint" ||
+    typeof tm.begin !== "function" ||
+    typeof tm._endTransaction !== "function" ||
+    !("_waitOnCurrentFunction" in tm)
+  ) {
     throw new Error("convex-test internals changed: cannot reach its database (pinned convex-test 0.0.60 expected)");
   }
   return captured;
@@ -158,6 +207,8 @@ export class Engine {
   private t!: Accessor;
   private global!: ConvexGlobal;
   private readonly resolved = new Map<string, ResolvedFunction | null>();
+  private readonly txStats: TransactionStats = { started: 0, waited: 0, maxWaiting: 0, maxRunning: 0, running: 0 };
+  private waiting = 0;
 
   constructor(options: EngineOptions) {
     this.convexDir = options.convexDir;
@@ -199,6 +250,57 @@ export class Engine {
     for (const c of this.components) t.registerComponent(c.componentPath, c.schema as never, c.modules);
     this.t = t as unknown as Accessor;
     this.global = captureGlobal(this.t);
+    this.countTransactions(this.global.transactionManager);
+  }
+
+  /**
+   * Wraps the lock's two ends on this instance's transaction manager to keep
+   * `transactionStats`; behaviour is unchanged.
+   */
+  private countTransactions(tm: TransactionManager) {
+    const stats = this.txStats;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- re-applied with `.call(tm, …)`
+    const begin = tm.begin;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- re-applied with `.call(tm, …)`
+    const end = tm._endTransaction;
+    /** Transactions of this manager begun through the wrapper and not ended yet. */
+    let counted = 0;
+    tm.begin = async (isNested, transactionLimits) => {
+      if (isNested) return await begin.call(tm, isNested, transactionLimits);
+      stats.started += 1;
+      const mustWait = tm._waitOnCurrentFunction !== null;
+      if (mustWait) {
+        stats.waited += 1;
+        this.waiting += 1;
+        stats.maxWaiting = Math.max(stats.maxWaiting, this.waiting);
+      }
+      try {
+        await begin.call(tm, isNested, transactionLimits);
+      } finally {
+        if (mustWait) this.waiting -= 1;
+      }
+      counted += 1;
+      stats.running += 1;
+      stats.maxRunning = Math.max(stats.maxRunning, stats.running);
+    };
+    tm._endTransaction = (isNested) => {
+      end.call(tm, isNested);
+      // Only ends of transactions begun through the wrapper (`captureGlobal`'s
+      // own `t.run` may still be finishing).
+      if (!isNested && counted > 0) {
+        counted -= 1;
+        stats.running -= 1;
+      }
+    };
+  }
+
+  /**
+   * Counters of the transaction lock since the backend started (see
+   * `TransactionStats`): how often concurrent callers queued behind each
+   * other. There is no OCC retry counter because nothing is ever retried.
+   */
+  transactionStats(): TransactionStats {
+    return { ...this.txStats };
   }
 
   /** Paths of the installed component instances (`counter`, `parent/child`). */

@@ -19,7 +19,9 @@
  *
  * Local control endpoints (JSON bodies, `content-type: application/json`
  * required so a web page cannot post to them without a CORS preflight):
- * - `GET /_local/health` → `{ ok, connections, commitTs }`
+ * - `GET /_local/health` → `{ ok, connections, commitTs, mutationsRun,
+ *   mutationsDeduplicated, transitionsSent, transactions }` (`transactions`:
+ *   the transaction lock's counters, `TransactionStats` in engine.ts)
  * - `POST /_local/reset` → empties the database (and the persisted file)
  * - `GET /_local/crons` → jobs (the app's, then each component's, named by
  *   `componentPath`, `""` for the app) with their next run (ms)

@@ -19,7 +19,7 @@ import { dirname, resolve } from "node:path";
 import { startDevAuth, type DevAuth, type DevAuthOptions } from "@offline/dev-auth";
 import { AuthVerifier } from "./auth";
 import { CronRunner, type CronJobSpec, type CronRun } from "./cronRunner";
-import { defaultConvexDir, Engine, type PersistedState } from "./engine";
+import { defaultConvexDir, Engine, type PersistedState, type TransactionStats } from "./engine";
 import { applyEnv, readEnvFile } from "./env";
 import { cloudHandler, siteHandler } from "./http";
 import { importFresh } from "./modules";
@@ -30,6 +30,7 @@ export { parseCron, nextRunAt } from "./cronRunner";
 export { parseEnvFile } from "./env";
 export { encodeTs, decodeTs } from "./sync";
 export { buildModuleMap, importFresh } from "./modules";
+export type { TransactionStats } from "./engine";
 export { withEnv } from "./withEnv";
 export { DEMO_USERS, startDevAuth, type DevAuth, type DevUser } from "@offline/dev-auth";
 
@@ -93,8 +94,14 @@ export type LocalBackend = {
   dropConnections(): void;
   /** Open WebSocket connections. */
   connectionCount(): number;
-  /** Sync counters: mutations run, mutations answered from the de-duplication table, Transitions sent. */
-  stats(): { mutationsRun: number; mutationsDeduplicated: number; transitionsSent: number };
+  /**
+   * Sync counters (WebSocket mutations run, mutations answered from the
+   * de-duplication table, Transitions sent) and `transactions`, the
+   * transaction lock's counters (`TransactionStats`: transactions begun, how
+   * many waited for another to finish, the most waiting and running at once).
+   * Transactions run one at a time, so none conflicts and none is retried.
+   */
+  stats(): { mutationsRun: number; mutationsDeduplicated: number; transitionsSent: number; transactions: TransactionStats };
   close(): Promise<void>;
 };
 
@@ -189,7 +196,13 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
     onWrite: () => kick(),
     log,
     local: {
-      health: () => ({ ok: true, connections: sync.connectionCount, commitTs: engine.commitTs().toString(), ...sync.stats }),
+      health: () => ({
+        ok: true,
+        connections: sync.connectionCount,
+        commitTs: engine.commitTs().toString(),
+        ...sync.stats,
+        transactions: engine.transactionStats(),
+      }),
       reset,
       listCrons: () => crons.list(),
       runCron: (name: string, componentPath?: string) => crons.run(name, componentPath),
@@ -265,7 +278,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
       save,
       dropConnections: () => sync.dropConnections(),
       connectionCount: () => sync.connectionCount,
-      stats: () => ({ ...sync.stats }),
+      stats: () => ({ ...sync.stats, transactions: engine.transactionStats() }),
       async close() {
         if (closed) return;
         closed = true;
