@@ -26,6 +26,11 @@
  * - `POST /v1/subscription_schedules` (`from_subscription`), `GET|POST
  *   /v1/subscription_schedules/:id`, `POST …/:id/release`
  * - `POST /v1/test_helpers/test_clocks`
+ * - `GET /v1/customers/:id/payment_methods` → the cards put with `setSavedCard`
+ * - `POST /v1/payment_intents` (`confirm`, `off_session`) → per
+ *   `setPaymentOutcome`: `succeeds` (status `succeeded`), `processing`, or a
+ *   402 `card_error` carrying the PaymentIntent (`requires_payment_method`)
+ *   for a decline code or `authentication_required`
  * Anything else answers 404 with Stripe's error shape.
  *
  * Idempotency follows https://docs.stripe.com/api/idempotent_requests: a POST
@@ -111,6 +116,9 @@ export type FakeSubscriptionInput = {
  */
 export type UpdateOutcome = "succeeds" | "requires_action" | "declined" | "card_error_402" | "requires_action_402";
 
+/** What every later `POST /v1/payment_intents` does: a decline code (`card_declined`, `insufficient_funds`, …) answers 402. */
+export type PaymentOutcome = "succeeds" | "processing" | "authentication_required" | { decline: string };
+
 export type RecordingStripeServer = {
   /** e.g. `http://127.0.0.1:54321`, for `stripeApiEnv`. */
   url: string;
@@ -135,6 +143,10 @@ export type RecordingStripeServer = {
   setUpdateOutcome(outcome: UpdateOutcome): void;
   /** Stripe's customer balance (negative = credit) used by previews. */
   setCustomerBalance(customerId: string, balance: number): void;
+  /** Attaches a card (`pm_…`) to the customer (stored if unknown), or with `null` removes its cards. */
+  setSavedCard(customerId: string, paymentMethod: string | null): void;
+  /** What later PaymentIntents do; default `succeeds`. */
+  setPaymentOutcome(outcome: PaymentOutcome): void;
   /** Subscription schedules by id. */
   schedules: Map<string, Json>;
   /** Customer Portal configurations, oldest first. */
@@ -258,6 +270,37 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
   const invoices = new Map<string, Json>();
   const balances = new Map<string, number>();
   const outcomes: UpdateOutcome[] = [];
+  const savedCards = new Map<string, string>();
+  let paymentOutcome: PaymentOutcome = "succeeds";
+
+  function createPaymentIntent(body: Record<string, FormValue>): { status: number; json: unknown } {
+    const id = nextId("pi");
+    const base: Json = {
+      id,
+      object: "payment_intent",
+      amount: Number(str(body.amount)),
+      amount_received: 0,
+      currency: str(body.currency),
+      customer: body.customer ?? null,
+      payment_method: body.payment_method ?? null,
+      description: body.description ?? null,
+      metadata: body.metadata ?? {},
+      created: now(),
+      livemode: false,
+      last_payment_error: null,
+    };
+    if (paymentOutcome === "succeeds" || paymentOutcome === "processing") {
+      const pi = { ...base, status: paymentOutcome === "succeeds" ? "succeeded" : "processing", amount_received: paymentOutcome === "succeeds" ? base.amount : 0 };
+      paymentIntents.set(id, pi);
+      return { status: 200, json: pi };
+    }
+    const code = paymentOutcome === "authentication_required" ? "authentication_required" : "card_declined";
+    const declineCode = paymentOutcome === "authentication_required" ? "authentication_required" : paymentOutcome.decline;
+    const error = { type: "card_error", code, decline_code: declineCode, message: "Your card was declined." };
+    const pi = { ...base, status: "requires_payment_method", last_payment_error: error };
+    paymentIntents.set(id, pi);
+    return { status: 402, json: { error: { ...error, payment_intent: pi } } };
+  }
 
   const priceById = (id: string) => [...prices.values()].find((p) => p.id === id);
   const missing = (what: string, id: string) => ({
@@ -475,6 +518,13 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
       if (method === "POST") return updateSubscription(id, body);
     }
     if (method === "POST" && path === "/v1/invoices/create_preview") return preview(body);
+    if (method === "POST" && path === "/v1/payment_intents") return createPaymentIntent(body);
+    const cardsMatch = /^\/v1\/customers\/([^/]+)\/payment_methods$/.exec(path);
+    if (method === "GET" && cardsMatch) {
+      const card = savedCards.get(cardsMatch[1]!);
+      const data = card ? [{ id: card, object: "payment_method", type: "card", customer: cardsMatch[1] }] : [];
+      return { status: 200, json: { object: "list", url: path, has_more: false, data } };
+    }
     const piMatch = /^\/v1\/payment_intents\/([^/]+)$/.exec(path);
     if (method === "GET" && piMatch) {
       const pi = paymentIntents.get(piMatch[1]!);
@@ -739,6 +789,14 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     subscription: (id) => subscriptions.get(id),
     setUpdateOutcome: (outcome) => void outcomes.push(outcome),
     setCustomerBalance: (customerId, balance) => void balances.set(customerId, balance),
+    setSavedCard: (customerId, paymentMethod) => {
+      if (!customers.some((c) => c.id === customerId)) {
+        customers.push({ id: customerId, object: "customer", created: now(), metadata: {}, invoice_settings: { default_payment_method: null }, livemode: false });
+      }
+      if (paymentMethod) savedCards.set(customerId, paymentMethod);
+      else savedCards.delete(customerId);
+    },
+    setPaymentOutcome: (outcome) => void (paymentOutcome = outcome),
     schedules,
     portalConfigurations,
     testClocks,

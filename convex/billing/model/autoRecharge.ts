@@ -121,7 +121,8 @@ export function requireValidChoice(choice: AutoRechargeChoice): TokenPack {
 /**
  * Saves the account's choice. Turning it on (again) clears the failure count
  * and a turned-off state; the balance row gets the threshold so debits see
- * it. Writes 2–3 documents.
+ * it. Turned on while the balance is already below the threshold, it starts
+ * a purchase at once (trigger key `enable:<ms>`).
  */
 export async function saveChoice(ctx: MutationCtx, accountId: AccountId, choice: AutoRechargeChoice): Promise<void> {
   const pack = requireValidChoice(choice);
@@ -144,12 +145,19 @@ export async function saveChoice(ctx: MutationCtx, accountId: AccountId, choice:
       ...fields,
     });
   }
-  await setTrigger(ctx, accountId, choice.enabled ? choice.thresholdTokens : undefined);
+  const balance = await setTrigger(ctx, accountId, choice.enabled ? choice.thresholdTokens : undefined);
+  // Already below the threshold: the customer just agreed to buy, so buy now
+  // rather than wait for a debit that may never come (at 0 none can).
+  if (choice.enabled && balance < choice.thresholdTokens) {
+    await maybeStartAutoRecharge(ctx, accountId, { after: balance, triggerKey: `enable:${Date.now()}` });
+  }
 }
 
-async function setTrigger(ctx: MutationCtx, accountId: AccountId, below: number | undefined): Promise<void> {
+/** Copies the threshold onto the balance row (`undefined`: off). Returns the spendable balance. */
+async function setTrigger(ctx: MutationCtx, accountId: AccountId, below: number | undefined): Promise<number> {
   const balance = await ledger.ensureBalance(ctx, accountId);
   if (balance.autoRechargeBelow !== below) await ctx.db.patch("tokenBalances", balance._id, { autoRechargeBelow: below });
+  return balance.balance;
 }
 
 /**

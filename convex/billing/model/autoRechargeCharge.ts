@@ -46,7 +46,14 @@ const DECLINE_MESSAGES: Record<string, string> = {
  * Null when it has none, or the customer was deleted.
  */
 export async function savedCardOf(stripe: Stripe, customerId: string): Promise<string | null> {
-  const customer = await stripeRead("customers.retrieve", () => stripe.customers.retrieve(customerId));
+  let customer: Stripe.Customer | Stripe.DeletedCustomer;
+  try {
+    customer = await stripe.customers.retrieve(customerId);
+  } catch (error) {
+    // A customer Stripe no longer has can hold no card.
+    if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === "resource_missing") return null;
+    return toStripeError(error, "customers.retrieve");
+  }
   if (customer.deleted) return null;
   const preferred = stripeIdOf(customer.invoice_settings?.default_payment_method);
   if (preferred) return preferred;

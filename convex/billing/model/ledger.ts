@@ -160,6 +160,9 @@ async function convertToGrants(ctx: MutationCtx, row: Doc<"tokenBalances">): Pro
   return await reread(ctx, row._id);
 }
 
+/** Debits for usage: the ones that may trigger auto-recharge. */
+const USAGE_REASONS: ReadonlySet<LedgerReason> = new Set<LedgerReason>(["consume", "hold", "hold_settle"]);
+
 /** A ledger row to append. */
 export type Entry = {
   amount: number;
@@ -212,11 +215,12 @@ export async function commit(
   await ctx.db.patch("tokenBalances", current._id, { ...next, balance, ...period });
   // A new period resets the counters; only movements within one can cross an alert.
   if (period.periodKey === undefined) await maybeFireAlerts(ctx, current, { ...next, balance, periodKey: current.periodKey });
-  // Auto-recharge: only a movement that lowers the balance below the
-  // threshold reads anything more (`model/autoRecharge.ts`).
+  // Auto-recharge: only usage that lowers the balance below the threshold
+  // reads anything more (`model/autoRecharge.ts`). Expiries, refunds and
+  // corrections never buy a pack: a refund must not be charged again.
   const below = current.autoRechargeBelow;
   if (below !== undefined && balance < below && balance < current.balance) {
-    const trigger = [...entries].reverse().find((e) => e.amount < 0) ?? entries[entries.length - 1];
+    const trigger = entries.find((e) => e.amount < 0 && USAGE_REASONS.has(e.reason));
     if (trigger) await maybeStartAutoRecharge(ctx, current.accountId, { after: balance, triggerKey: trigger.sourceKey });
   }
   return balance;
