@@ -42,6 +42,16 @@ describe("token alerts on the dashboard", () => {
     await waitFor(() => expect(screen.queryByTestId("token-alerts")).not.toBeInTheDocument());
   });
 
+  it("an auto-recharge waiting for the bank links to where the purchase is completed", async () => {
+    const url = "https://checkout.stripe.test/c/pay/cs_3ds";
+    fake.setQuery("tokens:alerts", [
+      { alertId: "auto_recharge_action_required", message: "Your bank asks you to confirm the $10.00 auto-recharge.", balance: 3, firedAt: 1, actionUrl: url },
+    ]);
+    renderDashboard();
+    const item = await screen.findByTestId("token-alert-auto_recharge_action_required");
+    expect(within(item).getByRole("link", { name: "Complete the purchase" })).toHaveAttribute("href", url);
+  });
+
   it("shows nothing when there are no unread alerts", async () => {
     fake.setQuery("tokens:alerts", []);
     renderDashboard();

@@ -5,8 +5,9 @@ import { SkeletonCard } from "@/src/components/Skeleton";
 import { InvoiceList } from "./InvoiceList";
 import { SubscriptionCard } from "./SubscriptionCard";
 import { TokenUsage } from "./TokenUsage";
+import { AutoRechargeCard } from "./tokens/AutoRechargeCard";
 
-/** /billing: subscription, token usage and invoices. Rendered for signed-in users only. */
+/** /billing: subscription, token usage, auto-recharge and invoices. Rendered for signed-in users only. */
 export function BillingPage() {
   const subscription = useQuery(api.billing.subscription);
   const balance = useQuery(api.tokens.balance);
@@ -23,6 +24,9 @@ export function BillingPage() {
         )}
         {balance === undefined || balance === null ? <SkeletonCard label="Loading token usage" /> : <TokenUsage balance={balance} pastDue={subscription?.status === "past_due"} />}
       </div>
+      <ErrorBoundary>
+        <AutoRechargeCard />
+      </ErrorBoundary>
       {/* Invoices fail on their own: the plan and usage above stay usable. */}
       <ErrorBoundary>
         <InvoiceList />

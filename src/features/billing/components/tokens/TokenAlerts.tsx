@@ -6,8 +6,10 @@ import { useUpgradeModal } from "@/src/features/billing/components/upgrade/conte
 import { humanizeError } from "@/src/lib/errors";
 
 /**
- * Unread token alerts (80% / 100% of the allowance used, low balance), live
- * from `tokens.alerts`: each fires once per allowance period on the server.
+ * Unread token alerts (80% / 100% of the allowance used, low balance) and
+ * auto-recharge notices (bought, declined, turned off, confirm with your
+ * bank — with a link), live from `tokens.alerts`: each fires once on the
+ * server.
  * Offers more tokens, and dismisses them all at once.
  */
 export function TokenAlerts() {
@@ -35,6 +37,14 @@ export function TokenAlerts() {
         {alerts.map((alert) => (
           <li key={`${alert.alertId}-${alert.firedAt}`} data-testid={`token-alert-${alert.alertId}`}>
             {alert.message}
+            {alert.actionUrl ? (
+              <>
+                {" "}
+                <a href={alert.actionUrl} data-testid={`token-alert-action-${alert.alertId}`}>
+                  Complete the purchase
+                </a>
+              </>
+            ) : null}
           </li>
         ))}
       </ul>
