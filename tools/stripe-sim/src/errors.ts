@@ -17,6 +17,10 @@ export type StripeErrorBody = {
   param?: string;
   decline_code?: string;
   doc_url?: string;
+  /** Card errors of a PaymentIntent: the failed Charge, the PaymentIntent and PaymentMethod as they were. */
+  charge?: string;
+  payment_intent?: unknown;
+  payment_method?: unknown;
 };
 
 export class StripeApiError extends Error {

@@ -4,7 +4,8 @@
  *
  * Every PaymentIntent the simulator makes succeed gets one Charge, its
  * `latest_charge`, carrying the PaymentIntent's amount, customer and
- * metadata. A refund (`POST /v1/refunds`) takes part or all of what is left
+ * metadata; an API PaymentIntent declined by the issuer gets a `failed` one
+ * (neither refundable nor disputable). A refund (`POST /v1/refunds`) takes part or all of what is left
  * of a charge: `amount_refunded` adds up, `refunded` turns true at the full
  * amount, and `charge.refunded` carries the charge as it now is, then
  * `refund.created` the Refund. A dispute (`/_sim/disputes`: real test mode
@@ -14,20 +15,24 @@
  */
 import type Stripe from "stripe";
 import { idOf } from "./billing/lookups.ts";
-import { buildCharge, buildDispute, buildRefund } from "./builders.ts";
+import { buildCharge, buildDispute, buildRefund, type ChargeFailure } from "./builders.ts";
 import type { SimContext } from "./context.ts";
 import { found, invalid, StripeApiError } from "./errors.ts";
 import { emit } from "./events.ts";
 import { money } from "./html.ts";
 
-/** Creates the Charge of a PaymentIntent that just succeeded and sets its `latest_charge`. */
-export function createCharge(ctx: SimContext, pi: Stripe.PaymentIntent): Stripe.Charge {
+/**
+ * Creates the Charge of a PaymentIntent that just succeeded (or, with
+ * `failure`, was declined by the issuer) and sets its `latest_charge`.
+ */
+export function createCharge(ctx: SimContext, pi: Stripe.PaymentIntent, failure: ChargeFailure | null = null): Stripe.Charge {
   const state = ctx.store.state;
   const pmId = idOf(pi.payment_method);
   const charge = buildCharge({
     created: ctx.store.now(idOf(pi.customer)),
     paymentIntent: pi,
     paymentMethod: pmId ? (state.paymentMethods[pmId] ?? null) : null,
+    failure,
   });
   state.charges[charge.id] = charge;
   pi.latest_charge = charge.id;
@@ -74,6 +79,11 @@ export function chargeOf(
   return charge as Stripe.Charge;
 }
 
+/** A failed charge moved no money: nothing to refund or dispute. */
+function notPaid(charge: Stripe.Charge): StripeApiError {
+  return invalid(`Charge ${charge.id} has failed; there is no payment to refund or dispute.`, "charge", "charge_not_refundable");
+}
+
 const REFUND_REASONS: readonly string[] = ["duplicate", "fraudulent", "requested_by_customer"];
 
 /** Disputes still waiting for an outcome. */
@@ -113,6 +123,7 @@ export function createRefund(ctx: SimContext, input: NewRefund): Stripe.Refund {
       doc_url: "https://stripe.com/docs/error-codes/parameter-invalid-integer",
     });
   }
+  if (charge.status !== "succeeded") throw notPaid(charge);
   const left = charge.amount - charge.amount_refunded;
   if (left <= 0) {
     throw new StripeApiError(400, {
@@ -188,6 +199,7 @@ export function createDispute(ctx: SimContext, input: { charge: Stripe.Charge; r
   const charge = input.charge;
   const reason = input.reason ?? "fraudulent";
   if (!DISPUTE_REASONS.includes(reason)) throw invalid(`Invalid reason: must be one of ${DISPUTE_REASONS.join(", ")}`, "reason");
+  if (charge.status !== "succeeded") throw notPaid(charge);
   const existing = disputesOf(ctx, charge.id)[0];
   if (existing) throw invalid(`Charge ${charge.id} is already disputed (${existing.id}).`, "charge");
   const amount = charge.amount - charge.amount_refunded;

@@ -12,6 +12,8 @@ import { newId } from "./ids.ts";
 import { json, type Router, type SimRequest, type SimResponse } from "./router.ts";
 
 const MAX_BODY = 1_000_000;
+/** How long a saved idempotent response is replayed (https://docs.stripe.com/api/idempotent_requests). */
+const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
 function apiError(status: number, type: string, message: string, code?: string): SimResponse {
   return json(status, { error: { type, message, ...(code ? { code } : {}) } });
@@ -66,7 +68,12 @@ async function handleApi(parts: ServerParts, req: SimRequest): Promise<SimRespon
   }
   const params = canonical(req.body);
   if (idemKey) {
-    const prior = ctx.store.state.idempotency[idemKey];
+    let prior = ctx.store.state.idempotency[idemKey];
+    // Stripe forgets keys after 24 hours: a key used again later runs anew.
+    if (prior && Date.now() - prior.createdAt > IDEMPOTENCY_TTL_MS) {
+      delete ctx.store.state.idempotency[idemKey];
+      prior = undefined;
+    }
     if (prior) {
       if (prior.method !== req.method || prior.path !== req.path || prior.params !== params) {
         return apiError(

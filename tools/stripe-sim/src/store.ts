@@ -10,17 +10,22 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import type Stripe from "stripe";
 
-/** A pending 3-D Secure challenge started from a hosted page. */
+/** A pending 3-D Secure challenge: started from a hosted page, or by confirming a PaymentIntent on-session. */
 export type PendingAuth = {
   id: string;
-  /** What approval completes: a Checkout Session or an invoice payment. */
-  kind: "checkout" | "invoice";
+  /** What approval completes: a Checkout Session, an invoice payment or a PaymentIntent (`next_action`). */
+  kind: "checkout" | "invoice" | "payment_intent";
   targetId: string;
   cardNumber: string;
   email: string | null;
   name: string | null;
-  /** Where "deny" (and "approve" for invoices) sends the browser back to. */
+  /**
+   * Where "deny" (and "approve" for invoices) sends the browser back to; for
+   * a PaymentIntent its `return_url` ("" without one: the page shows the result).
+   */
   returnPath: string;
+  /** Checkout: the customer ticked "save my card" (`saved_payment_method_options`). */
+  saveCard?: boolean;
 };
 
 export type DeliveryOutcome = "pending" | "succeeded" | "failed" | "dropped";
@@ -50,6 +55,8 @@ export type CheckoutExtras = {
   paymentIntentMetadata: Record<string, string>;
   /** `invoice_creation` of a payment-mode session (`undefined` in states saved before it existed). */
   invoiceCreation?: { description: string | null; metadata: Record<string, string> } | null;
+  /** Payment mode: `payment_intent_data.setup_future_usage` (the card is saved to the customer). */
+  setupFutureUsage?: "on_session" | "off_session" | null;
 };
 
 /**

@@ -1,4 +1,4 @@
-/** Invoices, their lines (period and invoice-item lines), and PaymentIntents. */
+/** Invoices and their lines (period and invoice-item lines). */
 import type Stripe from "stripe";
 import { newId } from "../ids.ts";
 import { decimal, listOf } from "./common.ts";
@@ -156,64 +156,6 @@ export function buildInvoice(input: {
     total_pretax_credit_amounts: [],
     total_taxes: [],
     webhooks_delivered_at: null,
-  };
-}
-
-export function buildPaymentIntent(input: {
-  created: number;
-  amount: number;
-  currency: string;
-  customer: string | null;
-  paymentMethod: string | null;
-  metadata: Record<string, string>;
-  status: Stripe.PaymentIntent.Status;
-  description: string | null;
-}): Stripe.PaymentIntent {
-  const id = newId("pi");
-  return {
-    id,
-    object: "payment_intent",
-    allowed_payment_method_types: null,
-    amount: input.amount,
-    amount_capturable: 0,
-    amount_received: input.status === "succeeded" ? input.amount : 0,
-    application: null,
-    application_fee_amount: null,
-    automatic_payment_methods: null,
-    canceled_at: null,
-    cancellation_reason: null,
-    capture_method: "automatic",
-    client_secret: `${id}_secret_${newId("s").slice(2)}`,
-    confirmation_method: "automatic",
-    created: input.created,
-    currency: input.currency,
-    customer: input.customer,
-    customer_account: null,
-    description: input.description,
-    excluded_payment_method_types: null,
-    last_payment_error: null,
-    // Set by the engine when it creates the Charge (payments.ts `createCharge`).
-    latest_charge: null,
-    livemode: false,
-    managed_payments: null,
-    metadata: input.metadata,
-    next_action: null,
-    on_behalf_of: null,
-    payment_method: input.paymentMethod,
-    payment_method_configuration_details: null,
-    payment_method_options: null,
-    payment_method_types: ["card"],
-    payment_record: null,
-    processing: null,
-    receipt_email: null,
-    review: null,
-    setup_future_usage: null,
-    shipping: null,
-    source: null,
-    statement_descriptor: null,
-    statement_descriptor_suffix: null,
-    status: input.status,
-    transfer_group: null,
   };
 }
 

@@ -1,25 +1,99 @@
-/** Charges, refunds and disputes: what a succeeded PaymentIntent leaves behind and what can happen to it later. */
+/** PaymentIntents, and their charges, refunds and disputes. */
 import type Stripe from "stripe";
 import { newId, randomToken } from "../ids.ts";
 
+export type PaymentIntentInput = {
+  created: number;
+  amount: number;
+  currency: string;
+  customer: string | null;
+  paymentMethod: string | null;
+  metadata: Record<string, string>;
+  status: Stripe.PaymentIntent.Status;
+  description: string | null;
+  receiptEmail?: string | null;
+  statementDescriptorSuffix?: string | null;
+  setupFutureUsage?: Stripe.PaymentIntent.SetupFutureUsage | null;
+  /** Explicit `allowed_payment_method_types`; without them the PaymentIntent has `automatic_payment_methods`. */
+  paymentMethodTypes?: string[] | null;
+  automaticPaymentMethods?: Stripe.PaymentIntent.AutomaticPaymentMethods | null;
+};
+
+export function buildPaymentIntent(input: PaymentIntentInput): Stripe.PaymentIntent {
+  const id = newId("pi");
+  const allowed = input.paymentMethodTypes ?? null;
+  return {
+    id,
+    object: "payment_intent",
+    allowed_payment_method_types: allowed,
+    amount: input.amount,
+    amount_capturable: 0,
+    amount_received: input.status === "succeeded" ? input.amount : 0,
+    application: null,
+    application_fee_amount: null,
+    automatic_payment_methods: input.automaticPaymentMethods ?? null,
+    canceled_at: null,
+    cancellation_reason: null,
+    capture_method: "automatic",
+    client_secret: `${id}_secret_${newId("s").slice(2)}`,
+    confirmation_method: "automatic",
+    created: input.created,
+    currency: input.currency,
+    customer: input.customer,
+    customer_account: null,
+    description: input.description,
+    excluded_payment_method_types: null,
+    last_payment_error: null,
+    // Set by the engine when it creates the Charge (payments.ts `createCharge`).
+    latest_charge: null,
+    livemode: false,
+    managed_payments: null,
+    metadata: input.metadata,
+    next_action: null,
+    on_behalf_of: null,
+    payment_method: input.paymentMethod,
+    payment_method_configuration_details: null,
+    payment_method_options: null,
+    // Cards are what the simulator can charge.
+    payment_method_types: !allowed || allowed.includes("card") ? ["card"] : allowed,
+    payment_record: null,
+    processing: null,
+    receipt_email: input.receiptEmail ?? null,
+    review: null,
+    setup_future_usage: input.setupFutureUsage ?? null,
+    shipping: null,
+    source: null,
+    statement_descriptor: null,
+    statement_descriptor_suffix: input.statementDescriptorSuffix ?? null,
+    status: input.status,
+    transfer_group: null,
+  };
+}
+
+/** Why an issuer refused a charge (`charge.failure_code`, `outcome.reason`). */
+export type ChargeFailure = { code: string; declineCode: string; message: string };
+
 /**
- * The succeeded card charge of a PaymentIntent (`pi.latest_charge`):
- * captured in full, nothing refunded or disputed yet. `card` is the paying
- * payment method's card (brand, last4, expiry) when there is one.
+ * The card charge of a PaymentIntent (`pi.latest_charge`): succeeded
+ * (captured in full, nothing refunded or disputed yet) or, with `failure`,
+ * declined by the issuer (`status: failed`, nothing captured). `card` is the
+ * paying payment method's card (brand, last4, expiry) when there is one.
  */
 export function buildCharge(input: {
   created: number;
   paymentIntent: Stripe.PaymentIntent;
   paymentMethod: Stripe.PaymentMethod | null;
+  failure?: ChargeFailure | null;
 }): Stripe.Charge {
   const pi = input.paymentIntent;
   const pm = input.paymentMethod;
   const card = pm?.card ?? null;
+  const failure = input.failure ?? null;
   return {
     id: newId("ch"),
     object: "charge",
     amount: pi.amount,
-    amount_captured: pi.amount,
+    amount_captured: failure ? 0 : pi.amount,
     amount_refunded: 0,
     application: null,
     application_fee: null,
@@ -27,15 +101,15 @@ export function buildCharge(input: {
     balance_transaction: null,
     billing_details: pm?.billing_details ?? { address: null, email: null, name: null, phone: null, tax_id: null },
     calculated_statement_descriptor: null,
-    captured: true,
+    captured: !failure,
     created: input.created,
     currency: pi.currency,
     customer: typeof pi.customer === "string" ? pi.customer : (pi.customer?.id ?? null),
     description: pi.description,
     disputed: false,
     failure_balance_transaction: null,
-    failure_code: null,
-    failure_message: null,
+    failure_code: failure?.code ?? null,
+    failure_message: failure?.message ?? null,
     fraud_details: {},
     livemode: false,
     metadata: { ...pi.metadata },
@@ -44,21 +118,21 @@ export function buildCharge(input: {
       advice_code: null,
       network_advice_code: null,
       network_decline_code: null,
-      network_status: "approved_by_network",
-      reason: null,
+      network_status: failure ? "declined_by_network" : "approved_by_network",
+      reason: failure?.declineCode ?? null,
       risk_level: "normal",
       risk_score: 20,
-      seller_message: "Payment complete.",
-      type: "authorized",
+      seller_message: failure ? "The bank did not return any further details with this decline." : "Payment complete.",
+      type: failure ? "issuer_declined" : "authorized",
     },
-    paid: true,
+    paid: !failure,
     payment_intent: pi.id,
     payment_method: pm?.id ?? null,
     payment_method_details: card
       ? {
           type: "card",
           card: {
-            amount_authorized: pi.amount,
+            amount_authorized: failure ? null : pi.amount,
             authorization_code: null,
             brand: card.brand,
             checks: card.checks,
@@ -80,7 +154,7 @@ export function buildCharge(input: {
           },
         }
       : null,
-    receipt_email: null,
+    receipt_email: pi.receipt_email,
     receipt_number: null,
     receipt_url: null,
     refunded: false,
@@ -89,8 +163,8 @@ export function buildCharge(input: {
     source: null,
     source_transfer: null,
     statement_descriptor: null,
-    statement_descriptor_suffix: null,
-    status: "succeeded",
+    statement_descriptor_suffix: pi.statement_descriptor_suffix,
+    status: failure ? "failed" : "succeeded",
     transfer_data: null,
     transfer_group: null,
   };

@@ -9,6 +9,7 @@ import type Stripe from "stripe";
 import { idOf } from "../billing.ts";
 import { normaliseCardNumber, type ChargeResult } from "../cards.ts";
 import { checkoutDueToday, completeCheckout, payInvoiceWithCard } from "../checkout.ts";
+import { completeAuthentication } from "../paymentIntents.ts";
 import type { SimContext } from "../context.ts";
 import { str } from "../form.ts";
 import { day, esc, money, page } from "../html.ts";
@@ -27,6 +28,24 @@ export function priceLabel(ctx: SimContext, price: Stripe.Price): string {
 
 export function notFound(what: string) {
   return html(404, page("Not found", `<h1 data-testid="not-found">${esc(what)} not found</h1>`));
+}
+
+/**
+ * After the challenge of a PaymentIntent: back to its `return_url` with the
+ * query Stripe adds (`payment_intent`, `payment_intent_client_secret`,
+ * `redirect_status`), or a page saying how it ended when there is none.
+ */
+function paymentIntentAuthResult(pi: Stripe.PaymentIntent, returnUrl: string): SimResponse {
+  const ok = pi.status === "succeeded";
+  if (returnUrl) {
+    const url = new URL(returnUrl);
+    url.searchParams.set("payment_intent", pi.id);
+    url.searchParams.set("payment_intent_client_secret", pi.client_secret ?? "");
+    url.searchParams.set("redirect_status", ok ? "succeeded" : "failed");
+    return redirect(url.toString());
+  }
+  const text = ok ? "Authentication complete: the payment succeeded." : AUTH_FAILED;
+  return html(200, page("3D Secure", `<h1 data-testid="3ds-result" data-status="${esc(pi.status)}">${esc(text)}</h1>`));
 }
 
 export function registerHostedRoutes(router: Router, ctx: SimContext): void {
@@ -140,6 +159,11 @@ ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" hre
     if (!auth) return notFound("Authentication");
     delete state().pendingAuths[auth.id];
     const approved = str(req.body.action) === "approve";
+    if (auth.kind === "payment_intent") {
+      const pi = state().paymentIntents[auth.targetId];
+      if (!pi) return notFound("PaymentIntent");
+      return paymentIntentAuthResult(completeAuthentication(ctx, pi, approved), auth.returnPath);
+    }
     if (auth.kind === "checkout") {
       const session = state().checkoutSessions[auth.targetId];
       if (!session) return notFound("Checkout Session");

@@ -82,7 +82,8 @@ export function registerCustomerRoutes(router: Router, ctx: SimContext): void {
   });
   router.on("GET", "/v1/customers/:id/payment_methods", (req) => {
     const customer = getCustomer(ctx, req.params.id ?? "", "customer");
-    const items = newestFirst(Object.values(state().paymentMethods)).filter((pm) => pm.customer === customer.id);
+    const type = str(req.query.type);
+    const items = newestFirst(Object.values(state().paymentMethods)).filter((pm) => pm.customer === customer.id && (!type || pm.type === type));
     return list(req, items, `/v1/customers/${customer.id}/payment_methods`);
   });
 

@@ -30,7 +30,10 @@ export function registerPaymentMethodRoutes(router: Router, ctx: SimContext): vo
   });
   router.on("GET", "/v1/payment_methods", (req) => {
     const customer = str(req.query.customer);
-    const items = newestFirst(Object.values(state().paymentMethods)).filter((pm) => !customer || pm.customer === customer);
+    const type = str(req.query.type);
+    const items = newestFirst(Object.values(state().paymentMethods)).filter(
+      (pm) => (!customer || pm.customer === customer) && (!type || pm.type === type),
+    );
     return list(req, items, "/v1/payment_methods");
   });
 }
