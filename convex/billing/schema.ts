@@ -180,6 +180,14 @@ export default defineSchema({
     /** Tokens reserved by open holds; absent on rows written before holds (0). */
     held: v.optional(v.number()),
     /**
+     * Tokens used this period beyond the balance under an overage policy
+     * (billed as overage, never repaid from later grants); reset when a
+     * period starts. Absent = 0.
+     */
+    overage: v.optional(v.number()),
+    /** Overage tokens reserved by open holds. Absent = 0. */
+    overageHeld: v.optional(v.number()),
+    /**
      * Spendable tokens: allowance + purchased − used − held. Equals the sum
      * of the account's ledger and the sum of its active grants' `remaining`.
      */
@@ -370,6 +378,8 @@ export default defineSchema({
     complexity: v.optional(vComplexity),
     /** Tokens reserved. */
     amount: v.number(),
+    /** The part of `amount` reserved as overage (beyond the balance, within the plan's cap). Absent = 0. */
+    overage: v.optional(v.number()),
     /** The grants the reserve drew on, in draw order; returns go back to them. */
     drawnFrom: v.array(vDraw),
     status: vHoldStatus,
@@ -377,7 +387,9 @@ export default defineSchema({
     expiresAt: v.number(),
     /** Settled: tokens charged (may exceed `amount`, see `holds.settle`). */
     charged: v.optional(v.number()),
-    /** Settled: tokens the job used that the balance could not cover (block policy). */
+    /** Settled: of `charged`, tokens recorded as overage. */
+    chargedOverage: v.optional(v.number()),
+    /** Settled: tokens the job used that neither the balance nor the overage room could cover (not charged). */
     shortfall: v.optional(v.number()),
     /** When it was settled, released or expired (ms). */
     closedAt: v.optional(v.number()),
@@ -448,6 +460,12 @@ export default defineSchema({
     grantId: v.optional(v.id("tokenGrants")),
     /** A debit's row: the grants it drew on, in draw order (a return: the grants credited). */
     drawnFrom: v.optional(v.array(vDraw)),
+    /**
+     * Tokens of this debit used beyond the balance under the plan's overage
+     * policy: not in `amount` (the balance never goes below zero), billed as
+     * overage; the row's id is the metering key.
+     */
+    overage: v.optional(v.number()),
   })
     // History is read newest-first by `_creationTime`; idempotency looks up by key.
     // eslint-disable-next-line @convex-dev/no-duplicate-indexes

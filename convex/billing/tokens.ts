@@ -32,6 +32,7 @@ import {
   vSettleResult,
   MAX_HISTORY_PAGE,
   operatorGrant,
+  overageCapFor,
   resetFreeTierBatch,
   toBalanceView,
   toHistoryEntry,
@@ -249,9 +250,10 @@ export const reserve = mutation({
 /**
  * Settles a hold at `actual` tokens (default: what was reserved), exactly
  * once: less returns the rest, more draws the extra if the balance covers
- * it (the rest is `shortfall`, not charged). A repeat returns the first
- * result with `duplicate: true`. An expired hold is charged afresh.
- * Returns `{ charged, returned, shortfall, remaining, duplicate }`.
+ * it, then as overage within the plan's overage room; the rest is
+ * `shortfall`, not charged. A repeat returns the first result with
+ * `duplicate: true`. An expired hold is charged afresh.
+ * Returns `{ charged, returned, overage, shortfall, remaining, duplicate }`.
  * Throws `NOT_FOUND` (no account, or not this account's hold),
  * `HOLD_CLOSED` (released), `INVALID_ARGUMENT`.
  */
@@ -261,7 +263,8 @@ export const settle = mutation({
   handler: async (ctx, { ownerKey, holdId, actual }) => {
     const account = await accountByOwnerKey(ctx, ownerKey);
     if (!account) failAccountNotSetUp();
-    return await holds.settle(ctx, await holds.requireHold(ctx, account._id, holdId), actual);
+    const hold = await holds.requireHold(ctx, account._id, holdId);
+    return await holds.settle(ctx, hold, actual, overageCapFor(account, hold.feature));
   },
 });
 

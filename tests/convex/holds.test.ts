@@ -74,6 +74,7 @@ describe("reserve → settle", () => {
     expect(await as.mutation(api.tokens.settle, { holdId: hold.holdId })).toEqual({
       charged: 10,
       returned: 0,
+      overage: 0,
       shortfall: 0,
       remaining: 5,
       duplicate: false,

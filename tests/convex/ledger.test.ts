@@ -205,9 +205,9 @@ describe("ledger.consume and ledger.grant", () => {
     expect(isBillingError(error, "INSUFFICIENT_TOKENS")).toBe(true);
     expect(isBillingError(error) && error.data).toMatchObject({ required: 6, available: 5 });
     const ok = await runInBilling(t, async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 5, feature: "f" }));
-    expect(ok).toEqual({ applied: true, cost: 5, remaining: 0 });
+    expect(ok).toEqual({ applied: true, cost: 5, remaining: 0, overage: 0 });
     const dup = await runInBilling(t, async (ctx) => await ledger.consume(ctx, accountId, { sourceKey: "c", cost: 1, feature: "f" }));
-    expect(dup).toEqual({ applied: false, cost: 5, remaining: 0 });
+    expect(dup).toEqual({ applied: false, cost: 5, remaining: 0, overage: 0 });
     expect(await state(t, accountId)).toMatchObject({ balance: 0, used: 5 });
   });
 

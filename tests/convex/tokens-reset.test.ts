@@ -180,6 +180,7 @@ describe("tokens.resetFreeTier", () => {
       held: 0,
       used: 0,
       remaining: 5,
+      overage: 0,
       periodEnd,
     });
     const history = await t.withIdentity(who).query(api.tokens.history, { paginationOpts: { numItems: 10, cursor: null } });

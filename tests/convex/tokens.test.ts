@@ -146,7 +146,7 @@ describe("tokens.consume", () => {
     const result = await t
       .withIdentity(alice)
       .mutation(api.tokens.consume, { feature: "standard_analysis", complexity: "high", idempotencyKey: "job-1" });
-    expect(result).toEqual({ cost: 5, remaining: 0, duplicate: false });
+    expect(result).toEqual({ cost: 5, remaining: 0, overage: 0, duplicate: false });
     const history = await t.withIdentity(alice).query(api.tokens.history, {
       paginationOpts: { numItems: 10, cursor: null },
     });
@@ -167,8 +167,8 @@ describe("tokens.consume", () => {
     const first = await as.mutation(api.tokens.consume, { feature: "standard_analysis", idempotencyKey: "same" });
     // Same key, different feature: still the first debit, nothing new.
     const again = await as.mutation(api.tokens.consume, { feature: "quick_analysis", idempotencyKey: "same" });
-    expect(first).toEqual({ cost: 3, remaining: 2, duplicate: false });
-    expect(again).toEqual({ cost: 3, remaining: 2, duplicate: true });
+    expect(first).toEqual({ cost: 3, remaining: 2, overage: 0, duplicate: false });
+    expect(again).toEqual({ cost: 3, remaining: 2, overage: 0, duplicate: true });
     expect((await as.query(api.tokens.balance, {}))?.remaining).toBe(2);
     const { entries } = await expectInvariant(t, accountId);
     expect(entries).toBe(2); // the period grant and one debit
@@ -182,6 +182,7 @@ describe("tokens.consume", () => {
     expect(await as.mutation(api.tokens.consume, { feature: "no_such_feature", idempotencyKey: "all" })).toEqual({
       cost: 5,
       remaining: 0,
+      overage: 0,
       duplicate: true,
     });
   });
@@ -198,6 +199,7 @@ describe("tokens.consume", () => {
     expect(await as.mutation(api.tokens.consume, { feature: "bulk_analysis", idempotencyKey: "big" })).toEqual({
       cost: 10,
       remaining: 0,
+      overage: 0,
       duplicate: false,
     });
     await expectInvariant(t, accountId);
@@ -282,7 +284,7 @@ describe("tokens.consume", () => {
     const forBob = await t
       .withIdentity(bob)
       .mutation(api.tokens.consume, { feature: "quick_analysis", idempotencyKey: "k" });
-    expect(forBob).toEqual({ cost: 1, remaining: 4, duplicate: false });
+    expect(forBob).toEqual({ cost: 1, remaining: 4, overage: 0, duplicate: false });
     expect((await t.withIdentity(alice).query(api.tokens.balance, {}))?.remaining).toBe(2);
     await expectInvariant(t, a);
     await expectInvariant(t, b);

@@ -51,6 +51,7 @@ describe("users.store", () => {
       held: 0,
       used: 0,
       remaining: 5,
+      overage: 0,
       periodEnd: Date.UTC(2026, 3, 1),
     });
     const history = await t.withIdentity(alice).query(api.tokens.history, {

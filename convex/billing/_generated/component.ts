@@ -288,6 +288,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         null | {
           allowance: number;
           held: number;
+          overage: number;
           periodEnd: number | null;
           purchased: number;
           remaining: number;
@@ -306,6 +307,9 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         {
           allowed: boolean;
           cost: number;
+          currency?: string;
+          overage?: number;
+          overageAmount?: number;
           reason: "ok" | "insufficient_tokens" | "tier_required" | "signed_out";
           remaining: number;
           requiredTier?: "free" | "starter" | "pro" | "elite" | "internal";
@@ -335,7 +339,12 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           idempotencyKey: string;
           ownerKey: string;
         },
-        { cost: number; duplicate: boolean; remaining: number },
+        {
+          cost: number;
+          duplicate: boolean;
+          overage: number;
+          remaining: number;
+        },
         Name
       >;
       drift: FunctionReference<
@@ -485,6 +494,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         {
           charged: number;
           duplicate: boolean;
+          overage: number;
           remaining: number;
           returned: number;
           shortfall: number;

@@ -30,15 +30,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { fail } from "./errors";
 import { giveBack } from "./grants";
-import {
-  commit,
-  countersOf,
-  drawOrRefuse,
-  ensureBalance,
-  requireSpendable,
-  requireTokenAmount,
-  type Entry,
-} from "./ledger";
+import { commit, countersOf, drawOrRefuse, ensureBalance, requireOverageRoom, requireTokenAmount, type Entry } from "./ledger";
 import type { Complexity } from "./plans";
 import { recordUsage } from "./usage";
 import type { HoldStatus } from "./validators";
@@ -79,7 +71,15 @@ async function holdByKey(ctx: MutationCtx, accountId: Id<"billingAccounts">, sou
 export async function reserve(
   ctx: MutationCtx,
   accountId: Id<"billingAccounts">,
-  args: { feature: string; complexity?: Complexity; amount: number; idempotencyKey: string; ttlMs?: number },
+  args: {
+    feature: string;
+    complexity?: Complexity;
+    amount: number;
+    idempotencyKey: string;
+    ttlMs?: number;
+    /** The plan's overage cap for the feature (0 = block): the part the balance cannot cover is reserved as overage, within it. */
+    overageCap?: number;
+  },
 ): Promise<HoldView> {
   requireTokenAmount(args.amount, "estimate");
   const ttl = args.ttlMs ?? DEFAULT_HOLD_TTL_MS;
@@ -91,22 +91,30 @@ export async function reserve(
   const existing = await holdByKey(ctx, accountId, sourceKey);
   if (existing) return viewOf(existing, current.balance, true);
 
-  requireSpendable(current, args.amount, `This needs ${args.amount} tokens; you have ${current.balance}.`);
-  const draw = await drawOrRefuse(ctx, current, args.amount);
+  const fromBalance = Math.min(args.amount, current.balance);
+  const overage = args.amount - fromBalance;
+  requireOverageRoom(current, args.amount, overage, args.overageCap ?? 0);
+  const draw = fromBalance > 0 ? await drawOrRefuse(ctx, current, fromBalance) : null;
   const counters = countersOf(current);
   const remaining = await commit(
     ctx,
     current,
-    { ...counters, purchased: counters.purchased - draw.expiredTotal, held: counters.held + args.amount },
+    {
+      ...counters,
+      purchased: counters.purchased - (draw?.expiredTotal ?? 0),
+      held: counters.held + fromBalance,
+      overageHeld: counters.overageHeld + overage,
+    },
     [
-      ...draw.expiryRows,
+      ...(draw?.expiryRows ?? []),
       {
-        amount: -args.amount,
+        amount: -fromBalance,
         reason: "hold",
         sourceKey,
         feature: args.feature,
         complexity: args.complexity,
-        drawnFrom: draw.draws,
+        drawnFrom: draw?.draws ?? [],
+        note: overage > 0 ? `${overage} reserved as overage` : undefined,
       },
     ],
   );
@@ -117,11 +125,19 @@ export async function reserve(
     feature: args.feature,
     complexity: args.complexity,
     amount: args.amount,
-    drawnFrom: draw.draws,
+    ...(overage > 0 ? { overage } : {}),
+    drawnFrom: draw?.draws ?? [],
     status: "open",
     expiresAt,
   });
   return { holdId, status: "open", amount: args.amount, expiresAt, remaining, duplicate: false };
+}
+
+/** What an open hold still reserves: from the balance (`held`) and as overage (`overageHeld`). Nothing once expired. */
+function reservedBy(hold: Doc<"tokenHolds">): { fromBalance: number; overage: number } {
+  if (hold.status !== "open") return { fromBalance: 0, overage: 0 };
+  const overage = hold.overage ?? 0;
+  return { fromBalance: hold.amount - overage, overage };
 }
 
 function viewOf(hold: Doc<"tokenHolds">, remaining: number, duplicate: boolean): HoldView {
@@ -145,7 +161,9 @@ export type SettleResult = {
   charged: number;
   /** Reserved tokens given back (0 when the job used all or more). */
   returned: number;
-  /** Tokens the job used beyond what the balance could cover (not charged, block policy). */
+  /** Of `charged`, tokens beyond the balance recorded as overage (overage policy). */
+  overage: number;
+  /** Tokens the job used beyond the balance and the overage room (not charged). */
   shortfall: number;
   remaining: number;
   duplicate: boolean;
@@ -157,7 +175,12 @@ export type SettleResult = {
  * Throws `HOLD_CLOSED` for a hold that was released, and `INVALID_ARGUMENT`
  * for an `actual` that is not a non-negative integer.
  */
-export async function settle(ctx: MutationCtx, hold: Doc<"tokenHolds">, actual: number = hold.amount): Promise<SettleResult> {
+export async function settle(
+  ctx: MutationCtx,
+  hold: Doc<"tokenHolds">,
+  actual: number = hold.amount,
+  overageCap = 0,
+): Promise<SettleResult> {
   requireTokenAmount(actual, "actual", { allowZero: true });
   const current = await ensureBalance(ctx, hold.accountId);
   if (hold.status === "settled") {
@@ -165,6 +188,7 @@ export async function settle(ctx: MutationCtx, hold: Doc<"tokenHolds">, actual: 
     return {
       charged,
       returned: Math.max(0, hold.amount - charged),
+      overage: hold.chargedOverage ?? 0,
       shortfall: hold.shortfall ?? 0,
       remaining: current.balance,
       duplicate: true,
@@ -181,48 +205,74 @@ export async function settle(ctx: MutationCtx, hold: Doc<"tokenHolds">, actual: 
     complexity: hold.complexity,
   };
   // An open hold still holds its tokens; an expired one gave them back.
-  const reserved = hold.status === "open" ? hold.amount : 0;
+  const reserved = reservedBy(hold);
+  const reservedTotal = reserved.fromBalance + reserved.overage;
+  // Its own overage reservation ends here, so it counts as room again.
+  const released = { ...counters, held: counters.held - reserved.fromBalance, overageHeld: counters.overageHeld - reserved.overage };
   let result: SettleResult;
-  if (actual <= reserved) {
-    const back = await giveBack(ctx, hold.drawnFrom, reserved - actual, now);
+  if (actual <= reservedTotal) {
+    // Overage is the part the balance could not cover: charge the balance first.
+    const fromBalance = Math.min(actual, reserved.fromBalance);
+    const overage = actual - fromBalance;
+    const back = await giveBack(ctx, hold.drawnFrom, reserved.fromBalance - fromBalance, now);
     const credited = back.toAllowance + back.toOthers;
     const remaining = await commit(
       ctx,
       current,
       {
-        ...counters,
-        held: counters.held - reserved,
-        used: counters.used + actual,
+        ...released,
+        used: counters.used + fromBalance,
         purchased: counters.purchased - back.forfeited,
+        overage: counters.overage + overage,
       },
-      [{ ...base, amount: credited, drawnFrom: back.credited, note: settleNote(actual, reserved, back.forfeited) }],
+      [
+        {
+          ...base,
+          amount: credited,
+          drawnFrom: back.credited,
+          note: settleNote(actual, reservedTotal, back.forfeited),
+          ...(overage > 0 ? { overage } : {}),
+        },
+      ],
     );
-    result = { charged: actual, returned: credited, shortfall: 0, remaining, duplicate: false };
+    result = { charged: actual, returned: credited, overage, shortfall: 0, remaining, duplicate: false };
   } else {
-    const extra = actual - reserved;
+    const extra = actual - reservedTotal;
     const take = Math.min(extra, current.balance);
     const draw = take > 0 ? await drawOrRefuse(ctx, current, take) : null;
-    const expiredTotal = draw?.expiredTotal ?? 0;
+    // Room with this hold's reservation handed back; what it reserved is
+    // chargeable even if the cap was lowered since.
+    const room = Math.max(0, overageCap - released.overage - released.overageHeld);
+    const wanted = reserved.overage + extra - take;
+    const overage = Math.min(wanted, Math.max(room, reserved.overage));
+    const shortfall = wanted - overage;
     const remaining = await commit(
       ctx,
       current,
       {
-        ...counters,
-        held: counters.held - reserved,
-        used: counters.used + reserved + take,
-        purchased: counters.purchased - expiredTotal,
+        ...released,
+        used: counters.used + reserved.fromBalance + take,
+        purchased: counters.purchased - (draw?.expiredTotal ?? 0),
+        overage: counters.overage + overage,
       },
       [
         ...(draw?.expiryRows ?? []),
-        { ...base, amount: -take, drawnFrom: draw?.draws ?? [], note: settleNote(actual, reserved, 0, extra - take) },
+        {
+          ...base,
+          amount: -take,
+          drawnFrom: draw?.draws ?? [],
+          note: settleNote(actual, reservedTotal, 0, shortfall),
+          ...(overage > 0 ? { overage } : {}),
+        },
       ],
     );
-    result = { charged: reserved + take, returned: 0, shortfall: extra - take, remaining, duplicate: false };
+    result = { charged: actual - shortfall, returned: 0, overage, shortfall, remaining, duplicate: false };
   }
   await recordUsage(ctx, hold.accountId, hold.feature, result.charged, now);
   await ctx.db.patch("tokenHolds", hold._id, {
     status: "settled",
     charged: result.charged,
+    chargedOverage: result.overage > 0 ? result.overage : undefined,
     shortfall: result.shortfall > 0 ? result.shortfall : undefined,
     closedAt: now,
   });
@@ -232,7 +282,7 @@ export async function settle(ctx: MutationCtx, hold: Doc<"tokenHolds">, actual: 
 function settleNote(actual: number, reserved: number, forfeited: number, shortfall = 0): string {
   const parts = [`Charged ${actual - shortfall} of ${reserved} reserved`];
   if (forfeited > 0) parts.push(`${forfeited} not returned (their grant expired)`);
-  if (shortfall > 0) parts.push(`${shortfall} over the balance not charged`);
+  if (shortfall > 0) parts.push(`${shortfall} over the balance (and any overage allowed) not charged`);
   return parts.join("; ");
 }
 
@@ -253,13 +303,19 @@ export async function release(
   }
   if (hold.status === "settled") fail("HOLD_CLOSED", "This hold was already settled.");
   const now = Date.now();
-  const back = await giveBack(ctx, hold.drawnFrom, hold.amount, now);
+  const reserved = reservedBy(hold);
+  const back = await giveBack(ctx, hold.drawnFrom, reserved.fromBalance, now);
   const credited = back.toAllowance + back.toOthers;
   const counters = countersOf(current);
   const remaining = await commit(
     ctx,
     current,
-    { ...counters, held: counters.held - hold.amount, purchased: counters.purchased - back.forfeited },
+    {
+      ...counters,
+      held: counters.held - reserved.fromBalance,
+      overageHeld: counters.overageHeld - reserved.overage,
+      purchased: counters.purchased - back.forfeited,
+    },
     [
       {
         amount: credited,

@@ -173,16 +173,35 @@ export type Entry = {
   note?: string;
   grantId?: Id<"tokenGrants">;
   drawnFrom?: Draw[];
+  /** Tokens used beyond the balance (overage policy); not part of `amount`. */
+  overage?: number;
 };
 
-type Counters = { allowance: number; purchased: number; used: number; held: number };
+/** The balance row's counters. `overage` / `overageHeld`: this period's overage used and reserved (not in the balance). */
+type Counters = { allowance: number; purchased: number; used: number; held: number; overage: number; overageHeld: number };
 type PeriodField = "periodKey" | "periodStart" | "periodEnd" | "windowAnchor" | "windowTier" | "allowanceGrantId";
 
 export function countersOf(b: Doc<"tokenBalances">): Counters {
-  return { allowance: b.allowance, purchased: b.purchased, used: b.used, held: heldOf(b) };
+  return {
+    allowance: b.allowance,
+    purchased: b.purchased,
+    used: b.used,
+    held: heldOf(b),
+    overage: b.overage ?? 0,
+    overageHeld: b.overageHeld ?? 0,
+  };
 }
 
-function balanceOf(b: Counters): number {
+/**
+ * Overage tokens the account may still use or reserve this period under a
+ * policy allowing `capTokens` (0 = block): the cap less what is used and
+ * reserved.
+ */
+export function overageRoom(b: Doc<"tokenBalances">, capTokens: number): number {
+  return Math.max(0, capTokens - (b.overage ?? 0) - (b.overageHeld ?? 0));
+}
+
+function balanceOf(b: Pick<Counters, "allowance" | "purchased" | "used" | "held">): number {
   return b.allowance + b.purchased - b.used - b.held;
 }
 
@@ -202,7 +221,10 @@ export async function commit(
 ): Promise<number> {
   const balance = balanceOf(next);
   requireSafeResult(balance, "balance");
-  for (const field of ["allowance", "purchased", "used", "held"] as const) requireSafeResult(next[field], field);
+  for (const field of ["allowance", "purchased", "used", "held", "overage", "overageHeld"] as const) {
+    requireSafeResult(next[field], field);
+    if (next[field] < 0) throw new Error(`ledger counter ${field} would go negative: ${next[field]}`);
+  }
   const moved = entries.reduce((sum, e) => sum + e.amount, 0);
   if (current.balance + moved !== balance) {
     throw new Error(`ledger out of balance: ${current.balance} + ${moved} ≠ ${balance}`);
@@ -352,7 +374,9 @@ export async function startPeriod(
   // Everything spendable or held that is not the old allowance now counts as
   // carried over (`purchased`); the period's usage starts again.
   const carried = current.balance - rolloverExpired - expired + rolled + held;
-  await commit(ctx, current, { allowance: args.tokens, purchased: carried, used: 0, held }, entries, {
+  // The ended period's overage is billed with it (metering); the new one starts at none.
+  const { overageHeld } = countersOf(current);
+  await commit(ctx, current, { allowance: args.tokens, purchased: carried, used: 0, held, overage: 0, overageHeld }, entries, {
     periodKey: args.periodKey,
     periodStart: args.periodStart,
     periodEnd: args.periodEnd,
@@ -464,43 +488,76 @@ export async function drawOrRefuse(
  * debit are one transaction, so concurrent consumers can never take the
  * balance below zero.
  *
- * Returns `{ applied, cost, remaining }`; for a repeated `sourceKey`,
- * `applied` is false and `cost` is the cost originally debited.
- * Throws `INSUFFICIENT_TOKENS` (`required`, `available`) when the balance is
- * lower than `cost`, and `INVALID_ARGUMENT` for a cost that is not a positive
- * integer.
+ * Overage: with `overageCap` > 0 (the plan's policy, `plans.overagePolicy`)
+ * the part the balance cannot cover, up to the room left this period, is
+ * recorded as `overage` on the ledger row and the balance row instead of
+ * refused; the balance itself stops at zero. 0 (default) blocks.
+ *
+ * Returns `{ applied, cost, remaining, overage }`; for a repeated
+ * `sourceKey`, `applied` is false and `cost` / `overage` are what was
+ * originally debited. Throws `INSUFFICIENT_TOKENS` (`required`,
+ * `available` = balance + overage room) when the balance and the overage
+ * room together fall short, and `INVALID_ARGUMENT` for a cost that is not a
+ * positive integer.
  */
 export async function consume(
   ctx: MutationCtx,
   accountId: AccountId,
-  args: { sourceKey: string; cost: number; feature: string; complexity?: Complexity },
-): Promise<{ applied: boolean; cost: number; remaining: number }> {
+  args: { sourceKey: string; cost: number; feature: string; complexity?: Complexity; overageCap?: number },
+): Promise<{ applied: boolean; cost: number; remaining: number; overage: number }> {
   requireSourceKey(args.sourceKey);
   requireTokenAmount(args.cost, "cost");
   const existing = await findEntry(ctx, accountId, args.sourceKey);
   const current = await ensureBalance(ctx, accountId);
-  if (existing) return { applied: false, cost: -existing.amount, remaining: current.balance };
-  requireSpendable(current, args.cost, `This needs ${args.cost} tokens; you have ${current.balance}.`);
-  const draw = await drawOrRefuse(ctx, current, args.cost);
+  if (existing) {
+    const overage = existing.overage ?? 0;
+    return { applied: false, cost: overage - existing.amount, remaining: current.balance, overage };
+  }
+  const fromBalance = Math.min(args.cost, current.balance);
+  const overage = args.cost - fromBalance;
+  requireOverageRoom(current, args.cost, overage, args.overageCap ?? 0);
+  const draw = fromBalance > 0 ? await drawOrRefuse(ctx, current, fromBalance) : null;
   const counters = countersOf(current);
   await recordUsage(ctx, accountId, args.feature, args.cost);
   const remaining = await commit(
     ctx,
     current,
-    { ...counters, purchased: counters.purchased - draw.expiredTotal, used: counters.used + args.cost },
+    {
+      ...counters,
+      purchased: counters.purchased - (draw?.expiredTotal ?? 0),
+      used: counters.used + fromBalance,
+      overage: counters.overage + overage,
+    },
     [
-      ...draw.expiryRows,
+      ...(draw?.expiryRows ?? []),
       {
-        amount: -args.cost,
+        amount: -fromBalance,
         reason: "consume",
         sourceKey: args.sourceKey,
         feature: args.feature,
         complexity: args.complexity,
-        drawnFrom: draw.draws,
+        drawnFrom: draw?.draws ?? [],
+        ...(overage > 0 ? { overage } : {}),
       },
     ],
   );
-  return { applied: true, cost: args.cost, remaining };
+  return { applied: true, cost: args.cost, remaining, overage };
+}
+
+/**
+ * Throws `INSUFFICIENT_TOKENS` unless `overage` tokens of a `required`-token
+ * debit fit in the room `capTokens` leaves this period (0 = block policy:
+ * only an overage of 0 fits).
+ */
+export function requireOverageRoom(current: Doc<"tokenBalances">, required: number, overage: number, capTokens: number): void {
+  if (overage === 0) return;
+  const room = overageRoom(current, capTokens);
+  if (overage <= room) return;
+  const message =
+    capTokens > 0
+      ? `This needs ${required} tokens; you have ${current.balance} and ${room} of this period's ${capTokens} overage tokens left.`
+      : `This needs ${required} tokens; you have ${current.balance}.`;
+  fail("INSUFFICIENT_TOKENS", message, { required, available: current.balance + room });
 }
 
 /** The grant category a positive `grant` creates, by ledger reason. */
@@ -658,8 +715,10 @@ export async function auditBalanceRow(
       problems.push(`${field} ${row[field]} is not a non-negative integer`);
     }
   }
+  for (const [field, value] of [["held", heldOf(row)], ["overage", row.overage ?? 0], ["overageHeld", row.overageHeld ?? 0]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) problems.push(`${field} ${value} is not a non-negative integer`);
+  }
   const held = heldOf(row);
-  if (!Number.isSafeInteger(held) || held < 0) problems.push(`held ${held} is not a non-negative integer`);
   if (row.balance !== balanceOf(countersOf(row))) {
     problems.push(
       `balance ${row.balance} ≠ allowance ${row.allowance} + purchased ${row.purchased} − used ${row.used} − held ${held}`,

@@ -52,7 +52,18 @@ export type Plan = {
    * periods (see `ledger.startPeriod`).
    */
   rollover: { maxTokens: number; periods: number } | null;
+  /**
+   * The overage policy (`docs/CREDITS.md`, "Overage"): `null` blocks a run
+   * the balance cannot cover; otherwise up to `capTokens` tokens a period
+   * may be used beyond it, recorded as overage for metered billing at
+   * `unitAmount` minor units of `currency` a token. Every plan blocks until
+   * the metering issue bills overage through Stripe: allowing it earlier
+   * would grant tokens nobody pays for.
+   */
+  overage: OveragePolicy | null;
 };
+
+export type OveragePolicy = { capTokens: number; unitAmount: number; currency: string };
 
 export const PLANS: Record<Tier, Plan> = {
   free: {
@@ -65,6 +76,7 @@ export const PLANS: Record<Tier, Plan> = {
     purchasable: false,
     prices: null,
     rollover: null,
+    overage: null,
   },
   starter: {
     tier: "starter",
@@ -79,6 +91,7 @@ export const PLANS: Record<Tier, Plan> = {
       year: { lookupKey: "starter_yearly", displayAmount: 9000, currency: "usd" },
     },
     rollover: null,
+    overage: null,
   },
   pro: {
     tier: "pro",
@@ -93,6 +106,7 @@ export const PLANS: Record<Tier, Plan> = {
       year: { lookupKey: "pro_yearly", displayAmount: 29000, currency: "usd" },
     },
     rollover: { maxTokens: 75, periods: 1 },
+    overage: null,
   },
   elite: {
     tier: "elite",
@@ -107,6 +121,7 @@ export const PLANS: Record<Tier, Plan> = {
       year: { lookupKey: "elite_yearly", displayAmount: 99000, currency: "usd" },
     },
     rollover: { maxTokens: 500, periods: 2 },
+    overage: null,
   },
   internal: {
     tier: "internal",
@@ -118,6 +133,7 @@ export const PLANS: Record<Tier, Plan> = {
     purchasable: false,
     prices: null,
     rollover: null,
+    overage: null,
   },
 };
 
@@ -181,6 +197,8 @@ export type FeatureCost = {
   baseCost: number;
   /** Lowest tier allowed to use the feature. */
   minTier: Tier;
+  /** `false`: never runs into overage, whatever the plan allows (default: the plan decides). */
+  overage?: boolean;
 };
 
 export const FEATURES: Record<string, FeatureCost> = {
@@ -201,6 +219,15 @@ export function featureCost(feature: string, complexity: Complexity = "medium"):
   const base = FEATURES[feature]?.baseCost ?? DEFAULT_FEATURE_COST;
   const tenths = Math.round(COMPLEXITY_MULTIPLIERS[complexity] * 10);
   return Math.ceil((base * tenths) / 10);
+}
+
+/**
+ * The overage policy for `feature` on `tier`: the plan's, unless the
+ * feature opts out (`FEATURES[feature].overage === false`). `null` = block.
+ */
+export function overagePolicy(tier: Tier, feature: string): OveragePolicy | null {
+  if (FEATURES[feature]?.overage === false) return null;
+  return PLANS[tier].overage;
 }
 
 /** The minimum tier a feature needs (`free` for unknown features). */

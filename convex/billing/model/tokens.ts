@@ -16,7 +16,7 @@ import { tierFromSubscription } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
 import { syncAllowance } from "./allowance";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
-import { featureCost, featureMinTier, PLANS, tierRank, type Complexity, type Tier } from "./plans";
+import { featureCost, featureMinTier, overagePolicy, PLANS, tierRank, type Complexity, type Tier } from "./plans";
 import { vGrantCategory, vHoldStatus, vLedgerReason, vTier, type GrantCategory } from "./validators";
 import * as holds from "./holds";
 import type { HoldView } from "./holds";
@@ -64,6 +64,8 @@ export const vBalanceView = v.object({
   held: v.number(),
   /** Spendable now: allowance + purchased − used − held. */
   remaining: v.number(),
+  /** Used this period beyond the balance under the plan's overage policy (billed as overage). */
+  overage: v.number(),
   periodEnd: v.union(v.number(), v.null()),
 });
 export type BalanceView = Infer<typeof vBalanceView>;
@@ -72,6 +74,11 @@ export const vCheckResult = v.object({
   allowed: v.boolean(),
   cost: v.number(),
   remaining: v.number(),
+  /** Allowed under the plan's overage policy: tokens of `cost` beyond the balance, billed as overage. */
+  overage: v.optional(v.number()),
+  /** What that overage costs, minor units of `currency` (the plan's overage price). */
+  overageAmount: v.optional(v.number()),
+  currency: v.optional(v.string()),
   reason: v.union(
     v.literal("ok"),
     v.literal("insufficient_tokens"),
@@ -82,7 +89,13 @@ export const vCheckResult = v.object({
 });
 export type CheckResult = Infer<typeof vCheckResult>;
 
-export const vConsumeResult = v.object({ cost: v.number(), remaining: v.number(), duplicate: v.boolean() });
+export const vConsumeResult = v.object({
+  cost: v.number(),
+  remaining: v.number(),
+  /** Tokens of `cost` used beyond the balance under the overage policy (0 when blocked or covered). */
+  overage: v.number(),
+  duplicate: v.boolean(),
+});
 export type ConsumeResult = Infer<typeof vConsumeResult>;
 
 export const vHistoryEntry = v.object({
@@ -100,13 +113,14 @@ export const vHistoryEntry = v.object({
 export type HistoryEntry = Infer<typeof vHistoryEntry>;
 
 export function toBalanceView(balance: Doc<"tokenBalances"> | null): BalanceView {
-  if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, periodEnd: null };
+  if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, overage: 0, periodEnd: null };
   return {
     allowance: balance.allowance,
     purchased: balance.purchased,
     used: balance.used,
     held: ledger.heldOf(balance),
     remaining: balance.balance,
+    overage: balance.overage ?? 0,
     periodEnd: balance.periodEnd ?? null,
   };
 }
@@ -212,8 +226,13 @@ export function checkFeature(
   if (tierRank(effectiveTier(account)) < tierRank(requiredTier)) {
     return { allowed: false, cost, remaining, reason: "tier_required", requiredTier };
   }
-  if (remaining < cost) return { allowed: false, cost, remaining, reason: "insufficient_tokens" };
-  return { allowed: true, cost, remaining, reason: "ok" };
+  if (remaining >= cost) return { allowed: true, cost, remaining, reason: "ok" };
+  const policy = overagePolicy(effectiveTier(account), feature);
+  const overage = cost - remaining;
+  if (!policy || !balance || overage > ledger.overageRoom(balance, policy.capTokens)) {
+    return { allowed: false, cost, remaining, reason: "insufficient_tokens" };
+  }
+  return { allowed: true, cost, remaining, reason: "ok", overage, overageAmount: overage * policy.unitAmount, currency: policy.currency };
 }
 
 /**
@@ -238,7 +257,8 @@ export async function consumeForAccount(
     const previous = await ledger.findEntry(ctx, account._id, sourceKey);
     if (previous) {
       const balance = await ledger.getBalance(ctx, account._id);
-      return { cost: -previous.amount, remaining: balance?.balance ?? 0, duplicate: true };
+      const overage = previous.overage ?? 0;
+      return { cost: overage - previous.amount, remaining: balance?.balance ?? 0, overage, duplicate: true };
     }
     failTierRequired(args.feature);
   }
@@ -249,8 +269,9 @@ export async function consumeForAccount(
     cost: featureCost(args.feature, args.complexity),
     feature: args.feature,
     complexity: args.complexity,
+    overageCap: overageCapFor(account, args.feature),
   });
-  return { cost: result.cost, remaining: result.remaining, duplicate: !result.applied };
+  return { cost: result.cost, remaining: result.remaining, overage: result.overage, duplicate: !result.applied };
 }
 
 function requireIdempotencyKey(key: string) {
@@ -280,6 +301,8 @@ export const vHoldView = v.object({
 export const vSettleResult = v.object({
   charged: v.number(),
   returned: v.number(),
+  /** Of `charged`, tokens beyond the balance recorded as overage. */
+  overage: v.number(),
   shortfall: v.number(),
   remaining: v.number(),
   duplicate: v.boolean(),
@@ -310,7 +333,13 @@ export async function reserveForAccount(
     amount: args.estimate ?? featureCost(args.feature, args.complexity),
     idempotencyKey: args.idempotencyKey,
     ttlMs: args.ttlMs,
+    overageCap: overageCapFor(account, args.feature),
   });
+}
+
+/** The overage room a debit of `feature` may use on the account's plan (0 = block). */
+export function overageCapFor(account: Doc<"billingAccounts">, feature: string): number {
+  return overagePolicy(effectiveTier(account), feature)?.capTokens ?? 0;
 }
 
 /**

@@ -42,7 +42,7 @@ export function paid(tier: SubscriptionView["tier"], overrides: Partial<Subscrip
 }
 
 export function balance(overrides: Partial<TokenBalance> = {}): TokenBalance {
-  return { allowance: 50, purchased: 0, used: 10, held: 0, remaining: 40, periodEnd: NOW + 20 * DAY, ...overrides };
+  return { allowance: 50, purchased: 0, used: 10, held: 0, remaining: 40, overage: 0, periodEnd: NOW + 20 * DAY, ...overrides };
 }
 
 export { DAY };

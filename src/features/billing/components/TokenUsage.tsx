@@ -45,6 +45,11 @@ export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance
           {tokens(balance.held)} reserved for running jobs: charged when they finish, given back if they fail.
         </p>
       ) : null}
+      {balance.overage > 0 ? (
+        <p className="muted" data-testid="tokens-overage" data-overage={balance.overage}>
+          {tokens(balance.overage)} used beyond your balance this period, billed as overage with your next invoice.
+        </p>
+      ) : null}
       {pastDue ? (
         <p className="muted" data-testid="tokens-reset">
           Your next allowance is added once the overdue payment goes through. Purchased tokens carry over.

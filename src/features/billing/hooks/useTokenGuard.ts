@@ -6,7 +6,7 @@ import { BILLING_CONFIG, type Complexity, type Tier } from "@/convex/billing/mod
 import { useConfirm } from "@/src/components/confirm";
 import { useUpgradeModal } from "@/src/features/billing/components/upgrade/context";
 import { billingErrorData, humanizeError } from "@/src/lib/errors";
-import { tokens } from "@/src/lib/format";
+import { formatMoney, tokens } from "@/src/lib/format";
 import { featureName } from "@/src/features/billing/lib/pricing";
 import { useSession } from "@/src/lib/session";
 
@@ -116,12 +116,20 @@ export function useTokenGuard() {
           }
         }
 
-        if (check.cost >= CONFIRM_THRESHOLD) {
+        // Past the balance under the plan's overage policy: always say what it will cost.
+        const overage = check.overage ?? 0;
+        if (check.cost >= CONFIRM_THRESHOLD || overage > 0) {
           const ok = await confirm({
             title: `Run ${name}?`,
-            body: `This uses ${tokens(check.cost)}. You have ${tokens(check.remaining)}; ${tokens(
-              Math.max(0, check.remaining - check.cost),
-            )} will remain. They're set aside while it runs and given back if it fails.`,
+            body:
+              overage > 0
+                ? `This uses ${tokens(check.cost)}. You have ${tokens(check.remaining)}, so ${tokens(overage)} will be billed as overage (${formatMoney(
+                    check.overageAmount ?? 0,
+                    check.currency ?? "usd",
+                  )}) on your next invoice.`
+                : `This uses ${tokens(check.cost)}. You have ${tokens(check.remaining)}; ${tokens(
+                    Math.max(0, check.remaining - check.cost),
+                  )} will remain. They're set aside while it runs and given back if it fails.`,
             confirmLabel: `Use ${tokens(check.cost)}`,
           });
           if (!ok) return { status: "cancelled" };
