@@ -22,7 +22,7 @@ import type { SimContext } from "./context.ts";
 import { invalid, paramMissing } from "./errors.ts";
 import { emit, snapshot } from "./events.ts";
 import { newId, randomToken } from "./ids.ts";
-import { createCharge } from "./payments.ts";
+import { succeed } from "./paymentIntents.ts";
 
 
 export type NewCheckoutSession = {
@@ -41,6 +41,10 @@ export type NewCheckoutSession = {
   paymentIntentMetadata: Record<string, string>;
   /** Payment mode: `invoice_creation[enabled]=true` with its `invoice_data`. */
   invoiceCreation?: { description: string | null; metadata: Record<string, string> } | null;
+  /** Payment mode: `payment_intent_data.setup_future_usage` — the card is saved to the customer. */
+  setupFutureUsage?: "on_session" | "off_session" | null;
+  /** `saved_payment_method_options`: with `payment_method_save: "enabled"` the page offers to save the card. */
+  savedPaymentMethodOptions?: Stripe.Checkout.Session.SavedPaymentMethodOptions | null;
 };
 
 export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession): Stripe.Checkout.Session {
@@ -90,7 +94,9 @@ export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession
     trialPeriodDays: trial,
     paymentIntentMetadata: input.paymentIntentMetadata,
     invoiceCreation: input.mode === "payment" ? (input.invoiceCreation ?? null) : null,
+    setupFutureUsage: input.mode === "payment" ? (input.setupFutureUsage ?? null) : null,
   };
+  if (input.savedPaymentMethodOptions) session.saved_payment_method_options = input.savedPaymentMethodOptions;
   if (input.mode === "payment") {
     session.invoice_creation = {
       enabled: Boolean(input.invoiceCreation),
@@ -126,14 +132,17 @@ export type CheckoutOutcome =
 /**
  * Pays a Checkout Session with a test card (the hosted page's submit).
  * Declines leave the session open. Success creates the customer (if the
- * session had none), attaches the card, creates the subscription (paid first
- * invoice) or a succeeded PaymentIntent, completes the session and emits
- * `checkout.session.completed` last.
+ * session had none), creates the subscription (paid first invoice; the card
+ * attached and its `default_payment_method`) or a succeeded PaymentIntent,
+ * completes the session and emits `checkout.session.completed` last. In
+ * payment mode the card is saved to the customer only as Stripe does: with
+ * `payment_intent_data.setup_future_usage`, or when the customer ticks "save"
+ * (`saved_payment_method_options.payment_method_save: enabled`).
  */
 export function completeCheckout(
   ctx: SimContext,
   session: Stripe.Checkout.Session,
-  input: { cardNumber: string; email: string | null; name: string | null; authenticated: boolean },
+  input: { cardNumber: string; email: string | null; name: string | null; authenticated: boolean; saveCard?: boolean },
 ): CheckoutOutcome {
   if (session.status !== "open") return { kind: "error", code: "session_inactive", message: "This Checkout Session is no longer active." };
   const number = normaliseCardNumber(input.cardNumber);
@@ -159,7 +168,10 @@ export function completeCheckout(
     session.customer = customerId;
   }
   const customer = getCustomer(ctx, customerId);
-  const pm = createCard(ctx, number, customerId, { email: email ?? customer.email, name: input.name });
+  const optedIn = session.saved_payment_method_options?.payment_method_save === "enabled" && input.saveCard === true;
+  const save = session.mode === "subscription" || Boolean(extras?.setupFutureUsage) || optedIn;
+  const pm = createCard(ctx, number, save ? customerId : null, { email: email ?? customer.email, name: input.name });
+  if (session.mode === "payment" && save) pm.allow_redisplay = optedIn ? "always" : "limited";
   const lineItems = ctx.store.state.checkoutLineItems[session.id] ?? [];
   session.customer_details = {
     address: null,
@@ -194,15 +206,17 @@ export function completeCheckout(
       customer: customerId,
       paymentMethod: pm.id,
       metadata: extras?.paymentIntentMetadata ?? {},
-      status: "succeeded",
+      status: "requires_confirmation",
       description: lineItems.map((li) => li.description).join(", "),
+      setupFutureUsage: extras?.setupFutureUsage ?? null,
     });
     ctx.store.state.paymentIntents[pi.id] = pi;
-    createCharge(ctx, pi);
-    emit(ctx, "payment_intent.succeeded", pi, { customer: customerId });
+    // As an API PaymentIntent: payment_intent.created, charge.succeeded, payment_intent.succeeded.
+    emit(ctx, "payment_intent.created", pi, { customer: customerId });
+    succeed(ctx, pi, pm);
     session.payment_intent = pi.id;
     session.payment_status = "paid";
-    if (extras?.invoiceCreation) session.invoice = createPaymentInvoice(ctx, session, lineItems, pm.id, extras.invoiceCreation).id;
+    if (extras?.invoiceCreation) session.invoice = createPaymentInvoice(ctx, session, lineItems, { pmId: pm.id, piId: pi.id }, extras.invoiceCreation).id;
   }
   session.status = "complete";
   session.url = null;
@@ -224,15 +238,16 @@ export function checkoutDueToday(ctx: SimContext, session: Stripe.Checkout.Sessi
 }
 
 /**
- * `invoice_creation` in payment mode: a paid one-off invoice
- * (`billing_reason: manual`, no parent) for the session's line items.
+ * `invoice_creation` in payment mode: a one-off invoice (`billing_reason:
+ * manual`, no parent) for the session's line items, paid by the session's
+ * PaymentIntent (its `invoice_payment` links that one; no second charge).
  * Events: `invoice.created`, `invoice.finalized`, `invoice.paid`, `invoice.payment_succeeded`.
  */
 function createPaymentInvoice(
   ctx: SimContext,
   session: Stripe.Checkout.Session,
   lineItems: Stripe.LineItem[],
-  pmId: string,
+  paid: { pmId: string; piId: string },
   data: { description: string | null; metadata: Record<string, string> },
 ): Stripe.Invoice {
   const customer = getCustomer(ctx, idOf(session.customer) ?? "");
@@ -261,7 +276,7 @@ function createPaymentInvoice(
   ctx.store.state.invoices[id] = invoice;
   emit(ctx, "invoice.created", invoice, { customer: customer.id });
   finalizeInvoice(ctx, invoice);
-  attemptInvoicePayment(ctx, invoice, { paymentMethod: pmId, atCheckout: true, authenticated: true });
+  attemptInvoicePayment(ctx, invoice, { paymentMethod: paid.pmId, atCheckout: true, authenticated: true, paymentIntent: paid.piId });
   return invoice;
 }
 

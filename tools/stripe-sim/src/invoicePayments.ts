@@ -19,18 +19,23 @@ function statusOf(result: ChargeResult): Stripe.PaymentIntent.Status {
   return result.kind === "requires_action" ? "requires_action" : "requires_payment_method";
 }
 
-/** Records one payment attempt on `invoice` with `paymentMethod` (Stripe seconds from the customer's clock). */
+/**
+ * Records one payment attempt on `invoice` with `paymentMethod` (Stripe
+ * seconds from the customer's clock), on `paymentIntentId` when the payment
+ * already has one (Checkout `invoice_creation`), else on the invoice's own.
+ */
 export function recordInvoicePayment(
   ctx: SimContext,
   invoice: Stripe.Invoice,
   paymentMethod: string | null,
   result: ChargeResult,
   now: number,
+  paymentIntentId?: string,
 ): void {
   const state = ctx.store.state;
   state.invoicePayments ??= {};
   const existing = Object.values(state.invoicePayments).find((p) => p.invoice === invoice.id);
-  const piId = existing ? (existing.payment.payment_intent as string) : null;
+  const piId = existing ? (existing.payment.payment_intent as string) : (paymentIntentId ?? null);
   const pi =
     (piId ? state.paymentIntents[piId] : undefined) ??
     buildPaymentIntent({

@@ -74,13 +74,19 @@ export function postForm(url: string, fields: Record<string, string>): Promise<R
   return fetch(url, { method: "POST", body: new URLSearchParams(fields), redirect: "manual" });
 }
 
-/** Submits the hosted Checkout form with a test card. */
-export function payCheckout(sim: StripeSimulator, session: Stripe.Checkout.Session, card: string): Promise<Response> {
+/** Submits the hosted Checkout form with a test card; `extra` adds fields (e.g. `{ saveCard: "on" }`, the "save my card" box). */
+export function payCheckout(
+  sim: StripeSimulator,
+  session: Stripe.Checkout.Session,
+  card: string,
+  extra: Record<string, string> = {},
+): Promise<Response> {
   return postForm(`${sim.url}/checkout/${session.id}/pay`, {
     email: "buyer@example.com",
     cardNumber: card,
     cardExpiry: "12 / 34",
     cardCvc: "123",
     cardholderName: "Test Buyer",
+    ...extra,
   });
 }

@@ -136,6 +136,8 @@ export type PaymentAttempt = {
   authenticated?: boolean;
   /** True for Stripe's own attempts (renewals, retries): failures drive dunning. */
   automatic?: boolean;
+  /** The PaymentIntent that pays it, instead of one of its own (Checkout `invoice_creation`: the session's). */
+  paymentIntent?: string;
 };
 
 /**
@@ -171,7 +173,7 @@ export function attemptInvoicePayment(ctx: SimContext, invoice: Stripe.Invoice, 
     const number = ctx.store.state.cardNumbers[pmId] ?? "";
     result = chargeCard(number, { atCheckout: opts.atCheckout ?? false, authenticated: opts.authenticated ?? false });
     invoice.attempt_count += 1;
-    recordInvoicePayment(ctx, invoice, pmId, result, ctx.store.now(customerId));
+    recordInvoicePayment(ctx, invoice, pmId, result, ctx.store.now(customerId), opts.paymentIntent);
   }
   invoice.attempted = true;
 

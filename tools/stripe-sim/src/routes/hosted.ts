@@ -82,6 +82,7 @@ export function registerHostedRoutes(router: Router, ctx: SimContext): void {
     const dueToday = checkoutDueToday(ctx, session);
     const credit = (session.amount_total ?? 0) - dueToday;
     const submit = session.mode === "subscription" ? (trial ? "Start trial" : "Subscribe") : "Pay";
+    const offerSave = session.mode === "payment" && session.saved_payment_method_options?.payment_method_save === "enabled";
     const body = `
 <h1 data-testid="checkout-title">${session.mode === "subscription" ? "Subscribe" : "Pay"}</h1>
 <table>${rows}</table>
@@ -100,6 +101,11 @@ ${opts.error ? `<div class="error" id="checkout-error" role="alert" data-testid=
 <input id="cardCvc" name="cardCvc" placeholder="123" autocomplete="cc-csc" data-testid="card-cvc"></div></div>
 <label for="cardholderName">Cardholder name</label>
 <input id="cardholderName" name="cardholderName" autocomplete="cc-name" data-testid="cardholder-name" value="${esc(opts.name ?? customer?.name ?? "")}">
+${
+  offerSave
+    ? `<label class="row"><input id="saveCard" name="saveCard" type="checkbox" value="on" data-testid="checkout-save-card"> Save my payment details for future purchases</label>`
+    : ""
+}
 <button id="submit" type="submit" data-testid="checkout-submit">${submit}</button>
 </form>
 ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" href="${esc(session.cancel_url)}">← Cancel and go back</a></p>` : ""}
@@ -120,7 +126,8 @@ ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" hre
     const email = str(req.body.email)?.trim() || null;
     const name = str(req.body.cardholderName)?.trim() || null;
     const cardNumber = normaliseCardNumber(str(req.body.cardNumber) ?? "");
-    const outcome = completeCheckout(ctx, session, { cardNumber, email, name, authenticated: false });
+    const saveCard = str(req.body.saveCard) === "on";
+    const outcome = completeCheckout(ctx, session, { cardNumber, email, name, authenticated: false, saveCard });
     if (outcome.kind === "redirect") return redirect(outcome.url);
     if (outcome.kind === "requires_action") {
       const id = newId("3ds");
@@ -132,6 +139,7 @@ ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" hre
         email,
         name,
         returnPath: `/checkout/${session.id}`,
+        saveCard,
       };
       return redirect(`/3ds/${id}`);
     }
@@ -168,7 +176,13 @@ ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" hre
       const session = state().checkoutSessions[auth.targetId];
       if (!session) return notFound("Checkout Session");
       if (!approved) return redirect(`/checkout/${session.id}?error=authentication_failed`);
-      const outcome = completeCheckout(ctx, session, { cardNumber: auth.cardNumber, email: auth.email, name: auth.name, authenticated: true });
+      const outcome = completeCheckout(ctx, session, {
+        cardNumber: auth.cardNumber,
+        email: auth.email,
+        name: auth.name,
+        authenticated: true,
+        saveCard: auth.saveCard ?? false,
+      });
       if (outcome.kind === "redirect") return redirect(outcome.url);
       return checkoutPage(session, { error: outcome.kind === "error" ? outcome.message : AUTH_FAILED, status: 402 });
     }

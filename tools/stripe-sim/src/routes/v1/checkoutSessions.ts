@@ -6,9 +6,24 @@ import { createCheckoutSession, expireCheckoutSession } from "../../checkout.ts"
 import type { SimContext } from "../../context.ts";
 import { paramMissing } from "../../errors.ts";
 import { newestFirst } from "../../expand.ts";
-import { arr, bool, int, metadataOf, obj, str } from "../../form.ts";
+import type Stripe from "stripe";
+import { arr, bool, int, metadataOf, obj, str, strs, type FormObject } from "../../form.ts";
 import type { Router } from "../../router.ts";
+import { parseSetupFutureUsage } from "../../paymentIntentParams.ts";
 import { responders } from "../common.ts";
+
+/** `saved_payment_method_options` as the session shows it (Stripe fills `allow_redisplay_filters` with `["always"]`). */
+function savedOptions(o: FormObject | undefined): Stripe.Checkout.Session.SavedPaymentMethodOptions | null {
+  if (!o) return null;
+  const save = str(o.payment_method_save);
+  const remove = str(o.payment_method_remove);
+  const filters = strs(o.allow_redisplay_filters) as Stripe.Checkout.Session.SavedPaymentMethodOptions.AllowRedisplayFilter[];
+  return {
+    allow_redisplay_filters: filters.length > 0 ? filters : ["always"],
+    payment_method_remove: remove === "enabled" || remove === "disabled" ? remove : null,
+    payment_method_save: save === "enabled" || save === "disabled" ? save : null,
+  };
+}
 
 export function registerCheckoutSessionRoutes(router: Router, ctx: SimContext): void {
   const state = () => ctx.store.state;
@@ -36,6 +51,8 @@ export function registerCheckoutSessionRoutes(router: Router, ctx: SimContext): 
       subscriptionDescription: str(subData?.description) ?? null,
       trialPeriodDays: int(subData?.trial_period_days) ?? null,
       paymentIntentMetadata: metadataOf(piData?.metadata) ?? {},
+      setupFutureUsage: parseSetupFutureUsage(str(piData?.setup_future_usage), "payment_intent_data[setup_future_usage]") ?? null,
+      savedPaymentMethodOptions: savedOptions(obj(p.saved_payment_method_options)),
       invoiceCreation: bool(obj(p.invoice_creation)?.enabled)
         ? {
             description: str(obj(obj(p.invoice_creation)?.invoice_data)?.description) ?? null,
