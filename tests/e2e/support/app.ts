@@ -15,6 +15,8 @@ export const CARDS = {
   visa: "4242 4242 4242 4242",
   /** Pays at Checkout; every later charge (renewals) declines. */
   failsAfterAttach: "4000 0000 0000 0341",
+  /** Every charge needs 3-D Secure: on-session the challenge page, off-session `authentication_required`. */
+  threeDSecure: "4000 0027 6000 3184",
 } as const;
 
 export type Journey = {

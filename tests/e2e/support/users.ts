@@ -24,6 +24,9 @@ export const E2E_USERS = {
   planRoundTrip: user("e2e-plan-roundtrip", "Rob Roundtrip"),
   planCancel: user("e2e-plan-cancel", "Cleo Cancel"),
   topUp: user("e2e-top-up", "Tess Topup"),
+  autoRecharge: user("e2e-auto-recharge", "Ava Autorecharge"),
+  autoRechargeDeclined: user("e2e-auto-recharge-declined", "Fay Failing"),
+  autoRecharge3ds: user("e2e-auto-recharge-3ds", "Sid Secure"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];

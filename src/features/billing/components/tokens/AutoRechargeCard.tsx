@@ -4,6 +4,7 @@ import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
 import { BILLING_CONFIG, TOKEN_PACKS } from "@/convex/billing/model/plans";
 import { SkeletonCard } from "@/src/components/Skeleton";
+import { rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
 import { currencyExponent, formatMoney, tokens } from "@/src/lib/format";
 
@@ -151,7 +152,23 @@ export function AutoRechargeCard() {
 
 type Attempt = NonNullable<NonNullable<Settings>["lastAttempt"]>;
 
+/**
+ * For links to the Checkout an auto-recharge needing 3-D Secure opened:
+ * remembers the pack so /billing/success waits for its tokens, as the Buy
+ * buttons do.
+ */
+export function useRememberConfirmCheckout(): () => void {
+  const settings = useQuery(api.tokens.autoRecharge);
+  const balance = useQuery(api.tokens.balance);
+  return () => {
+    const attempt = settings?.lastAttempt;
+    if (!settings || !attempt) return;
+    rememberCheckout({ previousTier: null, topUp: { packId: settings.packId, tokens: attempt.tokens, purchasedBefore: balance?.purchased ?? null } });
+  };
+}
+
 function LastAttempt({ attempt }: { attempt: Attempt }) {
+  const rememberConfirm = useRememberConfirmCheckout();
   const price = formatMoney(attempt.amount, attempt.currency);
   switch (attempt.status) {
     case "pending":
@@ -171,7 +188,7 @@ function LastAttempt({ attempt }: { attempt: Attempt }) {
         <p className="banner banner-warning" data-testid="auto-recharge-last" data-status="requires_action">
           Your bank asked you to confirm the {price} payment.{" "}
           {attempt.actionUrl ? (
-            <a href={attempt.actionUrl} data-testid="auto-recharge-confirm">
+            <a href={attempt.actionUrl} onClick={rememberConfirm} data-testid="auto-recharge-confirm">
               Complete the purchase
             </a>
           ) : (

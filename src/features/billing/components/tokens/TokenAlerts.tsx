@@ -3,6 +3,7 @@ import { useState } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
 import { useUpgradeModal } from "@/src/features/billing/components/upgrade/context";
+import { useRememberConfirmCheckout } from "./AutoRechargeCard";
 import { humanizeError } from "@/src/lib/errors";
 
 /**
@@ -17,6 +18,7 @@ export function TokenAlerts() {
   const dismiss = useMutation(api.tokens.dismissAlerts);
   const { openUpgrade } = useUpgradeModal();
   const [dismissing, setDismissing] = useState(false);
+  const rememberConfirm = useRememberConfirmCheckout();
   if (!alerts || alerts.length === 0) return null;
 
   const onDismiss = async () => {
@@ -40,7 +42,7 @@ export function TokenAlerts() {
             {alert.actionUrl ? (
               <>
                 {" "}
-                <a href={alert.actionUrl} data-testid={`token-alert-action-${alert.alertId}`}>
+                <a href={alert.actionUrl} onClick={rememberConfirm} data-testid={`token-alert-action-${alert.alertId}`}>
                   Complete the purchase
                 </a>
               </>
