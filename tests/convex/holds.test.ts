@@ -10,6 +10,7 @@ import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { isBillingError } from "../../convex/billing/model/errors";
 import * as ledger from "../../convex/billing/model/ledger";
+import { PLANS } from "../../convex/billing/model/plans";
 import { billingOwnerKey } from "../../convex/model/auth";
 import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
 import { alice, bob, expectCode, seedAccount, type TestConvex } from "./billingFixtures";
@@ -260,8 +261,15 @@ function random(seed: number) {
 }
 
 describe("property: random sequences keep the invariant", () => {
-  for (const seed of [1, 2, 3, 4, 5, 6]) {
-    test(`seed ${seed}: balance = ledger = active grants after every step; never negative; every key applies once`, async () => {
+  // Seeds 7–9 run with an overage policy on the free plan (a cap of 12 a period), switched on for the test only.
+  const OVERAGE_CAP = 12;
+  afterEach(() => {
+    PLANS.free.overage = null;
+  });
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+    const cap = seed > 6 ? OVERAGE_CAP : 0;
+    test(`seed ${seed}${cap ? ` (overage cap ${cap})` : ""}: balance = ledger = active grants after every step; never negative, never past the overage cap; every key applies once`, async () => {
+      if (cap) PLANS.free.overage = { capTokens: cap, unitAmount: 1, currency: "usd" };
       const t = makeTest();
       const accountId = await account(t, alice, 0);
       const ownerKey = await ownerKeyOf(t);
@@ -287,7 +295,12 @@ describe("property: random sequences keep the invariant", () => {
             case 1:
               return await billing(t).mutation(billingApi.tokens.grant, { accountId, amount: 1 + pick(8), reason: "pack", idempotencyKey: `p-${key}` });
             case 2:
-              return await billing(t).mutation(billingApi.tokens.consume, { ownerKey, feature: "chat", idempotencyKey: `c-${key}` });
+              // With an overage cap, a 10-token run often outgrows the balance.
+              return await billing(t).mutation(billingApi.tokens.consume, {
+                ownerKey,
+                feature: cap ? "bulk_analysis" : "chat",
+                idempotencyKey: `c-${key}`,
+              });
             case 3: {
               const hold = await billing(t).mutation(billingApi.tokens.reserve, {
                 ownerKey,
@@ -334,15 +347,25 @@ describe("property: random sequences keep the invariant", () => {
         expect({ step, op, problems: audit.problems }).toEqual({ step, op, problems: [] });
         expect(audit.balance).toBeGreaterThanOrEqual(0);
         expect(audit.grantsSum).toBe(audit.balance);
+        const row = await runInBilling(t, async (ctx) => await ledger.getBalance(ctx, accountId));
+        // A new period clears `overage`, so only within one period is the sum bounded by the cap.
+        expect((row!.overage ?? 0) + (row!.overageHeld ?? 0)).toBeLessThanOrEqual(cap);
       }
       // Every ledger key is unique: no key applied twice.
       const sourceKeys = await runInBilling(t, async (ctx) =>
         (await ctx.db.query("tokenLedger").collect()).filter((r) => r.accountId === accountId).map((r) => r.sourceKey),
       );
       expect(new Set(sourceKeys).size).toBe(sourceKeys.length);
-      // Held tokens equal the open holds' amounts.
+      if (cap) {
+        // The policy was exercised: some debit or hold went past the balance.
+        const wentOver = await runInBilling(t, async (ctx) =>
+          [...(await ctx.db.query("tokenLedger").collect()), ...(await ctx.db.query("tokenHolds").collect())].some((r) => (r.overage ?? 0) > 0),
+        );
+        expect(wentOver).toBe(true);
+      }
+      // Held tokens (from the balance and as overage) equal the open holds' amounts.
       const { held, openHolds } = await runInBilling(t, async (ctx) => ({
-        held: (await ledger.getBalance(ctx, accountId))!.held ?? 0,
+        held: ((await ledger.getBalance(ctx, accountId))!.held ?? 0) + ((await ledger.getBalance(ctx, accountId))!.overageHeld ?? 0),
         openHolds: (await ctx.db.query("tokenHolds").collect()).filter((h) => h.status === "open").reduce((s, h) => s + h.amount, 0),
       }));
       expect(held).toBe(openHolds);
