@@ -84,7 +84,7 @@ export const configure = action({
       if (!card) {
         fail(
           "NO_PAYMENT_METHOD",
-          "Auto-recharge needs a saved card. Subscribe to a plan, or add a card in the billing portal, then turn it on.",
+          "Auto-recharge needs a saved card. Buy a token pack and tick “Save my payment details” at checkout, or subscribe to a plan, then turn it on.",
         );
       }
     }

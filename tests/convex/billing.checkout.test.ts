@@ -404,6 +404,8 @@ describe("billing.createTopUpCheckoutSession", () => {
       "invoice_creation[invoice_data][metadata][accountId]": accountId,
       "invoice_creation[invoice_data][metadata][kind]": "top_up",
       "invoice_creation[invoice_data][metadata][packId]": "pack_500",
+      // The buyer may save the card for auto-recharge; nothing is saved unticked.
+      "saved_payment_method_options[payment_method_save]": "enabled",
     });
     expect(session.idempotencyKey).toMatch(new RegExp(`^topup-checkout:${accountId}:pack_500:cus_alice:\\d+$`));
     expect(stripe.requestsTo("POST", "/v1/customers")).toHaveLength(0);

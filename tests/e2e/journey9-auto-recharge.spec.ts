@@ -168,3 +168,28 @@ test.describe(() => {
     await journey.shot("confirmed-and-granted");
   });
 });
+
+test.describe(() => {
+  test.use({ journeyName: "9-auto-recharge-free" });
+  test("a free user needs a saved card first: a pack bought with “save my card” lets auto-recharge turn on", async ({ page, journey }) => {
+    const user = E2E_USERS.autoRechargeFree;
+    await signIn(page, user);
+    await page.goto("/billing");
+    const card = page.getByTestId("auto-recharge");
+    await card.getByTestId("auto-recharge-save").click();
+    await expect(page.getByText("No saved card")).toBeVisible();
+    await expect(card.getByTestId("auto-recharge-state")).toHaveText("Off");
+    await journey.shot("no-saved-card");
+
+    await page.getByTestId("buy-tokens-pack_100").click();
+    await expect(page.getByTestId("checkout-save-card")).toBeVisible();
+    await page.getByTestId("checkout-save-card").check();
+    await payOnCheckout(page, CARDS.visa, user.name);
+    await expect(page.getByTestId("success-status")).toHaveAttribute("data-kind", "top_up");
+
+    await turnOn(page, 110); // 105 left: below, so the first pack is bought at once
+    await expect.poll(() => meterValue(page)).toBe(205);
+    await expect(page.getByTestId("auto-recharge-last")).toHaveText("Last bought 100 tokens for $10.00.");
+    await journey.shot("on-with-saved-card");
+  });
+});

@@ -271,6 +271,9 @@ export async function createTopUpCheckout(
         metadata,
         // Copied onto the PaymentIntent so the payment itself says what it bought.
         payment_intent_data: { metadata },
+        // The customer may tick "save my card" for later purchases
+        // (auto-recharge charges it off-session); unticked, nothing is saved.
+        saved_payment_method_options: { payment_method_save: "enabled" },
         // A paid invoice as the receipt, listed with the plan invoices
         // (payment-mode Checkout makes one only when asked).
         invoice_creation: {

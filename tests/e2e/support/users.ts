@@ -27,6 +27,7 @@ export const E2E_USERS = {
   autoRecharge: user("e2e-auto-recharge", "Ava Autorecharge"),
   autoRechargeDeclined: user("e2e-auto-recharge-declined", "Fay Failing"),
   autoRecharge3ds: user("e2e-auto-recharge-3ds", "Sid Secure"),
+  autoRechargeFree: user("e2e-auto-recharge-free", "Fred Freeplan"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
