@@ -3,7 +3,8 @@
  * the upgrade prompt appears; at 0 a guarded action opens the upgrade path
  * instead of running.
  *
- * Issue 9: a run reserves its price first (the header shows it as held
+ * Issue 9: threshold alerts (80% and 100% of the allowance, low balance)
+ * appear live, once each. A run reserves its price first (the header shows it as held
  * while the analysis runs), then settles it, so the balance drops by
  * exactly the cost; a failed run releases its hold and leaves the balance
  * as it was. To look at a run in progress without racing it, the page's
@@ -101,6 +102,10 @@ test("spending lowers the meter live; low prompt at ≤ 5; at 0 the guard opens 
   await expect(prompt).toBeVisible();
   await expect(prompt).toHaveAttribute("data-trigger", "low_tokens");
   await expect(prompt).toContainText("Running low: 5 tokens left");
+  // The threshold alerts fired once each, live: 80% of the allowance used (at 45 of 50), and the low balance.
+  const alerts = page.getByTestId("token-alerts");
+  await expect(alerts.getByTestId("token-alert-allowance_80")).toHaveText("You've used 80% of this period's 50-token allowance.");
+  await expect(alerts.getByTestId("token-alert-low_balance")).toHaveText("Only 5 tokens left.");
   await journey.shot("low-prompt-at-5");
 
   await runAnalysis(page, "standard_analysis", "medium");
@@ -112,6 +117,8 @@ test("spending lowers the meter live; low prompt at ≤ 5; at 0 the guard opens 
   await expect(meter).toHaveText("0");
   await expect(prompt).toHaveAttribute("data-trigger", "no_tokens");
   await expect(prompt).toContainText("You're out of tokens");
+  await expect(alerts.getByTestId("token-alert-allowance_100")).toHaveText("You've used all 50 tokens of this period's allowance.");
+  await expect(alerts.getByTestId("token-alert-low_balance")).toHaveCount(1);
   await journey.shot("out-of-tokens");
 
   // A guarded action with nothing left opens the upgrade dialog and runs nothing.
