@@ -234,7 +234,9 @@ export async function commit(
     running += entry.amount;
     await ctx.db.insert("tokenLedger", { accountId: current.accountId, balanceAfter: running, ...entry });
   }
-  await ctx.db.patch("tokenBalances", current._id, { ...next, balance, ...period });
+  // Overage counters are stored only while non-zero (absent = 0), so rows on plans that block stay as small as before.
+  const overage = { overage: next.overage || undefined, overageHeld: next.overageHeld || undefined };
+  await ctx.db.patch("tokenBalances", current._id, { ...next, ...overage, balance, ...period });
   // A new period resets the counters; only movements within one can cross an alert.
   if (period.periodKey === undefined) await maybeFireAlerts(ctx, current, { ...next, balance, periodKey: current.periodKey });
   // Auto-recharge: only usage that lowers the balance below the threshold
