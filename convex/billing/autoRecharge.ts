@@ -18,8 +18,9 @@ import { getStripe } from "./model/stripeClient";
 
 
 /**
- * The account's auto-recharge settings and its latest attempt, or `null`
- * when it never set them (or `ownerKey` has no account).
+ * The account's auto-recharge settings, its latest attempt and its last 5
+ * purchases (newest first), or `null` when it never set them (or `ownerKey`
+ * has no account). Reads 3 index ranges.
  */
 export const get = query({
   args: { ownerKey: v.string() },
@@ -29,7 +30,11 @@ export const get = query({
     if (!account) return null;
     const settings = await model.settingsOf(ctx, account._id);
     if (!settings) return null;
-    const last = settings.lastAttemptId ? await ctx.db.get("autoRechargeAttempts", settings.lastAttemptId) : null;
+    const recent = await ctx.db
+      .query("autoRechargeAttempts")
+      .withIndex("by_accountId", (q) => q.eq("accountId", account._id))
+      .order("desc")
+      .take(model.RECENT_ATTEMPTS);
     const monthKey = new Date().toISOString().slice(0, 7);
     return {
       enabled: settings.enabled,
@@ -40,17 +45,8 @@ export const get = query({
       spentThisMonth: settings.monthKey === monthKey ? settings.monthSpent : 0,
       consecutiveFailures: settings.consecutiveFailures,
       disabledReason: settings.disabledReason ?? null,
-      lastAttempt: last
-        ? {
-            status: last.status,
-            tokens: last.tokens,
-            amount: last.amount,
-            currency: last.currency,
-            failureMessage: last.failureMessage ?? null,
-            actionUrl: last.actionUrl ?? null,
-            createdAt: last._creationTime,
-          }
-        : null,
+      lastAttempt: recent[0] ? model.toAttemptView(recent[0]) : null,
+      recent: recent.map(model.toAttemptView),
     };
   },
 });

@@ -7,15 +7,7 @@
  * on-session, and the tokens arrive once it is paid.
  */
 import type { Page } from "@playwright/test";
-import {
-  CARDS,
-  expect,
-  payOnCheckout,
-  signIn,
-  startUpgradeFromPricing,
-  subscribe,
-  test,
-} from "./support/app";
+import { CARDS, expect, payOnCheckout, signIn, startUpgradeFromPricing, subscribe, test } from "./support/app";
 import { E2E_USERS } from "./support/users";
 
 /** Turns auto-recharge on from /billing: below `threshold` tokens, buy 100 for $10, at most $50 a month. */
@@ -37,23 +29,15 @@ async function turnOn(page: Page, threshold: number) {
 async function runStandard(page: Page) {
   const card = page.getByTestId("analysis-standard_analysis");
   await card.getByTestId("analysis-run-standard_analysis").click();
-  await expect(
-    card.getByTestId("analysis-result-standard_analysis"),
-  ).toBeVisible();
-  await expect(
-    card.getByTestId("analysis-run-standard_analysis"),
-  ).toBeEnabled();
+  await expect(card.getByTestId("analysis-result-standard_analysis")).toBeVisible();
+  await expect(card.getByTestId("analysis-run-standard_analysis")).toBeEnabled();
 }
 
-const meterValue = async (page: Page) =>
-  Number(await page.getByTestId("token-meter").getAttribute("data-remaining"));
+const meterValue = async (page: Page) => Number(await page.getByTestId("token-meter").getAttribute("data-remaining"));
 
 test.describe(() => {
   test.use({ journeyName: "9-auto-recharge" });
-  test("a run below the threshold buys the pack with the saved card, and the tokens arrive live", async ({
-    page,
-    journey,
-  }) => {
+  test("a run below the threshold buys the pack with the saved card, and the tokens arrive live", async ({ page, journey }) => {
     await subscribe(page, E2E_USERS.autoRecharge, "starter");
     await turnOn(page, 45);
     await journey.shot("turned-on");
@@ -63,18 +47,20 @@ test.describe(() => {
     await runStandard(page); // 47: not below 45
     await runStandard(page); // 44: buys 100
     await expect.poll(() => meterValue(page)).toBe(144);
-    await expect(
-      page.getByTestId("token-alert-auto_recharge_succeeded"),
-    ).toHaveText("Auto-recharge added 100 tokens for $10.00.");
+    await expect(page.getByTestId("token-alert-auto_recharge_succeeded")).toHaveText(
+      "Auto-recharge added 100 tokens for $10.00.",
+    );
     await journey.shot("bought-100");
 
     await page.goto("/billing");
-    await expect(page.getByTestId("auto-recharge-last")).toHaveText(
-      "Last bought 100 tokens for $10.00.",
-    );
-    await expect(page.getByTestId("auto-recharge-summary")).toContainText(
-      "This month: $10.00 of $50.00.",
-    );
+    await expect(page.getByTestId("auto-recharge-last")).toHaveText("Last bought 100 tokens for $10.00.");
+    await expect(page.getByTestId("auto-recharge-summary")).toContainText("This month: $10.00 of $50.00.");
+    // The card statement's $10.00 has its line here.
+    await page.getByText("Recent auto-recharges").click();
+    const rows = page.getByTestId("auto-recharge-row");
+    await expect(rows).toHaveCount(1);
+    await expect(rows.first()).toContainText("$10.00");
+    await expect(rows.first()).toContainText("Paid");
     await journey.shot("billing-after");
   });
 });
@@ -85,12 +71,7 @@ test.describe(() => {
     page,
     journey,
   }) => {
-    await subscribe(
-      page,
-      E2E_USERS.autoRechargeDeclined,
-      "starter",
-      CARDS.failsAfterAttach,
-    );
+    await subscribe(page, E2E_USERS.autoRechargeDeclined, "starter", CARDS.failsAfterAttach);
     await turnOn(page, 48);
     await page.goto("/");
     const alerts = page.getByTestId("token-alerts");
@@ -100,32 +81,22 @@ test.describe(() => {
       [41, 3],
     ] as const) {
       await runStandard(page);
-      await expect(page.getByTestId("token-meter")).toHaveText(
-        String(remaining),
-      );
-      await expect(
-        alerts.getByTestId("token-alert-auto_recharge_failed"),
-      ).toHaveCount(failures);
+      await expect(page.getByTestId("token-meter")).toHaveText(String(remaining));
+      await expect(alerts.getByTestId("token-alert-auto_recharge_failed")).toHaveCount(failures);
     }
-    await expect(
-      alerts.getByTestId("token-alert-auto_recharge_disabled"),
-    ).toContainText("Auto-recharge is off after 3 failed payments in a row");
-    await expect(
-      alerts.getByTestId("token-alert-auto_recharge_failed").first(),
-    ).toContainText("your card was declined.");
+    await expect(alerts.getByTestId("token-alert-auto_recharge_disabled")).toContainText(
+      "Auto-recharge is off after 3 failed payments in a row",
+    );
+    await expect(alerts.getByTestId("token-alert-auto_recharge_failed").first()).toContainText("your card was declined.");
     await journey.shot("off-after-3");
 
     await page.goto("/billing");
     await expect(page.getByTestId("auto-recharge-state")).toHaveText("Off");
-    await expect(page.getByTestId("auto-recharge-disabled")).toContainText(
-      "turned itself off after 3 failed payments",
-    );
+    await expect(page.getByTestId("auto-recharge-disabled")).toContainText("turned itself off after 3 failed payments");
     await page.goto("/");
     await runStandard(page);
     await expect(page.getByTestId("token-meter")).toHaveText("38");
-    await expect(
-      alerts.getByTestId("token-alert-auto_recharge_failed"),
-    ).toHaveCount(3);
+    await expect(alerts.getByTestId("token-alert-auto_recharge_failed")).toHaveCount(3);
     await journey.shot("billing-off");
   });
 });
@@ -141,18 +112,13 @@ test.describe(() => {
     await startUpgradeFromPricing(page, "starter");
     await payOnCheckout(page, CARDS.threeDSecure, user.name);
     await page.getByTestId("3ds-approve").click();
-    await expect(page.getByTestId("success-status")).toHaveAttribute(
-      "data-state",
-      "active",
-    );
+    await expect(page.getByTestId("success-status")).toHaveAttribute("data-state", "active");
 
     await turnOn(page, 48);
     await page.goto("/");
     await runStandard(page); // 47: the off-session charge needs the customer
     const alert = page.getByTestId("token-alert-auto_recharge_action_required");
-    await expect(alert).toContainText(
-      "Your bank asks you to confirm the $10.00 auto-recharge of 100 tokens",
-    );
+    await expect(alert).toContainText("Your bank asks you to confirm the $10.00 auto-recharge of 100 tokens");
     await expect(page.getByTestId("token-meter")).toHaveText("47");
     await journey.shot("confirm-needed");
 
@@ -160,10 +126,7 @@ test.describe(() => {
     await expect(page.getByTestId("checkout-total")).toHaveText("$10.00");
     await payOnCheckout(page, CARDS.threeDSecure, user.name);
     await page.getByTestId("3ds-approve").click();
-    await expect(page.getByTestId("success-status")).toHaveAttribute(
-      "data-kind",
-      "top_up",
-    );
+    await expect(page.getByTestId("success-status")).toHaveAttribute("data-kind", "top_up");
     await expect.poll(() => meterValue(page)).toBe(147);
     await journey.shot("confirmed-and-granted");
   });
@@ -171,7 +134,10 @@ test.describe(() => {
 
 test.describe(() => {
   test.use({ journeyName: "9-auto-recharge-free" });
-  test("a free user needs a saved card first: a pack bought with “save my card” lets auto-recharge turn on", async ({ page, journey }) => {
+  test("a free user needs a saved card first: a pack bought with “save my card” lets auto-recharge turn on", async ({
+    page,
+    journey,
+  }) => {
     const user = E2E_USERS.autoRechargeFree;
     await signIn(page, user);
     await page.goto("/billing");

@@ -16,15 +16,18 @@ type Settings = {
   spentThisMonth: number;
   consecutiveFailures: number;
   disabledReason: "failures" | null;
-  lastAttempt: null | {
-    status: "pending" | "succeeded" | "failed" | "requires_action";
-    tokens: number;
-    amount: number;
-    currency: string;
-    failureMessage: string | null;
-    actionUrl: string | null;
-    createdAt: number;
-  };
+  lastAttempt: null | Attempt;
+  recent: Attempt[];
+};
+
+type Attempt = {
+  status: "pending" | "succeeded" | "failed" | "requires_action";
+  tokens: number;
+  amount: number;
+  currency: string;
+  failureMessage: string | null;
+  actionUrl: string | null;
+  createdAt: number;
 };
 
 function settings(overrides: Partial<Settings> = {}): Settings {
@@ -38,6 +41,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     consecutiveFailures: 0,
     disabledReason: null,
     lastAttempt: null,
+    recent: overrides.lastAttempt ? [overrides.lastAttempt] : [],
     ...overrides,
   };
 }
@@ -90,6 +94,17 @@ describe("auto-recharge settings", () => {
     expect(within(card).getByTestId("auto-recharge-last")).toHaveTextContent("Last bought 500 tokens for $40.00.");
     await user.click(within(card).getByTestId("auto-recharge-off"));
     expect(save).toHaveBeenCalledWith({ enabled: false, thresholdTokens: 20, packId: "pack_500", monthlyCap: 8000 });
+  });
+
+  it("lists recent purchases with date, amount and whether the card was charged", async () => {
+    const paid = attempt({ createdAt: Date.UTC(2026, 10, 20, 12) });
+    const declined = attempt({ status: "failed", createdAt: Date.UTC(2026, 10, 18, 12), failureMessage: "your card was declined." });
+    fake.setQuery("tokens:autoRecharge", settings({ lastAttempt: paid, recent: [paid, declined] }));
+    const { user } = renderApp(<AutoRechargeCard />);
+    const recent = await screen.findByTestId("auto-recharge-recent");
+    await user.click(within(recent).getByText("Recent auto-recharges"));
+    const rows = within(recent).getAllByTestId("auto-recharge-row");
+    expect(rows.map((r) => r.textContent)).toEqual(["Nov 20, 2026100$10.00Paid", "Nov 18, 2026100$10.00Declined, not charged"]);
   });
 
   it("a bank asking to confirm shows the link to complete the purchase", async () => {

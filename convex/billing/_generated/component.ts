@@ -158,6 +158,15 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           };
           monthlyCap: number;
           packId: string;
+          recent: Array<{
+            actionUrl: string | null;
+            amount: number;
+            createdAt: number;
+            currency: string;
+            failureMessage: string | null;
+            status: "pending" | "succeeded" | "failed" | "requires_action";
+            tokens: number;
+          }>;
           spentThisMonth: number;
           thresholdTokens: number;
         },

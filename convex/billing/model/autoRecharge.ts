@@ -46,6 +46,17 @@ import { vAutoRechargeStatus } from "./validators";
 type AccountId = Id<"billingAccounts">;
 
 
+/** One auto-recharge purchase as the customer sees it (money in minor units, `createdAt` ms). */
+export const vAutoRechargeAttemptView = v.object({
+  status: vAutoRechargeStatus,
+  tokens: v.number(),
+  amount: v.number(),
+  currency: v.string(),
+  failureMessage: v.union(v.string(), v.null()),
+  actionUrl: v.union(v.string(), v.null()),
+  createdAt: v.number(),
+});
+
 export const vAutoRechargeView = v.object({
   enabled: v.boolean(),
   thresholdTokens: v.number(),
@@ -58,25 +69,30 @@ export const vAutoRechargeView = v.object({
   consecutiveFailures: v.number(),
   /** `failures` when it turned itself off. */
   disabledReason: v.union(v.literal("failures"), v.null()),
-  lastAttempt: v.union(
-    v.null(),
-    v.object({
-      status: vAutoRechargeStatus,
-      tokens: v.number(),
-      amount: v.number(),
-      currency: v.string(),
-      failureMessage: v.union(v.string(), v.null()),
-      actionUrl: v.union(v.string(), v.null()),
-      /** ms */
-      createdAt: v.number(),
-    }),
-  ),
+  lastAttempt: v.union(v.null(), vAutoRechargeAttemptView),
+  /** The latest purchases, newest first (at most `RECENT_ATTEMPTS`): what the card statement shows. */
+  recent: v.array(vAutoRechargeAttemptView),
 });
 export type AutoRechargeView = Infer<typeof vAutoRechargeView>;
 
 type Attempt = Doc<"autoRechargeAttempts">;
 type Settings = Doc<"autoRechargeSettings">;
 const CONFIG = BILLING_CONFIG.autoRecharge;
+
+/** Purchases `autoRecharge.get` lists. */
+export const RECENT_ATTEMPTS = 5;
+
+export function toAttemptView(attempt: Attempt): Infer<typeof vAutoRechargeAttemptView> {
+  return {
+    status: attempt.status,
+    tokens: attempt.tokens,
+    amount: attempt.amount,
+    currency: attempt.currency,
+    failureMessage: attempt.failureMessage ?? null,
+    actionUrl: attempt.actionUrl ?? null,
+    createdAt: attempt._creationTime,
+  };
+}
 
 export function packById(packId: string): TokenPack | null {
   return TOKEN_PACKS.find((p) => p.id === packId) ?? null;

@@ -6,12 +6,20 @@ import { BILLING_CONFIG, TOKEN_PACKS } from "@/convex/billing/model/plans";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
-import { currencyExponent, formatMoney, tokens } from "@/src/lib/format";
+import { currencyExponent, formatCount, formatDate, formatMoney, tokens } from "@/src/lib/format";
 
-const DEFAULTS = { thresholdTokens: 10, packId: TOKEN_PACKS[0]!.id, monthlyCapMajor: 50 };
+const DEFAULTS = {
+  thresholdTokens: 10,
+  packId: TOKEN_PACKS[0]!.id,
+  monthlyCapMajor: 50,
+};
 const LIMITS = BILLING_CONFIG.autoRecharge;
 
-type Draft = { thresholdTokens: string; packId: string; monthlyCapMajor: string };
+type Draft = {
+  thresholdTokens: string;
+  packId: string;
+  monthlyCapMajor: string;
+};
 type Settings = ReturnType<typeof useQuery<typeof api.tokens.autoRecharge>>;
 
 function savedDraft(settings: Settings): Draft {
@@ -19,7 +27,9 @@ function savedDraft(settings: Settings): Draft {
   return {
     thresholdTokens: String(settings?.thresholdTokens ?? DEFAULTS.thresholdTokens),
     packId: pack.id,
-    monthlyCapMajor: String(settings ? settings.monthlyCap / 10 ** currencyExponent(settings.currency) : DEFAULTS.monthlyCapMajor),
+    monthlyCapMajor: String(
+      settings ? settings.monthlyCap / 10 ** currencyExponent(settings.currency) : DEFAULTS.monthlyCapMajor,
+    ),
   };
 }
 
@@ -49,7 +59,12 @@ export function AutoRechargeCard() {
     const monthlyCap = Math.round(Number(draft.monthlyCapMajor) * 10 ** exponent);
     setSaving(true);
     try {
-      await save({ enabled: turnOn, thresholdTokens, packId: pack.id, monthlyCap });
+      await save({
+        enabled: turnOn,
+        thresholdTokens,
+        packId: pack.id,
+        monthlyCap,
+      });
       toast.success(turnOn ? "Auto-recharge is on" : "Auto-recharge is off");
       setDraft(null);
     } catch (error) {
@@ -75,8 +90,8 @@ export function AutoRechargeCard() {
       </div>
       {settings?.disabledReason === "failures" ? (
         <p className="banner banner-danger" role="alert" data-testid="auto-recharge-disabled">
-          Auto-recharge turned itself off after {settings.consecutiveFailures} failed payments in a row. Update your card in
-          the billing portal, then turn it back on.
+          Auto-recharge turned itself off after {settings.consecutiveFailures} failed payments in a row. Update your card in the
+          billing portal, then turn it back on.
         </p>
       ) : null}
       {enabled && settings ? (
@@ -89,6 +104,7 @@ export function AutoRechargeCard() {
         <p className="muted">Never run out mid-job: buy a pack automatically when your balance runs low.</p>
       )}
       {last ? <LastAttempt attempt={last} /> : null}
+      {settings && settings.recent.length > 0 ? <RecentPurchases attempts={settings.recent} /> : null}
       <form className="stack" onSubmit={onSubmit}>
         <div className="field-row">
           <label className="field">
@@ -107,7 +123,11 @@ export function AutoRechargeCard() {
           </label>
           <label className="field">
             Buy
-            <select value={draft.packId} onChange={(e) => setDraft({ ...draft, packId: e.target.value })} data-testid="auto-recharge-pack">
+            <select
+              value={draft.packId}
+              onChange={(e) => setDraft({ ...draft, packId: e.target.value })}
+              data-testid="auto-recharge-pack"
+            >
               {TOKEN_PACKS.map((p) => (
                 <option key={p.id} value={p.id}>
                   {tokens(p.tokens)} for {formatMoney(p.displayAmount, p.currency)}
@@ -136,11 +156,23 @@ export function AutoRechargeCard() {
           failed payments in a row turn it off.
         </p>
         <div className="actions">
-          <button type="submit" className="button button-primary" disabled={saving} aria-busy={saving} data-testid="auto-recharge-save">
+          <button
+            type="submit"
+            className="button button-primary"
+            disabled={saving}
+            aria-busy={saving}
+            data-testid="auto-recharge-save"
+          >
             {saving ? "Saving…" : enabled ? "Save changes" : "Turn on"}
           </button>
           {enabled ? (
-            <button type="button" className="button button-secondary" disabled={saving} onClick={() => void submit(false)} data-testid="auto-recharge-off">
+            <button
+              type="button"
+              className="button button-secondary"
+              disabled={saving}
+              onClick={() => void submit(false)}
+              data-testid="auto-recharge-off"
+            >
               Turn off
             </button>
           ) : null}
@@ -163,8 +195,55 @@ export function useRememberConfirmCheckout(): () => void {
   return () => {
     const attempt = settings?.lastAttempt;
     if (!settings || !attempt) return;
-    rememberCheckout({ previousTier: null, topUp: { packId: settings.packId, tokens: attempt.tokens, purchasedBefore: balance?.purchased ?? null } });
+    rememberCheckout({
+      previousTier: null,
+      topUp: {
+        packId: settings.packId,
+        tokens: attempt.tokens,
+        purchasedBefore: balance?.purchased ?? null,
+      },
+    });
   };
+}
+
+const STATUS_LABELS: Record<Attempt["status"], string> = {
+  pending: "Charging…",
+  succeeded: "Paid",
+  failed: "Declined, not charged",
+  requires_action: "Needs your confirmation, not charged",
+};
+
+/** The latest purchases, so a card statement's auto-recharge charges can be matched here. */
+function RecentPurchases({ attempts }: { attempts: Attempt[] }) {
+  return (
+    <details data-testid="auto-recharge-recent">
+      <summary>Recent auto-recharges</summary>
+      <div className="table-wrap">
+        <table className="table">
+          <thead>
+            <tr>
+              <th scope="col">Date</th>
+              <th scope="col">Tokens</th>
+              <th scope="col" className="num">
+                Amount
+              </th>
+              <th scope="col">Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.map((a) => (
+              <tr key={a.createdAt} data-testid="auto-recharge-row" data-status={a.status}>
+                <td>{formatDate(a.createdAt)}</td>
+                <td>{formatCount(a.tokens)}</td>
+                <td className="num">{formatMoney(a.amount, a.currency)}</td>
+                <td>{STATUS_LABELS[a.status]}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </details>
+  );
 }
 
 function LastAttempt({ attempt }: { attempt: Attempt }) {
