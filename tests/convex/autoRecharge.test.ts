@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import * as ledger from "../../convex/billing/model/ledger";
-import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
+import { startRecordingStripeServer, type PaymentOutcome, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
 import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
 import { alice, expectCode, permutations, seedAccount, type TestConvex } from "./billingFixtures";
@@ -81,6 +81,18 @@ async function attempts(t: TestConvex, accountId: Id<"billingAccounts">): Promis
   return await runInBilling(t, async (ctx) =>
     await ctx.db.query("autoRechargeAttempts").withIndex("by_accountId", (q) => q.eq("accountId", accountId)).collect(),
   );
+}
+
+/** Alice set up with auto-recharge on, Stripe answering `outcome`, then 6 runs that cross the threshold (25 → 7) and their charge run. */
+async function crossThreshold(outcome: PaymentOutcome = "succeeds") {
+  const t = makeTest();
+  const accountId = await setUp(t);
+  await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
+  stripe.setPaymentOutcome(outcome);
+  await spend(t, 6);
+  await runScheduled(t);
+  const [attempt] = await attempts(t, accountId);
+  return { t, accountId, attempt: attempt! };
 }
 
 async function expectInvariant(t: TestConvex, accountId: Id<"billingAccounts">) {
@@ -294,13 +306,7 @@ describe("nothing paid lost, nothing paid twice", () => {
   });
 
   test("after the last try it is recorded as failed, and a payment that did go through is still granted by its webhook", async () => {
-    const t = makeTest();
-    const accountId = await setUp(t);
-    await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-    stripe.setPaymentOutcome("processing");
-    await spend(t, 6);
-    await runScheduled(t);
-    const [attempt] = await attempts(t, accountId);
+    const { t, accountId, attempt } = await crossThreshold("processing");
     for (let i = 0; i < 5; i += 1) {
       vi.setSystemTime(Date.now() + 6 * 60_000);
       await billing(t).mutation(billingInternal.autoRecharge.redriveStale, {});
@@ -309,7 +315,7 @@ describe("nothing paid lost, nothing paid twice", () => {
     expect((await attempts(t, accountId))[0]).toMatchObject({ status: "failed", failureCode: "stripe_unavailable" });
     expect(await remaining(t)).toBe(7);
 
-    await deliverOk(t, event("payment_intent.succeeded", paymentIntent(attempt!._id, "pi_late")));
+    await deliverOk(t, event("payment_intent.succeeded", paymentIntent(attempt._id, "pi_late")));
     await runScheduled(t);
     expect(await remaining(t)).toBe(107);
     expect((await attempts(t, accountId))[0]).toMatchObject({ status: "succeeded", stripePaymentIntentId: "pi_late" });
@@ -319,18 +325,12 @@ describe("nothing paid lost, nothing paid twice", () => {
   test.each(permutations(["action", "webhook", "webhook again"]))(
     "the action's result and the webhook in any order (%s, %s, %s) grant the pack once",
     async (...order) => {
-      const t = makeTest();
-      const accountId = await setUp(t);
-      await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-      stripe.setPaymentOutcome("processing");
-      await spend(t, 6);
-      await runScheduled(t);
-      const [attempt] = await attempts(t, accountId);
-      const succeeded = event("payment_intent.succeeded", paymentIntent(attempt!._id, "pi_once"), { id: "evt_pi_once" });
+      const { t, accountId, attempt } = await crossThreshold("processing");
+      const succeeded = event("payment_intent.succeeded", paymentIntent(attempt._id, "pi_once"), { id: "evt_pi_once" });
       for (const step of order) {
         if (step === "action") {
           await billing(t).mutation(billingInternal.autoRecharge.recordResult, {
-            attemptId: attempt!._id,
+            attemptId: attempt._id,
             outcome: { status: "succeeded", stripePaymentIntentId: "pi_once", amount: 1000, currency: "usd" },
           });
         } else {
@@ -345,13 +345,8 @@ describe("nothing paid lost, nothing paid twice", () => {
   );
 
   test("a refunded auto-recharge takes its tokens back like a Checkout pack", async () => {
-    const t = makeTest();
-    const accountId = await setUp(t);
-    await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-    await spend(t, 6);
-    await runScheduled(t);
-    const [attempt] = await attempts(t, accountId);
-    const paid = attempt!.stripePaymentIntentId!;
+    const { t, accountId, attempt } = await crossThreshold();
+    const paid = attempt.stripePaymentIntentId!;
     await deliverOk(t, event("charge.refunded", charge({ paymentIntent: paid, customer: CUSTOMER, amount: 1000, amountRefunded: 1000, metadata: { kind: "top_up" } })));
     await runScheduled(t);
     // Back to 7, below the threshold, yet no new purchase: a refund is not usage.
