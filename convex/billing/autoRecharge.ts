@@ -14,6 +14,7 @@ import { vAutoRechargeStatus } from "./model/validators";
 import { requireAccount } from "./model/billingActions";
 import { chargeAttempt, savedCardOf } from "./model/autoRechargeCharge";
 import { fail } from "./model/errors";
+import { utcMonthId } from "./model/periods";
 import { getStripe } from "./model/stripeClient";
 
 
@@ -35,7 +36,7 @@ export const get = query({
       .withIndex("by_accountId", (q) => q.eq("accountId", account._id))
       .order("desc")
       .take(model.RECENT_ATTEMPTS);
-    const monthKey = new Date().toISOString().slice(0, 7);
+    const monthKey = utcMonthId(Date.now());
     return {
       enabled: settings.enabled,
       thresholdTokens: settings.thresholdTokens,

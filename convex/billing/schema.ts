@@ -248,7 +248,6 @@ export default defineSchema({
     disabledReason: v.optional(v.literal("failures")),
     /** The attempt still being charged; no other starts meanwhile. */
     inFlightAttemptId: v.optional(v.id("autoRechargeAttempts")),
-    lastAttemptId: v.optional(v.id("autoRechargeAttempts")),
   }).index("by_accountId", ["accountId"]),
 
   // One off-session purchase per trigger. Inserted in the transaction of the

@@ -40,7 +40,7 @@ import { recordNotice } from "./alerts";
 import { fail } from "./errors";
 import * as ledger from "./ledger";
 import { utcMonthId } from "./periods";
-import { BILLING_CONFIG, TOKEN_PACKS, type TokenPack } from "./plans";
+import { BILLING_CONFIG, tokenPack, type TokenPack } from "./plans";
 import { vAutoRechargeStatus } from "./validators";
 
 type AccountId = Id<"billingAccounts">;
@@ -94,14 +94,10 @@ export function toAttemptView(attempt: Attempt): Infer<typeof vAutoRechargeAttem
   };
 }
 
-export function packById(packId: string): TokenPack | null {
-  return TOKEN_PACKS.find((p) => p.id === packId) ?? null;
-}
-
 /** Formats minor units for a notice, e.g. `$10.00` (https://developer.mozilla.org/docs/Web/JavaScript/Reference/Global_Objects/Intl/NumberFormat). */
 export function formatMoney(amount: number, currency: string): string {
-  const digits = new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  return new Intl.NumberFormat("en-US", { style: "currency", currency }).format(amount / 10 ** digits);
+  const format = new Intl.NumberFormat("en-US", { style: "currency", currency });
+  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
 }
 
 export async function settingsOf(ctx: QueryCtx, accountId: AccountId): Promise<Settings | null> {
@@ -119,7 +115,7 @@ export type AutoRechargeChoice = { enabled: boolean; thresholdTokens: number; pa
  * cap below one pack or above `maxMonthlyCap` (minor units).
  */
 export function requireValidChoice(choice: AutoRechargeChoice): TokenPack {
-  const pack = packById(choice.packId);
+  const pack = tokenPack(choice.packId);
   if (!pack) fail("INVALID_ARGUMENT", `Unknown token pack "${choice.packId}".`);
   const { minThresholdTokens, maxThresholdTokens, maxMonthlyCap } = CONFIG;
   if (!Number.isSafeInteger(choice.thresholdTokens) || choice.thresholdTokens < minThresholdTokens || choice.thresholdTokens > maxThresholdTokens) {
@@ -190,7 +186,7 @@ export async function maybeStartAutoRecharge(
 ): Promise<Id<"autoRechargeAttempts"> | null> {
   const settings = await settingsOf(ctx, accountId);
   if (!settings?.enabled || settings.inFlightAttemptId !== undefined) return null;
-  const pack = packById(settings.packId);
+  const pack = tokenPack(settings.packId);
   if (!pack) return null;
   const now = Date.now();
   const monthKey = utcMonthId(now);
@@ -217,7 +213,6 @@ export async function maybeStartAutoRecharge(
   });
   await ctx.db.patch("autoRechargeSettings", settings._id, {
     inFlightAttemptId: attemptId,
-    lastAttemptId: attemptId,
     monthKey,
     monthSpent: spent + pack.displayAmount,
   });

@@ -23,7 +23,7 @@ import type { Id } from "../_generated/dataModel";
 import type { ActionCtx } from "../_generated/server";
 import type { ChargeOutcome } from "./autoRecharge";
 import { createTopUpCheckout, resolvePrice } from "./billingActions";
-import { packById } from "./autoRecharge";
+import { tokenPack } from "./plans";
 import { getStripe, stripeRead, toStripeError } from "./stripeClient";
 import { stripeIdOf } from "./stripeShapes";
 
@@ -75,7 +75,7 @@ export async function chargeAttempt(ctx: ActionCtx, attemptId: Id<"autoRechargeA
   const record = async (outcome: ChargeOutcome) => {
     await ctx.runMutation(internal.autoRecharge.recordResult, { attemptId, outcome });
   };
-  const pack = packById(attempt.packId);
+  const pack = tokenPack(attempt.packId);
   if (!pack) return await record({ status: "failed", code: "unknown_pack", message: "that token pack is no longer sold." });
   if (!attempt.stripeCustomerId) return await record({ status: "failed", code: "no_payment_method", message: NO_CARD });
   const stripe = getStripe();

@@ -37,7 +37,7 @@ import type { Id } from "../_generated/dataModel";
 import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
 import { fail, failAccountNotSetUp } from "./errors";
-import { PLANS, TOKEN_PACKS, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
+import { PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier } from "./plans";
 import {
   getStripe,
   httpUrlFromEnv,
@@ -254,7 +254,7 @@ export async function createTopUpCheckout(
   args: { ownerKey: string; packId: string },
 ): Promise<{ url: string }> {
   const account = await requireAccount(ctx, args.ownerKey);
-  const pack = TOKEN_PACKS.find((p) => p.id === args.packId);
+  const pack = tokenPack(args.packId);
   if (!pack) fail("INVALID_ARGUMENT", `Unknown token pack "${args.packId}".`);
   const stripe = getStripe();
   const base = siteUrl();

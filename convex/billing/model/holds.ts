@@ -30,7 +30,16 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { fail } from "./errors";
 import { giveBack } from "./grants";
-import { commit, countersOf, drawOrRefuse, ensureBalance, requireOverageRoom, requireTokenAmount, type Entry } from "./ledger";
+import {
+  commit,
+  countersOf,
+  drawOrRefuse,
+  ensureBalance,
+  overageRoom,
+  requireOverageRoom,
+  requireTokenAmount,
+  type Entry,
+} from "./ledger";
 import type { Complexity } from "./plans";
 import { recordUsage } from "./usage";
 import type { HoldStatus } from "./validators";
@@ -242,7 +251,7 @@ export async function settle(
     const draw = take > 0 ? await drawOrRefuse(ctx, current, take) : null;
     // Room with this hold's reservation handed back; what it reserved is
     // chargeable even if the cap was lowered since.
-    const room = Math.max(0, overageCap - released.overage - released.overageHeld);
+    const room = overageRoom(released, overageCap);
     const wanted = reserved.overage + extra - take;
     const overage = Math.min(wanted, Math.max(room, reserved.overage));
     const shortfall = wanted - overage;

@@ -178,7 +178,7 @@ export type Entry = {
 };
 
 /** The balance row's counters. `overage` / `overageHeld`: this period's overage used and reserved (not in the balance). */
-type Counters = { allowance: number; purchased: number; used: number; held: number; overage: number; overageHeld: number };
+export type Counters = { allowance: number; purchased: number; used: number; held: number; overage: number; overageHeld: number };
 type PeriodField = "periodKey" | "periodStart" | "periodEnd" | "windowAnchor" | "windowTier" | "allowanceGrantId";
 
 export function countersOf(b: Doc<"tokenBalances">): Counters {
@@ -195,10 +195,10 @@ export function countersOf(b: Doc<"tokenBalances">): Counters {
 /**
  * Overage tokens the account may still use or reserve this period under a
  * policy allowing `capTokens` (0 = block): the cap less what is used and
- * reserved.
+ * reserved (`countersOf`).
  */
-export function overageRoom(b: Doc<"tokenBalances">, capTokens: number): number {
-  return Math.max(0, capTokens - (b.overage ?? 0) - (b.overageHeld ?? 0));
+export function overageRoom(c: Pick<Counters, "overage" | "overageHeld">, capTokens: number): number {
+  return Math.max(0, capTokens - c.overage - c.overageHeld);
 }
 
 function balanceOf(b: Pick<Counters, "allowance" | "purchased" | "used" | "held">): number {
@@ -553,7 +553,7 @@ export async function consume(
  */
 export function requireOverageRoom(current: Doc<"tokenBalances">, required: number, overage: number, capTokens: number): void {
   if (overage === 0) return;
-  const room = overageRoom(current, capTokens);
+  const room = overageRoom(countersOf(current), capTokens);
   if (overage <= room) return;
   const message =
     capTokens > 0

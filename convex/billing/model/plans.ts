@@ -255,6 +255,11 @@ export const TOKEN_PACKS: readonly TokenPack[] = [
   { id: "pack_500", tokens: 500, lookupKey: "tokens_500", displayAmount: 4000, currency: "usd" },
 ];
 
+/** The token pack `packId` (`undefined`, or an id we do not sell: `null`). */
+export function tokenPack(packId: string | undefined): TokenPack | null {
+  return TOKEN_PACKS.find((p) => p.id === packId) ?? null;
+}
+
 /** Billing settings that are policy, not plan data. */
 export const BILLING_CONFIG = {
   /** Days a `past_due` subscription keeps its tier before falling back to free. */

@@ -25,7 +25,7 @@ import { syncInvoice } from "./invoiceSync";
 import { applyDispute, applyRefund, grantForPayment } from "./clawback";
 import { grantSucceededPayment } from "./autoRecharge";
 import { grant } from "./ledger";
-import { TOKEN_PACKS } from "./plans";
+import { tokenPack } from "./plans";
 import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
 import { previousStatusOf, stripeIdOf } from "./stripeShapes";
 import { syncSubscription } from "./subscriptionSync";
@@ -237,7 +237,7 @@ async function applyCheckoutSession(ctx: MutationCtx, session: Stripe.Checkout.S
   }
 
   if (session.mode === "payment" && session.metadata?.kind === "top_up") {
-    const pack = TOKEN_PACKS.find((p) => p.id === session.metadata?.packId);
+    const pack = tokenPack(session.metadata?.packId);
     if (!pack) throw new Error(`checkout session ${session.id} names unknown token pack "${session.metadata?.packId}"`);
     if (session.payment_status === "paid") {
       const paymentIntentId = stripeIdOf(session.payment_intent);

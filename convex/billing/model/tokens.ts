@@ -229,7 +229,7 @@ export function checkFeature(
   if (remaining >= cost) return { allowed: true, cost, remaining, reason: "ok" };
   const policy = overagePolicy(effectiveTier(account), feature);
   const overage = cost - remaining;
-  if (!policy || !balance || overage > ledger.overageRoom(balance, policy.capTokens)) {
+  if (!policy || !balance || overage > ledger.overageRoom(ledger.countersOf(balance), policy.capTokens)) {
     return { allowed: false, cost, remaining, reason: "insufficient_tokens" };
   }
   return { allowed: true, cost, remaining, reason: "ok", overage, overageAmount: overage * policy.unitAmount, currency: policy.currency };

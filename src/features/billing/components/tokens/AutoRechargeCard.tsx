@@ -2,7 +2,7 @@ import { useAction, useQuery } from "convex/react";
 import { useState, type FormEvent } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import { BILLING_CONFIG, TOKEN_PACKS } from "@/convex/billing/model/plans";
+import { BILLING_CONFIG, TOKEN_PACKS, tokenPack } from "@/convex/billing/model/plans";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
@@ -23,7 +23,7 @@ type Draft = {
 type Settings = ReturnType<typeof useQuery<typeof api.tokens.autoRecharge>>;
 
 function savedDraft(settings: Settings): Draft {
-  const pack = TOKEN_PACKS.find((p) => p.id === settings?.packId) ?? TOKEN_PACKS[0]!;
+  const pack = tokenPack(settings?.packId) ?? TOKEN_PACKS[0]!;
   return {
     thresholdTokens: String(settings?.thresholdTokens ?? DEFAULTS.thresholdTokens),
     packId: pack.id,
@@ -50,7 +50,7 @@ export function AutoRechargeCard() {
   // The form shows what is saved until the customer edits it.
   const draft = edited ?? savedDraft(settings);
 
-  const pack = TOKEN_PACKS.find((p) => p.id === draft.packId) ?? TOKEN_PACKS[0]!;
+  const pack = tokenPack(draft.packId) ?? TOKEN_PACKS[0]!;
   const exponent = currencyExponent(pack.currency);
   const enabled = settings?.enabled ?? false;
 
@@ -185,25 +185,27 @@ export function AutoRechargeCard() {
 type Attempt = NonNullable<NonNullable<Settings>["lastAttempt"]>;
 
 /**
- * For links to the Checkout an auto-recharge needing 3-D Secure opened:
- * remembers the pack so /billing/success waits for its tokens, as the Buy
- * buttons do.
+ * The link to the Checkout an auto-recharge needing 3-D Secure opened,
+ * "Complete the purchase". Following it remembers the pack, so
+ * /billing/success waits for its tokens as after the Buy buttons. Its
+ * queries subscribe only while such a link is shown.
  */
-export function useRememberConfirmCheckout(): () => void {
+export function ConfirmPurchaseLink({ href, testId }: { href: string; testId: string }) {
   const settings = useQuery(api.tokens.autoRecharge);
   const balance = useQuery(api.tokens.balance);
-  return () => {
+  const remember = () => {
     const attempt = settings?.lastAttempt;
     if (!settings || !attempt) return;
     rememberCheckout({
       previousTier: null,
-      topUp: {
-        packId: settings.packId,
-        tokens: attempt.tokens,
-        purchasedBefore: balance?.purchased ?? null,
-      },
+      topUp: { packId: settings.packId, tokens: attempt.tokens, purchasedBefore: balance?.purchased ?? null },
     });
   };
+  return (
+    <a href={href} onClick={remember} data-testid={testId}>
+      Complete the purchase
+    </a>
+  );
 }
 
 const STATUS_LABELS: Record<Attempt["status"], string> = {
@@ -247,7 +249,6 @@ function RecentPurchases({ attempts }: { attempts: Attempt[] }) {
 }
 
 function LastAttempt({ attempt }: { attempt: Attempt }) {
-  const rememberConfirm = useRememberConfirmCheckout();
   const price = formatMoney(attempt.amount, attempt.currency);
   switch (attempt.status) {
     case "pending":
@@ -267,9 +268,7 @@ function LastAttempt({ attempt }: { attempt: Attempt }) {
         <p className="banner banner-warning" data-testid="auto-recharge-last" data-status="requires_action">
           Your bank asked you to confirm the {price} payment.{" "}
           {attempt.actionUrl ? (
-            <a href={attempt.actionUrl} onClick={rememberConfirm} data-testid="auto-recharge-confirm">
-              Complete the purchase
-            </a>
+            <ConfirmPurchaseLink href={attempt.actionUrl} testId="auto-recharge-confirm" />
           ) : (
             "Buy a pack below to confirm it."
           )}

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
 import { useUpgradeModal } from "@/src/features/billing/components/upgrade/context";
-import { useRememberConfirmCheckout } from "./AutoRechargeCard";
+import { ConfirmPurchaseLink } from "./AutoRechargeCard";
 import { humanizeError } from "@/src/lib/errors";
 
 /**
@@ -18,7 +18,6 @@ export function TokenAlerts() {
   const dismiss = useMutation(api.tokens.dismissAlerts);
   const { openUpgrade } = useUpgradeModal();
   const [dismissing, setDismissing] = useState(false);
-  const rememberConfirm = useRememberConfirmCheckout();
   if (!alerts || alerts.length === 0) return null;
 
   const onDismiss = async () => {
@@ -42,9 +41,7 @@ export function TokenAlerts() {
             {alert.actionUrl ? (
               <>
                 {" "}
-                <a href={alert.actionUrl} onClick={rememberConfirm} data-testid={`token-alert-action-${alert.alertId}`}>
-                  Complete the purchase
-                </a>
+                <ConfirmPurchaseLink href={alert.actionUrl} testId={`token-alert-action-${alert.alertId}`} />
               </>
             ) : null}
           </li>
