@@ -14,7 +14,7 @@ import * as ledger from "../../convex/billing/model/ledger";
 import { startRecordingStripeServer, type PaymentOutcome, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
 import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
-import { alice, expectCode, permutations, seedAccount, type TestConvex } from "./billingFixtures";
+import { alice, bob, expectCode, permutations, seedAccount, type TestConvex } from "./billingFixtures";
 import { charge, event } from "./fixtures/stripe";
 import { deliverOk, SECRET } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
@@ -120,6 +120,17 @@ describe("turning it on", () => {
     stripe.setSavedCard(CUSTOMER, null);
     await as.action(api.tokens.setAutoRecharge, { ...CHOICE, enabled: false });
     expect(await settings(t)).toMatchObject({ enabled: false });
+  });
+
+  test("another user sees none of it, and turning theirs on changes nothing of Alice's", async () => {
+    const t = makeTest();
+    await setUp(t);
+    await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
+    await seedAccount(t, bob);
+    expect(await t.withIdentity(bob).query(api.tokens.autoRecharge, {})).toBeNull();
+    await t.withIdentity(bob).action(api.tokens.setAutoRecharge, { ...CHOICE, enabled: false });
+    expect(await t.withIdentity(bob).query(api.tokens.autoRecharge, {})).toMatchObject({ enabled: false });
+    expect(await settings(t)).toMatchObject({ enabled: true, thresholdTokens: 10 });
   });
 
   test("an account without a Stripe customer is told to add a card first", async () => {
