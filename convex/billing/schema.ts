@@ -151,6 +151,22 @@ export default defineSchema({
     endingBalance: v.optional(v.number()),
     /** What the invoice is for, e.g. "100 tokens" for a top-up receipt. */
     description: v.optional(v.string()),
+    /**
+     * The invoice's lines as Stripe lists them (first page, up to 20):
+     * description, quantity (absent when Stripe gives none), amount in minor
+     * units of `currency` before discounts and tax, and `usage: true` for a
+     * metered (usage) line. Absent on rows mirrored before lines were kept.
+     */
+    lines: v.optional(
+      v.array(
+        v.object({
+          description: v.string(),
+          quantity: v.optional(v.number()),
+          amount: v.number(),
+          usage: v.optional(v.boolean()),
+        }),
+      ),
+    ),
     /** A token-pack receipt (Checkout `invoice_creation`, `metadata.kind: "top_up"`). */
     topUp: v.optional(v.boolean()),
     /** Set by `invoice.payment_action_required` (3-D Secure); cleared once paid. */

@@ -65,6 +65,22 @@ export type Plan = {
 
 export type OveragePolicy = { capTokens: number; unitAmount: number; currency: string };
 
+/**
+ * The Stripe Billing Meter overage is reported to, and the monthly metered
+ * price that bills it on the subscription invoice at the period end
+ * (https://docs.stripe.com/billing/subscriptions/usage-based). Both are
+ * created by `npm run seed:stripe`: the meter is found by `eventName`, the
+ * price by `lookupKey`. Meter events carry `payload.stripe_customer_id` and
+ * `payload.value` (Stripe's default payload keys), summed per period.
+ * `unitAmount` is in minor units of `currency` per token; a plan's
+ * `overage.unitAmount` must equal it (a test checks).
+ */
+export const OVERAGE_METER = {
+  eventName: "overage_tokens",
+  displayName: "Overage tokens",
+  price: { lookupKey: "overage_tokens_monthly", unitAmount: 12, currency: "usd", interval: "month" as Interval },
+} as const;
+
 export const PLANS: Record<Tier, Plan> = {
   free: {
     tier: "free",
