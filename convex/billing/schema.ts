@@ -77,6 +77,15 @@ export default defineSchema({
     stripeSubscriptionItemId: v.optional(v.string()),
     /** Legacy, no longer written: the price's lookup key is in `stripePrices`. */
     lookupKey: v.optional(v.string()),
+    /**
+     * The metered overage item (`si_…`) and its price (`price_…`): the
+     * subscription item whose price is `OVERAGE_METER.price` (by lookup key)
+     * or any `usage_type: "metered"` price. Present only while the
+     * subscription carries one; overage is allowed only then
+     * (`docs/CREDITS.md`, "Overage billed through Stripe").
+     */
+    overageItemId: v.optional(v.string()),
+    overagePriceId: v.optional(v.string()),
     /** Tier of the price's lookup key; `free` if the price is not in the catalogue. */
     tier: vTier,
     interval: v.optional(vInterval),
