@@ -94,8 +94,10 @@ export const subscription = query({
 /**
  * The account's invoices, newest first; `limit` defaults to 6 and is clamped
  * to 1…24 (`InvoiceView`: `{ id: "in_…", number, status, amountDue,
- * amountPaid, amountRemaining, currency, createdAt, … }`, minor units, ms).
- * `[]` when the owner has no account. Throws nothing.
+ * amountPaid, amountRemaining, currency, createdAt, …, lines? }`, minor
+ * units, ms; `lines`: `{ description, quantity?, amount, usage? }[]`, the
+ * first 20 as Stripe lists them, absent when none are stored). Only the
+ * owner's own invoices. `[]` when the owner has no account. Throws nothing.
  */
 export const invoices = query({
   args: { ownerKey: v.string(), limit: v.optional(v.number()) },

@@ -68,6 +68,12 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           id: string;
           invoicePdf: string | null;
           kind: "subscription" | "top_up" | "other";
+          lines?: Array<{
+            amount: number;
+            description: string;
+            quantity?: number;
+            usage?: boolean;
+          }>;
           number: string | null;
           periodEnd: number | null;
           periodStart: number | null;

@@ -237,6 +237,22 @@ export const vInvoiceView = v.object({
   description: v.union(v.string(), v.null()),
   /** `subscription` for plan invoices, `top_up` for token-pack receipts, `other` otherwise. */
   kind: v.union(v.literal("subscription"), v.literal("top_up"), v.literal("other")),
+  /**
+   * The invoice's lines in Stripe's order (the first 20): `amount` in minor
+   * units of `currency` before discounts and tax (negative for a credit),
+   * `quantity` when Stripe gives one, `usage: true` for metered overage.
+   * Absent when none are stored (invoices mirrored before lines were kept).
+   */
+  lines: v.optional(
+    v.array(
+      v.object({
+        description: v.string(),
+        quantity: v.optional(v.number()),
+        amount: v.number(),
+        usage: v.optional(v.boolean()),
+      }),
+    ),
+  ),
 });
 export type InvoiceView = Infer<typeof vInvoiceView>;
 
@@ -275,6 +291,7 @@ export async function invoiceViews(
     ...balanceMovement(row),
     description: row.description ?? null,
     kind: row.topUp ? "top_up" : row.stripeSubscriptionId !== undefined ? "subscription" : "other",
+    lines: row.lines,
   }));
 }
 

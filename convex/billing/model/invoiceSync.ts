@@ -22,6 +22,15 @@
  *   (`model/allowance.ts`, `model/access.ts`). A line whose price we have
  *   not seen yet makes the event wait for that price, which is fetched from
  *   Stripe (`stripePrices.learn`) — never for another event.
+ * - Lines: each mirrored snapshot keeps the invoice's lines as Stripe embeds
+ *   them (`lines.data`, the first page; at most `MAX_STORED_LINES`) as
+ *   `{ description, quantity?, amount, usage? }`, amounts in minor units
+ *   before discounts and tax (negative for credits and prorations). A line
+ *   is `usage` when it bills the subscription's metered overage item: its
+ *   price is the mirror's `overagePriceId` or its subscription item the
+ *   mirror's `overageItemId`. A usage line buys no tier, so it is not
+ *   coverage and never waits for its price.
+ * - Nothing is written when a snapshot changes nothing on the row.
  */
 import type Stripe from "stripe";
 import type { Doc } from "../_generated/dataModel";
@@ -31,9 +40,9 @@ import { syncAllowance } from "./allowance";
 import { coverageLines, hasCoverage, recordCoverage, type CoverageLine } from "./coverage";
 import { subscriptionRow } from "./currentSubscription";
 import { applied, dependency, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
-import type { Tier } from "./plans";
+import { OVERAGE_METER, type Tier } from "./plans";
 import { planForPrice } from "./prices";
-import { invoiceSubscriptionId, secondsToMs, stripeIdOf } from "./stripeShapes";
+import { invoiceSubscriptionId, linePriceId, secondsToMs, stripeIdOf } from "./stripeShapes";
 import { INVOICE_STATUSES, type InvoiceStatus } from "./validators";
 
 const INVOICE_STATUS_RANK: Record<InvoiceStatus, number> = {
@@ -94,11 +103,28 @@ export async function syncInvoice(
   const status = forwardInvoiceStatus(existing?.status, incoming);
   const subscriptionId = invoiceSubscriptionId(invoice);
 
+  // A snapshot is taken when it moves the status forward, or carries the same
+  // status and is not older. Otherwise it describes an earlier state of the
+  // invoice (events of one payment share a second and arrive in any order),
+  // and its amounts are as stale as its status.
+  const accepted =
+    !existing ||
+    (status === incoming && status !== existing.status) ||
+    (incoming === existing.status && clock.eventCreated >= existing.eventCreated);
+  const needsCoverage =
+    status === "paid" && incoming === "paid" && subscriptionId !== undefined && !(await hasCoverage(ctx, invoice.id));
+  const embeddedLines = invoice.lines?.data ?? [];
+  // The subscription mirror: what a paid invoice's coverage is anchored to,
+  // and which lines are usage. Read only when one of them needs it.
+  const mirror =
+    subscriptionId !== undefined && (needsCoverage || (accepted && embeddedLines.length > 0))
+      ? await subscriptionRow(ctx, subscriptionId)
+      : null;
+
   // What a paid subscription invoice paid for, with each line's tier. Read
   // before anything is written, so a wait leaves no trace.
   let coverage: Array<CoverageLine & { tier: Tier }> | null = null;
-  if (status === "paid" && incoming === "paid" && subscriptionId !== undefined && !(await hasCoverage(ctx, invoice.id))) {
-    const mirror = await subscriptionRow(ctx, subscriptionId);
+  if (needsCoverage) {
     if (!mirror) {
       return waitFor(dependency.subscription(subscriptionId), `subscription ${subscriptionId} of invoice ${invoice.id} is not known yet`);
     }
@@ -110,14 +136,6 @@ export async function syncInvoice(
     }
   }
 
-  // A snapshot is taken when it moves the status forward, or carries the same
-  // status and is not older. Otherwise it describes an earlier state of the
-  // invoice (events of one payment share a second and arrive in any order),
-  // and its amounts are as stale as its status.
-  const accepted =
-    !existing ||
-    (status === incoming && status !== existing.status) ||
-    (incoming === existing.status && clock.eventCreated >= existing.eventCreated);
   if (accepted) {
     const row: Omit<Doc<"invoices">, "_id" | "_creationTime"> = {
       stripeInvoiceId: invoice.id,
@@ -138,14 +156,16 @@ export async function syncInvoice(
       // Kept only when the invoice moved the balance (all `accounts.invoices` shows of it).
       ...(movedBalance(invoice) ? { startingBalance: invoice.starting_balance, endingBalance: invoice.ending_balance } : {}),
       description: invoice.description ?? undefined,
+      // A snapshot without a line list (none embedded) keeps the lines already stored.
+      lines: invoice.lines ? storedLines(embeddedLines, mirror) : existing?.lines,
       topUp: invoice.metadata?.kind === "top_up" ? true : undefined,
       actionRequired:
         status !== "open" ? undefined : eventType === "invoice.payment_action_required" ? true : existing?.actionRequired,
       createdAt: invoice.created * 1000,
       eventCreated: Math.max(clock.eventCreated, existing?.eventCreated ?? 0),
     };
-    if (existing) await ctx.db.replace("invoices", existing._id, row);
-    else await ctx.db.insert("invoices", row);
+    if (!existing) await ctx.db.insert("invoices", row);
+    else if (!sameFields(existing, row)) await ctx.db.replace("invoices", existing._id, row);
   }
 
   if (coverage !== null) {
@@ -159,11 +179,14 @@ export async function syncInvoice(
 }
 
 /**
- * The tier a price sells: from the catalogue or the `stripePrices` cache
- * (`free` for a known price outside the catalogue), else from the
- * subscription mirror when it is on that very price; null when none knows it.
+ * The tier a price sells: `free` for the subscription's metered overage
+ * price; from the catalogue or the `stripePrices` cache (`free` for a known
+ * price outside the catalogue), else from the subscription mirror when it is
+ * on that very price; null when none knows it.
  */
 async function tierOfPrice(ctx: MutationCtx, priceId: string, mirror: Doc<"subscriptions">): Promise<Tier | null> {
+  // The metered overage price bills usage, not a plan: it covers no tier.
+  if (mirror.overagePriceId === priceId) return "free";
   const plan = await planForPrice(ctx, { id: priceId });
   if (plan) return plan.tier;
   if (mirror.stripePriceId === priceId) return mirror.tier;
@@ -179,4 +202,81 @@ function movedBalance(
     typeof invoice.ending_balance === "number" &&
     invoice.starting_balance !== invoice.ending_balance
   );
+}
+
+/** Lines kept per invoice: the first ones Stripe embeds (its first page holds ten by default). */
+export const MAX_STORED_LINES = 20;
+
+/** A stored invoice line (`invoices.lines[n]`): amount in minor units of the invoice currency. */
+export type StoredInvoiceLine = NonNullable<Doc<"invoices">["lines"]>[number];
+
+/**
+ * The lines to store for an invoice: `{ description, quantity?, amount,
+ * usage? }` for each of the first `MAX_STORED_LINES` of `lines`, in
+ * Stripe's order; undefined when there are none (nothing stored).
+ *
+ * - `description`: Stripe's, else "Overage tokens" for a usage line and
+ *   "Invoice item" otherwise (Stripe leaves it null on some lines).
+ * - `quantity`: only when Stripe gives a number.
+ * - `amount`: Stripe's `amount`, minor units before discounts and tax.
+ * - `usage: true` when `mirror` (the invoice's subscription) names the
+ *   line's price as its `overagePriceId` or its subscription item as its
+ *   `overageItemId`; absent otherwise.
+ */
+export function storedLines(
+  lines: readonly Stripe.InvoiceLineItem[],
+  mirror: Pick<Doc<"subscriptions">, "overagePriceId" | "overageItemId"> | null,
+): StoredInvoiceLine[] | undefined {
+  if (lines.length === 0) return undefined;
+  return lines.slice(0, MAX_STORED_LINES).map((line) => {
+    const usage = mirror !== null && isUsageLine(line, mirror);
+    const stored: StoredInvoiceLine = {
+      description: line.description ?? (usage ? OVERAGE_METER.displayName : "Invoice item"),
+      amount: line.amount,
+    };
+    if (typeof line.quantity === "number") stored.quantity = line.quantity;
+    if (usage) stored.usage = true;
+    return stored;
+  });
+}
+
+type LegacyLineItem = { subscription_item?: string | { id: string } | null };
+
+/** Whether `line` bills the subscription's metered overage item (by price, else by subscription item). */
+function isUsageLine(line: Stripe.InvoiceLineItem, mirror: Pick<Doc<"subscriptions">, "overagePriceId" | "overageItemId">): boolean {
+  if (mirror.overagePriceId !== undefined && linePriceId(line) === mirror.overagePriceId) return true;
+  if (mirror.overageItemId === undefined) return false;
+  const item =
+    stripeIdOf(line.parent?.subscription_item_details?.subscription_item) ??
+    stripeIdOf((line as Stripe.InvoiceLineItem & LegacyLineItem).subscription_item);
+  return item === mirror.overageItemId;
+}
+
+/**
+ * Whether writing `row` over `existing` would change nothing: every field of
+ * `row` equal (deeply, for `lines`), absent and undefined alike, and no other
+ * field left on `existing` (a legacy one the replace would drop).
+ */
+function sameFields(existing: Doc<"invoices">, row: Omit<Doc<"invoices">, "_id" | "_creationTime">): boolean {
+  const keys = new Set([...Object.keys(existing), ...Object.keys(row)]);
+  keys.delete("_id");
+  keys.delete("_creationTime");
+  for (const key of keys) {
+    if (!sameValue((existing as Record<string, unknown>)[key], (row as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+/** Deep equality for the plain values a document holds (objects and arrays of strings, numbers, booleans). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) {
+    if (!sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
 }
