@@ -14,3 +14,4 @@ export * from "./billing/lookups.ts";
 export * from "./billing/customers.ts";
 export * from "./billing/invoices.ts";
 export * from "./billing/subscriptions.ts";
+export * from "./billing/meters.ts";

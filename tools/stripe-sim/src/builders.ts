@@ -19,3 +19,4 @@ export * from "./builders/checkout.ts";
 export * from "./builders/portal.ts";
 export * from "./builders/platform.ts";
 export * from "./builders/payments.ts";
+export * from "./builders/meters.ts";

@@ -5,7 +5,7 @@
  * `invoice_creation.enabled`), and paying invoices from hosted pages.
  */
 import type Stripe from "stripe";
-import { buildCheckoutLineItem, buildCheckoutSession, buildInvoice, buildInvoiceItemLine, buildPaymentIntent } from "./builders.ts";
+import { buildCheckoutLineItem, buildCheckoutSession, buildInvoice, buildInvoiceItemLine, buildPaymentIntent, isMetered } from "./builders.ts";
 import {
   attemptInvoicePayment,
   createCard,
@@ -16,6 +16,7 @@ import {
   getPrice,
   idOf,
   productName,
+  requireSameInterval,
 } from "./billing.ts";
 import { chargeCard, normaliseCardNumber, type ChargeResult } from "./cards.ts";
 import type { SimContext } from "./context.ts";
@@ -27,7 +28,8 @@ import { succeed } from "./paymentIntents.ts";
 
 export type NewCheckoutSession = {
   mode: Stripe.Checkout.Session.Mode;
-  lineItems: { price: string; quantity: number }[];
+  /** `quantity` is refused on a metered price, and defaults to 1 on a licensed one. */
+  lineItems: { price: string; quantity?: number }[];
   customer: string | null;
   customerEmail: string | null;
   clientReferenceId: string | null;
@@ -60,14 +62,18 @@ export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession
     if (input.mode === "subscription" && !p.recurring) {
       throw invalid("You must provide at least one recurring price in `subscription` mode when using prices.", `line_items[${i}][price]`);
     }
+    if (isMetered(p) && input.lineItems[i]?.quantity !== undefined) {
+      throw invalid(`Quantity should not be specified where usage_type is \`metered\`. Remove quantity from \`line_items[${i}]\`.`, `line_items[${i}][quantity]`);
+    }
     if (input.mode === "payment" && p.recurring) {
       throw invalid("You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.", `line_items[${i}][price]`);
     }
   });
+  if (input.mode === "subscription") requireSameInterval(prices, "line_items");
   const id = `cs_test_${randomToken(58)}`;
   const lineItems = input.lineItems.map((li, i) => {
     const price = snapshot(prices[i] as Stripe.Price);
-    return buildCheckoutLineItem(price, li.quantity, productName(ctx, price));
+    return buildCheckoutLineItem(price, isMetered(price) ? null : (li.quantity ?? 1), productName(ctx, price));
   });
   const trial = input.mode === "subscription" && input.trialPeriodDays ? input.trialPeriodDays : null;
   const amountTotal = trial ? 0 : lineItems.reduce((s, li) => s + li.amount_total, 0);
@@ -187,7 +193,7 @@ export function completeCheckout(
   if (session.mode === "subscription") {
     const { subscription, invoice } = createSubscription(ctx, {
       customer: customerId,
-      items: lineItems.map((li) => ({ price: li.price?.id ?? "", quantity: li.quantity ?? 1 })),
+      items: lineItems.map((li) => ({ price: li.price?.id ?? "", quantity: li.quantity ?? undefined })),
       metadata: extras?.subscriptionMetadata ?? {},
       description: extras?.subscriptionDescription ?? null,
       trialDays: extras?.trialPeriodDays ?? null,

@@ -26,10 +26,12 @@ import {
   getCustomer,
   getPrice,
   idOf,
+  meteredUsageLine,
+  requireSameInterval,
   subCustomer,
   voidInvoice,
 } from "./billing.ts";
-import { planFromPrice } from "./builders.ts";
+import { isMetered, planFromPrice } from "./builders.ts";
 import { boundary, recurringOf } from "./calendar.ts";
 import { chargeCard } from "./cards.ts";
 import type { SimContext } from "./context.ts";
@@ -82,10 +84,12 @@ export function planChange(ctx: SimContext, sub: Stripe.Subscription, change: It
   if (!newPrice.active) throw invalid(`The price ${newPrice.id} is not active.`, "items[0][price]");
   const newRecurring = recurringOf(newPrice);
   if (newPrice.currency !== sub.currency) throw invalid("The price's currency does not match the subscription's.", "items[0][price]");
+  requireSameInterval([...sub.items.data.filter((i) => i.id !== item.id).map((i) => i.price), newPrice], "items");
+  const at = opts.prorationDate ?? ctx.store.now(subCustomer(sub));
+  if (isMetered(item.price) || isMetered(newPrice)) return planMeteredChange(ctx, item, newPrice, change, at);
   const quantity = change.quantity ?? item.quantity ?? 1;
   if (newPrice.id === item.price.id && quantity === (item.quantity ?? 1) && !opts.resetAnchor) return null;
 
-  const at = opts.prorationDate ?? ctx.store.now(subCustomer(sub));
   const oldRecurring = recurringOf(item.price);
   const trialing = sub.status === "trialing";
   const resetCycle =
@@ -117,10 +121,46 @@ export function planChange(ctx: SimContext, sub: Stripe.Subscription, change: It
   return { item, next, resetCycle, at, lines, invoiceNow, anchor: resetCycle ? at : null };
 }
 
+/**
+ * A metered item moving to another metered price: no quantity, nothing to
+ * prorate (usage is billed at the period end, at the price the item has then).
+ * Switching between metered and licensed is refused.
+ */
+function planMeteredChange(ctx: SimContext, item: Stripe.SubscriptionItem, newPrice: Stripe.Price, change: ItemChange, at: number): PlannedChange | null {
+  if (isMetered(item.price) !== isMetered(newPrice)) {
+    throw invalid("The simulator cannot switch an item between metered and licensed prices; delete the item (items[n][deleted]) and add another.", "items[0][price]");
+  }
+  if (change.quantity !== undefined) {
+    throw invalid("Quantity should not be specified where usage_type is `metered`. Remove quantity from `items[0]`.", "items[0][quantity]");
+  }
+  if (newPrice.id === item.price.id) return null;
+  const next: Stripe.SubscriptionItem = { ...snapshot(item), price: freshPrice(ctx, newPrice), plan: planFromPrice(newPrice) };
+  return { item, next, resetCycle: false, at, lines: [], invoiceNow: false, anchor: null };
+}
+
+/**
+ * A restarted cycle (`billing_cycle_anchor=now`) moves every other item to
+ * the new period too; a metered one first bills its usage so far
+ * ([period start, at)). Returns those usage lines.
+ */
+function restartOtherItems(ctx: SimContext, sub: Stripe.Subscription, plan: PlannedChange): Stripe.InvoiceLineItem[] {
+  if (!plan.resetCycle) return [];
+  const lines: Stripe.InvoiceLineItem[] = [];
+  for (const other of sub.items.data) {
+    if (other.id === plan.item.id) continue;
+    if (isMetered(other.price)) lines.push(meteredUsageLine(ctx, sub, other, { start: other.current_period_start, end: plan.at }));
+    else lines.push(fullLine(ctx, sub, { ...other, current_period_start: plan.next.current_period_start, current_period_end: plan.next.current_period_end }));
+    other.current_period_start = plan.next.current_period_start;
+    other.current_period_end = plan.next.current_period_end;
+  }
+  return lines;
+}
+
 function applyItem(sub: Stripe.Subscription, item: Stripe.SubscriptionItem, next: Stripe.SubscriptionItem, anchor: number | null): void {
   item.price = next.price;
   item.plan = next.plan;
-  item.quantity = next.quantity;
+  if (next.quantity === undefined) delete item.quantity;
+  else item.quantity = next.quantity;
   item.current_period_start = next.current_period_start;
   item.current_period_end = next.current_period_end;
   if (anchor !== null) sub.billing_cycle_anchor = anchor;
@@ -147,8 +187,9 @@ export function changePrice(ctx: SimContext, sub: Stripe.Subscription, change: I
   if (payment === "error_if_incomplete") refuseUnpayable(ctx, sub, plan);
   const before = snapshot(sub);
   applyItem(sub, plan.item, plan.next, plan.anchor);
+  const lines = [...plan.lines, ...restartOtherItems(ctx, sub, plan)];
   emitSubscriptionUpdated(ctx, sub, before);
-  const invoice = createSubscriptionInvoice(ctx, sub, "subscription_update", plan.lines, { start: plan.at, end: plan.at });
+  const invoice = createSubscriptionInvoice(ctx, sub, "subscription_update", lines, { start: plan.at, end: plan.at });
   finalizeInvoice(ctx, invoice);
   attemptInvoicePayment(ctx, invoice, { automatic: true });
   return sub;

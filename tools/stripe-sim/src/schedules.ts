@@ -17,7 +17,9 @@ import {
   freshPrice,
   getPrice,
   idOf,
+  itemQuantity,
   periodOf,
+  requireSameInterval,
   subCustomer,
 } from "./billing.ts";
 import { buildSchedulePhase, buildSubscriptionSchedule, planFromPrice } from "./builders.ts";
@@ -76,7 +78,7 @@ export function createScheduleFromSubscription(
   const phase = buildSchedulePhase({
     start,
     end,
-    items: sub.items.data.map((i) => ({ price: i.price.id, quantity: i.quantity ?? 1 })),
+    items: sub.items.data.map((i) => ({ price: i.price.id, quantity: i.quantity })),
     currency: sub.currency,
     prorationBehavior: "create_prorations",
     metadata: {},
@@ -116,6 +118,7 @@ function buildPhases(ctx: SimContext, schedule: Stripe.SubscriptionSchedule, inp
       recurringOf(price);
       if (price.currency !== currency) throw invalid("The price's currency does not match the subscription's.", `phases[${i}][items][${j}][price]`);
     });
+    requireSameInterval(prices, `phases[${i}][items]`);
     const start = p.startDate === "now" ? now : (p.startDate ?? cursor ?? currentStart);
     if (i === 0 && currentStart <= now && start !== currentStart) {
       throw invalid("You can not modify the start date of the current phase.", "phases[0][start_date]");
@@ -130,7 +133,10 @@ function buildPhases(ctx: SimContext, schedule: Stripe.SubscriptionSchedule, inp
     return buildSchedulePhase({
       start,
       end,
-      items: p.items.map((it) => ({ price: it.price, quantity: it.quantity ?? 1 })),
+      items: p.items.map((it, j) => ({
+        price: it.price,
+        quantity: itemQuantity(prices[j] as Stripe.Price, it.quantity, `phases[${i}][items][${j}][quantity]`) ?? undefined,
+      })),
       currency,
       prorationBehavior: p.prorationBehavior ?? "create_prorations",
       metadata: p.metadata ?? {},
@@ -331,11 +337,12 @@ export function scheduleStepBefore(ctx: SimContext, sub: Stripe.Subscription, pe
 export function scheduleChangeAtPeriodEnd(ctx: SimContext, sub: Stripe.Subscription, price: string, quantity: number): Stripe.SubscriptionSchedule {
   const schedule = activeScheduleOf(ctx, sub) ?? createScheduleFromSubscription(ctx, sub);
   const { start, end } = periodOf(sub);
-  const current = sub.items.data.map((i) => ({ price: i.price.id, quantity: i.quantity ?? 1 }));
+  const current = sub.items.data.map((i) => ({ price: i.price.id, quantity: i.quantity }));
   return updateSchedule(ctx, schedule, {
     phases: [
       { items: current, startDate: start, endDate: end },
-      { items: [{ price, quantity }], iterations: 1 },
+      // Only the plan (first) item changes; a metered item stays on.
+      { items: [{ price, quantity }, ...current.slice(1)], iterations: 1 },
     ],
     endBehavior: "release",
   });

@@ -79,6 +79,21 @@ export type SubscriptionInternal = {
   pendingChange?: PendingChange | null;
 };
 
+/**
+ * One accepted meter event (`POST /v1/billing/meter_events`), as the
+ * simulator aggregates it: the meter and customer it was mapped to and its
+ * numeric value. `event` is the object the API returned.
+ */
+export type MeterEventRecord = {
+  event: Stripe.Billing.MeterEvent;
+  meter: string;
+  customer: string;
+  /** The payload value as a number (1 for `count` meters without one). */
+  value: number;
+  /** Simulator time (seconds, real time + global offset) it was accepted: the 24-hour `identifier` window runs from here. */
+  receivedAt: number;
+};
+
 /** An idempotency record: the first response for a key (Stripe keeps 24 h+). */
 export type IdempotencyRecord = {
   method: string;
@@ -112,6 +127,10 @@ export type SimState = {
   subscriptionSchedules: Record<string, Stripe.SubscriptionSchedule>;
   portalConfigurations: Record<string, Stripe.BillingPortal.Configuration>;
   balanceTransactions: Record<string, Stripe.CustomerBalanceTransaction>;
+  /** Billing Meters by id (`mtr_test_…`). */
+  meters: Record<string, Stripe.Billing.Meter>;
+  /** Accepted meter events in arrival order. */
+  meterEvents: MeterEventRecord[];
   events: Record<string, Stripe.Event>;
   /** Event ids in creation order (lists are newest first). */
   eventOrder: string[];
@@ -156,6 +175,8 @@ export function emptyState(): SimState {
     subscriptionSchedules: {},
     portalConfigurations: {},
     balanceTransactions: {},
+    meters: {},
+    meterEvents: [],
     events: {},
     eventOrder: [],
     testClocks: {},

@@ -1,19 +1,21 @@
 /** Subscriptions: creation, cancellation (now, at period end, at a time), renewal cycles, trial ends. */
 import type Stripe from "stripe";
-import { buildSubscription, buildSubscriptionItem } from "../builders.ts";
+import { buildSubscription, buildSubscriptionItem, isMetered } from "../builders.ts";
 import { boundary, DAY, nextBoundary, recurringOf } from "../calendar.ts";
 import type { ChargeResult } from "../cards.ts";
 import type { SimContext } from "../context.ts";
-import { invalid, paramMissing } from "../errors.ts";
+import { invalid, missing, paramMissing } from "../errors.ts";
 import { emit, snapshot } from "../events.ts";
 import { newId } from "../ids.ts";
 import { fullLine } from "../lines.ts";
 import { attemptInvoicePayment, createSubscriptionInvoice, finalizeInvoice } from "./invoices.ts";
+import { meteredUsageLine } from "./meters.ts";
 import { emitSubscriptionUpdated, freshPrice, getCustomer, getPrice, idOf, periodOf, subCustomer } from "./lookups.ts";
 
 export type NewSubscription = {
   customer: string;
-  items: { price: string; quantity: number }[];
+  /** `quantity` must be absent for a metered price; a licensed one defaults to 1. */
+  items: { price: string; quantity?: number }[];
   metadata: Record<string, string>;
   description: string | null;
   trialDays: number | null;
@@ -39,15 +41,17 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
     recurringOf(p);
     if (p.currency !== first.currency) throw invalid("All prices on a subscription must have the same currency.", "items");
   }
+  requireSameInterval(prices, "items");
+  const quantities = input.items.map((it, i) => itemQuantity(prices[i] as Stripe.Price, it.quantity, `items[${i}][quantity]`));
   const now = ctx.store.now(customer.id);
   const id = newId("sub");
   const trialEnd = input.trialDays ? now + input.trialDays * DAY : null;
   const periodEnd = trialEnd ?? boundary(now, recurring, 1);
-  const items = input.items.map((it, i) =>
+  const items = input.items.map((_, i) =>
     buildSubscriptionItem({
       subscription: id,
       price: freshPrice(ctx, prices[i] as Stripe.Price),
-      quantity: it.quantity,
+      quantity: quantities[i] ?? null,
       created: now,
       periodStart: now,
       periodEnd,
@@ -80,6 +84,32 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
     authenticated: input.authenticated,
   });
   return { subscription: sub, invoice, payment };
+}
+
+/**
+ * The quantity a subscription item gets: none for a metered price (Stripe
+ * refuses one: usage comes from the meter), `quantity ?? 1` otherwise.
+ */
+export function itemQuantity(price: Stripe.Price, quantity: number | undefined, param: string): number | null {
+  if (!isMetered(price)) return quantity ?? 1;
+  if (quantity !== undefined) {
+    throw invalid(`Quantity should not be specified where usage_type is \`metered\`. Remove quantity from \`${param.replace(/\[quantity\]$/, "")}\`.`, param);
+  }
+  return null;
+}
+
+/**
+ * The simulator renews every item of a subscription at one period end, so
+ * all its prices must share `recurring.interval` and `interval_count`
+ * (Stripe's classic rule; mixed intervals are not simulated).
+ */
+export function requireSameInterval(prices: Stripe.Price[], param: string): void {
+  const first = prices[0]?.recurring;
+  for (const p of prices) {
+    if (first && (p.recurring?.interval !== first.interval || p.recurring.interval_count !== first.interval_count)) {
+      throw invalid("Currently, all prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.", param);
+    }
+  }
 }
 
 /** `cancellation_details[comment|feedback]` as sent (`null` clears, `undefined` keeps). */
@@ -189,6 +219,10 @@ export function cycleSubscription(
   }
   const before = snapshot(sub);
   const wasTrialing = sub.status === "trialing";
+  // Metered items bill the period that just ended, before any schedule phase switches items.
+  const usage = sub.items.data
+    .filter((item) => isMetered(item.price))
+    .map((item) => meteredUsageLine(ctx, sub, item, { start: item.current_period_start, end: item.current_period_end }, wasTrialing));
   // A subscription schedule's next phase starts here: items switch, no proration.
   opts.beforeCycle?.(sub, end);
   for (const item of sub.items.data) {
@@ -203,7 +237,8 @@ export function cycleSubscription(
   const internal = ctx.store.state.subscriptionInternal[sub.id];
   const pending = internal?.pendingLines ?? [];
   if (internal) internal.pendingLines = [];
-  const lines = [...sub.items.data.map((item) => fullLine(ctx, sub, item)), ...pending];
+  const licensed = sub.items.data.filter((item) => !isMetered(item.price)).map((item) => fullLine(ctx, sub, item));
+  const lines = [...licensed, ...usage, ...pending];
   const invoice = createSubscriptionInvoice(ctx, sub, "subscription_cycle", lines, { start: before.items.data[0]?.current_period_start ?? end, end });
   emitSubscriptionUpdated(ctx, sub, before);
   finalizeInvoice(ctx, invoice);
@@ -215,4 +250,47 @@ export function trialWillEnd(ctx: SimContext, sub: Stripe.Subscription): void {
   const internal = ctx.store.state.subscriptionInternal[sub.id];
   if (internal) internal.trialWillEndSent = true;
   emit(ctx, "customer.subscription.trial_will_end", sub, { customer: subCustomer(sub) });
+}
+
+/**
+ * Adds a metered item (`subscriptions.update` with `items[n][price]` and no
+ * id): no quantity, its period from now to the subscription's period end, so
+ * usage from now on is billed at that end.
+ */
+export function addMeteredItem(ctx: SimContext, sub: Stripe.Subscription, priceId: string, quantity: number | undefined, param: string): Stripe.SubscriptionItem {
+  if (sub.status === "canceled" || sub.status === "incomplete_expired") throw invalid("This subscription is canceled and cannot be updated.", "items");
+  const price = getPrice(ctx, priceId, `${param}[price]`);
+  if (!price.active) throw invalid(`The price ${price.id} is not active.`, `${param}[price]`);
+  if (price.currency !== sub.currency) throw invalid("The price's currency does not match the subscription's.", `${param}[price]`);
+  if (sub.items.data.some((i) => i.price.id === price.id)) {
+    throw invalid(`Cannot add multiple subscription items with the same price: ${price.id}.`, `${param}[price]`);
+  }
+  requireSameInterval([...sub.items.data.map((i) => i.price), price], "items");
+  itemQuantity(price, quantity, `${param}[quantity]`);
+  const now = ctx.store.now(subCustomer(sub));
+  const item = buildSubscriptionItem({
+    subscription: sub.id,
+    price: freshPrice(ctx, price),
+    quantity: null,
+    created: now,
+    periodStart: now,
+    periodEnd: periodOf(sub).end,
+  });
+  sub.items.data.push(item);
+  return item;
+}
+
+/**
+ * Removes a metered item (`items[n][deleted]=true`). Usage it accrued in the
+ * current period is not billed (Stripe bills it on the next invoice; not
+ * simulated). Licensed items are not removed this way in the simulator.
+ */
+export function deleteItem(ctx: SimContext, sub: Stripe.Subscription, itemId: string, param: string): void {
+  const item = sub.items.data.find((i) => i.id === itemId);
+  if (!item) throw missing("subscription_item", itemId, param);
+  if (!isMetered(item.price)) {
+    throw invalid("The simulator deletes only metered items; change a licensed item's price instead.", param);
+  }
+  if (sub.items.data.length === 1) throw invalid("A subscription must keep at least one item; cancel it instead.", param);
+  sub.items.data = sub.items.data.filter((i) => i.id !== itemId);
 }

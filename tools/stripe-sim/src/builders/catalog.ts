@@ -43,7 +43,17 @@ export type PriceInput = {
   product: string;
   currency: string;
   unitAmount: number;
-  recurring: { interval: Stripe.Price.Recurring.Interval; intervalCount: number; trialPeriodDays: number | null } | null;
+  /**
+   * `usageType` `metered` bills the `meter`'s aggregated usage in arrears
+   * (no quantity on subscription items); `licensed` (default) bills a quantity in advance.
+   */
+  recurring: {
+    interval: Stripe.Price.Recurring.Interval;
+    intervalCount: number;
+    trialPeriodDays: number | null;
+    usageType?: Stripe.Price.Recurring.UsageType;
+    meter?: string | null;
+  } | null;
   lookupKey: string | null;
   nickname: string | null;
   active: boolean;
@@ -68,9 +78,9 @@ export function buildPrice(input: PriceInput): Stripe.Price {
       ? {
           interval: input.recurring.interval,
           interval_count: input.recurring.intervalCount,
-          meter: null,
+          meter: input.recurring.meter ?? null,
           trial_period_days: input.recurring.trialPeriodDays,
-          usage_type: "licensed",
+          usage_type: input.recurring.usageType ?? "licensed",
         }
       : null,
     tax_behavior: "unspecified",
@@ -98,12 +108,17 @@ export function planFromPrice(price: Stripe.Price): Stripe.Plan {
     interval_count: recurring?.interval_count ?? 1,
     livemode: false,
     metadata: price.metadata,
-    meter: null,
+    meter: recurring?.meter ?? null,
     nickname: price.nickname,
     product: typeof price.product === "string" ? price.product : price.product.id,
     tiers_mode: null,
     transform_usage: null,
     trial_period_days: recurring?.trial_period_days ?? null,
-    usage_type: "licensed",
+    usage_type: recurring?.usage_type ?? "licensed",
   };
+}
+
+/** True for a price billed from a meter's usage (`recurring.usage_type: metered`). */
+export function isMetered(price: Stripe.Price): boolean {
+  return price.recurring?.usage_type === "metered";
 }

@@ -2,8 +2,9 @@
 import type Stripe from "stripe";
 import { newId } from "../ids.ts";
 
-export function buildCheckoutLineItem(price: Stripe.Price, quantity: number, productName: string): Stripe.LineItem {
-  const amount = (price.unit_amount ?? 0) * quantity;
+/** `quantity` null for a metered price: nothing is due for it at Checkout (usage is billed in arrears). */
+export function buildCheckoutLineItem(price: Stripe.Price, quantity: number | null, productName: string): Stripe.LineItem {
+  const amount = (price.unit_amount ?? 0) * (quantity ?? 0);
   return {
     id: newId("li"),
     object: "item",

@@ -7,7 +7,8 @@ import { planFromPrice } from "./catalog.ts";
 export function buildSubscriptionItem(input: {
   subscription: string;
   price: Stripe.Price;
-  quantity: number;
+  /** null for a metered price: its items carry no `quantity`. */
+  quantity: number | null;
   created: number;
   periodStart: number;
   periodEnd: number;
@@ -25,7 +26,7 @@ export function buildSubscriptionItem(input: {
     metadata: input.metadata ?? {},
     plan: planFromPrice(input.price),
     price: input.price,
-    quantity: input.quantity,
+    ...(input.quantity === null ? {} : { quantity: input.quantity }),
     subscription: input.subscription,
     tax_rates: [],
   };
@@ -103,7 +104,8 @@ export function buildSubscription(input: {
 export type SchedulePhaseInput = {
   start: number;
   end: number;
-  items: { price: string; quantity: number }[];
+  /** `quantity` undefined for a metered price (its phase item carries none). */
+  items: { price: string; quantity?: number }[];
   currency: string;
   prorationBehavior: Stripe.SubscriptionSchedule.Phase.ProrationBehavior;
   metadata: Record<string, string>;
@@ -129,7 +131,7 @@ export function buildSchedulePhase(input: SchedulePhaseInput): Stripe.Subscripti
       metadata: {},
       plan: it.price,
       price: it.price,
-      quantity: it.quantity,
+      ...(it.quantity === undefined ? {} : { quantity: it.quantity }),
       tax_rates: [],
     })),
     metadata: input.metadata,

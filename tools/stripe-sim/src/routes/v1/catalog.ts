@@ -3,15 +3,39 @@
  * list; prices by `lookup_keys`, `transfer_lookup_key`).
  */
 import type Stripe from "stripe";
-import { getPrice, getProduct } from "../../billing.ts";
+import { getMeter, getPrice, getProduct } from "../../billing.ts";
 import { buildPrice, buildProduct } from "../../builders.ts";
 import type { SimContext } from "../../context.ts";
 import { invalid, paramMissing } from "../../errors.ts";
 import { emit } from "../../events.ts";
 import { newestFirst } from "../../expand.ts";
-import { bool, int, mergeMetadata, metadataOf, obj, str, strs } from "../../form.ts";
+import { bool, type FormObject, int, mergeMetadata, metadataOf, obj, str, strs } from "../../form.ts";
 import type { Router } from "../../router.ts";
 import { requireStr, responders } from "../common.ts";
+
+/**
+ * `recurring[usage_type]` and `recurring[meter]`: a metered price must name
+ * an existing meter and bill `per_unit` (tiered prices are not simulated);
+ * a meter is refused on a licensed price.
+ */
+function meteringOf(ctx: SimContext, rec: FormObject, p: FormObject): { usageType: Stripe.Price.Recurring.UsageType; meter: string | null } {
+  const usageType = str(rec.usage_type) ?? "licensed";
+  if (usageType !== "licensed" && usageType !== "metered") {
+    throw invalid("Invalid recurring[usage_type]: must be one of licensed or metered", "recurring[usage_type]");
+  }
+  const meterId = str(rec.meter) || null;
+  const scheme = str(p.billing_scheme) ?? "per_unit";
+  if (scheme !== "per_unit") {
+    throw invalid("The simulator supports only billing_scheme=per_unit (tiered prices are not simulated).", "billing_scheme");
+  }
+  if (usageType === "licensed") {
+    if (meterId) throw invalid("recurring[meter] can only be set when recurring[usage_type] is metered.", "recurring[meter]");
+    return { usageType, meter: null };
+  }
+  if (!meterId) throw paramMissing("recurring[meter]");
+  getMeter(ctx, meterId, "recurring[meter]");
+  return { usageType, meter: meterId };
+}
 
 export function registerCatalogRoutes(router: Router, ctx: SimContext): void {
   const state = () => ctx.store.state;
@@ -92,6 +116,7 @@ export function registerCatalogRoutes(router: Router, ctx: SimContext): void {
     if (rec && !["day", "week", "month", "year"].includes(interval ?? "")) {
       throw invalid("Invalid recurring[interval]: must be one of day, week, month, or year", "recurring[interval]");
     }
+    const metering = rec ? meteringOf(ctx, rec, p) : null;
     const lookupKey = str(p.lookup_key) ?? null;
     if (lookupKey) claimLookupKey(lookupKey, bool(p.transfer_lookup_key) ?? false);
     const price = buildPrice({
@@ -104,6 +129,8 @@ export function registerCatalogRoutes(router: Router, ctx: SimContext): void {
             interval: interval as Stripe.Price.Recurring.Interval,
             intervalCount: int(rec.interval_count) ?? 1,
             trialPeriodDays: int(rec.trial_period_days) ?? null,
+            usageType: metering?.usageType ?? "licensed",
+            meter: metering?.meter ?? null,
           }
         : null,
       lookupKey,
@@ -140,6 +167,8 @@ export function registerCatalogRoutes(router: Router, ctx: SimContext): void {
     const currency = str(q.currency);
     const keys = strs(q.lookup_keys);
     const interval = str(obj(q.recurring)?.interval);
+    const usageType = str(obj(q.recurring)?.usage_type);
+    const meter = str(obj(q.recurring)?.meter);
     const items = newestFirst(Object.values(state().prices)).filter(
       (p) =>
         (active === undefined || p.active === active) &&
@@ -147,7 +176,9 @@ export function registerCatalogRoutes(router: Router, ctx: SimContext): void {
         (!type || p.type === type) &&
         (!currency || p.currency === currency) &&
         (keys.length === 0 || (p.lookup_key !== null && keys.includes(p.lookup_key))) &&
-        (!interval || p.recurring?.interval === interval),
+        (!interval || p.recurring?.interval === interval) &&
+        (!usageType || p.recurring?.usage_type === usageType) &&
+        (!meter || p.recurring?.meter === meter),
     );
     return list(req, items, "/v1/prices");
   });

@@ -38,7 +38,7 @@ export function registerCheckoutSessionRoutes(router: Router, ctx: SimContext): 
         const o = obj(li) ?? {};
         const price = str(o.price);
         if (!price) throw paramMissing(`line_items[${i}][price]`);
-        return { price, quantity: int(o.quantity) ?? 1 };
+        return { price, quantity: int(o.quantity) };
       }),
       customer: str(p.customer) ?? null,
       customerEmail: str(p.customer_email) ?? null,

@@ -14,6 +14,7 @@ import { registerCheckoutSessionRoutes } from "./checkoutSessions.ts";
 import { registerCustomerRoutes } from "./customers.ts";
 import { registerEventRoutes } from "./events.ts";
 import { registerInvoiceRoutes } from "./invoices.ts";
+import { registerMeterRoutes } from "./meters.ts";
 import { registerPaymentIntentRoutes } from "./paymentIntents.ts";
 import { registerPaymentMethodRoutes } from "./paymentMethods.ts";
 import { registerSubscriptionRoutes } from "./subscriptions.ts";
@@ -31,6 +32,7 @@ const RESOURCES: ((router: Router, ctx: SimContext) => void)[] = [
   registerSubscriptionRoutes,
   registerSubscriptionScheduleRoutes,
   registerInvoiceRoutes,
+  registerMeterRoutes,
   registerEventRoutes,
   registerTestClockRoutes,
   registerWebhookEndpointRoutes,

@@ -5,8 +5,8 @@
  */
 import type Stripe from "stripe";
 import type { CancellationInput } from "../../billing.ts";
-import { invalid, missing } from "../../errors.ts";
-import { arr, type FormValue, int, obj, str } from "../../form.ts";
+import { invalid, missing, paramMissing } from "../../errors.ts";
+import { arr, bool, type FormValue, int, obj, str } from "../../form.ts";
 import {
   type ItemChange,
   PAYMENT_BEHAVIORS,
@@ -64,11 +64,22 @@ export function billingCycleAnchorNow(v: FormValue | undefined, param: string): 
   throw invalid(`Invalid ${param}: must be one of now or unchanged`, param);
 }
 
-/** `items[i][id|price|quantity]`: a price change, or a quantity change on the item's own price. */
-export function itemChanges(sub: Stripe.Subscription, items: FormValue | undefined, prefix: string): ItemChange[] {
+/**
+ * `items[i][id|price|quantity]`: a price change, or a quantity change on the
+ * item's own price. Entries `itemEdits` handles (deletions, metered prices
+ * added without an id) are skipped.
+ */
+export function itemChanges(
+  sub: Stripe.Subscription,
+  items: FormValue | undefined,
+  prefix: string,
+  isMeteredPrice: (priceId: string) => boolean = () => false,
+): ItemChange[] {
   return arr(items).flatMap((it, i) => {
     const o = obj(it) ?? {};
     const itemId = str(o.id);
+    if (bool(o.deleted) === true) return [];
+    if (!itemId && str(o.price) && isMeteredPrice(str(o.price) ?? "")) return [];
     const quantity = int(o.quantity);
     const price = str(o.price);
     if (price) return [{ itemId, price, quantity }];
@@ -92,4 +103,29 @@ export function cancellationInput(v: FormValue | undefined): CancellationInput |
     out.feedback = feedback;
   }
   return out;
+}
+
+/**
+ * `items[i][deleted]=true` (with `items[i][id]`) removes an item;
+ * `items[i][price]` of a metered price without an id adds an item.
+ */
+export function itemEdits(
+  items: FormValue | undefined,
+  prefix: string,
+  isMeteredPrice: (priceId: string) => boolean,
+): { deletes: string[]; adds: { price: string; quantity?: number; param: string }[] } {
+  const deletes: string[] = [];
+  const adds: { price: string; quantity?: number; param: string }[] = [];
+  arr(items).forEach((it, i) => {
+    const o = obj(it) ?? {};
+    const itemId = str(o.id);
+    const price = str(o.price);
+    if (bool(o.deleted) === true) {
+      if (!itemId) throw paramMissing(`${prefix}[${i}][id]`);
+      deletes.push(itemId);
+    } else if (!itemId && price && isMeteredPrice(price)) {
+      adds.push({ price, quantity: int(o.quantity), param: `${prefix}[${i}]` });
+    }
+  });
+  return { deletes, adds };
 }

@@ -5,10 +5,13 @@
  */
 import type Stripe from "stripe";
 import {
+  addMeteredItem,
   cancelSubscriptionNow,
   createSubscription,
+  deleteItem,
   emitSubscriptionUpdated,
   getCustomer,
+  getPrice,
   getSubscription,
   idOf,
   resolvePaymentMethod,
@@ -16,6 +19,7 @@ import {
   unscheduleCancel,
   withCancellationDetails,
 } from "../../billing.ts";
+import { isMetered } from "../../builders.ts";
 import type { SimContext } from "../../context.ts";
 import { invalid, paramMissing } from "../../errors.ts";
 import { snapshot } from "../../events.ts";
@@ -24,7 +28,7 @@ import { arr, bool, type FormObject, int, mergeMetadata, metadataOf, obj, str } 
 import { changePrice } from "../../planChange.ts";
 import type { Router } from "../../router.ts";
 import { createdFilter, requireStr, responders } from "../common.ts";
-import { billingCycleAnchorNow, cancellationInput, itemChanges, paymentBehaviorOf, PENDING_UPDATE_PARAMS, prorationBehaviorOf } from "./subscriptionParams.ts";
+import { billingCycleAnchorNow, cancellationInput, itemChanges, itemEdits, paymentBehaviorOf, PENDING_UPDATE_PARAMS, prorationBehaviorOf } from "./subscriptionParams.ts";
 
 /** `POST /v1/subscriptions/:id` apart from the item change: cancels, details, payment method, metadata. */
 function updateSubscriptionFields(ctx: SimContext, sub: Stripe.Subscription, p: FormObject): void {
@@ -68,7 +72,7 @@ export function registerSubscriptionRoutes(router: Router, ctx: SimContext): voi
         const o = obj(it) ?? {};
         const price = str(o.price);
         if (!price) throw paramMissing(`items[${i}][price]`);
-        return { price, quantity: int(o.quantity) ?? 1 };
+        return { price, quantity: int(o.quantity) };
       }),
       metadata: metadataOf(p.metadata) ?? {},
       description: str(p.description) ?? null,
@@ -115,7 +119,15 @@ export function registerSubscriptionRoutes(router: Router, ctx: SimContext): voi
       prorationDate: int(p.proration_date),
       resetAnchor: billingCycleAnchorNow(p.billing_cycle_anchor, "billing_cycle_anchor"),
     };
-    const changes = itemChanges(sub, p.items, "items");
+    const metered = (priceId: string) => isMetered(getPrice(ctx, priceId, "items"));
+    const edits = itemEdits(p.items, "items", metered);
+    if (edits.deletes.length > 0 || edits.adds.length > 0) {
+      const before = snapshot(sub);
+      for (const id of edits.deletes) deleteItem(ctx, sub, id, "items");
+      for (const add of edits.adds) addMeteredItem(ctx, sub, add.price, add.quantity, add.param);
+      emitSubscriptionUpdated(ctx, sub, before);
+    }
+    const changes = itemChanges(sub, p.items, "items", metered);
     for (const change of changes) changePrice(ctx, sub, change, options);
     if (changes.length === 0 && options.resetAnchor && sub.items.data[0]) {
       changePrice(ctx, sub, { itemId: sub.items.data[0].id, price: sub.items.data[0].price.id }, options);
@@ -123,7 +135,8 @@ export function registerSubscriptionRoutes(router: Router, ctx: SimContext): voi
     updateSubscriptionFields(ctx, sub, p);
     return one(req, sub);
   });
-  // `prorate` / `invoice_now` are accepted and ignored: the simulator bills no usage.
+  // `prorate` / `invoice_now` are accepted and ignored: usage accrued in the
+  // current period is not billed on cancel (as Stripe's default `invoice_now=false`).
   router.on("DELETE", "/v1/subscriptions/:id", (req) => {
     const sub = getSubscription(ctx, req.params.id ?? "", "id");
     if (sub.status === "canceled") {
