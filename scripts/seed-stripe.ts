@@ -14,6 +14,10 @@
  * - products have fixed ids (`billing_tier_<tier>`, `billing_pack_<pack>`) and
  *   are retrieved before being created;
  * - every create carries an Idempotency-Key derived from what it creates;
+ * - the overage Billing Meter (`OVERAGE_METER`) is found by `event_name`
+ *   among active meters or created, and its monthly metered price
+ *   (`recurring.usage_type: metered`, product `billing_overage`) is seeded by
+ *   lookup key like the others, replaced when its meter or amount changed;
  * - the Customer Portal configuration the app opens (`portalConfiguration()`)
  *   is found by `metadata.app` and updated in place, or created once: a fresh
  *   Stripe account has no saved Portal settings, and these make the Portal
@@ -28,18 +32,52 @@ import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
 import { getStripe, PORTAL_CONFIGURATION_APP } from "../convex/billing/model/stripeClient.ts";
 import { CANCELLATION_FEEDBACK } from "../convex/billing/model/validators.ts";
-import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, type Interval } from "../convex/billing/model/plans.ts";
+import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, OVERAGE_METER, type Interval } from "../convex/billing/model/plans.ts";
 
 export type CatalogPrice = {
   lookupKey: string;
   productId: string;
   productName: string;
   productDescription: string;
+  /** Minor units of `currency`: the price, or per unit of usage for a metered price. */
   amount: number;
   currency: string;
   interval: Interval | null;
   metadata: Record<string, string>;
+  /**
+   * Set for a metered price (`recurring.usage_type: metered`): the `event_name`
+   * of the Billing Meter whose usage it bills at each period end.
+   */
+  meterEventName?: string;
 };
+
+/** A Billing Meter the catalogue needs, found by `eventName` among active meters. */
+export type MeterSpec = {
+  eventName: string;
+  displayName: string;
+  formula: "sum";
+};
+
+/** The overage meter (`OVERAGE_METER`): sums `payload.value` per `payload.stripe_customer_id`. */
+export function overageMeterSpec(): MeterSpec {
+  return { eventName: OVERAGE_METER.eventName, displayName: OVERAGE_METER.displayName, formula: "sum" };
+}
+
+/** The monthly metered price billing overage tokens on the overage meter (product `billing_overage`). */
+export function overagePrice(): CatalogPrice {
+  const price = OVERAGE_METER.price;
+  return {
+    lookupKey: price.lookupKey,
+    productId: "billing_overage",
+    productName: OVERAGE_METER.displayName,
+    productDescription: "Tokens used beyond the balance, billed in arrears at the end of each period.",
+    amount: price.unitAmount,
+    currency: price.currency,
+    interval: price.interval,
+    metadata: { meter: OVERAGE_METER.eventName },
+    meterEventName: OVERAGE_METER.eventName,
+  };
+}
 
 /** The catalogue as Stripe objects should describe it. */
 export function catalogPrices(): CatalogPrice[] {
@@ -77,7 +115,9 @@ export function catalogPrices(): CatalogPrice[] {
 }
 
 export type SeedResult = {
-  /** Price id per lookup key, and whether this run created it. */
+  /** Billing Meter id per event name, and whether this run created it. */
+  meters: Record<string, { id: string; created: boolean }>;
+  /** Price id per lookup key (the metered overage price included), and whether this run created it. */
   prices: Record<string, { id: string; created: boolean }>;
   products: Record<string, { id: string; created: boolean }>;
   /**
@@ -184,9 +224,48 @@ function hash(text: string): string {
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
-function matches(price: Stripe.Price, spec: CatalogPrice): boolean {
+/** Whether `price` is what `spec` describes; `meterId` is the meter a metered spec must name. */
+function matches(price: Stripe.Price, spec: CatalogPrice, meterId: string | null): boolean {
   const interval = price.recurring?.interval ?? null;
-  return price.active && price.unit_amount === spec.amount && price.currency === spec.currency && interval === spec.interval;
+  const usageType = price.recurring ? price.recurring.usage_type : null;
+  const wantedUsage = spec.interval ? (spec.meterEventName ? "metered" : "licensed") : null;
+  return (
+    price.active &&
+    price.unit_amount === spec.amount &&
+    price.currency === spec.currency &&
+    interval === spec.interval &&
+    usageType === wantedUsage &&
+    (price.recurring?.meter ?? null) === meterId
+  );
+}
+
+/**
+ * Finds the active meter listening for `spec.eventName`, or creates it (with
+ * an Idempotency-Key naming it). Null when the server has no Billing Meters
+ * (an older local simulator), which is logged.
+ */
+export async function seedMeter(
+  stripe: Stripe,
+  spec: MeterSpec,
+  log: (line: string) => void = () => {},
+): Promise<{ id: string; created: boolean } | null> {
+  try {
+    for await (const meter of stripe.billing.meters.list({ status: "active", limit: 100 })) {
+      if (meter.event_name === spec.eventName) return { id: meter.id, created: false };
+    }
+  } catch (err) {
+    if (!isUnknownEndpoint(err)) throw err;
+    log("skipped the Billing Meters: this server does not implement /v1/billing/meters");
+    return null;
+  }
+  let meter = await stripe.billing.meters.create(
+    { display_name: spec.displayName, event_name: spec.eventName, default_aggregation: { formula: spec.formula } },
+    { idempotencyKey: `seed-meter-${spec.eventName}-${spec.formula}-v1` },
+  );
+  // A replayed create can return a meter deactivated since.
+  if (meter.status !== "active") meter = await stripe.billing.meters.reactivate(meter.id);
+  log(`created meter ${meter.id} (${spec.eventName})`);
+  return { id: meter.id, created: true };
 }
 
 function isMissing(err: unknown): boolean {
@@ -195,8 +274,14 @@ function isMissing(err: unknown): boolean {
 
 /** Seeds the catalogue through `stripe`; returns ids. Throws Stripe SDK errors. */
 export async function seedStripe(stripe: Stripe, log: (line: string) => void = () => {}): Promise<SeedResult> {
-  const specs = catalogPrices();
-  const result: SeedResult = { prices: {}, products: {}, portalConfiguration: null };
+  const result: SeedResult = { meters: {}, prices: {}, products: {}, portalConfiguration: null };
+  const meterSpec = overageMeterSpec();
+  const meter = await seedMeter(stripe, meterSpec, log);
+  if (meter) result.meters[meterSpec.eventName] = meter;
+  const meterIds = new Map(Object.entries(result.meters).map(([name, m]) => [name, m.id]));
+  const meterOf = (spec: CatalogPrice) => (spec.meterEventName ? (meterIds.get(spec.meterEventName) ?? null) : null);
+  // A metered price is seeded only once its meter exists.
+  const specs = [...catalogPrices(), overagePrice()].filter((spec) => !spec.meterEventName || meterOf(spec));
 
   const existing = new Map<string, Stripe.Price>();
   const keys = specs.map((s) => s.lookupKey);
@@ -225,7 +310,8 @@ export async function seedStripe(stripe: Stripe, log: (line: string) => void = (
 
   for (const spec of specs) {
     const current = existing.get(spec.lookupKey);
-    if (current && matches(current, spec)) {
+    const meterId = meterOf(spec);
+    if (current && matches(current, spec, meterId)) {
       result.prices[spec.lookupKey] = { id: current.id, created: false };
       continue;
     }
@@ -238,9 +324,11 @@ export async function seedStripe(stripe: Stripe, log: (line: string) => void = (
         transfer_lookup_key: current !== undefined,
         nickname: spec.interval ? `${spec.productName} (${spec.interval}ly)` : spec.productName,
         metadata: spec.metadata,
-        ...(spec.interval ? { recurring: { interval: spec.interval } } : {}),
+        ...(spec.interval
+          ? { recurring: { interval: spec.interval, ...(meterId ? { usage_type: "metered" as const, meter: meterId } : {}) } }
+          : {}),
       },
-      { idempotencyKey: `seed-price-${spec.lookupKey}-${spec.amount}-${spec.currency}-${spec.interval ?? "once"}-v1` },
+      { idempotencyKey: `seed-price-${spec.lookupKey}-${spec.amount}-${spec.currency}-${spec.interval ?? "once"}${meterId ? `-${meterId}` : ""}-v1` },
     );
     result.prices[spec.lookupKey] = { id: price.id, created: true };
     log(`created price ${price.id} (${spec.lookupKey}${current ? `, replacing ${current.id}` : ""})`);
@@ -262,6 +350,9 @@ async function main(): Promise<void> {
   const stripe = getStripe();
   const result = await seedStripe(stripe, (line) => console.log(line));
   console.log(`Seeded ${base ?? "https://api.stripe.com"}:`);
+  for (const [eventName, m] of Object.entries(result.meters)) {
+    console.log(`  ${`meter ${eventName}`.padEnd(16)} ${m.id}${m.created ? "  (created)" : ""}`);
+  }
   for (const [lookupKey, p] of Object.entries(result.prices)) {
     console.log(`  ${lookupKey.padEnd(16)} ${p.id}${p.created ? "  (created)" : ""}`);
   }

@@ -1,6 +1,7 @@
 /**
  * scripts/seed-stripe.ts against the simulator: idempotent runs, a price
  * that drifted from the catalogue being replaced (lookup key transferred),
+ * the overage Billing Meter and its metered price,
  * the Customer Portal configuration (created once, then updated in place),
  * and the `npm run stripe-sim` / `npm run seed:stripe` entry points as
  * separate processes.
@@ -11,10 +12,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PAID_TIERS, PLANS, TOKEN_PACKS, allLookupKeys } from "../../convex/billing/model/plans.ts";
+import { OVERAGE_METER, PAID_TIERS, PLANS, TOKEN_PACKS, allLookupKeys } from "../../convex/billing/model/plans.ts";
 import { STRIPE_API_VERSION } from "../../convex/billing/model/stripeClient.ts";
 import { CANCELLATION_FEEDBACK } from "../../convex/billing/model/validators.ts";
-import { catalogPrices, PORTAL_HEADLINE, seedPortalConfiguration, seedStripe } from "../../scripts/seed-stripe.ts";
+import { catalogPrices, overagePrice, PORTAL_HEADLINE, seedPortalConfiguration, seedStripe } from "../../scripts/seed-stripe.ts";
 import { startRecordingStripeServer } from "../helpers/recordingStripeServer.ts";
 import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
@@ -35,7 +36,7 @@ describe("seedStripe (in-process simulator)", () => {
 
   it("creates every catalogue price once; a second run finds the same prices", async () => {
     const first = await seedStripe(stripe);
-    const keys = [...allLookupKeys(), ...TOKEN_PACKS.map((p) => p.lookupKey)];
+    const keys = [...allLookupKeys(), ...TOKEN_PACKS.map((p) => p.lookupKey), OVERAGE_METER.price.lookupKey];
     expect(Object.keys(first.prices).sort()).toEqual([...keys].sort());
     expect(Object.values(first.prices).every((p) => p.created)).toBe(true);
 
@@ -46,7 +47,9 @@ describe("seedStripe (in-process simulator)", () => {
     );
     const all = await stripe.prices.list({ limit: 100 });
     expect(all.data).toHaveLength(keys.length);
-    expect((await stripe.products.list({ limit: 100 })).data).toHaveLength(PAID_TIERS.length + TOKEN_PACKS.length);
+    expect((await stripe.products.list({ limit: 100 })).data).toHaveLength(PAID_TIERS.length + TOKEN_PACKS.length + 1);
+    expect(second.meters).toEqual({ [OVERAGE_METER.eventName]: { id: first.meters[OVERAGE_METER.eventName]?.id, created: false } });
+    expect((await stripe.billing.meters.list({ limit: 100 })).data).toHaveLength(1);
 
     for (const tier of PAID_TIERS) {
       const prices = PLANS[tier].prices;
@@ -54,6 +57,47 @@ describe("seedStripe (in-process simulator)", () => {
       expect(monthly).toMatchObject({ unit_amount: prices?.month.displayAmount, product: `billing_tier_${tier}` });
       expect(monthly?.recurring?.interval).toBe("month");
     }
+  });
+
+  it("creates the overage meter and its monthly metered price", async () => {
+    await sim.reset();
+    const result = await seedStripe(stripe);
+    const meterId = result.meters[OVERAGE_METER.eventName]?.id;
+    const meter = await stripe.billing.meters.retrieve(meterId ?? "");
+    expect(meter).toMatchObject({
+      event_name: OVERAGE_METER.eventName,
+      display_name: OVERAGE_METER.displayName,
+      status: "active",
+      default_aggregation: { formula: "sum" },
+      customer_mapping: { event_payload_key: "stripe_customer_id" },
+      value_settings: { event_payload_key: "value" },
+    });
+    const price = (await stripe.prices.list({ lookup_keys: [OVERAGE_METER.price.lookupKey] })).data[0];
+    expect(price).toMatchObject({
+      unit_amount: OVERAGE_METER.price.unitAmount,
+      currency: OVERAGE_METER.price.currency,
+      product: "billing_overage",
+      recurring: { interval: OVERAGE_METER.price.interval, usage_type: "metered", meter: meterId },
+    });
+    expect((await stripe.products.retrieve("billing_overage")).name).toBe(OVERAGE_METER.displayName);
+    expect(overagePrice()).toMatchObject({ lookupKey: OVERAGE_METER.price.lookupKey, meterEventName: OVERAGE_METER.eventName });
+  });
+
+  it("replaces an overage price that is not metered on the overage meter", async () => {
+    await sim.reset();
+    await stripe.products.create({ id: "billing_overage", name: OVERAGE_METER.displayName });
+    const stale = await stripe.prices.create({
+      product: "billing_overage",
+      currency: OVERAGE_METER.price.currency,
+      unit_amount: OVERAGE_METER.price.unitAmount,
+      recurring: { interval: "month" },
+      lookup_key: OVERAGE_METER.price.lookupKey,
+    });
+    const result = await seedStripe(stripe);
+    expect(result.prices[OVERAGE_METER.price.lookupKey]?.created).toBe(true);
+    expect((await stripe.prices.retrieve(stale.id)).lookup_key).toBeNull();
+    const current = (await stripe.prices.list({ lookup_keys: [OVERAGE_METER.price.lookupKey] })).data;
+    expect(current.map((p) => p.recurring?.usage_type)).toEqual(["metered"]);
   });
 
   it("replaces a price that no longer matches the catalogue and moves its lookup key", async () => {
