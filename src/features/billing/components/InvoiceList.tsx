@@ -1,9 +1,10 @@
+import { useId, useState } from "react";
 import { useQuery } from "convex/react";
 import { api } from "@/convex/_generated/api";
 import { EmptyState } from "@/src/components/EmptyState";
 import { Skeleton } from "@/src/components/Skeleton";
-import { formatCredit, formatDate, formatMoney } from "@/src/lib/format";
-import type { InvoiceView } from "@/src/features/billing/lib/types";
+import { formatCount, formatCredit, formatDate, formatMoney } from "@/src/lib/format";
+import type { InvoiceLineView, InvoiceView } from "@/src/features/billing/lib/types";
 
 const STATUS_TONE: Record<string, string> = {
   paid: "success",
@@ -42,7 +43,139 @@ function invoiceLabel(invoice: InvoiceView): string {
   return invoice.number ? `invoice ${invoice.number}` : "draft invoice";
 }
 
-/** The last invoices (billing.invoices, newest first) with links to Stripe's hosted page and PDF. */
+/** A line's amount: a credit or proration (negative) with a real minus sign. */
+function lineAmount(line: InvoiceLineView, currency: string): string {
+  return line.amount < 0 ? formatCredit(line.amount, currency) : formatMoney(line.amount, currency);
+}
+
+/** Columns of the invoices table: the lines row spans them all. */
+const INVOICE_COLUMNS = 5;
+
+/**
+ * One invoice: its row and, when it has stored lines, a "Lines" disclosure
+ * (`invoice-lines-<number or id>`) that shows them below the row as a small
+ * table — description (usage lines badged), quantity, amount in the
+ * invoice's currency.
+ */
+function InvoiceRows({ invoice }: { invoice: InvoiceView }) {
+  const [expanded, setExpanded] = useState(false);
+  const panelId = useId();
+  const description = invoiceDescription(invoice);
+  const credit = invoice.total < 0;
+  const lines = invoice.lines ?? [];
+  const key = invoice.number ?? invoice.id;
+  // The accessible name starts with the visible text, then says which invoice.
+  const toggleText = expanded ? "Hide lines" : "Show lines";
+  return (
+    <>
+      <tr data-testid="invoice-row" data-invoice-id={invoice.id} data-kind={invoice.kind}>
+        <td data-label="Invoice">
+          {invoice.number ?? "Draft"}
+          {description ? (
+            <span className="invoice-description muted" data-testid="invoice-description">
+              {description}
+            </span>
+          ) : null}
+          {lines.length > 0 ? (
+            <button
+              type="button"
+              className="button button-ghost invoice-lines-toggle"
+              aria-expanded={expanded}
+              aria-controls={panelId}
+              aria-label={`${toggleText} of ${invoiceLabel(invoice)}`}
+              onClick={() => setExpanded((open) => !open)}
+              data-testid={`invoice-lines-${key}`}
+            >
+              {toggleText}
+            </button>
+          ) : null}
+        </td>
+        <td data-label="Date">{formatDate(invoice.createdAt)}</td>
+        <td data-label="Amount" className="num">
+          <span data-testid="invoice-amount">{invoiceAmount(invoice)}</span>
+          {invoice.creditApplied > 0 && !credit ? (
+            <span className="invoice-credit muted" data-testid="invoice-credit-applied">
+              paid with {formatMoney(invoice.creditApplied, invoice.currency)} credit
+            </span>
+          ) : null}
+        </td>
+        <td data-label="Status">
+          <span
+            className={`pill${credit ? "" : " capitalize"} pill-${credit ? "info" : (STATUS_TONE[invoice.status] ?? "muted")}`}
+            data-testid="invoice-status"
+            data-status={invoice.status}
+            data-credit={credit || undefined}
+          >
+            {statusLabel(invoice)}
+          </span>
+        </td>
+        <td className="links">
+          {invoice.hostedInvoiceUrl ? (
+            <a href={invoice.hostedInvoiceUrl} target="_blank" rel="noreferrer" aria-label={`View ${invoiceLabel(invoice)} (opens in a new tab)`}>
+              View
+            </a>
+          ) : null}
+          {invoice.invoicePdf ? (
+            <a
+              href={invoice.invoicePdf}
+              target="_blank"
+              rel="noreferrer"
+              aria-label={`Download ${invoiceLabel(invoice)} as PDF (opens in a new tab)`}
+            >
+              PDF
+            </a>
+          ) : null}
+        </td>
+      </tr>
+      {lines.length > 0 ? (
+        <tr className="invoice-lines-row" id={panelId} hidden={!expanded} data-testid={`invoice-lines-panel-${key}`}>
+          <td colSpan={INVOICE_COLUMNS}>
+            <table className="table invoice-lines">
+              <caption className="sr-only">Lines of {invoiceLabel(invoice)}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Description</th>
+                  <th scope="col" className="num">
+                    Quantity
+                  </th>
+                  <th scope="col" className="num">
+                    Amount
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {lines.map((line, index) => (
+                  <tr key={index} data-testid="invoice-line" data-usage={line.usage || undefined}>
+                    <td data-label="Description">
+                      {line.description}
+                      {line.usage ? (
+                        <span className="pill pill-info invoice-line-usage" data-testid="invoice-line-usage">
+                          usage
+                        </span>
+                      ) : null}
+                    </td>
+                    <td data-label="Quantity" className="num" data-testid="invoice-line-quantity">
+                      {line.quantity === undefined ? "" : formatCount(line.quantity)}
+                    </td>
+                    <td data-label="Amount" className="num" data-testid="invoice-line-amount">
+                      {lineAmount(line, invoice.currency)}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}
+
+/**
+ * The last invoices (billing.invoices, newest first) with links to Stripe's
+ * hosted page and PDF; each invoice with stored lines can be expanded to
+ * show them.
+ */
 export function InvoiceList({ limit = 6 }: { limit?: number }) {
   const invoices = useQuery(api.billing.invoices, { limit });
   return (
@@ -71,58 +204,9 @@ export function InvoiceList({ limit = 6 }: { limit?: number }) {
               </tr>
             </thead>
             <tbody>
-              {invoices.map((invoice) => {
-                const description = invoiceDescription(invoice);
-                const credit = invoice.total < 0;
-                return (
-                  <tr key={invoice.id} data-testid="invoice-row" data-invoice-id={invoice.id} data-kind={invoice.kind}>
-                    <td data-label="Invoice">
-                      {invoice.number ?? "Draft"}
-                      {description ? (
-                        <span className="invoice-description muted" data-testid="invoice-description">
-                          {description}
-                        </span>
-                      ) : null}
-                    </td>
-                    <td data-label="Date">{formatDate(invoice.createdAt)}</td>
-                    <td data-label="Amount" className="num">
-                      <span data-testid="invoice-amount">{invoiceAmount(invoice)}</span>
-                      {invoice.creditApplied > 0 && !credit ? (
-                        <span className="invoice-credit muted" data-testid="invoice-credit-applied">
-                          paid with {formatMoney(invoice.creditApplied, invoice.currency)} credit
-                        </span>
-                      ) : null}
-                    </td>
-                    <td data-label="Status">
-                      <span
-                        className={`pill${credit ? "" : " capitalize"} pill-${credit ? "info" : (STATUS_TONE[invoice.status] ?? "muted")}`}
-                        data-testid="invoice-status"
-                        data-status={invoice.status}
-                        data-credit={credit || undefined}
-                      >
-                        {statusLabel(invoice)}
-                      </span>
-                    </td>
-                    <td className="links">
-                      {invoice.hostedInvoiceUrl ? (
-                        <a href={invoice.hostedInvoiceUrl} target="_blank" rel="noreferrer" aria-label={`View ${invoiceLabel(invoice)} (opens in a new tab)`}>
-                          View
-                        </a>
-                      ) : null}
-                      {invoice.invoicePdf ? (
-                        <a
-                          href={invoice.invoicePdf}
-                          target="_blank"
-                          rel="noreferrer"
-                          aria-label={`Download ${invoiceLabel(invoice)} as PDF (opens in a new tab)`}
-                        >
-                          PDF
-                        </a>
-                      ) : null}
-                    </td>
-                  </tr>
-                );
-              })}
+              {invoices.map((invoice) => (
+                <InvoiceRows key={invoice.id} invoice={invoice} />
+              ))}
             </tbody>
           </table>
         </div>
