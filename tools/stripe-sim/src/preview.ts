@@ -6,8 +6,8 @@
  * nothing and emits no event.
  */
 import type Stripe from "stripe";
-import { getCustomer, getSubscription, periodOf, subCustomer } from "./billing.ts";
-import { buildInvoice } from "./builders.ts";
+import { getCustomer, getSubscription, meteredUsageLine, periodOf, subCustomer } from "./billing.ts";
+import { buildInvoice, isMetered } from "./builders.ts";
 import { boundary, nextBoundary, recurringOf } from "./calendar.ts";
 import type { SimContext } from "./context.ts";
 import { invalid } from "./errors.ts";
@@ -99,7 +99,13 @@ export function previewInvoice(ctx: SimContext, input: PreviewInput): Stripe.Inv
   // The next renewal: the (changed) items for the next period, plus waiting prorations.
   const { start, end } = periodOf(sub);
   const items = sub.items.data.map((item) => (plan && item.id === plan.item.id ? plan.next : item));
-  const lines = items.map((item) => fullLine(ctx, sub, renewedItem(ctx, sub, item, end)));
+  // Licensed items for the next period, then metered items' usage so far in this one.
+  const lines = [
+    ...items.filter((item) => !isMetered(item.price)).map((item) => fullLine(ctx, sub, renewedItem(ctx, sub, item, end))),
+    ...items
+      .filter((item) => isMetered(item.price))
+      .map((item) => meteredUsageLine(ctx, sub, item, { start: item.current_period_start, end: item.current_period_end }, sub.status === "trialing")),
+  ];
   const pending = snapshot(ctx.store.state.subscriptionInternal[sub.id]?.pendingLines ?? []);
   if (plan && input.prorationBehavior === "create_prorations") pending.push(...plan.lines);
   return previewDocument(ctx, customer, sub, "subscription_cycle", [...lines, ...pending], { start, end }, end);

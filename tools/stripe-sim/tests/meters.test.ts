@@ -208,6 +208,9 @@ async function subscribeWithOverage(customer: Stripe.Customer, metered: Stripe.P
     line_items: [{ price: await priceId(h.stripe, "pro_monthly"), quantity: 1 }, { price: metered.id }],
   });
   expect(session.amount_total).toBe(2900);
+  const page = await (await fetch(session.url ?? "")).text();
+  expect(page).toContain("$0.12 per unit, billed by usage per month");
+  expect(page).toMatch(/data-testid="checkout-total">\$29\.00</);
   const res = await payCheckout(h.sim, session, "4242424242424242");
   expect(res.status).toBe(303);
   const done = await h.stripe.checkout.sessions.retrieve(session.id);
@@ -237,6 +240,10 @@ describe("metered subscriptions", () => {
     await usage(customer.id, 3, { identifier: "e1" });
     await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: end - 120 });
     await usage(customer.id, 4, { identifier: "e2", timestamp: end - 60 });
+    // The upcoming invoice shows the usage so far.
+    const preview = await h.stripe.invoices.createPreview({ subscription: sub.id });
+    expect(usageLineOf(preview, price)).toMatchObject({ quantity: 7, amount: 84, period: { start: item.current_period_start, end } });
+    expect(preview.total).toBe(2984);
     await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: end + 60 });
     await h.sim.waitForDeliveries();
 

@@ -23,7 +23,9 @@ export function priceLabel(ctx: SimContext, price: Stripe.Price): string {
   const per = price.recurring
     ? ` per ${price.recurring.interval_count > 1 ? `${price.recurring.interval_count} ${price.recurring.interval}s` : price.recurring.interval}`
     : "";
-  return `${money(price.unit_amount ?? 0, price.currency)}${per}`;
+  // A metered price bills usage in arrears: per unit, nothing due today.
+  const usage = price.recurring?.usage_type === "metered" ? " per unit, billed by usage" : "";
+  return `${money(price.unit_amount ?? 0, price.currency)}${usage}${per}`;
 }
 
 export function notFound(what: string) {
