@@ -22,6 +22,10 @@ crons.interval("expire token grants", { minutes: 5 }, internal.tokens.expireGran
 crons.interval("release expired token holds", { minutes: 1 }, internal.tokens.expireHolds, {});
 // Auto-recharge payments that went quiet (the action died) are charged again with the same idempotency key.
 crons.interval("redrive stalled auto-recharges", { minutes: 5 }, internal.autoRecharge.redriveStale, {});
+// Overage reports Stripe's meter has not taken yet (a debit schedules its own run; this is the safety net and the retries).
+crons.interval("report overage to Stripe", { minutes: 1 }, internal.metering.report, {});
+// Closed periods with overage checked against Stripe's meter event summaries; differences kept for staff.
+crons.interval("reconcile overage with Stripe", { minutes: 30 }, internal.metering.reconcile, {});
 // The ledger invariant (balance = ledger = active grants) on every account; drift is recorded.
 crons.daily("audit token balances", { hourUTC: 4, minuteUTC: 17 }, internal.tokens.auditBalances, {});
 // Stripe events due for a retry whose own scheduled run was lost (safety net; bounded batch).

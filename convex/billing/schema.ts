@@ -57,6 +57,13 @@ export default defineSchema({
      */
     customerBalance: v.optional(v.number()),
     balanceCurrency: v.optional(v.string()),
+    /**
+     * True while overage can be billed: the current subscription is `active`
+     * and carries the metered overage item (`subscriptions.overageItemId`),
+     * and no staff override decides the tier. Set by `settleAccount`; read
+     * by every debit, which allows overage only then. Absent = false.
+     */
+    overageBillable: v.optional(v.literal(true)),
     email: v.optional(v.string()),
     name: v.optional(v.string()),
   })
@@ -246,9 +253,80 @@ export default defineSchema({
      * a debit reads nothing more unless it crosses). Absent when off.
      */
     autoRechargeBelow: v.optional(v.number()),
+    /**
+     * The overage reporter is already scheduled to run by then (ms): a debit
+     * that records overage schedules it only when this is absent or past,
+     * so a burst of debits schedules one run. Written in the debit's own
+     * balance patch (`model/metering.ts`).
+     */
+    meterReportAt: v.optional(v.number()),
   })
     .index("by_accountId", ["accountId"])
     .index("by_periodEnd", ["periodEnd"]),
+
+  // Overage to report to Stripe's Billing Meter, one row per ledger row that
+  // recorded overage (a consume or a settled hold), inserted in that debit's
+  // transaction by `model/metering.ts`. The meter event's `identifier` is the
+  // ledger row id, so Stripe bills it once however often it is sent. Sent and
+  // marked by the reporter (`metering.report`, scheduled by the debit and by
+  // a cron); read by it (pending and due) and by reconciliation.
+  meterReports: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** The ledger row: the meter event `identifier`. */
+    ledgerId: v.id("tokenLedger"),
+    /** Overage tokens: the meter event `payload.value`. */
+    tokens: v.number(),
+    /** When the tokens were used (ms): the meter event `timestamp` (in seconds). */
+    usedAt: v.number(),
+    /**
+     * `pending` until Stripe accepts it (or says it already has that
+     * identifier): `sent`. `unbillable` once Stripe can no longer take it
+     * (older than the meter's 35-day window, or the account has no
+     * customer); reconciliation reports those to staff.
+     */
+    status: v.union(v.literal("pending"), v.literal("sent"), v.literal("unbillable")),
+    /** Pending: not before this time (ms); backs off after failures. */
+    nextAttemptAt: v.number(),
+    attempts: v.optional(v.number()),
+    lastError: v.optional(v.string()),
+    /** When Stripe accepted it (ms). */
+    sentAt: v.optional(v.number()),
+  })
+    .index("by_status_and_nextAttemptAt", ["status", "nextAttemptAt"])
+    .index("by_accountId_and_usedAt", ["accountId", "usedAt"]),
+
+  // One row per account and allowance period that ended with overage: what
+  // the ledger recorded, checked against Stripe's meter event summary for the
+  // same time range once the invoice is due. Inserted by `ledger.startPeriod`
+  // when a period with overage closes; reconciled by the
+  // `metering.reconcile` cron; read by staff (`metering.reconciliation`).
+  meterPeriods: defineTable({
+    accountId: v.id("billingAccounts"),
+    periodKey: v.string(),
+    /** The period's time range (ms), as the meter events' timestamps fall. */
+    periodStart: v.number(),
+    periodEnd: v.number(),
+    /**
+     * Overage tokens the ledger recorded: the balance's counter when the
+     * period closed, then, once reconciled, the reports used in its range.
+     */
+    tokens: v.number(),
+    /**
+     * `open` until reconciled: `matched` when Stripe's summary equals
+     * `tokens`, `mismatch` otherwise (`stripeTokens` says what Stripe has).
+     */
+    status: v.union(v.literal("open"), v.literal("matched"), v.literal("mismatch")),
+    /** Reconcile at or after this time (ms): the period end plus Stripe's invoice grace. */
+    reconcileAfter: v.number(),
+    stripeTokens: v.optional(v.number()),
+    /** Of `tokens`, those Stripe could no longer take (`meterReports` `unbillable`). */
+    unbillableTokens: v.optional(v.number()),
+    reconciledAt: v.optional(v.number()),
+    attempts: v.optional(v.number()),
+    lastError: v.optional(v.string()),
+  })
+    .index("by_status_and_reconcileAfter", ["status", "reconcileAfter"])
+    .index("by_accountId_and_periodKey", ["accountId", "periodKey"]),
 
   // An account's auto-recharge choice: buy `packId` off-session with the
   // saved card when a debit leaves the balance below `thresholdTokens`, at

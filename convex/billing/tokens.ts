@@ -54,7 +54,7 @@ export const balance = query({
   handler: async (ctx, { ownerKey }) => {
     const account = await accountByOwnerKey(ctx, ownerKey);
     if (!account) return null;
-    return toBalanceView(await ledger.getBalance(ctx, account._id));
+    return toBalanceView(await ledger.getBalance(ctx, account._id), account);
   },
 });
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
+import { OVERAGE_METER } from "../../convex/billing/model/plans";
 import { STRIPE_API_VERSION } from "../../convex/billing/model/stripeClient";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, getAccount, seedAccount } from "./billingFixtures";
@@ -60,8 +61,9 @@ describe("billing.createCheckoutSession", () => {
     expect((await getAccount(t, accountId))!.stripeCustomerId).toBe(customerId);
 
     // The price came from its lookup key on Stripe, not from the client.
+    // (The second look-up is the metered overage price; see the next test.)
     const priceLookups = stripe.requestsTo("GET", "/v1/prices");
-    expect(priceLookups).toHaveLength(1);
+    expect(priceLookups).toHaveLength(2);
     expect(priceLookups[0]!.body).toMatchObject({ lookup_keys: ["pro_monthly"], active: "true", expand: ["data.product"] });
 
     expect(session.form).toMatchObject({
@@ -82,7 +84,7 @@ describe("billing.createCheckoutSession", () => {
     const posts = stripe.requests.filter((r) => r.method === "POST");
     expect(posts.map((r) => r.idempotencyKey)).toEqual([
       `customer-create:${accountId}`,
-      expect.stringMatching(new RegExp(`^checkout:${accountId}:pro_monthly:${customerId}:\\d+$`)),
+      expect.stringMatching(new RegExp(`^checkout:${accountId}:pro_monthly:metered:${customerId}:\\d+$`)),
     ]);
     for (const r of stripe.requests) {
       expect(r.stripeVersion).toBe(STRIPE_API_VERSION);
@@ -97,6 +99,36 @@ describe("billing.createCheckoutSession", () => {
         .unique(),
     );
     expect(cached).toMatchObject({ lookupKey: "pro_monthly", tier: "pro", interval: "month", unitAmount: 2900, currency: "usd" });
+  });
+
+  test("a monthly plan with an overage policy also carries the metered overage price, without a quantity; yearly plans and plans that block don't", async () => {
+    const t = makeTest();
+    await seedAccount(t, alice);
+    await t.withIdentity(alice).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
+    const pro = stripe.requestsTo("POST", "/v1/checkout/sessions")[0]!;
+    expect(pro.body.line_items).toEqual([
+      { price: "price_pro_monthly", quantity: "1" },
+      { price: `price_${OVERAGE_METER.price.lookupKey}` },
+    ]);
+    expect(stripe.requestsTo("GET", "/v1/prices")[1]!.body.lookup_keys).toEqual([OVERAGE_METER.price.lookupKey]);
+
+    for (const [tier, interval] of [["pro", "year"], ["starter", "month"]] as const) {
+      stripe.clearRequests();
+      const other = makeTest();
+      await seedAccount(other, alice);
+      await other.withIdentity(alice).action(api.billing.createCheckoutSession, { tier, interval });
+      expect(stripe.requestsTo("POST", "/v1/checkout/sessions")[0]!.body.line_items).toEqual([
+        { price: `price_${tier}_${interval}ly`, quantity: "1" },
+      ]);
+    }
+  });
+
+  test("without the overage price in Stripe (seed not run) the plan is still sold, and its overage stays blocked", async () => {
+    const t = makeTest();
+    await seedAccount(t, alice);
+    stripe.removePrice(OVERAGE_METER.price.lookupKey);
+    await t.withIdentity(alice).action(api.billing.createCheckoutSession, { tier: "elite", interval: "month" });
+    expect(stripe.requestsTo("POST", "/v1/checkout/sessions")[0]!.body.line_items).toEqual([{ price: "price_elite_monthly", quantity: "1" }]);
   });
 
   test("yearly interval resolves the yearly lookup key", async () => {

@@ -673,3 +673,44 @@ describe("billing.cancelSubscription / resumeSubscription", () => {
     expect(stripe.requests.some((r) => r.replayed)).toBe(false);
   });
 });
+
+describe("the metered overage item across plan changes", () => {
+  /** Pro monthly whose Stripe subscription also carries the metered overage item. */
+  async function meteredSubscriber(t: TestConvex) {
+    const seeded = await seedSubscriber(t, alice, { tier: "pro", interval: "month" });
+    stripe.putSubscription({
+      id: seeded.subId,
+      customer: seeded.customer,
+      itemId: seeded.itemId,
+      lookupKey: "pro_monthly",
+      periodStart: seeded.periodStart,
+      periodEnd: seeded.periodEnd,
+      overageItemId: "si_overage",
+    });
+    return seeded;
+  }
+  const updates = (subId: string) => stripe.requestsTo("POST", `/v1/subscriptions/${subId}`);
+
+  test("a monthly upgrade changes the plan item only: the metered item stays, so overage keeps being billed", async () => {
+    const t = makeTest();
+    const { subId, itemId } = await meteredSubscriber(t);
+    await t.withIdentity(alice).action(api.billing.changePlan, { tier: "elite", interval: "month" });
+    expect(updates(subId)[0]!.body.items).toEqual([{ id: itemId, price: "price_elite_monthly" }]);
+  });
+
+  test("a switch to a yearly plan removes the metered item in the same update (and in its preview), since a classic subscription's prices share one interval", async () => {
+    const t = makeTest();
+    const { subId, itemId } = await meteredSubscriber(t);
+    await t.withIdentity(alice).action(api.billing.previewPlanChange, { tier: "pro", interval: "year" });
+    const preview = stripe.requestsTo("POST", "/v1/invoices/create_preview")[0]!;
+    expect((preview.body.subscription_details as Record<string, unknown>).items).toEqual([
+      { id: itemId, price: "price_pro_yearly" },
+      { id: "si_overage", deleted: "true" },
+    ]);
+    await t.withIdentity(alice).action(api.billing.changePlan, { tier: "pro", interval: "year" });
+    expect(updates(subId)[0]!.body.items).toEqual([
+      { id: itemId, price: "price_pro_yearly" },
+      { id: "si_overage", deleted: "true" },
+    ]);
+  });
+});

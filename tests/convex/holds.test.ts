@@ -272,6 +272,8 @@ describe("property: random sequences keep the invariant", () => {
       if (cap) PLANS.free.overage = { capTokens: cap, unitAmount: 1, currency: "usd" };
       const t = makeTest();
       const accountId = await account(t, alice, 0);
+      // Overage runs only on an account Stripe can bill (an active subscription with the metered price).
+      if (cap) await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { overageBillable: true }));
       const ownerKey = await ownerKeyOf(t);
       const rand = random(seed);
       const pick = (n: number) => Math.floor(rand() * n);

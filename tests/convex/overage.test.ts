@@ -1,16 +1,17 @@
 /**
- * The overage policy: every plan blocks by default (nothing bills overage
- * yet); a plan that allows it lets runs go past the balance up to its cap a
- * period, recorded as overage on the ledger row and the balance, never as a
- * negative balance, and never past the cap — for consumes, holds and
- * concurrent callers alike.
+ * The overage policy: Pro and Elite allow overage at the meter's price, and
+ * only on an account whose subscription Stripe can bill it on
+ * (`overageBillable`); a plan that allows it lets runs go past the balance
+ * up to its cap a period, recorded as overage on the ledger row and the
+ * balance, never as a negative balance, and never past the cap — for
+ * consumes, holds and concurrent callers alike.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import * as holds from "../../convex/billing/model/holds";
 import * as ledger from "../../convex/billing/model/ledger";
-import { FEATURES, PAID_TIERS, PLANS, TIERS } from "../../convex/billing/model/plans";
+import { FEATURES, OVERAGE_METER, PAID_TIERS, PLANS, TIERS } from "../../convex/billing/model/plans";
 import { billing, billingApi, runInBilling } from "../lib/billingComponent";
 import { alice, expectCode, seedAccount, type TestConvex } from "./billingFixtures";
 import { makeTest } from "./setup";
@@ -19,20 +20,21 @@ const NOW = Date.UTC(2026, 10, 10, 12);
 /** Pro allows 20 overage tokens a period at 4¢ each (for these tests only). */
 const POLICY = { capTokens: 20, unitAmount: 4, currency: "usd" };
 
+const SHIPPED_PRO_OVERAGE = PLANS.pro.overage;
 beforeEach(() => {
   vi.useFakeTimers();
   vi.setSystemTime(NOW);
   PLANS.pro.overage = POLICY;
 });
 afterEach(() => {
-  PLANS.pro.overage = null;
+  PLANS.pro.overage = SHIPPED_PRO_OVERAGE;
   delete FEATURES.bulk_analysis!.overage;
   vi.useRealTimers();
 });
 
-/** Alice on Pro with `tokens` in this period's allowance. */
-async function proAccount(t: TestConvex, tokens = 5): Promise<Id<"billingAccounts">> {
-  const accountId = await seedAccount(t, alice, { tier: "pro" });
+/** Alice on Pro with `tokens` in this period's allowance, on a subscription that bills overage. */
+async function proAccount(t: TestConvex, tokens = 5, overageBillable = true): Promise<Id<"billingAccounts">> {
+  const accountId = await seedAccount(t, alice, { tier: "pro", ...(overageBillable ? { overageBillable: true as const } : {}) });
   await runInBilling(t, async (ctx) => {
     await ledger.startPeriod(ctx, accountId, {
       sourceKey: "window:nov",
@@ -52,10 +54,26 @@ async function expectInvariant(t: TestConvex, accountId: Id<"billingAccounts">) 
   expect((await billing(t).query(billingApi.tokens.checkInvariant, { accountId })).problems).toEqual([]);
 }
 
-test("the shipped catalogue blocks on every plan: nothing bills overage until metering does", () => {
-  PLANS.pro.overage = null;
-  expect(TIERS.filter((tier) => PLANS[tier].overage !== null)).toEqual([]);
-  expect(PAID_TIERS.length).toBeGreaterThan(0);
+test("the shipped catalogue: Pro and Elite allow overage at the metered price's unit amount; the others block", () => {
+  PLANS.pro.overage = SHIPPED_PRO_OVERAGE;
+  expect(TIERS.filter((tier) => PLANS[tier].overage !== null)).toEqual(["pro", "elite"]);
+  for (const tier of PAID_TIERS) {
+    const policy = PLANS[tier].overage;
+    if (!policy) continue;
+    expect(policy).toMatchObject({ unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency });
+    expect(Number.isSafeInteger(policy.capTokens) && policy.capTokens > 0).toBe(true);
+  }
+});
+
+test("a plan that allows overage still blocks it while Stripe can't bill it (no active subscription with the metered price)", async () => {
+  const t = makeTest();
+  await proAccount(t, 5, false);
+  expect(await as(t).query(api.tokens.check, { feature: "bulk_analysis" })).toMatchObject({
+    allowed: false,
+    reason: "insufficient_tokens",
+  });
+  await expectCode(consume(t, "bulk_analysis", "one"), "INSUFFICIENT_TOKENS");
+  expect(await as(t).query(api.tokens.balance, {})).toMatchObject({ remaining: 5, overage: 0 });
 });
 
 describe("consume under an overage policy", () => {

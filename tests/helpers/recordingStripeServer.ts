@@ -31,6 +31,10 @@
  *   `setPaymentOutcome`: `succeeds` (status `succeeded`), `processing`, or a
  *   402 `card_error` carrying the PaymentIntent (`requires_payment_method`)
  *   for a decline code or `authentication_required`
+ * - `GET /v1/billing/meters` (the overage meter), `POST /v1/billing/meter_events`
+ *   (once per `identifier`; a repeat gets Stripe's 400 "An event already
+ *   exists with identifier …"), `GET /v1/billing/meters/:id/event_summaries`
+ *   (accepted events of a customer summed over a minute-aligned range)
  * Anything else answers 404 with Stripe's error shape.
  *
  * Idempotency follows https://docs.stripe.com/api/idempotent_requests: a POST
@@ -44,7 +48,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { INTERVALS, PAID_TIERS, PLANS, TOKEN_PACKS } from "../../convex/billing/model/plans";
+import { INTERVALS, OVERAGE_METER, PAID_TIERS, PLANS, TOKEN_PACKS } from "../../convex/billing/model/plans";
 
 /** A nested form value: what `a[b][0]=x` parses to. */
 export type FormValue = string | FormValue[] | { [key: string]: FormValue };
@@ -77,7 +81,15 @@ export type FakePrice = {
   interval: "month" | "year" | null;
   active: boolean;
   productName: string;
+  /** A metered price's meter (`mtr_…`): `recurring.usage_type` is `metered`. */
+  meter?: string;
 };
+
+/** The overage meter every server has (`OVERAGE_METER`). */
+export const OVERAGE_METER_ID = "mtr_test_overage";
+
+/** A meter event the server accepted (`POST /v1/billing/meter_events`). */
+export type FakeMeterEvent = { identifier: string; customer: string; value: number; timestamp: number };
 
 export type StripeErrorReply = {
   status: number;
@@ -105,6 +117,8 @@ export type FakeSubscriptionInput = {
   cancelAt?: number | null;
   schedule?: string | null;
   pendingUpdate?: Json | null;
+  /** A second item (`si_…`) on the metered overage price, after the plan item. */
+  overageItemId?: string;
 };
 
 /**
@@ -153,6 +167,8 @@ export type RecordingStripeServer = {
   portalConfigurations: Json[];
   /** Test clocks created so far. */
   testClocks: Json[];
+  /** Meter events accepted so far (one per identifier). */
+  meterEvents: FakeMeterEvent[];
   close(): Promise<void>;
 };
 
@@ -208,6 +224,16 @@ function defaultPrices(): FakePrice[] {
       });
     }
   }
+  prices.push({
+    id: `price_${OVERAGE_METER.price.lookupKey}`,
+    lookupKey: OVERAGE_METER.price.lookupKey,
+    unitAmount: OVERAGE_METER.price.unitAmount,
+    currency: OVERAGE_METER.price.currency,
+    interval: OVERAGE_METER.price.interval,
+    active: true,
+    productName: OVERAGE_METER.displayName,
+    meter: OVERAGE_METER_ID,
+  });
   for (const pack of TOKEN_PACKS) {
     prices.push({
       id: `price_${pack.lookupKey}`,
@@ -257,7 +283,9 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
       lookup_key: p.lookupKey,
       unit_amount: p.unitAmount,
       type: p.interval ? "recurring" : "one_time",
-      recurring: p.interval ? { interval: p.interval, interval_count: 1 } : null,
+      recurring: p.interval
+        ? { interval: p.interval, interval_count: 1, usage_type: p.meter ? "metered" : "licensed", meter: p.meter ?? null }
+        : null,
       product: expandProduct ? { id: productId, object: "product", name: p.productName, active: true } : productId,
     };
   }
@@ -302,6 +330,56 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     return { status: 402, json: { error: { ...error, payment_intent: pi } } };
   }
 
+  const meterEvents: FakeMeterEvent[] = [];
+  /**
+   * Billing Meters: one active meter (`OVERAGE_METER`); meter events
+   * accepted once per `identifier` (a repeat answers Stripe's 400 "An event
+   * already exists with identifier …"); summaries sum accepted events of a
+   * customer over [start_time, end_time).
+   */
+  function handleMetering(method: string, path: string, body: Record<string, FormValue>): { status: number; json: unknown } | null {
+    const meter = {
+      id: OVERAGE_METER_ID,
+      object: "billing.meter",
+      event_name: OVERAGE_METER.eventName,
+      display_name: OVERAGE_METER.displayName,
+      status: "active",
+      livemode: false,
+    };
+    if (method === "GET" && path === "/v1/billing/meters") {
+      return { status: 200, json: { object: "list", url: path, has_more: false, data: [meter] } };
+    }
+    if (method === "POST" && path === "/v1/billing/meter_events") {
+      const payload = (body.payload ?? {}) as Record<string, FormValue>;
+      const identifier = str(body.identifier);
+      if (str(body.event_name) !== OVERAGE_METER.eventName) return invalid(`No active meter was found for event_name "${str(body.event_name)}".`);
+      if (meterEvents.some((e) => e.identifier === identifier)) return invalid(`An event already exists with identifier ${identifier}.`);
+      const event = {
+        identifier,
+        customer: str(payload.stripe_customer_id),
+        value: Number(str(payload.value)),
+        timestamp: num(body.timestamp) ?? now(),
+      };
+      meterEvents.push(event);
+      return {
+        status: 200,
+        json: { object: "billing.meter_event", event_name: OVERAGE_METER.eventName, identifier, payload, timestamp: event.timestamp, created: now(), livemode: false },
+      };
+    }
+    const summaries = /^\/v1\/billing\/meters\/([^/]+)\/event_summaries$/.exec(path);
+    if (method === "GET" && summaries) {
+      const start = num(body.start_time) ?? 0;
+      const end = num(body.end_time) ?? 0;
+      if (start % 60 !== 0 || end % 60 !== 0) return invalid("start_time and end_time must be aligned with minute boundaries.");
+      const aggregated = meterEvents
+        .filter((e) => e.customer === str(body.customer) && e.timestamp >= start && e.timestamp < end)
+        .reduce((sum, e) => sum + e.value, 0);
+      const data = [{ id: nextId("mtrusg"), object: "billing.meter_event_summary", aggregated_value: aggregated, start_time: start, end_time: end, meter: summaries[1], livemode: false }];
+      return { status: 200, json: { object: "list", url: path, has_more: false, data } };
+    }
+    return null;
+  }
+
   const priceById = (id: string) => [...prices.values()].find((p) => p.id === id);
   const missing = (what: string, id: string) => ({
     status: 404,
@@ -343,7 +421,12 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
       items: {
         object: "list",
         has_more: false,
-        data: [subscriptionItem(input.itemId, price, input.quantity ?? 1, input.periodStart, input.periodEnd)],
+        data: [
+          subscriptionItem(input.itemId, price, input.quantity ?? 1, input.periodStart, input.periodEnd),
+          ...(input.overageItemId
+            ? [{ ...subscriptionItem(input.overageItemId, prices.get(OVERAGE_METER.price.lookupKey)!, 0, input.periodStart, input.periodEnd), quantity: undefined }]
+            : []),
+        ],
       },
     });
   }
@@ -508,6 +591,8 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
   }
 
   function handle(method: string, path: string, body: Record<string, FormValue>): { status: number; json: unknown } {
+    const metering = handleMetering(method, path, body);
+    if (metering) return metering;
     const subMatch = /^\/v1\/subscriptions\/([^/]+)$/.exec(path);
     if (subMatch) {
       const id = subMatch[1]!;
@@ -797,6 +882,7 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
       else savedCards.delete(customerId);
     },
     setPaymentOutcome: (outcome) => void (paymentOutcome = outcome),
+    meterEvents,
     schedules,
     portalConfigurations,
     testClocks,

@@ -41,6 +41,8 @@ it("runs the billing component's crons.ts inside the component; the app has none
     ["billing", "expire token grants", "tokens:expireGrants"],
     ["billing", "release expired token holds", "tokens:expireHolds"],
     ["billing", "redrive stalled auto-recharges", "autoRecharge:redriveStale"],
+    ["billing", "report overage to Stripe", "metering:report"],
+    ["billing", "reconcile overage with Stripe", "metering:reconcile"],
     ["billing", "audit token balances", "tokens:auditBalances"],
     ["billing", "sweep webhook retries", "webhooks:sweepRetries"],
     ["billing", "compact settled webhook payloads", "webhooks:compactPayloads"],

@@ -206,6 +206,40 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    metering: {
+      reconciliation: FunctionReference<
+        "query",
+        "internal",
+        { limit?: number },
+        {
+          mismatches: Array<{
+            accountId: string;
+            lastError?: string;
+            periodEnd: number;
+            periodKey: string;
+            periodStart: number;
+            reconciledAt?: number;
+            status: "open" | "matched" | "mismatch";
+            stripeTokens?: number;
+            tokens: number;
+            unbillableTokens?: number;
+          }>;
+          open: Array<{
+            accountId: string;
+            lastError?: string;
+            periodEnd: number;
+            periodKey: string;
+            periodStart: number;
+            reconciledAt?: number;
+            status: "open" | "matched" | "mismatch";
+            stripeTokens?: number;
+            tokens: number;
+            unbillableTokens?: number;
+          }>;
+        },
+        Name
+      >;
+    };
     planChanges: {
       cancelScheduledChange: FunctionReference<
         "action",
@@ -304,6 +338,9 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           allowance: number;
           held: number;
           overage: number;
+          overageAmount?: number;
+          overageCap?: number;
+          overageCurrency?: string;
           periodEnd: number | null;
           purchased: number;
           remaining: number;

@@ -117,11 +117,12 @@ export async function settleAccount(
   next.tier = next.tierOverride ?? paid;
   const graceEnd = graceEndsAtFor(subscription);
   next.graceEndsAt = graceEnd !== undefined && nowMs < graceEnd ? graceEnd : undefined;
+  next.overageBillable = overageBillable(subscription, next.tierOverride);
 
   const patch: Partial<Doc<"billingAccounts">> = {};
   let changed = false;
-  for (const key of [...Object.keys(options.changes ?? {}), "stripeSubscriptionId", "tier", "graceEndsAt"] as const) {
-    const field = key as keyof AccountChanges | "stripeSubscriptionId" | "tier" | "graceEndsAt";
+  for (const key of [...Object.keys(options.changes ?? {}), "stripeSubscriptionId", "tier", "graceEndsAt", "overageBillable"] as const) {
+    const field = key as keyof AccountChanges | "stripeSubscriptionId" | "tier" | "graceEndsAt" | "overageBillable";
     if (next[field] !== account[field]) {
       (patch as Record<string, unknown>)[field] = next[field];
       changed = true;
@@ -129,6 +130,18 @@ export async function settleAccount(
   }
   if (changed) await ctx.db.patch("billingAccounts", account._id, patch);
   return { tier: next.tier, graceEndsAt: next.graceEndsAt };
+}
+
+/**
+ * Whether overage can be billed on the account now: its current
+ * subscription is `active` (not trialing, past due or ending unpaid) and
+ * carries the metered overage item, and no staff override decides the tier
+ * (a comped tier has no subscription to bill). `undefined` = no.
+ */
+function overageBillable(subscription: Doc<"subscriptions"> | null, tierOverride: Tier | undefined): true | undefined {
+  return subscription?.status === "active" && subscription.overageItemId !== undefined && tierOverride === undefined
+    ? true
+    : undefined;
 }
 
 /**

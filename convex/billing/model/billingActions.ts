@@ -36,8 +36,8 @@ import { internal } from "../_generated/api";
 import type { Id } from "../_generated/dataModel";
 import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
-import { fail, failAccountNotSetUp } from "./errors";
-import { PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier } from "./plans";
+import { fail, failAccountNotSetUp, isBillingError } from "./errors";
+import { OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier } from "./plans";
 import {
   getStripe,
   httpUrlFromEnv,
@@ -201,6 +201,25 @@ export async function resolvePrice(
 }
 
 /**
+ * The metered overage line for a subscription to `tier` every `interval`:
+ * only plans with an overage policy, on the meter price's interval
+ * (monthly; a yearly plan blocks overage, since all of a classic
+ * subscription's prices share one interval). `null` when the plan has
+ * none, or Stripe has no such price (the seed script was not run): the plan
+ * is still sold, and its overage stays blocked (`account.overageBillable`).
+ */
+async function overageLineItem(stripe: Stripe, tier: Tier, interval: Interval): Promise<{ price: string } | null> {
+  if (!PLANS[tier].overage || interval !== OVERAGE_METER.price.interval) return null;
+  try {
+    return { price: (await resolvePrice(stripe, OVERAGE_METER.price.lookupKey, { recurring: interval })).id };
+  } catch (error) {
+    if (!isBillingError(error, "PRICE_NOT_FOUND")) throw error;
+    console.warn(`Checkout without the overage price: ${error.data.message}`);
+    return null;
+  }
+}
+
+/**
  * Creates a subscription-mode Checkout Session for an upgrade to `tier`
  * billed every `interval`. See `checkout.createCheckoutSession`.
  */
@@ -223,9 +242,10 @@ export async function createSubscriptionCheckout(
     unitAmount: price.unitAmount ?? undefined,
     currency: price.currency,
   });
+  const metered = await overageLineItem(stripe, tier, interval);
   const customer = await ensureCustomer(ctx, stripe, account);
   const metadata = { accountId: account.accountId, tier, interval, lookupKey };
-  const key = `checkout:${account.accountId}:${lookupKey}:${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const key = `checkout:${account.accountId}:${lookupKey}:${metered ? "metered:" : ""}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
   const session = await stripeWrite("checkout.sessions.create", key, (options) =>
     stripe.checkout.sessions.create(
       {
@@ -234,7 +254,9 @@ export async function createSubscriptionCheckout(
         client_reference_id: account.accountId,
         metadata,
         subscription_data: { metadata },
-        line_items: [{ price: price.id, quantity: 1 }],
+        // A plan with an overage policy also carries the metered overage
+        // price (no quantity: Stripe bills its meter's usage in arrears).
+        line_items: [{ price: price.id, quantity: 1 }, ...(metered ? [metered] : [])],
         allow_promotion_codes: true,
         success_url: `${base}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
         cancel_url: `${base}/pricing`,

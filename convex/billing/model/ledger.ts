@@ -49,6 +49,7 @@ import { PLANS, type Complexity } from "./plans";
 import { recordUsage } from "./usage";
 import { maybeFireAlerts } from "./alerts";
 import { maybeStartAutoRecharge } from "./autoRecharge";
+import { openMeterPeriod, queueOverageReports, type OverageUse } from "./metering";
 import type { GrantCategory, LedgerReason } from "./validators";
 
 type AccountId = Id<"billingAccounts">;
@@ -230,13 +231,17 @@ export async function commit(
     throw new Error(`ledger out of balance: ${current.balance} + ${moved} ≠ ${balance}`);
   }
   let running = current.balance;
+  const overageUses: OverageUse[] = [];
   for (const entry of entries) {
     running += entry.amount;
-    await ctx.db.insert("tokenLedger", { accountId: current.accountId, balanceAfter: running, ...entry });
+    const ledgerId = await ctx.db.insert("tokenLedger", { accountId: current.accountId, balanceAfter: running, ...entry });
+    if (entry.overage !== undefined && entry.overage > 0) overageUses.push({ ledgerId, tokens: entry.overage });
   }
+  // Overage used is reported to Stripe's meter: queued here, in the debit's own transaction.
+  const metering = await queueOverageReports(ctx, current, overageUses, Date.now());
   // Overage counters are stored only while non-zero (absent = 0), so rows on plans that block stay as small as before.
   const overage = { overage: next.overage || undefined, overageHeld: next.overageHeld || undefined };
-  await ctx.db.patch("tokenBalances", current._id, { ...next, ...overage, balance, ...period });
+  await ctx.db.patch("tokenBalances", current._id, { ...next, ...overage, balance, ...period, ...metering });
   // A new period resets the counters; only movements within one can cross an alert.
   if (period.periodKey === undefined) await maybeFireAlerts(ctx, current, { ...next, balance, periodKey: current.periodKey });
   // Auto-recharge: only usage that lowers the balance below the threshold
@@ -376,8 +381,10 @@ export async function startPeriod(
   // Everything spendable or held that is not the old allowance now counts as
   // carried over (`purchased`); the period's usage starts again.
   const carried = current.balance - rolloverExpired - expired + rolled + held;
-  // The ended period's overage is billed with it (metering); the new one starts at none.
-  const { overageHeld } = countersOf(current);
+  // The ended period's overage is billed with it (metering: its reconciliation
+  // opens now); the new one starts at none.
+  const { overage: closingOverage, overageHeld } = countersOf(current);
+  await openMeterPeriod(ctx, current, closingOverage);
   await commit(ctx, current, { allowance: args.tokens, purchased: carried, used: 0, held, overage: 0, overageHeld }, entries, {
     periodKey: args.periodKey,
     periodStart: args.periodStart,

@@ -58,7 +58,7 @@ import { currentSubscriptionOf } from "./currentSubscription";
 import { requireAccount, resolvePrice, timeBucket, type ResolvedPrice } from "./billingActions";
 import type { CallerAccount } from "./billingModel";
 import { fail } from "./errors";
-import { PLANS, planForLookupKey, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
+import { OVERAGE_METER, PLANS, planForLookupKey, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
 import { getStripe, stripeRead, stripeWrite } from "./stripeClient";
 import type { CancellationFeedback, SubscriptionStatus } from "./validators";
 import { vInterval, vSubscriptionStatus, vTier } from "./validators";
@@ -415,7 +415,7 @@ export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerAr
       customer: p.customer,
       subscription: live.subscription.id,
       subscription_details: {
-        items: [{ id: live.item.id, price: newPrice.id }],
+        items: [{ id: live.item.id, price: newPrice.id }, ...meteredItemChange(live, p.target.interval)],
         proration_behavior: "always_invoice",
         proration_date: prorationDate(p.bucket, live.periodStart),
       },
@@ -471,6 +471,19 @@ export async function changePlan(ctx: ActionCtx, args: PlanArgs & OwnerArgs): Pr
 
 type UpdateOutcome = { subscription: Stripe.Subscription } | { cardError: Stripe.errors.StripeCardError };
 
+/**
+ * The metered overage item's part in a change to `interval`: removed when
+ * the plan leaves the meter price's interval (a classic subscription's
+ * prices share one interval), kept otherwise. Overage is then blocked
+ * (`account.overageBillable`); see docs/CREDITS.md.
+ */
+function meteredItemChange(live: Live, interval: Interval): Array<{ id: string; deleted: true }> {
+  if (interval === OVERAGE_METER.price.interval) return [];
+  return live.subscription.items.data
+    .filter((item) => item.id !== live.item.id && item.price.recurring?.usage_type === "metered")
+    .map((item) => ({ id: item.id, deleted: true as const }));
+}
+
 async function upgrade(p: Prepared): Promise<PlanChangeResult> {
   const { stripe, live, target } = p;
   const subId = live.subscription.id;
@@ -483,7 +496,7 @@ async function upgrade(p: Prepared): Promise<PlanChangeResult> {
       const subscription = await stripe.subscriptions.update(
         subId,
         {
-          items: [{ id: live.item.id, price: p.newPrice.id }],
+          items: [{ id: live.item.id, price: p.newPrice.id }, ...meteredItemChange(live, target.interval)],
           proration_behavior: "always_invoice",
           proration_date: prorationDate(p.bucket, live.periodStart),
           payment_behavior: "pending_if_incomplete",

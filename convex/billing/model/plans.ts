@@ -56,9 +56,11 @@ export type Plan = {
    * The overage policy (`docs/CREDITS.md`, "Overage"): `null` blocks a run
    * the balance cannot cover; otherwise up to `capTokens` tokens a period
    * may be used beyond it, recorded as overage for metered billing at
-   * `unitAmount` minor units of `currency` a token. Every plan blocks until
-   * the metering issue bills overage through Stripe: allowing it earlier
-   * would grant tokens nobody pays for.
+   * `unitAmount` minor units of `currency` a token, reported to Stripe's
+   * meter and billed on the next invoice (`OVERAGE_METER`). Allowed only
+   * while the account's subscription is active and carries the metered
+   * price (monthly plans; `account.overageBillable`), so nothing is used
+   * that Stripe can't bill.
    */
   overage: OveragePolicy | null;
 };
@@ -114,7 +116,7 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 2,
     name: "Pro",
     description: "For professionals who need deep analyses.",
-    features: ["150 tokens a month", "Up to 75 unused tokens roll over a month", "Deep analyses", "Priority support"],
+    features: ["150 tokens a month", "Up to 75 unused tokens roll over a month", "Deep analyses", "Up to 100 more tokens at $0.12 each, billed monthly", "Priority support"],
     tokensPerPeriod: 150,
     purchasable: true,
     prices: {
@@ -122,14 +124,14 @@ export const PLANS: Record<Tier, Plan> = {
       year: { lookupKey: "pro_yearly", displayAmount: 29000, currency: "usd" },
     },
     rollover: { maxTokens: 75, periods: 1 },
-    overage: null,
+    overage: { capTokens: 100, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
   },
   elite: {
     tier: "elite",
     rank: 3,
     name: "Elite",
     description: "For teams running analyses all day.",
-    features: ["500 tokens a month", "Unused tokens roll over for two months", "Everything in Pro", "Dedicated support"],
+    features: ["500 tokens a month", "Unused tokens roll over for two months", "Up to 500 more tokens at $0.12 each, billed monthly", "Everything in Pro", "Dedicated support"],
     tokensPerPeriod: 500,
     purchasable: true,
     prices: {
@@ -137,7 +139,7 @@ export const PLANS: Record<Tier, Plan> = {
       year: { lookupKey: "elite_yearly", displayAmount: 99000, currency: "usd" },
     },
     rollover: { maxTokens: 500, periods: 2 },
-    overage: null,
+    overage: { capTokens: 500, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
   },
   internal: {
     tier: "internal",

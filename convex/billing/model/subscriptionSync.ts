@@ -22,7 +22,7 @@ import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, isTerminalStatus, settleAccount } from "./access";
 import { subscriptionRow } from "./currentSubscription";
 import { applied, dependency, waitFor, type DependencyKey, type EventClock, type EventOutcome } from "./eventOutcome";
-import { planForLookupKey, type Interval, type Tier } from "./plans";
+import { OVERAGE_METER, planForLookupKey, type Interval, type Tier } from "./plans";
 import { planForPrice, recordCataloguePrice } from "./prices";
 import { secondsToMs, stripeIdOf, subscriptionPeriod } from "./stripeShapes";
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
@@ -93,10 +93,20 @@ function toStatus(status: string): SubscriptionStatus {
   throw new Error(`unknown subscription status "${status}"`);
 }
 
-/** The item that decides the plan: the first whose price is in the catalogue, else the first. */
+/** The metered overage item: its price is `OVERAGE_METER.price` (by lookup key) or any metered price. */
+function overageItem(subscription: Stripe.Subscription): Stripe.SubscriptionItem | undefined {
+  return (subscription.items?.data ?? []).find(
+    (item) => item.price?.lookup_key === OVERAGE_METER.price.lookupKey || item.price?.recurring?.usage_type === "metered",
+  );
+}
+
+/** The item that decides the plan: the first whose price is in the catalogue, else the first that isn't metered. */
 function planItem(subscription: Stripe.Subscription): Stripe.SubscriptionItem | undefined {
   const items = subscription.items?.data ?? [];
-  return items.find((item) => planForLookupKey(item.price?.lookup_key) !== null) ?? items[0];
+  return (
+    items.find((item) => planForLookupKey(item.price?.lookup_key) !== null) ??
+    items.find((item) => item.price?.recurring?.usage_type !== "metered")
+  );
 }
 
 /**
@@ -150,6 +160,7 @@ export async function syncSubscription(
   }
 
   const item = planItem(subscription);
+  const metered = overageItem(subscription);
   const price = item?.price;
   const plan = price ? await planForPrice(ctx, price) : null;
   const tier: Tier = plan?.tier ?? "free";
@@ -174,6 +185,8 @@ export async function syncSubscription(
     status,
     stripePriceId: price?.id,
     stripeSubscriptionItemId: item?.id,
+    overageItemId: metered?.id,
+    overagePriceId: metered?.price?.id,
     tier,
     interval,
     quantity: item?.quantity ?? 1,

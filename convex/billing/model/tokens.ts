@@ -16,7 +16,7 @@ import { tierFromSubscription } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
 import { syncAllowance } from "./allowance";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
-import { featureCost, featureMinTier, overagePolicy, PLANS, tierRank, type Complexity, type Tier } from "./plans";
+import { featureCost, featureMinTier, OVERAGE_METER, overagePolicy, PLANS, tierRank, type Complexity, type OveragePolicy, type Tier } from "./plans";
 import { vGrantCategory, vHoldStatus, vLedgerReason, vTier, type GrantCategory } from "./validators";
 import * as holds from "./holds";
 import type { HoldView } from "./holds";
@@ -66,6 +66,19 @@ export const vBalanceView = v.object({
   remaining: v.number(),
   /** Used this period beyond the balance under the plan's overage policy (billed as overage). */
   overage: v.number(),
+  /**
+   * What `overage` will be billed, estimated at the meter price: minor units
+   * of `overageCurrency`. Stripe bills the reported usage on the invoice at
+   * the end of the subscription's billing period. Present when `overage` > 0.
+   */
+  overageAmount: v.optional(v.number()),
+  overageCurrency: v.optional(v.string()),
+  /**
+   * The period's overage limit (the spend cap: no run goes past it) while
+   * the account may run into overage now (plan policy and an active
+   * subscription with the metered price); absent when overage is blocked.
+   */
+  overageCap: v.optional(v.number()),
   periodEnd: v.union(v.number(), v.null()),
 });
 export type BalanceView = Infer<typeof vBalanceView>;
@@ -112,15 +125,28 @@ export const vHistoryEntry = v.object({
 });
 export type HistoryEntry = Infer<typeof vHistoryEntry>;
 
-export function toBalanceView(balance: Doc<"tokenBalances"> | null): BalanceView {
-  if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, overage: 0, periodEnd: null };
+/**
+ * The balance as the customer sees it. `account` decides the overage cap
+ * shown (its plan's, while overage is billable) — the cap for any feature
+ * that doesn't opt out.
+ */
+export function toBalanceView(balance: Doc<"tokenBalances"> | null, account: Doc<"billingAccounts"> | null): BalanceView {
+  const policy = account?.overageBillable ? PLANS[effectiveTier(account)].overage : null;
+  const cap = policy ? { overageCap: policy.capTokens } : {};
+  if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, overage: 0, periodEnd: null, ...cap };
+  const overage = balance.overage ?? 0;
   return {
     allowance: balance.allowance,
     purchased: balance.purchased,
     used: balance.used,
     held: ledger.heldOf(balance),
     remaining: balance.balance,
-    overage: balance.overage ?? 0,
+    overage,
+    // Every plan's overage is billed at the one metered price (`OVERAGE_METER`).
+    ...(overage > 0
+      ? { overageAmount: overage * OVERAGE_METER.price.unitAmount, overageCurrency: OVERAGE_METER.price.currency }
+      : {}),
+    ...cap,
     periodEnd: balance.periodEnd ?? null,
   };
 }
@@ -227,7 +253,7 @@ export function checkFeature(
     return { allowed: false, cost, remaining, reason: "tier_required", requiredTier };
   }
   if (remaining >= cost) return { allowed: true, cost, remaining, reason: "ok" };
-  const policy = overagePolicy(effectiveTier(account), feature);
+  const policy = accountOveragePolicy(account, feature);
   const overage = cost - remaining;
   if (!policy || !balance || overage > ledger.overageRoom(ledger.countersOf(balance), policy.capTokens)) {
     return { allowed: false, cost, remaining, reason: "insufficient_tokens" };
@@ -337,9 +363,19 @@ export async function reserveForAccount(
   });
 }
 
-/** The overage room a debit of `feature` may use on the account's plan (0 = block). */
+/**
+ * The overage policy a debit of `feature` runs under: the plan's
+ * (`plans.overagePolicy`), and only while Stripe can bill it
+ * (`account.overageBillable`: an active subscription carrying the metered
+ * overage item). `null` = block.
+ */
+export function accountOveragePolicy(account: Doc<"billingAccounts">, feature: string): OveragePolicy | null {
+  return account.overageBillable ? overagePolicy(effectiveTier(account), feature) : null;
+}
+
+/** The overage room a debit of `feature` may use on the account (0 = block; see `accountOveragePolicy`). */
 export function overageCapFor(account: Doc<"billingAccounts">, feature: string): number {
-  return overagePolicy(effectiveTier(account), feature)?.capTokens ?? 0;
+  return accountOveragePolicy(account, feature)?.capTokens ?? 0;
 }
 
 /**

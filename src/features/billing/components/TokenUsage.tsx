@@ -1,5 +1,5 @@
 import { TokenPacks } from "@/src/features/billing/components/pricing/TokenPacks";
-import { formatCount, formatDate, tokens } from "@/src/lib/format";
+import { formatCount, formatDate, formatMoney, tokens } from "@/src/lib/format";
 import type { TokenBalance } from "@/src/features/billing/lib/types";
 
 /**
@@ -47,7 +47,21 @@ export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance
       ) : null}
       {balance.overage > 0 ? (
         <p className="muted" data-testid="tokens-overage" data-overage={balance.overage}>
-          {tokens(balance.overage)} used beyond your balance this period, billed as overage with your next invoice.
+          {tokens(balance.overage)} used beyond your balance this period
+          {balance.overageAmount !== undefined && balance.overageCurrency ? (
+            <>
+              {", about "}
+              <strong data-testid="tokens-overage-amount">{formatMoney(balance.overageAmount, balance.overageCurrency)}</strong>
+            </>
+          ) : null}
+          , billed as overage on your next invoice.
+        </p>
+      ) : null}
+      {balance.overageCap !== undefined ? (
+        <p className="muted" data-testid="tokens-overage-cap" data-cap={balance.overageCap}>
+          When your balance runs out, runs go on as overage, up to {tokens(balance.overageCap)} a period
+          {balance.overage > 0 ? ` (${formatCount(Math.max(0, balance.overageCap - balance.overage))} left)` : ""}; past
+          that, runs stop until you top up or your allowance renews.
         </p>
       ) : null}
       {pastDue ? (
