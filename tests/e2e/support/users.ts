@@ -28,6 +28,7 @@ export const E2E_USERS = {
   autoRechargeDeclined: user("e2e-auto-recharge-declined", "Fay Failing"),
   autoRecharge3ds: user("e2e-auto-recharge-3ds", "Sid Secure"),
   autoRechargeFree: user("e2e-auto-recharge-free", "Fred Freeplan"),
+  overage: user("e2e-overage", "Ola Overage"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
