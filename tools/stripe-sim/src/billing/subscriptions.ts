@@ -101,13 +101,17 @@ export function itemQuantity(price: Stripe.Price, quantity: number | undefined, 
 /**
  * The simulator renews every item of a subscription at one period end, so
  * all its prices must share `recurring.interval` and `interval_count`
- * (Stripe's classic rule; mixed intervals are not simulated).
+ * (Stripe's rule in `billing_mode: classic`; mixed-interval subscriptions
+ * need flexible billing mode, not simulated).
  */
 export function requireSameInterval(prices: Stripe.Price[], param: string): void {
   const first = prices[0]?.recurring;
   for (const p of prices) {
     if (first && (p.recurring?.interval !== first.interval || p.recurring.interval_count !== first.interval_count)) {
-      throw invalid("Currently, all prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.", param);
+      throw invalid(
+        "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count` (the simulator's subscriptions use `billing_mode: classic`; mixed intervals need flexible billing mode, which is not simulated).",
+        param,
+      );
     }
   }
 }
