@@ -27,8 +27,8 @@ export const report = internalAction({
   handler: async (ctx) => await reportDue(ctx),
 });
 
-/** Up to `limit` pending reports due at `nowMs` (ms), with their customers. */
-export const dueReports = internalQuery({
+/** Claims up to `limit` pending reports due at `nowMs` (ms) for one run, with their customers (see `claimDueReports`). */
+export const claimDueReports = internalMutation({
   args: { nowMs: v.number(), limit: v.number() },
   returns: v.array(
     v.object({
@@ -39,7 +39,7 @@ export const dueReports = internalQuery({
       usedAt: v.number(),
     }),
   ),
-  handler: async (ctx, { nowMs, limit }) => await model.dueReports(ctx, nowMs, Math.min(limit, model.REPORT_BATCH)),
+  handler: async (ctx, { nowMs, limit }) => await model.claimDueReports(ctx, nowMs, Math.min(limit, model.REPORT_BATCH)),
 });
 
 /** Records the reporter's outcomes (only pending reports change). Returns how many changed. */

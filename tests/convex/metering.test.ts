@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import * as ledger from "../../convex/billing/model/ledger";
-import { backoffMs, METER_WINDOW_MS, RECONCILE_DELAY_MS, REPORT_DELAY_MS } from "../../convex/billing/model/metering";
+import { backoffMs, CLAIM_LEASE_MS, METER_WINDOW_MS, RECONCILE_DELAY_MS, REPORT_DELAY_MS } from "../../convex/billing/model/metering";
 import { OVERAGE_METER, PLANS } from "../../convex/billing/model/plans";
 import { OVERAGE_METER_ID, startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
@@ -195,6 +195,9 @@ describe("reporting overage to the meter", () => {
     }
     expect((await reports(t)).every((r) => r.status === "sent")).toBe(true);
     await expectReportedOnce(t, accountId);
+    // Overlapping runs claim disjoint batches: besides the 3 failures, each report was posted once.
+    const posts = stripe.requestsTo("POST", "/v1/billing/meter_events");
+    expect(posts).toHaveLength((await overageRows(t, accountId)).length + 3);
     const total = (await overageRows(t, accountId)).reduce((sum, r) => sum + r.overage!, 0);
     expect(stripe.meterEvents.reduce((sum, e) => sum + e.value, 0)).toBe(total);
   });
@@ -211,6 +214,20 @@ describe("reporting overage to the meter", () => {
     await billing(t).mutation(tokens.settle, { ownerKey, holdId: held.holdId, actual: 12 });
     await report(t);
     expect(stripe.meterEvents.map((e) => e.value)).toEqual([7]);
+    await expectReportedOnce(t, accountId);
+  });
+
+  test("a run that died after claiming its batch leaves it to the next run once the claim lapses", async () => {
+    const t = makeTest();
+    const accountId = await proAccount(t, 0);
+    await run(t);
+    const claimed = await billing(t).mutation(billingInternal.metering.claimDueReports, { nowMs: NOW, limit: 100 });
+    expect(claimed).toHaveLength(1);
+    // The run died here: another run finds nothing to send while the claim holds…
+    expect(await report(t)).toEqual({ sent: 0, failed: 0, unbillable: 0 });
+    // …and sends it once the claim has lapsed.
+    vi.setSystemTime(NOW + CLAIM_LEASE_MS);
+    expect(await report(t)).toEqual({ sent: 1, failed: 0, unbillable: 0 });
     await expectReportedOnce(t, accountId);
   });
 

@@ -32,7 +32,7 @@ import { getStripe, stripeRead } from "./stripeClient";
 /** Reports sent in parallel. */
 const SEND_CONCURRENCY = 10;
 /** Batches per run; the cron and the next debit pick up the rest. */
-const MAX_BATCHES_PER_RUN = 20;
+const MAX_BATCHES_PER_RUN = 50;
 /** Rows summed per page when reconciling (one query each). */
 const SUM_PAGE = 1_000;
 
@@ -79,7 +79,7 @@ export async function reportDue(ctx: ActionCtx): Promise<{ sent: number; failed:
   const counts = { sent: 0, failed: 0, unbillable: 0 };
   let stripe: Stripe | null = null;
   for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch++) {
-    const due: DueReport[] = await ctx.runQuery(internal.metering.dueReports, {
+    const due: DueReport[] = await ctx.runMutation(internal.metering.claimDueReports, {
       nowMs: Date.now(),
       limit: REPORT_BATCH,
     });

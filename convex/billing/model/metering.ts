@@ -90,8 +90,20 @@ export type DueReport = {
   usedAt: number;
 };
 
-/** Up to `limit` pending reports due at `nowMs`, oldest due first, with their customers. */
-export async function dueReports(ctx: QueryCtx, nowMs: number, limit: number): Promise<DueReport[]> {
+/**
+ * A claimed report is not handed to another run for this long: the run
+ * that claimed it records the outcome well within it, and if that run dies
+ * the report is due again afterwards.
+ */
+export const CLAIM_LEASE_MS = 2 * MINUTE_MS;
+
+/**
+ * Claims up to `limit` pending reports due at `nowMs` (oldest due first) for
+ * one reporter run, with their customers: each is pushed `CLAIM_LEASE_MS`
+ * into the future, so overlapping runs (the cron and debit-scheduled ones)
+ * send disjoint batches.
+ */
+export async function claimDueReports(ctx: MutationCtx, nowMs: number, limit: number): Promise<DueReport[]> {
   const rows = await ctx.db
     .query("meterReports")
     .withIndex("by_status_and_nextAttemptAt", (q) => q.eq("status", "pending").lte("nextAttemptAt", nowMs))
@@ -99,6 +111,7 @@ export async function dueReports(ctx: QueryCtx, nowMs: number, limit: number): P
   const customers = new Map<Id<"billingAccounts">, string | null>();
   const out: DueReport[] = [];
   for (const row of rows) {
+    await ctx.db.patch("meterReports", row._id, { nextAttemptAt: nowMs + CLAIM_LEASE_MS });
     if (!customers.has(row.accountId)) {
       const account = await ctx.db.get("billingAccounts", row.accountId);
       customers.set(row.accountId, account?.stripeCustomerId ?? null);
