@@ -32,9 +32,14 @@
  * window has ended; each batch must stay under a quarter of Convex's
  * transaction limits. Yearly subscribers whose balances were written before
  * grants (converted by the reset) are measured too, reported but not failing.
- * Last, the token sweeps (`grantsBench.ts`) over 100,000 accounts: the grant
+ * Then the token sweeps (`grantsBench.ts`) over 100,000 accounts: the grant
  * expiry sweep, the hold sweep and the daily audit, each batch within a
- * quarter of the limits.
+ * quarter of the limits. Last, overage reporting to Stripe's meter
+ * (`meterBench.ts`): an hour of 100,000 overage ledger entries claimed and
+ * recorded in batches, each within a quarter of the limits, with documents
+ * per reported event (`--meter-reports N`, of which the first
+ * `--meter-batches N` batches are measured; 1,000 reports are drained whole
+ * to show a batch costs the same at either size).
  *
  * Background accounts are inserted in bulk with `t.run` batches, each well
  * under Convex's per-transaction limits, shaped as the webhook handlers
@@ -72,6 +77,7 @@ import {
   sweepFingerprint,
   sweepTable,
 } from "./grantsBench";
+import { benchMetering, checkMetering, meteringRates, meteringTable } from "./meterBench";
 import { allowanceGrantDoc, grantDoc, insertLedger, periodGrantRow, type LedgerRow } from "./tokenSeed";
 import {
   drainScheduled,
@@ -1263,8 +1269,12 @@ async function main() {
       "reset-accounts": { type: "string" },
       "sweep-accounts": { type: "string" },
       "audit-batches": { type: "string" },
+      "meter-reports": { type: "string" },
+      "meter-batches": { type: "string" },
     },
   });
+  const meterReports = intArg("meter-reports", values["meter-reports"], 100_000);
+  const meterBatches = intArg("meter-batches", values["meter-batches"], 20);
   const large = intArg("accounts", values.accounts, 10_000);
   const resetCount = intArg("reset-accounts", values["reset-accounts"], 100_000);
   const sweepCount = intArg("sweep-accounts", values["sweep-accounts"], 100_000);
@@ -1421,6 +1431,26 @@ async function main() {
         `(every batch pages the balance table the same way; --audit-batches N measures more)`,
     );
   }
+
+  // 6. Overage reporting to Stripe's meter: an hour of `meterReports`
+  //    ledger entries with overage, drained batch by batch.
+  //    A small table is drained whole; at full size the first batches are
+  //    measured. The figures per batch must be the same.
+  console.log(`\noverage reporting to Stripe's meter: 1,000 reports drained whole, then ${fmt(meterReports)} (an hour's worth)…`);
+  const meteringSmall = await benchMetering(1_000, { accounts: 100 });
+  const metering = await benchMetering(meterReports, { maxBatches: meterBatches, progress: (line) => console.log(line) });
+  failures.push(...checkMetering(meteringSmall), ...checkMetering(metering));
+  for (const step of ["claim", "record"] as const) {
+    const [a, b] = [meteringSmall[step].max, metering[step].max];
+    if (a.documentsRead !== b.documentsRead || a.documentsWritten !== b.documentsWritten || a.databaseQueries !== b.databaseQueries) {
+      failures.push(`metering: a ${step} batch's figures grow with the table (${JSON.stringify(a)} at 1,000 reports, ${JSON.stringify(b)} at ${fmt(meterReports)})`);
+    }
+  }
+  console.log(`\noverage reporting at ${fmt(meteringSmall.reports)} reports (drained whole):`);
+  console.log(meteringTable(meteringSmall));
+  console.log(`\noverage reporting at ${fmt(metering.reports)} reports over ${fmt(metering.accounts)} accounts:`);
+  console.log(meteringTable(metering));
+  console.log(meteringRates(metering));
 
   console.log(`\nelapsed ${seconds()} s`);
   if (warnings.length > 0) {
