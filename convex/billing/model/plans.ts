@@ -318,4 +318,13 @@ export const BILLING_CONFIG = {
     /** Charging runs per attempt before it is recorded as failed (Stripe unreachable). */
     maxTries: 5,
   },
+  /**
+   * Stripe Tax on Checkout (subscriptions and token packs): `true` sends
+   * `automatic_tax: { enabled: true }`, so Stripe computes tax from the
+   * billing address Checkout collects and adds it to the invoice. In live
+   * and test mode it needs Stripe Tax enabled in the Dashboard with an
+   * origin address, else Checkout refuses the session; set `false` to sell
+   * without tax (the address and tax IDs are still collected).
+   */
+  automaticTax: true,
 } as const;
