@@ -10,7 +10,7 @@ import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { classifyChange } from "../../convex/billing/model/planChanges";
 import type { Interval, PaidTier } from "../../convex/billing/model/plans";
-import { PLANS } from "../../convex/billing/model/plans";
+import { OVERAGE_METER, PLANS } from "../../convex/billing/model/plans";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { alice, bob, expectCode, seedAccount, type TestConvex, type TestIdentity } from "./billingFixtures";
 import { runInBilling } from "../lib/billingComponent";
@@ -696,6 +696,29 @@ describe("the metered overage item across plan changes", () => {
     const { subId, itemId } = await meteredSubscriber(t);
     await t.withIdentity(alice).action(api.billing.changePlan, { tier: "elite", interval: "month" });
     expect(updates(subId)[0]!.body.items).toEqual([{ id: itemId, price: "price_elite_monthly" }]);
+  });
+
+  test("a downgrade scheduled for the period end keeps the metered item (no quantity) through the current phase, and into the next only when that plan bills overage monthly", async () => {
+    for (const [tier, keeps] of [["pro", true], ["starter", false]] as const) {
+      const t = makeTest();
+      stripe.clearRequests();
+      const seeded = await seedSubscriber(t, alice, { tier: "elite", interval: "month" });
+      stripe.putSubscription({
+        id: seeded.subId,
+        customer: seeded.customer,
+        itemId: seeded.itemId,
+        lookupKey: "elite_monthly",
+        periodStart: seeded.periodStart,
+        periodEnd: seeded.periodEnd,
+        overageItemId: "si_overage",
+      });
+      await t.withIdentity(alice).action(api.billing.changePlan, { tier, interval: "month" });
+      const update = stripe.requests.filter((r) => r.method === "POST" && /^\/v1\/subscription_schedules\/[^/]+$/.test(r.path)).at(-1)!;
+      const phases = update.body.phases as Array<{ items: unknown }>;
+      const metered = { price: `price_${OVERAGE_METER.price.lookupKey}` };
+      expect(phases[0]!.items).toEqual([{ price: "price_elite_monthly", quantity: "1" }, metered]);
+      expect(phases[1]!.items).toEqual([{ price: `price_${tier}_monthly`, quantity: "1" }, ...(keeps ? [metered] : [])]);
+    }
   });
 
   test("a switch to a yearly plan removes the metered item in the same update (and in its preview), since a classic subscription's prices share one interval", async () => {

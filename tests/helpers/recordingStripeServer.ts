@@ -640,7 +640,8 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
           {
             start_date: item.current_period_start,
             end_date: item.current_period_end,
-            items: [{ price: (item.price as Json).id, quantity: item.quantity }],
+            // Every item of the subscription, as Stripe copies them (a metered one has no quantity).
+            items: ((sub.items as Json).data as Json[]).map((i) => ({ price: (i.price as Json).id, quantity: i.quantity })),
             metadata: {},
             proration_behavior: "create_prorations",
           },

@@ -479,9 +479,12 @@ type UpdateOutcome = { subscription: Stripe.Subscription } | { cardError: Stripe
  */
 function meteredItemChange(live: Live, interval: Interval): Array<{ id: string; deleted: true }> {
   if (interval === OVERAGE_METER.price.interval) return [];
-  return live.subscription.items.data
-    .filter((item) => item.id !== live.item.id && item.price.recurring?.usage_type === "metered")
-    .map((item) => ({ id: item.id, deleted: true as const }));
+  return meteredItemsOf(live).map((item) => ({ id: item.id, deleted: true as const }));
+}
+
+/** The live subscription's metered items (the overage price), besides the plan item. */
+function meteredItemsOf(live: Live): Stripe.SubscriptionItem[] {
+  return live.subscription.items.data.filter((item) => item.id !== live.item.id && item.price.recurring?.usage_type === "metered");
 }
 
 async function upgrade(p: Prepared): Promise<PlanChangeResult> {
@@ -611,9 +614,17 @@ async function scheduleDowngrade(p: Prepared): Promise<PlanChangeResult> {
     phases.find((phase) => phase.start_date <= nowSeconds && nowSeconds < phase.end_date) ?? phases[0] ?? null;
   const start = current?.start_date ?? live.periodStart;
   const end = current?.end_date ?? live.periodEnd;
+  // Metered items (the overage price) take no quantity; they stay through
+  // the current phase, and into the next when its plan bills overage on the
+  // meter price's interval.
+  const metered = new Set(meteredItemsOf(live).map((item) => item.price.id));
+  const phaseItem = (price: string, quantity: number | null | undefined) =>
+    metered.has(price) ? { price } : { price, quantity: quantity ?? 1 };
   const currentItems = current?.items.length
-    ? current.items.map((item) => ({ price: priceIdOf(item.price)!, quantity: item.quantity ?? 1 }))
-    : [{ price: live.price.id, quantity: live.quantity }];
+    ? current.items.map((item) => phaseItem(priceIdOf(item.price)!, item.quantity))
+    : [{ price: live.price.id, quantity: live.quantity }, ...[...metered].map((price) => ({ price }))];
+  const keepMetered = PLANS[target.tier].overage !== null && target.interval === OVERAGE_METER.price.interval;
+  const nextItems = [{ price: p.newPrice.id, quantity: live.quantity }, ...(keepMetered ? [...metered].map((price) => ({ price })) : [])];
   const scheduledNow = phases.length > 1 ? (priceIdOf(phases[phases.length - 1]!.items[0]?.price) ?? "none") : "none";
   const updateKey = `plan-schedule:${schedule.id}:${scheduledNow}:${p.lookupKey}:${p.bucket}`;
   const updated = await stripeWrite("subscriptionSchedules.update", updateKey, (options) =>
@@ -624,7 +635,7 @@ async function scheduleDowngrade(p: Prepared): Promise<PlanChangeResult> {
         phases: [
           { items: currentItems, start_date: start, end_date: end },
           {
-            items: [{ price: p.newPrice.id, quantity: live.quantity }],
+            items: nextItems,
             duration: { interval: target.interval, interval_count: 1 },
             proration_behavior: "none",
             metadata: { tier: target.tier, interval: target.interval, lookupKey: p.lookupKey },
