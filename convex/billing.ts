@@ -5,13 +5,18 @@
  * component's functions (`convex/billing/checkout.ts`, `planChanges.ts`,
  * `accounts.ts`) document the behaviour, Stripe calls and error codes.
  *
- * Every action throws `UNAUTHENTICATED` when signed out and `NOT_FOUND`
- * while `users.store` has not run yet, before the component is called.
+ * Every function acts on the caller's active account: their organisation's
+ * when the verified token names one, else their personal account
+ * (`functions.ts`). Every action is admin-only (`adminAction`): it throws
+ * `UNAUTHENTICATED` when signed out, `NOT_FOUND` while `users.store` has not
+ * run yet, and `FORBIDDEN` for an organisation member who is not an admin or
+ * has been removed, before the component is called. Members read the plan
+ * (`subscription`) but not `invoices` (`[]` for them).
  * Units: Convex times in ms; money in integer minor units of `currency`.
  */
 import { v } from "convex/values";
 import { components } from "./_generated/api";
-import { callerAction, callerQuery } from "./functions";
+import { adminAction, adminQuery, callerQuery } from "./functions";
 import { vInvoiceView, vSubscriptionView } from "./billing/model/billingModel";
 import { vPlanChangePreview, vPlanChangeResult, type PlanChangePreview, type PlanChangeResult } from "./billing/model/planChanges";
 import { TOKEN_PACKS } from "./billing/model/plans";
@@ -27,7 +32,7 @@ type Url = { url: string };
  * `NOT_AN_UPGRADE`, `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`,
  * `STRIPE_ERROR` (see `checkout.createCheckoutSession`).
  */
-export const createCheckoutSession = callerAction({
+export const createCheckoutSession = adminAction({
   args: { tier: vTier, interval: vInterval },
   returns: vUrl,
   handler: (ctx, args): Promise<Url> =>
@@ -39,7 +44,7 @@ export const createCheckoutSession = callerAction({
  * with the webhook once paid. Returns `{ url }` (see
  * `checkout.createTopUpCheckoutSession`).
  */
-export const createTopUpCheckoutSession = callerAction({
+export const createTopUpCheckoutSession = adminAction({
   args: { packId: vPackId },
   returns: vUrl,
   handler: (ctx, args): Promise<Url> =>
@@ -52,7 +57,7 @@ export const createTopUpCheckoutSession = callerAction({
  * client. Returns `{ url }`. Also throws `NO_CUSTOMER` (see
  * `checkout.createPortalSession`).
  */
-export const createPortalSession = callerAction({
+export const createPortalSession = adminAction({
   args: {},
   returns: vUrl,
   handler: (ctx): Promise<Url> =>
@@ -60,7 +65,7 @@ export const createPortalSession = callerAction({
 });
 
 /** Exact amounts a change to `tier` on `interval` would bill; changes nothing (`planChanges.previewPlanChange`). */
-export const previewPlanChange = callerAction({
+export const previewPlanChange = adminAction({
   args: { tier: vPaidTier, interval: vInterval },
   returns: vPlanChangePreview,
   handler: (ctx, args): Promise<PlanChangePreview> =>
@@ -68,7 +73,7 @@ export const previewPlanChange = callerAction({
 });
 
 /** Changes the caller's plan: upgrades now once paid, downgrades at the period end (`planChanges.changePlan`). */
-export const changePlan = callerAction({
+export const changePlan = adminAction({
   args: { tier: vPaidTier, interval: vInterval },
   returns: vPlanChangeResult,
   handler: (ctx, args): Promise<PlanChangeResult> =>
@@ -76,7 +81,7 @@ export const changePlan = callerAction({
 });
 
 /** Cancels the caller's scheduled plan change. Returns `{ canceled }` (`planChanges.cancelScheduledChange`). */
-export const cancelScheduledChange = callerAction({
+export const cancelScheduledChange = adminAction({
   args: {},
   returns: v.object({ canceled: v.boolean() }),
   handler: (ctx): Promise<{ canceled: boolean }> =>
@@ -84,7 +89,7 @@ export const cancelScheduledChange = callerAction({
 });
 
 /** Cancels the caller's subscription at the period end. Returns `{ cancelAt }` ms (`planChanges.cancelSubscription`). */
-export const cancelSubscription = callerAction({
+export const cancelSubscription = adminAction({
   args: { feedback: v.optional(vCancellationFeedback), comment: v.optional(v.string()) },
   returns: v.object({ cancelAt: v.number() }),
   handler: (ctx, args): Promise<{ cancelAt: number }> =>
@@ -92,7 +97,7 @@ export const cancelSubscription = callerAction({
 });
 
 /** Undoes a scheduled cancellation. Returns `{ resumed }` (`planChanges.resumeSubscription`). */
-export const resumeSubscription = callerAction({
+export const resumeSubscription = adminAction({
   args: {},
   returns: v.object({ resumed: v.boolean() }),
   handler: (ctx): Promise<{ resumed: boolean }> =>
@@ -112,9 +117,10 @@ export const subscription = callerQuery({
 
 /**
  * The caller's invoices, newest first; `limit` defaults to 6, clamped to
- * 1…24 (see `accounts.invoices`). `[]` when signed out. Throws nothing.
+ * 1…24 (see `accounts.invoices`). `[]` when signed out or for an
+ * organisation member who is not an admin (`adminQuery`). Throws nothing.
  */
-export const invoices = callerQuery({
+export const invoices = adminQuery({
   args: { limit: v.optional(v.number()) },
   returns: v.array(vInvoiceView),
   handler: async (ctx, { limit }) =>

@@ -1,17 +1,27 @@
 /**
- * Function builders that resolve the caller once (convex-helpers
- * `customQuery` / `customMutation` / `customAction`,
+ * Function builders that resolve the caller, and the account they act on,
+ * once (convex-helpers `customQuery` / `customMutation` / `customAction`,
  * https://stack.convex.dev/custom-functions). The billing component never
- * reads `ctx.auth`: these builders do, and hand it the caller's `ownerKey`.
+ * reads `ctx.auth`: these builders do (`model/auth.ts`), and hand it the
+ * acting account's `ownerKey`: the active organisation's (`org:<id>`) when
+ * the verified token names one, else the caller's personal account.
  *
- * - `callerQuery`: `ctx.caller` is the signed-in caller or `null`; queries
- *   return an empty answer for signed-out callers rather than throwing, so the
- *   client can render a signed-out state.
+ * Every builder states its role rule once (docs/ORGANISATIONS.md):
+ *
+ * - `callerQuery`: `ctx.caller` is the caller or `null` (signed out, not
+ *   stored yet, removed from the token's organisation); queries return an
+ *   empty answer rather than throwing, so the client can render that state.
+ *   Any role.
+ * - `adminQuery`: as `callerQuery`, but `ctx.caller` is also `null` for a
+ *   member, so admin-only reads (invoices) answer empty for members.
  * - `callerMutation`: `ctx.caller` is required; throws `UNAUTHENTICATED`
- *   (signed out) or `NOT_FOUND` (not stored yet).
- * - `callerAction`: `ctx.ownerKey` is required, resolved through the internal
- *   query `users.callerOwnerKey` (actions have no `ctx.db`); throws as
- *   `callerMutation`.
+ *   (signed out), `NOT_FOUND` (not stored yet) or `FORBIDDEN` (removed from
+ *   the organisation). Any role.
+ * - `adminMutation`: as `callerMutation`, and throws `FORBIDDEN` for a member.
+ * - `callerAction`: `ctx.ownerKey` / `ctx.role` are required, resolved
+ *   through the internal query `users.callerAccount` (actions have no
+ *   `ctx.db`); throws as `callerMutation`.
+ * - `adminAction`: as `callerAction`, and throws `FORBIDDEN` for a member.
  */
 import {
   customAction,
@@ -21,12 +31,20 @@ import {
 } from "convex-helpers/server/customFunctions";
 import { fail, failAccountNotSetUp } from "./billing/model/errors";
 import { internal } from "./_generated/api";
-import { action, mutation, query } from "./_generated/server";
-import { getCaller, requireCaller } from "./model/auth";
+import { action, mutation, query, type ActionCtx } from "./_generated/server";
+import { ADMIN_ONLY_MESSAGE, getCaller, requireAdmin, requireCaller, REMOVED_MESSAGE, type Role } from "./model/auth";
 
 export const callerQuery = customQuery(
   query,
   customCtx(async (ctx) => ({ caller: await getCaller(ctx) })),
+);
+
+export const adminQuery = customQuery(
+  query,
+  customCtx(async (ctx) => {
+    const caller = await getCaller(ctx);
+    return { caller: caller?.role === "admin" ? caller : null };
+  }),
 );
 
 export const callerMutation = customMutation(
@@ -34,15 +52,41 @@ export const callerMutation = customMutation(
   customCtx(async (ctx) => ({ caller: await requireCaller(ctx) })),
 );
 
+export const adminMutation = customMutation(
+  mutation,
+  customCtx(async (ctx) => {
+    const caller = await requireCaller(ctx);
+    requireAdmin(caller);
+    return { caller };
+  }),
+);
+
+/** The acting account of an action's caller; throws as `requireCaller`. */
+async function actionCaller(ctx: ActionCtx): Promise<{ ownerKey: string; role: Role }> {
+  // Checked here first so a signed-out caller gets UNAUTHENTICATED rather
+  // than the "not set up yet" answer.
+  if (!(await ctx.auth.getUserIdentity())) fail("UNAUTHENTICATED", "Sign in to continue.");
+  const resolved: { status: "ok"; ownerKey: string; role: Role } | { status: "signed_out" | "not_stored" | "removed" } =
+    await ctx.runQuery(internal.users.callerAccount, {});
+  if (resolved.status !== "ok") {
+    if (resolved.status === "signed_out") fail("UNAUTHENTICATED", "Sign in to continue.");
+    if (resolved.status === "removed") fail("FORBIDDEN", REMOVED_MESSAGE);
+    failAccountNotSetUp();
+  }
+  return { ownerKey: resolved.ownerKey, role: resolved.role };
+}
+
 export const callerAction = customAction(
   action,
   // The return type is annotated: `internal.users` is typed from modules that use this builder.
-  customCtx(async (ctx): Promise<{ ownerKey: string }> => {
-    // Checked here first so a signed-out caller gets UNAUTHENTICATED rather
-    // than the "not set up yet" answer.
-    if (!(await ctx.auth.getUserIdentity())) fail("UNAUTHENTICATED", "Sign in to continue.");
-    const ownerKey: string | null = await ctx.runQuery(internal.users.callerOwnerKey, {});
-    if (ownerKey === null) failAccountNotSetUp();
-    return { ownerKey };
+  customCtx(async (ctx): Promise<{ ownerKey: string; role: Role }> => await actionCaller(ctx)),
+);
+
+export const adminAction = customAction(
+  action,
+  customCtx(async (ctx): Promise<{ ownerKey: string; role: Role }> => {
+    const caller = await actionCaller(ctx);
+    if (caller.role !== "admin") fail("FORBIDDEN", ADMIN_ONLY_MESSAGE);
+    return caller;
   }),
 );

@@ -20,4 +20,20 @@ export default defineSchema({
   })
     .index("by_tokenIdentifier", ["tokenIdentifier"])
     .index("by_clerkUserId", ["clerkUserId"]),
+
+  // Clerk organisation memberships as its webhooks report them
+  // (`model/orgMemberships.ts`; `POST /clerk/webhook` in `http.ts`). Read by
+  // `model/auth.ts` when a token names an organisation: `removed` refuses it
+  // at once, a recorded `member` role lowers a token's `admin`. Without
+  // webhooks the table stays empty and the token's claims decide.
+  orgMemberships: defineTable({
+    /** Clerk organisation id (`org_…`). */
+    clerkOrgId: v.string(),
+    /** Clerk user id (`user_…`), the JWT's `sub`. */
+    clerkUserId: v.string(),
+    status: v.union(v.literal("active"), v.literal("removed")),
+    role: v.union(v.literal("admin"), v.literal("member")),
+    /** Clerk's time of the last applied event (ms); older events are ignored. */
+    eventAt: v.number(),
+  }).index("by_org_user", ["clerkOrgId", "clerkUserId"]),
 });

@@ -1,14 +1,18 @@
 /**
  * The client's token API: thin wrappers that resolve the signed-in caller
  * (`functions.ts`) and call the billing component's `tokens` module with
- * the caller's owner key, which documents the rules. Operator grants and
+ * the caller's owner key, which documents the rules. The caller's account is
+ * their active organisation's or their personal one (`functions.ts`).
+ * Members of an organisation spend its tokens and read its balance, ledger
+ * and usage; auto-recharge (settings and payments) is admin-only, and
+ * members' alerts come without payment links. Operator grants and
  * the invariant audit are the component's (`npx convex run --component
  * billing tokens:grant '{…}'`). Amounts are integer tokens, times Convex ms.
  */
 import { paginationOptsValidator, paginationResultValidator } from "convex/server";
 import { v } from "convex/values";
 import { components } from "./_generated/api";
-import { callerAction, callerMutation, callerQuery } from "./functions";
+import { adminAction, adminQuery, callerMutation, callerQuery } from "./functions";
 import { vAutoRechargeView } from "./billing/model/autoRecharge";
 import {
   EMPTY_PAGE,
@@ -168,15 +172,24 @@ export const usage = callerQuery({
  * balance) and auto-recharge notices, newest first: `{ alertId, message,
  * balance, firedAt, actionUrl? }[]` (ms; `actionUrl` where the customer must
  * confirm a payment).
- * Each fires once per allowance period. Signed out: empty.
+ * Each fires once per allowance period. Signed out: empty. Members of an
+ * organisation get them without `actionUrl`.
  */
 export const alerts = callerQuery({
   args: {},
   returns: v.array(
     v.object({ alertId: v.string(), message: v.string(), balance: v.number(), firedAt: v.number(), actionUrl: v.optional(v.string()) }),
   ),
-  handler: async (ctx) =>
-    ctx.caller ? await ctx.runQuery(components.billing.tokens.alerts, { ownerKey: ctx.caller.ownerKey }) : [],
+  handler: async (ctx) => {
+    if (!ctx.caller) return [];
+    const alerts = await ctx.runQuery(components.billing.tokens.alerts, { ownerKey: ctx.caller.ownerKey });
+    // A payment link is the admins' to follow.
+    if (ctx.caller.role === "admin") return alerts;
+    return alerts.map((alert): (typeof alerts)[number] => {
+      const { actionUrl: _paymentLink, ...rest } = alert;
+      return rest;
+    });
+  },
 });
 
 /** Dismisses the caller's unread token alerts. Returns how many. Throws `UNAUTHENTICATED`. */
@@ -190,10 +203,10 @@ export const dismissAlerts = callerMutation({
  * The caller's auto-recharge settings and latest attempt (see
  * `autoRecharge.get`): `{ enabled, thresholdTokens, packId, monthlyCap,
  * currency, spentThisMonth, consecutiveFailures, disabledReason,
- * lastAttempt }` (money in minor units), or `null` when never set or signed
- * out.
+ * lastAttempt }` (money in minor units), or `null` when never set, signed
+ * out, or for an organisation member who is not an admin (`adminQuery`).
  */
-export const autoRecharge = callerQuery({
+export const autoRecharge = adminQuery({
   args: {},
   returns: v.union(v.null(), vAutoRechargeView),
   handler: async (ctx) =>
@@ -205,9 +218,10 @@ export const autoRecharge = callerQuery({
  * card when a debit leaves fewer than `thresholdTokens`, at most
  * `monthlyCap` (minor units) a month. Throws `UNAUTHENTICATED`,
  * `INVALID_ARGUMENT`, `NO_PAYMENT_METHOD` (no saved card), `STRIPE_ERROR`
- * (see `autoRecharge.configure`).
+ * (see `autoRecharge.configure`), `FORBIDDEN` for a member who is not an
+ * admin.
  */
-export const setAutoRecharge = callerAction({
+export const setAutoRecharge = adminAction({
   args: { enabled: v.boolean(), thresholdTokens: v.number(), packId: v.string(), monthlyCap: v.number() },
   returns: v.null(),
   handler: async (ctx, args): Promise<null> =>

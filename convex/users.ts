@@ -1,18 +1,24 @@
 /**
- * Users: `store` on sign-in, `current` for the client's header, and the
- * caller's billing owner key for actions. Logic lives in `model/users.ts`.
+ * Users: `store` on sign-in (and on switching organisation), `current` for
+ * the client's header, `activeAccount` for the account switcher and role
+ * notes, and the caller's acting account for actions. Logic lives in
+ * `model/users.ts` and `model/auth.ts`.
  */
 import { v } from "convex/values";
 import { fail } from "./billing/model/errors";
-import { internalQuery, mutation } from "./_generated/server";
+import { components } from "./_generated/api";
+import { internalQuery, mutation, query } from "./_generated/server";
 import { callerQuery } from "./functions";
-import { getCaller } from "./model/auth";
+import { resolveCaller } from "./model/auth";
 import { storeUser } from "./model/users";
 
 /**
  * Creates the signed-in user on first call, with a personal billing account
  * on the free tier and a token balance holding the current UTC month's free
- * allowance; later calls refresh name and email. Idempotent.
+ * allowance; later calls refresh name and email. When the verified token
+ * names an active organisation (and the user has not been removed from it),
+ * also creates that organisation's account on first use. Idempotent; the
+ * client calls it again after switching organisation.
  *
  * Returns the user's `Id<"users">`. Throws `UNAUTHENTICATED` when signed out.
  * Uses the plain `mutation` builder because `callerMutation` requires the row
@@ -47,13 +53,59 @@ export const current = callerQuery({
   },
 });
 
+const vRole = v.union(v.literal("admin"), v.literal("member"));
+
 /**
- * The calling identity's billing owner key (the action's auth is passed to
- * `ctx.runQuery`), or null when signed out or not stored yet. Used by
- * `callerAction`.
+ * The account the caller acts on, for the switcher and the role notes:
+ * - `{ status: "ok", kind, orgId, name, role, accountReady }`: the active
+ *   organisation's account (`kind: "organization"`) or the personal one
+ *   (`role: "admin"`); `accountReady` is false until `users.store` has
+ *   created the account (the client calls it when it sees false, e.g. right
+ *   after switching to an organisation for the first time);
+ * - `{ status: "removed", orgId }`: the token names an organisation the
+ *   caller has been removed from (nothing of it is readable);
+ * - `null`: signed out or not stored yet.
+ * Throws nothing.
  */
-export const callerOwnerKey = internalQuery({
+export const activeAccount = query({
   args: {},
-  returns: v.union(v.string(), v.null()),
-  handler: async (ctx) => (await getCaller(ctx))?.ownerKey ?? null,
+  returns: v.union(
+    v.null(),
+    v.object({
+      status: v.literal("ok"),
+      kind: v.union(v.literal("personal"), v.literal("organization")),
+      orgId: v.union(v.string(), v.null()),
+      name: v.union(v.string(), v.null()),
+      role: vRole,
+      accountReady: v.boolean(),
+    }),
+    v.object({ status: v.literal("removed"), orgId: v.string() }),
+  ),
+  handler: async (ctx) => {
+    const resolved = await resolveCaller(ctx);
+    if (resolved.status === "removed") return { status: "removed" as const, orgId: resolved.org.id };
+    if (resolved.status !== "ok") return null;
+    const { kind, orgId, name, role, ownerKey } = resolved.caller.account;
+    const accountReady = (await ctx.runQuery(components.billing.accounts.get, { ownerKey })) !== null;
+    return { status: "ok" as const, kind, orgId, name, role, accountReady };
+  },
+});
+
+/**
+ * The calling identity's acting account (the action's auth is passed to
+ * `ctx.runQuery`): `{ status: "ok", ownerKey, role }`, or `{ status }` one
+ * of `signed_out`, `not_stored`, `removed`. Used by `callerAction` and
+ * `adminAction`, which throw for the latter.
+ */
+export const callerAccount = internalQuery({
+  args: {},
+  returns: v.union(
+    v.object({ status: v.literal("ok"), ownerKey: v.string(), role: vRole }),
+    v.object({ status: v.union(v.literal("signed_out"), v.literal("not_stored"), v.literal("removed")) }),
+  ),
+  handler: async (ctx) => {
+    const resolved = await resolveCaller(ctx);
+    if (resolved.status !== "ok") return { status: resolved.status };
+    return { status: "ok" as const, ownerKey: resolved.caller.ownerKey, role: resolved.caller.role };
+  },
 });

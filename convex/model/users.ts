@@ -1,17 +1,22 @@
 /**
- * Users and their personal billing accounts.
+ * Users, their personal billing accounts, and the accounts of their active
+ * organisations.
  *
  * A user is keyed by the verified JWT's `tokenIdentifier`
  * (https://docs.convex.dev/auth/database-auth). On first sign-in the user gets
  * a personal billing account in the billing component (free tier, this UTC
- * month's free allowance), named by `billingOwnerKey`.
+ * month's free allowance), named by `billingOwnerKey`. The first time a token
+ * names an organisation (`orgFromClaims`), that organisation gets its
+ * account too (`org:<Clerk org id>`, kind `organization`, named after the
+ * organisation).
  */
 import type { UserIdentity } from "convex/server";
 import { profileChanges, type AccountProfile } from "../billing/model/accounts";
 import { components } from "../_generated/api";
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { billingOwnerKey } from "./auth";
+import { actingAccount, billingOwnerKey, orgFromClaims } from "./auth";
+import { membershipOf } from "./orgMemberships";
 
 /** Name and email as the identity provider reports them (empty strings dropped). */
 export function profileFrom(identity: UserIdentity): AccountProfile {
@@ -26,6 +31,13 @@ export function profileFrom(identity: UserIdentity): AccountProfile {
  * repeat call only refreshes name and email). Mutations are serialisable,
  * and the component call runs in this transaction, so two tabs signing in at
  * once still create one user and one account.
+ *
+ * When the token names an active organisation the user has not been
+ * removed from, also ensures the organisation's account (kind
+ * `organization`, `name` the organisation's name, else slug, else id; no
+ * email: Checkout asks the admin for one). Any member's sign-in creates
+ * it; only admins can buy for it. The organisation is read from the
+ * verified token only.
  */
 export async function storeUser(ctx: MutationCtx, identity: UserIdentity): Promise<Id<"users">> {
   const profile = profileFrom(identity);
@@ -51,5 +63,17 @@ export async function storeUser(ctx: MutationCtx, identity: UserIdentity): Promi
     kind: "personal",
     ...profile,
   });
+  const org = orgFromClaims(identity);
+  if (org) {
+    const user = await ctx.db.get("users", userId);
+    const account = user && actingAccount(user, org, await membershipOf(ctx, org.id, identity.subject));
+    if (account && account !== "removed") {
+      await ctx.runMutation(components.billing.accounts.ensure, {
+        ownerKey: account.ownerKey,
+        kind: "organization",
+        name: account.name ?? undefined,
+      });
+    }
+  }
   return userId;
 }

@@ -6,7 +6,7 @@
  */
 import { expect } from "vitest";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
-import { billingOwnerKey } from "../../convex/model/auth";
+import { billingOwnerKey, orgOwnerKey } from "../../convex/model/auth";
 import { runInBilling } from "../lib/billingComponent";
 import type { ErrorCode } from "../../convex/billing/model/errors";
 import { isBillingError } from "../../convex/billing/model/errors";
@@ -70,5 +70,37 @@ export function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [items.slice()];
   return items.flatMap((item, i) =>
     permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
+}
+
+/** Clerk-shaped organisation claims as the `convex` JWT template carries them (docs/ORGANISATIONS.md). */
+export type OrgClaimsFixture = { org_id: string; org_role: string; org_slug?: string; org_name?: string };
+
+/** `identity` acting in organisation `orgId` with `role` (`org:admin` or `org:member`). */
+export function inOrg<I extends TestIdentity>(
+  identity: I,
+  orgId: string,
+  role: "org:admin" | "org:member",
+  name = `Org ${orgId}`,
+): I & OrgClaimsFixture {
+  return { ...identity, org_id: orgId, org_role: role, org_slug: orgId.replace(/^org_/, ""), org_name: name };
+}
+
+/** Inserts the billing account of Clerk organisation `orgId` (`org:<orgId>`, kind organization; free unless `fields` says otherwise). */
+export async function seedOrgAccount(
+  t: TestConvex,
+  orgId: string,
+  fields: AccountFields = {},
+): Promise<Id<"billingAccounts">> {
+  return await runInBilling(
+    t,
+    async (ctx) =>
+      await ctx.db.insert("billingAccounts", {
+        kind: "organization",
+        ownerKey: orgOwnerKey(orgId),
+        tier: "free",
+        name: `Org ${orgId}`,
+        ...fields,
+      }),
   );
 }
