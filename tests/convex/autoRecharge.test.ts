@@ -7,12 +7,12 @@
  * server (`tests/helpers/recordingStripeServer.ts`).
  */
 import type Stripe from "stripe";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import * as ledger from "../../convex/billing/model/ledger";
-import { startRecordingStripeServer, type PaymentOutcome, type RecordingStripeServer } from "../helpers/recordingStripeServer";
-import { stripeApiEnv } from "../helpers/stripeApiEnv";
+import type { PaymentOutcome } from "../helpers/recordingStripeServer";
+import { useRecordingStripe } from "../helpers/recordingStripeSuite";
 import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
 import { alice, bob, expectCode, permutations, seedAccount, type TestConvex } from "./billingFixtures";
 import { charge, event } from "./fixtures/stripe";
@@ -25,25 +25,8 @@ const CARD = "pm_card_saved";
 /** Auto-recharge below 10 tokens: pack_100 (100 tokens, $10.00), at most $50.00 a month. */
 const CHOICE = { enabled: true, thresholdTokens: 10, packId: "pack_100", monthlyCap: 5000 };
 
-let stripe: RecordingStripeServer;
 let keySeq = 0;
-
-// Only the clock is fake: the Stripe SDK's request timeouts and convex-test's
-// scheduler run on real timers, so scheduled charges run by themselves.
-beforeEach(async () => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(NOW);
-  stripe = await startRecordingStripeServer();
-  vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_auto_recharge");
-  vi.stubEnv("STRIPE_WEBHOOK_SECRET", SECRET);
-  vi.stubEnv("SITE_URL", "https://app.example.test");
-  for (const [name, value] of Object.entries(stripeApiEnv(stripe.url))) vi.stubEnv(name, value);
-});
-afterEach(async () => {
-  await stripe.close();
-  vi.unstubAllEnvs();
-  vi.useRealTimers();
-});
+const server = useRecordingStripe({ nowMs: NOW, secretKey: "sk_test_auto_recharge", webhookSecret: SECRET });
 
 /** Alice with a Stripe customer and 25 tokens (5 free allowance + 20 purchased); a saved card unless `card: null`. */
 async function setUp(t: TestConvex, { card = CARD }: { card?: string | null } = {}): Promise<Id<"billingAccounts">> {
@@ -58,7 +41,7 @@ async function setUp(t: TestConvex, { card = CARD }: { card?: string | null } = 
     });
     await ledger.grant(ctx, accountId, { sourceKey: "checkout:cs_seed", amount: 20, reason: "top_up" });
   });
-  stripe.setSavedCard(CUSTOMER, card);
+  server().setSavedCard(CUSTOMER, card);
   return accountId;
 }
 
@@ -75,7 +58,7 @@ async function runScheduled(t: TestConvex): Promise<void> {
 const remaining = async (t: TestConvex) => (await t.withIdentity(alice).query(api.tokens.balance, {}))!.remaining;
 const settings = async (t: TestConvex) => await t.withIdentity(alice).query(api.tokens.autoRecharge, {});
 const alertIds = async (t: TestConvex) => (await t.withIdentity(alice).query(api.tokens.alerts, {})).map((a) => a.alertId);
-const paymentIntentRequests = () => stripe.requestsTo("POST", "/v1/payment_intents");
+const paymentIntentRequests = () => server().requestsTo("POST", "/v1/payment_intents");
 
 async function attempts(t: TestConvex, accountId: Id<"billingAccounts">): Promise<Doc<"autoRechargeAttempts">[]> {
   return await runInBilling(t, async (ctx) =>
@@ -88,7 +71,7 @@ async function crossThreshold(outcome: PaymentOutcome = "succeeds") {
   const t = makeTest();
   const accountId = await setUp(t);
   await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-  stripe.setPaymentOutcome(outcome);
+  server().setPaymentOutcome(outcome);
   await spend(t, 6);
   await runScheduled(t);
   const [attempt] = await attempts(t, accountId);
@@ -107,7 +90,7 @@ describe("turning it on", () => {
     await expectCode(as.action(api.tokens.setAutoRecharge, CHOICE), "NO_PAYMENT_METHOD");
     expect(await settings(t)).toBeNull();
 
-    stripe.setSavedCard(CUSTOMER, CARD);
+    server().setSavedCard(CUSTOMER, CARD);
     await expectCode(as.action(api.tokens.setAutoRecharge, { ...CHOICE, thresholdTokens: 0 }), "INVALID_ARGUMENT");
     await expectCode(as.action(api.tokens.setAutoRecharge, { ...CHOICE, thresholdTokens: 2.5 }), "INVALID_ARGUMENT");
     await expectCode(as.action(api.tokens.setAutoRecharge, { ...CHOICE, monthlyCap: 999 }), "INVALID_ARGUMENT");
@@ -117,7 +100,7 @@ describe("turning it on", () => {
     await as.action(api.tokens.setAutoRecharge, CHOICE);
     expect(await settings(t)).toMatchObject({ enabled: true, thresholdTokens: 10, packId: "pack_100", monthlyCap: 5000, currency: "usd" });
     // Turning it off needs no card.
-    stripe.setSavedCard(CUSTOMER, null);
+    server().setSavedCard(CUSTOMER, null);
     await as.action(api.tokens.setAutoRecharge, { ...CHOICE, enabled: false });
     expect(await settings(t)).toMatchObject({ enabled: false });
   });
@@ -224,7 +207,7 @@ describe("when the payment fails", () => {
     const t = makeTest();
     const accountId = await setUp(t);
     await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-    stripe.setPaymentOutcome({ decline: "insufficient_funds" });
+    server().setPaymentOutcome({ decline: "insufficient_funds" });
 
     await spend(t, 6); // 7 left: attempt 1
     await runScheduled(t);
@@ -252,7 +235,7 @@ describe("when the payment fails", () => {
     expect(await remaining(t)).toBe(0);
 
     // Turning it back on starts the count again, and buys at once: the balance is already below the threshold.
-    stripe.setPaymentOutcome("succeeds");
+    server().setPaymentOutcome("succeeds");
     await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
     await runScheduled(t);
     expect(await settings(t)).toMatchObject({ enabled: true, disabledReason: null, consecutiveFailures: 0 });
@@ -264,13 +247,13 @@ describe("when the payment fails", () => {
     const t = makeTest();
     const accountId = await setUp(t);
     await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-    stripe.setPaymentOutcome("authentication_required");
+    server().setPaymentOutcome("authentication_required");
     await spend(t, 6);
     await runScheduled(t);
 
     const [attempt] = await attempts(t, accountId);
     expect(attempt).toMatchObject({ status: "requires_action", failureCode: "authentication_required" });
-    const [checkout] = stripe.requestsTo("POST", "/v1/checkout/sessions");
+    const [checkout] = server().requestsTo("POST", "/v1/checkout/sessions");
     expect(checkout!.form).toMatchObject({ mode: "payment", customer: CUSTOMER, "metadata[packId]": "pack_100", "metadata[kind]": "top_up" });
     expect(attempt!.actionUrl).toMatch(/^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_/);
     const notice = (await t.withIdentity(alice).query(api.tokens.alerts, {})).find((a) => a.alertId === "auto_recharge_action_required");
@@ -284,7 +267,7 @@ describe("when the payment fails", () => {
     const t = makeTest();
     await setUp(t);
     await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-    stripe.setSavedCard(CUSTOMER, null);
+    server().setSavedCard(CUSTOMER, null);
     await spend(t, 6);
     await runScheduled(t);
     expect(paymentIntentRequests()).toHaveLength(0);
@@ -299,7 +282,7 @@ describe("nothing paid lost, nothing paid twice", () => {
     const t = makeTest();
     const accountId = await setUp(t);
     await t.withIdentity(alice).action(api.tokens.setAutoRecharge, CHOICE);
-    stripe.failNext("POST", "/v1/payment_intents", { status: 500, type: "api_error", message: "Stripe is down" });
+    server().failNext("POST", "/v1/payment_intents", { status: 500, type: "api_error", message: "Stripe is down" });
     await spend(t, 6);
     await runScheduled(t).catch(() => undefined);
     const [pending] = await attempts(t, accountId);

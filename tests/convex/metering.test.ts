@@ -6,14 +6,14 @@
  * difference between the ledger and Stripe. Stripe is the recording server
  * (`tests/helpers/recordingStripeServer.ts`).
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import * as ledger from "../../convex/billing/model/ledger";
 import { backoffMs, CLAIM_LEASE_MS, METER_WINDOW_MS, RECONCILE_DELAY_MS, REPORT_DELAY_MS } from "../../convex/billing/model/metering";
 import { OVERAGE_METER, PLANS } from "../../convex/billing/model/plans";
-import { OVERAGE_METER_ID, startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
-import { stripeApiEnv } from "../helpers/stripeApiEnv";
+import { OVERAGE_METER_ID } from "../helpers/recordingStripeServer";
+import { useRecordingStripe } from "../helpers/recordingStripeSuite";
 import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
 import { alice, bob, getAccount, permutations, seedAccount, type TestConvex } from "./billingFixtures";
 import { event, price, subscription } from "./fixtures/stripe";
@@ -27,24 +27,8 @@ const CUSTOMER = "cus_meter";
 /** Pro's shipped policy: up to 100 overage tokens a period at the meter's price. */
 const CAP = PLANS.pro.overage!.capTokens;
 
-let stripe: RecordingStripeServer;
 let keySeq = 0;
-
-// Only the clock is fake: the Stripe SDK's timeouts and convex-test's scheduler run on real timers.
-beforeEach(async () => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(NOW);
-  stripe = await startRecordingStripeServer();
-  vi.stubEnv("STRIPE_SECRET_KEY", "sk_test_metering");
-  vi.stubEnv("STRIPE_WEBHOOK_SECRET", SECRET);
-  vi.stubEnv("SITE_URL", "https://app.example.test");
-  for (const [name, value] of Object.entries(stripeApiEnv(stripe.url))) vi.stubEnv(name, value);
-});
-afterEach(async () => {
-  await stripe.close();
-  vi.unstubAllEnvs();
-  vi.useRealTimers();
-});
+const server = useRecordingStripe({ nowMs: NOW, secretKey: "sk_test_metering", webhookSecret: SECRET });
 
 /** Alice on Pro, billable overage, `tokens` in this period's allowance. */
 async function proAccount(t: TestConvex, tokens = 0, identity = alice, customer = CUSTOMER): Promise<Id<"billingAccounts">> {
@@ -82,7 +66,7 @@ async function overageRows(t: TestConvex, accountId: Id<"billingAccounts">): Pro
 async function expectReportedOnce(t: TestConvex, accountId: Id<"billingAccounts">, customer = CUSTOMER) {
   const rows = await overageRows(t, accountId);
   expect(rows.length).toBeGreaterThan(0);
-  const events = stripe.meterEvents.filter((e) => e.customer === customer);
+  const events = server().meterEvents.filter((e) => e.customer === customer);
   expect(events.map((e) => e.identifier).sort()).toEqual(rows.map((r) => r._id).sort());
   for (const row of rows) expect(events.find((e) => e.identifier === row._id)!.value).toBe(row.overage);
 }
@@ -96,15 +80,15 @@ describe("reporting overage to the meter", () => {
     expect(await reports(t)).toMatchObject([{ ledgerId: row!._id, tokens: 6, status: "pending", usedAt: NOW }]);
 
     expect(await report(t)).toEqual({ sent: 1, failed: 0, unbillable: 0 });
-    expect(stripe.meterEvents).toEqual([{ identifier: row!._id, customer: CUSTOMER, value: 6, timestamp: NOW / 1000 }]);
-    const post = stripe.requestsTo("POST", "/v1/billing/meter_events")[0]!;
+    expect(server().meterEvents).toEqual([{ identifier: row!._id, customer: CUSTOMER, value: 6, timestamp: NOW / 1000 }]);
+    const post = server().requestsTo("POST", "/v1/billing/meter_events")[0]!;
     expect(post.form).toMatchObject({ event_name: OVERAGE_METER.eventName, "payload[value]": "6" });
     expect(post.idempotencyKey).toBe(`meter-event:${row!._id}`);
     expect(await reports(t)).toMatchObject([{ status: "sent", sentAt: NOW }]);
 
     // Nothing is sent twice.
     expect(await report(t)).toEqual({ sent: 0, failed: 0, unbillable: 0 });
-    expect(stripe.requestsTo("POST", "/v1/billing/meter_events")).toHaveLength(1);
+    expect(server().requestsTo("POST", "/v1/billing/meter_events")).toHaveLength(1);
   });
 
   test("a debit within the balance reports nothing; the customer sees this period's overage and its estimated amount", async () => {
@@ -135,7 +119,7 @@ describe("reporting overage to the meter", () => {
     ]);
     // That one run (the same action) sends the whole burst.
     expect(await report(t)).toEqual({ sent: 3, failed: 0, unbillable: 0 });
-    expect(stripe.meterEvents.map((e) => e.value)).toEqual([10, 10, 10]);
+    expect(server().meterEvents.map((e) => e.value)).toEqual([10, 10, 10]);
     // Once its time has passed, the next debit schedules a new run.
     vi.setSystemTime(NOW + REPORT_DELAY_MS + 1);
     await run(t);
@@ -147,7 +131,7 @@ describe("reporting overage to the meter", () => {
     const t = makeTest();
     const accountId = await proAccount(t, 0);
     await run(t);
-    stripe.failNext("POST", "/v1/billing/meter_events", { status: 500, type: "api_error", message: "Stripe is down" });
+    server().failNext("POST", "/v1/billing/meter_events", { status: 500, type: "api_error", message: "Stripe is down" });
     expect(await report(t)).toEqual({ sent: 0, failed: 1, unbillable: 0 });
     expect(await reports(t)).toMatchObject([{ status: "pending", attempts: 1, nextAttemptAt: NOW + backoffMs(1), lastError: "Stripe is down" }]);
     // Not due yet: nothing is sent.
@@ -163,7 +147,7 @@ describe("reporting overage to the meter", () => {
     await run(t);
     const [row] = await overageRows(t, accountId);
     // The earlier run reached Stripe, then died before recording (its idempotency key long expired).
-    const accepted = await fetch(`${stripe.url}/v1/billing/meter_events`, {
+    const accepted = await fetch(`${server().url}/v1/billing/meter_events`, {
       method: "POST",
       headers: { Authorization: "Bearer sk_test_metering", "Content-Type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({
@@ -176,7 +160,7 @@ describe("reporting overage to the meter", () => {
     });
     expect(accepted.status).toBe(200);
     expect(await report(t)).toEqual({ sent: 1, failed: 0, unbillable: 0 });
-    expect(stripe.requestsTo("POST", "/v1/billing/meter_events").map((r) => r.status)).toEqual([200, 400]);
+    expect(server().requestsTo("POST", "/v1/billing/meter_events").map((r) => r.status)).toEqual([200, 400]);
     expect(await reports(t)).toMatchObject([{ status: "sent" }]);
     await expectReportedOnce(t, accountId);
   });
@@ -186,7 +170,7 @@ describe("reporting overage to the meter", () => {
     const accountId = await proAccount(t, 3);
     for (let i = 0; i < 10; i++) await run(t, i % 2 ? "bulk_analysis" : "standard_analysis");
     for (const i of [0, 1, 2]) {
-      stripe.failNext("POST", "/v1/billing/meter_events", { status: 429, type: "rate_limit_error", message: `busy ${i}` });
+      server().failNext("POST", "/v1/billing/meter_events", { status: 429, type: "rate_limit_error", message: `busy ${i}` });
     }
     await Promise.all([report(t), report(t), report(t)]);
     for (let round = 1; round <= 4; round++) {
@@ -196,10 +180,10 @@ describe("reporting overage to the meter", () => {
     expect((await reports(t)).every((r) => r.status === "sent")).toBe(true);
     await expectReportedOnce(t, accountId);
     // Overlapping runs claim disjoint batches: besides the 3 failures, each report was posted once.
-    const posts = stripe.requestsTo("POST", "/v1/billing/meter_events");
+    const posts = server().requestsTo("POST", "/v1/billing/meter_events");
     expect(posts).toHaveLength((await overageRows(t, accountId)).length + 3);
     const total = (await overageRows(t, accountId)).reduce((sum, r) => sum + r.overage!, 0);
-    expect(stripe.meterEvents.reduce((sum, e) => sum + e.value, 0)).toBe(total);
+    expect(server().meterEvents.reduce((sum, e) => sum + e.value, 0)).toBe(total);
   });
 
   test("a settled hold reports the overage it charged; a reserve alone and a released hold report nothing", async () => {
@@ -213,7 +197,7 @@ describe("reporting overage to the meter", () => {
     await billing(t).mutation(tokens.release, { ownerKey, holdId: released.holdId });
     await billing(t).mutation(tokens.settle, { ownerKey, holdId: held.holdId, actual: 12 });
     await report(t);
-    expect(stripe.meterEvents.map((e) => e.value)).toEqual([7]);
+    expect(server().meterEvents.map((e) => e.value)).toEqual([7]);
     await expectReportedOnce(t, accountId);
   });
 
@@ -235,12 +219,12 @@ describe("reporting overage to the meter", () => {
     const t = makeTest();
     await proAccount(t, 0);
     await run(t);
-    stripe.failNext("POST", "/v1/billing/meter_events", { status: 500, type: "api_error", message: "down" });
+    server().failNext("POST", "/v1/billing/meter_events", { status: 500, type: "api_error", message: "down" });
     await report(t);
     vi.setSystemTime(NOW + METER_WINDOW_MS + 1);
     expect(await report(t)).toEqual({ sent: 0, failed: 0, unbillable: 1 });
     expect(await reports(t)).toMatchObject([{ status: "unbillable", lastError: "older than Stripe's 35-day meter event window" }]);
-    expect(stripe.meterEvents).toEqual([]);
+    expect(server().meterEvents).toEqual([]);
   });
 });
 
@@ -296,6 +280,11 @@ describe("reconciliation against Stripe's meter event summaries", () => {
     await run(t);
     await run(t, "standard_analysis");
     await report(t);
+    await closeNovember(t, accountId);
+    return accountId;
+  }
+  /** A minute after November ends, December's window opens (as the allowance rollover does). */
+  async function closeNovember(t: TestConvex, accountId: Id<"billingAccounts">) {
     vi.setSystemTime(PERIOD_END + 60_000);
     await runInBilling(t, async (ctx) => {
       await ledger.startPeriod(ctx, accountId, {
@@ -306,7 +295,6 @@ describe("reconciliation against Stripe's meter event summaries", () => {
         periodEnd: Date.UTC(2027, 0, 1),
       });
     });
-    return accountId;
   }
   const periods = async (t: TestConvex) => await runInBilling(t, async (ctx) => await ctx.db.query("meterPeriods").collect());
   const reconcile = async (t: TestConvex) => await billing(t).action(billingInternal.metering.reconcile, {});
@@ -319,14 +307,14 @@ describe("reconciliation against Stripe's meter event summaries", () => {
     vi.setSystemTime(PERIOD_END + 60_000 + RECONCILE_DELAY_MS);
     expect(await reconcile(t)).toEqual({ matched: 1, mismatched: 0, deferred: 0 });
     expect(await periods(t)).toMatchObject([{ status: "matched", tokens: 13, stripeTokens: 13 }]);
-    const asked = stripe.requestsTo("GET", `/v1/billing/meters/${OVERAGE_METER_ID}/event_summaries`)[0]!;
+    const asked = server().requestsTo("GET", `/v1/billing/meters/${OVERAGE_METER_ID}/event_summaries`)[0]!;
     expect(asked.form).toMatchObject({ customer: CUSTOMER, start_time: String(PERIOD_START / 1000), end_time: String(PERIOD_END / 1000) });
   });
 
   test("a planted difference (an event the ledger never recorded) is found and kept for staff", async () => {
     const t = makeTest();
     await closedPeriod(t);
-    stripe.meterEvents.push({ identifier: "planted", customer: CUSTOMER, value: 4, timestamp: NOW / 1000 + 60 });
+    server().meterEvents.push({ identifier: "planted", customer: CUSTOMER, value: 4, timestamp: NOW / 1000 + 60 });
     vi.setSystemTime(PERIOD_END + 60_000 + RECONCILE_DELAY_MS);
     expect(await reconcile(t)).toEqual({ matched: 0, mismatched: 1, deferred: 0 });
     const staffView = await billing(t).query(billingApi.metering.reconciliation, {});
@@ -338,16 +326,7 @@ describe("reconciliation against Stripe's meter event summaries", () => {
     const t = makeTest();
     const accountId = await proAccount(t, 0);
     await run(t);
-    vi.setSystemTime(PERIOD_END + 60_000);
-    await runInBilling(t, async (ctx) => {
-      await ledger.startPeriod(ctx, accountId, {
-        sourceKey: "window:dec",
-        tokens: 150,
-        periodKey: "window:dec",
-        periodStart: PERIOD_END,
-        periodEnd: Date.UTC(2027, 0, 1),
-      });
-    });
+    await closeNovember(t, accountId);
     vi.setSystemTime(PERIOD_END + 60_000 + RECONCILE_DELAY_MS);
     expect(await reconcile(t)).toEqual({ matched: 0, mismatched: 0, deferred: 1 });
     expect(await periods(t)).toMatchObject([{ status: "open", lastError: "10 tokens not yet reported" }]);
@@ -366,6 +345,6 @@ describe("reconciliation against Stripe's meter event summaries", () => {
     await report(t);
     await expectReportedOnce(t, aliceId);
     await expectReportedOnce(t, bobId, "cus_bob");
-    expect(stripe.meterEvents.filter((e) => e.customer === CUSTOMER).map((e) => e.value)).toEqual([10]);
+    expect(server().meterEvents.filter((e) => e.customer === CUSTOMER).map((e) => e.value)).toEqual([10]);
   });
 });
