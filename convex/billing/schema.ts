@@ -159,6 +159,21 @@ export default defineSchema({
     /** Sum of the lines after discounts and tax; negative for a credit invoice. */
     total: v.optional(v.number()),
     /**
+     * Stripe's `subtotal`: before invoice-level discounts and exclusive tax.
+     * Stored only when it differs from `total` (a discount or tax applied);
+     * absent means equal to `total`.
+     */
+    subtotal: v.optional(v.number()),
+    /** Sum of `total_discount_amounts[].amount` (≥ 0); absent when 0. */
+    discount: v.optional(v.number()),
+    /**
+     * Sum of the exclusive `total_taxes[].amount` (added on top of the
+     * subtotal, ≥ 0); absent when 0. So `subtotal − discount + tax = total`.
+     */
+    tax: v.optional(v.number()),
+    /** Sum of the inclusive `total_taxes[].amount` (already inside the subtotal); absent when 0. */
+    taxIncluded: v.optional(v.number()),
+    /**
      * Customer balance before and after this invoice (Stripe's sign: negative
      * = credit). Stored only when the invoice moved it; absent means no credit
      * was applied or added.

@@ -64,6 +64,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           creditApplied: number;
           currency: string;
           description: string | null;
+          discount?: number;
           hostedInvoiceUrl: string | null;
           id: string;
           invoicePdf: string | null;
@@ -78,6 +79,9 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           periodEnd: number | null;
           periodStart: number | null;
           status: "draft" | "open" | "paid" | "uncollectible" | "void";
+          subtotal?: number;
+          tax?: number;
+          taxIncluded?: number;
           total: number;
         }>,
         Name

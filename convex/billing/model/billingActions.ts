@@ -37,7 +37,7 @@ import type { Id } from "../_generated/dataModel";
 import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
 import { fail, failAccountNotSetUp, isBillingError } from "./errors";
-import { OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier } from "./plans";
+import { BILLING_CONFIG, OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier } from "./plans";
 import {
   getStripe,
   httpUrlFromEnv,
@@ -258,6 +258,7 @@ export async function createSubscriptionCheckout(
         // price (no quantity: Stripe bills its meter's usage in arrears).
         line_items: [{ price: price.id, quantity: 1 }, ...(metered ? [metered] : [])],
         allow_promotion_codes: true,
+        ...checkoutTaxParams(),
         success_url: `${base}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
         cancel_url: `${base}/pricing`,
       },
@@ -265,6 +266,31 @@ export async function createSubscriptionCheckout(
     ),
   );
   return { url: requireUrl(session.url) };
+}
+
+/**
+ * Tax parameters of every Checkout Session (subscription and token pack),
+ * per https://docs.stripe.com/api/checkout/sessions/create:
+ *
+ * - `billing_address_collection: "required"`: always a full billing address
+ *   (what Stripe Tax locates the customer by);
+ * - `tax_id_collection.enabled`: a business may enter its VAT/GST id;
+ * - `customer_update: { address: "auto", name: "auto" }`: save the address
+ *   and name onto our existing Customer (Stripe requires `address: "auto"`
+ *   for automatic tax with an existing customer, and a tax id needs `name`);
+ * - `automatic_tax.enabled`: `BILLING_CONFIG.automaticTax` (needs Stripe Tax
+ *   enabled with an origin address in the Dashboard; see README "Real keys").
+ */
+export function checkoutTaxParams(): Pick<
+  Stripe.Checkout.SessionCreateParams,
+  "billing_address_collection" | "tax_id_collection" | "customer_update" | "automatic_tax"
+> {
+  return {
+    billing_address_collection: "required",
+    tax_id_collection: { enabled: true },
+    customer_update: { address: "auto", name: "auto" },
+    automatic_tax: { enabled: BILLING_CONFIG.automaticTax },
+  };
 }
 
 /**
@@ -303,6 +329,7 @@ export async function createTopUpCheckout(
           invoice_data: { description: `${pack.tokens} tokens`, metadata },
         },
         line_items: [{ price: price.id, quantity: 1 }],
+        ...checkoutTaxParams(),
         success_url: `${base}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
         cancel_url: `${base}/billing`,
       },

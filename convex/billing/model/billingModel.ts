@@ -229,6 +229,17 @@ export const vInvoiceView = v.object({
   invoicePdf: v.union(v.string(), v.null()),
   /** Total after discounts and tax; negative for a credit invoice (minor units). */
   total: v.number(),
+  /**
+   * Discounts and tax (minor units, integers), each present only when the
+   * invoice has it: `subtotal` before invoice-level discounts and exclusive
+   * tax (absent: equal to `total`), `discount` (≥ 0), `tax` (exclusive, added
+   * on top, ≥ 0), `taxIncluded` (inclusive, already in the subtotal).
+   * `(subtotal ?? total) − (discount ?? 0) + (tax ?? 0) = total`.
+   */
+  subtotal: v.optional(v.number()),
+  discount: v.optional(v.number()),
+  tax: v.optional(v.number()),
+  taxIncluded: v.optional(v.number()),
   /** Customer credit used to pay this invoice (minor units, ≥ 0). */
   creditApplied: v.number(),
   /** Credit this invoice added to the customer's balance, e.g. a downgrade's proration (minor units, ≥ 0). */
@@ -288,11 +299,22 @@ export async function invoiceViews(
     hostedInvoiceUrl: row.hostedInvoiceUrl ?? null,
     invoicePdf: row.invoicePdf ?? null,
     total: row.total ?? row.amountDue,
+    ...adjustmentsView(row),
     ...balanceMovement(row),
     description: row.description ?? null,
     kind: row.topUp ? "top_up" : row.stripeSubscriptionId !== undefined ? "subscription" : "other",
     lines: row.lines,
   }));
+}
+
+/** The row's stored discount and tax figures, only those it has (see `vInvoiceView`). */
+function adjustmentsView(row: Doc<"invoices">): Pick<InvoiceView, "subtotal" | "discount" | "tax" | "taxIncluded"> {
+  const view: Pick<InvoiceView, "subtotal" | "discount" | "tax" | "taxIncluded"> = {};
+  if (row.subtotal !== undefined) view.subtotal = row.subtotal;
+  if (row.discount !== undefined) view.discount = row.discount;
+  if (row.tax !== undefined) view.tax = row.tax;
+  if (row.taxIncluded !== undefined) view.taxIncluded = row.taxIncluded;
+  return view;
 }
 
 /** Customer credit an invoice used or added, from its starting and ending balance (Stripe's sign). */
@@ -331,7 +353,9 @@ export async function linkCustomer(
     fail("FORBIDDEN", "That Stripe customer belongs to another account.");
   }
   if (account.stripeCustomerId !== stripeCustomerId || account.stripeCustomerDeleted) {
-    await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId, stripeCustomerDeleted: undefined });
+    // A new customer has not been billed in any currency yet (`model/currency.ts`).
+    const currency = account.stripeCustomerId !== stripeCustomerId ? { currency: undefined } : {};
+    await ctx.db.patch("billingAccounts", accountId, { stripeCustomerId, stripeCustomerDeleted: undefined, ...currency });
   }
   await wakeWaitingEvents(ctx, [dependency.customer(stripeCustomerId)], Date.now());
   return stripeCustomerId;

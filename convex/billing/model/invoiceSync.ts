@@ -30,6 +30,12 @@
  *   price is the mirror's `overagePriceId` or its subscription item the
  *   mirror's `overageItemId`. A usage line buys no tier, so it is not
  *   coverage and never waits for its price.
+ * - Discounts and tax (`invoiceAdjustments`): `subtotal` (Stripe's, before
+ *   invoice-level discounts and exclusive tax; kept only when it differs from
+ *   `total`), `discount` (sum of `total_discount_amounts`), `tax` (exclusive
+ *   `total_taxes`, added on top) and `taxIncluded` (inclusive ones, already
+ *   in the subtotal), minor units, each omitted when 0. They add up:
+ *   `subtotal − discount + tax = total`.
  * - Nothing is written when a snapshot changes nothing on the row.
  */
 import type Stripe from "stripe";
@@ -153,6 +159,7 @@ export async function syncInvoice(
       hostedInvoiceUrl: invoice.hosted_invoice_url ?? undefined,
       invoicePdf: invoice.invoice_pdf ?? undefined,
       total: invoice.total,
+      ...invoiceAdjustments(invoice),
       // Kept only when the invoice moved the balance (all `accounts.invoices` shows of it).
       ...(movedBalance(invoice) ? { startingBalance: invoice.starting_balance, endingBalance: invoice.ending_balance } : {}),
       description: invoice.description ?? undefined,
@@ -202,6 +209,40 @@ function movedBalance(
     typeof invoice.ending_balance === "number" &&
     invoice.starting_balance !== invoice.ending_balance
   );
+}
+
+/** An invoice's discounts and tax as stored on `invoices` (minor units; each absent when 0). */
+export type InvoiceAdjustments = Partial<Pick<Doc<"invoices">, "subtotal" | "discount" | "tax" | "taxIncluded">>;
+
+/**
+ * The discount and tax figures of `invoice` (integers in minor units of its
+ * currency), each present only when non-zero:
+ *
+ * - `discount`: sum of `total_discount_amounts[].amount`;
+ * - `tax`: sum of `total_taxes[].amount` with `tax_behavior: "exclusive"`
+ *   (added to the subtotal); `taxIncluded`: the `inclusive` ones (Stripe
+ *   counts them inside the subtotal);
+ * - `subtotal`: Stripe's `subtotal` (before invoice-level discounts and
+ *   exclusive tax), only when it differs from `total`.
+ *
+ * https://docs.stripe.com/api/invoices/object#invoice_object-total_taxes
+ */
+export function invoiceAdjustments(
+  invoice: Pick<Stripe.Invoice, "subtotal" | "total" | "total_discount_amounts" | "total_taxes">,
+): InvoiceAdjustments {
+  const discount = (invoice.total_discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
+  let tax = 0;
+  let taxIncluded = 0;
+  for (const t of invoice.total_taxes ?? []) {
+    if (t.tax_behavior === "inclusive") taxIncluded += t.amount;
+    else tax += t.amount;
+  }
+  const adjustments: InvoiceAdjustments = {};
+  if (typeof invoice.subtotal === "number" && invoice.subtotal !== invoice.total) adjustments.subtotal = invoice.subtotal;
+  if (discount !== 0) adjustments.discount = discount;
+  if (tax !== 0) adjustments.tax = tax;
+  if (taxIncluded !== 0) adjustments.taxIncluded = taxIncluded;
+  return adjustments;
 }
 
 /** Lines kept per invoice: the first ones Stripe embeds (its first page holds ten by default). */
