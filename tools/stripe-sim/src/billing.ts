@@ -15,3 +15,7 @@ export * from "./billing/customers.ts";
 export * from "./billing/invoices.ts";
 export * from "./billing/subscriptions.ts";
 export * from "./billing/meters.ts";
+export * from "./billing/discounts.ts";
+export * from "./billing/tax.ts";
+export * from "./billing/totals.ts";
+export * from "./billing/invoiceTotals.ts";

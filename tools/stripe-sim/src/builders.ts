@@ -20,3 +20,4 @@ export * from "./builders/portal.ts";
 export * from "./builders/platform.ts";
 export * from "./builders/payments.ts";
 export * from "./builders/meters.ts";
+export * from "./builders/discounts.ts";

@@ -16,8 +16,16 @@ import {
   getPrice,
   idOf,
   productName,
+  redeem,
   requireSameInterval,
+  resolveDiscountRefs,
+  getCoupon,
+  priceInvoice,
+  type DiscountRef,
 } from "./billing.ts";
+import { buildTaxId } from "./builders.ts";
+import { checkoutAddress, collectsAddress, refreshCheckoutTotals } from "./checkoutTotals.ts";
+import { requireCustomerCurrency, requireUnitAmountIn } from "./currency.ts";
 import { chargeCard, normaliseCardNumber, type ChargeResult } from "./cards.ts";
 import type { SimContext } from "./context.ts";
 import { invalid, paramMissing } from "./errors.ts";
@@ -47,7 +55,21 @@ export type NewCheckoutSession = {
   setupFutureUsage?: "on_session" | "off_session" | null;
   /** `saved_payment_method_options`: with `payment_method_save: "enabled"` the page offers to save the card. */
   savedPaymentMethodOptions?: Stripe.Checkout.Session.SavedPaymentMethodOptions | null;
+  /** `discounts[0][coupon|promotion_code]`: applied from the start (not with `allow_promotion_codes`). */
+  discounts?: DiscountRef[];
+  /** `automatic_tax[enabled]`. */
+  automaticTax?: boolean;
+  billingAddressCollection?: "auto" | "required" | null;
+  /** `tax_id_collection[enabled]`: the page offers a VAT id field. */
+  taxIdCollection?: boolean;
+  /** `customer_update[address]=auto`. */
+  customerUpdateAddress?: boolean;
+  /** Lower-case ISO code; each price needs an amount in it (its own currency or `currency_options`). */
+  currency?: string | null;
 };
+
+const NEEDS_ADDRESS =
+  "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address to the Customer or set either `customer_update[address]` to 'auto' or `customer_update[shipping]` to 'auto' to save the address entered in Checkout to the Customer.";
 
 export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession): Stripe.Checkout.Session {
   if (input.mode !== "subscription" && input.mode !== "payment") {
@@ -70,13 +92,22 @@ export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession
     }
   });
   if (input.mode === "subscription") requireSameInterval(prices, "line_items");
+  const currency = input.currency?.toLowerCase() ?? prices[0]?.currency ?? "usd";
+  const units = prices.map((p, i) => requireUnitAmountIn(p, currency, input.currency ? "currency" : `line_items[${i}][price]`));
+  const customer = input.customer ? getCustomer(ctx, input.customer) : null;
+  if (customer && (input.mode === "subscription" || input.invoiceCreation)) requireCustomerCurrency(customer, currency);
+  if (input.allowPromotionCodes && (input.discounts ?? []).length > 0) {
+    throw invalid("You may only specify one of these parameters: allow_promotion_codes, discounts.", "discounts");
+  }
+  if (input.automaticTax && customer && !customer.address?.country && !input.customerUpdateAddress) throw invalid(NEEDS_ADDRESS, "automatic_tax[enabled]");
   const id = `cs_test_${randomToken(58)}`;
   const lineItems = input.lineItems.map((li, i) => {
     const price = snapshot(prices[i] as Stripe.Price);
-    return buildCheckoutLineItem(price, isMetered(price) ? null : (li.quantity ?? 1), productName(ctx, price));
+    return buildCheckoutLineItem(price, isMetered(price) ? null : (li.quantity ?? 1), productName(ctx, price), units[i] ?? 0, currency);
   });
   const trial = input.mode === "subscription" && input.trialPeriodDays ? input.trialPeriodDays : null;
   const amountTotal = trial ? 0 : lineItems.reduce((s, li) => s + li.amount_total, 0);
+  const picked = resolveDiscountRefs(ctx, input.discounts ?? [], { customer: input.customer, currency, subtotal: amountTotal, now: ctx.store.now(input.customer) });
   const session = buildCheckoutSession({
     id,
     created: ctx.store.now(input.customer),
@@ -87,7 +118,7 @@ export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession
     metadata: input.metadata,
     successUrl: input.successUrl,
     cancelUrl: input.cancelUrl,
-    currency: prices[0]?.currency ?? null,
+    currency,
     amountTotal,
     allowPromotionCodes: input.allowPromotionCodes,
     url: `${ctx.baseUrl}/checkout/${id}`,
@@ -101,7 +132,14 @@ export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession
     paymentIntentMetadata: input.paymentIntentMetadata,
     invoiceCreation: input.mode === "payment" ? (input.invoiceCreation ?? null) : null,
     setupFutureUsage: input.mode === "payment" ? (input.setupFutureUsage ?? null) : null,
+    automaticTax: input.automaticTax ?? false,
+    customerUpdateAddress: input.customerUpdateAddress ?? false,
   };
+  session.discounts = picked.map((d) => ({ coupon: d.coupon.id, promotion_code: d.promotionCode?.id ?? null }));
+  if (input.automaticTax) session.automatic_tax = { enabled: true, liability: { type: "self" }, provider: "stripe", status: "requires_location_inputs" };
+  session.billing_address_collection = input.billingAddressCollection ?? null;
+  if (input.taxIdCollection) session.tax_id_collection = { enabled: true, required: "never" };
+  refreshCheckoutTotals(ctx, session);
   if (input.savedPaymentMethodOptions) session.saved_payment_method_options = input.savedPaymentMethodOptions;
   if (input.mode === "payment") {
     session.invoice_creation = {
@@ -154,6 +192,9 @@ export function completeCheckout(
   const number = normaliseCardNumber(input.cardNumber);
   if (!/^\d{12,19}$/.test(number)) return { kind: "error", code: "incorrect_number", message: "Your card number is incomplete." };
   const extras = ctx.store.state.checkoutExtras[session.id];
+  if ((collectsAddress(ctx, session) || session.automatic_tax.enabled) && !checkoutAddress(ctx, session)?.country) {
+    return { kind: "error", code: "billing_address_required", message: ADDRESS_REQUIRED };
+  }
   const dueNow = checkoutDueToday(ctx, session) > 0;
   if (dueNow) {
     const check = chargeCard(number, { atCheckout: true, authenticated: input.authenticated });
@@ -168,6 +209,7 @@ export function completeCheckout(
   }
 
   let customerId = idOf(session.customer);
+  const createdHere = !customerId;
   const email = input.email ?? session.customer_email ?? null;
   if (!customerId) {
     customerId = createCustomer(ctx, { email, name: input.name }).id;
@@ -179,15 +221,21 @@ export function completeCheckout(
   const pm = createCard(ctx, number, save ? customerId : null, { email: email ?? customer.email, name: input.name });
   if (session.mode === "payment" && save) pm.allow_redisplay = optedIn ? "always" : "limited";
   const lineItems = ctx.store.state.checkoutLineItems[session.id] ?? [];
+  const typed = session.customer_details;
+  saveCollectedDetails(ctx, session, customer, { created: createdHere });
+  const picked = (session.discounts ?? []).map((d) => ({
+    coupon: getCoupon(ctx, idOf(d.coupon as string | { id: string } | null) ?? ""),
+    promotionCode: ctx.store.state.promotionCodes[idOf(d.promotion_code as string | { id: string } | null) ?? ""] ?? null,
+  }));
   session.customer_details = {
-    address: null,
+    address: typed?.address ?? customer.address ?? null,
     business_name: null,
     email: email ?? customer.email,
     individual_name: null,
     name: input.name ?? customer.name ?? null,
     phone: null,
     tax_exempt: "none",
-    tax_ids: [],
+    tax_ids: typed?.tax_ids ?? [],
   };
 
   if (session.mode === "subscription") {
@@ -200,6 +248,10 @@ export function completeCheckout(
       paymentMethod: pm.id,
       atCheckout: true,
       authenticated: true,
+      discounts: picked,
+      checkoutSession: session.id,
+      automaticTax: extras?.automaticTax ?? false,
+      currency: session.currency ?? undefined,
     });
     session.subscription = subscription.id;
     session.invoice = invoice.id;
@@ -222,13 +274,35 @@ export function completeCheckout(
     succeed(ctx, pi, pm);
     session.payment_intent = pi.id;
     session.payment_status = "paid";
-    if (extras?.invoiceCreation) session.invoice = createPaymentInvoice(ctx, session, lineItems, { pmId: pm.id, piId: pi.id }, extras.invoiceCreation).id;
+    const discounts = picked.map((p) => redeem(ctx, p, { customer: customerId, checkoutSession: session.id }, ctx.store.now(customerId)));
+    if (extras?.invoiceCreation) {
+      session.invoice = createPaymentInvoice(ctx, session, lineItems, { pmId: pm.id, piId: pi.id }, extras.invoiceCreation, discounts).id;
+    }
   }
   session.status = "complete";
   session.url = null;
   emit(ctx, "checkout.session.completed", session, { customer: customerId });
   const success = (session.success_url ?? "").replaceAll("{CHECKOUT_SESSION_ID}", session.id);
   return { kind: "redirect", url: success };
+}
+
+const ADDRESS_REQUIRED = "Enter your billing address: country and postal code.";
+
+/**
+ * Saves what the page collected: the address goes to a customer created by
+ * this Checkout, to one without an address, or with `customer_update[address]=auto`;
+ * a typed tax id becomes one of the customer's tax ids.
+ */
+function saveCollectedDetails(ctx: SimContext, session: Stripe.Checkout.Session, customer: Stripe.Customer, opts: { created: boolean }): void {
+  const typed = session.customer_details;
+  const extras = ctx.store.state.checkoutExtras[session.id];
+  if (typed?.address?.country && (opts.created || !customer.address?.country || extras?.customerUpdateAddress)) customer.address = typed.address;
+  for (const t of typed?.tax_ids ?? []) {
+    const known = Object.values(ctx.store.state.taxIds).some((x) => x.customer === customer.id && x.value === t.value);
+    if (known || !t.value) continue;
+    const taxId = buildTaxId({ created: ctx.store.now(customer.id), customer: customer.id, type: t.type, value: t.value, country: typed?.address?.country ?? null });
+    ctx.store.state.taxIds[taxId.id] = taxId;
+  }
 }
 
 /**
@@ -255,12 +329,15 @@ function createPaymentInvoice(
   lineItems: Stripe.LineItem[],
   paid: { pmId: string; piId: string },
   data: { description: string | null; metadata: Record<string, string> },
+  discounts: Stripe.Discount[],
 ): Stripe.Invoice {
   const customer = getCustomer(ctx, idOf(session.customer) ?? "");
   const now = ctx.store.now(customer.id);
   const id = newId("in");
   const lines = lineItems.flatMap((li) =>
-    li.price ? [buildInvoiceItemLine({ invoice: id, price: li.price, quantity: li.quantity ?? 1, description: li.description ?? "", period: now })] : [],
+    li.price
+      ? [buildInvoiceItemLine({ invoice: id, price: li.price, quantity: li.quantity ?? 1, description: li.description ?? "", period: now, unitAmount: li.amount_subtotal / (li.quantity || 1), currency: li.currency })]
+      : [],
   );
   const invoice = buildInvoice({
     id,
@@ -279,6 +356,13 @@ function createPaymentInvoice(
   });
   invoice.description = data.description;
   invoice.metadata = data.metadata;
+  for (const d of discounts) d.invoice = id;
+  const applied = discounts.flatMap((discount) => {
+    const coupon = ctx.store.state.coupons[idOf(discount.source.coupon as string | { id: string } | null) ?? ""];
+    return coupon ? [{ discount, coupon }] : [];
+  });
+  priceInvoice(ctx, invoice, customer, { discounts: applied, automaticTax: ctx.store.state.checkoutExtras[session.id]?.automaticTax ?? false });
+  if (!customer.currency) customer.currency = invoice.currency;
   ctx.store.state.invoices[id] = invoice;
   emit(ctx, "invoice.created", invoice, { customer: customer.id });
   finalizeInvoice(ctx, invoice);

@@ -2,6 +2,7 @@
 import type Stripe from "stripe";
 import { buildInvoiceLine, isMetered } from "./builders.ts";
 import type { SimContext } from "./context.ts";
+import { unitAmountIn } from "./currency.ts";
 
 export function idOfProduct(price: Stripe.Price): string {
   return typeof price.product === "string" ? price.product : price.product.id;
@@ -31,6 +32,7 @@ export function lineFor(
     periodEnd: period.end,
     description,
     proration,
+    currency: sub.currency,
   });
 }
 
@@ -42,7 +44,7 @@ export function lineFor(
 export function fullLine(ctx: SimContext, sub: Stripe.Subscription, item: Stripe.SubscriptionItem, amountOverride?: number): Stripe.InvoiceLineItem {
   if (isMetered(item.price)) return usageLine(ctx, sub, item, { start: item.current_period_start, end: item.current_period_end }, 0);
   const qty = item.quantity ?? 1;
-  const amount = amountOverride ?? (item.price.unit_amount ?? 0) * qty;
+  const amount = amountOverride ?? (unitAmountIn(item.price, sub.currency) ?? 0) * qty;
   const name = productName(ctx, item.price);
   const desc = amountOverride === 0 ? `Trial period for ${name}` : `${qty} × ${name}`;
   return lineFor(sub, item, amount, { start: item.current_period_start, end: item.current_period_end }, desc, false);
@@ -77,9 +79,9 @@ export function usageLine(
 ): Stripe.InvoiceLineItem {
   const price = item.price;
   const name = productName(ctx, price);
-  const unit = price.unit_amount ?? 0;
+  const unit = unitAmountIn(price, sub.currency) ?? 0;
   const description = trial
     ? `Trial period for ${name}`
-    : `${quantity} × ${name} (at ${formatMoney(unit, price.currency)} / ${intervalText(price.recurring)})`;
+    : `${quantity} × ${name} (at ${formatMoney(unit, sub.currency)} / ${intervalText(price.recurring)})`;
   return lineFor(sub, item, trial ? 0 : unit * quantity, period, description, false, quantity);
 }

@@ -35,6 +35,7 @@ import { isMetered, planFromPrice } from "./builders.ts";
 import { boundary, recurringOf } from "./calendar.ts";
 import { chargeCard } from "./cards.ts";
 import type { SimContext } from "./context.ts";
+import { unitAmountIn } from "./currency.ts";
 import { cardError, invalid, missing } from "./errors.ts";
 import { snapshot } from "./events.ts";
 import { fullLine, lineFor, productName } from "./lines.ts";
@@ -83,7 +84,7 @@ export function planChange(ctx: SimContext, sub: Stripe.Subscription, change: It
   const newPrice = getPrice(ctx, change.price, "items[0][price]");
   if (!newPrice.active) throw invalid(`The price ${newPrice.id} is not active.`, "items[0][price]");
   const newRecurring = recurringOf(newPrice);
-  if (newPrice.currency !== sub.currency) throw invalid("The price's currency does not match the subscription's.", "items[0][price]");
+  if (unitAmountIn(newPrice, sub.currency) === null) throw invalid("The price's currency does not match the subscription's.", "items[0][price]");
   requireSameInterval([...sub.items.data.filter((i) => i.id !== item.id).map((i) => i.price), newPrice], "items");
   const at = opts.prorationDate ?? ctx.store.now(subCustomer(sub));
   if (isMetered(item.price) || isMetered(newPrice)) return planMeteredChange(ctx, item, newPrice, change, at);
@@ -107,14 +108,14 @@ export function planChange(ctx: SimContext, sub: Stripe.Subscription, change: It
 
   const lines: Stripe.InvoiceLineItem[] = [];
   const prorate = !trialing && opts.prorationBehavior !== "none";
-  const credit = prorate ? Math.round((item.price.unit_amount ?? 0) * (item.quantity ?? 1) * fraction) : 0;
+  const credit = prorate ? Math.round((unitAmountIn(item.price, sub.currency) ?? 0) * (item.quantity ?? 1) * fraction) : 0;
   if (credit > 0) {
     lines.push(lineFor(sub, snapshot(item), -credit, { start: at, end }, `Unused time on ${productName(ctx, item.price)}`, true));
   }
   if (resetCycle) {
     lines.push(fullLine(ctx, sub, next));
   } else if (prorate) {
-    const charge = Math.round((newPrice.unit_amount ?? 0) * quantity * fraction);
+    const charge = Math.round((unitAmountIn(newPrice, sub.currency) ?? 0) * quantity * fraction);
     if (charge > 0) lines.push(lineFor(sub, next, charge, { start: at, end }, `Remaining time on ${productName(ctx, newPrice)}`, true));
   }
   const invoiceNow = lines.length > 0 && (opts.prorationBehavior === "always_invoice" || resetCycle);

@@ -6,7 +6,7 @@
  * nothing and emits no event.
  */
 import type Stripe from "stripe";
-import { getCustomer, getSubscription, meteredUsageLine, periodOf, subCustomer } from "./billing.ts";
+import { getCustomer, getSubscription, invoiceDiscounts, meteredUsageLine, periodOf, priceInvoice, subCustomer } from "./billing.ts";
 import { buildInvoice, isMetered } from "./builders.ts";
 import { boundary, nextBoundary, recurringOf } from "./calendar.ts";
 import type { SimContext } from "./context.ts";
@@ -53,6 +53,8 @@ function previewDocument(
   });
   invoice.hosted_invoice_url = null;
   invoice.invoice_pdf = null;
+  // The discounts and tax the real invoice would get (a `once` discount is not used up by a preview).
+  priceInvoice(ctx, invoice, customer, { discounts: invoiceDiscounts(ctx, customer, sub, created), automaticTax: sub.automatic_tax.enabled });
   const delta = invoice.total < 0 ? invoice.total : invoice.total - invoice.amount_due;
   invoice.ending_balance = customer.balance + delta;
   if (reason === "subscription_cycle") invoice.next_payment_attempt = created;

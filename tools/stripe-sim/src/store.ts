@@ -57,6 +57,10 @@ export type CheckoutExtras = {
   invoiceCreation?: { description: string | null; metadata: Record<string, string> } | null;
   /** Payment mode: `payment_intent_data.setup_future_usage` (the card is saved to the customer). */
   setupFutureUsage?: "on_session" | "off_session" | null;
+  /** `automatic_tax[enabled]`: the page asks for an address and the first invoice (and renewals) are taxed. */
+  automaticTax?: boolean;
+  /** `customer_update[address]=auto`: the address typed at Checkout is saved to an existing customer. */
+  customerUpdateAddress?: boolean;
 };
 
 /**
@@ -127,6 +131,14 @@ export type SimState = {
   subscriptionSchedules: Record<string, Stripe.SubscriptionSchedule>;
   portalConfigurations: Record<string, Stripe.BillingPortal.Configuration>;
   balanceTransactions: Record<string, Stripe.CustomerBalanceTransaction>;
+  coupons: Record<string, Stripe.Coupon>;
+  /** Deleted coupons: discounts already applied keep working, as in Stripe. */
+  deletedCoupons: Record<string, Stripe.Coupon>;
+  promotionCodes: Record<string, Stripe.PromotionCode>;
+  /** Every discount ever applied (`di_…`), by id; subscriptions and invoices list their ids. */
+  discounts: Record<string, Stripe.Discount>;
+  /** Customers' tax ids (`txi_…`). */
+  taxIds: Record<string, Stripe.TaxId>;
   /** Billing Meters by id (`mtr_test_…`). */
   meters: Record<string, Stripe.Billing.Meter>;
   /** Accepted meter events in arrival order. */
@@ -175,6 +187,11 @@ export function emptyState(): SimState {
     subscriptionSchedules: {},
     portalConfigurations: {},
     balanceTransactions: {},
+    coupons: {},
+    deletedCoupons: {},
+    promotionCodes: {},
+    discounts: {},
+    taxIds: {},
     meters: {},
     meterEvents: [],
     events: {},

@@ -10,6 +10,8 @@ import { newId } from "../ids.ts";
 import { recordInvoicePayment } from "../invoicePayments.ts";
 import { applyPendingChange } from "../planChange.ts";
 import { resolvePaymentMethod, updateCustomer } from "./customers.ts";
+import { invoiceDiscounts, settleDiscounts } from "./discounts.ts";
+import { discountsThatApplied, priceInvoice } from "./invoiceTotals.ts";
 import { emitSubscriptionUpdated, getCustomer, idOf, subCustomer } from "./lookups.ts";
 import { cancelSubscriptionNow } from "./subscriptions.ts";
 
@@ -20,7 +22,12 @@ function nextInvoiceNumber(ctx: SimContext, customer: Stripe.Customer): string {
   return `${customer.invoice_prefix ?? "INV"}-${String(seq).padStart(4, "0")}`;
 }
 
-/** Creates a draft subscription invoice and emits `invoice.created`. */
+/**
+ * Creates a draft subscription invoice and emits `invoice.created`. The
+ * subscription's (else the customer's) running discounts apply, and tax when
+ * `automatic_tax.enabled`; a `once` discount that took something off is then
+ * used up. The customer's `currency` is set by its first invoice.
+ */
 export function createSubscriptionInvoice(
   ctx: SimContext,
   sub: Stripe.Subscription,
@@ -45,6 +52,10 @@ export function createSubscriptionInvoice(
     baseUrl: ctx.baseUrl,
     number: null,
   });
+  const now = invoice.created;
+  priceInvoice(ctx, invoice, customer, { discounts: invoiceDiscounts(ctx, customer, sub, now), automaticTax: sub.automatic_tax.enabled });
+  settleDiscounts(ctx, customer, sub, discountsThatApplied(invoice), now);
+  if (!customer.currency) customer.currency = invoice.currency;
   ctx.store.state.invoices[id] = invoice;
   sub.latest_invoice = id;
   emit(ctx, "invoice.created", invoice, { customer: customer.id });

@@ -7,7 +7,9 @@ import type { SimContext } from "../context.ts";
 import { invalid, missing, paramMissing } from "../errors.ts";
 import { emit, snapshot } from "../events.ts";
 import { newId } from "../ids.ts";
+import { requireCustomerCurrency, requireUnitAmountIn, unitAmountIn } from "../currency.ts";
 import { fullLine } from "../lines.ts";
+import { redeem } from "./discounts.ts";
 import { attemptInvoicePayment, createSubscriptionInvoice, finalizeInvoice } from "./invoices.ts";
 import { meteredUsageLine } from "./meters.ts";
 import { emitSubscriptionUpdated, freshPrice, getCustomer, getPrice, idOf, periodOf, subCustomer } from "./lookups.ts";
@@ -22,6 +24,14 @@ export type NewSubscription = {
   paymentMethod: string | null;
   atCheckout: boolean;
   authenticated: boolean;
+  /** Coupons (and promotion codes) to redeem into the subscription's `discounts`, already validated. */
+  discounts?: { coupon: Stripe.Coupon; promotionCode: Stripe.PromotionCode | null }[];
+  /** The Checkout Session the discounts were redeemed at (`discount.checkout_session`). */
+  checkoutSession?: string | null;
+  /** `automatic_tax[enabled]`: this and every renewal invoice is taxed (billing/tax.ts). */
+  automaticTax?: boolean;
+  /** Lower-case ISO code; defaults to the first price's. Each price needs an amount in it (`currency_options`). */
+  currency?: string;
 };
 
 /**
@@ -37,10 +47,13 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
   const prices = input.items.map((it, i) => getPrice(ctx, it.price, `items[${i}][price]`));
   const first = prices[0] as Stripe.Price;
   const recurring = recurringOf(first);
-  for (const p of prices) {
+  const currency = input.currency ?? first.currency;
+  prices.forEach((p, i) => {
     recurringOf(p);
-    if (p.currency !== first.currency) throw invalid("All prices on a subscription must have the same currency.", "items");
-  }
+    if (!input.currency && p.currency !== first.currency) throw invalid("All prices on a subscription must have the same currency.", "items");
+    requireUnitAmountIn(p, currency, `items[${i}][price]`);
+  });
+  requireCustomerCurrency(customer, currency);
   requireSameInterval(prices, "items");
   const quantities = input.items.map((it, i) => itemQuantity(prices[i] as Stripe.Price, it.quantity, `items[${i}][quantity]`));
   const now = ctx.store.now(customer.id);
@@ -61,7 +74,7 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
     id,
     customer: customer.id,
     created: now,
-    currency: first.currency,
+    currency,
     items,
     status: trialEnd ? "trialing" : "incomplete",
     metadata: input.metadata,
@@ -71,6 +84,10 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
     testClock: ctx.store.clockOf(customer.id),
     description: input.description,
   });
+  if (input.automaticTax) sub.automatic_tax = { disabled_reason: null, enabled: true, liability: { type: "self" } };
+  sub.discounts = (input.discounts ?? []).map(
+    (picked) => redeem(ctx, picked, { customer: customer.id, subscription: id, checkoutSession: input.checkoutSession ?? null }, now).id,
+  );
   ctx.store.state.subscriptions[id] = sub;
   ctx.store.state.subscriptionInternal[id] = { trialWillEndSent: false, pendingLines: [] };
   emit(ctx, "customer.subscription.created", sub, { customer: customer.id });
@@ -265,7 +282,7 @@ export function addMeteredItem(ctx: SimContext, sub: Stripe.Subscription, priceI
   if (sub.status === "canceled" || sub.status === "incomplete_expired") throw invalid("This subscription is canceled and cannot be updated.", "items");
   const price = getPrice(ctx, priceId, `${param}[price]`);
   if (!price.active) throw invalid(`The price ${price.id} is not active.`, `${param}[price]`);
-  if (price.currency !== sub.currency) throw invalid("The price's currency does not match the subscription's.", `${param}[price]`);
+  if (unitAmountIn(price, sub.currency) === null) throw invalid("The price's currency does not match the subscription's.", `${param}[price]`);
   if (sub.items.data.some((i) => i.price.id === price.id)) {
     throw invalid(`Cannot add multiple subscription items with the same price: ${price.id}.`, `${param}[price]`);
   }

@@ -3,8 +3,9 @@ import type Stripe from "stripe";
 import { newId } from "../ids.ts";
 
 /** `quantity` null for a metered price: nothing is due for it at Checkout (usage is billed in arrears). */
-export function buildCheckoutLineItem(price: Stripe.Price, quantity: number | null, productName: string): Stripe.LineItem {
-  const amount = (price.unit_amount ?? 0) * (quantity ?? 0);
+/** `unitAmount` in minor units of `currency` (the price's own currency or a `currency_options` entry). */
+export function buildCheckoutLineItem(price: Stripe.Price, quantity: number | null, productName: string, unitAmount: number, currency: string): Stripe.LineItem {
+  const amount = unitAmount * (quantity ?? 0);
   return {
     id: newId("li"),
     object: "item",
@@ -13,7 +14,7 @@ export function buildCheckoutLineItem(price: Stripe.Price, quantity: number | nu
     amount_subtotal: amount,
     amount_tax: 0,
     amount_total: amount,
-    currency: price.currency,
+    currency,
     description: productName,
     metadata: {},
     price,

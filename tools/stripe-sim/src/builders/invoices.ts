@@ -16,13 +16,15 @@ export function buildInvoiceLine(input: {
   description: string;
   proration: boolean;
   metadata?: Record<string, string>;
+  /** The invoice's currency (a price's `currency_options` entry may bill in another than `price.currency`). */
+  currency?: string;
 }): Stripe.InvoiceLineItem {
   const product = typeof input.price.product === "string" ? input.price.product : input.price.product.id;
   return {
     id: newId("il"),
     object: "line_item",
     amount: input.amount,
-    currency: input.price.currency,
+    currency: input.currency ?? input.price.currency,
     description: input.description,
     discount_amounts: [],
     discountable: !input.proration,
@@ -166,14 +168,17 @@ export function buildInvoiceItemLine(input: {
   quantity: number;
   description: string;
   period: number;
+  /** Minor units of `currency` (the price's own or a `currency_options` entry). */
+  unitAmount: number;
+  currency: string;
 }): Stripe.InvoiceLineItem {
   const product = typeof input.price.product === "string" ? input.price.product : input.price.product.id;
-  const amount = (input.price.unit_amount ?? 0) * input.quantity;
+  const amount = input.unitAmount * input.quantity;
   return {
     id: newId("il"),
     object: "line_item",
     amount,
-    currency: input.price.currency,
+    currency: input.currency,
     description: input.description,
     discount_amounts: [],
     discountable: true,

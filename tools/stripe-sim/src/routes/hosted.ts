@@ -11,21 +11,25 @@ import { normaliseCardNumber, type ChargeResult } from "../cards.ts";
 import { checkoutDueToday, completeCheckout, payInvoiceWithCard } from "../checkout.ts";
 import { completeAuthentication } from "../paymentIntents.ts";
 import type { SimContext } from "../context.ts";
-import { str } from "../form.ts";
+import { str, type FormObject } from "../form.ts";
 import { day, esc, money, page } from "../html.ts";
 import { newId } from "../ids.ts";
 import { html, redirect, type Router, type SimRequest, type SimResponse } from "../router.ts";
 import { registerPortalPages } from "./hostedPortal.ts";
+import { addressSection, applyTypedFields, breakdownRows, promotionSection } from "./hostedCheckoutParts.ts";
+import { removePromotionCode } from "../checkoutTotals.ts";
+import { unitAmountIn } from "../currency.ts";
 
 const AUTH_FAILED = "We are unable to authenticate your payment method. Please choose a different payment method and try again.";
 
-export function priceLabel(ctx: SimContext, price: Stripe.Price): string {
+/** "$29.00 per month" in `currency` (the session's; a `currency_options` amount when it differs from the price's). */
+export function priceLabel(ctx: SimContext, price: Stripe.Price, currency = price.currency): string {
   const per = price.recurring
     ? ` per ${price.recurring.interval_count > 1 ? `${price.recurring.interval_count} ${price.recurring.interval}s` : price.recurring.interval}`
     : "";
   // A metered price bills usage in arrears: per unit, nothing due today.
   const usage = price.recurring?.usage_type === "metered" ? " per unit, billed by usage" : "";
-  return `${money(price.unit_amount ?? 0, price.currency)}${usage}${per}`;
+  return `${money(unitAmountIn(price, currency) ?? 0, currency)}${usage}${per}`;
 }
 
 export function notFound(what: string) {
@@ -56,7 +60,7 @@ export function registerHostedRoutes(router: Router, ctx: SimContext): void {
   // ---- Checkout ----------------------------------------------------------
   const checkoutPage = (
     session: Stripe.Checkout.Session,
-    opts: { error?: string; email?: string; name?: string; status?: number } = {},
+    opts: { error?: string; email?: string; name?: string; status?: number; codeError?: string; typedCode?: string; card?: FormObject } = {},
   ) => {
     const items = state().checkoutLineItems[session.id] ?? [];
     if (session.status !== "open") {
@@ -77,7 +81,7 @@ export function registerHostedRoutes(router: Router, ctx: SimContext): void {
         const price = li.price;
         return `<tr data-testid="checkout-line-item" data-price-id="${esc(price?.id)}" data-lookup-key="${esc(price?.lookup_key ?? "")}">
 <td>${esc(li.description)}${li.quantity && li.quantity > 1 ? ` × ${li.quantity}` : ""}</td>
-<td>${price ? esc(priceLabel(ctx, price)) : ""}</td></tr>`;
+<td>${price ? esc(priceLabel(ctx, price, session.currency ?? price.currency)) : ""}</td></tr>`;
       })
       .join("");
     // An existing customer's credit balance pays first, as on the first invoice.
@@ -88,6 +92,7 @@ export function registerHostedRoutes(router: Router, ctx: SimContext): void {
     const body = `
 <h1 data-testid="checkout-title">${session.mode === "subscription" ? "Subscribe" : "Pay"}</h1>
 <table>${rows}</table>
+${breakdownRows(ctx, session)}
 ${credit > 0 ? `<p class="row"><span>Applied balance</span><span data-testid="checkout-credit">−${esc(money(credit, session.currency ?? "usd"))}</span></p>` : ""}
 <p class="row"><strong>Total due today</strong><strong data-testid="checkout-total">${esc(money(dueToday, session.currency ?? "usd"))}</strong></p>
 ${trial ? `<p class="muted" data-testid="checkout-trial">${trial}-day free trial</p>` : ""}
@@ -95,12 +100,14 @@ ${opts.error ? `<div class="error" id="checkout-error" role="alert" data-testid=
 <form id="checkout-form" data-testid="checkout-form" method="post" action="/checkout/${esc(session.id)}/pay">
 <label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="email" data-testid="checkout-email" value="${esc(email)}">
+${promotionSection(ctx, session, { typed: opts.typedCode, error: opts.codeError })}
+${addressSection(ctx, session)}
 <label for="cardNumber">Card number</label>
-<input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number" placeholder="4242 4242 4242 4242" data-testid="card-number" required>
+<input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number" placeholder="4242 4242 4242 4242" data-testid="card-number" value="${esc(str(opts.card?.cardNumber) ?? "")}" required>
 <div class="row"><div style="flex:1"><label for="cardExpiry">Expiration (MM / YY)</label>
-<input id="cardExpiry" name="cardExpiry" placeholder="12 / 34" autocomplete="cc-exp" data-testid="card-expiry"></div>
+<input id="cardExpiry" name="cardExpiry" placeholder="12 / 34" autocomplete="cc-exp" data-testid="card-expiry" value="${esc(str(opts.card?.cardExpiry) ?? "")}"></div>
 <div style="flex:1"><label for="cardCvc">CVC</label>
-<input id="cardCvc" name="cardCvc" placeholder="123" autocomplete="cc-csc" data-testid="card-cvc"></div></div>
+<input id="cardCvc" name="cardCvc" placeholder="123" autocomplete="cc-csc" data-testid="card-cvc" value="${esc(str(opts.card?.cardCvc) ?? "")}"></div></div>
 <label for="cardholderName">Cardholder name</label>
 <input id="cardholderName" name="cardholderName" autocomplete="cc-name" data-testid="cardholder-name" value="${esc(opts.name ?? customer?.name ?? "")}">
 ${
@@ -122,9 +129,38 @@ ${session.cancel_url ? `<p><a id="cancel-link" data-testid="checkout-cancel" hre
     return checkoutPage(session, { error });
   });
 
+  /** The page again after "Apply" / "Update total", with what was typed kept. */
+  const reshow = (session: Stripe.Checkout.Session, req: SimRequest, codeError: string | null, status = 200) =>
+    checkoutPage(session, {
+      email: str(req.body.email) ?? "",
+      name: str(req.body.cardholderName) ?? "",
+      codeError: codeError ?? undefined,
+      typedCode: codeError ? (str(req.body.promotionCode) ?? "") : undefined,
+      card: req.body,
+      status,
+    });
+
+  router.on("POST", "/checkout/:id/apply", (req) => {
+    const session = state().checkoutSessions[req.params.id ?? ""];
+    if (!session) return notFound("Checkout Session");
+    if (session.status !== "open") return checkoutPage(session);
+    return reshow(session, req, applyTypedFields(ctx, session, req.body));
+  });
+
+  router.on("POST", "/checkout/:id/remove-code", (req) => {
+    const session = state().checkoutSessions[req.params.id ?? ""];
+    if (!session) return notFound("Checkout Session");
+    if (session.status === "open") removePromotionCode(ctx, session);
+    return reshow(session, req, null);
+  });
+
   router.on("POST", "/checkout/:id/pay", (req) => {
     const session = state().checkoutSessions[req.params.id ?? ""];
     if (!session) return notFound("Checkout Session");
+    if (session.status === "open") {
+      const codeError = applyTypedFields(ctx, session, req.body);
+      if (codeError) return reshow(session, req, codeError, 400);
+    }
     const email = str(req.body.email)?.trim() || null;
     const name = str(req.body.cardholderName)?.trim() || null;
     const cardNumber = normaliseCardNumber(str(req.body.cardNumber) ?? "");

@@ -4,7 +4,7 @@
  */
 import type Stripe from "stripe";
 import { getMeter, getPrice, getProduct } from "../../billing.ts";
-import { buildPrice, buildProduct } from "../../builders.ts";
+import { buildPrice, buildProduct, decimal } from "../../builders.ts";
 import type { SimContext } from "../../context.ts";
 import { invalid, paramMissing } from "../../errors.ts";
 import { emit } from "../../events.ts";
@@ -35,6 +35,30 @@ function meteringOf(ctx: SimContext, rec: FormObject, p: FormObject): { usageTyp
   if (!meterId) throw paramMissing("recurring[meter]");
   getMeter(ctx, meterId, "recurring[meter]");
   return { usageType, meter: meterId };
+}
+
+/**
+ * `currency_options[<cur>][unit_amount]` (minor units of `<cur>`): the
+ * price's amount in other currencies. The price's own currency is listed too,
+ * as Stripe does. The simulator returns them on every price (Stripe only
+ * with `expand[]=currency_options`).
+ */
+function currencyOptionsOf(o: FormObject | undefined, currency: string, unitAmount: number): Record<string, Stripe.Price.CurrencyOptions> {
+  const option = (amount: number): Stripe.Price.CurrencyOptions => ({
+    custom_unit_amount: null,
+    tax_behavior: "unspecified",
+    unit_amount: amount,
+    unit_amount_decimal: decimal(amount),
+  });
+  const out: Record<string, Stripe.Price.CurrencyOptions> = { [currency]: option(unitAmount) };
+  for (const [cur, v] of Object.entries(o ?? {})) {
+    const code = cur.toLowerCase();
+    if (code === currency) throw invalid(`currency_options cannot include the price's own currency (${currency}).`, `currency_options[${cur}]`);
+    const amount = int(obj(v)?.unit_amount);
+    if (amount === undefined || amount < 0) throw paramMissing(`currency_options[${cur}][unit_amount]`);
+    out[code] = option(amount);
+  }
+  return out;
 }
 
 export function registerCatalogRoutes(router: Router, ctx: SimContext): void {
@@ -138,6 +162,7 @@ export function registerCatalogRoutes(router: Router, ctx: SimContext): void {
       active: bool(p.active) ?? true,
       metadata: metadataOf(p.metadata) ?? {},
     });
+    price.currency_options = currencyOptionsOf(obj(p.currency_options), currency, unitAmount);
     state().prices[price.id] = price;
     emit(ctx, "price.created", price);
     return one(req, price);

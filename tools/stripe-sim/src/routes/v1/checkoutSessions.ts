@@ -4,7 +4,7 @@
 import { getCheckoutSession } from "../../billing.ts";
 import { createCheckoutSession, expireCheckoutSession } from "../../checkout.ts";
 import type { SimContext } from "../../context.ts";
-import { paramMissing } from "../../errors.ts";
+import { invalid, paramMissing } from "../../errors.ts";
 import { newestFirst } from "../../expand.ts";
 import type Stripe from "stripe";
 import { arr, bool, int, metadataOf, obj, str, strs, type FormObject } from "../../form.ts";
@@ -23,6 +23,12 @@ function savedOptions(o: FormObject | undefined): Stripe.Checkout.Session.SavedP
     payment_method_remove: remove === "enabled" || remove === "disabled" ? remove : null,
     payment_method_save: save === "enabled" || save === "disabled" ? save : null,
   };
+}
+
+function addressCollection(v: string | undefined): "auto" | "required" | null {
+  if (v === undefined) return null;
+  if (v !== "auto" && v !== "required") throw invalid("Invalid billing_address_collection: must be one of auto or required.", "billing_address_collection");
+  return v;
 }
 
 export function registerCheckoutSessionRoutes(router: Router, ctx: SimContext): void {
@@ -59,6 +65,12 @@ export function registerCheckoutSessionRoutes(router: Router, ctx: SimContext): 
             metadata: metadataOf(obj(obj(p.invoice_creation)?.invoice_data)?.metadata) ?? {},
           }
         : null,
+      discounts: arr(p.discounts).map((d) => ({ coupon: str(obj(d)?.coupon), promotionCode: str(obj(d)?.promotion_code) })),
+      automaticTax: bool(obj(p.automatic_tax)?.enabled) ?? false,
+      billingAddressCollection: addressCollection(str(p.billing_address_collection)),
+      taxIdCollection: bool(obj(p.tax_id_collection)?.enabled) ?? false,
+      customerUpdateAddress: str(obj(p.customer_update)?.address) === "auto",
+      currency: str(p.currency) ?? null,
     });
     return one(req, session);
   });

@@ -18,6 +18,7 @@ import { newestFirst } from "../../expand.ts";
 import { int, mergeMetadata, metadataOf, obj, str } from "../../form.ts";
 import type { Router } from "../../router.ts";
 import { createdFilter, requireStr, responders } from "../common.ts";
+import { applyCustomerExtras, registerCustomerDiscountRoutes } from "./customerDiscounts.ts";
 
 export function registerCustomerRoutes(router: Router, ctx: SimContext): void {
   const state = () => ctx.store.state;
@@ -32,6 +33,7 @@ export function registerCustomerRoutes(router: Router, ctx: SimContext): void {
       metadata: metadataOf(p.metadata) ?? {},
       testClock: str(p.test_clock) ?? null,
     });
+    applyCustomerExtras(ctx, customer, p);
     const pm = str(p.payment_method);
     if (pm) {
       const attached = resolvePaymentMethod(ctx, pm, customer.id);
@@ -55,6 +57,7 @@ export function registerCustomerRoutes(router: Router, ctx: SimContext): void {
       c.metadata = mergeMetadata(c.metadata, metadataOf(p.metadata), p.metadata);
       if (resolved !== undefined) c.invoice_settings.default_payment_method = resolved;
     });
+    applyCustomerExtras(ctx, customer, p);
     const balance = int(p.balance);
     if (balance !== undefined && balance !== customer.balance) {
       adjustBalance(ctx, customer, balance - customer.balance, { type: "adjustment" });
@@ -80,6 +83,7 @@ export function registerCustomerRoutes(router: Router, ctx: SimContext): void {
     );
     return list(req, items, "/v1/customers");
   });
+  registerCustomerDiscountRoutes(router, ctx);
   router.on("GET", "/v1/customers/:id/payment_methods", (req) => {
     const customer = getCustomer(ctx, req.params.id ?? "", "customer");
     const type = str(req.query.type);

@@ -11,6 +11,7 @@ import { registerBillingPortalRoutes } from "./billingPortal.ts";
 import { registerCatalogRoutes } from "./catalog.ts";
 import { registerChargeRoutes } from "./charges.ts";
 import { registerCheckoutSessionRoutes } from "./checkoutSessions.ts";
+import { registerCouponRoutes } from "./coupons.ts";
 import { registerCustomerRoutes } from "./customers.ts";
 import { registerEventRoutes } from "./events.ts";
 import { registerInvoiceRoutes } from "./invoices.ts";
@@ -25,6 +26,7 @@ import { registerWebhookEndpointRoutes } from "./webhookEndpoints.ts";
 const RESOURCES: ((router: Router, ctx: SimContext) => void)[] = [
   registerCustomerRoutes,
   registerCatalogRoutes,
+  registerCouponRoutes,
   registerPaymentMethodRoutes,
   registerPaymentIntentRoutes,
   registerChargeRoutes,

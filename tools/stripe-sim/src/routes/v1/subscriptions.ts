@@ -18,6 +18,8 @@ import {
   scheduleCancel,
   unscheduleCancel,
   withCancellationDetails,
+  redeem,
+  resolveDiscountRefs,
 } from "../../billing.ts";
 import { isMetered } from "../../builders.ts";
 import type { SimContext } from "../../context.ts";
@@ -29,6 +31,12 @@ import { changePrice } from "../../planChange.ts";
 import type { Router } from "../../router.ts";
 import { createdFilter, requireStr, responders } from "../common.ts";
 import { billingCycleAnchorNow, cancellationInput, itemChanges, itemEdits, paymentBehaviorOf, PENDING_UPDATE_PARAMS, prorationBehaviorOf } from "./subscriptionParams.ts";
+
+/** `discounts[n][coupon|promotion_code]` resolved for `customer` (no `discount` ids: the simulator does not reuse discounts). */
+function discountParams(ctx: SimContext, p: FormObject, customer: Stripe.Customer, currency: string) {
+  const refs = arr(p.discounts).map((d) => ({ coupon: str(obj(d)?.coupon), promotionCode: str(obj(d)?.promotion_code) }));
+  return resolveDiscountRefs(ctx, refs, { customer: customer.id, currency, subtotal: Number.MAX_SAFE_INTEGER, now: ctx.store.now(customer.id) });
+}
 
 /** `POST /v1/subscriptions/:id` apart from the item change: cancels, details, payment method, metadata. */
 function updateSubscriptionFields(ctx: SimContext, sub: Stripe.Subscription, p: FormObject): void {
@@ -55,6 +63,11 @@ function updateSubscriptionFields(ctx: SimContext, sub: Stripe.Subscription, p: 
   sub.metadata = mergeMetadata(sub.metadata, metadataOf(p.metadata), p.metadata);
   if (p.description !== undefined) sub.description = str(p.description) || null;
   if (details && !detailsApplied) sub.cancellation_details = withCancellationDetails(sub.cancellation_details, details);
+  if (p.discounts !== undefined) {
+    const customer = getCustomer(ctx, idOf(sub.customer) ?? "");
+    const now = ctx.store.now(customer.id);
+    sub.discounts = discountParams(ctx, p, customer, sub.currency).map((picked) => redeem(ctx, picked, { customer: customer.id, subscription: sub.id }, now).id);
+  }
   emitSubscriptionUpdated(ctx, sub, before);
 }
 
@@ -78,6 +91,9 @@ export function registerSubscriptionRoutes(router: Router, ctx: SimContext): voi
       description: str(p.description) ?? null,
       trialDays: int(p.trial_period_days) ?? null,
       paymentMethod: pm,
+      discounts: discountParams(ctx, p, customer, str(p.currency)?.toLowerCase() ?? customer.currency ?? "usd"),
+      automaticTax: bool(obj(p.automatic_tax)?.enabled) ?? false,
+      currency: str(p.currency)?.toLowerCase(),
       atCheckout: false,
       authenticated: false,
     });
