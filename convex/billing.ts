@@ -19,33 +19,38 @@ import { components } from "./_generated/api";
 import { adminAction, adminQuery, callerQuery } from "./functions";
 import { vInvoiceView, vSubscriptionView } from "./billing/model/billingModel";
 import { vPlanChangePreview, vPlanChangeResult, type PlanChangePreview, type PlanChangeResult } from "./billing/model/planChanges";
-import { TOKEN_PACKS } from "./billing/model/plans";
+import { CURRENCIES, TOKEN_PACKS } from "./billing/model/plans";
 import { vCancellationFeedback, vInterval, vPaidTier, vTier } from "./billing/model/validators";
 
 const vUrl = v.object({ url: v.string() });
 const vPackId = v.union(...TOKEN_PACKS.map((pack) => v.literal(pack.id)));
+/** A currency the catalogue sells in (`CURRENCIES`, lower case); the server resolves the amount. */
+const vCurrency = v.union(...CURRENCIES.map((currency) => v.literal(currency)));
 type Url = { url: string };
 
 /**
  * Starts a subscription Checkout for an upgrade to `tier` billed every
- * `interval`. Returns `{ url }` (Stripe-hosted). Also throws
+ * `interval`, charged in `currency` (optional, one of `CURRENCIES`; the
+ * account's billed currency wins, another one throws `CURRENCY_LOCKED`).
+ * Returns `{ url }` (Stripe-hosted). Also throws
  * `NOT_AN_UPGRADE`, `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`,
  * `STRIPE_ERROR` (see `checkout.createCheckoutSession`).
  */
 export const createCheckoutSession = adminAction({
-  args: { tier: vTier, interval: vInterval },
+  args: { tier: vTier, interval: vInterval, currency: v.optional(vCurrency) },
   returns: vUrl,
   handler: (ctx, args): Promise<Url> =>
     ctx.runAction(components.billing.checkout.createCheckoutSession, { ownerKey: ctx.ownerKey, ...args }),
 });
 
 /**
- * Starts a one-off Checkout for the token pack `packId`; the tokens arrive
+ * Starts a one-off Checkout for the token pack `packId` in `currency`
+ * (optional, as above); the tokens arrive
  * with the webhook once paid. Returns `{ url }` (see
  * `checkout.createTopUpCheckoutSession`).
  */
 export const createTopUpCheckoutSession = adminAction({
-  args: { packId: vPackId },
+  args: { packId: vPackId, currency: v.optional(vCurrency) },
   returns: vUrl,
   handler: (ctx, args): Promise<Url> =>
     ctx.runAction(components.billing.checkout.createTopUpCheckoutSession, { ownerKey: ctx.ownerKey, ...args }),
@@ -125,4 +130,17 @@ export const invoices = adminQuery({
   returns: v.array(vInvoiceView),
   handler: async (ctx, { limit }) =>
     ctx.caller ? await ctx.runQuery(components.billing.accounts.invoices, { ownerKey: ctx.caller.ownerKey, limit }) : [],
+});
+
+/**
+ * The currency Stripe bills the caller's account in (`{ billedCurrency:
+ * "eur" }`), or `{ billedCurrency: null }` while none is fixed; `null` when
+ * signed out. The pricing page locks its currency switch to it (see
+ * `checkout.currency`). Throws nothing.
+ */
+export const currency = callerQuery({
+  args: {},
+  returns: v.union(v.object({ billedCurrency: v.union(v.string(), v.null()) }), v.null()),
+  handler: async (ctx) =>
+    ctx.caller ? await ctx.runQuery(components.billing.checkout.currency, { ownerKey: ctx.caller.ownerKey }) : null,
 });

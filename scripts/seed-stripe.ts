@@ -8,9 +8,12 @@
  * Idempotent, and safe against real Stripe (test mode) as well as the local
  * simulator, because it only uses the official SDK:
  * - prices are looked up by lookup key first and created only when missing;
- * - a price whose amount/currency/interval no longer matches the catalogue is
- *   replaced by a new price that takes over the lookup key
- *   (`transfer_lookup_key`), since Stripe prices are immutable;
+ * - every price is in USD with `currency_options` for the other `CURRENCIES`
+ *   (EUR, GBP; https://docs.stripe.com/payments/checkout/present-local-currencies):
+ *   Checkout charges the option of the currency it is given;
+ * - a price whose amount/currency/interval or currency options no longer
+ *   match the catalogue is replaced by a new price that takes over the lookup
+ *   key (`transfer_lookup_key`), since Stripe prices are immutable;
  * - products have fixed ids (`billing_tier_<tier>`, `billing_pack_<pack>`) and
  *   are retrieved before being created;
  * - every create carries an Idempotency-Key derived from what it creates;
@@ -32,7 +35,7 @@ import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
 import { getStripe, PORTAL_CONFIGURATION_APP } from "../convex/billing/model/stripeClient.ts";
 import { CANCELLATION_FEEDBACK } from "../convex/billing/model/validators.ts";
-import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, OVERAGE_METER, type Interval } from "../convex/billing/model/plans.ts";
+import { PAID_TIERS, PLANS, TOKEN_PACKS, INTERVALS, OVERAGE_METER, type CurrencyOptions, type Interval } from "../convex/billing/model/plans.ts";
 
 export type CatalogPrice = {
   lookupKey: string;
@@ -42,6 +45,8 @@ export type CatalogPrice = {
   /** Minor units of `currency`: the price, or per unit of usage for a metered price. */
   amount: number;
   currency: string;
+  /** The price in each other currency, minor units: created as the price's `currency_options`. */
+  currencyOptions: CurrencyOptions;
   interval: Interval | null;
   metadata: Record<string, string>;
   /**
@@ -73,6 +78,7 @@ export function overagePrice(): CatalogPrice {
     productDescription: "Tokens used beyond the balance, billed in arrears at the end of each period.",
     amount: price.unitAmount,
     currency: price.currency,
+    currencyOptions: price.currencyOptions,
     interval: price.interval,
     metadata: { meter: OVERAGE_METER.eventName },
     meterEventName: OVERAGE_METER.eventName,
@@ -94,6 +100,7 @@ export function catalogPrices(): CatalogPrice[] {
         productDescription: plan.description,
         amount: price.displayAmount,
         currency: price.currency,
+        currencyOptions: price.currencyOptions,
         interval,
         metadata: { tier, interval },
       });
@@ -107,6 +114,7 @@ export function catalogPrices(): CatalogPrice[] {
       productDescription: `One-off top-up of ${pack.tokens} tokens.`,
       amount: pack.displayAmount,
       currency: pack.currency,
+      currencyOptions: pack.currencyOptions,
       interval: null,
       metadata: { packId: pack.id, tokens: String(pack.tokens) },
     });
@@ -224,6 +232,29 @@ function hash(text: string): string {
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
+/** The price's `currency_options` create parameter: `{ eur: { unit_amount: 2700 }, … }`. */
+export function currencyOptionsParam(spec: CatalogPrice): Record<string, { unit_amount: number }> {
+  return Object.fromEntries(Object.entries(spec.currencyOptions).map(([currency, amount]) => [currency, { unit_amount: amount }]));
+}
+
+/**
+ * Whether `price`'s currency options (listed with `expand[]=data.currency_options`)
+ * are exactly `spec`'s: the same currencies besides the price's own (which
+ * Stripe lists among them too), each with the same `unit_amount`. A server
+ * that returns no `currency_options` at all when asked does not implement
+ * them (an older local simulator): nothing to compare, so they match.
+ */
+export function currencyOptionsMatch(price: Pick<Stripe.Price, "currency" | "currency_options">, spec: CatalogPrice): boolean {
+  const options = price.currency_options;
+  if (!options) return true;
+  const listed = Object.keys(options).filter((currency) => currency !== price.currency).sort();
+  const wanted = Object.keys(spec.currencyOptions).sort();
+  return (
+    listed.length === wanted.length &&
+    wanted.every((currency, i) => listed[i] === currency && options[currency]?.unit_amount === spec.currencyOptions[currency as keyof CurrencyOptions])
+  );
+}
+
 /** Whether `price` is what `spec` describes; `meterId` is the meter a metered spec must name. */
 function matches(price: Stripe.Price, spec: CatalogPrice, meterId: string | null): boolean {
   const interval = price.recurring?.interval ?? null;
@@ -233,6 +264,7 @@ function matches(price: Stripe.Price, spec: CatalogPrice, meterId: string | null
     price.active &&
     price.unit_amount === spec.amount &&
     price.currency === spec.currency &&
+    currencyOptionsMatch(price, spec) &&
     interval === spec.interval &&
     usageType === wantedUsage &&
     (price.recurring?.meter ?? null) === meterId
@@ -268,6 +300,40 @@ export async function seedMeter(
   return { id: meter.id, created: true };
 }
 
+/** The currency options' part of a price's idempotency key, e.g. `-eur2700-gbp2300`. */
+function optionsKeyPart(spec: CatalogPrice): string {
+  return Object.entries(spec.currencyOptions)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, amount]) => `-${currency}${amount}`)
+    .join("");
+}
+
+/** True for Stripe's 400 refusing an `expand[]` the server does not offer. */
+function isUnexpandable(err: unknown): boolean {
+  return err instanceof Stripe.errors.StripeError && err.statusCode === 400 && /cannot be expanded/i.test(err.message ?? "");
+}
+
+/**
+ * Active prices with these lookup keys (at most 10), with their
+ * `currency_options` expanded (Stripe returns them only when asked). A
+ * server that cannot expand them (an older local simulator) is asked again
+ * without, which is logged: its prices then carry no options to compare.
+ */
+async function listPricesWithOptions(
+  stripe: Stripe,
+  lookupKeys: string[],
+  log: (line: string) => void,
+): Promise<Stripe.ApiList<Stripe.Price>> {
+  const params: Stripe.PriceListParams = { lookup_keys: lookupKeys, active: true, limit: 100 };
+  try {
+    return await stripe.prices.list({ ...params, expand: ["data.currency_options"] });
+  } catch (err) {
+    if (!isUnexpandable(err)) throw err;
+    log("this server cannot expand prices' currency_options: they are created but not compared");
+    return await stripe.prices.list(params);
+  }
+}
+
 function isMissing(err: unknown): boolean {
   return err instanceof Stripe.errors.StripeError && err.code === "resource_missing";
 }
@@ -287,7 +353,7 @@ export async function seedStripe(stripe: Stripe, log: (line: string) => void = (
   const keys = specs.map((s) => s.lookupKey);
   // Stripe accepts at most 10 lookup keys per list call.
   for (let i = 0; i < keys.length; i += 10) {
-    const page = await stripe.prices.list({ lookup_keys: keys.slice(i, i + 10), active: true, limit: 100 });
+    const page = await listPricesWithOptions(stripe, keys.slice(i, i + 10), log);
     for (const p of page.data) if (p.lookup_key) existing.set(p.lookup_key, p);
   }
 
@@ -320,6 +386,7 @@ export async function seedStripe(stripe: Stripe, log: (line: string) => void = (
         product: spec.productId,
         currency: spec.currency,
         unit_amount: spec.amount,
+        currency_options: currencyOptionsParam(spec),
         lookup_key: spec.lookupKey,
         transfer_lookup_key: current !== undefined,
         nickname: spec.interval ? `${spec.productName} (${spec.interval}ly)` : spec.productName,
@@ -328,7 +395,7 @@ export async function seedStripe(stripe: Stripe, log: (line: string) => void = (
           ? { recurring: { interval: spec.interval, ...(meterId ? { usage_type: "metered" as const, meter: meterId } : {}) } }
           : {}),
       },
-      { idempotencyKey: `seed-price-${spec.lookupKey}-${spec.amount}-${spec.currency}-${spec.interval ?? "once"}${meterId ? `-${meterId}` : ""}-v1` },
+      { idempotencyKey: `seed-price-${spec.lookupKey}-${spec.amount}-${spec.currency}${optionsKeyPart(spec)}-${spec.interval ?? "once"}${meterId ? `-${meterId}` : ""}-v1` },
     );
     result.prices[spec.lookupKey] = { id: price.id, created: true };
     log(`created price ${price.id} (${spec.lookupKey}${current ? `, replacing ${current.id}` : ""})`);

@@ -13,13 +13,25 @@
  * Errors (`ConvexError` data `code`): `NOT_FOUND` (no account for
  * `ownerKey`), `STRIPE_NOT_CONFIGURED` (`variable`), `PRICE_NOT_FOUND`,
  * `STRIPE_ERROR`, and per action as below.
+ *
+ * Currency (`model/currency.ts`): both Checkouts take an optional
+ * `currency` (one of `CURRENCIES`, lower case) and charge the price's amount
+ * in it (`currency_options`). An account Stripe already bills in a currency
+ * is charged in that one; asking for another throws `CURRENCY_LOCKED`
+ * (`currency` = the billed one) before anything is created at Stripe.
  */
 import { v } from "convex/values";
-import { action } from "./_generated/server";
+import { action, internalQuery, query } from "./_generated/server";
+import { accountByOwnerKey } from "./model/accounts";
 import { createPortal, createSubscriptionCheckout, createTopUpCheckout } from "./model/billingActions";
+import { billedCurrency } from "./model/currency";
+import { CURRENCIES } from "./model/plans";
 import { vInterval, vTier } from "./model/validators";
 
 const vUrl = v.object({ url: v.string() });
+/** One of `CURRENCIES`, lower case as Stripe writes it. */
+export const vCurrency = v.union(...CURRENCIES.map((currency) => v.literal(currency)));
+const vBilledCurrency = v.object({ billedCurrency: v.union(v.string(), v.null()) });
 
 /**
  * A subscription Checkout for an upgrade to `tier` billed every `interval`
@@ -30,7 +42,7 @@ const vUrl = v.object({ url: v.string() });
  * change plans instead).
  */
 export const createCheckoutSession = action({
-  args: { ownerKey: v.string(), tier: vTier, interval: vInterval },
+  args: { ownerKey: v.string(), tier: vTier, interval: vInterval, currency: v.optional(vCurrency) },
   returns: vUrl,
   handler: (ctx, args): Promise<{ url: string }> => createSubscriptionCheckout(ctx, args),
 });
@@ -43,7 +55,7 @@ export const createCheckoutSession = action({
  * here. Returns `{ url }`.
  */
 export const createTopUpCheckoutSession = action({
-  args: { ownerKey: v.string(), packId: v.string() },
+  args: { ownerKey: v.string(), packId: v.string(), currency: v.optional(vCurrency) },
   returns: vUrl,
   handler: (ctx, args): Promise<{ url: string }> => createTopUpCheckout(ctx, args),
 });
@@ -59,4 +71,28 @@ export const createPortalSession = action({
   args: { ownerKey: v.string() },
   returns: vUrl,
   handler: (ctx, args): Promise<{ url: string }> => createPortal(ctx, args),
+});
+
+/**
+ * The currency Stripe bills the account of `ownerKey` in (lower case, e.g.
+ * `"eur"`), or null when none is fixed yet (no customer, never billed, or no
+ * account): the pricing page then lets the visitor choose. Throws nothing.
+ */
+export const currency = query({
+  args: { ownerKey: v.string() },
+  returns: vBilledCurrency,
+  handler: async (ctx, { ownerKey }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    return { billedCurrency: account ? await billedCurrency(ctx, account) : null };
+  },
+});
+
+/** `currency`, by account id, for the Checkout actions. */
+export const accountCurrency = internalQuery({
+  args: { accountId: v.id("billingAccounts") },
+  returns: vBilledCurrency,
+  handler: async (ctx, { accountId }) => {
+    const account = await ctx.db.get("billingAccounts", accountId);
+    return { billedCurrency: account ? await billedCurrency(ctx, account) : null };
+  },
 });

@@ -58,6 +58,13 @@ export default defineSchema({
     customerBalance: v.optional(v.number()),
     balanceCurrency: v.optional(v.string()),
     /**
+     * The currency Stripe bills this customer in (lower case, e.g. `eur`):
+     * the Stripe customer's `currency`, which Stripe fixes once the customer
+     * is billed, from `customer.*` events. Absent until Stripe reports one;
+     * `model/currency.ts` also reads it off the account's invoices.
+     */
+    currency: v.optional(v.string()),
+    /**
      * True while overage can be billed: the current subscription is `active`
      * and carries the metered overage item (`subscriptions.overageItemId`),
      * and no staff override decides the tier. Set by `settleAccount`; read

@@ -11,6 +11,7 @@ import { paginator } from "convex-helpers/server/pagination";
 import { internal } from "./_generated/api";
 import { internalMutation, mutation, query } from "./_generated/server";
 import { accountByOwnerKey } from "./model/accounts";
+import { billedCurrency } from "./model/currency";
 import { failAccountNotSetUp } from "./model/errors";
 import { activeGrants } from "./model/grants";
 import * as holds from "./model/holds";
@@ -54,7 +55,10 @@ export const balance = query({
   handler: async (ctx, { ownerKey }) => {
     const account = await accountByOwnerKey(ctx, ownerKey);
     if (!account) return null;
-    return toBalanceView(await ledger.getBalance(ctx, account._id), account);
+    const tokens = await ledger.getBalance(ctx, account._id);
+    // The overage estimate's currency; invoices are read only when there is overage to price.
+    const currency = tokens?.overage ? await billedCurrency(ctx, account) : null;
+    return toBalanceView(tokens, account, currency);
   },
 });
 

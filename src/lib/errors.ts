@@ -100,6 +100,13 @@ export function humanizeError(error: unknown): HumanError {
           retryable: false,
           ...(data.hostedInvoiceUrl ? { hostedInvoiceUrl: data.hostedInvoiceUrl } : {}),
         };
+      case "CURRENCY_LOCKED":
+        return {
+          code: data.code,
+          title: data.currency ? `Your account is billed in ${data.currency.toUpperCase()}` : "Your account's currency is fixed",
+          description: "Stripe keeps a customer in one currency once billed. Pay in that currency.",
+          retryable: false,
+        };
       case "CHANGE_PENDING":
         return {
           code: data.code,

@@ -31,6 +31,13 @@
  *   `setPaymentOutcome`: `succeeds` (status `succeeded`), `processing`, or a
  *   402 `card_error` carrying the PaymentIntent (`requires_payment_method`)
  *   for a decline code or `authentication_required`
+ * - `GET /v1/coupons/:id` → a coupon put with `putCoupon`, or 404
+ *   `resource_missing`; `POST /v1/subscriptions/:id` with `discounts[n][coupon]`
+ *   / `discounts[n][discount]` replaces the subscription's discounts (a new
+ *   `di_…` per coupon, kept ones by id; `expand[]=discounts` on a read inlines
+ *   them); a preview of a subscription with a `percent_off` coupon lists the
+ *   discount (`total_discount_amounts`) and, with `setPreviewTaxPercent`, an
+ *   exclusive tax on the discounted total (`total_taxes`)
  * - `GET /v1/billing/meters` (the overage meter), `POST /v1/billing/meter_events`
  *   (once per `identifier`; a repeat gets Stripe's 400 "An event already
  *   exists with identifier …"), `GET /v1/billing/meters/:id/event_summaries`
@@ -83,6 +90,8 @@ export type FakePrice = {
   productName: string;
   /** A metered price's meter (`mtr_…`): `recurring.usage_type` is `metered`. */
   meter?: string;
+  /** Amounts in other currencies (minor units): `currency_options`, listed with `expand[]=data.currency_options`. */
+  currencyOptions?: Record<string, number>;
 };
 
 /** The overage meter every server has (`OVERAGE_METER`). */
@@ -169,8 +178,15 @@ export type RecordingStripeServer = {
   testClocks: Json[];
   /** Meter events accepted so far (one per identifier). */
   meterEvents: FakeMeterEvent[];
+  /** Stores (or replaces) a coupon `GET /v1/coupons/:id` finds. */
+  putCoupon(coupon: FakeCoupon): void;
+  /** Exclusive tax (percent of the discounted total) on later previews; 0 = none. */
+  setPreviewTaxPercent(percent: number): void;
   close(): Promise<void>;
 };
+
+/** A coupon for `putCoupon`: percent or amount (minor units) off. */
+export type FakeCoupon = { id: string; percentOff?: number; amountOff?: number; currency?: string; name?: string; valid?: boolean };
 
 /** Parses `a[b][0][c]=x&…` (Stripe's form encoding) into flat and nested forms. */
 export function parseStripeForm(encoded: string): { form: Record<string, string>; body: Record<string, FormValue> } {
@@ -218,6 +234,7 @@ function defaultPrices(): FakePrice[] {
         lookupKey: p.lookupKey,
         unitAmount: p.displayAmount,
         currency: p.currency,
+        currencyOptions: { ...p.currencyOptions },
         interval,
         active: true,
         productName: PLANS[tier].name,
@@ -229,6 +246,7 @@ function defaultPrices(): FakePrice[] {
     lookupKey: OVERAGE_METER.price.lookupKey,
     unitAmount: OVERAGE_METER.price.unitAmount,
     currency: OVERAGE_METER.price.currency,
+    currencyOptions: { ...OVERAGE_METER.price.currencyOptions },
     interval: OVERAGE_METER.price.interval,
     active: true,
     productName: OVERAGE_METER.displayName,
@@ -240,6 +258,7 @@ function defaultPrices(): FakePrice[] {
       lookupKey: pack.lookupKey,
       unitAmount: pack.displayAmount,
       currency: pack.currency,
+      currencyOptions: { ...pack.currencyOptions },
       interval: null,
       active: true,
       productName: `${pack.tokens} tokens`,
@@ -273,7 +292,7 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     error: { type: e.type, code: e.code, decline_code: e.decline_code, message: e.message },
   });
 
-  function priceJson(p: FakePrice, expandProduct: boolean) {
+  function priceJson(p: FakePrice, expandProduct: boolean, expandOptions = false) {
     const productId = `prod_${p.lookupKey}`;
     return {
       id: p.id,
@@ -287,6 +306,17 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
         ? { interval: p.interval, interval_count: 1, usage_type: p.meter ? "metered" : "licensed", meter: p.meter ?? null }
         : null,
       product: expandProduct ? { id: productId, object: "product", name: p.productName, active: true } : productId,
+      // Stripe lists the price's own currency among its options too.
+      ...(expandOptions
+        ? {
+            currency_options: Object.fromEntries(
+              Object.entries({ ...p.currencyOptions, [p.currency]: p.unitAmount }).map(([c, amount]) => [
+                c,
+                { unit_amount: amount, unit_amount_decimal: String(amount), tax_behavior: "unspecified", custom_unit_amount: null },
+              ]),
+            ),
+          }
+        : {}),
     };
   }
 
@@ -521,9 +551,67 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     return { status: 200, json: renderSubscription(sub, body) };
   }
 
+  const coupons = new Map<string, FakeCoupon>();
+  const discounts = new Map<string, Json>();
+  let previewTaxPercent = 0;
+
+  function couponJson(c: FakeCoupon): Json {
+    return {
+      id: c.id,
+      object: "coupon",
+      percent_off: c.percentOff ?? null,
+      amount_off: c.amountOff ?? null,
+      currency: c.amountOff !== undefined ? (c.currency ?? "usd") : null,
+      duration: "forever",
+      name: c.name ?? null,
+      valid: c.valid ?? true,
+      livemode: false,
+    };
+  }
+
+  /** `discounts[n][coupon|discount]` of a subscription update: the new list of `di_…` ids. */
+  function applyDiscounts(sub: Json, list: FormValue): { status: number; json: unknown } | null {
+    const entries = Array.isArray(list) ? (list as Array<Record<string, FormValue>>) : [];
+    const ids: string[] = [];
+    for (const entry of entries) {
+      if (typeof entry.discount === "string") {
+        if (!discounts.has(entry.discount)) return missing("discount", entry.discount);
+        ids.push(entry.discount);
+        continue;
+      }
+      const coupon = coupons.get(str(entry.coupon));
+      if (!coupon) return missing("coupon", str(entry.coupon));
+      const id = nextId("di");
+      discounts.set(id, {
+        id,
+        object: "discount",
+        customer: sub.customer,
+        subscription: sub.id,
+        source: { type: "coupon", coupon: coupon.id },
+        promotion_code: null,
+        start: now(),
+        end: null,
+      });
+      ids.push(id);
+    }
+    sub.discounts = ids;
+    return null;
+  }
+
+  /** The percent off of the subscription's discounts (amount-off coupons are not previewed). */
+  function percentOff(sub: Json): number {
+    const ids = Array.isArray(sub.discounts) ? (sub.discounts as string[]) : [];
+    return ids.reduce((sum, id) => {
+      const source = (discounts.get(id)?.source ?? {}) as Json;
+      return sum + (coupons.get(String(source.coupon))?.percentOff ?? 0);
+    }, 0);
+  }
+
   function renderSubscription(sub: Json, body: Record<string, FormValue>): Json {
     const expand = Array.isArray(body.expand) ? (body.expand as string[]) : [];
     const out = structuredClone(sub);
+    out.discounts = Array.isArray(sub.discounts) ? sub.discounts : [];
+    if (expand.includes("discounts")) out.discounts = (out.discounts as string[]).map((id) => discounts.get(id));
     if (expand.includes("latest_invoice") && typeof out.latest_invoice === "string") {
       const invoice = invoices.get(out.latest_invoice);
       if (invoice) {
@@ -570,7 +658,10 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
         lines.push(line(Math.round(newAmount / 2), true, price.id, { start: prorationDate, end }));
       }
     }
-    const total = lines.reduce((sum, l) => sum + (l.amount as number), 0);
+    const subtotal = lines.reduce((sum, l) => sum + (l.amount as number), 0);
+    const discount = subtotal > 0 ? Math.round((subtotal * percentOff(sub)) / 100) : 0;
+    const tax = subtotal > 0 ? Math.round(((subtotal - discount) * previewTaxPercent) / 100) : 0;
+    const total = subtotal - discount + tax;
     return {
       status: 200,
       json: {
@@ -581,7 +672,11 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
         currency: "usd",
         status: "draft",
         total,
-        subtotal: total,
+        subtotal,
+        total_discount_amounts: discount ? [{ amount: discount, discount: (sub.discounts as string[])[0] }] : [],
+        total_taxes: tax
+          ? [{ amount: tax, tax_behavior: "exclusive", taxable_amount: subtotal - discount, taxability_reason: "standard_rated", type: "tax_rate_details", tax_rate_details: { tax_rate: "txr_test" } }]
+          : [],
         amount_due: Math.max(0, total + starting),
         starting_balance: starting,
         ending_balance: null,
@@ -600,7 +695,19 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
         const sub = subscriptions.get(id);
         return sub ? { status: 200, json: renderSubscription(sub, body) } : missing("subscription", id);
       }
-      if (method === "POST") return updateSubscription(id, body);
+      if (method === "POST") {
+        const sub = subscriptions.get(id);
+        if (sub && body.discounts !== undefined) {
+          const refused = applyDiscounts(sub, body.discounts);
+          if (refused) return refused;
+        }
+        return updateSubscription(id, body);
+      }
+    }
+    const couponMatch = /^\/v1\/coupons\/([^/]+)$/.exec(path);
+    if (method === "GET" && couponMatch) {
+      const coupon = coupons.get(couponMatch[1]!);
+      return coupon ? { status: 200, json: couponJson(coupon) } : missing("coupon", couponMatch[1]!);
     }
     if (method === "POST" && path === "/v1/invoices/create_preview") return preview(body);
     if (method === "POST" && path === "/v1/payment_intents") return createPaymentIntent(body);
@@ -742,7 +849,7 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
       const data = keys
         .map((k) => prices.get(k))
         .filter((p): p is FakePrice => p !== undefined && (activeFilter === undefined || p.active === activeFilter))
-        .map((p) => priceJson(p, expand.includes("data.product")));
+        .map((p) => priceJson(p, expand.includes("data.product"), expand.includes("data.currency_options")));
       return { status: 200, json: { object: "list", url: "/v1/prices", has_more: false, data } };
     }
     if (method === "POST" && path === "/v1/checkout/sessions") {
@@ -755,6 +862,7 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
           url: `https://checkout.stripe.test/c/pay/${id}`,
           mode: body.mode ?? null,
           customer: body.customer ?? null,
+          currency: body.currency ?? null,
           client_reference_id: body.client_reference_id ?? null,
           metadata: body.metadata ?? {},
           success_url: body.success_url ?? null,
@@ -884,6 +992,8 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
     },
     setPaymentOutcome: (outcome) => void (paymentOutcome = outcome),
     meterEvents,
+    putCoupon: (coupon) => void coupons.set(coupon.id, coupon),
+    setPreviewTaxPercent: (percent) => void (previewTaxPercent = percent),
     schedules,
     portalConfigurations,
     testClocks,

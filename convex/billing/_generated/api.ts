@@ -24,6 +24,7 @@ import type * as model_billingActions from "../model/billingActions.js";
 import type * as model_billingModel from "../model/billingModel.js";
 import type * as model_clawback from "../model/clawback.js";
 import type * as model_coverage from "../model/coverage.js";
+import type * as model_currency from "../model/currency.js";
 import type * as model_currentSubscription from "../model/currentSubscription.js";
 import type * as model_errors from "../model/errors.js";
 import type * as model_eventOutcome from "../model/eventOutcome.js";
@@ -80,6 +81,7 @@ const fullApi: ApiFromModules<{
   "model/billingModel": typeof model_billingModel;
   "model/clawback": typeof model_clawback;
   "model/coverage": typeof model_coverage;
+  "model/currency": typeof model_currency;
   "model/currentSubscription": typeof model_currentSubscription;
   "model/errors": typeof model_errors;
   "model/eventOutcome": typeof model_eventOutcome;

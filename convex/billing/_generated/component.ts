@@ -188,6 +188,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         "action",
         "internal",
         {
+          currency?: "usd" | "eur" | "gbp";
           interval: "month" | "year";
           ownerKey: string;
           tier: "free" | "starter" | "pro" | "elite" | "internal";
@@ -205,8 +206,15 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
       createTopUpCheckoutSession: FunctionReference<
         "action",
         "internal",
-        { ownerKey: string; packId: string },
+        { currency?: "usd" | "eur" | "gbp"; ownerKey: string; packId: string },
         { url: string },
+        Name
+      >;
+      currency: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        { billedCurrency: string | null },
         Name
       >;
     };

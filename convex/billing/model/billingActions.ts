@@ -36,6 +36,7 @@ import { internal } from "../_generated/api";
 import type { Id } from "../_generated/dataModel";
 import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
+import { checkoutCurrency, currencyKeyPart, isDefaultCurrency } from "./currency";
 import { fail, failAccountNotSetUp, isBillingError } from "./errors";
 import { BILLING_CONFIG, OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier } from "./plans";
 import {
@@ -170,23 +171,33 @@ export async function ensureCustomer(ctx: ActionCtx, stripe: Stripe, account: Ca
 
 export type ResolvedPrice = {
   id: string;
+  /** Minor units of `currency`: the price's own amount, or its `currency_options` entry. */
   unitAmount: number | null;
   currency: string;
   recurringInterval: string | null;
 };
 
 /**
- * Looks an active price up by lookup key on Stripe.
- * @throws `PRICE_NOT_FOUND` when no active price has that key, or it is not
- *   the kind expected (recurring with `interval`, or one-off).
+ * Looks an active price up by lookup key on Stripe, in `currency` (lower
+ * case; default: the price's own currency): its `currency_options` are
+ * expanded so the amount is the one Checkout charges in that currency.
+ * @throws `PRICE_NOT_FOUND` when no active price has that key, it is not
+ *   the kind expected (recurring with `interval`, or one-off), or it is not
+ *   sold in `currency`.
  */
 export async function resolvePrice(
   stripe: Stripe,
   lookupKey: string,
   expected: { recurring: Interval } | { oneOff: true },
+  currency?: string,
 ): Promise<ResolvedPrice> {
   const list = await stripeRead("prices.list", () =>
-    stripe.prices.list({ lookup_keys: [lookupKey], active: true, expand: ["data.product"], limit: 1 }),
+    stripe.prices.list({
+      lookup_keys: [lookupKey],
+      active: true,
+      expand: ["data.product", ...(currency && !isDefaultCurrency(currency) ? ["data.currency_options"] : [])],
+      limit: 1,
+    }),
   );
   const price = list.data[0];
   if (!price) {
@@ -197,7 +208,14 @@ export async function resolvePrice(
   if (!matches) {
     fail("PRICE_NOT_FOUND", `The Stripe price for "${lookupKey}" is not the expected kind of price.`);
   }
-  return { id: price.id, unitAmount: price.unit_amount ?? null, currency: price.currency, recurringInterval };
+  if (!currency || currency === price.currency) {
+    return { id: price.id, unitAmount: price.unit_amount ?? null, currency: price.currency, recurringInterval };
+  }
+  const option = price.currency_options?.[currency];
+  if (!option) {
+    fail("PRICE_NOT_FOUND", `The Stripe price for "${lookupKey}" is not sold in ${currency.toUpperCase()}. Run the seed script.`);
+  }
+  return { id: price.id, unitAmount: option.unit_amount ?? null, currency, recurringInterval };
 }
 
 /**
@@ -208,10 +226,15 @@ export async function resolvePrice(
  * none, or Stripe has no such price (the seed script was not run): the plan
  * is still sold, and its overage stays blocked (`account.overageBillable`).
  */
-async function overageLineItem(stripe: Stripe, tier: Tier, interval: Interval): Promise<{ price: string } | null> {
+async function overageLineItem(
+  stripe: Stripe,
+  tier: Tier,
+  interval: Interval,
+  currency: string,
+): Promise<{ price: string } | null> {
   if (!PLANS[tier].overage || interval !== OVERAGE_METER.price.interval) return null;
   try {
-    return { price: (await resolvePrice(stripe, OVERAGE_METER.price.lookupKey, { recurring: interval })).id };
+    return { price: (await resolvePrice(stripe, OVERAGE_METER.price.lookupKey, { recurring: interval }, currency)).id };
   } catch (error) {
     if (!isBillingError(error, "PRICE_NOT_FOUND")) throw error;
     console.warn(`Checkout without the overage price: ${error.data.message}`);
@@ -225,15 +248,16 @@ async function overageLineItem(stripe: Stripe, tier: Tier, interval: Interval): 
  */
 export async function createSubscriptionCheckout(
   ctx: ActionCtx,
-  args: { ownerKey: string; tier: Tier; interval: Interval },
+  args: { ownerKey: string; tier: Tier; interval: Interval; currency?: string },
 ): Promise<{ url: string }> {
   const account = await requireAccount(ctx, args.ownerKey);
   const { tier, interval } = args;
   assertUpgrade(account, tier);
+  const currency = await accountCheckoutCurrency(ctx, account, args.currency);
   const lookupKey = PLANS[tier].prices![interval].lookupKey;
   const stripe = getStripe();
   const base = siteUrl();
-  const price = await resolvePrice(stripe, lookupKey, { recurring: interval });
+  const price = await resolvePrice(stripe, lookupKey, { recurring: interval }, currency);
   await ctx.runMutation(internal.accounts.upsertPrice, {
     stripePriceId: price.id,
     lookupKey,
@@ -242,15 +266,17 @@ export async function createSubscriptionCheckout(
     unitAmount: price.unitAmount ?? undefined,
     currency: price.currency,
   });
-  const metered = await overageLineItem(stripe, tier, interval);
+  const metered = await overageLineItem(stripe, tier, interval, currency);
   const customer = await ensureCustomer(ctx, stripe, account);
   const metadata = { accountId: account.accountId, tier, interval, lookupKey };
-  const key = `checkout:${account.accountId}:${lookupKey}:${metered ? "metered:" : ""}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const key = `checkout:${account.accountId}:${lookupKey}:${currencyKeyPart(currency)}${metered ? "metered:" : ""}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
   const session = await stripeWrite("checkout.sessions.create", key, (options) =>
     stripe.checkout.sessions.create(
       {
         mode: "subscription",
         customer,
+        // The price's amount in this currency (its `currency_options`).
+        currency,
         client_reference_id: account.accountId,
         metadata,
         subscription_data: { metadata },
@@ -299,22 +325,24 @@ export function checkoutTaxParams(): Pick<
  */
 export async function createTopUpCheckout(
   ctx: ActionCtx,
-  args: { ownerKey: string; packId: string },
+  args: { ownerKey: string; packId: string; currency?: string },
 ): Promise<{ url: string }> {
   const account = await requireAccount(ctx, args.ownerKey);
   const pack = tokenPack(args.packId);
   if (!pack) fail("INVALID_ARGUMENT", `Unknown token pack "${args.packId}".`);
+  const currency = await accountCheckoutCurrency(ctx, account, args.currency);
   const stripe = getStripe();
   const base = siteUrl();
-  const price = await resolvePrice(stripe, pack.lookupKey, { oneOff: true });
+  const price = await resolvePrice(stripe, pack.lookupKey, { oneOff: true }, currency);
   const customer = await ensureCustomer(ctx, stripe, account);
   const metadata = { accountId: account.accountId, kind: "top_up", packId: pack.id };
-  const key = `topup-checkout:${account.accountId}:${pack.id}:${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const key = `topup-checkout:${account.accountId}:${pack.id}:${currencyKeyPart(currency)}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
   const session = await stripeWrite("checkout.sessions.create", key, (options) =>
     stripe.checkout.sessions.create(
       {
         mode: "payment",
         customer,
+        currency,
         client_reference_id: account.accountId,
         metadata,
         // Copied onto the PaymentIntent so the payment itself says what it bought.
@@ -337,6 +365,17 @@ export async function createTopUpCheckout(
     ),
   );
   return { url: requireUrl(session.url) };
+}
+
+/**
+ * The currency a Checkout for `account` charges (`model/currency.ts`): the
+ * one Stripe already bills the account in, else `requested`, else USD.
+ * @throws `CURRENCY_LOCKED` when `requested` differs from the billed one,
+ *   before anything is created at Stripe.
+ */
+async function accountCheckoutCurrency(ctx: ActionCtx, account: CallerAccount, requested: string | undefined): Promise<string> {
+  const { billedCurrency } = await ctx.runQuery(internal.checkout.accountCurrency, { accountId: account.accountId });
+  return checkoutCurrency(billedCurrency, requested);
 }
 
 /**

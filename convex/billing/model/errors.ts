@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "CHANGE_PENDING",
   "HOLD_CLOSED",
   "NO_PAYMENT_METHOD",
+  "CURRENCY_LOCKED",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -38,6 +39,8 @@ export type BillingErrorData = {
   variable?: string;
   /** PAYMENT_REQUIRED: the hosted page of the invoice to pay first, when there is one. */
   hostedInvoiceUrl?: string;
+  /** CURRENCY_LOCKED: the currency the account is billed in (lower case, e.g. `eur`). */
+  currency?: string;
 };
 
 /** Throws a typed `ConvexError`. */

@@ -2,11 +2,17 @@ import { v, type Infer } from "convex/values";
 import { INTERVALS, PLANS, PUBLIC_TIERS, type Plan } from "./plans";
 import { vTier } from "./validators";
 
-/** One price of a plan as the pricing page shows it. `amount` is in minor units of `currency`. */
+/**
+ * One price of a plan as the pricing page shows it. `amount` is in minor
+ * units of `currency` (the default, USD); `currencyOptions` is the same
+ * price in the other `CURRENCIES`, minor units by lower-case currency
+ * (`{ eur: 2700, gbp: 2300 }`), which Checkout charges when asked.
+ */
 export const vPlanPriceView = v.object({
   lookupKey: v.string(),
   amount: v.number(),
   currency: v.string(),
+  currencyOptions: v.optional(v.record(v.string(), v.number())),
 });
 
 /** A plan on the pricing page (`plans.list`). */
@@ -40,6 +46,7 @@ function toPlanView(plan: Plan): PlanView {
               lookupKey: prices[interval].lookupKey,
               amount: prices[interval].displayAmount,
               currency: prices[interval].currency,
+              currencyOptions: { ...prices[interval].currencyOptions },
             },
           ]),
         ) as PlanView["prices"])

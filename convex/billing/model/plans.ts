@@ -10,6 +10,11 @@
  *   client never sends a price id.
  * - `displayAmount` is in minor units of `currency` and is what the seed script
  *   creates in Stripe; Stripe's price is the one actually charged.
+ * - Currencies (`CURRENCIES`, docs/BILLING_COMPONENT.md "Currencies"): every
+ *   price is in `DEFAULT_CURRENCY` (USD) and carries `currencyOptions`, its
+ *   amount in each other sold currency, which the seed script creates as the
+ *   Stripe price's `currency_options`. Checkout charges the currency asked
+ *   for (`currency`); `amountIn` reads any of them.
  * - `tokensPerPeriod` is the allowance granted each month, on every plan and
  *   interval: free accounts per UTC month, subscribers per monthly window on
  *   their subscription's anchor day (a yearly plan gets it twelve times a year).
@@ -24,14 +29,46 @@ export type PaidTier = (typeof PAID_TIERS)[number];
 export const INTERVALS = ["month", "year"] as const;
 export type Interval = (typeof INTERVALS)[number];
 
+/**
+ * The currencies the catalogue sells in, lower case as Stripe writes them.
+ * The first is the default: every Stripe price's own `currency`; the others
+ * are its `currency_options`.
+ */
+export const CURRENCIES = ["usd", "eur", "gbp"] as const;
+export type Currency = (typeof CURRENCIES)[number];
+export const DEFAULT_CURRENCY = "usd" satisfies Currency;
+
+/** Whether `value` is one of `CURRENCIES` (case-sensitive: Stripe writes lower case). */
+export function isCurrency(value: string | null | undefined): value is Currency {
+  return value != null && (CURRENCIES as readonly string[]).includes(value);
+}
+
+/** A price's amount in each non-default currency: minor units (cents, pence), integers. */
+export type CurrencyOptions = Record<Exclude<Currency, typeof DEFAULT_CURRENCY>, number>;
+
 export type PlanPrice = {
   /** Stripe price lookup key, e.g. `pro_monthly`. */
   lookupKey: string;
   /** Display amount in minor units of `currency` (cents for USD). */
   displayAmount: number;
-  /** ISO 4217 currency code, lower case as Stripe writes it. */
+  /** ISO 4217 currency code, lower case as Stripe writes it: `DEFAULT_CURRENCY`. */
   currency: string;
+  /** The same price in the other `CURRENCIES` (minor units): the Stripe price's `currency_options`. */
+  currencyOptions: CurrencyOptions;
 };
+
+/**
+ * The amount of a price in `currency`, minor units: `displayAmount` for its
+ * own currency, else its `currencyOptions` entry; null for a currency it is
+ * not sold in.
+ */
+export function amountIn(
+  price: { displayAmount: number; currency: string; currencyOptions: CurrencyOptions },
+  currency: string,
+): number | null {
+  if (currency === price.currency) return price.displayAmount;
+  return isCurrency(currency) && currency !== DEFAULT_CURRENCY ? price.currencyOptions[currency] : null;
+}
 
 export type Plan = {
   tier: Tier;
@@ -67,6 +104,12 @@ export type Plan = {
 
 export type OveragePolicy = { capTokens: number; unitAmount: number; currency: string };
 
+/** The overage price per token in `currency` (minor units), or null when not sold in it. */
+export function overageUnitAmount(currency: string): number | null {
+  const price = OVERAGE_METER.price;
+  return amountIn({ displayAmount: price.unitAmount, currency: price.currency, currencyOptions: price.currencyOptions }, currency);
+}
+
 /**
  * The Stripe Billing Meter overage is reported to, and the monthly metered
  * price that bills it on the subscription invoice at the period end
@@ -80,7 +123,14 @@ export type OveragePolicy = { capTokens: number; unitAmount: number; currency: s
 export const OVERAGE_METER = {
   eventName: "overage_tokens",
   displayName: "Overage tokens",
-  price: { lookupKey: "overage_tokens_monthly", unitAmount: 12, currency: "usd", interval: "month" as Interval },
+  price: {
+    lookupKey: "overage_tokens_monthly",
+    unitAmount: 12,
+    currency: "usd",
+    /** Per token in the other currencies, minor units (the price's `currency_options`). */
+    currencyOptions: { eur: 11, gbp: 10 },
+    interval: "month" as Interval,
+  },
 } as const;
 
 export const PLANS: Record<Tier, Plan> = {
@@ -105,8 +155,8 @@ export const PLANS: Record<Tier, Plan> = {
     tokensPerPeriod: 50,
     purchasable: true,
     prices: {
-      month: { lookupKey: "starter_monthly", displayAmount: 900, currency: "usd" },
-      year: { lookupKey: "starter_yearly", displayAmount: 9000, currency: "usd" },
+      month: { lookupKey: "starter_monthly", displayAmount: 900, currency: "usd", currencyOptions: { eur: 900, gbp: 800 } },
+      year: { lookupKey: "starter_yearly", displayAmount: 9000, currency: "usd", currencyOptions: { eur: 9000, gbp: 8000 } },
     },
     rollover: null,
     overage: null,
@@ -116,12 +166,12 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 2,
     name: "Pro",
     description: "For professionals who need deep analyses.",
-    features: ["150 tokens a month", "Up to 75 unused tokens roll over a month", "Deep analyses", "Up to 100 more tokens at $0.12 each, billed monthly", "Priority support"],
+    features: ["150 tokens a month", "Up to 75 unused tokens roll over a month", "Deep analyses", "Up to 100 more tokens a month beyond your balance, billed by usage", "Priority support"],
     tokensPerPeriod: 150,
     purchasable: true,
     prices: {
-      month: { lookupKey: "pro_monthly", displayAmount: 2900, currency: "usd" },
-      year: { lookupKey: "pro_yearly", displayAmount: 29000, currency: "usd" },
+      month: { lookupKey: "pro_monthly", displayAmount: 2900, currency: "usd", currencyOptions: { eur: 2700, gbp: 2300 } },
+      year: { lookupKey: "pro_yearly", displayAmount: 29000, currency: "usd", currencyOptions: { eur: 27000, gbp: 23000 } },
     },
     rollover: { maxTokens: 75, periods: 1 },
     overage: { capTokens: 100, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
@@ -131,12 +181,12 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 3,
     name: "Elite",
     description: "For teams running analyses all day.",
-    features: ["500 tokens a month", "Unused tokens roll over for two months", "Up to 500 more tokens at $0.12 each, billed monthly", "Everything in Pro", "Dedicated support"],
+    features: ["500 tokens a month", "Unused tokens roll over for two months", "Up to 500 more tokens a month beyond your balance, billed by usage", "Everything in Pro", "Dedicated support"],
     tokensPerPeriod: 500,
     purchasable: true,
     prices: {
-      month: { lookupKey: "elite_monthly", displayAmount: 9900, currency: "usd" },
-      year: { lookupKey: "elite_yearly", displayAmount: 99000, currency: "usd" },
+      month: { lookupKey: "elite_monthly", displayAmount: 9900, currency: "usd", currencyOptions: { eur: 9500, gbp: 7900 } },
+      year: { lookupKey: "elite_yearly", displayAmount: 99000, currency: "usd", currencyOptions: { eur: 95000, gbp: 79000 } },
     },
     rollover: { maxTokens: 500, periods: 2 },
     overage: { capTokens: 500, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
@@ -266,11 +316,13 @@ export type TokenPack = {
   /** Display amount in minor units of `currency`. */
   displayAmount: number;
   currency: string;
+  /** The same pack in the other `CURRENCIES` (minor units): the price's `currency_options`. */
+  currencyOptions: CurrencyOptions;
 };
 
 export const TOKEN_PACKS: readonly TokenPack[] = [
-  { id: "pack_100", tokens: 100, lookupKey: "tokens_100", displayAmount: 1000, currency: "usd" },
-  { id: "pack_500", tokens: 500, lookupKey: "tokens_500", displayAmount: 4000, currency: "usd" },
+  { id: "pack_100", tokens: 100, lookupKey: "tokens_100", displayAmount: 1000, currency: "usd", currencyOptions: { eur: 1000, gbp: 900 } },
+  { id: "pack_500", tokens: 500, lookupKey: "tokens_500", displayAmount: 4000, currency: "usd", currencyOptions: { eur: 3800, gbp: 3200 } },
 ];
 
 /** The token pack `packId` (`undefined`, or an id we do not sell: `null`). */

@@ -320,16 +320,22 @@ async function applyPaymentIntentSucceeded(ctx: MutationCtx, paymentIntent: Stri
 
 /**
  * Mirrors the customer's credit balance (`balance`, minor units, negative =
- * credit) onto the account, writing only when it changed. The account's name
- * and email come from the user profile, not Stripe. `ignored` for a customer
- * linked to no account.
+ * credit) and the currency Stripe bills it in (`currency`, fixed once billed:
+ * `model/currency.ts`) onto the account, writing only when one changed. The
+ * account's name and email come from the user profile, not Stripe.
+ * `ignored` for a customer linked to no account.
  */
 async function applyCustomerUpdated(ctx: MutationCtx, customer: Stripe.Customer): Promise<EventOutcome> {
   const account = await accountForStripeCustomer(ctx, customer.id);
   if (!account) return IGNORED;
   const currency = customer.currency ?? account.balanceCurrency;
-  if (account.customerBalance !== customer.balance || account.balanceCurrency !== currency) {
-    await ctx.db.patch("billingAccounts", account._id, { customerBalance: customer.balance, balanceCurrency: currency ?? undefined });
+  const billed = customer.currency ?? account.currency;
+  if (account.customerBalance !== customer.balance || account.balanceCurrency !== currency || account.currency !== billed) {
+    await ctx.db.patch("billingAccounts", account._id, {
+      customerBalance: customer.balance,
+      balanceCurrency: currency ?? undefined,
+      currency: billed ?? undefined,
+    });
   }
   return applied();
 }

@@ -16,7 +16,7 @@ import { tierFromSubscription } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
 import { syncAllowance } from "./allowance";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
-import { featureCost, featureMinTier, OVERAGE_METER, overagePolicy, PLANS, tierRank, type Complexity, type OveragePolicy, type Tier } from "./plans";
+import { featureCost, featureMinTier, OVERAGE_METER, overagePolicy, overageUnitAmount, PLANS, tierRank, type Complexity, type OveragePolicy, type Tier } from "./plans";
 import { vGrantCategory, vHoldStatus, vLedgerReason, vTier, type GrantCategory } from "./validators";
 import * as holds from "./holds";
 import type { HoldView } from "./holds";
@@ -128,9 +128,15 @@ export type HistoryEntry = Infer<typeof vHistoryEntry>;
 /**
  * The balance as the customer sees it. `account` decides the overage cap
  * shown (its plan's, while overage is billable) — the cap for any feature
- * that doesn't opt out.
+ * that doesn't opt out. `currency` is the one the account is billed in
+ * (`model/currency.ts`; default `account.currency`, else USD): the overage
+ * amount is estimated at the metered price's unit amount in it.
  */
-export function toBalanceView(balance: Doc<"tokenBalances"> | null, account: Doc<"billingAccounts"> | null): BalanceView {
+export function toBalanceView(
+  balance: Doc<"tokenBalances"> | null,
+  account: Doc<"billingAccounts"> | null,
+  currency: string | null = account?.currency ?? null,
+): BalanceView {
   const policy = account?.overageBillable ? PLANS[effectiveTier(account)].overage : null;
   const cap = policy ? { overageCap: policy.capTokens } : {};
   if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, overage: 0, periodEnd: null, ...cap };
@@ -142,13 +148,19 @@ export function toBalanceView(balance: Doc<"tokenBalances"> | null, account: Doc
     held: ledger.heldOf(balance),
     remaining: balance.balance,
     overage,
-    // Every plan's overage is billed at the one metered price (`OVERAGE_METER`).
-    ...(overage > 0
-      ? { overageAmount: overage * OVERAGE_METER.price.unitAmount, overageCurrency: OVERAGE_METER.price.currency }
-      : {}),
+    // Every plan's overage is billed at the one metered price (`OVERAGE_METER`),
+    // in the account's currency (its `currency_options`).
+    ...(overage > 0 ? overageEstimate(overage, currency) : {}),
     ...cap,
     periodEnd: balance.periodEnd ?? null,
   };
+}
+
+/** `overage` tokens at the metered price in `currency` (minor units), USD when it is not sold in it. */
+function overageEstimate(overage: number, currency: string | null): { overageAmount: number; overageCurrency: string } {
+  const unit = currency ? overageUnitAmount(currency) : null;
+  if (currency && unit !== null) return { overageAmount: overage * unit, overageCurrency: currency };
+  return { overageAmount: overage * OVERAGE_METER.price.unitAmount, overageCurrency: OVERAGE_METER.price.currency };
 }
 
 /**
@@ -258,7 +270,9 @@ export function checkFeature(
   if (!policy || !balance || overage > ledger.overageRoom(ledger.countersOf(balance), policy.capTokens)) {
     return { allowed: false, cost, remaining, reason: "insufficient_tokens" };
   }
-  return { allowed: true, cost, remaining, reason: "ok", overage, overageAmount: overage * policy.unitAmount, currency: policy.currency };
+  // Priced in the account's billed currency when mirrored (`account.currency`), else the policy's.
+  const { overageAmount, overageCurrency } = overageEstimate(overage, account.currency ?? policy.currency);
+  return { allowed: true, cost, remaining, reason: "ok", overage, overageAmount, currency: overageCurrency };
 }
 
 /**
