@@ -358,7 +358,7 @@ function createPaymentInvoice(
   invoice.metadata = data.metadata;
   for (const d of discounts) d.invoice = id;
   const applied = discounts.flatMap((discount) => {
-    const coupon = ctx.store.state.coupons[idOf(discount.source.coupon as string | { id: string } | null) ?? ""];
+    const coupon = ctx.store.state.coupons[idOf(discount.source.coupon) ?? ""];
     return coupon ? [{ discount, coupon }] : [];
   });
   priceInvoice(ctx, invoice, customer, { discounts: applied, automaticTax: ctx.store.state.checkoutExtras[session.id]?.automaticTax ?? false });

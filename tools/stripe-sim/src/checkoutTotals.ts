@@ -40,10 +40,10 @@ export function refreshCheckoutTotals(ctx: SimContext, session: Stripe.Checkout.
   const customerDiscount = customerId ? ctx.store.state.customers[customerId]?.discount : null;
   const refs: Stripe.Checkout.Session.Discount[] =
     (session.discounts ?? []).length === 0 && customerDiscount && session.mode === "subscription"
-      ? [{ coupon: idOf(customerDiscount.source.coupon as string | { id: string } | null), promotion_code: null }]
+      ? [{ coupon: idOf(customerDiscount.source.coupon), promotion_code: null }]
       : (session.discounts ?? []);
   const discounts = refs.flatMap((d) => {
-    const couponId = idOf(d.coupon as string | { id: string } | null);
+    const couponId = idOf(d.coupon);
     const coupon = couponId ? (ctx.store.state.coupons[couponId] ?? ctx.store.state.deletedCoupons[couponId]) : undefined;
     if (!coupon) return [];
     const discount = buildDiscount({ coupon: coupon.id, promotionCode: null, customer: null, subscription: null, invoice: null, checkoutSession: session.id, start: 0, end: null });

@@ -134,7 +134,7 @@ describe("coupons and promotion codes", () => {
       const sub = await subscribeWithCode(customer.id, code);
       const first = await h.stripe.invoices.retrieve(sub.latest_invoice as string);
       totals[code] = [first.total];
-      for (const n of [1, 2, 3]) totals[code]!.push((await invoiceAt(clock, sub.id, month(n))).total);
+      for (const n of [1, 2, 3]) totals[code].push((await invoiceAt(clock, sub.id, month(n))).total);
     }
     expect(totals).toEqual({ ONCE: [1450, 2900, 2900, 2900], THREE: [2610, 2610, 2610, 2900], ALWAYS: [2000, 2000, 2000, 2000] });
   });

@@ -28,7 +28,7 @@ export function getPromotionCode(ctx: SimContext, id: string, param = "promotion
 
 /** The promotion code's coupon id. */
 export function promotionCoupon(code: Stripe.PromotionCode): string {
-  return idOf(code.promotion.coupon as string | { id: string } | null) ?? "";
+  return idOf(code.promotion.coupon) ?? "";
 }
 
 /** Why `coupon` cannot be redeemed at `now` (Stripe seconds), or `null` when it can. */
@@ -75,7 +75,7 @@ export function promotionCodeProblem(
   const coupon = ctx.store.state.coupons[promotionCoupon(code)];
   const problem = couponProblem(coupon, order.now);
   if (problem) return problem;
-  const owner = idOf(code.customer as string | { id: string } | null);
+  const owner = idOf(code.customer);
   if (owner && owner !== order.customer) return `This promotion code cannot be redeemed by this customer: ${code.code}`;
   if (code.restrictions.first_time_transaction && hasTransacted(ctx, order.customer)) {
     return `This promotion code is only valid for first-time customers: ${code.code}`;

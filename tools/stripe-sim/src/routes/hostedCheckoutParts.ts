@@ -28,7 +28,7 @@ export const CHECKOUT_COUNTRIES: readonly [string, string][] = [
 
 /** The promotion code applied to the session, as the customer typed it (`null` when none). */
 function appliedCode(ctx: SimContext, session: Stripe.Checkout.Session): string | null {
-  const id = idOf(session.discounts?.[0]?.promotion_code as string | { id: string } | null | undefined);
+  const id = idOf(session.discounts?.[0]?.promotion_code);
   return id ? (ctx.store.state.promotionCodes[id]?.code ?? null) : null;
 }
 

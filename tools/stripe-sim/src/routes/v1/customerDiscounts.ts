@@ -56,7 +56,7 @@ function addTaxId(ctx: SimContext, customer: Stripe.Customer, type: string, valu
   const taxId = buildTaxId({
     created: ctx.store.now(customer.id),
     customer: customer.id,
-    type: type as Stripe.TaxId.Type,
+    type: type,
     value: value.replace(/\s+/g, "").toUpperCase(),
     country: type === "eu_vat" ? value.slice(0, 2).toUpperCase() : (customer.address?.country ?? null),
   });
