@@ -2,7 +2,7 @@ import { useAction, useConvexAuth } from "convex/react";
 import { useCallback } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import type { Interval, PaidTier } from "@/convex/billing/model/plans";
+import { DEFAULT_CURRENCY, type Currency, type Interval, type PaidTier } from "@/convex/billing/model/plans";
 import { browser, rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
 import { useSession } from "@/src/lib/session";
@@ -11,7 +11,7 @@ import { usePortal } from "./usePortal";
 import { retryAction, useRedirectPending } from "./useRedirectPending";
 
 /**
- * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval })`
+ * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval, currency? })`
  * then a full-page redirect to the returned URL.
  *
  * A caller whose subscription Stripe still bills (active, trialing, past_due,
@@ -51,7 +51,7 @@ export function useCheckout() {
   }, [openSignIn]);
 
   const startCheckout = useCallback(
-    (tier: PaidTier, interval: Interval, current: CurrentPlan | null = null): Promise<void> => {
+    (tier: PaidTier, interval: Interval, current: CurrentPlan | null = null, currency: Currency = DEFAULT_CURRENCY): Promise<void> => {
       const attempt = async (): Promise<void> => {
         if (!begin(tier)) return;
         if (!isAuthenticated) {
@@ -64,7 +64,9 @@ export function useCheckout() {
           return;
         }
         try {
-          const { url } = await createCheckoutSession({ tier, interval });
+          // The currency only when not the default: the server resolves the amount, and refuses
+          // one the account is not billed in (CURRENCY_LOCKED).
+          const { url } = await createCheckoutSession({ tier, interval, ...(currency !== DEFAULT_CURRENCY ? { currency } : {}) });
           rememberCheckout({ previousTier: current?.tier ?? null, topUp: null });
           // The pending state stays on while the browser navigates away.
           browser.redirect(url);

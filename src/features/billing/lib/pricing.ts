@@ -1,17 +1,34 @@
 import { FEATURES, PLANS, isTier, type Interval } from "@/convex/billing/model/plans";
 import { formatMoney } from "@/src/lib/format";
 
+type ViewPrice = { amount: number; currency: string; currencyOptions?: Record<string, number> };
+
 /** The subset of `plans.list` rows the helpers need. */
 type PricedPlan = {
-  prices: Record<Interval, { amount: number; currency: string }> | null;
+  prices: Record<Interval, ViewPrice> | null;
 };
 
 export type PriceLabel = { amount: string; per: string; monthlyEquivalent: string | null };
 
-/** "$29" + "/month", or "$290" + "/year" with "$24.17/month" equivalent; null when not sold. */
-export function priceLabel(plan: PricedPlan, interval: Interval, locale?: string): PriceLabel | null {
-  const price = plan.prices?.[interval];
-  if (!price) return null;
+/**
+ * A view price in `currency` (lower case): its own amount, or its
+ * `currencyOptions` entry; the price as it is when `currency` is not given
+ * or not offered.
+ */
+export function priceIn(price: ViewPrice, currency?: string): { amount: number; currency: string } {
+  if (!currency || currency === price.currency) return { amount: price.amount, currency: price.currency };
+  const option = price.currencyOptions?.[currency];
+  return option === undefined ? { amount: price.amount, currency: price.currency } : { amount: option, currency };
+}
+
+/**
+ * "$29" + "/month", or "$290" + "/year" with "$24.17/month" equivalent, in
+ * `currency` when the price is offered in it ("€27"); null when not sold.
+ */
+export function priceLabel(plan: PricedPlan, interval: Interval, locale?: string, currency?: string): PriceLabel | null {
+  const listed = plan.prices?.[interval];
+  if (!listed) return null;
+  const price = priceIn(listed, currency);
   return {
     amount: formatMoney(price.amount, price.currency, { locale, compact: true }),
     per: interval === "month" ? "/month" : "/year",

@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
-import type { Interval } from "@/convex/billing/model/plans";
-import { formatCount } from "@/src/lib/format";
+import { overageUnitAmount, PLANS, type Interval } from "@/convex/billing/model/plans";
+import { formatCount, formatMoney } from "@/src/lib/format";
 import { priceLabel } from "@/src/features/billing/lib/pricing";
 import type { PlanView } from "@/src/features/billing/lib/types";
 
@@ -10,14 +10,20 @@ export function PricingCard({
   isCurrent,
   highlighted,
   action,
+  currency,
 }: {
   plan: PlanView;
   interval: Interval;
   isCurrent: boolean;
   highlighted: boolean;
   action: ReactNode;
+  /** Lower-case currency the prices are shown in (default: the plan's own). */
+  currency?: string;
 }) {
-  const price = priceLabel(plan, interval);
+  const price = priceLabel(plan, interval, undefined, currency);
+  // The per-token overage rate in the shown currency (plans that bill overage).
+  const overage = PLANS[plan.tier].overage;
+  const rate = overage && currency ? overageUnitAmount(currency) : null;
   return (
     <article
       className={`card pricing-card${isCurrent ? " is-current" : ""}${highlighted ? " is-highlighted" : ""}`}
@@ -54,6 +60,9 @@ export function PricingCard({
         {plan.features.map((feature) => (
           <li key={feature}>{feature}</li>
         ))}
+        {rate !== null && currency ? (
+          <li data-testid={`overage-rate-${plan.tier}`}>Extra tokens at {formatMoney(rate, currency)} each</li>
+        ) : null}
       </ul>
       <div className="pricing-card-action">{action}</div>
     </article>

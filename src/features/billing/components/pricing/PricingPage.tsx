@@ -8,6 +8,8 @@ import { usePlanChange } from "@/src/features/billing/components/planChange/cont
 import { PayFirst } from "@/src/features/billing/components/planChange/PayFirst";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { useCheckout } from "@/src/features/billing/hooks/useCheckout";
+import { useCurrency } from "@/src/features/billing/hooks/useCurrency";
+import { CurrencySelect } from "./CurrencySelect";
 import { formatDate } from "@/src/lib/format";
 import { changeDirection, hasBilledSubscription, subscribedTier } from "@/src/features/billing/lib/planChange";
 import { yearlySavings } from "@/src/features/billing/lib/pricing";
@@ -61,6 +63,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
   const { startCheckout, pendingTier } = useCheckout();
   const { openPlanChange } = usePlanChange();
   const [chosenInterval, setInterval] = useState<Interval | null>(null);
+  const currency = useCurrency();
 
   // While Convex is still confirming the token, a null subscription means "not yet", not "signed out".
   const effectiveSubscription = authLoading ? undefined : subscription;
@@ -76,7 +79,10 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
           </h1>
           {!compact ? <p className="muted">Every plan includes a token allowance that refills every month, yearly plans too.</p> : null}
         </div>
-        <IntervalToggle value={interval} onChange={setInterval} testId="interval-toggle" savingsLabel={plans ? yearlySavings(plans) : null} />
+        <div className="pricing-controls" style={{ display: "flex", flexWrap: "wrap", alignItems: "center", gap: "0.75rem 1rem" }}>
+          <IntervalToggle value={interval} onChange={setInterval} testId="interval-toggle" savingsLabel={plans ? yearlySavings(plans) : null} />
+          <CurrencySelect preference={currency} />
+        </div>
       </div>
 
       {plans === undefined ? (
@@ -100,9 +106,10 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
                 interval={interval}
                 isCurrent={action.kind === "current"}
                 highlighted={plan.tier === "pro" && action.kind !== "current"}
+                currency={currency.currency}
                 action={renderAction(action, plan, {
                   pending: pendingTier,
-                  onUpgrade: () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null),
+                  onUpgrade: () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null, currency.currency),
                   onChange: () => openPlanChange({ tier: plan.tier as PaidTier, interval }),
                   onSignIn: openSignIn,
                 })}

@@ -1,17 +1,25 @@
-import { TOKEN_PACKS } from "@/convex/billing/model/plans";
+import { amountIn, TOKEN_PACKS } from "@/convex/billing/model/plans";
+import { useCurrency } from "@/src/features/billing/hooks/useCurrency";
 import { useTopUp } from "@/src/features/billing/hooks/useTopUp";
 import { formatCount, formatMoney } from "@/src/lib/format";
 
-/** One-off token packs (TOKEN_PACKS); purchased tokens carry over between periods. */
+/**
+ * One-off token packs (TOKEN_PACKS); purchased tokens carry over between
+ * periods. Priced and bought in the visitor's currency (`useCurrency`).
+ */
 export function TokenPacks({ purchasedBefore }: { purchasedBefore: number | null }) {
   const { buy, pendingPack } = useTopUp();
+  const { currency } = useCurrency();
   return (
     <ul className="token-packs">
       {TOKEN_PACKS.map((pack) => (
         <li key={pack.id} className="token-pack">
           <span>
             <strong>{formatCount(pack.tokens)} tokens</strong>
-            <span className="muted"> · {formatMoney(pack.displayAmount, pack.currency, { compact: true })}</span>
+            <span className="muted" data-testid={`token-pack-price-${pack.id}`}>
+              {" "}
+              · {formatMoney(amountIn(pack, currency) ?? pack.displayAmount, amountIn(pack, currency) === null ? pack.currency : currency, { compact: true })}
+            </span>
           </span>
           <button
             type="button"
@@ -19,7 +27,7 @@ export function TokenPacks({ purchasedBefore }: { purchasedBefore: number | null
             data-testid={`buy-tokens-${pack.id}`}
             disabled={pendingPack !== null}
             aria-busy={pendingPack === pack.id}
-            onClick={() => void buy(pack, purchasedBefore)}
+            onClick={() => void buy(pack, purchasedBefore, currency)}
           >
             {pendingPack === pack.id ? "Redirecting…" : "Buy"}
           </button>

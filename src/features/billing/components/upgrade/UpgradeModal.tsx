@@ -3,6 +3,7 @@ import { useCallback, useMemo, useState, type ReactNode } from "react";
 import { api } from "@/convex/_generated/api";
 import { FEATURES, PLANS, nextTier, tierRank, type Interval, type PaidTier, type Tier } from "@/convex/billing/model/plans";
 import { useCheckout } from "@/src/features/billing/hooks/useCheckout";
+import { useCurrency } from "@/src/features/billing/hooks/useCurrency";
 import { hasBilledSubscription, subscribedTier } from "@/src/features/billing/lib/planChange";
 import { priceLabel, tierName, yearlySavings } from "@/src/features/billing/lib/pricing";
 import { Dialog } from "@/src/components/Dialog";
@@ -40,6 +41,7 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
   const subscription = useQuery(api.billing.subscription);
   const balance = useQuery(api.tokens.balance);
   const { startCheckout, pendingTier } = useCheckout();
+  const { currency } = useCurrency();
   const { openPlanChange } = usePlanChange();
   const [chosenInterval, setInterval] = useState<Interval | null>(null);
   const interval: Interval = chosenInterval ?? subscription?.interval ?? "month";
@@ -56,7 +58,7 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
       openPlanChange({ tier, interval });
       return;
     }
-    void startCheckout(tier, interval, subscription ?? null);
+    void startCheckout(tier, interval, subscription ?? null, currency);
   };
   const current = PLANS[currentTier];
 
@@ -85,7 +87,7 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
         <IntervalToggle value={interval} onChange={setInterval} testId="upgrade-modal-interval" savingsLabel={yearlySavings(plans)} />
         <ul className="upgrade-options">
           {higher.map((plan) => {
-            const price = priceLabel(plan, interval);
+            const price = priceLabel(plan, interval, undefined, currency);
             const isRecommended = plan.tier === recommended;
             const gained = plan.tokensPerPeriod - current.tokensPerPeriod;
             return (
