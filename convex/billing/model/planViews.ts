@@ -1,5 +1,5 @@
 import { v, type Infer } from "convex/values";
-import { INTERVALS, PLANS, PUBLIC_TIERS, type Plan } from "./plans";
+import { PLANS, PUBLIC_TIERS, type Plan, type PlanPrice } from "./plans";
 import { vTier } from "./validators";
 
 /**
@@ -38,19 +38,16 @@ function toPlanView(plan: Plan): PlanView {
     features: [...plan.features],
     tokensPerPeriod: plan.tokensPerPeriod,
     purchasable: plan.purchasable,
-    prices: prices
-      ? (Object.fromEntries(
-          INTERVALS.map((interval) => [
-            interval,
-            {
-              lookupKey: prices[interval].lookupKey,
-              amount: prices[interval].displayAmount,
-              currency: prices[interval].currency,
-              currencyOptions: { ...prices[interval].currencyOptions },
-            },
-          ]),
-        ) as PlanView["prices"])
-      : null,
+    prices: prices ? { month: toPriceView(prices.month), year: toPriceView(prices.year) } : null,
+  };
+}
+
+function toPriceView(price: PlanPrice): Infer<typeof vPlanPriceView> {
+  return {
+    lookupKey: price.lookupKey,
+    amount: price.displayAmount,
+    currency: price.currency,
+    currencyOptions: { ...price.currencyOptions },
   };
 }
 
