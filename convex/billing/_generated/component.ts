@@ -305,6 +305,12 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           tier: "starter" | "pro" | "elite";
         },
         {
+          adjustments?: {
+            discount: number;
+            subtotal: number;
+            tax: number;
+            total: number;
+          };
           allowanceAfter: number;
           creditApplied: number;
           currency: string;

@@ -84,6 +84,15 @@ export const vPlanChangePreview = v.object({
   tokensNow: v.number(),
   /** The new plan's monthly allowance. */
   allowanceAfter: v.number(),
+  /**
+   * Present only when the upgrade invoice carries a discount or tax (never
+   * for a downgrade, which bills nothing now); minor units from Stripe's
+   * preview: `subtotal` before invoice-level discounts and exclusive tax,
+   * `discount` (the subscription's coupons, ≥ 0), `tax` (exclusive, ≥ 0) and
+   * `total` = subtotal − discount + tax, before customer credit
+   * (`creditApplied`).
+   */
+  adjustments: v.optional(v.object({ subtotal: v.number(), discount: v.number(), tax: v.number(), total: v.number() })),
 });
 export type PlanChangePreview = Infer<typeof vPlanChangePreview>;
 
@@ -447,7 +456,24 @@ export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerAr
     nextInvoiceAt,
     effectiveAt: Date.now(),
     tokensNow: Math.max(0, PLANS[target.tier].tokensPerPeriod - PLANS[live.facts.plan.tier].tokensPerPeriod),
+    ...previewAdjustments(preview, total),
   };
+}
+
+/**
+ * `{ adjustments }` of a preview with a discount (sum of
+ * `total_discount_amounts`) or exclusive tax (`total_taxes` with
+ * `tax_behavior: "exclusive"`; inclusive tax is inside the subtotal), minor
+ * units, `total` Stripe's; `{}` when it has neither.
+ */
+export function previewAdjustments(
+  preview: Pick<Stripe.Invoice, "subtotal" | "total_discount_amounts" | "total_taxes">,
+  total: number,
+): Pick<PlanChangePreview, "adjustments"> {
+  const discount = (preview.total_discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
+  const tax = (preview.total_taxes ?? []).filter((t) => t.tax_behavior !== "inclusive").reduce((sum, t) => sum + t.amount, 0);
+  if (discount === 0 && tax === 0) return {};
+  return { adjustments: { subtotal: preview.subtotal ?? total - tax + discount, discount, tax, total } };
 }
 
 // ---------------------------------------------------------------------------
