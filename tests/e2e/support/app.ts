@@ -98,8 +98,21 @@ export async function startUpgradeFromPricing(page: Page, tier: PaidTier, interv
   await expect(page.getByTestId("checkout-title")).toBeVisible();
 }
 
-/** Fills the simulator's Checkout form with `card` and submits it; returns the submit time (ms). */
-export async function payOnCheckout(page: Page, card: string, cardholder: string): Promise<number> {
+/** A billing address for Checkout's tax: the simulator taxes US customers at 0% (docs/STRIPE_SIMULATOR.md). */
+export type CheckoutAddress = { country: string; postalCode: string };
+export const US_ADDRESS: CheckoutAddress = { country: "US", postalCode: "10001" };
+
+/**
+ * Fills the simulator's Checkout form with `card` (and, when the page asks
+ * for a billing address because of automatic tax, `address`; default a US
+ * one, untaxed) and submits it; returns the submit time (ms).
+ */
+export async function payOnCheckout(page: Page, card: string, cardholder: string, address: CheckoutAddress = US_ADDRESS): Promise<number> {
+  const country = page.getByTestId("checkout-country");
+  if (await country.isVisible()) {
+    await country.selectOption(address.country);
+    await page.getByTestId("checkout-postal-code").fill(address.postalCode);
+  }
   await page.getByTestId("card-number").fill(card);
   await page.getByTestId("card-expiry").fill("12 / 34");
   await page.getByTestId("card-cvc").fill("123");
