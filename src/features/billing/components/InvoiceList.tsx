@@ -48,14 +48,54 @@ function lineAmount(line: InvoiceLineView, currency: string): string {
   return line.amount < 0 ? formatCredit(line.amount, currency) : formatMoney(line.amount, currency);
 }
 
+/**
+ * The totals under an invoice's lines, in its currency: Subtotal, then
+ * Discount (−) and Tax when the invoice has them, "Tax included" for
+ * inclusive tax, and Total. They add up: subtotal − discount + tax = total
+ * (the subtotal is the total when Stripe applied neither).
+ */
+function InvoiceTotals({ invoice }: { invoice: InvoiceView }) {
+  const { currency } = invoice;
+  const signed = (amount: number) => (amount < 0 ? formatCredit(amount, currency) : formatMoney(amount, currency));
+  const rows: Array<{ label: string; value: string; testId: string; total?: boolean }> = [
+    { label: "Subtotal", value: signed(invoice.subtotal ?? invoice.total), testId: "invoice-subtotal" },
+  ];
+  if (invoice.discount) rows.push({ label: "Discount", value: formatCredit(invoice.discount, currency), testId: "invoice-discount" });
+  if (invoice.tax) rows.push({ label: "Tax", value: formatMoney(invoice.tax, currency), testId: "invoice-tax" });
+  if (invoice.taxIncluded) {
+    rows.push({ label: "Tax included", value: formatMoney(invoice.taxIncluded, currency), testId: "invoice-tax-included" });
+  }
+  rows.push({ label: "Total", value: signed(invoice.total), testId: "invoice-total", total: true });
+  return (
+    <tfoot>
+      {rows.map((row) => (
+        <tr key={row.testId} className={row.total ? "invoice-totals-total" : "invoice-totals-row"}>
+          <th scope="row" colSpan={2} className="num">
+            {row.label}
+          </th>
+          <td className="num" data-testid={row.testId}>
+            {row.value}
+          </td>
+        </tr>
+      ))}
+    </tfoot>
+  );
+}
+
+/** Whether an invoice has something to show under "Show lines": its lines, or a discount or tax. */
+function hasDetails(invoice: InvoiceView): boolean {
+  return (invoice.lines?.length ?? 0) > 0 || Boolean(invoice.discount || invoice.tax || invoice.taxIncluded);
+}
+
 /** Columns of the invoices table: the lines row spans them all. */
 const INVOICE_COLUMNS = 5;
 
 /**
- * One invoice: its row and, when it has stored lines, a "Lines" disclosure
- * (`invoice-lines-<number or id>`) that shows them below the row as a small
- * table — description (usage lines badged), quantity, amount in the
- * invoice's currency.
+ * One invoice: its row and, when it has stored lines or a discount or tax, a
+ * "Lines" disclosure (`invoice-lines-<number or id>`) that shows them below
+ * the row as a small table — description (usage lines badged), quantity,
+ * amount in the invoice's currency — with the totals under it (`InvoiceTotals`:
+ * `invoice-subtotal`, `invoice-discount`, `invoice-tax`, `invoice-total`).
  */
 function InvoiceRows({ invoice }: { invoice: InvoiceView }) {
   const [expanded, setExpanded] = useState(false);
@@ -63,6 +103,7 @@ function InvoiceRows({ invoice }: { invoice: InvoiceView }) {
   const description = invoiceDescription(invoice);
   const credit = invoice.total < 0;
   const lines = invoice.lines ?? [];
+  const details = hasDetails(invoice);
   const key = invoice.number ?? invoice.id;
   // The accessible name starts with the visible text, then says which invoice.
   const toggleText = expanded ? "Hide lines" : "Show lines";
@@ -76,7 +117,7 @@ function InvoiceRows({ invoice }: { invoice: InvoiceView }) {
               {description}
             </span>
           ) : null}
-          {lines.length > 0 ? (
+          {details ? (
             <button
               type="button"
               className="button button-ghost invoice-lines-toggle"
@@ -127,7 +168,7 @@ function InvoiceRows({ invoice }: { invoice: InvoiceView }) {
           ) : null}
         </td>
       </tr>
-      {lines.length > 0 ? (
+      {details ? (
         <tr className="invoice-lines-row" id={panelId} hidden={!expanded} data-testid={`invoice-lines-panel-${key}`}>
           <td colSpan={INVOICE_COLUMNS}>
             <table className="table invoice-lines">
@@ -163,6 +204,7 @@ function InvoiceRows({ invoice }: { invoice: InvoiceView }) {
                   </tr>
                 ))}
               </tbody>
+              <InvoiceTotals invoice={invoice} />
             </table>
           </td>
         </tr>

@@ -294,6 +294,18 @@ function PreviewDetails({ preview, subscription }: { preview: Preview; subscript
             <dd data-testid="plan-change-proration-credit">{formatCredit(preview.prorationCredit, preview.currency)}</dd>
           </div>
         ) : null}
+        {preview.adjustments && preview.adjustments.discount > 0 ? (
+          <div>
+            <dt>Discount</dt>
+            <dd data-testid="plan-change-discount">{formatCredit(preview.adjustments.discount, preview.currency)}</dd>
+          </div>
+        ) : null}
+        {preview.adjustments && preview.adjustments.tax > 0 ? (
+          <div>
+            <dt>Tax</dt>
+            <dd data-testid="plan-change-tax">{money(preview.adjustments.tax)}</dd>
+          </div>
+        ) : null}
         {preview.creditApplied > 0 ? (
           <div>
             <dt>Credit applied</dt>
