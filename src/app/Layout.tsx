@@ -5,6 +5,8 @@ import { ErrorBoundary } from "@/src/components/ErrorBoundary";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
 import { PaymentBanner } from "@/src/features/billing/components/PaymentBanner";
+import { AccountNotes } from "@/src/features/org/components/AccountNotes";
+import { OrgSwitcher } from "@/src/features/org/components/OrgSwitcher";
 import { PlanBadge } from "@/src/features/billing/components/PlanBadge";
 import { TokenMeter } from "@/src/features/billing/components/tokens/TokenMeter";
 import { NAV_ROUTES, ROUTES } from "@/src/lib/routes";
@@ -36,6 +38,7 @@ export function Layout() {
           </nav>
           <div className="topbar-right">
             <Authenticated>
+              <OrgSwitcher />
               <PlanBadge />
               <TokenMeter />
             </Authenticated>
@@ -45,6 +48,7 @@ export function Layout() {
       </header>
       <main id="main" className="main">
         <Authenticated>
+          <AccountNotes />
           <PaymentBanner />
         </Authenticated>
         <ErrorBoundary resetKey={pathname}>

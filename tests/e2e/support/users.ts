@@ -29,6 +29,9 @@ export const E2E_USERS = {
   autoRecharge3ds: user("e2e-auto-recharge-3ds", "Sid Secure"),
   autoRechargeFree: user("e2e-auto-recharge-free", "Fred Freeplan"),
   overage: user("e2e-overage", "Ola Overage"),
+  currency: user("e2e-currency", "Eva Euro"),
+  promoCode: user("e2e-promo-code", "Pia Promo"),
+  tax: user("e2e-tax", "Tam Taxpayer"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];

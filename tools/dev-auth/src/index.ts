@@ -6,11 +6,23 @@
  * Routes (all on 127.0.0.1, default port 3212):
  * - `GET /.well-known/openid-configuration` → `{ issuer, jwks_uri, … }`
  * - `GET /.well-known/jwks.json` → `{ keys: [<RS256 public JWK>] }`
- * - `GET /users` → `DevUser[]` (`{ id, name, email }`)
- * - `POST /token` `{ userId }` → `{ token, expiresAt }` (`expiresAt` in ms since
- *   the epoch). Claims: `iss` = this origin, `aud` = `"convex"`,
+ * - `GET /users` → `DevUser[]` (`{ id, name, email, organizations: { id, name,
+ *   slug, role }[] }`)
+ * - `POST /token` `{ userId, orgId? }` → `{ token, expiresAt }` (`expiresAt` in
+ *   ms since the epoch). Claims: `iss` = this origin, `aud` = `"convex"`,
  *   `sub` = `dev_<userId>`, `name`, `email`, `email_verified`, `iat`, `exp`
- *   (10 minutes). 404 `{ error }` for an unknown user.
+ *   (10 minutes), and with `orgId` the active organisation as Clerk's
+ *   `convex` JWT template carries it (the app's README): `org_id`,
+ *   `org_role` (`org:admin` / `org:member`), `org_slug`, `org_name`.
+ *   404 `{ error }` for an unknown user, 403 when the user is not a member
+ *   of `orgId`.
+ * - `POST /orgs` `{ userId, name, role? }` → the new organisation `{ id, name,
+ *   slug, role }`, with the user as its first member (`role`, default
+ *   `org:admin`). 400 without a name, 404 for an unknown user.
+ * - `PUT /memberships` `{ orgId, userId, role }` → adds the user to the
+ *   organisation or changes their role; `DELETE /memberships`
+ *   `{ orgId, userId }` removes them. Both answer `{ ok: true }`; 404 for an
+ *   unknown organisation or user. Memberships live in memory.
  *
  * CORS: any loopback origin (the Vite dev server) may call it.
  *
@@ -41,6 +53,36 @@ export const DEMO_USERS: readonly DevUser[] = [
   { id: "alan", name: "Alan Turing", email: "alan@example.com" },
 ];
 
+/** Clerk's default organisation roles. */
+export type DevOrgRole = "org:admin" | "org:member";
+export type DevOrg = { id: string; name: string; slug: string };
+export type DevMembership = { orgId: string; userId: string; role: DevOrgRole };
+/** A user's organisation as `GET /users` lists it. */
+export type DevUserOrg = DevOrg & { role: DevOrgRole };
+
+/** The demo organisation: Ada is its admin, Grace a member. */
+export const DEMO_ORGS: readonly DevOrg[] = [{ id: "org_dev_acme", name: "Acme Inc", slug: "acme" }];
+export const DEMO_MEMBERSHIPS: readonly DevMembership[] = [
+  { orgId: "org_dev_acme", userId: "ada", role: "org:admin" },
+  { orgId: "org_dev_acme", userId: "grace", role: "org:member" },
+];
+
+function isRole(value: unknown): value is DevOrgRole {
+  return value === "org:admin" || value === "org:member";
+}
+
+/** A URL-safe slug of an organisation name. */
+export function slugOf(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .normalize("NFKD")
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 40) || "org"
+  );
+}
+
 /** The `aud` of every dev token; must equal `APPLICATION_ID` in `convex/auth.config.ts`. */
 export const DEV_AUDIENCE = "convex";
 export const DEFAULT_TOKEN_TTL_SECONDS = 600;
@@ -51,6 +93,9 @@ export type DevAuthOptions = {
   /** Where to keep the private key (JWK). Without it a key is generated per process. */
   keyFile?: string;
   users?: readonly DevUser[];
+  /** Organisations and memberships to start with. Default `DEMO_ORGS` / `DEMO_MEMBERSHIPS`. */
+  orgs?: readonly DevOrg[];
+  memberships?: readonly DevMembership[];
   /** Token lifetime in seconds. Default 600. */
   tokenTtlSeconds?: number;
 };
@@ -60,6 +105,8 @@ export type MintOptions = {
   ttlSeconds?: number;
   audience?: string;
   issuer?: string;
+  /** The active organisation; the user must be a member. */
+  orgId?: string;
 };
 
 export type DevAuth = {
@@ -67,8 +114,16 @@ export type DevAuth = {
   issuer: string;
   port: number;
   users: readonly DevUser[];
-  /** Signs a token for a user (demo user id, or any user object). */
+  /** Signs a token for a user (demo user id, or any user object). Throws for an `orgId` the user is not a member of. */
   mintToken(user: string | DevUser, options?: MintOptions): Promise<{ token: string; expiresAt: number }>;
+  /** The user's organisations with their role. */
+  orgsOf(userId: string): DevUserOrg[];
+  /** Creates an organisation with `userId` as its first member (`role`, default admin). */
+  createOrg(userId: string, name: string, role?: DevOrgRole): DevUserOrg;
+  /** Adds `userId` to `orgId` or changes their role. Throws for an unknown organisation or user. */
+  setMembership(orgId: string, userId: string, role: DevOrgRole): void;
+  /** Removes `userId` from `orgId`. Returns whether they were a member. */
+  removeMembership(orgId: string, userId: string): boolean;
   close(): Promise<void>;
 };
 
@@ -104,6 +159,11 @@ function isLoopbackOrigin(origin: string | undefined): origin is string {
   }
 }
 
+/** A token was asked for an organisation the user is not a member of (HTTP 403). */
+export class NotAMemberError extends Error {
+  override name = "NotAMemberError";
+}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const text = (await getRawBody(req, { limit: 64 * 1024 })).toString("utf8");
   return text ? (JSON.parse(text) as unknown) : {};
@@ -115,13 +175,48 @@ export async function startDevAuth(options: DevAuthOptions = {}): Promise<DevAut
   const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   const key = await loadOrCreateKey(options.keyFile);
   let issuer = "";
+  const orgs = new Map((options.orgs ?? DEMO_ORGS).map((o) => [o.id, { ...o }]));
+  // `${orgId} ${userId}` → role
+  const memberships = new Map((options.memberships ?? DEMO_MEMBERSHIPS).map((m) => [`${m.orgId} ${m.userId}`, m.role]));
+
+  const orgsOf: DevAuth["orgsOf"] = (userId) =>
+    [...orgs.values()].flatMap((org) => {
+      const role = memberships.get(`${org.id} ${userId}`);
+      return role ? [{ ...org, role }] : [];
+    });
+
+  const setMembership: DevAuth["setMembership"] = (orgId, userId, role) => {
+    if (!orgs.has(orgId)) throw new Error(`unknown dev organisation ${JSON.stringify(orgId)}`);
+    if (!users.some((u) => u.id === userId)) throw new Error(`unknown dev user ${JSON.stringify(userId)}`);
+    memberships.set(`${orgId} ${userId}`, role);
+  };
+
+  const removeMembership: DevAuth["removeMembership"] = (orgId, userId) => memberships.delete(`${orgId} ${userId}`);
+
+  const createOrg: DevAuth["createOrg"] = (userId, name, role = "org:admin") => {
+    const base = slugOf(name);
+    let slug = base;
+    for (let n = 2; [...orgs.values()].some((o) => o.slug === slug); n += 1) slug = `${base}-${n}`;
+    const org: DevOrg = { id: `org_dev_${slug.replace(/-/g, "_")}`, name: name.trim(), slug };
+    orgs.set(org.id, org);
+    setMembership(org.id, userId, role);
+    return { ...org, role };
+  };
 
   const mintToken: DevAuth["mintToken"] = async (user, mint = {}) => {
     const found = typeof user === "string" ? users.find((u) => u.id === user) : user;
     if (!found) throw new Error(`unknown dev user ${JSON.stringify(user)}`);
+    let orgClaims = {};
+    if (mint.orgId !== undefined) {
+      const org = orgs.get(mint.orgId);
+      const role = memberships.get(`${mint.orgId} ${found.id}`);
+      if (!org || !role) throw new NotAMemberError(`${found.id} is not a member of ${JSON.stringify(mint.orgId)}`);
+      // The claims the app reads from Clerk's `convex` JWT template.
+      orgClaims = { org_id: org.id, org_role: role, org_slug: org.slug, org_name: org.name };
+    }
     const now = Math.floor(Date.now() / 1000);
     const exp = now + (mint.ttlSeconds ?? ttl);
-    const token = await new SignJWT({ name: found.name, email: found.email, email_verified: true })
+    const token = await new SignJWT({ name: found.name, email: found.email, email_verified: true, ...orgClaims })
       .setProtectedHeader({ alg: "RS256", kid: key.kid, typ: "JWT" })
       .setIssuer(mint.issuer ?? issuer)
       .setAudience(mint.audience ?? DEV_AUDIENCE)
@@ -144,7 +239,7 @@ export async function startDevAuth(options: DevAuthOptions = {}): Promise<DevAut
     if (isLoopbackOrigin(origin)) {
       res.setHeader("access-control-allow-origin", origin);
       res.setHeader("vary", "Origin");
-      res.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
+      res.setHeader("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
       res.setHeader("access-control-allow-headers", "content-type");
       res.setHeader("access-control-max-age", "600");
     }
@@ -165,22 +260,52 @@ export async function startDevAuth(options: DevAuthOptions = {}): Promise<DevAut
       } else if (req.method === "GET" && path === "/.well-known/jwks.json") {
         send(res, 200, { keys: [key.publicJwk] });
       } else if (req.method === "GET" && path === "/users") {
-        send(res, 200, users);
-      } else if (req.method === "POST" && path === "/token") {
-        let body: unknown;
+        send(res, 200, users.map((u) => ({ ...u, organizations: orgsOf(u.id) })));
+      } else if ((req.method === "POST" || req.method === "PUT" || req.method === "DELETE") && ["/token", "/orgs", "/memberships"].includes(path)) {
+        let body: Record<string, unknown>;
         try {
-          body = await readJson(req);
+          const parsed = await readJson(req);
+          body = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
         } catch {
-          send(res, 400, { error: "Expected a JSON body { userId }" });
+          send(res, 400, { error: "Expected a JSON body" });
           return;
         }
-        const userId = (body as { userId?: unknown } | null)?.userId;
-        const user = typeof userId === "string" ? users.find((u) => u.id === userId) : undefined;
+        const user = typeof body.userId === "string" ? users.find((u) => u.id === body.userId) : undefined;
         if (!user) {
-          send(res, 404, { error: `Unknown dev user ${JSON.stringify(userId)}` });
+          send(res, 404, { error: `Unknown dev user ${JSON.stringify(body.userId)}` });
           return;
         }
-        send(res, 200, await mintToken(user));
+        if (req.method === "POST" && path === "/token") {
+          const orgId = typeof body.orgId === "string" && body.orgId ? body.orgId : undefined;
+          try {
+            send(res, 200, await mintToken(user, { orgId }));
+          } catch (e) {
+            if (!(e instanceof NotAMemberError)) throw e;
+            send(res, 403, { error: e.message });
+          }
+        } else if (req.method === "POST" && path === "/orgs") {
+          const name = typeof body.name === "string" ? body.name.trim() : "";
+          if (!name || name.length > 100) {
+            send(res, 400, { error: "An organisation needs a name of 1 to 100 characters" });
+            return;
+          }
+          send(res, 200, createOrg(user.id, name, isRole(body.role) ? body.role : "org:admin"));
+        } else if (path === "/memberships" && (req.method === "PUT" || req.method === "DELETE")) {
+          const orgId = typeof body.orgId === "string" ? body.orgId : "";
+          if (!orgs.has(orgId)) {
+            send(res, 404, { error: `Unknown dev organisation ${JSON.stringify(orgId)}` });
+            return;
+          }
+          if (req.method === "DELETE") removeMembership(orgId, user.id);
+          else if (isRole(body.role)) setMembership(orgId, user.id, body.role);
+          else {
+            send(res, 400, { error: "role is org:admin or org:member" });
+            return;
+          }
+          send(res, 200, { ok: true });
+        } else {
+          send(res, 404, { error: `No route ${req.method} ${path}` });
+        }
       } else {
         send(res, 404, { error: `No route ${req.method} ${path}` });
       }
@@ -201,6 +326,10 @@ export async function startDevAuth(options: DevAuthOptions = {}): Promise<DevAut
     port,
     users,
     mintToken,
+    orgsOf,
+    createOrg,
+    setMembership,
+    removeMembership,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

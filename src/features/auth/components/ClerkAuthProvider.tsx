@@ -1,8 +1,21 @@
-import { ClerkProvider, useAuth, useClerk, useUser } from "@clerk/react";
+import { ClerkProvider, OrganizationSwitcher, useAuth, useClerk, useUser } from "@clerk/react";
 import type { ConvexReactClient } from "convex/react";
 import { ConvexProviderWithClerk } from "convex/react-clerk";
 import { useMemo, type ReactNode } from "react";
 import { SessionContext, type Session } from "@/src/lib/session";
+import { OrgControlsContext, type ClerkOrgControls } from "@/src/features/org/orgControls";
+
+/**
+ * Clerk's switcher: the personal account and the user's organisations.
+ * Switching changes Clerk's active organisation; ConvexProviderWithClerk
+ * then fetches a token with the new org claims and Convex re-runs every
+ * query, so the page stays where it is.
+ */
+function ClerkOrgSwitcher() {
+  return <OrganizationSwitcher hidePersonal={false} />;
+}
+
+const CLERK_ORG_CONTROLS: ClerkOrgControls = { mode: "clerk", Switcher: ClerkOrgSwitcher };
 
 function ClerkSession({ children }: { children: ReactNode }) {
   const clerk = useClerk();
@@ -18,7 +31,11 @@ function ClerkSession({ children }: { children: ReactNode }) {
     }),
     [clerk, user, userId],
   );
-  return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
+  return (
+    <SessionContext.Provider value={session}>
+      <OrgControlsContext.Provider value={CLERK_ORG_CONTROLS}>{children}</OrgControlsContext.Provider>
+    </SessionContext.Provider>
+  );
 }
 
 /**
