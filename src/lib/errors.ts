@@ -81,7 +81,7 @@ export function humanizeError(error: unknown): HumanError {
         // e.g. billing actions before users.store finished: "still being set up".
         return { code: data.code, title: "Not ready yet", description: data.message || "Please try again in a moment.", retryable: true };
       case "FORBIDDEN":
-        return { code: data.code, title: "You don't have access to that", retryable: false };
+        return { code: data.code, title: "You don't have access to that", description: data.message || undefined, retryable: false };
       case "INVALID_ARGUMENT":
         return { code: data.code, title: "That request wasn't valid", description: data.message, retryable: false };
       case "NO_PAYMENT_METHOD":
