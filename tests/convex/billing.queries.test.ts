@@ -222,8 +222,8 @@ describe("plans.list", () => {
       tokensPerPeriod: 150,
       purchasable: true,
       prices: {
-        month: { lookupKey: "pro_monthly", amount: 2900, currency: "usd" },
-        year: { lookupKey: "pro_yearly", amount: 29000, currency: "usd" },
+        month: { lookupKey: "pro_monthly", amount: 2900, currency: "usd", currencyOptions: { eur: 2700, gbp: 2300 } },
+        year: { lookupKey: "pro_yearly", amount: 29000, currency: "usd", currencyOptions: { eur: 27000, gbp: 23000 } },
       },
     });
   });

@@ -17,8 +17,8 @@ import { alice, expectCode, seedAccount, type TestConvex } from "./billingFixtur
 import { makeTest } from "./setup";
 
 const NOW = Date.UTC(2026, 10, 10, 12);
-/** Pro allows 20 overage tokens a period at 4¢ each (for these tests only). */
-const POLICY = { capTokens: 20, unitAmount: 4, currency: "usd" };
+/** Pro allows 20 overage tokens a period (for these tests only), at the meter's price. */
+const POLICY = { capTokens: 20, unitAmount: OVERAGE_METER.price.unitAmount, currency: "usd" };
 
 const SHIPPED_PRO_OVERAGE = PLANS.pro.overage;
 beforeEach(() => {
@@ -86,7 +86,7 @@ describe("consume under an overage policy", () => {
       remaining: 5,
       reason: "ok",
       overage: 5,
-      overageAmount: 20,
+      overageAmount: 5 * OVERAGE_METER.price.unitAmount,
       currency: "usd",
     });
     expect(await consume(t, "bulk_analysis", "one")).toEqual({ cost: 10, remaining: 0, overage: 5, duplicate: false });

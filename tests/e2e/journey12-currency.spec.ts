@@ -22,7 +22,7 @@ const spaced = (text: string) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, 
 
 test("a EUR visitor sees euros, buys in EUR and is billed in EUR; the switch is then locked", async ({ page, journey }) => {
   const user = E2E_USERS.currency;
-  const proEur = PLANS.pro.prices!.month.currencyOptions!.eur!;
+  const proEur = PLANS.pro.prices!.month.currencyOptions.eur;
   await signIn(page, user);
   await page.goto("/pricing");
   const select = page.getByTestId("currency-select");
