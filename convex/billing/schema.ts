@@ -8,6 +8,7 @@ import {
   vGrantStatus,
   vHoldStatus,
   vInterval,
+  vInvoiceLine,
   vInvoiceStatus,
   vLedgerReason,
   vPlanRef,
@@ -195,16 +196,7 @@ export default defineSchema({
      * units of `currency` before discounts and tax, and `usage: true` for a
      * metered (usage) line. Absent on rows mirrored before lines were kept.
      */
-    lines: v.optional(
-      v.array(
-        v.object({
-          description: v.string(),
-          quantity: v.optional(v.number()),
-          amount: v.number(),
-          usage: v.optional(v.boolean()),
-        }),
-      ),
-    ),
+    lines: v.optional(v.array(vInvoiceLine)),
     /** A token-pack receipt (Checkout `invoice_creation`, `metadata.kind: "top_up"`). */
     topUp: v.optional(v.boolean()),
     /** Set by `invoice.payment_action_required` (3-D Secure); cleared once paid. */

@@ -7,33 +7,13 @@ import { browser } from "@/src/features/billing/lib/browser";
 import { formatDate } from "@/src/lib/format";
 import type { InvoiceView } from "@/src/features/billing/lib/types";
 import { fake } from "./helpers/fakeConvex";
-import { DAY, NOW, balance, paid, subscription } from "./helpers/fixtures";
+import { DAY, NOW, balance, invoiceView, paid, subscription } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";
 
 vi.mock("convex/react", () => import("./helpers/convexReactMock"));
 
 function invoice(overrides: Partial<InvoiceView> = {}): InvoiceView {
-  return {
-    id: "in_1",
-    number: "ABC-0001",
-    status: "paid",
-    billingReason: "subscription_create",
-    amountDue: 2900,
-    amountPaid: 2900,
-    amountRemaining: 0,
-    currency: "usd",
-    createdAt: NOW - DAY,
-    periodStart: NOW - DAY,
-    periodEnd: NOW + 29 * DAY,
-    hostedInvoiceUrl: "https://invoice.stripe.com/i/1",
-    invoicePdf: "https://pay.stripe.com/invoice/1/pdf",
-    total: 2900,
-    creditApplied: 0,
-    creditAdded: 0,
-    description: null,
-    kind: "subscription",
-    ...overrides,
-  };
+  return invoiceView(overrides);
 }
 
 beforeEach(() => {

@@ -10,33 +10,13 @@ import { InvoiceList } from "@/src/features/billing/components/InvoiceList";
 import { formatCredit, formatMoney } from "@/src/lib/format";
 import type { InvoiceView } from "@/src/features/billing/lib/types";
 import { fake } from "./helpers/fakeConvex";
-import { DAY, NOW } from "./helpers/fixtures";
+import { invoiceView } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";
 
 vi.mock("convex/react", () => import("./helpers/convexReactMock"));
 
 function invoice(overrides: Partial<InvoiceView> = {}): InvoiceView {
-  return {
-    id: "in_1",
-    number: "ABC-0001",
-    status: "paid",
-    billingReason: "subscription_cycle",
-    amountDue: 5780,
-    amountPaid: 5780,
-    amountRemaining: 0,
-    currency: "usd",
-    createdAt: NOW - DAY,
-    periodStart: NOW - DAY,
-    periodEnd: NOW + 29 * DAY,
-    hostedInvoiceUrl: "https://invoice.stripe.com/i/1",
-    invoicePdf: "https://pay.stripe.com/invoice/1/pdf",
-    total: 5780,
-    creditApplied: 0,
-    creditAdded: 0,
-    description: null,
-    kind: "subscription",
-    ...overrides,
-  };
+  return invoiceView({ billingReason: "subscription_cycle", amountDue: 5780, amountPaid: 5780, total: 5780, ...overrides });
 }
 
 const monthly = invoice({

@@ -11,34 +11,13 @@ import { PlanChangeDialog } from "@/src/features/billing/components/planChange/P
 import { formatCredit, formatMoney } from "@/src/lib/format";
 import type { InvoiceView } from "@/src/features/billing/lib/types";
 import { fake } from "./helpers/fakeConvex";
-import { DAY, NOW, paid } from "./helpers/fixtures";
+import { DAY, NOW, invoiceView, paid } from "./helpers/fixtures";
 import { renderApp } from "./helpers/render";
 
 vi.mock("convex/react", () => import("./helpers/convexReactMock"));
 
 function invoice(overrides: Partial<InvoiceView> = {}): InvoiceView {
-  return {
-    id: "in_1",
-    number: "TAX-0001",
-    status: "paid",
-    billingReason: "subscription_create",
-    amountDue: 2552,
-    amountPaid: 2552,
-    amountRemaining: 0,
-    currency: "usd",
-    createdAt: NOW - DAY,
-    periodStart: NOW - DAY,
-    periodEnd: NOW + 29 * DAY,
-    hostedInvoiceUrl: "https://invoice.stripe.com/i/1",
-    invoicePdf: null,
-    total: 2552,
-    creditApplied: 0,
-    creditAdded: 0,
-    description: null,
-    kind: "subscription",
-    lines: [{ description: "1 × Pro (at $29.00 / month)", quantity: 1, amount: 2900 }],
-    ...overrides,
-  };
+  return invoiceView({ number: "TAX-0001", amountDue: 2552, amountPaid: 2552, total: 2552, invoicePdf: null, lines: [{ description: "1 × Pro (at $29.00 / month)", quantity: 1, amount: 2900 }], ...overrides });
 }
 
 /** Parses a formatted amount back to minor units ("$25.52" → 2552, "−$5.80" → -580). */

@@ -14,7 +14,7 @@ import { accountByOwnerKey } from "./accounts";
 import { fail } from "./errors";
 import { dependency } from "./eventOutcome";
 import { wakeWaitingEvents } from "./webhookQueue";
-import { vInterval, vInvoiceStatus, vSubscriptionStatus, vTier, type SubscriptionStatus } from "./validators";
+import { vInterval, vInvoiceLine, vInvoiceStatus, vSubscriptionStatus, vTier, type SubscriptionStatus } from "./validators";
 import { paginator } from "convex-helpers/server/pagination";
 import schema from "../schema";
 
@@ -254,16 +254,7 @@ export const vInvoiceView = v.object({
    * `quantity` when Stripe gives one, `usage: true` for metered overage.
    * Absent when none are stored (invoices mirrored before lines were kept).
    */
-  lines: v.optional(
-    v.array(
-      v.object({
-        description: v.string(),
-        quantity: v.optional(v.number()),
-        amount: v.number(),
-        usage: v.optional(v.boolean()),
-      }),
-    ),
-  ),
+  lines: v.optional(v.array(vInvoiceLine)),
 });
 export type InvoiceView = Infer<typeof vInvoiceView>;
 

@@ -112,3 +112,16 @@ export const vAutoRechargeStatus = v.union(
   v.literal("failed"),
   v.literal("requires_action"),
 );
+
+/**
+ * One invoice line as mirrored (`invoices.lines`) and shown: Stripe's
+ * description, its quantity when Stripe gives one, `amount` in minor units
+ * of the invoice's currency before discounts and tax (negative for a credit
+ * or proration), and `usage: true` for the metered overage line.
+ */
+export const vInvoiceLine = v.object({
+  description: v.string(),
+  quantity: v.optional(v.number()),
+  amount: v.number(),
+  usage: v.optional(v.boolean()),
+});

@@ -1,5 +1,5 @@
 import { listPlanViews } from "@/convex/billing/model/planViews";
-import type { SubscriptionView, TokenBalance } from "@/src/features/billing/lib/types";
+import type { InvoiceView, SubscriptionView, TokenBalance } from "@/src/features/billing/lib/types";
 
 /** What plans.list returns (built from the shared catalogue, as the server does). */
 export const plans = listPlanViews();
@@ -46,3 +46,28 @@ export function balance(overrides: Partial<TokenBalance> = {}): TokenBalance {
 }
 
 export { DAY };
+
+/** A paid $29.00 subscription invoice as `billing.invoices` returns it; `overrides` change any field. */
+export function invoiceView(overrides: Partial<InvoiceView> = {}): InvoiceView {
+  return {
+    id: "in_1",
+    number: "ABC-0001",
+    status: "paid",
+    billingReason: "subscription_create",
+    amountDue: 2900,
+    amountPaid: 2900,
+    amountRemaining: 0,
+    currency: "usd",
+    createdAt: NOW - DAY,
+    periodStart: NOW - DAY,
+    periodEnd: NOW + 29 * DAY,
+    hostedInvoiceUrl: "https://invoice.stripe.com/i/1",
+    invoicePdf: "https://pay.stripe.com/invoice/1/pdf",
+    total: 2900,
+    creditApplied: 0,
+    creditAdded: 0,
+    description: null,
+    kind: "subscription",
+    ...overrides,
+  };
+}
