@@ -661,6 +661,56 @@ export default defineSchema({
     .index("by_eventId", ["eventId"])
     .index("by_settledAt", ["settledAt"]),
 
+  // Append-only record of every change to money, access or credits: who
+  // (actor), which account, what (action), before and after, why, when
+  // (`_creationTime`). Inserted only by `appendAudit` (model/audit.ts), from
+  // plan changes, grants and debits by staff, overrides, dunning steps,
+  // refunds and console actions; never patched or deleted. Read by the
+  // operator console, per account and globally, newest first.
+  auditLog: defineTable({
+    accountId: v.optional(v.id("billingAccounts")),
+    /** `user` (the account's own admin), `staff`, `stripe` (an event), `cron`, `system`. */
+    actorKind: v.union(
+      v.literal("user"),
+      v.literal("staff"),
+      v.literal("stripe"),
+      v.literal("cron"),
+      v.literal("system"),
+    ),
+    /** Who exactly: an ownerKey or user id, a staff id, a Stripe event id (`evt_…`), a cron name. */
+    actor: v.string(),
+    /** Dotted name of the change, e.g. `tokens.grant`, `tier.override`, `dunning.suspended`. */
+    action: v.string(),
+    /** JSON of the state before / after the change (small: the fields that changed). */
+    before: v.optional(v.string()),
+    after: v.optional(v.string()),
+    /** Required for staff actions; optional otherwise. */
+    reason: v.optional(v.string()),
+  })
+    .index("by_accountId", ["accountId"])
+    .index("by_action", ["action"]),
+
+  // In-app notifications, one per (account, dedupeKey): a replayed event or a
+  // rerun cron never notifies twice. Inserted only by `notify`
+  // (model/notifications.ts); `readAt` patched by the reader. Read live by
+  // the bell and the notification centre; email sends hang off the same row.
+  notifications: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** What happened, e.g. `payment_failed`, `action_required`, `dunning_reminder`, `trial_ending`. */
+    kind: v.string(),
+    /** Unique per account: kind plus the invoice, period or step it is about. */
+    dedupeKey: v.string(),
+    title: v.string(),
+    body: v.string(),
+    /** Where to act: a hosted invoice URL or an in-app path. */
+    link: v.optional(v.string()),
+    /** Critical billing mail always goes; the rest follows preferences. */
+    critical: v.boolean(),
+    readAt: v.optional(v.number()),
+  })
+    .index("by_accountId_and_dedupeKey", ["accountId", "dedupeKey"])
+    .index("by_accountId_and_readAt", ["accountId", "readAt"]),
+
   // Stripe prices seen by the checkout action (lookup key → price id), so
   // handlers can map a price id back to a tier. Written by the internal
   // mutations `accounts.upsertPrice` and `stripePrices.record`; read by the
