@@ -9,6 +9,7 @@
  */
 
 import type * as accounts from "../accounts.js";
+import type * as audit from "../audit.js";
 import type * as autoRecharge from "../autoRecharge.js";
 import type * as checkout from "../checkout.js";
 import type * as client from "../client.js";
@@ -70,6 +71,7 @@ import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
   accounts: typeof accounts;
+  audit: typeof audit;
   autoRecharge: typeof autoRecharge;
   checkout: typeof checkout;
   client: typeof client;

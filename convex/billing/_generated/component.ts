@@ -134,6 +134,73 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    audit: {
+      listAll: FunctionReference<
+        "query",
+        "internal",
+        {
+          paginationOpts: {
+            cursor: string | null;
+            endCursor?: string | null;
+            id?: number;
+            maximumBytesRead?: number;
+            maximumRowsRead?: number;
+            numItems: number;
+          };
+        },
+        {
+          continueCursor: string;
+          isDone: boolean;
+          page: Array<{
+            _creationTime: number;
+            _id: string;
+            accountId?: string;
+            action: string;
+            actor: string;
+            actorKind: "user" | "staff" | "stripe" | "cron" | "system";
+            after?: string;
+            before?: string;
+            reason?: string;
+          }>;
+          pageStatus?: "SplitRecommended" | "SplitRequired" | null;
+          splitCursor?: string | null;
+        },
+        Name
+      >;
+      listForAccount: FunctionReference<
+        "query",
+        "internal",
+        {
+          accountId: string;
+          paginationOpts: {
+            cursor: string | null;
+            endCursor?: string | null;
+            id?: number;
+            maximumBytesRead?: number;
+            maximumRowsRead?: number;
+            numItems: number;
+          };
+        },
+        {
+          continueCursor: string;
+          isDone: boolean;
+          page: Array<{
+            _creationTime: number;
+            _id: string;
+            accountId?: string;
+            action: string;
+            actor: string;
+            actorKind: "user" | "staff" | "stripe" | "cron" | "system";
+            after?: string;
+            before?: string;
+            reason?: string;
+          }>;
+          pageStatus?: "SplitRecommended" | "SplitRequired" | null;
+          splitCursor?: string | null;
+        },
+        Name
+      >;
+    };
     autoRecharge: {
       configure: FunctionReference<
         "action",
