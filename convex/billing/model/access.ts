@@ -20,6 +20,7 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { appendAudit, SYSTEM_ACTOR, type AuditActor } from "./audit";
 import { paidTierCap } from "./coverage";
 import { accountSubscriptions, currentSubscriptionOf, pickCurrentSubscription } from "./currentSubscription";
 import { BILLING_CONFIG, tierRank, type Tier } from "./plans";
@@ -96,7 +97,7 @@ export async function settleAccount(
   ctx: MutationCtx,
   account: Doc<"billingAccounts">,
   nowMs: number,
-  options: { changes?: AccountChanges; repoint?: boolean; awaitingSubscriptionId?: string } = {},
+  options: { changes?: AccountChanges; repoint?: boolean; awaitingSubscriptionId?: string; actor?: AuditActor } = {},
 ): Promise<{ tier: Tier; graceEndsAt: number | undefined }> {
   const next = { ...account, ...options.changes };
   let subscription: Doc<"subscriptions"> | null;
@@ -107,6 +108,8 @@ export async function settleAccount(
     if (options.awaitingSubscriptionId !== undefined && (!best || isTerminalStatus(best.status))) {
       next.stripeSubscriptionId = options.awaitingSubscriptionId;
       subscription = null;
+ * @param options.actor who caused the settle (a Stripe event, a cron); a
+ *   tier change is written to the audit log under it (default: the system).
     }
   } else {
     subscription = await currentSubscriptionOf(ctx, next);
@@ -154,8 +157,17 @@ export async function recomputeAccountTier(
   nowMs: number,
 ): Promise<{ tier: Tier; graceEndsAt: number | undefined }> {
   const account = await ctx.db.get("billingAccounts", accountId);
+  if (next.tier !== account.tier) {
+    await appendAudit(ctx, {
+      ...(options.actor ?? SYSTEM_ACTOR),
+      accountId: account._id,
+      action: "access.tier",
+      before: { tier: account.tier, stripeSubscriptionId: account.stripeSubscriptionId ?? null },
+      after: { tier: next.tier, stripeSubscriptionId: next.stripeSubscriptionId ?? null },
+    });
+  }
   if (!account) throw new Error(`billing account ${accountId} not found`);
-  return await settleAccount(ctx, account, nowMs);
+  return await settleAccount(ctx, account, nowMs, { actor });
 }
 
 /**
@@ -171,3 +183,4 @@ export async function accountForStripeCustomer(
     .withIndex("by_stripeCustomerId", (q) => q.eq("stripeCustomerId", stripeCustomerId))
     .first();
 }
+  actor?: AuditActor,

@@ -22,6 +22,22 @@ export type AuditEntry = {
   reason?: string;
 };
 
+/** Who made a change, as `appendAudit` records it. */
+export type AuditActor = { actorKind: AuditActorKind; actor: string };
+
+/** A change applied by Stripe event `eventId` (`evt_…`). */
+export function stripeActor(eventId: string): AuditActor {
+  return { actorKind: "stripe", actor: eventId };
+}
+
+/** A change made by the cron (or scheduled job) named `name`. */
+export function cronActor(name: string): AuditActor {
+  return { actorKind: "cron", actor: name };
+}
+
+/** The default when a writer names no actor: the billing component itself. */
+export const SYSTEM_ACTOR: AuditActor = { actorKind: "system", actor: "billing" };
+
 /** Appends one audit row; returns its id. Never patches or deletes. */
 export async function appendAudit(ctx: MutationCtx, entry: AuditEntry): Promise<Id<"auditLog">> {
   return await ctx.db.insert("auditLog", {

@@ -8,6 +8,7 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { cronActor } from "./audit";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
 import { accountByOwnerKey } from "./accounts";
@@ -380,7 +381,7 @@ export async function expireGracePeriods(
     .withIndex("by_graceEndsAt", (q) => q.gte("graceEndsAt", 0).lte("graceEndsAt", nowMs))
     .paginate({ cursor, numItems: GRACE_SWEEP_BATCH });
   for (const account of page.page) {
-    await recomputeAccountTier(ctx, account._id, nowMs);
+    await recomputeAccountTier(ctx, account._id, nowMs, cronActor("expire past-due grace periods"));
   }
   return { processed: page.page.length, continueCursor: page.isDone ? null : page.continueCursor };
 }

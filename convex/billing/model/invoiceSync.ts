@@ -47,6 +47,7 @@ import { coverageLines, hasCoverage, recordCoverage, type CoverageLine } from ".
 import { subscriptionRow } from "./currentSubscription";
 import { applied, dependency, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
 import { OVERAGE_METER, type Tier } from "./plans";
+import { stripeActor } from "./audit";
 import { planForPrice } from "./prices";
 import { invoiceSubscriptionId, linePriceId, secondsToMs, stripeIdOf } from "./stripeShapes";
 import { INVOICE_STATUSES, type InvoiceStatus } from "./validators";
@@ -179,7 +180,7 @@ export async function syncInvoice(
     const recorded = await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, lines: coverage });
     if (recorded > 0) {
       await syncAllowance(ctx, accountId, nowMs, clock.eventId);
-      await recomputeAccountTier(ctx, accountId, nowMs);
+      await recomputeAccountTier(ctx, accountId, nowMs, stripeActor(clock.eventId));
     }
   }
   return applied();

@@ -33,6 +33,7 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { appendAudit, SYSTEM_ACTOR, type AuditActor } from "./audit";
 import { fail } from "./errors";
 import {
   activeGrants,
@@ -165,10 +166,44 @@ async function convertToGrants(ctx: MutationCtx, row: Doc<"tokenBalances">): Pro
 const USAGE_REASONS: ReadonlySet<LedgerReason> = new Set<LedgerReason>(["consume", "hold", "hold_settle"]);
 
 /** A ledger row to append. */
+/**
+ * Ledger reasons that are changes to money or credits in the audit log's
+ * sense (docs/AUDIT_LOG.md): grants paid for or taken back. Usage (consume,
+ * holds), expiries and rollovers are routine and live in the ledger alone;
+ * operator grants (`admin_grant`, `promotional_grant`) are audited by their
+ * entry points, which know the staff member and the reason.
+ */
+const AUDITED_REASONS: ReadonlySet<LedgerReason> = new Set<LedgerReason>([
+  "period_grant",
+  "plan_change",
+  "top_up",
+  "refund_clawback",
+  "dispute_freeze",
+  "dispute_release",
+  "dispute_lost",
+]);
+
+/**
+ * Who a ledger row's change is attributed to when its writer names nobody:
+ * read from the idempotency key's prefix (`checkout:`, `refund:`,
+ * `dispute:`, `in_…` invoice keys → the Stripe object; `period:` → the
+ * allowance cron; `auto_recharge:` → the auto-recharge job).
+ */
+function actorOfSourceKey(sourceKey: string): AuditActor {
+  const [prefix, id] = sourceKey.split(":");
+  if (prefix === "checkout" || prefix === "refund" || prefix === "dispute") return { actorKind: "stripe", actor: id ?? sourceKey };
+  if (prefix === "auto_recharge") return { actorKind: "system", actor: "auto_recharge" };
+  if (prefix === "period") return { actorKind: "cron", actor: "allowance" };
+  if (sourceKey.includes("in_")) return { actorKind: "stripe", actor: sourceKey };
+  return SYSTEM_ACTOR;
+}
+
 export type Entry = {
   amount: number;
   reason: LedgerReason;
   sourceKey: string;
+  /** Audited reasons: who made the change (not stored on the ledger row; default from `sourceKey`). */
+  actor?: AuditActor;
   feature?: string;
   complexity?: Complexity;
   note?: string;
@@ -232,13 +267,24 @@ export async function commit(
   }
   let running = current.balance;
   const overageUses: OverageUse[] = [];
-  for (const entry of entries) {
+  for (const { actor, ...entry } of entries) {
+    const before = running;
     running += entry.amount;
     const ledgerId = await ctx.db.insert("tokenLedger", { accountId: current.accountId, balanceAfter: running, ...entry });
     if (entry.overage !== undefined && entry.overage > 0) overageUses.push({ ledgerId, tokens: entry.overage });
   }
   // Overage used is reported to Stripe's meter: queued here, in the debit's own transaction.
   const metering = await queueOverageReports(ctx, current, overageUses, Date.now());
+    if (AUDITED_REASONS.has(entry.reason)) {
+      await appendAudit(ctx, {
+        ...(actor ?? actorOfSourceKey(entry.sourceKey)),
+        accountId: current.accountId,
+        action: `tokens.${entry.reason}`,
+        before: { balance: before },
+        after: { balance: running, amount: entry.amount, sourceKey: entry.sourceKey },
+        reason: entry.note,
+      });
+    }
   // Overage counters are stored only while non-zero (absent = 0), so rows on plans that block stay as small as before.
   const overage = { overage: next.overage || undefined, overageHeld: next.overageHeld || undefined };
   await ctx.db.patch("tokenBalances", current._id, { ...next, ...overage, balance, ...period, ...metering });

@@ -22,6 +22,7 @@ import { recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
 import { subscriptionRow } from "./currentSubscription";
 import { IGNORED, applied, dependency, waitFor, type EventOutcome } from "./eventOutcome";
+import { stripeActor } from "./audit";
 import { isTier, type Interval, type Tier } from "./plans";
 import { planForPrice } from "./prices";
 import { priceIdOf, scheduleSubscriptionId, stripeIdOf } from "./stripeShapes";
@@ -116,7 +117,7 @@ export async function applyTestClockReady(
   const at = Math.max(nowMs, frozenTime);
   for (const accountId of new Set(subscriptions.map((s) => s.accountId))) {
     await syncAllowance(ctx, accountId, at, eventId);
-    await recomputeAccountTier(ctx, accountId, at);
+    await recomputeAccountTier(ctx, accountId, at, stripeActor(eventId));
   }
   return subscriptions.length > 0 ? applied() : IGNORED;
 }

@@ -21,6 +21,7 @@ import type Stripe from "stripe";
 import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, settleAccount } from "./access";
 import { IGNORED, applied, dependency, refuse, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
+import { stripeActor } from "./audit";
 import { syncInvoice } from "./invoiceSync";
 import { applyDispute, applyRefund, grantForPayment } from "./clawback";
 import { grantSucceededPayment } from "./autoRecharge";
@@ -69,7 +70,7 @@ const scheduleEntry = (reconcile: boolean) => ({
 const checkoutEntry = {
   reconcile: true,
   apply: async (ctx: MutationCtx, event: { data: { object: Stripe.Checkout.Session } }, at: EventContext) =>
-    await applyCheckoutSession(ctx, event.data.object, at.nowMs),
+    await applyCheckoutSession(ctx, event.data.object, at.nowMs, at.eventId),
 };
 
 export const STRIPE_EVENT_HANDLERS = {
@@ -107,7 +108,7 @@ export const STRIPE_EVENT_HANDLERS = {
   },
   "customer.deleted": {
     reconcile: true,
-    apply: async (ctx, event, at) => await applyCustomerDeleted(ctx, event.data.object, at.nowMs),
+    apply: async (ctx, event, at) => await applyCustomerDeleted(ctx, event.data.object, at.nowMs, at.eventId),
   },
   // Token packs paid back: refunds take their tokens back (`model/clawback.ts`).
   "charge.refunded": {
@@ -187,7 +188,12 @@ export async function applyStripeEvent(ctx: MutationCtx, event: Stripe.Event, re
  * customer is not linked yet. A top-up naming a pack we do not sell throws
  * (retried: a newer deploy may sell it).
  */
-async function applyCheckoutSession(ctx: MutationCtx, session: Stripe.Checkout.Session, nowMs: number): Promise<EventOutcome> {
+async function applyCheckoutSession(
+  ctx: MutationCtx,
+  session: Stripe.Checkout.Session,
+  nowMs: number,
+  eventId: string,
+): Promise<EventOutcome> {
   const stripeCustomerId = stripeIdOf(session.customer);
   const metadataAccountId = session.metadata?.accountId;
   if (session.client_reference_id && metadataAccountId && session.client_reference_id !== metadataAccountId) {
@@ -236,6 +242,7 @@ async function applyCheckoutSession(ctx: MutationCtx, session: Stripe.Checkout.S
     });
   }
 
+      actor: stripeActor(eventId),
   if (session.mode === "payment" && session.metadata?.kind === "top_up") {
     const pack = tokenPack(session.metadata?.packId);
     if (!pack) throw new Error(`checkout session ${session.id} names unknown token pack "${session.metadata?.packId}"`);
@@ -354,6 +361,7 @@ async function applyCustomerDeleted(
 ): Promise<EventOutcome> {
   const account = await accountForStripeCustomer(ctx, customer.id);
   if (!account) return IGNORED;
-  await settleAccount(ctx, account, nowMs, { changes: { stripeCustomerDeleted: true } });
+  await settleAccount(ctx, account, nowMs, { changes: { stripeCustomerDeleted: true }, actor: stripeActor(eventId) });
   return applied();
 }
+  eventId: string,

@@ -22,6 +22,7 @@ import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, isTerminalStatus, settleAccount } from "./access";
 import { subscriptionRow } from "./currentSubscription";
 import { applied, dependency, waitFor, type DependencyKey, type EventClock, type EventOutcome } from "./eventOutcome";
+import { stripeActor } from "./audit";
 import { OVERAGE_METER, planForLookupKey, type Interval, type Tier } from "./plans";
 import { planForPrice, recordCataloguePrice } from "./prices";
 import { secondsToMs, stripeIdOf, subscriptionPeriod } from "./stripeShapes";
@@ -216,7 +217,9 @@ export async function syncSubscription(
   } else {
     await ctx.db.insert("subscriptions", row);
   }
-  await settleAccount(ctx, account, nowMs, { repoint: true });
+  // One trial per account: remembered the first time one is seen (`model/trials.ts`).
+  await recordTrialUse(ctx, account, subscription);
+  await settleAccount(ctx, account, nowMs, { repoint: true, actor: stripeActor(clock.eventId) });
   return applied([dependency.subscription(subscription.id), ...learned]);
 }
 
