@@ -4,6 +4,7 @@ import {
   vAutoRechargeStatus,
   vComplexity,
   vDraw,
+  vDunningStage,
   vGrantCategory,
   vGrantStatus,
   vHoldStatus,
@@ -49,8 +50,41 @@ export default defineSchema({
     tier: vTier,
     /** Staff override: when set, the account has this tier whatever Stripe says. */
     tierOverride: v.optional(vTier),
+    /**
+     * When the staff override lapses (ms), set with it by the console's comp
+     * (`console.compTier`); a scheduled `console.lapseComp` clears both at
+     * that time, and readers ignore an override past it meanwhile.
+     */
+    tierOverrideUntil: v.optional(v.number()),
+    /**
+     * While an override is set: the tier the account would have without it
+     * (what Stripe and payments grant), kept by `settleAccount` so a reader
+     * past `tierOverrideUntil` falls back to it before the lapse runs.
+     */
+    tierWithoutOverride: v.optional(vTier),
     /** When a `past_due` subscription stops granting its tier (ms). */
     graceEndsAt: v.optional(v.number()),
+    /**
+     * Dunning (`model/dunning.ts`, docs/DUNNING.md): the due date (ms) of the
+     * account's oldest unpaid subscription invoice that Stripe failed to
+     * collect (its `due_date`, else its first failed attempt). Absent when
+     * nothing is overdue. Overdue days = floor((now − overdueSince) / day).
+     * Written by the invoice handlers and the dunning cron; read by the
+     * banner, the console and the access policy.
+     */
+    overdueSince: v.optional(v.number()),
+    /**
+     * Where the account is on the dunning timeline: `overdue` (reminders
+     * only), `suspended` (paid features off, tokens frozen), `restricted`
+     * (members reach only billing). Absent when nothing is overdue.
+     */
+    dunningStage: v.optional(vDunningStage),
+    /** The last timeline step fired in this episode (a `BILLING_CONFIG.dunning.steps` id). */
+    dunningStep: v.optional(v.string()),
+    /** The episode: the Stripe invoice id (`in_…`) that was oldest unpaid when it began. */
+    dunningEpisode: v.optional(v.string()),
+    /** When the next timeline step is due (ms); absent when none is left. The cron reads `by_dunningNextAt`. */
+    dunningNextAt: v.optional(v.number()),
     /**
      * The Stripe customer's `balance` in minor units of `balanceCurrency`,
      * Stripe's sign: negative is credit the customer holds (e.g. from a
@@ -72,13 +106,26 @@ export default defineSchema({
      * by every debit, which allows overage only then. Absent = false.
      */
     overageBillable: v.optional(v.literal(true)),
+    /**
+     * When the account's first trial started (ms; the subscription's
+     * `trial_start`): one trial per account and per Stripe customer
+     * (`model/trials.ts`). Set by the subscription handler the first time a
+     * subscription with a trial is seen, or by Checkout when Stripe's history
+     * of the customer shows one; read by Checkout and the pricing page.
+     */
+    trialUsedAt: v.optional(v.number()),
     email: v.optional(v.string()),
     name: v.optional(v.string()),
   })
     .index("by_ownerKey", ["ownerKey"])
     .index("by_stripeCustomerId", ["stripeCustomerId"])
     .index("by_tier", ["tier"])
-    .index("by_graceEndsAt", ["graceEndsAt"]),
+    // The operator console's search (`model/console.ts`): exact email, name prefix.
+    .index("by_email", ["email"])
+    .index("by_name", ["name"])
+    .index("by_graceEndsAt", ["graceEndsAt"])
+    .index("by_overdueSince", ["overdueSince"])
+    .index("by_dunningNextAt", ["dunningNextAt"]),
 
   // Mirror of Stripe subscriptions. Written only by the Stripe event handlers.
   // Read by `accounts.subscription` and the access policy.
@@ -139,9 +186,17 @@ export default defineSchema({
     scheduleEventCreated: v.optional(v.number()),
     /** The test clock the customer lives on (`clock_…`), test mode only. */
     testClockId: v.optional(v.string()),
+    /**
+     * Whether Stripe can charge it without the customer: the subscription's
+     * `default_payment_method` or `default_source` is set. Absent on rows
+     * mirrored before it was kept. Read by the "Add a card" prompt of a trial.
+     */
+    hasPaymentMethod: v.optional(v.boolean()),
   })
     .index("by_stripeSubscriptionId", ["stripeSubscriptionId"])
     .index("by_accountId", ["accountId"])
+    // The operator console's status filter.
+    .index("by_status", ["status"])
     .index("by_testClockId", ["testClockId"]),
 
   // Mirror of Stripe invoices. Written only by the Stripe event handlers.
@@ -201,12 +256,21 @@ export default defineSchema({
     topUp: v.optional(v.boolean()),
     /** Set by `invoice.payment_action_required` (3-D Secure); cleared once paid. */
     actionRequired: v.optional(v.boolean()),
+    /** Stripe's `due_date` in ms (`send_invoice` invoices); absent for `charge_automatically`. */
+    dueAt: v.optional(v.number()),
+    /**
+     * When Stripe first failed to collect this invoice (ms, the earliest
+     * `invoice.payment_failed` / `payment_action_required` event's
+     * `created`). Sticky: a later snapshot never clears it. Read by dunning.
+     */
+    paymentFailedAt: v.optional(v.number()),
     /** Stripe's `created` converted to ms. */
     createdAt: v.number(),
     eventCreated: v.number(),
   })
     .index("by_stripeInvoiceId", ["stripeInvoiceId"])
-    .index("by_accountId_and_createdAt", ["accountId", "createdAt"]),
+    .index("by_accountId_and_createdAt", ["accountId", "createdAt"])
+    .index("by_accountId_and_status", ["accountId", "status"]),
 
   // One row per account: the O(1) token balance and this period's counters.
   // Written only through the ledger helpers in `model/ledger.ts`. Read by
@@ -261,6 +325,8 @@ export default defineSchema({
     windowAnchor: v.optional(v.number()),
     /** Tier whose allowance the current window carries. */
     windowTier: v.optional(vTier),
+    /** Paid seats the current window's allowance is for (`seatAllowance`); absent = 1. */
+    windowSeats: v.optional(v.number()),
     /**
      * Auto-recharge is on and fires when a debit leaves the balance below
      * this many tokens (a copy of `autoRechargeSettings.thresholdTokens`, so
@@ -412,9 +478,17 @@ export default defineSchema({
     tier: vTier,
     /** +1 for a charge, −1 for a credit (unused time given back). */
     sign: v.union(v.literal(1), v.literal(-1)),
+    /** The line's quantity (seats of a per-seat plan); absent = 1. */
+    quantity: v.optional(v.number()),
     /** The line's period, ms. */
     start: v.number(),
     end: v.number(),
+    /**
+     * A trial line (amount 0 on a catalogue price): it grants the plan's
+     * tier during the trial and the trial allowance (`model/trials.ts`),
+     * never the paid allowance, and no grace after it ends.
+     */
+    trial: v.optional(v.literal(true)),
   })
     .index("by_accountId_and_end", ["accountId", "end"])
     .index("by_stripeInvoiceId", ["stripeInvoiceId"]),
@@ -509,9 +583,52 @@ export default defineSchema({
     shortfall: v.optional(v.number()),
     /** When it was settled, released or expired (ms). */
     closedAt: v.optional(v.number()),
+    /** The organisation member who reserved it (`user:<id>`), whose per-member usage it counts in (`model/memberUsage.ts`). */
+    memberKey: v.optional(v.string()),
+    /** The allowance period (`tokenBalances.periodKey`) whose per-member `held` the reservation was counted in. */
+    memberPeriodKey: v.optional(v.string()),
   })
     .index("by_accountId_and_sourceKey", ["accountId", "sourceKey"])
-    .index("by_status_and_expiresAt", ["status", "expiresAt"]),
+    .index("by_status_and_expiresAt", ["status", "expiresAt"])
+    // The operator console's open holds of an account.
+    .index("by_accountId_and_status", ["accountId", "status"]),
+
+  // Tokens each organisation member used and holds reserved, per account and
+  // allowance period: what the "Usage by member" table reads instead of the
+  // ledger. Written by `model/memberUsage.ts` in the same transaction as each
+  // consume, reserve, settle and release that names a member (`model/ledger.ts`,
+  // `model/holds.ts`); read by `memberUsage.list` / `memberUsage.mine` and by
+  // the per-member cap check on every member debit.
+  tokenUsageByMember: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** The balance row's `periodKey` (`none` before any period). */
+    periodKey: v.string(),
+    /** That period's start (ms; 0 before any period): orders periods to find the previous one. */
+    periodStart: v.number(),
+    /** `user:<users id>` of the member (the app's owner key of their personal account). */
+    memberKey: v.string(),
+    /** Tokens charged to the member this period (consumes and settled holds, overage included). */
+    used: v.number(),
+    /** Tokens the member's open holds reserved in this period. */
+    held: v.number(),
+  })
+    .index("by_accountId_and_periodKey_and_memberKey", ["accountId", "periodKey", "memberKey"])
+    .index("by_accountId_and_periodStart", ["accountId", "periodStart"]),
+
+  // Per-member token caps within an organisation's balance: at most
+  // `capTokens` used plus reserved per allowance period. Written by
+  // `memberUsage.setCap` (an org admin, audited); read by every member debit
+  // (`model/memberUsage.ts`) and the usage-by-member table.
+  memberTokenCaps: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** `user:<users id>` of the member. */
+    memberKey: v.string(),
+    /** Most tokens the member may use and reserve per period (integer ≥ 0). */
+    capTokens: v.number(),
+    /** Who set it (the admin's `user:<id>`) and when (ms). */
+    setBy: v.string(),
+    setAt: v.number(),
+  }).index("by_accountId_and_memberKey", ["accountId", "memberKey"]),
 
   // Tokens consumed per account, UTC day and feature: what the usage chart
   // reads instead of the ledger. Written by `model/usage.ts` in the same
@@ -582,6 +699,8 @@ export default defineSchema({
      * overage; the row's id is the metering key.
      */
     overage: v.optional(v.number()),
+    /** A usage row (consume, hold, settle, release) of an organisation: the member (`user:<id>`) it counts for. */
+    memberKey: v.optional(v.string()),
   })
     // History is read newest-first by `_creationTime`; idempotency looks up by key.
     // eslint-disable-next-line @convex-dev/no-duplicate-indexes
@@ -709,7 +828,37 @@ export default defineSchema({
     readAt: v.optional(v.number()),
   })
     .index("by_accountId_and_dedupeKey", ["accountId", "dedupeKey"])
-    .index("by_accountId_and_readAt", ["accountId", "readAt"]),
+    .index("by_accountId_and_readAt", ["accountId", "readAt"])
+    // The operator console: an account's notifications newest first (by `_creationTime`).
+    // eslint-disable-next-line @convex-dev/no-duplicate-indexes
+    .index("by_accountId", ["accountId"]),
+
+  // One row per reconciliation run (`reconcile.reconcileEvents`): what it
+  // found. Inserted only by `reconcile.recordRun` at the end of a run; read
+  // by the operator console's queue health (the newest row).
+  reconcileRuns: defineTable({
+    /** `ok`, or `error` (then `error` says what failed). */
+    result: v.union(v.literal("ok"), v.literal("error")),
+    error: v.optional(v.string()),
+    enqueued: v.number(),
+    ignored: v.number(),
+    alreadyKnown: v.number(),
+    revived: v.number(),
+  }),
+
+  // One row per dunning step fired: (account, episode, step) is unique, so a
+  // step fires once per overdue episode whatever reruns. Inserted only by
+  // `model/dunning.ts` (the cron, `dunning.runForAccount`, the invoice
+  // handlers for day 0); read by the same and by the console.
+  dunningSteps: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** `billingAccounts.dunningEpisode` when the step fired (an `in_…` id). */
+    episode: v.string(),
+    /** A `BILLING_CONFIG.dunning.steps` id, e.g. `day_30_suspended`. */
+    step: v.string(),
+    /** Overdue days when it fired. */
+    overdueDays: v.number(),
+  }).index("by_accountId_and_episode_and_step", ["accountId", "episode", "step"]),
 
   // Stripe prices seen by the checkout action (lookup key → price id), so
   // handlers can map a price id back to a tier. Written by the internal

@@ -125,3 +125,8 @@ export const vInvoiceLine = v.object({
   amount: v.number(),
   usage: v.optional(v.boolean()),
 });
+
+/** Dunning stages (`billingAccounts.dunningStage`), in order: see docs/DUNNING.md. */
+export const DUNNING_STAGES = ["overdue", "suspended", "restricted"] as const;
+export const vDunningStage = v.union(...DUNNING_STAGES.map((s) => v.literal(s)));
+export type DunningStage = Infer<typeof vDunningStage>;
