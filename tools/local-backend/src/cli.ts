@@ -11,6 +11,8 @@
  *   --reset             start empty (deletes the persist file)
  *   --manual-crons      run crons.ts jobs only on demand (POST /_local/crons/run)
  *   --admin-key <key>   admin key (default: random, written to .local/admin-key)
+ *   --redirect-fetch <from=to>  send functions' fetches to origin `from` to `to`
+ *                       (repeatable), e.g. https://api.resend.com=http://127.0.0.1:3213
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     reset: { type: "boolean" },
     "manual-crons": { type: "boolean" },
     "admin-key": { type: "string" },
+    "redirect-fetch": { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
   },
   // `--persist` alone means the default file.
@@ -53,6 +56,13 @@ const backend = await startLocalBackend({
   reset: values.reset,
   crons: values["manual-crons"] ? "manual" : "schedule",
   adminKey: values["admin-key"],
+  fetchRedirects: Object.fromEntries(
+    (values["redirect-fetch"] ?? []).map((pair) => {
+      const at = pair.indexOf("=");
+      if (at <= 0) throw new Error(`--redirect-fetch wants from=to, got ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  ),
 });
 mkdirSync(".local", { recursive: true });
 writeFileSync(".local/admin-key", `${backend.adminKey}\n`, { mode: 0o600 });

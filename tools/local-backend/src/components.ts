@@ -27,12 +27,16 @@
  * A component's own `crons.ts` is run by the cron runner inside the
  * component (./cronRunner.ts).
  *
- * Not supported (refused, see docs/LOCAL_BACKEND.md "Components"): components
- * from npm packages, `httpPrefix` mounts.
+ * Components from npm packages (`@convex-dev/resend/convex.config`) load the
+ * same way from the package's compiled directory (its `convex.config.js`,
+ * `schema.js`, modules and `_generated`), children included.
+ *
+ * Not supported (refused, see docs/LOCAL_BACKEND.md "Components"): `httpPrefix` mounts.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { SchemaDefinition } from "convex/server";
 import { buildModuleMap, type ModuleMap } from "./modules";
@@ -96,16 +100,19 @@ function configFile(dir: string): string | null {
   return null;
 }
 
-/** Definition dirs a config imports (`import x from "./counter/convex.config"`), resolved. */
+/**
+ * Definition dirs a config imports, resolved: a local one
+ * (`import x from "./counter/convex.config"`) or an npm package's
+ * (`import resend from "@convex-dev/resend/convex.config"`, resolved from the
+ * importing file as Node would, to the package's compiled component dir).
+ */
 function importedDefinitionDirs(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const dirs: string[] = [];
   for (const match of text.matchAll(/from\s+["']([^"']*convex\.config(?:\.[jt]s)?)["']/g)) {
     const spec = match[1]!;
-    if (!spec.startsWith(".")) {
-      throw new Error(`${file}: component ${JSON.stringify(spec)} is an npm package; the local backend runs local components only`);
-    }
-    dirs.push(dirname(resolve(dirname(file), spec)));
+    if (spec.startsWith(".")) dirs.push(dirname(resolve(dirname(file), spec)));
+    else dirs.push(dirname(createRequire(file).resolve(spec)));
   }
   return dirs;
 }
@@ -160,7 +167,7 @@ function checkEnv(owner: string, decls: EnvDecl[], view: EnvView): void {
  * Evaluates the app's and its components' definitions and returns the
  * installed component instances (parents before children) with their env.
  * `appEnv` reads the app's environment (the real `process.env`).
- * Throws on an npm-package component, an `httpPrefix` mount, or declared env
+ * Throws on an `httpPrefix` mount, or declared env
  * that is missing or invalid.
  */
 export async function loadComponentTree(convexDir: string, appEnv: (name: string) => string | undefined): Promise<ComponentTree> {

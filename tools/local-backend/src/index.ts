@@ -23,6 +23,7 @@ import { defaultConvexDir, Engine, type PersistedState, type TransactionStats } 
 import { applyEnv, readEnvFile } from "./env";
 import { cloudHandler, siteHandler } from "./http";
 import { importFresh } from "./modules";
+import { addFetchRedirects } from "./outboundFetch";
 import { SyncServer } from "./sync";
 
 export { AuthVerifier, AuthFailure, identityFromClaims, type AuthProvider } from "./auth";
@@ -32,6 +33,7 @@ export { encodeTs, decodeTs } from "./sync";
 export { buildModuleMap, importFresh } from "./modules";
 export type { TransactionStats } from "./engine";
 export { withEnv } from "./withEnv";
+export { addFetchRedirects } from "./outboundFetch";
 export { DEMO_USERS, startDevAuth, type DevAuth, type DevUser } from "@offline/dev-auth";
 
 export type LocalBackendOptions = {
@@ -63,6 +65,12 @@ export type LocalBackendOptions = {
   adminKey?: string;
   /** How often to look for writes the backend did not see happen (scheduled functions), ms. Default 50. */
   pollMs?: number;
+  /**
+   * Outbound fetch redirects by origin, e.g.
+   * `{ "https://api.resend.com": "http://127.0.0.1:3213" }` (the local
+   * mailbox): functions' `fetch` calls to the first origin go to the second.
+   */
+  fetchRedirects?: Record<string, string>;
   /** Log sink; default `console.log` with a prefix; `false` for silence. */
   log?: ((line: string) => void) | false;
 };
@@ -221,6 +229,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
 
   let devAuth: DevAuth | null = null;
   let restoreEnv = () => undefined as void;
+  let removeRedirects = () => undefined as void;
   let pollTimer: NodeJS.Timeout | null = null;
   try {
     devAuth = options.devAuth === false ? null : await startDevAuth(options.devAuth ?? {});
@@ -239,6 +248,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
       ...(options.env ?? {}),
     });
 
+    removeRedirects = addFetchRedirects(options.fetchRedirects ?? {});
     await engine.init();
     const authConfigFile = engine.moduleFile("auth.config");
     verifier = AuthVerifier.fromConfigModule(authConfigFile ? await importFresh(authConfigFile) : null);
@@ -260,6 +270,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
     log(`functions: ${convexDir}`);
     log(`deployment ${url} (WebSocket sync, HTTP API), HTTP actions ${siteUrl}`);
     if (devAuth) log(`dev sign-in issuer ${devAuth.issuer}`);
+    for (const [from, to] of Object.entries(options.fetchRedirects ?? {})) log(`outbound fetch ${from} → ${to}`);
     log(`auth providers: ${verifier.providers.map((p) => ("type" in p ? p.issuer : p.domain)).join(", ") || "none"}`);
     if (jobs.length) log(`crons (${options.crons ?? "schedule"}): ${jobs.map((j) => (j.componentPath ? `${j.name} (component ${j.componentPath})` : j.name)).join(", ")}`);
     if (engine.componentPaths().length) log(`components: ${engine.componentPaths().join(", ")}`);
@@ -293,6 +304,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
           new Promise<void>((ok) => site.close(() => ok())),
         ]);
         await devAuth?.close();
+        removeRedirects();
         restoreEnv();
       },
     };
@@ -304,6 +316,7 @@ export async function startLocalBackend(options: LocalBackendOptions = {}): Prom
     cloud.close(() => undefined);
     site.close(() => undefined);
     await devAuth?.close();
+    removeRedirects();
     restoreEnv();
     throw e;
   }
