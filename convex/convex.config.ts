@@ -20,6 +20,15 @@ const app = defineApp({
     STRIPE_API_HOST: v.optional(v.string()),
     STRIPE_API_PORT: v.optional(v.string()),
     STRIPE_API_PROTOCOL: v.optional(v.string()),
+    /** Clerk's webhook signing secret (`whsec_…`) for `POST /clerk/webhook` (docs/ORGANISATIONS.md). */
+    CLERK_WEBHOOK_SECRET: v.optional(v.string()),
+    /**
+     * Operator console staff: comma-separated Clerk user ids (the JWT
+     * `subject`, `user_…`; `dev_<id>` for the dev sign-in). A token whose
+     * `convex` template carries `staff: true` (from the user's Clerk public
+     * metadata) is staff too. docs/OPERATOR_CONSOLE.md.
+     */
+    STAFF_USER_IDS: v.optional(v.string()),
   },
 });
 

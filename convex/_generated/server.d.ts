@@ -30,7 +30,9 @@ import type { DataModel } from "./dataModel.js";
 type Env = {
   readonly CONVEX_CLOUD_URL: string;
   readonly CONVEX_SITE_URL: string;
+  readonly CLERK_WEBHOOK_SECRET: string | undefined;
   readonly SITE_URL: string | undefined;
+  readonly STAFF_USER_IDS: string | undefined;
   readonly STRIPE_API_HOST: string | undefined;
   readonly STRIPE_API_PORT: string | undefined;
   readonly STRIPE_API_PROTOCOL: string | undefined;

@@ -74,6 +74,37 @@ export function membershipEventFrom(body: unknown): MembershipEvent | null {
   };
 }
 
+/** What the app does with one verified Clerk webhook (`clerkWebhookActionFrom`). */
+export type ClerkWebhookAction =
+  | { kind: "membership"; event: MembershipEvent }
+  /** `organization.deleted`: every recorded member of the organisation is removed. */
+  | { kind: "organizationDeleted"; clerkOrgId: string; eventAt: number }
+  /** Any other type, or a body without the ids: answered 200 and not recorded (Clerk would retry a 4xx/5xx). */
+  | { kind: "ignored"; type: string | null };
+
+/**
+ * What to do with a verified Clerk webhook body: a membership event
+ * (`membershipEventFrom`), an organisation's deletion (`{ type:
+ * "organization.deleted", timestamp, data: { id, deleted: true } }`), or
+ * nothing. Throws nothing.
+ */
+export function clerkWebhookActionFrom(body: unknown): ClerkWebhookAction {
+  const type =
+    typeof body === "object" && body !== null && typeof (body as { type?: unknown }).type === "string"
+      ? (body as { type: string }).type
+      : null;
+  const membership = membershipEventFrom(body);
+  if (membership) return { kind: "membership", event: membership };
+  if (type === "organization.deleted") {
+    const { timestamp, data } = body as { timestamp?: unknown; data?: { id?: unknown } | null };
+    const clerkOrgId = data?.id;
+    if (typeof clerkOrgId === "string" && clerkOrgId) {
+      return { kind: "organizationDeleted", clerkOrgId, eventAt: typeof timestamp === "number" ? timestamp : Date.now() };
+    }
+  }
+  return { kind: "ignored", type };
+}
+
 /**
  * Records a membership event unless the row already holds a later one.
  * Returns whether it was applied. At most one read and one write.
