@@ -91,6 +91,8 @@ export type AccountChanges = Partial<
  * @param options.awaitingSubscriptionId a subscription Checkout just created
  *   whose own events have not arrived: the account points at it when it has
  *   no live one (the tier moves when its invoice is paid).
+ * @param options.actor who caused the settle (a Stripe event, a cron); a
+ *   tier change is written to the audit log under it (default: the system).
  * @returns the stored tier and grace end.
  */
 export async function settleAccount(
@@ -108,8 +110,6 @@ export async function settleAccount(
     if (options.awaitingSubscriptionId !== undefined && (!best || isTerminalStatus(best.status))) {
       next.stripeSubscriptionId = options.awaitingSubscriptionId;
       subscription = null;
- * @param options.actor who caused the settle (a Stripe event, a cron); a
- *   tier change is written to the audit log under it (default: the system).
     }
   } else {
     subscription = await currentSubscriptionOf(ctx, next);
@@ -132,6 +132,15 @@ export async function settleAccount(
     }
   }
   if (changed) await ctx.db.patch("billingAccounts", account._id, patch);
+  if (next.tier !== account.tier) {
+    await appendAudit(ctx, {
+      ...(options.actor ?? SYSTEM_ACTOR),
+      accountId: account._id,
+      action: "access.tier",
+      before: { tier: account.tier, stripeSubscriptionId: account.stripeSubscriptionId ?? null },
+      after: { tier: next.tier, stripeSubscriptionId: next.stripeSubscriptionId ?? null },
+    });
+  }
   return { tier: next.tier, graceEndsAt: next.graceEndsAt };
 }
 
@@ -155,17 +164,9 @@ export async function recomputeAccountTier(
   ctx: MutationCtx,
   accountId: Id<"billingAccounts">,
   nowMs: number,
+  actor?: AuditActor,
 ): Promise<{ tier: Tier; graceEndsAt: number | undefined }> {
   const account = await ctx.db.get("billingAccounts", accountId);
-  if (next.tier !== account.tier) {
-    await appendAudit(ctx, {
-      ...(options.actor ?? SYSTEM_ACTOR),
-      accountId: account._id,
-      action: "access.tier",
-      before: { tier: account.tier, stripeSubscriptionId: account.stripeSubscriptionId ?? null },
-      after: { tier: next.tier, stripeSubscriptionId: next.stripeSubscriptionId ?? null },
-    });
-  }
   if (!account) throw new Error(`billing account ${accountId} not found`);
   return await settleAccount(ctx, account, nowMs, { actor });
 }
@@ -183,4 +184,3 @@ export async function accountForStripeCustomer(
     .withIndex("by_stripeCustomerId", (q) => q.eq("stripeCustomerId", stripeCustomerId))
     .first();
 }
-  actor?: AuditActor,

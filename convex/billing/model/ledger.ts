@@ -165,7 +165,6 @@ async function convertToGrants(ctx: MutationCtx, row: Doc<"tokenBalances">): Pro
 /** Debits for usage: the ones that may trigger auto-recharge. */
 const USAGE_REASONS: ReadonlySet<LedgerReason> = new Set<LedgerReason>(["consume", "hold", "hold_settle"]);
 
-/** A ledger row to append. */
 /**
  * Ledger reasons that are changes to money or credits in the audit log's
  * sense (docs/AUDIT_LOG.md): grants paid for or taken back. Usage (consume,
@@ -186,8 +185,8 @@ const AUDITED_REASONS: ReadonlySet<LedgerReason> = new Set<LedgerReason>([
 /**
  * Who a ledger row's change is attributed to when its writer names nobody:
  * read from the idempotency key's prefix (`checkout:`, `refund:`,
- * `dispute:`, `in_…` invoice keys → the Stripe object; `period:` → the
- * allowance cron; `auto_recharge:` → the auto-recharge job).
+ * `dispute:` → the Stripe object; `period:` → the allowance cron;
+ * `auto_recharge:` → the auto-recharge job; invoice keys → the invoice).
  */
 function actorOfSourceKey(sourceKey: string): AuditActor {
   const [prefix, id] = sourceKey.split(":");
@@ -198,12 +197,13 @@ function actorOfSourceKey(sourceKey: string): AuditActor {
   return SYSTEM_ACTOR;
 }
 
+/** A ledger row to append. */
 export type Entry = {
   amount: number;
   reason: LedgerReason;
-  sourceKey: string;
   /** Audited reasons: who made the change (not stored on the ledger row; default from `sourceKey`). */
   actor?: AuditActor;
+  sourceKey: string;
   feature?: string;
   complexity?: Complexity;
   note?: string;
@@ -272,9 +272,6 @@ export async function commit(
     running += entry.amount;
     const ledgerId = await ctx.db.insert("tokenLedger", { accountId: current.accountId, balanceAfter: running, ...entry });
     if (entry.overage !== undefined && entry.overage > 0) overageUses.push({ ledgerId, tokens: entry.overage });
-  }
-  // Overage used is reported to Stripe's meter: queued here, in the debit's own transaction.
-  const metering = await queueOverageReports(ctx, current, overageUses, Date.now());
     if (AUDITED_REASONS.has(entry.reason)) {
       await appendAudit(ctx, {
         ...(actor ?? actorOfSourceKey(entry.sourceKey)),
@@ -285,6 +282,9 @@ export async function commit(
         reason: entry.note,
       });
     }
+  }
+  // Overage used is reported to Stripe's meter: queued here, in the debit's own transaction.
+  const metering = await queueOverageReports(ctx, current, overageUses, Date.now());
   // Overage counters are stored only while non-zero (absent = 0), so rows on plans that block stay as small as before.
   const overage = { overage: next.overage || undefined, overageHeld: next.overageHeld || undefined };
   await ctx.db.patch("tokenBalances", current._id, { ...next, ...overage, balance, ...period, ...metering });

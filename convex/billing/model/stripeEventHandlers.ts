@@ -235,6 +235,7 @@ async function applyCheckoutSession(
   const linksSubscription = session.mode === "subscription" && subscriptionId !== undefined;
   if (stripeCustomerId || linksSubscription) {
     await settleAccount(ctx, account, nowMs, {
+      actor: stripeActor(eventId),
       changes: stripeCustomerId ? { stripeCustomerId, stripeCustomerDeleted: undefined } : {},
       // The new subscription's own events may not have arrived; the account
       // points at it rather than at nothing or an ended one.
@@ -242,7 +243,6 @@ async function applyCheckoutSession(
     });
   }
 
-      actor: stripeActor(eventId),
   if (session.mode === "payment" && session.metadata?.kind === "top_up") {
     const pack = tokenPack(session.metadata?.packId);
     if (!pack) throw new Error(`checkout session ${session.id} names unknown token pack "${session.metadata?.packId}"`);
@@ -358,10 +358,10 @@ async function applyCustomerDeleted(
   ctx: MutationCtx,
   customer: Stripe.Customer | Stripe.DeletedCustomer,
   nowMs: number,
+  eventId: string,
 ): Promise<EventOutcome> {
   const account = await accountForStripeCustomer(ctx, customer.id);
   if (!account) return IGNORED;
   await settleAccount(ctx, account, nowMs, { changes: { stripeCustomerDeleted: true }, actor: stripeActor(eventId) });
   return applied();
 }
-  eventId: string,

@@ -217,8 +217,6 @@ export async function syncSubscription(
   } else {
     await ctx.db.insert("subscriptions", row);
   }
-  // One trial per account: remembered the first time one is seen (`model/trials.ts`).
-  await recordTrialUse(ctx, account, subscription);
   await settleAccount(ctx, account, nowMs, { repoint: true, actor: stripeActor(clock.eventId) });
   return applied([dependency.subscription(subscription.id), ...learned]);
 }
