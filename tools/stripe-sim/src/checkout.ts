@@ -32,6 +32,7 @@ import { invalid, paramMissing } from "./errors.ts";
 import { emit, snapshot } from "./events.ts";
 import { newId, randomToken } from "./ids.ts";
 import { succeed } from "./paymentIntents.ts";
+import type { TrialMissingPaymentMethod } from "./store.ts";
 
 
 export type NewCheckoutSession = {
@@ -48,6 +49,10 @@ export type NewCheckoutSession = {
   subscriptionMetadata: Record<string, string>;
   subscriptionDescription: string | null;
   trialPeriodDays: number | null;
+  /** `subscription_data[trial_settings][end_behavior][missing_payment_method]`. */
+  trialMissingPaymentMethod?: TrialMissingPaymentMethod | null;
+  /** `payment_method_collection` (default `always`). */
+  paymentMethodCollection?: "always" | "if_required" | null;
   paymentIntentMetadata: Record<string, string>;
   /** Payment mode: `invoice_creation[enabled]=true` with its `invoice_data`. */
   invoiceCreation?: { description: string | null; metadata: Record<string, string> } | null;
@@ -129,6 +134,8 @@ export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession
     subscriptionMetadata: input.subscriptionMetadata,
     subscriptionDescription: input.subscriptionDescription,
     trialPeriodDays: trial,
+    trialMissingPaymentMethod: input.trialMissingPaymentMethod ?? undefined,
+    paymentMethodCollection: input.paymentMethodCollection ?? "always",
     paymentIntentMetadata: input.paymentIntentMetadata,
     invoiceCreation: input.mode === "payment" ? (input.invoiceCreation ?? null) : null,
     setupFutureUsage: input.mode === "payment" ? (input.setupFutureUsage ?? null) : null,
@@ -138,6 +145,7 @@ export function createCheckoutSession(ctx: SimContext, input: NewCheckoutSession
   session.discounts = picked.map((d) => ({ coupon: d.coupon.id, promotion_code: d.promotionCode?.id ?? null }));
   if (input.automaticTax) session.automatic_tax = { enabled: true, liability: { type: "self" }, provider: "stripe", status: "requires_location_inputs" };
   session.billing_address_collection = input.billingAddressCollection ?? null;
+  session.payment_method_collection = input.paymentMethodCollection ?? "always";
   if (input.taxIdCollection) session.tax_id_collection = { enabled: true, required: "never" };
   refreshCheckoutTotals(ctx, session);
   if (input.savedPaymentMethodOptions) session.saved_payment_method_options = input.savedPaymentMethodOptions;
@@ -189,8 +197,10 @@ export function completeCheckout(
   input: { cardNumber: string; email: string | null; name: string | null; authenticated: boolean; saveCard?: boolean },
 ): CheckoutOutcome {
   if (session.status !== "open") return { kind: "error", code: "session_inactive", message: "This Checkout Session is no longer active." };
-  const number = normaliseCardNumber(input.cardNumber);
-  if (!/^\d{12,19}$/.test(number)) return { kind: "error", code: "incorrect_number", message: "Your card number is incomplete." };
+  // `payment_method_collection: if_required` with nothing due today (a trial): no card is asked for or kept.
+  const cardless = checkoutNeedsNoCard(ctx, session);
+  const number = cardless ? "" : normaliseCardNumber(input.cardNumber);
+  if (!cardless && !/^\d{12,19}$/.test(number)) return { kind: "error", code: "incorrect_number", message: "Your card number is incomplete." };
   const extras = ctx.store.state.checkoutExtras[session.id];
   if ((collectsAddress(ctx, session) || session.automatic_tax.enabled) && !checkoutAddress(ctx, session)?.country) {
     return { kind: "error", code: "billing_address_required", message: ADDRESS_REQUIRED };
@@ -202,7 +212,7 @@ export function completeCheckout(
       if (check.kind === "requires_action") return { kind: "requires_action" };
       return { kind: "error", code: check.code, message: check.message };
     }
-  } else {
+  } else if (!cardless) {
     // A trial still validates the card (Stripe runs a SetupIntent): hard declines fail.
     const check = chargeCard(number, { atCheckout: true, authenticated: true });
     if (!check.ok && check.kind === "declined") return { kind: "error", code: check.code, message: check.message };
@@ -218,8 +228,8 @@ export function completeCheckout(
   const customer = getCustomer(ctx, customerId);
   const optedIn = session.saved_payment_method_options?.payment_method_save === "enabled" && input.saveCard === true;
   const save = session.mode === "subscription" || Boolean(extras?.setupFutureUsage) || optedIn;
-  const pm = createCard(ctx, number, save ? customerId : null, { email: email ?? customer.email, name: input.name });
-  if (session.mode === "payment" && save) pm.allow_redisplay = optedIn ? "always" : "limited";
+  const pm = cardless ? null : createCard(ctx, number, save ? customerId : null, { email: email ?? customer.email, name: input.name });
+  if (pm && session.mode === "payment" && save) pm.allow_redisplay = optedIn ? "always" : "limited";
   const lineItems = ctx.store.state.checkoutLineItems[session.id] ?? [];
   const typed = session.customer_details;
   saveCollectedDetails(ctx, session, customer, { created: createdHere });
@@ -245,7 +255,8 @@ export function completeCheckout(
       metadata: extras?.subscriptionMetadata ?? {},
       description: extras?.subscriptionDescription ?? null,
       trialDays: extras?.trialPeriodDays ?? null,
-      paymentMethod: pm.id,
+      trialMissingPaymentMethod: extras?.trialMissingPaymentMethod ?? null,
+      paymentMethod: pm?.id ?? null,
       atCheckout: true,
       authenticated: true,
       discounts: picked,
@@ -257,6 +268,7 @@ export function completeCheckout(
     session.invoice = invoice.id;
     session.payment_status = (session.amount_total ?? 0) > 0 ? "paid" : "no_payment_required";
   } else {
+    if (!pm) throw new Error("a payment-mode Checkout always takes a card");
     const pi = buildPaymentIntent({
       created: ctx.store.now(customerId),
       amount: session.amount_total ?? 0,
@@ -303,6 +315,19 @@ function saveCollectedDetails(ctx: SimContext, session: Stripe.Checkout.Session,
     const taxId = buildTaxId({ created: ctx.store.now(customer.id), customer: customer.id, type: t.type, value: t.value, country: typed?.address?.country ?? null });
     ctx.store.state.taxIds[taxId.id] = taxId;
   }
+}
+
+/**
+ * Whether the hosted page asks for no card: `payment_method_collection:
+ * if_required` on a subscription session with nothing due today (a free
+ * trial), as Stripe's Checkout does.
+ */
+export function checkoutNeedsNoCard(ctx: SimContext, session: Stripe.Checkout.Session): boolean {
+  return (
+    session.mode === "subscription" &&
+    ctx.store.state.checkoutExtras[session.id]?.paymentMethodCollection === "if_required" &&
+    checkoutDueToday(ctx, session) === 0
+  );
 }
 
 /**

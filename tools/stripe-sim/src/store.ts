@@ -48,10 +48,17 @@ export type DeliveryRecord = {
   at: number;
 };
 
+/** What a trial ending with no payment method does (`trial_settings.end_behavior.missing_payment_method`). */
+export type TrialMissingPaymentMethod = "cancel" | "pause" | "create_invoice";
+
 export type CheckoutExtras = {
   subscriptionMetadata: Record<string, string>;
   subscriptionDescription: string | null;
   trialPeriodDays: number | null;
+  /** `subscription_data[trial_settings][end_behavior][missing_payment_method]` (absent: Stripe's `create_invoice`). */
+  trialMissingPaymentMethod?: TrialMissingPaymentMethod;
+  /** `payment_method_collection`: `if_required` asks for no card when nothing is due today (a trial). */
+  paymentMethodCollection?: "always" | "if_required";
   paymentIntentMetadata: Record<string, string>;
   /** `invoice_creation` of a payment-mode session (`undefined` in states saved before it existed). */
   invoiceCreation?: { description: string | null; metadata: Record<string, string> } | null;

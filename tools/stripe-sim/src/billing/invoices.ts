@@ -173,6 +173,8 @@ export function attemptInvoicePayment(ctx: SimContext, invoice: Stripe.Invoice, 
   if (invoice.amount_due === 0) {
     result = { ok: true };
   } else if (!pmId) {
+    // Stripe counts the attempt (and schedules its retries) even with no card to charge.
+    invoice.attempt_count += 1;
     result = {
       ok: false,
       kind: "declined",

@@ -7,6 +7,7 @@ import type { SimContext } from "../context.ts";
 import { invalid, missing, paramMissing } from "../errors.ts";
 import { emit, snapshot } from "../events.ts";
 import { newId } from "../ids.ts";
+import type { TrialMissingPaymentMethod } from "../store.ts";
 import { requireCustomerCurrency, requireUnitAmountIn, unitAmountIn } from "../currency.ts";
 import { fullLine } from "../lines.ts";
 import { redeem } from "./discounts.ts";
@@ -21,6 +22,8 @@ export type NewSubscription = {
   metadata: Record<string, string>;
   description: string | null;
   trialDays: number | null;
+  /** `trial_settings[end_behavior][missing_payment_method]` (default `create_invoice`, as Stripe's). */
+  trialMissingPaymentMethod?: TrialMissingPaymentMethod | null;
   paymentMethod: string | null;
   atCheckout: boolean;
   authenticated: boolean;
@@ -85,6 +88,7 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
     description: input.description,
   });
   if (input.automaticTax) sub.automatic_tax = { disabled_reason: null, enabled: true, liability: { type: "self" } };
+  sub.trial_settings = { end_behavior: { missing_payment_method: input.trialMissingPaymentMethod ?? "create_invoice" } };
   sub.discounts = (input.discounts ?? []).map(
     (picked) => redeem(ctx, picked, { customer: customer.id, subscription: id, checkoutSession: input.checkoutSession ?? null }, now).id,
   );
@@ -238,8 +242,9 @@ export function cycleSubscription(
     cancelSubscriptionNow(ctx, sub, "cancellation_requested");
     return;
   }
-  const before = snapshot(sub);
   const wasTrialing = sub.status === "trialing";
+  if (wasTrialing && !hasPaymentMethod(ctx, sub) && endTrialWithoutPaymentMethod(ctx, sub)) return;
+  const before = snapshot(sub);
   // Metered items bill the period that just ended, before any schedule phase switches items.
   const usage = sub.items.data
     .filter((item) => isMetered(item.price))
@@ -264,6 +269,39 @@ export function cycleSubscription(
   emitSubscriptionUpdated(ctx, sub, before);
   finalizeInvoice(ctx, invoice);
   attemptInvoicePayment(ctx, invoice, { automatic: true });
+}
+
+/** Whether Stripe could charge the subscription: its own default payment method, or its customer's. */
+export function hasPaymentMethod(ctx: SimContext, sub: Stripe.Subscription): boolean {
+  if (idOf(sub.default_payment_method) || idOf(sub.default_source)) return true;
+  const customer = ctx.store.state.customers[subCustomer(sub)];
+  return Boolean(idOf(customer?.invoice_settings.default_payment_method ?? null));
+}
+
+/**
+ * A trial ends with no payment method on file
+ * (`trial_settings.end_behavior.missing_payment_method`,
+ * https://docs.stripe.com/billing/subscriptions/trials/free-trials):
+ * `cancel` cancels it now (`customer.subscription.deleted`); `pause` moves it
+ * to `paused` with no invoice (`customer.subscription.updated` and
+ * `customer.subscription.paused`); `create_invoice` renews as usual and
+ * returns false: the invoice cannot be collected, so the subscription goes
+ * `past_due` and Stripe's retries follow. Returns true when it handled the end.
+ */
+export function endTrialWithoutPaymentMethod(ctx: SimContext, sub: Stripe.Subscription): boolean {
+  const behavior = sub.trial_settings?.end_behavior.missing_payment_method ?? "create_invoice";
+  if (behavior === "cancel") {
+    cancelSubscriptionNow(ctx, sub, "cancellation_requested");
+    return true;
+  }
+  if (behavior === "pause") {
+    const before = snapshot(sub);
+    sub.status = "paused";
+    emitSubscriptionUpdated(ctx, sub, before);
+    emit(ctx, "customer.subscription.paused", sub, { customer: subCustomer(sub) });
+    return true;
+  }
+  return false;
 }
 
 /** `customer.subscription.trial_will_end`, once per trial. */

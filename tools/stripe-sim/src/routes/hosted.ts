@@ -8,7 +8,7 @@
 import type Stripe from "stripe";
 import { idOf } from "../billing.ts";
 import { normaliseCardNumber, type ChargeResult } from "../cards.ts";
-import { checkoutDueToday, completeCheckout, payInvoiceWithCard } from "../checkout.ts";
+import { checkoutDueToday, checkoutNeedsNoCard, completeCheckout, payInvoiceWithCard } from "../checkout.ts";
 import { completeAuthentication } from "../paymentIntents.ts";
 import type { SimContext } from "../context.ts";
 import { str, type FormObject } from "../form.ts";
@@ -89,6 +89,8 @@ export function registerHostedRoutes(router: Router, ctx: SimContext): void {
     const credit = (session.amount_total ?? 0) - dueToday;
     const submit = session.mode === "subscription" ? (trial ? "Start trial" : "Subscribe") : "Pay";
     const offerSave = session.mode === "payment" && session.saved_payment_method_options?.payment_method_save === "enabled";
+    // `payment_method_collection: if_required` and nothing due (a trial): Checkout asks for no card.
+    const cardless = checkoutNeedsNoCard(ctx, session);
     const body = `
 <h1 data-testid="checkout-title">${session.mode === "subscription" ? "Subscribe" : "Pay"}</h1>
 <table>${rows}</table>
@@ -102,14 +104,14 @@ ${opts.error ? `<div class="error" id="checkout-error" role="alert" data-testid=
 <input id="email" name="email" type="email" autocomplete="email" data-testid="checkout-email" value="${esc(email)}">
 ${promotionSection(ctx, session, { typed: opts.typedCode, error: opts.codeError })}
 ${addressSection(ctx, session)}
-<label for="cardNumber">Card number</label>
+${cardless ? `<p class="muted" data-testid="checkout-no-card">No card needed to start your trial.</p>` : `<label for="cardNumber">Card number</label>
 <input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number" placeholder="4242 4242 4242 4242" data-testid="card-number" value="${esc(str(opts.card?.cardNumber) ?? "")}" required>
 <div class="row"><div style="flex:1"><label for="cardExpiry">Expiration (MM / YY)</label>
 <input id="cardExpiry" name="cardExpiry" placeholder="12 / 34" autocomplete="cc-exp" data-testid="card-expiry" value="${esc(str(opts.card?.cardExpiry) ?? "")}"></div>
 <div style="flex:1"><label for="cardCvc">CVC</label>
 <input id="cardCvc" name="cardCvc" placeholder="123" autocomplete="cc-csc" data-testid="card-cvc" value="${esc(str(opts.card?.cardCvc) ?? "")}"></div></div>
 <label for="cardholderName">Cardholder name</label>
-<input id="cardholderName" name="cardholderName" autocomplete="cc-name" data-testid="cardholder-name" value="${esc(opts.name ?? customer?.name ?? "")}">
+<input id="cardholderName" name="cardholderName" autocomplete="cc-name" data-testid="cardholder-name" value="${esc(opts.name ?? customer?.name ?? "")}">`}
 ${
   offerSave
     ? `<label class="row"><input id="saveCard" name="saveCard" type="checkbox" value="on" data-testid="checkout-save-card"> Save my payment details for future purchases</label>`

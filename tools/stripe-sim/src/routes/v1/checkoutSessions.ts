@@ -11,6 +11,7 @@ import { arr, bool, int, metadataOf, obj, str, strs, type FormObject } from "../
 import type { Router } from "../../router.ts";
 import { parseSetupFutureUsage } from "../../paymentIntentParams.ts";
 import { responders } from "../common.ts";
+import type { TrialMissingPaymentMethod } from "../../store.ts";
 
 /** `saved_payment_method_options` as the session shows it (Stripe fills `allow_redisplay_filters` with `["always"]`). */
 function savedOptions(o: FormObject | undefined): Stripe.Checkout.Session.SavedPaymentMethodOptions | null {
@@ -28,6 +29,19 @@ function savedOptions(o: FormObject | undefined): Stripe.Checkout.Session.SavedP
 function addressCollection(v: string | undefined): "auto" | "required" | null {
   if (v === undefined) return null;
   if (v !== "auto" && v !== "required") throw invalid("Invalid billing_address_collection: must be one of auto or required.", "billing_address_collection");
+  return v;
+}
+
+/** `trial_settings[end_behavior][missing_payment_method]`: one of cancel, pause, create_invoice. */
+export function missingPaymentMethod(v: string | undefined, param: string): TrialMissingPaymentMethod | null {
+  if (v === undefined) return null;
+  if (v !== "cancel" && v !== "pause" && v !== "create_invoice") throw invalid(`Invalid ${param}: must be one of cancel, pause, or create_invoice`, param);
+  return v;
+}
+
+function paymentMethodCollection(v: string | undefined): "always" | "if_required" | null {
+  if (v === undefined) return null;
+  if (v !== "always" && v !== "if_required") throw invalid("Invalid payment_method_collection: must be one of always or if_required", "payment_method_collection");
   return v;
 }
 
@@ -56,6 +70,8 @@ export function registerCheckoutSessionRoutes(router: Router, ctx: SimContext): 
       subscriptionMetadata: metadataOf(subData?.metadata) ?? {},
       subscriptionDescription: str(subData?.description) ?? null,
       trialPeriodDays: int(subData?.trial_period_days) ?? null,
+      trialMissingPaymentMethod: missingPaymentMethod(str(obj(obj(obj(subData?.trial_settings)?.end_behavior))?.missing_payment_method), "subscription_data[trial_settings][end_behavior][missing_payment_method]"),
+      paymentMethodCollection: paymentMethodCollection(str(p.payment_method_collection)),
       paymentIntentMetadata: metadataOf(piData?.metadata) ?? {},
       setupFutureUsage: parseSetupFutureUsage(str(piData?.setup_future_usage), "payment_intent_data[setup_future_usage]") ?? null,
       savedPaymentMethodOptions: savedOptions(obj(p.saved_payment_method_options)),

@@ -3,6 +3,7 @@
  * `proration_behavior` / `payment_behavior`, cancels, cancellation details)
  * and cancel now.
  */
+import { missingPaymentMethod } from "./checkoutSessions.ts";
 import type Stripe from "stripe";
 import {
   addMeteredItem,
@@ -90,6 +91,10 @@ export function registerSubscriptionRoutes(router: Router, ctx: SimContext): voi
       metadata: metadataOf(p.metadata) ?? {},
       description: str(p.description) ?? null,
       trialDays: int(p.trial_period_days) ?? null,
+      trialMissingPaymentMethod: missingPaymentMethod(
+        str(obj(obj(obj(p.trial_settings)?.end_behavior))?.missing_payment_method),
+        "trial_settings[end_behavior][missing_payment_method]",
+      ),
       paymentMethod: pm,
       discounts: discountParams(ctx, p, customer, str(p.currency)?.toLowerCase() ?? customer.currency ?? "usd"),
       automaticTax: bool(obj(p.automatic_tax)?.enabled) ?? false,
