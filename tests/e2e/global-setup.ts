@@ -17,6 +17,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     ports: e2ePorts(),
     client: "preview",
     users: [...DEMO_USERS, ...Object.values(E2E_USERS)],
+    // The operator console journeys' staff member (the dev issuer's subject is `dev_<id>`).
+    staffUserIds: [`dev_${E2E_USERS.consoleStaff.id}`],
     // Set E2E_STACK_LOG=1 to see the backend's and simulator's logs.
     // Quiet: only problems, not the simulator's per-event lines (event types contain "failed").
     log: quiet ? (line) => (/error|fail|warn/i.test(line) && !/^\[stripe-sim\] (event|webhook) /.test(line) ? console.log(line) : undefined) : undefined,

@@ -32,6 +32,11 @@ export const E2E_USERS = {
   currency: user("e2e-currency", "Eva Euro"),
   promoCode: user("e2e-promo-code", "Pia Promo"),
   tax: user("e2e-tax", "Tam Taxpayer"),
+  /** Issue 10's console journeys: a staff member (in the e2e stack's STAFF_USER_IDS), two customers and a non-staff user. */
+  consoleStaff: user("e2e-console-staff", "Stella Staff"),
+  consoleCustomer: user("e2e-console-customer", "Cora Customer"),
+  consoleResync: user("e2e-console-resync", "Rex Resync"),
+  consoleNonStaff: user("e2e-console-nonstaff", "Nina Nonstaff"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
