@@ -23,7 +23,8 @@ export default defineConfig({
           name: "convex",
           include: ["tests/convex/**/*.test.ts"],
           environment: "edge-runtime",
-          server: { deps: { inline: ["convex-test", "stripe"] } },
+          // `@convex-dev/*`: npm components (Resend and its children) ship ESM with extensionless imports.
+          server: { deps: { inline: ["convex-test", "stripe", /@convex-dev\//] } },
           testTimeout: 30_000,
         },
         ssr: { resolve: { conditions: ["worker", "browser"], externalConditions: ["worker", "browser"] } },

@@ -29,6 +29,10 @@ const app = defineApp({
      * metadata) is staff too. docs/OPERATOR_CONSOLE.md.
      */
     STAFF_USER_IDS: v.optional(v.string()),
+    /** Notification email through Resend (docs/NOTIFICATIONS.md); unset: in-app only. */
+    RESEND_API_KEY: v.optional(v.string()),
+    /** The sender of notification email, e.g. `Acme Billing <billing@acme.com>`. */
+    EMAIL_FROM: v.optional(v.string()),
   },
 });
 
@@ -41,6 +45,8 @@ app.use(billing, {
     STRIPE_API_HOST: app.env.STRIPE_API_HOST,
     STRIPE_API_PORT: app.env.STRIPE_API_PORT,
     STRIPE_API_PROTOCOL: app.env.STRIPE_API_PROTOCOL,
+    RESEND_API_KEY: app.env.RESEND_API_KEY,
+    EMAIL_FROM: app.env.EMAIL_FROM,
   },
 });
 

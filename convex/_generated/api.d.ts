@@ -15,6 +15,7 @@ import type * as model_auth from "../model/auth.js";
 import type * as model_orgMemberships from "../model/orgMemberships.js";
 import type * as model_roles from "../model/roles.js";
 import type * as model_users from "../model/users.js";
+import type * as notifications from "../notifications.js";
 import type * as orgMemberships from "../orgMemberships.js";
 import type * as plans from "../plans.js";
 import type * as tokens from "../tokens.js";
@@ -34,6 +35,7 @@ declare const fullApi: ApiFromModules<{
   "model/orgMemberships": typeof model_orgMemberships;
   "model/roles": typeof model_roles;
   "model/users": typeof model_users;
+  notifications: typeof notifications;
   orgMemberships: typeof orgMemberships;
   plans: typeof plans;
   tokens: typeof tokens;

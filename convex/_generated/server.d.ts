@@ -31,6 +31,8 @@ type Env = {
   readonly CONVEX_CLOUD_URL: string;
   readonly CONVEX_SITE_URL: string;
   readonly CLERK_WEBHOOK_SECRET: string | undefined;
+  readonly EMAIL_FROM: string | undefined;
+  readonly RESEND_API_KEY: string | undefined;
   readonly SITE_URL: string | undefined;
   readonly STAFF_USER_IDS: string | undefined;
   readonly STRIPE_API_HOST: string | undefined;

@@ -826,12 +826,40 @@ export default defineSchema({
     /** Critical billing mail always goes; the rest follows preferences. */
     critical: v.boolean(),
     readAt: v.optional(v.number()),
+    /**
+     * The email's fate, set by `notifications.queueEmail` (scheduled by
+     * `notify` on insert): `queued` (handed to the Resend component, `emailId`
+     * its id), `muted` (the billing contact turned this kind off),
+     * `no_recipient` (the account has no billing email), `disabled` (no
+     * `RESEND_API_KEY`). Absent until the scheduled send ran.
+     */
+    emailStatus: v.optional(v.union(v.literal("queued"), v.literal("muted"), v.literal("no_recipient"), v.literal("disabled"))),
+    /** The Resend component's email id (its `emails` table). */
+    emailId: v.optional(v.string()),
   })
     .index("by_accountId_and_dedupeKey", ["accountId", "dedupeKey"])
     .index("by_accountId_and_readAt", ["accountId", "readAt"])
-    // The operator console: an account's notifications newest first (by `_creationTime`).
+    // The operator console and the bell: an account's notifications newest first (by `_creationTime`).
     // eslint-disable-next-line @convex-dev/no-duplicate-indexes
     .index("by_accountId", ["accountId"]),
+
+  // Per-user email preferences on an account: which non-critical kinds not to
+  // email (critical billing mail always goes). Written by
+  // `notifications.setPreferences` (the app's wrapper passes the caller's
+  // user key and email); read by the bell's settings and by
+  // `notifications.queueEmail`, which applies the row of the billing contact
+  // (the user whose `email` is the account's billing email).
+  notificationPreferences: defineTable({
+    accountId: v.id("billingAccounts"),
+    /** The app's name for the user (`user:<users id>`). */
+    userKey: v.string(),
+    /** The user's email when they saved (lower case), to find the billing contact's row. */
+    email: v.optional(v.string()),
+    /** Kinds not to email, e.g. `plan_changed`; critical notifications ignore it. */
+    mutedKinds: v.array(v.string()),
+  })
+    .index("by_accountId_and_userKey", ["accountId", "userKey"])
+    .index("by_accountId_and_email", ["accountId", "email"]),
 
   // One row per reconciliation run (`reconcile.reconcileEvents`): what it
   // found. Inserted only by `reconcile.recordRun` at the end of a run; read

@@ -52,6 +52,16 @@ export function registerBilling(t: object, modules: Record<string, () => Promise
   access(t).registerComponent(BILLING_COMPONENT, billingSchema, modules);
 }
 
+/** Registers an npm component instance (e.g. `billing/resend`) on `t` with its schema and compiled modules. */
+export function registerNpmComponent(
+  t: object,
+  path: string,
+  schema: SchemaDefinition<GenericSchema, boolean>,
+  modules: Record<string, () => Promise<unknown>>,
+): void {
+  access(t).registerComponent(path, schema, modules);
+}
+
 /** `fn` in one mutation transaction inside the component: `ctx.db` reads and writes its tables. */
 export async function runInBilling<T>(t: object, fn: (ctx: BillingMutationCtx) => Promise<T>): Promise<T> {
   return await access(t).runInComponent(BILLING_COMPONENT, fn);

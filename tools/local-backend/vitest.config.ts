@@ -7,9 +7,5 @@ export default defineProject({
     include: ["tests/**/*.test.ts"],
     environment: "node",
     testTimeout: 60_000,
-    // npm components ship compiled ESM with extensionless relative imports
-    // (`./logging`), which a deployment's bundler resolves; Node's loader
-    // does not, so Vite transforms them (tsx, the CLI's loader, resolves them itself).
-    server: { deps: { inline: [/@convex-dev\//] } },
   },
 });

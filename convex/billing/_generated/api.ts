@@ -15,6 +15,7 @@ import type * as checkout from "../checkout.js";
 import type * as client from "../client.js";
 import type * as coupons from "../coupons.js";
 import type * as crons from "../crons.js";
+import type * as emails_templates from "../emails/templates.js";
 import type * as metering from "../metering.js";
 import type * as model_access from "../model/access.js";
 import type * as model_accounts from "../model/accounts.js";
@@ -56,6 +57,7 @@ import type * as model_usage from "../model/usage.js";
 import type * as model_validators from "../model/validators.js";
 import type * as model_webhookPipeline from "../model/webhookPipeline.js";
 import type * as model_webhookQueue from "../model/webhookQueue.js";
+import type * as notifications from "../notifications.js";
 import type * as planChanges from "../planChanges.js";
 import type * as reconcile from "../reconcile.js";
 import type * as stripePrices from "../stripePrices.js";
@@ -77,6 +79,7 @@ const fullApi: ApiFromModules<{
   client: typeof client;
   coupons: typeof coupons;
   crons: typeof crons;
+  "emails/templates": typeof emails_templates;
   metering: typeof metering;
   "model/access": typeof model_access;
   "model/accounts": typeof model_accounts;
@@ -118,6 +121,7 @@ const fullApi: ApiFromModules<{
   "model/validators": typeof model_validators;
   "model/webhookPipeline": typeof model_webhookPipeline;
   "model/webhookQueue": typeof model_webhookQueue;
+  notifications: typeof notifications;
   planChanges: typeof planChanges;
   reconcile: typeof reconcile;
   stripePrices: typeof stripePrices;
@@ -151,4 +155,6 @@ export const internal: FilterApi<
   FunctionReference<any, "internal">
 > = anyApi as any;
 
-export const components = componentsGeneric() as unknown as {};
+export const components = componentsGeneric() as unknown as {
+  resend: import("@convex-dev/resend/_generated/component.js").ComponentApi<"resend">;
+};

@@ -319,6 +319,84 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    notifications: {
+      list: FunctionReference<
+        "query",
+        "internal",
+        {
+          ownerKey: string;
+          paginationOpts: {
+            cursor: string | null;
+            endCursor?: string | null;
+            id?: number;
+            maximumBytesRead?: number;
+            maximumRowsRead?: number;
+            numItems: number;
+          };
+        },
+        {
+          continueCursor: string;
+          isDone: boolean;
+          page: Array<{
+            body: string;
+            createdAt: number;
+            critical: boolean;
+            id: string;
+            kind: string;
+            link?: string;
+            readAt?: number;
+            title: string;
+          }>;
+          pageStatus?: "SplitRecommended" | "SplitRequired" | null;
+          splitCursor?: string | null;
+        },
+        Name
+      >;
+      markAllRead: FunctionReference<
+        "mutation",
+        "internal",
+        { ownerKey: string },
+        number,
+        Name
+      >;
+      markRead: FunctionReference<
+        "mutation",
+        "internal",
+        { id: string; ownerKey: string },
+        null,
+        Name
+      >;
+      preferences: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string; userKey: string },
+        {
+          billingEmail: string | null;
+          mutedKinds: Array<string>;
+          optionalKinds: Array<{ kind: string; label: string }>;
+        },
+        Name
+      >;
+      setPreferences: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          email?: string;
+          mutedKinds: Array<string>;
+          ownerKey: string;
+          userKey: string;
+        },
+        null,
+        Name
+      >;
+      unreadCount: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        number,
+        Name
+      >;
+    };
     planChanges: {
       cancelScheduledChange: FunctionReference<
         "action",

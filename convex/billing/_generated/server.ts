@@ -39,6 +39,8 @@ import type { DataModel } from "./dataModel.js";
 type Env = {
   readonly CONVEX_CLOUD_URL: string;
   readonly CONVEX_SITE_URL: string;
+  readonly EMAIL_FROM: string | undefined;
+  readonly RESEND_API_KEY: string | undefined;
   readonly SITE_URL: string | undefined;
   readonly STRIPE_API_HOST: string | undefined;
   readonly STRIPE_API_PORT: string | undefined;

@@ -40,6 +40,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { SchemaDefinition } from "convex/server";
 import { buildModuleMap, type ModuleMap } from "./modules";
+import { allowExtensionlessPackageImports } from "./resolveHook";
 
 const CONFIG_FILES = ["convex.config.ts", "convex.config.js"];
 const PLATFORM_ENV = ["CONVEX_CLOUD_URL", "CONVEX_SITE_URL"];
@@ -112,7 +113,10 @@ function importedDefinitionDirs(file: string): string[] {
   for (const match of text.matchAll(/from\s+["']([^"']*convex\.config(?:\.[jt]s)?)["']/g)) {
     const spec = match[1]!;
     if (spec.startsWith(".")) dirs.push(dirname(resolve(dirname(file), spec)));
-    else dirs.push(dirname(createRequire(file).resolve(spec)));
+    else {
+      allowExtensionlessPackageImports();
+      dirs.push(dirname(createRequire(file).resolve(spec)));
+    }
   }
   return dirs;
 }
