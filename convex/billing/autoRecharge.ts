@@ -111,6 +111,8 @@ export const attemptContext = internalQuery({
       ownerKey: v.string(),
       stripeCustomerId: v.union(v.string(), v.null()),
       packId: v.string(),
+      /** The currency the attempt charges in (lower case): the account's, fixed when it started. */
+      currency: v.string(),
     }),
   ),
   handler: async (ctx, { attemptId }) => {
@@ -123,6 +125,7 @@ export const attemptContext = internalQuery({
       ownerKey: account.ownerKey,
       stripeCustomerId: account.stripeCustomerDeleted ? null : (account.stripeCustomerId ?? null),
       packId: attempt.packId,
+      currency: attempt.currency,
     };
   },
 });

@@ -11,6 +11,7 @@ import { describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import * as ledger from "../../convex/billing/model/ledger";
+import { TOKEN_PACKS } from "../../convex/billing/model/plans";
 import type { PaymentOutcome } from "../helpers/recordingStripeServer";
 import { useRecordingStripe } from "../helpers/recordingStripeSuite";
 import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
@@ -168,6 +169,34 @@ describe("buying the pack", () => {
     await runScheduled(t);
     expect(paymentIntentRequests()).toHaveLength(1);
     await expectInvariant(t, accountId);
+  });
+
+  test("an account billed in GBP is charged the pack's GBP price, and its cap is in GBP", async () => {
+    const t = makeTest();
+    const accountId = await setUp(t);
+    await runInBilling(t, async (ctx) => await ctx.db.patch("billingAccounts", accountId, { currency: "gbp" }));
+    const gbpPack = TOKEN_PACKS.find((p) => p.id === CHOICE.packId)!.currencyOptions.gbp;
+    const as = t.withIdentity(alice);
+    // One GBP pack is the least a month may allow, in pence.
+    await expectCode(as.action(api.tokens.setAutoRecharge, { ...CHOICE, monthlyCap: gbpPack - 1 }), "INVALID_ARGUMENT");
+    await as.action(api.tokens.setAutoRecharge, { ...CHOICE, monthlyCap: gbpPack });
+    expect(await settings(t)).toMatchObject({ monthlyCap: gbpPack, currency: "gbp" });
+
+    await spend(t, 6);
+    await runScheduled(t);
+    const [request] = paymentIntentRequests();
+    expect(request!.form).toMatchObject({ amount: String(gbpPack), currency: "gbp" });
+    const [attempt] = await attempts(t, accountId);
+    expect(attempt).toMatchObject({ status: "succeeded", amount: gbpPack, currency: "gbp" });
+    expect(await settings(t)).toMatchObject({ spentThisMonth: gbpPack });
+    const notices = await as.query(api.tokens.alerts, {});
+    expect(notices.find((n) => n.alertId === "auto_recharge_succeeded")?.message).toBe(
+      `Auto-recharge added 100 tokens for ${new Intl.NumberFormat("en-US", { style: "currency", currency: "GBP" }).format(gbpPack / 100)}.`,
+    );
+    // The cap (one pack) is spent: the next crossing buys nothing more this month.
+    await spend(t, 15);
+    await runScheduled(t);
+    expect(paymentIntentRequests()).toHaveLength(1);
   });
 
   test("concurrent debits crossing the threshold start one purchase", async () => {

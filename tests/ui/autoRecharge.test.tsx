@@ -59,6 +59,7 @@ const attempt = (overrides: Partial<NonNullable<Settings["lastAttempt"]>>) => ({
 
 beforeEach(() => {
   fake.reset();
+  fake.setQuery("billing:currency", { billedCurrency: null });
 });
 
 describe("auto-recharge settings", () => {
@@ -80,6 +81,21 @@ describe("auto-recharge settings", () => {
     await user.click(within(card).getByTestId("auto-recharge-save"));
     expect(save).toHaveBeenCalledWith({ enabled: true, thresholdTokens: 25, packId: "pack_500", monthlyCap: 12050 });
     expect(await screen.findByText("Auto-recharge is on")).toBeInTheDocument();
+  });
+
+  it("an account billed in GBP sees and sets everything in pounds", async () => {
+    fake.setQuery("billing:currency", { billedCurrency: "gbp" });
+    fake.setQuery("tokens:autoRecharge", null);
+    const save = fake.setAction("tokens:setAutoRecharge", () => null);
+    const { user } = renderApp(<AutoRechargeCard />);
+    const card = await screen.findByTestId("auto-recharge");
+    expect(card).toHaveTextContent("authorise us to charge your saved card £9.00 each time");
+    expect(card).toHaveTextContent("Monthly limit (GBP)");
+    expect(within(card).getByRole("option", { name: /500 tokens for £32\.00/ })).toBeInTheDocument();
+    await user.clear(within(card).getByTestId("auto-recharge-cap"));
+    await user.type(within(card).getByTestId("auto-recharge-cap"), "27");
+    await user.click(within(card).getByTestId("auto-recharge-save"));
+    expect(save).toHaveBeenCalledWith({ enabled: true, thresholdTokens: 10, packId: "pack_100", monthlyCap: 2700 });
   });
 
   it("when on, says what it will buy and what this month has cost, and can be turned off", async () => {

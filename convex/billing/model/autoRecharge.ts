@@ -40,7 +40,8 @@ import { recordNotice } from "./alerts";
 import { fail } from "./errors";
 import * as ledger from "./ledger";
 import { utcMonthId } from "./periods";
-import { BILLING_CONFIG, tokenPack, type TokenPack } from "./plans";
+import { billedCurrency } from "./currency";
+import { amountIn, BILLING_CONFIG, DEFAULT_CURRENCY, tokenPack, type TokenPack } from "./plans";
 import { vAutoRechargeStatus } from "./validators";
 
 type AccountId = Id<"billingAccounts">;
@@ -110,21 +111,45 @@ export async function settingsOf(ctx: QueryCtx, accountId: AccountId): Promise<S
 export type AutoRechargeChoice = { enabled: boolean; thresholdTokens: number; packId: string; monthlyCap: number };
 
 /**
- * Validates a customer's choice. Throws `INVALID_ARGUMENT` for a threshold
- * outside `minThresholdTokens`–`maxThresholdTokens`, an unknown pack, or a
- * cap below one pack or above `maxMonthlyCap` (minor units).
+ * The pack's price in `currency` (minor units): its own amount, or its
+ * `currencyOptions` entry. Throws `INVALID_ARGUMENT` for a currency the
+ * pack is not sold in.
  */
-export function requireValidChoice(choice: AutoRechargeChoice): TokenPack {
+export function packAmount(pack: TokenPack, currency: string): number {
+  const amount = amountIn(pack, currency);
+  if (amount === null) fail("INVALID_ARGUMENT", `Token pack "${pack.id}" is not sold in ${currency.toUpperCase()}.`);
+  return amount;
+}
+
+/**
+ * The currency auto-recharge charges the account in (lower case): the one
+ * Stripe bills it in (a customer is billed in one currency), else
+ * `DEFAULT_CURRENCY`.
+ */
+export async function rechargeCurrency(ctx: QueryCtx, accountId: AccountId): Promise<string> {
+  const account = await ctx.db.get("billingAccounts", accountId);
+  return (account && (await billedCurrency(ctx, account))) ?? DEFAULT_CURRENCY;
+}
+
+/**
+ * Validates a customer's choice. Throws `INVALID_ARGUMENT` for a threshold
+ * outside `minThresholdTokens`–`maxThresholdTokens`, an unknown pack, or
+ * (when `currency` is given) a pack not sold in it or a cap below one pack
+ * or above `maxMonthlyCap`, both in minor units of `currency`.
+ */
+export function requireValidChoice(choice: AutoRechargeChoice, currency?: string): TokenPack {
   const pack = tokenPack(choice.packId);
   if (!pack) fail("INVALID_ARGUMENT", `Unknown token pack "${choice.packId}".`);
   const { minThresholdTokens, maxThresholdTokens, maxMonthlyCap } = CONFIG;
   if (!Number.isSafeInteger(choice.thresholdTokens) || choice.thresholdTokens < minThresholdTokens || choice.thresholdTokens > maxThresholdTokens) {
     fail("INVALID_ARGUMENT", `The threshold must be a whole number of tokens from ${minThresholdTokens} to ${maxThresholdTokens}.`);
   }
-  if (!Number.isSafeInteger(choice.monthlyCap) || choice.monthlyCap < pack.displayAmount || choice.monthlyCap > maxMonthlyCap) {
+  if (currency === undefined) return pack;
+  const price = packAmount(pack, currency);
+  if (!Number.isSafeInteger(choice.monthlyCap) || choice.monthlyCap < price || choice.monthlyCap > maxMonthlyCap) {
     fail(
       "INVALID_ARGUMENT",
-      `The monthly limit must be from ${formatMoney(pack.displayAmount, pack.currency)} (one pack) to ${formatMoney(maxMonthlyCap, pack.currency)}.`,
+      `The monthly limit must be from ${formatMoney(price, currency)} (one pack) to ${formatMoney(maxMonthlyCap, currency)}.`,
     );
   }
   return pack;
@@ -137,14 +162,15 @@ export function requireValidChoice(choice: AutoRechargeChoice): TokenPack {
  * a purchase at once (trigger key `enable:<ms>`).
  */
 export async function saveChoice(ctx: MutationCtx, accountId: AccountId, choice: AutoRechargeChoice): Promise<void> {
-  const pack = requireValidChoice(choice);
+  const currency = await rechargeCurrency(ctx, accountId);
+  const pack = requireValidChoice(choice, currency);
   const existing = await settingsOf(ctx, accountId);
   const fields = {
     enabled: choice.enabled,
     thresholdTokens: choice.thresholdTokens,
     packId: pack.id,
     monthlyCap: choice.monthlyCap,
-    currency: pack.currency,
+    currency,
     ...(choice.enabled ? { consecutiveFailures: 0, disabledReason: undefined } : {}),
   };
   if (existing) await ctx.db.patch("autoRechargeSettings", existing._id, fields);
@@ -191,7 +217,11 @@ export async function maybeStartAutoRecharge(
   const now = Date.now();
   const monthKey = utcMonthId(now);
   const spent = settings.monthKey === monthKey ? settings.monthSpent : 0;
-  if (spent + pack.displayAmount > settings.monthlyCap) {
+  // The cap and the spend are in the settings' currency; a pack no longer
+  // sold in it is not bought.
+  const amount = amountIn(pack, settings.currency);
+  if (amount === null) return null;
+  if (spent + amount > settings.monthlyCap) {
     await recordNotice(ctx, accountId, {
       periodKey: `month:${monthKey}`,
       alertId: "auto_recharge_cap",
@@ -206,15 +236,15 @@ export async function maybeStartAutoRecharge(
     triggerKey: args.triggerKey,
     packId: pack.id,
     tokens: pack.tokens,
-    amount: pack.displayAmount,
-    currency: pack.currency,
+    amount,
+    currency: settings.currency,
     status: "pending",
     tries: 1,
   });
   await ctx.db.patch("autoRechargeSettings", settings._id, {
     inFlightAttemptId: attemptId,
     monthKey,
-    monthSpent: spent + pack.displayAmount,
+    monthSpent: spent + amount,
   });
   await ctx.scheduler.runAfter(0, internal.autoRecharge.charge, { attemptId });
   return attemptId;

@@ -7,8 +7,10 @@
  * - The idempotency key is `auto-recharge:<attempt id>`: the cron's re-drive
  *   of a stuck attempt gets Stripe's first answer back, never a second
  *   payment (https://docs.stripe.com/api/idempotent_requests).
- * - The amount and currency are the pack's Stripe price (by lookup key), as
- *   Checkout would charge; the client names nothing but its choice.
+ * - The amount is the pack's Stripe price (by lookup key) in the attempt's
+ *   currency (the account's billed one, its `currency_options` entry for
+ *   EUR or GBP), as Checkout would charge; the client names nothing but its
+ *   choice.
  * - A card error is an outcome, not a failure of the action: `card_declined`
  *   and friends are recorded `failed`; `authentication_required` (the bank
  *   wants 3-D Secure, which needs the customer present) is recorded
@@ -81,7 +83,7 @@ export async function chargeAttempt(ctx: ActionCtx, attemptId: Id<"autoRechargeA
   const stripe = getStripe();
   const paymentMethod = await savedCardOf(stripe, attempt.stripeCustomerId);
   if (!paymentMethod) return await record({ status: "failed", code: "no_payment_method", message: NO_CARD });
-  const price = await resolvePrice(stripe, pack.lookupKey, { oneOff: true });
+  const price = await resolvePrice(stripe, pack.lookupKey, { oneOff: true }, attempt.currency);
 
   let paymentIntent: Stripe.PaymentIntent;
   try {
@@ -102,7 +104,7 @@ export async function chargeAttempt(ctx: ActionCtx, attemptId: Id<"autoRechargeA
     if (!(error instanceof Stripe.errors.StripeCardError)) return toStripeError(error, "paymentIntents.create");
     const stripePaymentIntentId = error.payment_intent?.id;
     if (error.code === "authentication_required") {
-      return await record(await requiresAction(ctx, attempt.ownerKey, pack.id, stripePaymentIntentId));
+      return await record(await requiresAction(ctx, attempt, pack.id, stripePaymentIntentId));
     }
     const code = error.decline_code ?? error.code ?? "card_declined";
     return await record({
@@ -124,7 +126,7 @@ export async function chargeAttempt(ctx: ActionCtx, attemptId: Id<"autoRechargeA
       // Settles later; `payment_intent.succeeded` grants it.
       return;
     case "requires_action":
-      return await record(await requiresAction(ctx, attempt.ownerKey, pack.id, paymentIntent.id));
+      return await record(await requiresAction(ctx, attempt, pack.id, paymentIntent.id));
     default:
       return await record({
         status: "failed",
@@ -138,13 +140,13 @@ export async function chargeAttempt(ctx: ActionCtx, attemptId: Id<"autoRechargeA
 /** The outcome for a payment the bank wants confirmed: a Checkout for the same pack, where 3-D Secure can run. */
 async function requiresAction(
   ctx: ActionCtx,
-  ownerKey: string,
+  attempt: { ownerKey: string; currency: string },
   packId: string,
   stripePaymentIntentId: string | undefined,
 ): Promise<ChargeOutcome> {
   let actionUrl: string | undefined;
   try {
-    actionUrl = (await createTopUpCheckout(ctx, { ownerKey, packId })).url;
+    actionUrl = (await createTopUpCheckout(ctx, { ownerKey: attempt.ownerKey, packId, currency: attempt.currency })).url;
   } catch (error) {
     console.error("auto-recharge: could not open a Checkout for 3-D Secure", error);
   }

@@ -2,7 +2,7 @@ import { useAction, useQuery } from "convex/react";
 import { useState, type FormEvent } from "react";
 import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
-import { BILLING_CONFIG, TOKEN_PACKS, tokenPack } from "@/convex/billing/model/plans";
+import { amountIn, BILLING_CONFIG, DEFAULT_CURRENCY, TOKEN_PACKS, tokenPack, type TokenPack } from "@/convex/billing/model/plans";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
@@ -33,25 +33,37 @@ function savedDraft(settings: Settings): Draft {
   };
 }
 
+/** A pack's price in `currency` (minor units), as the server charges it (`model/autoRecharge.ts` `packAmount`). */
+function packPrice(pack: TokenPack, currency: string): { amount: number; currency: string } {
+  const amount = amountIn(pack, currency);
+  return amount === null ? { amount: pack.displayAmount, currency: pack.currency } : { amount, currency };
+}
+
 /**
  * Auto-recharge settings (`tokens.autoRecharge`, live): when a run leaves
  * fewer than N tokens, buy a pack with the saved card, up to a monthly
  * limit. Shows the latest attempt: bought, declined (with why), or waiting
  * for the customer to confirm with their bank (a link), and says so when it
- * turned itself off after failed payments.
+ * turned itself off after failed payments. Prices, the cap and the spend
+ * are in the account's billed currency (`billing.currency`; USD until one
+ * is fixed), which is what the server charges.
  */
 export function AutoRechargeCard() {
   const settings = useQuery(api.tokens.autoRecharge);
   const save = useAction(api.tokens.setAutoRecharge);
+  const billed = useQuery(api.billing.currency);
   const [edited, setDraft] = useState<Draft | null>(null);
   const [saving, setSaving] = useState(false);
 
-  if (settings === undefined) return <SkeletonCard label="Loading auto-recharge" />;
+  if (settings === undefined || billed === undefined) return <SkeletonCard label="Loading auto-recharge" />;
+  // What a save would charge in: the account's billed currency (the server decides the same way).
+  const currency = billed?.billedCurrency ?? DEFAULT_CURRENCY;
   // The form shows what is saved until the customer edits it.
   const draft = edited ?? savedDraft(settings);
 
   const pack = tokenPack(draft.packId) ?? TOKEN_PACKS[0]!;
-  const exponent = currencyExponent(pack.currency);
+  const price = packPrice(pack, currency);
+  const exponent = currencyExponent(price.currency);
   const enabled = settings?.enabled ?? false;
 
   const submit = async (turnOn: boolean) => {
@@ -97,7 +109,7 @@ export function AutoRechargeCard() {
       {enabled && settings ? (
         <p data-testid="auto-recharge-summary">
           When fewer than {tokens(settings.thresholdTokens)} remain, we buy {tokens(pack.tokens)} for{" "}
-          {formatMoney(pack.displayAmount, pack.currency)} with your saved card. This month:{" "}
+          {formatMoney(packPrice(pack, settings.currency).amount, packPrice(pack, settings.currency).currency)} with your saved card. This month:{" "}
           {formatMoney(settings.spentThisMonth, settings.currency)} of {formatMoney(settings.monthlyCap, settings.currency)}.
         </p>
       ) : (
@@ -130,17 +142,17 @@ export function AutoRechargeCard() {
             >
               {TOKEN_PACKS.map((p) => (
                 <option key={p.id} value={p.id}>
-                  {tokens(p.tokens)} for {formatMoney(p.displayAmount, p.currency)}
+                  {tokens(p.tokens)} for {formatMoney(packPrice(p, currency).amount, packPrice(p, currency).currency)}
                 </option>
               ))}
             </select>
           </label>
           <label className="field">
-            Monthly limit ({pack.currency.toUpperCase()})
+            Monthly limit ({price.currency.toUpperCase()})
             <input
               type="number"
               inputMode="decimal"
-              min={pack.displayAmount / 10 ** exponent}
+              min={price.amount / 10 ** exponent}
               max={LIMITS.maxMonthlyCap / 10 ** exponent}
               step={1 / 10 ** exponent}
               required
@@ -151,7 +163,7 @@ export function AutoRechargeCard() {
           </label>
         </div>
         <p className="muted fine-print">
-          By turning this on you authorise us to charge your saved card {formatMoney(pack.displayAmount, pack.currency)} each
+          By turning this on you authorise us to charge your saved card {formatMoney(price.amount, price.currency)} each
           time, up to the monthly limit. If your balance is already below the threshold, the first pack is bought now. Three
           failed payments in a row turn it off.
         </p>
