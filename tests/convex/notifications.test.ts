@@ -9,6 +9,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
+import { recordNotice } from "../../convex/billing/model/alerts";
 import { notify, type NotificationInput } from "../../convex/billing/model/notifications";
 import { billing, billingInternal, runInBilling } from "../lib/billingComponent";
 import { alice, bob, expectCode, seedAccount, type TestConvex } from "./billingFixtures";
@@ -116,6 +117,29 @@ describe("the notification centre", () => {
       for (let i = 0; i < 105; i += 1) await notify(ctx, { ...planChanged(accountId), dedupeKey: `plan_changed:${i}` });
     });
     expect(await t.withIdentity(alice).query(api.notifications.unreadCount, {})).toBe(100);
+  });
+});
+
+describe("token alerts and auto-recharge results in the centre", () => {
+  test("each alert notifies once per period, even when recorded again; failures needing the customer are critical", async () => {
+    const t = makeTest();
+    const accountId = await seedAccount(t, alice);
+    const usage = { periodKey: "pro:2026-11", alertId: "allowance_80", message: "You've used 80% of this period's 1000-token allowance.", balance: 200 };
+    const declined = { periodKey: "attempt:1", alertId: "auto_recharge_failed", message: "Your card was declined.", balance: 5, actionUrl: "https://pay.stripe.test/x" };
+    await runInBilling(t, async (ctx) => {
+      expect(await recordNotice(ctx, accountId, usage)).toBe(true);
+      expect(await recordNotice(ctx, accountId, usage)).toBe(false);
+      await recordNotice(ctx, accountId, declined);
+      await recordNotice(ctx, accountId, declined);
+    });
+    const page = await t.withIdentity(alice).query(api.notifications.list, { paginationOpts: { numItems: 10, cursor: null } });
+    expect(page.page.map((n) => [n.kind, n.title, n.critical, n.link])).toEqual([
+      ["auto_recharge", "Auto-recharge payment failed", true, "https://pay.stripe.test/x"],
+      ["token_alert", "Token usage alert", false, "/usage"],
+    ]);
+    // The next period's 80% is a new notification.
+    await runInBilling(t, async (ctx) => recordNotice(ctx, accountId, { ...usage, periodKey: "pro:2026-12" }));
+    expect(await t.withIdentity(alice).query(api.notifications.unreadCount, {})).toBe(3);
   });
 });
 

@@ -15,6 +15,7 @@
  */
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
+import { notify } from "./notifications";
 import { BILLING_CONFIG } from "./plans";
 
 type Counters = Pick<Doc<"tokenBalances">, "allowance" | "used" | "balance">;
@@ -74,5 +75,36 @@ export async function recordNotice(
     .first();
   if (existing) return false;
   await ctx.db.insert("tokenAlerts", { accountId, ...notice });
+  await notify(ctx, noticeNotification(accountId, notice));
   return true;
+}
+
+/**
+ * The notification-centre entry (and email) of a token alert or an
+ * auto-recharge result, deduplicated like the alert (per period and alert
+ * id). Auto-recharge failures that need the customer (declined, 3-D Secure,
+ * turned off) are critical; usage alerts, the cap and successes are not.
+ */
+export function noticeNotification(
+  accountId: Doc<"tokenBalances">["accountId"],
+  notice: { periodKey: string; alertId: string; message: string; actionUrl?: string },
+) {
+  const autoRecharge = notice.alertId.startsWith("auto_recharge");
+  const critical = ["auto_recharge_failed", "auto_recharge_action_required", "auto_recharge_disabled"].includes(notice.alertId);
+  const titles: Record<string, string> = {
+    auto_recharge_succeeded: "Auto-recharge topped up your tokens",
+    auto_recharge_failed: "Auto-recharge payment failed",
+    auto_recharge_action_required: "Confirm your auto-recharge payment",
+    auto_recharge_disabled: "Auto-recharge is off",
+    auto_recharge_cap: "Auto-recharge paused for this month",
+  };
+  return {
+    accountId,
+    kind: autoRecharge ? "auto_recharge" : "token_alert",
+    dedupeKey: `${autoRecharge ? "auto_recharge" : "token_alert"}:${notice.periodKey}:${notice.alertId}`,
+    title: titles[notice.alertId] ?? "Token usage alert",
+    body: notice.message,
+    link: notice.actionUrl ?? "/usage",
+    critical,
+  };
 }
