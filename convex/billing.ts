@@ -34,10 +34,11 @@ type Url = { url: string };
  * account's billed currency wins, another one throws `CURRENCY_LOCKED`).
  * Returns `{ url }` (Stripe-hosted). Also throws
  * `NOT_AN_UPGRADE`, `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`,
- * `STRIPE_ERROR` (see `checkout.createCheckoutSession`).
+ * `STRIPE_ERROR` (see `checkout.createCheckoutSession`). `trial: true`
+ * starts the plan's free trial; a second one throws `TRIAL_ALREADY_USED`.
  */
 export const createCheckoutSession = adminAction({
-  args: { tier: vTier, interval: vInterval, currency: v.optional(vCurrency) },
+  args: { tier: vTier, interval: vInterval, currency: v.optional(vCurrency), trial: v.optional(v.boolean()) },
   returns: vUrl,
   handler: (ctx, args): Promise<Url> =>
     ctx.runAction(components.billing.checkout.createCheckoutSession, { ownerKey: ctx.ownerKey, ...args }),

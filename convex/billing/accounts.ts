@@ -140,6 +140,22 @@ export const linkCustomer = internalMutation({
   handler: (ctx, args) => linkCustomerModel(ctx, args.accountId, args.stripeCustomerId),
 });
 
+/**
+ * Records that the account has had its trial (`trialUsedAt`, ms), found by
+ * Checkout in the Stripe customer's history; an earlier record is kept.
+ */
+export const markTrialUsed = internalMutation({
+  args: { accountId: v.id("billingAccounts"), trialUsedAt: v.number() },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    const account = await ctx.db.get("billingAccounts", args.accountId);
+    if (account && account.trialUsedAt === undefined) {
+      await ctx.db.patch("billingAccounts", args.accountId, { trialUsedAt: args.trialUsedAt });
+    }
+    return null;
+  },
+});
+
 /** Caches a subscription price (price id → lookup key, tier, interval) for the event handlers. */
 export const upsertPrice = internalMutation({
   args: vPriceRecord.fields,

@@ -39,10 +39,13 @@ const vBilledCurrency = v.object({ billedCurrency: v.union(v.string(), v.null())
  * Returns `{ url }`; success returns to `${SITE_URL}/billing/success?session_id=…`,
  * cancel to `${SITE_URL}/pricing`. Also throws `NOT_AN_UPGRADE` (not
  * purchasable, not above the current tier, or a billed subscription exists:
- * change plans instead).
+ * change plans instead). `trial: true` starts the plan's free trial
+ * (`PLANS[tier].trial`, docs/TRIALS.md): throws `INVALID_ARGUMENT` when the
+ * plan has none and `TRIAL_ALREADY_USED` when the account or its Stripe
+ * customer already had one.
  */
 export const createCheckoutSession = action({
-  args: { ownerKey: v.string(), tier: vTier, interval: vInterval, currency: v.optional(vCurrency) },
+  args: { ownerKey: v.string(), tier: vTier, interval: vInterval, currency: v.optional(vCurrency), trial: v.optional(v.boolean()) },
   returns: vUrl,
   handler: (ctx, args): Promise<{ url: string }> => createSubscriptionCheckout(ctx, args),
 });

@@ -100,6 +100,13 @@ export function humanizeError(error: unknown): HumanError {
           retryable: false,
           ...(data.hostedInvoiceUrl ? { hostedInvoiceUrl: data.hostedInvoiceUrl } : {}),
         };
+      case "TRIAL_ALREADY_USED":
+        return {
+          code: data.code,
+          title: "You've already had your free trial",
+          description: "Each account gets one free trial. Subscribe to the plan to keep using it.",
+          retryable: false,
+        };
       case "CURRENCY_LOCKED":
         return {
           code: data.code,

@@ -69,6 +69,8 @@ describe("billing.subscription", () => {
       cancelAt: null,
       cancelScheduled: false,
       trialEnd: null,
+      trialUsed: false,
+      hasPaymentMethod: null,
       graceEndsAt: null,
       hasCustomer: false,
       planTier: null,
@@ -225,6 +227,7 @@ describe("plans.list", () => {
         month: { lookupKey: "pro_monthly", amount: 2900, currency: "usd", currencyOptions: { eur: 2700, gbp: 2300 } },
         year: { lookupKey: "pro_yearly", amount: 29000, currency: "usd", currencyOptions: { eur: 27000, gbp: 23000 } },
       },
+      trial: { days: 14, tokens: PLANS.pro.trial!.tokens, cardRequired: true },
     });
   });
 });

@@ -53,6 +53,7 @@ import type * as model_stripeShapes from "../model/stripeShapes.js";
 import type * as model_stripeWebhook from "../model/stripeWebhook.js";
 import type * as model_subscriptionSync from "../model/subscriptionSync.js";
 import type * as model_tokens from "../model/tokens.js";
+import type * as model_trials from "../model/trials.js";
 import type * as model_usage from "../model/usage.js";
 import type * as model_validators from "../model/validators.js";
 import type * as model_webhookPipeline from "../model/webhookPipeline.js";
@@ -117,6 +118,7 @@ const fullApi: ApiFromModules<{
   "model/stripeWebhook": typeof model_stripeWebhook;
   "model/subscriptionSync": typeof model_subscriptionSync;
   "model/tokens": typeof model_tokens;
+  "model/trials": typeof model_trials;
   "model/usage": typeof model_usage;
   "model/validators": typeof model_validators;
   "model/webhookPipeline": typeof model_webhookPipeline;

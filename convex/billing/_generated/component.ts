@@ -106,6 +106,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           endedAt: number | null;
           graceEndsAt: number | null;
           hasCustomer: boolean;
+          hasPaymentMethod: boolean | null;
           interval: "month" | "year" | null;
           pendingUpdate: {
             expiresAt: number;
@@ -130,6 +131,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
             | "none";
           tier: "free" | "starter" | "pro" | "elite" | "internal";
           trialEnd: number | null;
+          trialUsed: boolean;
         } | null,
         Name
       >;
@@ -259,6 +261,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           interval: "month" | "year";
           ownerKey: string;
           tier: "free" | "starter" | "pro" | "elite" | "internal";
+          trial?: boolean;
         },
         { url: string },
         Name

@@ -29,7 +29,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { currentSubscriptionOf } from "./currentSubscription";
-import { COVERAGE_LOOKBACK_MS, coverageAt, coverageRows, coverageRunStart, latestCoveredTier } from "./coverage";
+import { COVERAGE_LOOKBACK_MS, coverageAt, coverageRows, coverageRunStart, latestCoveredTier, paidRows } from "./coverage";
 import { ensureBalance, setAllowance, startPeriod } from "./ledger";
 import { PLANS, type Tier } from "./plans";
 
@@ -87,7 +87,8 @@ export async function syncAllowance(
   opKey: string,
 ): Promise<AllowanceSync> {
   const balance = await ensureBalance(ctx, accountId);
-  const rows = await coverageRows(ctx, accountId, nowMs - COVERAGE_LOOKBACK_MS);
+  // A trial's coverage buys the trial allowance (`model/trials.ts`), never a paid window.
+  const rows = paidRows(await coverageRows(ctx, accountId, nowMs - COVERAGE_LOOKBACK_MS));
   const inWindow =
     isWindowKey(balance.periodKey) &&
     balance.periodStart !== undefined &&
@@ -120,14 +121,16 @@ export async function syncAllowance(
 }
 
 /**
- * A new anchor: the current subscription's `start_date` when it lies at or
- * before the paid run (so every delivery order picks the same one), else the
- * run's start.
+ * A new anchor: the current subscription's `start_date` — its trial end
+ * after a trial, where Stripe re-anchors billing — when it lies at or
+ * before the paid run (so every delivery order picks the same one), else
+ * the run's start.
  */
 async function subscriptionAnchor(ctx: MutationCtx, accountId: Id<"billingAccounts">, runStart: number): Promise<number> {
   const account = await ctx.db.get("billingAccounts", accountId);
   const subscription = account ? await currentSubscriptionOf(ctx, account) : null;
-  const startDate = subscription?.startDate;
+  const trialEnd = subscription?.trialEnd;
+  const startDate = trialEnd !== undefined && trialEnd <= runStart ? trialEnd : subscription?.startDate;
   return startDate !== undefined && startDate <= runStart ? startDate : runStart;
 }
 

@@ -38,7 +38,7 @@ import type { ActionCtx } from "../_generated/server";
 import type { CallerAccount } from "./billingModel";
 import { checkoutCurrency, currencyKeyPart, isDefaultCurrency } from "./currency";
 import { fail, failAccountNotSetUp, isBillingError } from "./errors";
-import { BILLING_CONFIG, OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier } from "./plans";
+import { BILLING_CONFIG, OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier, type TrialPolicy } from "./plans";
 import {
   getStripe,
   httpUrlFromEnv,
@@ -243,16 +243,63 @@ async function overageLineItem(
 }
 
 /**
+ * Refuses a trial the plan does not offer (`INVALID_ARGUMENT`) or an account
+ * that already had one (`TRIAL_ALREADY_USED`), before anything is created
+ * at Stripe. Returns the plan's trial policy.
+ */
+export function assertTrialAvailable(account: CallerAccount, tier: PaidTier): TrialPolicy {
+  const trial = PLANS[tier].trial;
+  if (!trial) fail("INVALID_ARGUMENT", `The ${PLANS[tier].name} plan has no free trial.`, { tier });
+  if (account.trialUsedAt !== null) {
+    fail("TRIAL_ALREADY_USED", "This account has already had its free trial. Subscribe to continue.", { tier });
+  }
+  return trial;
+}
+
+/**
+ * Whether the Stripe customer already had a trial on any subscription, in
+ * any status (`GET /v1/subscriptions?customer=…&status=all`, newest 100):
+ * the trial-start time (ms) of one, or null. Covers trials our mirror never
+ * saw (events lost, a customer linked later).
+ */
+async function customerTrialStartedAt(stripe: Stripe, customer: string): Promise<number | null> {
+  const list = await stripeRead("subscriptions.list", () => stripe.subscriptions.list({ customer, status: "all", limit: 100 }));
+  const trialed = list.data.find((subscription) => subscription.trial_start !== null);
+  return trialed?.trial_start ? trialed.trial_start * 1000 : null;
+}
+
+/**
+ * The Checkout parameters that start `trial` (docs/TRIALS.md):
+ * `trial_period_days`, and `trial_settings.end_behavior.missing_payment_method`;
+ * a card-less trial adds `payment_method_collection: "if_required"` (Checkout
+ * asks for no card when nothing is due today).
+ */
+export function trialCheckoutParams(trial: TrialPolicy): {
+  subscription_data: Pick<Stripe.Checkout.SessionCreateParams.SubscriptionData, "trial_period_days" | "trial_settings">;
+  payment_method_collection?: "if_required";
+} {
+  return {
+    subscription_data: {
+      trial_period_days: trial.days,
+      trial_settings: { end_behavior: { missing_payment_method: trial.missingPaymentMethod } },
+    },
+    ...(trial.cardRequired ? {} : { payment_method_collection: "if_required" as const }),
+  };
+}
+
+/**
  * Creates a subscription-mode Checkout Session for an upgrade to `tier`
- * billed every `interval`. See `checkout.createCheckoutSession`.
+ * billed every `interval`, starting the plan's free trial when `trial` is
+ * set. See `checkout.createCheckoutSession`.
  */
 export async function createSubscriptionCheckout(
   ctx: ActionCtx,
-  args: { ownerKey: string; tier: Tier; interval: Interval; currency?: string },
+  args: { ownerKey: string; tier: Tier; interval: Interval; currency?: string; trial?: boolean },
 ): Promise<{ url: string }> {
   const account = await requireAccount(ctx, args.ownerKey);
   const { tier, interval } = args;
   assertUpgrade(account, tier);
+  const trial = args.trial ? assertTrialAvailable(account, tier) : null;
   const currency = await accountCheckoutCurrency(ctx, account, args.currency);
   const lookupKey = PLANS[tier].prices![interval].lookupKey;
   const stripe = getStripe();
@@ -268,8 +315,17 @@ export async function createSubscriptionCheckout(
   });
   const metered = await overageLineItem(stripe, tier, interval, currency);
   const customer = await ensureCustomer(ctx, stripe, account);
+  if (trial) {
+    // One trial per Stripe customer too, whatever our mirror saw.
+    const trialedAt = await customerTrialStartedAt(stripe, customer);
+    if (trialedAt !== null) {
+      await ctx.runMutation(internal.accounts.markTrialUsed, { accountId: account.accountId, trialUsedAt: trialedAt });
+      fail("TRIAL_ALREADY_USED", "This account has already had its free trial. Subscribe to continue.", { tier });
+    }
+  }
+  const trialParams = trial ? trialCheckoutParams(trial) : null;
   const metadata = { accountId: account.accountId, tier, interval, lookupKey };
-  const key = `checkout:${account.accountId}:${lookupKey}:${currencyKeyPart(currency)}${metered ? "metered:" : ""}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const key = `checkout:${account.accountId}:${lookupKey}:${currencyKeyPart(currency)}${metered ? "metered:" : ""}${trial ? "trial:" : ""}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
   const session = await stripeWrite("checkout.sessions.create", key, (options) =>
     stripe.checkout.sessions.create(
       {
@@ -279,7 +335,8 @@ export async function createSubscriptionCheckout(
         currency,
         client_reference_id: account.accountId,
         metadata,
-        subscription_data: { metadata },
+        subscription_data: { metadata, ...trialParams?.subscription_data },
+        ...(trialParams?.payment_method_collection ? { payment_method_collection: trialParams.payment_method_collection } : {}),
         // A plan with an overage policy also carries the metered overage
         // price (no quantity: Stripe bills its meter's usage in arrears).
         line_items: [{ price: price.id, quantity: 1 }, ...(metered ? [metered] : [])],

@@ -47,6 +47,8 @@ export const vCallerAccount = v.object({
   name: v.union(v.string(), v.null()),
   /** The account has a subscription Stripe still bills (see `BLOCKING_SUBSCRIPTION_STATUSES`). */
   hasBillableSubscription: v.boolean(),
+  /** When the account's one trial started (ms), or null when it has not had one (`model/trials.ts`). */
+  trialUsedAt: v.union(v.number(), v.null()),
 });
 export type CallerAccount = Infer<typeof vCallerAccount>;
 
@@ -71,6 +73,7 @@ export async function accountForActions(ctx: QueryCtx, ownerKey: string): Promis
     email: account.email ?? null,
     name: account.name ?? null,
     hasBillableSubscription: subscriptions.some((s) => BLOCKING_SUBSCRIPTION_STATUSES.includes(s.status)),
+    trialUsedAt: account.trialUsedAt ?? null,
   };
 }
 
@@ -87,6 +90,14 @@ export const vSubscriptionView = v.object({
   cancelAt: v.union(v.number(), v.null()),
   cancelScheduled: v.boolean(),
   trialEnd: v.union(v.number(), v.null()),
+  /** The account already had its one free trial: the pricing page offers none (`model/trials.ts`). */
+  trialUsed: v.boolean(),
+  /**
+   * Whether Stripe can charge the subscription without the customer (its
+   * default payment method is set): false shows "Add a card" on a trial.
+   * Null without a subscription, or a mirror from before this was kept.
+   */
+  hasPaymentMethod: v.union(v.boolean(), v.null()),
   graceEndsAt: v.union(v.number(), v.null()),
   hasCustomer: v.boolean(),
   /** The subscription's own plan (what Stripe bills), which `tier` may trail while unpaid; null without one. */
@@ -131,6 +142,7 @@ export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccou
   const base = {
     tier: account.tier,
     graceEndsAt: account.graceEndsAt ?? null,
+    trialUsed: account.trialUsedAt !== undefined,
     hasCustomer,
     creditBalance: credit,
     creditCurrency: credit > 0 ? (account.balanceCurrency ?? null) : null,
@@ -145,6 +157,7 @@ export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccou
       cancelAt: null,
       cancelScheduled: false,
       trialEnd: null,
+      hasPaymentMethod: null,
       planTier: null,
       endedAt: null,
       pendingUpdate: null,
@@ -164,6 +177,7 @@ export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccou
     cancelAt: sub.cancelAt ?? null,
     cancelScheduled: !ended && (sub.cancelAtPeriodEnd || cancelAtInPeriod),
     trialEnd: sub.trialEnd ?? null,
+    hasPaymentMethod: sub.hasPaymentMethod ?? null,
     planTier: sub.tier,
     endedAt: ended ? (sub.endedAt ?? sub.canceledAt ?? null) : null,
     pendingUpdate: !ended && sub.pendingUpdate ? sub.pendingUpdate : null,

@@ -24,7 +24,12 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { tierRank, type Tier } from "./plans";
 import { linePriceId } from "./stripeShapes";
 
-export type CoverageRow = Pick<Doc<"paidCoverage">, "stripePriceId" | "tier" | "sign" | "start" | "end">;
+export type CoverageRow = Pick<Doc<"paidCoverage">, "stripePriceId" | "tier" | "sign" | "start" | "end" | "trial">;
+
+/** The rows money paid for: trial rows (`model/trials.ts`) left out, which buy no paid allowance and no grace. */
+export function paidRows<R extends Pick<CoverageRow, "trial">>(rows: readonly R[]): R[] {
+  return rows.filter((row) => row.trial !== true);
+}
 
 /**
  * Rows read per look-up. An account has a handful of invoices overlapping a
@@ -107,10 +112,11 @@ export async function coverageRows(
 }
 
 /**
- * The most the account's money supports at `nowMs`: the paid tier now, or,
- * when nothing covers now (a renewal not paid yet, within the grace period),
- * the tier of the latest paid instant before it. Null when nothing was ever
- * paid. The access policy never grants more than this.
+ * The most the account's money supports at `nowMs`: the paid tier now (a
+ * trial's coverage included), or, when nothing covers now (a renewal not
+ * paid yet, within the grace period), the tier of the latest paid instant
+ * before it, trials left out (a trial that ended unpaid leaves no grace).
+ * Null when nothing was ever paid. The access policy never grants more than this.
  */
 export async function paidTierCap(
   ctx: QueryCtx,
@@ -125,16 +131,28 @@ export async function paidTierCap(
     .withIndex("by_accountId_and_end", (q) => q.eq("accountId", accountId).lte("end", nowMs))
     .order("desc")
     .take(COVERAGE_READ_LIMIT);
-  const all = [...current, ...recent];
-  const lastEnd = Math.max(...recent.map((row) => row.end), -Infinity);
+  const all = paidRows([...current, ...recent]);
+  const lastEnd = Math.max(...paidRows(recent).map((row) => row.end), -Infinity);
   return lastEnd === -Infinity ? null : latestCoveredTier(all, -Infinity, lastEnd);
 }
 
 /** One line of a paid invoice as coverage: its price id, sign and period (ms). */
-export type CoverageLine = { stripePriceId: string; sign: 1 | -1; start: number; end: number };
+export type CoverageLine = { stripePriceId: string; sign: 1 | -1; start: number; end: number; trial?: true };
 
-/** The lines of an invoice that pay for (or credit back) a subscription price. */
-export function coverageLines(invoice: Stripe.Invoice): CoverageLine[] {
+/**
+ * Whether an invoice line is a trial line: amount 0 (before discounts, so a
+ * 100% coupon is not one) ending by the subscription's trial end
+ * (`trialEndMs`, ms). Stripe describes it "Trial period for …".
+ */
+export function isTrialLine(line: Pick<Stripe.InvoiceLineItem, "amount" | "period">, trialEndMs: number | undefined): boolean {
+  return line.amount === 0 && trialEndMs !== undefined && line.period.end * 1000 <= trialEndMs;
+}
+
+/**
+ * The lines of an invoice that pay for (or credit back) a subscription
+ * price; lines of the trial ending at `trialEndMs` (ms) are marked `trial`.
+ */
+export function coverageLines(invoice: Stripe.Invoice, trialEndMs?: number): CoverageLine[] {
   const lines: CoverageLine[] = [];
   for (const line of invoice.lines?.data ?? []) {
     const stripePriceId = linePriceId(line);
@@ -144,6 +162,7 @@ export function coverageLines(invoice: Stripe.Invoice): CoverageLine[] {
       sign: line.amount < 0 ? -1 : 1,
       start: line.period.start * 1000,
       end: line.period.end * 1000,
+      ...(isTrialLine(line, trialEndMs) ? { trial: true as const } : {}),
     });
   }
   return lines;

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   "HOLD_CLOSED",
   "NO_PAYMENT_METHOD",
   "CURRENCY_LOCKED",
+  "TRIAL_ALREADY_USED",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -43,6 +43,7 @@ import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
+import { grantTrialAllowance } from "./trials";
 import { coverageLines, hasCoverage, recordCoverage, type CoverageLine } from "./coverage";
 import { subscriptionRow } from "./currentSubscription";
 import { applied, dependency, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
@@ -136,7 +137,7 @@ export async function syncInvoice(
       return waitFor(dependency.subscription(subscriptionId), `subscription ${subscriptionId} of invoice ${invoice.id} is not known yet`);
     }
     coverage = [];
-    for (const line of coverageLines(invoice)) {
+    for (const line of coverageLines(invoice, mirror.trialEnd)) {
       const tier = await tierOfPrice(ctx, line.stripePriceId, mirror);
       if (tier === null) return waitFor(dependency.price(line.stripePriceId), `price ${line.stripePriceId} is not known yet`);
       coverage.push({ ...line, tier });
@@ -179,6 +180,9 @@ export async function syncInvoice(
   if (coverage !== null) {
     const recorded = await recordCoverage(ctx, { accountId, stripeInvoiceId: invoice.id, lines: coverage });
     if (recorded > 0) {
+      // A trial's $0 invoice starts the trial allowance, once (`model/trials.ts`).
+      const trialLine = coverage.find((line) => line.trial && line.tier !== "free");
+      if (trialLine && mirror) await grantTrialAllowance(ctx, accountId, mirror, trialLine.tier);
       await syncAllowance(ctx, accountId, nowMs, clock.eventId);
       await recomputeAccountTier(ctx, accountId, nowMs, stripeActor(clock.eventId));
     }

@@ -25,6 +25,8 @@ export const vPlanView = v.object({
   tokensPerPeriod: v.number(),
   purchasable: v.boolean(),
   prices: v.union(v.object({ month: vPlanPriceView, year: vPlanPriceView }), v.null()),
+  /** The plan's free trial (days, trial allowance in tokens, whether a card is asked for); absent for none. */
+  trial: v.optional(v.object({ days: v.number(), tokens: v.number(), cardRequired: v.boolean() })),
 });
 export type PlanView = Infer<typeof vPlanView>;
 
@@ -39,6 +41,7 @@ function toPlanView(plan: Plan): PlanView {
     tokensPerPeriod: plan.tokensPerPeriod,
     purchasable: plan.purchasable,
     prices: prices ? { month: toPriceView(prices.month), year: toPriceView(prices.year) } : null,
+    ...(plan.trial ? { trial: { days: plan.trial.days, tokens: plan.trial.tokens, cardRequired: plan.trial.cardRequired } } : {}),
   };
 }
 

@@ -100,6 +100,32 @@ export type Plan = {
    * that Stripe can't bill.
    */
   overage: OveragePolicy | null;
+  /**
+   * The free trial Checkout offers on this plan (docs/TRIALS.md), or `null`
+   * for none. One trial per account and per Stripe customer.
+   */
+  trial: TrialPolicy | null;
+};
+
+/**
+ * A plan's trial:
+ * - `days`: its length (`subscription_data.trial_period_days`);
+ * - `tokens`: the allowance granted once when it starts (integer; may be
+ *   smaller than `tokensPerPeriod`, the paid allowance granted once the
+ *   first paid invoice converts it);
+ * - `cardRequired`: `false` for a card-less trial (Checkout's
+ *   `payment_method_collection: "if_required"`, nothing is due today);
+ * - `missingPaymentMethod`: what Stripe does at the trial end when no card
+ *   is on file (`trial_settings.end_behavior.missing_payment_method`):
+ *   `cancel` (back to free), `pause` (status `paused`, no paid access until
+ *   a card is added and it resumes) or `create_invoice` (an open invoice,
+ *   `past_due`, the dunning path).
+ */
+export type TrialPolicy = {
+  days: number;
+  tokens: number;
+  cardRequired: boolean;
+  missingPaymentMethod: "cancel" | "pause" | "create_invoice";
 };
 
 export type OveragePolicy = { capTokens: number; unitAmount: number; currency: string };
@@ -145,6 +171,7 @@ export const PLANS: Record<Tier, Plan> = {
     prices: null,
     rollover: null,
     overage: null,
+    trial: null,
   },
   starter: {
     tier: "starter",
@@ -160,6 +187,7 @@ export const PLANS: Record<Tier, Plan> = {
     },
     rollover: null,
     overage: null,
+    trial: { days: 14, tokens: 20, cardRequired: false, missingPaymentMethod: "cancel" },
   },
   pro: {
     tier: "pro",
@@ -175,6 +203,7 @@ export const PLANS: Record<Tier, Plan> = {
     },
     rollover: { maxTokens: 75, periods: 1 },
     overage: { capTokens: 100, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
+    trial: { days: 14, tokens: 50, cardRequired: true, missingPaymentMethod: "create_invoice" },
   },
   elite: {
     tier: "elite",
@@ -190,6 +219,7 @@ export const PLANS: Record<Tier, Plan> = {
     },
     rollover: { maxTokens: 500, periods: 2 },
     overage: { capTokens: 500, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
+    trial: null,
   },
   internal: {
     tier: "internal",
@@ -202,6 +232,7 @@ export const PLANS: Record<Tier, Plan> = {
     prices: null,
     rollover: null,
     overage: null,
+    trial: null,
   },
 };
 

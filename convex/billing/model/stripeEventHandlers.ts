@@ -30,6 +30,8 @@ import { tokenPack } from "./plans";
 import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
 import { previousStatusOf, stripeIdOf } from "./stripeShapes";
 import { syncSubscription } from "./subscriptionSync";
+import { subscriptionRow } from "./currentSubscription";
+import { notifyTrialEnding } from "./trials";
 
 /** When and what an event is, as handlers see it. `nowMs`: the time rules are evaluated at (ms). */
 export type EventContext = EventClock & { nowMs: number };
@@ -79,9 +81,14 @@ export const STRIPE_EVENT_HANDLERS = {
   "customer.subscription.created": subscriptionEntry,
   "customer.subscription.updated": subscriptionEntry,
   "customer.subscription.deleted": subscriptionEntry,
-  // A reminder; the state it carries comes with the subscription's own
-  // updates, so reconciliation leaves it out (Stripe's 20-type filter).
-  "customer.subscription.trial_will_end": { ...subscriptionEntry, reconcile: false },
+  // A reminder 3 days before a trial ends: mirrors the subscription and
+  // notifies once (`model/trials.ts`). The state it carries comes with the
+  // subscription's own updates, so reconciliation leaves it out (Stripe's
+  // 20-type filter).
+  "customer.subscription.trial_will_end": {
+    reconcile: false,
+    apply: async (ctx, event, at) => await applyTrialWillEnd(ctx, event.data.object, at),
+  },
   "customer.subscription.paused": subscriptionEntry,
   "customer.subscription.resumed": subscriptionEntry,
   "invoice.paid": invoiceEntry,
@@ -364,4 +371,18 @@ async function applyCustomerDeleted(
   if (!account) return IGNORED;
   await settleAccount(ctx, account, nowMs, { changes: { stripeCustomerDeleted: true }, actor: stripeActor(eventId) });
   return applied();
+}
+
+/**
+ * `customer.subscription.trial_will_end`: mirrors the subscription like its
+ * other events, then, once it is mirrored, notifies `trial_ending` once per
+ * subscription (a replay finds the notification and adds nothing). Waits
+ * like `syncSubscription` while the customer is not linked.
+ */
+async function applyTrialWillEnd(ctx: MutationCtx, subscription: Stripe.Subscription, at: EventContext): Promise<EventOutcome> {
+  const outcome = await syncSubscription(ctx, subscription, at, at.nowMs);
+  if (outcome.kind !== "applied") return outcome;
+  const mirror = await subscriptionRow(ctx, subscription.id);
+  if (mirror && mirror.status === "trialing") await notifyTrialEnding(ctx, mirror.accountId, mirror);
+  return outcome;
 }

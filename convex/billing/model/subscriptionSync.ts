@@ -26,6 +26,7 @@ import { stripeActor } from "./audit";
 import { OVERAGE_METER, planForLookupKey, type Interval, type Tier } from "./plans";
 import { planForPrice, recordCataloguePrice } from "./prices";
 import { secondsToMs, stripeIdOf, subscriptionPeriod } from "./stripeShapes";
+import { recordTrialUse } from "./trials";
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
 
 /**
@@ -210,6 +211,7 @@ export async function syncSubscription(
     scheduledChange: subscription.schedule ? existing?.scheduledChange : undefined,
     scheduleEventCreated: existing?.scheduleEventCreated,
     testClockId: stripeIdOf(subscription.test_clock),
+    hasPaymentMethod: subscription.default_payment_method != null || subscription.default_source != null,
   };
 
   if (existing) {
@@ -217,6 +219,8 @@ export async function syncSubscription(
   } else {
     await ctx.db.insert("subscriptions", row);
   }
+  // One trial per account: remembered the first time one is seen (`model/trials.ts`).
+  await recordTrialUse(ctx, account, subscription);
   await settleAccount(ctx, account, nowMs, { repoint: true, actor: stripeActor(clock.eventId) });
   return applied([dependency.subscription(subscription.id), ...learned]);
 }

@@ -17,6 +17,8 @@ export function subscription(overrides: Partial<SubscriptionView> = {}): Subscri
     cancelAt: null,
     cancelScheduled: false,
     trialEnd: null,
+    trialUsed: false,
+    hasPaymentMethod: null,
     graceEndsAt: null,
     hasCustomer: false,
     planTier: null,
