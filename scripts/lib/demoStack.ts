@@ -17,6 +17,9 @@
  * Wiring (see docs/DEMO.md):
  * - simulator webhook endpoint → `<siteUrl>/stripe/webhook`, signed with a
  *   `whsec_` secret generated per start;
+ * - dev sign-in's Clerk webhooks (membership changes) → `<siteUrl>/clerk/webhook`,
+ *   svix-signed with another generated `whsec_` secret, the backend's
+ *   `CLERK_WEBHOOK_SECRET`;
  * - backend functions env: `STRIPE_SECRET_KEY` (a generated `sk_test_local…`),
  *   `STRIPE_API_HOST` / `STRIPE_API_PORT` / `STRIPE_API_PROTOCOL` (the
  *   simulator, as the SDK's host options), `STRIPE_WEBHOOK_SECRET` (the same
@@ -82,6 +85,8 @@ export type DemoStack = {
   webhookUrl: string;
   /** The `whsec_` secret shared by the simulator's endpoint and the backend. */
   webhookSecret: string;
+  /** The svix `whsec_` secret of the dev sign-in's Clerk webhooks (`CLERK_WEBHOOK_SECRET`). */
+  clerkWebhookSecret: string;
   /** Admin key of the local backend (`Authorization: Convex <key>`). */
   adminKey: string;
   users: readonly DevUser[];
@@ -212,6 +217,8 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     if (clientMode !== "none") await assertPortFree(ports.app, "client");
 
     const webhookSecret = `whsec_${randomBytes(24).toString("base64url")}`;
+    // svix secrets are base64 (not base64url) after the prefix.
+    const clerkWebhookSecret = `whsec_${randomBytes(24).toString("base64")}`;
     const secretKey = `sk_test_local_${randomBytes(12).toString("hex")}`;
     const appUrl = clientMode === "none" ? null : `http://127.0.0.1:${ports.app}`;
 
@@ -246,6 +253,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
         // one customer's time (renewals, yearly plans' monthly allowance)
         // and the app follows it through `test_helpers.test_clock.ready`.
         STRIPE_TEST_CLOCKS: "per_customer",
+        CLERK_WEBHOOK_SECRET: clerkWebhookSecret,
         ...(options.staffUserIds?.length ? { STAFF_USER_IDS: options.staffUserIds.join(",") } : {}),
       },
       log: (line) => log(`[local-convex] ${line}`),
@@ -255,6 +263,8 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
 
     const webhookUrl = `${backend.siteUrl}/stripe/webhook`;
     simulator.configure({ webhookUrl, webhookSecret });
+    // Membership changes made on the dev sign-in reach the app as Clerk's would.
+    backend.devAuth.configureClerkWebhook({ url: `${backend.siteUrl}/clerk/webhook`, secret: clerkWebhookSecret });
 
     let clientUrl: string | null = null;
     if (clientMode !== "none") {
@@ -281,6 +291,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       authUrl: backend.devAuth.issuer,
       webhookUrl,
       webhookSecret,
+      clerkWebhookSecret,
       adminKey: backend.adminKey,
       users,
       backend,

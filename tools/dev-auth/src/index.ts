@@ -21,8 +21,18 @@
  *   `org:admin`). 400 without a name, 404 for an unknown user.
  * - `PUT /memberships` `{ orgId, userId, role }` → adds the user to the
  *   organisation or changes their role; `DELETE /memberships`
- *   `{ orgId, userId }` removes them. Both answer `{ ok: true }`; 404 for an
- *   unknown organisation or user. Memberships live in memory.
+ *   `{ orgId, userId }` removes them. Both answer `{ ok: true, webhook }`;
+ *   404 for an unknown organisation or user. Memberships live in memory.
+ *
+ * Clerk webhooks (offline stand-in for Clerk's dashboard endpoint): with a
+ * target set (`clerkWebhook` option or `configureClerkWebhook`), every
+ * membership change through these routes (`POST /orgs`, `PUT` / `DELETE
+ * /memberships`) is POSTed to the target as Clerk sends it,
+ * `organizationMembership.created` / `.updated` / `.deleted`, signed with
+ * the svix scheme (`svix-id`, `svix-timestamp`, `svix-signature`) and the
+ * target's `whsec_` secret. The route answers after the delivery, with
+ * `webhook: { status }` (the target's HTTP status) or `{ error }`, or `null`
+ * without a target.
  *
  * CORS: any loopback origin (the Vite dev server) may call it.
  *
@@ -31,6 +41,7 @@
  * origin; the local backend sets that variable. A cloud deployment cannot
  * reach loopback JWKS either, so dev tokens are never valid in production.
  */
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { dirname } from "node:path";
@@ -44,6 +55,7 @@ import {
   type JWK,
 } from "jose";
 import getRawBody from "raw-body";
+import { Webhook } from "svix";
 
 export type DevUser = { id: string; name: string; email: string };
 
@@ -98,7 +110,18 @@ export type DevAuthOptions = {
   memberships?: readonly DevMembership[];
   /** Token lifetime in seconds. Default 600. */
   tokenTtlSeconds?: number;
+  /** Where to send Clerk-style membership webhooks (e.g. `<CONVEX_SITE_URL>/clerk/webhook`); none by default. */
+  clerkWebhook?: ClerkWebhookTarget | null;
 };
+
+/** A Clerk webhook endpoint: its URL and its svix signing secret (`whsec_…`). */
+export type ClerkWebhookTarget = { url: string; secret: string };
+
+/** The Clerk membership event types the dev issuer sends. */
+export type MembershipEventType = "organizationMembership.created" | "organizationMembership.updated" | "organizationMembership.deleted";
+
+/** How a webhook delivery went: the endpoint's HTTP status, or the network error. */
+export type WebhookDelivery = { type: MembershipEventType; status: number } | { type: MembershipEventType; error: string };
 
 export type MintOptions = {
   /** Overrides for tests: lifetime in seconds (negative: already expired). */
@@ -124,6 +147,13 @@ export type DevAuth = {
   setMembership(orgId: string, userId: string, role: DevOrgRole): void;
   /** Removes `userId` from `orgId`. Returns whether they were a member. */
   removeMembership(orgId: string, userId: string): boolean;
+  /** Sets (or clears) where membership webhooks go. */
+  configureClerkWebhook(target: ClerkWebhookTarget | null): void;
+  /**
+   * Sends one signed Clerk membership webhook for `userId` in `orgId` to the
+   * configured target and resolves with the delivery, or null without a target.
+   */
+  sendMembershipWebhook(type: MembershipEventType, orgId: string, userId: string, role: DevOrgRole): Promise<WebhookDelivery | null>;
   close(): Promise<void>;
 };
 
@@ -192,6 +222,46 @@ export async function startDevAuth(options: DevAuthOptions = {}): Promise<DevAut
   };
 
   const removeMembership: DevAuth["removeMembership"] = (orgId, userId) => memberships.delete(`${orgId} ${userId}`);
+
+  let webhookTarget: ClerkWebhookTarget | null = options.clerkWebhook ?? null;
+  const sendMembershipWebhook: DevAuth["sendMembershipWebhook"] = async (type, orgId, userId, role) => {
+    if (!webhookTarget) return null;
+    const org = orgs.get(orgId);
+    const timestamp = Date.now();
+    // The body Clerk sends (https://clerk.com/docs/webhooks/overview), with the fields the app reads.
+    const body = JSON.stringify({
+      type,
+      object: "event",
+      timestamp,
+      data: {
+        object: "organization_membership",
+        id: `orgmem_${orgId}_${userId}`,
+        role,
+        created_at: timestamp,
+        updated_at: timestamp,
+        organization: { object: "organization", id: orgId, name: org?.name ?? orgId, slug: org?.slug ?? orgId },
+        public_user_data: { user_id: `dev_${userId}`, identifier: users.find((u) => u.id === userId)?.email ?? userId },
+      },
+    });
+    const msgId = `msg_dev_${randomUUID()}`;
+    const at = new Date(timestamp);
+    try {
+      const response = await fetch(webhookTarget.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "svix-id": msgId,
+          "svix-timestamp": String(Math.floor(timestamp / 1000)),
+          "svix-signature": new Webhook(webhookTarget.secret).sign(msgId, at, body),
+        },
+        body,
+      });
+      await response.body?.cancel();
+      return { type, status: response.status };
+    } catch (e) {
+      return { type, error: (e as Error).message };
+    }
+  };
 
   const createOrg: DevAuth["createOrg"] = (userId, name, role = "org:admin") => {
     const base = slugOf(name);
@@ -289,20 +359,32 @@ export async function startDevAuth(options: DevAuthOptions = {}): Promise<DevAut
             send(res, 400, { error: "An organisation needs a name of 1 to 100 characters" });
             return;
           }
-          send(res, 200, createOrg(user.id, name, isRole(body.role) ? body.role : "org:admin"));
+          const created = createOrg(user.id, name, isRole(body.role) ? body.role : "org:admin");
+          await sendMembershipWebhook("organizationMembership.created", created.id, user.id, created.role);
+          send(res, 200, created);
         } else if (path === "/memberships" && (req.method === "PUT" || req.method === "DELETE")) {
           const orgId = typeof body.orgId === "string" ? body.orgId : "";
           if (!orgs.has(orgId)) {
             send(res, 404, { error: `Unknown dev organisation ${JSON.stringify(orgId)}` });
             return;
           }
-          if (req.method === "DELETE") removeMembership(orgId, user.id);
-          else if (isRole(body.role)) setMembership(orgId, user.id, body.role);
-          else {
+          const previous = memberships.get(`${orgId} ${user.id}`);
+          let webhook: WebhookDelivery | null = null;
+          if (req.method === "DELETE") {
+            if (removeMembership(orgId, user.id) && previous) {
+              webhook = await sendMembershipWebhook("organizationMembership.deleted", orgId, user.id, previous);
+            }
+          } else if (isRole(body.role)) {
+            setMembership(orgId, user.id, body.role);
+            if (previous !== body.role) {
+              const type = previous ? "organizationMembership.updated" : "organizationMembership.created";
+              webhook = await sendMembershipWebhook(type, orgId, user.id, body.role);
+            }
+          } else {
             send(res, 400, { error: "role is org:admin or org:member" });
             return;
           }
-          send(res, 200, { ok: true });
+          send(res, 200, { ok: true, webhook });
         } else {
           send(res, 404, { error: `No route ${req.method} ${path}` });
         }
@@ -330,6 +412,10 @@ export async function startDevAuth(options: DevAuthOptions = {}): Promise<DevAut
     createOrg,
     setMembership,
     removeMembership,
+    configureClerkWebhook: (target) => {
+      webhookTarget = target;
+    },
+    sendMembershipWebhook,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

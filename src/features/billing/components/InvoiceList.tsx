@@ -5,6 +5,8 @@ import { EmptyState } from "@/src/components/EmptyState";
 import { Skeleton } from "@/src/components/Skeleton";
 import { formatCount, formatCredit, formatDate, formatMoney } from "@/src/lib/format";
 import type { InvoiceLineView, InvoiceView } from "@/src/features/billing/lib/types";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 
 const STATUS_TONE: Record<string, string> = {
   paid: "success",
@@ -220,10 +222,14 @@ function InvoiceRows({ invoice }: { invoice: InvoiceView }) {
  */
 export function InvoiceList({ limit = 6 }: { limit?: number }) {
   const invoices = useQuery(api.billing.invoices, { limit });
+  // Members get [] from the server (adminQuery): say why rather than "no invoices".
+  const member = useIsOrgMember();
   return (
     <section className="card" aria-labelledby="invoices-title">
       <h2 id="invoices-title">Invoices</h2>
-      {invoices === undefined ? (
+      {member ? (
+        <AdminOnlyNote detail="Invoices and payment details are visible to organisation admins only." testId="invoices-admin-only" />
+      ) : invoices === undefined ? (
         <Skeleton lines={3} label="Loading invoices" />
       ) : invoices.length === 0 ? (
         <EmptyState title="No invoices yet" testId="invoices-empty">

@@ -1,6 +1,8 @@
 import { useQuery } from "convex/react";
 import { api } from "@/convex/_generated/api";
 import { usePortal } from "@/src/features/billing/hooks/usePortal";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 import { formatDate, formatMoney } from "@/src/lib/format";
 import { subscribedTier } from "@/src/features/billing/lib/planChange";
 import { tierName } from "@/src/features/billing/lib/pricing";
@@ -27,11 +29,13 @@ const CONTENT: Record<Kind, { title: string; payLabel: string; tone: "danger" | 
  * a failed renewal (past_due, with the grace end), a 3-D Secure confirmation
  * (action_required — a confirmation, not a decline), an unpaid or an
  * incomplete subscription. "Pay invoice" opens Stripe's hosted invoice;
- * "Update card" opens the Customer Portal.
+ * "Update card" opens the Customer Portal. Organisation members see the
+ * banner without the buttons: paying is the admins'.
  */
 export function PaymentBanner() {
   const subscription = useQuery(api.billing.subscription);
   const { openPortal, pending } = usePortal();
+  const member = useIsOrgMember();
   if (!subscription) return null;
   const attention = attentionOf(subscription);
   if (!attention) return null;
@@ -63,6 +67,9 @@ export function PaymentBanner() {
       <div>
         <strong>{title}</strong> {detail}
       </div>
+      {member ? (
+        <AdminOnlyNote detail="An admin of this organisation can pay it." testId="payment-banner-admin-only" />
+      ) : (
       <div className="actions">
         {attention.hostedInvoiceUrl ? (
           <a className={`button ${urgent ? "button-danger" : "button-primary"}`} href={attention.hostedInvoiceUrl} data-testid="payment-banner-pay">
@@ -82,6 +89,7 @@ export function PaymentBanner() {
           </button>
         ) : null}
       </div>
+      )}
     </div>
   );
 }

@@ -14,6 +14,8 @@ import type { SubscriptionView } from "@/src/features/billing/lib/types";
 import { CancelPlanDialog } from "./CancelPlanDialog";
 import { StatusBadge } from "./StatusBadge";
 import { ROUTES } from "@/src/lib/routes";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 
 /**
  * What the customer just did (cancel / resume / keep the current plan), shown
@@ -30,7 +32,8 @@ function isPaidTier(tier: string): tier is PaidTier {
  * Tier, status, interval, renewal / cancellation / trial dates, credit,
  * scheduled and pending changes, and the plan's actions: switch interval,
  * cancel / resume, keep the current plan, and the Customer Portal for the
- * payment method and invoices.
+ * payment method and invoices. An organisation member sees the plan and its
+ * dates with `AdminOnlyNote` in place of every action.
  */
 export function SubscriptionCard({ subscription }: { subscription: SubscriptionView }) {
   const { openPortal, pending: portalPending } = usePortal();
@@ -41,6 +44,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
   const [cancelOpen, setCancelOpen] = useState(false);
   const [cancelOverride, setCancelOverride] = useState<CancelOverride | null>(null);
   const [keptChange, setKeptChange] = useState<number | null>(null);
+  const member = useIsOrgMember();
 
   const s = subscription;
   const ended = s.status === "canceled" || s.status === "incomplete_expired";
@@ -137,9 +141,9 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
       {ended && s.endedAt ? (
         <div className="notice notice-info" data-testid="plan-ended">
           <p>{endedPlan ? `Your ${endedPlan} plan ended on ${formatDate(s.endedAt)}.` : `Your plan ended on ${formatDate(s.endedAt)}.`}</p>
-          <Link className="button button-primary" to={ROUTES.pricing.path} data-testid="resubscribe">
+          {member ? null : <Link className="button button-primary" to={ROUTES.pricing.path} data-testid="resubscribe">
             Re-subscribe
-          </Link>
+          </Link>}
         </div>
       ) : null}
 
@@ -155,7 +159,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
                 }`
               : `Your plan ends on ${formatDate(cancelDate)}. You keep ${tierName(planTier)} and its tokens until then.`}
           </p>
-          {subscribed ? (
+          {subscribed && !member ? (
             <button
               type="button"
               className="button button-secondary"
@@ -175,7 +179,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
           <p>
             Switches to {planLabel(scheduledChange.tier, scheduledChange.interval)} on {formatDate(scheduledChange.effectiveAt)}.
           </p>
-          <button
+          {member ? null : <button
             type="button"
             className="button button-secondary"
             data-testid="keep-current-plan"
@@ -184,7 +188,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
             onClick={() => void keepCurrent(scheduledChange.effectiveAt)}
           >
             {busy === "keep" ? "Keeping…" : `Keep ${current}`}
-          </button>
+          </button>}
         </div>
       ) : null}
 
@@ -194,7 +198,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
             Your upgrade to {tierName(s.pendingUpdate.tier)} is waiting for payment. If it isn't paid by {formatDate(s.pendingUpdate.expiresAt)}, you stay on{" "}
             {tierName(planTier)}.
           </p>
-          {s.attention?.hostedInvoiceUrl ? (
+          {s.attention?.hostedInvoiceUrl && !member ? (
             <a className="button button-primary" href={s.attention.hostedInvoiceUrl} data-testid="pending-update-pay">
               Pay now
             </a>
@@ -208,6 +212,9 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
         </p>
       ) : null}
 
+      {member ? (
+        <AdminOnlyNote detail="You can see the plan and use its tokens." />
+      ) : (
       <div className="actions">
         {s.hasCustomer ? (
           <button
@@ -243,7 +250,8 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
           </button>
         ) : null}
       </div>
-      {cancelOpen ? (
+      )}
+      {cancelOpen && !member ? (
         <CancelPlanDialog
           planName={tierName(planTier)}
           periodEnd={s.currentPeriodEnd}

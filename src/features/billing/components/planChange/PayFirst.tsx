@@ -1,4 +1,6 @@
 import { usePortal } from "@/src/features/billing/hooks/usePortal";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 
 /**
  * Stands in for a plan-change button while a payment needs attention (past
@@ -8,6 +10,8 @@ import { usePortal } from "@/src/features/billing/hooks/usePortal";
  */
 export function PayFirst({ hostedInvoiceUrl, testId, block = true }: { hostedInvoiceUrl: string | null; testId: string; block?: boolean }) {
   const { openPortal, pending } = usePortal();
+  const member = useIsOrgMember();
+  if (member) return <AdminOnlyNote testId={testId} />;
   const className = `button button-secondary${block ? " button-block" : ""}`;
   if (hostedInvoiceUrl) {
     return (

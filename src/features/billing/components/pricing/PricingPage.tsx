@@ -16,6 +16,8 @@ import { yearlySavings } from "@/src/features/billing/lib/pricing";
 import { useSession } from "@/src/lib/session";
 import type { PlanView, SubscriptionView } from "@/src/features/billing/lib/types";
 import { PricingCard } from "./PricingCard";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 
 type CardAction =
   | { kind: "loading" }
@@ -26,7 +28,9 @@ type CardAction =
   | { kind: "pay-first"; hostedInvoiceUrl: string | null }
   | { kind: "sign-in" }
   | { kind: "included" }
-  | { kind: "get-started" };
+  | { kind: "get-started" }
+  /** An organisation member: admins buy and change plans. */
+  | { kind: "admins-only" };
 
 /**
  * What a plan card offers on `interval`, given the caller's subscription.
@@ -64,6 +68,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
   const { openPlanChange } = usePlanChange();
   const [chosenInterval, setInterval] = useState<Interval | null>(null);
   const currency = useCurrency();
+  const member = useIsOrgMember();
 
   // While Convex is still confirming the token, a null subscription means "not yet", not "signed out".
   const effectiveSubscription = authLoading ? undefined : subscription;
@@ -78,6 +83,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
             {compact ? "Plans" : "Simple pricing that grows with you"}
           </h1>
           {!compact ? <p className="muted">Every plan includes a token allowance that refills every month, yearly plans too.</p> : null}
+          {member ? <AdminOnlyNote detail="You can compare plans; an admin of this organisation changes them." /> : null}
         </div>
         <div className="pricing-controls" style={{ display: "flex", flexWrap: "wrap", alignItems: "center", gap: "0.75rem 1rem" }}>
           <IntervalToggle value={interval} onChange={setInterval} testId="interval-toggle" savingsLabel={plans ? yearlySavings(plans) : null} />
@@ -98,7 +104,9 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
       ) : (
         <div className="pricing-grid">
           {plans.map((plan) => {
-            const action = cardAction(plan, effectiveSubscription, interval);
+            const offered = cardAction(plan, effectiveSubscription, interval);
+            const buys = offered.kind === "upgrade" || offered.kind === "change" || offered.kind === "pay-first";
+            const action: CardAction = member && buys ? { kind: "admins-only" } : offered;
             return (
               <PricingCard
                 key={plan.tier}
@@ -193,6 +201,12 @@ function renderAction(
       return (
         <p className="plan-note" data-testid={testId}>
           Starts on {formatDate(action.effectiveAt)}
+        </p>
+      );
+    case "admins-only":
+      return (
+        <p className="plan-note muted" data-testid={testId}>
+          Admins only
         </p>
       );
     case "pay-first":

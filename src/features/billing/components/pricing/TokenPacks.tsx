@@ -2,14 +2,19 @@ import { amountIn, TOKEN_PACKS } from "@/convex/billing/model/plans";
 import { useCurrency } from "@/src/features/billing/hooks/useCurrency";
 import { useTopUp } from "@/src/features/billing/hooks/useTopUp";
 import { formatCount, formatMoney } from "@/src/lib/format";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 
 /**
  * One-off token packs (TOKEN_PACKS); purchased tokens carry over between
  * periods. Priced and bought in the visitor's currency (`useCurrency`).
+ * An organisation member sees the note that admins buy them instead.
  */
 export function TokenPacks({ purchasedBefore }: { purchasedBefore: number | null }) {
   const { buy, pendingPack } = useTopUp();
   const { currency } = useCurrency();
+  const member = useIsOrgMember();
+  if (member) return <AdminOnlyNote detail="Ask an admin to buy a token pack." testId="token-packs-admin-only" />;
   return (
     <ul className="token-packs">
       {TOKEN_PACKS.map((pack) => (

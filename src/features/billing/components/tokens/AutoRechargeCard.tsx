@@ -7,6 +7,8 @@ import { SkeletonCard } from "@/src/components/Skeleton";
 import { rememberCheckout } from "@/src/features/billing/lib/browser";
 import { humanizeError } from "@/src/lib/errors";
 import { currencyExponent, formatCount, formatDate, formatMoney, tokens } from "@/src/lib/format";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 
 const DEFAULTS = {
   thresholdTokens: 10,
@@ -54,7 +56,17 @@ export function AutoRechargeCard() {
   const billed = useQuery(api.billing.currency);
   const [edited, setDraft] = useState<Draft | null>(null);
   const [saving, setSaving] = useState(false);
+  const member = useIsOrgMember();
 
+  // Members get null from the server (adminQuery); the settings are the admins'.
+  if (member) {
+    return (
+      <section className="card" aria-labelledby="auto-recharge-title" data-testid="auto-recharge">
+        <h2 id="auto-recharge-title">Auto-recharge</h2>
+        <AdminOnlyNote detail="Admins choose whether the organisation's tokens top up automatically." testId="auto-recharge-admin-only" />
+      </section>
+    );
+  }
   if (settings === undefined || billed === undefined) return <SkeletonCard label="Loading auto-recharge" />;
   // What a save would charge in: the account's billed currency (the server decides the same way).
   const currency = billed?.billedCurrency ?? DEFAULT_CURRENCY;

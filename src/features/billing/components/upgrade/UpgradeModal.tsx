@@ -13,6 +13,8 @@ import { IntervalToggle } from "@/src/features/billing/components/pricing/Interv
 import { TokenPacks } from "@/src/features/billing/components/pricing/TokenPacks";
 import { Skeleton } from "@/src/components/Skeleton";
 import { UpgradeModalContext, type UpgradeRequest } from "./context";
+import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
+import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
 
 function titleFor(request: UpgradeRequest): string {
   const featureName = request.feature ? FEATURES[request.feature]?.name : undefined;
@@ -34,7 +36,8 @@ function titleFor(request: UpgradeRequest): string {
  * The upgrade dialog: the tiers above the caller's, what each adds over the
  * current plan, and an upgrade button per tier (same behaviour as /pricing):
  * Checkout for free users, the in-app plan change (preview → confirm) for
- * subscribers, or "pay first" while a payment needs attention.
+ * subscribers, or "pay first" while a payment needs attention. An
+ * organisation member is told admins buy plans and tokens, with no buttons.
  */
 export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | null; onClose: () => void }) {
   const plans = useQuery(api.plans.list);
@@ -45,6 +48,7 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
   const { openPlanChange } = usePlanChange();
   const [chosenInterval, setInterval] = useState<Interval | null>(null);
   const interval: Interval = chosenInterval ?? subscription?.interval ?? "month";
+  const member = useIsOrgMember();
 
   const subscribed = hasBilledSubscription(subscription);
   const currentTier: Tier = subscription ? (subscribed ? subscribedTier(subscription) : subscription.tier) : "free";
@@ -74,6 +78,8 @@ export function UpgradeModal({ request, onClose }: { request: UpgradeRequest | n
   let body: ReactNode;
   if (plans === undefined || subscription === undefined) {
     body = <Skeleton lines={4} label="Loading plans" />;
+  } else if (member) {
+    body = <AdminOnlyNote detail="Ask an admin of this organisation to upgrade the plan or buy tokens." testId="upgrade-modal-admin-only" />;
   } else if (higher.length === 0) {
     body = (
       <>
