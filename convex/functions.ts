@@ -22,6 +22,11 @@
  *   through the internal query `users.callerAccount` (actions have no
  *   `ctx.db`); throws as `callerMutation`.
  * - `adminAction`: as `callerAction`, and throws `FORBIDDEN` for a member.
+ * - `staffQuery` / `staffMutation` / `staffAction`: the operator console
+ *   (`admin.ts`); `ctx.staff` is the staff member (`model/staff.ts`: the
+ *   `STAFF_USER_IDS` allowlist or the token's `staff: true` claim). All
+ *   three throw `UNAUTHENTICATED` when signed out and `FORBIDDEN` for
+ *   anyone else, queries included (the client asks `admin.me` first).
  */
 import {
   customAction,
@@ -31,7 +36,8 @@ import {
 } from "convex-helpers/server/customFunctions";
 import { fail, failAccountNotSetUp } from "./billing/model/errors";
 import { internal } from "./_generated/api";
-import { action, mutation, query, type ActionCtx } from "./_generated/server";
+import { action, env, mutation, query, type ActionCtx } from "./_generated/server";
+import { isStaffIdentity, parseStaffIds, requireStaff, type Staff } from "./model/staff";
 import { ADMIN_ONLY_MESSAGE, getCaller, requireAdmin, requireCaller, REMOVED_MESSAGE, type Role } from "./model/auth";
 
 export const callerQuery = customQuery(
@@ -90,3 +96,29 @@ export const adminAction = customAction(
     return caller;
   }),
 );
+
+/** The staff allowlist, read at call time from the app's `STAFF_USER_IDS`. */
+function staffAllowlist(): Set<string> {
+  return parseStaffIds(env.STAFF_USER_IDS);
+}
+
+export const staffQuery = customQuery(
+  query,
+  customCtx(async (ctx) => ({ staff: requireStaff(await ctx.auth.getUserIdentity(), staffAllowlist()) })),
+);
+
+export const staffMutation = customMutation(
+  mutation,
+  customCtx(async (ctx) => ({ staff: requireStaff(await ctx.auth.getUserIdentity(), staffAllowlist()) })),
+);
+
+export const staffAction = customAction(
+  action,
+  customCtx(async (ctx): Promise<{ staff: Staff }> => ({ staff: requireStaff(await ctx.auth.getUserIdentity(), staffAllowlist()) })),
+);
+
+/** Whether the caller is staff; false when signed out. For `admin.me`. */
+export async function callerIsStaff(ctx: { auth: ActionCtx["auth"] }): Promise<boolean> {
+  const identity = await ctx.auth.getUserIdentity();
+  return identity !== null && isStaffIdentity(identity, staffAllowlist());
+}

@@ -8,12 +8,14 @@
  * @module
  */
 
+import type * as admin from "../admin.js";
 import type * as billing from "../billing.js";
 import type * as functions from "../functions.js";
 import type * as http from "../http.js";
 import type * as model_auth from "../model/auth.js";
 import type * as model_orgMemberships from "../model/orgMemberships.js";
 import type * as model_roles from "../model/roles.js";
+import type * as model_staff from "../model/staff.js";
 import type * as model_users from "../model/users.js";
 import type * as notifications from "../notifications.js";
 import type * as orgMemberships from "../orgMemberships.js";
@@ -28,12 +30,14 @@ import type {
 } from "convex/server";
 
 declare const fullApi: ApiFromModules<{
+  admin: typeof admin;
   billing: typeof billing;
   functions: typeof functions;
   http: typeof http;
   "model/auth": typeof model_auth;
   "model/orgMemberships": typeof model_orgMemberships;
   "model/roles": typeof model_roles;
+  "model/staff": typeof model_staff;
   "model/users": typeof model_users;
   notifications: typeof notifications;
   orgMemberships: typeof orgMemberships;

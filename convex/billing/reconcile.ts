@@ -170,6 +170,7 @@ export const reconcileEvents = internalAction({
     let budget = perRun;
     let continued = false;
     const passes = continuation ? RECONCILE_PASSES.slice(RECONCILE_PASSES.indexOf(continuation.pass)) : RECONCILE_PASSES;
+    try {
     for (const pass of passes) {
       const passWindow = continuation?.pass === pass ? { gte: window.gte, lt: continuation.passEnd } : window;
       const listing = await stripeRead("events.list", () => listEvents(stripe, passWindow, pass, budget, seen));
@@ -194,6 +195,25 @@ export const reconcileEvents = internalAction({
         break;
       }
     }
+    } catch (error) {
+      // Queue health shows the last run's result (console.recordReconcileRun).
+      await ctx.runMutation(internal.console.recordReconcileRun, {
+        result: "error",
+        error: error instanceof Error ? error.message : String(error),
+        enqueued: totals.enqueued,
+        ignored: totals.ignored,
+        alreadyKnown: totals.alreadyKnown,
+        revived: totals.revived,
+      });
+      throw error;
+    }
+    await ctx.runMutation(internal.console.recordReconcileRun, {
+      result: "ok",
+      enqueued: totals.enqueued,
+      ignored: totals.ignored,
+      alreadyKnown: totals.alreadyKnown,
+      revived: totals.revived,
+    });
     const summary = { listed: seen.size, ...totals, continued, windowStart: window.gte, windowEnd: window.lt };
     const line =
       `reconcile: listed ${summary.listed}, enqueued ${summary.enqueued} (ignored ${summary.ignored}), ` +

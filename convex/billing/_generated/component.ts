@@ -288,6 +288,337 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    console: {
+      accountDetail: FunctionReference<
+        "query",
+        "internal",
+        { accountId: string },
+        {
+          account: {
+            accountId: string;
+            balance: number;
+            email: string | null;
+            kind: "personal" | "organization";
+            lastInvoice: {
+              amountDue: number;
+              created: number;
+              currency: string;
+              status: string;
+            } | null;
+            name: string | null;
+            overdueDays: number | null;
+            ownerKey: string;
+            stripeCustomerId: string | null;
+            subscriptionStatus: string | null;
+            tier: "free" | "starter" | "pro" | "elite" | "internal";
+            tierOverride:
+              "free" | "starter" | "pro" | "elite" | "internal" | null;
+            tierOverrideUntil: number | null;
+          };
+          events: Array<{
+            attempts: number;
+            eventId: string;
+            lastError: string | null;
+            receivedAt: number;
+            status:
+              | "pending"
+              | "succeeded"
+              | "ignored"
+              | "failed_retrying"
+              | "waiting"
+              | "dead";
+            type: string;
+            waitingFor: string | null;
+          }>;
+          grants: Array<{
+            amount: number;
+            category: string;
+            expiresAt: number | null;
+            grantId: string;
+            note: string | null;
+            remaining: number;
+            sourceKey: string;
+            startsAt: number;
+            status: string;
+          }>;
+          holds: Array<{
+            amount: number;
+            createdAt: number;
+            expiresAt: number;
+            feature: string;
+            holdId: string;
+          }>;
+          invoices: Array<{
+            amountDue: number;
+            amountPaid: number;
+            amountRemaining: number;
+            billingReason: string | null;
+            created: number;
+            currency: string;
+            hostedInvoiceUrl: string | null;
+            number: string | null;
+            status: string;
+            stripeInvoiceId: string;
+          }>;
+          notifications: Array<{
+            _creationTime: number;
+            kind: string;
+            readAt: number | null;
+            title: string;
+          }>;
+          scheduledChange: {
+            effectiveAt: number;
+            interval: string | null;
+            pendingPayment: boolean;
+            tier: "free" | "starter" | "pro" | "elite" | "internal";
+          } | null;
+          subscription: {
+            cancelAt: number | null;
+            cancelAtPeriodEnd: boolean;
+            currentPeriodEnd: number | null;
+            currentPeriodStart: number | null;
+            interval: string | null;
+            pastDueSince: number | null;
+            quantity: number;
+            scheduleId: string | null;
+            status:
+              | "incomplete"
+              | "incomplete_expired"
+              | "trialing"
+              | "active"
+              | "past_due"
+              | "canceled"
+              | "unpaid"
+              | "paused";
+            stripePriceId: string | null;
+            stripeSubscriptionId: string;
+            tier: "free" | "starter" | "pro" | "elite" | "internal";
+            trialEnd: number | null;
+          } | null;
+        } | null,
+        Name
+      >;
+      clearComp: FunctionReference<
+        "mutation",
+        "internal",
+        { accountId: string; actor: string; reason: string },
+        {
+          cleared: boolean;
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+        },
+        Name
+      >;
+      compTier: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          accountId: string;
+          actor: string;
+          expiresAt: number;
+          reason: string;
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+        },
+        { tier: "free" | "starter" | "pro" | "elite" | "internal" },
+        Name
+      >;
+      debitTokens: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          accountId: string;
+          actor: string;
+          amount: number;
+          idempotencyKey?: string;
+          reason: string;
+        },
+        { applied: boolean; balance: number; sourceKey: string },
+        Name
+      >;
+      forceFreeReset: FunctionReference<
+        "mutation",
+        "internal",
+        { accountId: string; actor: string; reason: string },
+        {
+          balance: number;
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+        },
+        Name
+      >;
+      grantTokens: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          accountId: string;
+          actor: string;
+          amount: number;
+          idempotencyKey?: string;
+          reason: string;
+        },
+        { applied: boolean; balance: number; sourceKey: string },
+        Name
+      >;
+      ledgerPage: FunctionReference<
+        "query",
+        "internal",
+        {
+          accountId: string;
+          paginationOpts: {
+            cursor: string | null;
+            endCursor?: string | null;
+            id?: number;
+            maximumBytesRead?: number;
+            maximumRowsRead?: number;
+            numItems: number;
+          };
+        },
+        {
+          continueCursor: string;
+          isDone: boolean;
+          page: Array<{
+            _creationTime: number;
+            _id: string;
+            amount: number;
+            balanceAfter: number;
+            drawnFrom?: Array<{
+              amount: number;
+              category:
+                | "plan_allowance"
+                | "purchased"
+                | "promotional"
+                | "admin"
+                | "rollover";
+              grantId: string;
+            }>;
+            feature?: string;
+            note?: string;
+            reason:
+              | "period_grant"
+              | "period_expire"
+              | "rollover"
+              | "plan_change"
+              | "consume"
+              | "top_up"
+              | "admin_grant"
+              | "promotional_grant"
+              | "grant_expire"
+              | "hold"
+              | "hold_settle"
+              | "hold_release"
+              | "refund_clawback"
+              | "dispute_freeze"
+              | "dispute_release"
+              | "dispute_lost";
+            sourceKey: string;
+          }>;
+          pageStatus?: "SplitRecommended" | "SplitRequired" | null;
+          splitCursor?: string | null;
+        },
+        Name
+      >;
+      listAccounts: FunctionReference<
+        "query",
+        "internal",
+        {
+          overdue?: boolean;
+          paginationOpts: {
+            cursor: string | null;
+            endCursor?: string | null;
+            id?: number;
+            maximumBytesRead?: number;
+            maximumRowsRead?: number;
+            numItems: number;
+          };
+          search?: string;
+          status?:
+            | "incomplete"
+            | "incomplete_expired"
+            | "trialing"
+            | "active"
+            | "past_due"
+            | "canceled"
+            | "unpaid"
+            | "paused";
+          tier?: "free" | "starter" | "pro" | "elite" | "internal";
+        },
+        {
+          continueCursor: string;
+          isDone: boolean;
+          page: Array<{
+            accountId: string;
+            balance: number;
+            email: string | null;
+            kind: "personal" | "organization";
+            lastInvoice: {
+              amountDue: number;
+              created: number;
+              currency: string;
+              status: string;
+            } | null;
+            name: string | null;
+            overdueDays: number | null;
+            ownerKey: string;
+            stripeCustomerId: string | null;
+            subscriptionStatus: string | null;
+            tier: "free" | "starter" | "pro" | "elite" | "internal";
+            tierOverride:
+              "free" | "starter" | "pro" | "elite" | "internal" | null;
+            tierOverrideUntil: number | null;
+          }>;
+          pageStatus?: "SplitRecommended" | "SplitRequired" | null;
+          splitCursor?: string | null;
+        },
+        Name
+      >;
+      queueHealth: FunctionReference<
+        "query",
+        "internal",
+        {},
+        {
+          cappedStatuses: Array<string>;
+          counts: Record<string, number>;
+          dead: Array<{
+            eventId: string;
+            lastError: string | null;
+            receivedAt: number;
+            type: string;
+          }>;
+          lastReconciliation: {
+            alreadyKnown: number;
+            enqueued: number;
+            error: string | null;
+            ranAt: number;
+            result: string;
+            revived: number;
+          } | null;
+          oldestPendingAgeMs: number | null;
+        },
+        Name
+      >;
+      replayDeadEvents: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          accountId?: string;
+          actor: string;
+          eventIds?: Array<string>;
+          reason: string;
+        },
+        { requeued: Array<string>; skipped: Array<string> },
+        Name
+      >;
+      resyncCustomer: FunctionReference<
+        "action",
+        "internal",
+        { accountId: string; actor: string; reason: string },
+        {
+          invoices: number;
+          subscriptions: number;
+          tier: "free" | "starter" | "pro" | "elite" | "internal";
+          waiting: Array<string>;
+        },
+        Name
+      >;
+    };
     metering: {
       reconciliation: FunctionReference<
         "query",

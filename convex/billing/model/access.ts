@@ -73,8 +73,25 @@ export function tierFromSubscription(
 
 /** Fields of the account the event handlers may change besides the pointer and the tier. */
 export type AccountChanges = Partial<
-  Pick<Doc<"billingAccounts">, "stripeCustomerId" | "stripeCustomerDeleted" | "customerBalance" | "balanceCurrency">
+  Pick<
+    Doc<"billingAccounts">,
+    "stripeCustomerId" | "stripeCustomerDeleted" | "customerBalance" | "balanceCurrency" | "tierOverride" | "tierOverrideUntil"
+  >
 >;
+
+/**
+ * The staff override in force at `nowMs` (ms): `tierOverride` until its
+ * `tierOverrideUntil`, none after it (the scheduled `console.lapseComp`
+ * clears it; readers must not wait for that).
+ */
+export function activeOverride(
+  account: Pick<Doc<"billingAccounts">, "tierOverride" | "tierOverrideUntil">,
+  nowMs: number,
+): Tier | undefined {
+  if (account.tierOverride === undefined) return undefined;
+  if (account.tierOverrideUntil !== undefined && nowMs >= account.tierOverrideUntil) return undefined;
+  return account.tierOverride;
+}
 
 /**
  * The one place the billing account row is written after a Stripe event or a
@@ -117,15 +134,23 @@ export async function settleAccount(
   const fromSubscription = tierFromSubscription(subscription, nowMs);
   const cap = fromSubscription === "free" ? "free" : ((await paidTierCap(ctx, account._id, nowMs)) ?? "free");
   const paid = tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
-  next.tier = next.tierOverride ?? paid;
+  const override = activeOverride(next, nowMs);
+  next.tier = override ?? paid;
+  next.tierWithoutOverride = next.tierOverride !== undefined ? paid : undefined;
   const graceEnd = graceEndsAtFor(subscription);
   next.graceEndsAt = graceEnd !== undefined && nowMs < graceEnd ? graceEnd : undefined;
-  next.overageBillable = overageBillable(subscription, next.tierOverride);
+  next.overageBillable = overageBillable(subscription, override);
 
   const patch: Partial<Doc<"billingAccounts">> = {};
   let changed = false;
-  for (const key of [...Object.keys(options.changes ?? {}), "stripeSubscriptionId", "tier", "graceEndsAt", "overageBillable"] as const) {
-    const field = key as keyof AccountChanges | "stripeSubscriptionId" | "tier" | "graceEndsAt" | "overageBillable";
+  for (const key of [...Object.keys(options.changes ?? {}), "stripeSubscriptionId", "tier", "graceEndsAt", "overageBillable", "tierWithoutOverride"] as const) {
+    const field = key as
+      | keyof AccountChanges
+      | "stripeSubscriptionId"
+      | "tier"
+      | "graceEndsAt"
+      | "overageBillable"
+      | "tierWithoutOverride";
     if (next[field] !== account[field]) {
       (patch as Record<string, unknown>)[field] = next[field];
       changed = true;

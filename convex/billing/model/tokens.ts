@@ -12,7 +12,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { fail } from "./errors";
 import * as ledger from "./ledger";
-import { tierFromSubscription } from "./access";
+import { activeOverride, tierFromSubscription } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
 import { syncAllowance } from "./allowance";
 import { freePeriodSourceKey, monthlyPeriod } from "./periods";
@@ -233,9 +233,15 @@ export const EMPTY_PAGE: PaginationResult<HistoryEntry> = { page: [], isDone: tr
 // Costs and gates
 // ---------------------------------------------------------------------------
 
-/** The tier the account may use now: a staff override wins, as in the access policy. */
+/**
+ * The tier the account may use now: a staff override wins, as in the access
+ * policy, until its `tierOverrideUntil` (ms); past it, before the scheduled
+ * lapse has run, the tier without the override (`tierWithoutOverride`).
+ */
 export function effectiveTier(account: Doc<"billingAccounts">): Tier {
-  return account.tierOverride ?? account.tier;
+  if (account.tierOverride === undefined) return account.tier;
+  const override = activeOverride(account, Date.now());
+  return override ?? account.tierWithoutOverride ?? account.tier;
 }
 
 function requireFeature(feature: string) {
