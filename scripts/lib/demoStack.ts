@@ -36,7 +36,7 @@ import type { Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEMO_USERS, type DevUser } from "@offline/dev-auth";
+import { DEMO_STAFF_SUBJECT, DEMO_USERS, type DevUser } from "@offline/dev-auth";
 import { startLocalBackend, withEnv, type LocalBackend } from "@offline/local-backend";
 import { startStripeSimulator, type SimConfigPatch, type StripeSimulator } from "@offline/stripe-sim";
 import { seedStripe } from "../seed-stripe";
@@ -254,6 +254,8 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
         // and the app follows it through `test_helpers.test_clock.ready`.
         STRIPE_TEST_CLOCKS: "per_customer",
         CLERK_WEBHOOK_SECRET: clerkWebhookSecret,
+        // The operator console's staff: the dev sign-in's "Sam Staff".
+        STAFF_USER_IDS: DEMO_STAFF_SUBJECT,
         ...(options.staffUserIds?.length ? { STAFF_USER_IDS: options.staffUserIds.join(",") } : {}),
       },
       log: (line) => log(`[local-convex] ${line}`),

@@ -63,7 +63,12 @@ export const DEMO_USERS: readonly DevUser[] = [
   { id: "ada", name: "Ada Lovelace", email: "ada@example.com" },
   { id: "grace", name: "Grace Hopper", email: "grace@example.com" },
   { id: "alan", name: "Alan Turing", email: "alan@example.com" },
+  // Operator console staff: the demo and the e2e stack list `dev_sam` in STAFF_USER_IDS.
+  { id: "sam", name: "Sam Staff", email: "sam@example.com" },
 ];
+
+/** The dev sign-in's staff user's token subject, for `STAFF_USER_IDS` (docs/OPERATOR_CONSOLE.md). */
+export const DEMO_STAFF_SUBJECT = "dev_sam";
 
 /** Clerk's default organisation roles. */
 export type DevOrgRole = "org:admin" | "org:member";
