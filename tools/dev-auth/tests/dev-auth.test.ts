@@ -28,7 +28,7 @@ describe("dev sign-in issuer", () => {
     expect(jwks.keys[0]!.d).toBeUndefined();
 
     const users = (await (await fetch(`${issuerA.issuer}/users`)).json()) as { id: string; email: string; name: string }[];
-    expect(users.map((u) => u.email)).toEqual(["ada@example.com", "grace@example.com", "alan@example.com"]);
+    expect(users.map((u) => u.email)).toEqual(["ada@example.com", "grace@example.com", "alan@example.com", "sam@example.com"]);
 
     const res = await fetch(`${issuerA.issuer}/token`, {
       method: "POST",
