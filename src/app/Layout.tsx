@@ -5,6 +5,7 @@ import { ErrorBoundary } from "@/src/components/ErrorBoundary";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
 import { PaymentBanner } from "@/src/features/billing/components/PaymentBanner";
+import { NotificationBell } from "@/src/features/notifications/components/NotificationBell";
 import { AccountNotes } from "@/src/features/org/components/AccountNotes";
 import { OrgSwitcher } from "@/src/features/org/components/OrgSwitcher";
 import { PlanBadge } from "@/src/features/billing/components/PlanBadge";
@@ -41,6 +42,7 @@ export function Layout() {
               <OrgSwitcher />
               <PlanBadge />
               <TokenMeter />
+              <NotificationBell />
             </Authenticated>
             <AccountMenu />
           </div>

@@ -17,6 +17,19 @@ export function useQuery(ref: FunctionReference<"query">, args?: Record<string, 
   return fake.readQuery(nameOf(ref), args ?? {});
 }
 
+/**
+ * `usePaginatedQuery` over the fake: the query's value is the whole list
+ * (one page, exhausted); unset = the first page loading.
+ */
+export function usePaginatedQuery(ref: FunctionReference<"query">, args: Record<string, unknown> | "skip") {
+  useVersion();
+  const value = args === "skip" ? undefined : (fake.readQuery(nameOf(ref), args) as unknown[] | undefined);
+  const loadMore = useCallback(() => undefined, []);
+  return value === undefined
+    ? { results: [], status: "LoadingFirstPage" as const, isLoading: true, loadMore }
+    : { results: value, status: "Exhausted" as const, isLoading: false, loadMore };
+}
+
 export function useMutation(ref: FunctionReference<"mutation">) {
   const name = nameOf(ref);
   return useCallback((args?: Record<string, unknown>) => fake.mutation(name)(args ?? {}), [name]);
