@@ -81,12 +81,13 @@ describe("webhook cost on the anchor stream", () => {
     // Paid invoices (Starter, then Pro at the renewal): the invoice, its paid
     // coverage, the old allowance's expiry and the new window's grant
     // (two ledger rows, the old grant marked expired and the new grant), the
-    // balance, the account's tier.
-    expect(writes("invoice.paid#1")).toBe(9);
-    expect(writes("invoice.paid#2")).toBe(9);
-    // The subscription mirror and the account's tier back to free.
-    expect(writes("customer.subscription.deleted")).toBe(3);
-    expect(total.documentsWritten).toBe(31 * CUSTOMERS);
+    // balance, the account's tier, and two audit entries (the tier change and
+    // the paid grant, docs/AUDIT_LOG.md).
+    expect(writes("invoice.paid#1")).toBe(11);
+    expect(writes("invoice.paid#2")).toBe(11);
+    // The subscription mirror, the account's tier back to free and its audit entry.
+    expect(writes("customer.subscription.deleted")).toBe(4);
+    expect(total.documentsWritten).toBe(36 * CUSTOMERS);
 
     // Every event applied on receipt, and no payload kept for any of them.
     const rows = await allEventRows(t);
