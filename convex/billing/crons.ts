@@ -15,7 +15,9 @@ const crons = cronJobs();
 // month's allowance. Hourly so an account that fell back to free mid-month
 // (its paid period ended) is renewed within the hour; idempotent per month.
 crons.hourly("reset free-tier tokens", { minuteUTC: 7 }, internal.tokens.resetFreeTier, {});
-crons.hourly("expire past-due grace periods", { minuteUTC: 23 }, internal.accounts.expireGracePeriods, {});
+// The dunning timeline (docs/DUNNING.md): reminders, suspension and restriction of
+// overdue accounts, reading only accounts whose next step is due (`by_dunningNextAt`).
+crons.hourly("dunning timeline", { minuteUTC: 23 }, internal.dunning.sweep, {});
 // Token grants past their expiry (promotions, expiring packs) leave the balance; bounded batches.
 crons.interval("expire token grants", { minutes: 5 }, internal.tokens.expireGrants, {});
 // Holds neither settled nor released within their TTL give their tokens back.

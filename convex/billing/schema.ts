@@ -886,6 +886,8 @@ export default defineSchema({
     step: v.string(),
     /** Overdue days when it fired. */
     overdueDays: v.number(),
+    /** A reminder overtaken by a later step due at the same time: recorded, not sent. */
+    skipped: v.optional(v.literal(true)),
   }).index("by_accountId_and_episode_and_step", ["accountId", "episode", "step"]),
 
   // Stripe prices seen by the checkout action (lookup key → price id), so

@@ -5,6 +5,7 @@ import { ErrorBoundary } from "@/src/components/ErrorBoundary";
 import { SkeletonCard } from "@/src/components/Skeleton";
 import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
 import { PaymentBanner } from "@/src/features/billing/components/PaymentBanner";
+import { RestrictedGuard } from "@/src/features/billing/components/RestrictedGuard";
 import { NotificationBell } from "@/src/features/notifications/components/NotificationBell";
 import { AccountNotes } from "@/src/features/org/components/AccountNotes";
 import { OrgSwitcher } from "@/src/features/org/components/OrgSwitcher";
@@ -55,7 +56,9 @@ export function Layout() {
         </Authenticated>
         <ErrorBoundary resetKey={pathname}>
           <Suspense fallback={<SkeletonCard label="Loading page" lines={5} />}>
-            <Outlet />
+            <RestrictedGuard>
+              <Outlet />
+            </RestrictedGuard>
           </Suspense>
         </ErrorBoundary>
       </main>

@@ -107,6 +107,22 @@ export function humanizeError(error: unknown): HumanError {
           description: "Each account gets one free trial. Subscribe to the plan to keep using it.",
           retryable: false,
         };
+      case "ACCOUNT_SUSPENDED":
+        return {
+          code: data.code,
+          title: "Your account is suspended for an unpaid invoice",
+          description: "Paid features and tokens are paused until the overdue invoice is paid. Pay it on the Billing page to restore them at once.",
+          retryable: false,
+          ...(data.hostedInvoiceUrl ? { hostedInvoiceUrl: data.hostedInvoiceUrl } : {}),
+        };
+      case "ACCOUNT_RESTRICTED":
+        return {
+          code: data.code,
+          title: "Your account is restricted for an unpaid invoice",
+          description: "Only the Billing page is available until the overdue invoice is paid. Paying restores everything at once.",
+          retryable: false,
+          ...(data.hostedInvoiceUrl ? { hostedInvoiceUrl: data.hostedInvoiceUrl } : {}),
+        };
       case "CURRENCY_LOCKED":
         return {
           code: data.code,

@@ -37,7 +37,7 @@ it("runs the billing component's crons.ts inside the component; the app has none
   const jobs = backend.listCrons();
   expect(jobs.map((j) => [j.componentPath, j.name, j.udfPath])).toEqual([
     ["billing", "reset free-tier tokens", "tokens:resetFreeTier"],
-    ["billing", "expire past-due grace periods", "accounts:expireGracePeriods"],
+    ["billing", "dunning timeline", "dunning:sweep"],
     ["billing", "expire token grants", "tokens:expireGrants"],
     ["billing", "release expired token holds", "tokens:expireHolds"],
     ["billing", "redrive stalled auto-recharges", "autoRecharge:redriveStale"],

@@ -103,6 +103,14 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           creditBalance: number;
           creditCurrency: string | null;
           currentPeriodEnd: number | null;
+          dunning?: {
+            adminBanner: boolean;
+            overdueSince: number;
+            restrictsAt: number | null;
+            stage: "overdue" | "suspended" | "restricted" | null;
+            stepDay: number | null;
+            suspendsAt: number | null;
+          } | null;
           endedAt: number | null;
           graceEndsAt: number | null;
           hasCustomer: boolean;
@@ -615,6 +623,19 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           subscriptions: number;
           tier: "free" | "starter" | "pro" | "elite" | "internal";
           waiting: Array<string>;
+        },
+        Name
+      >;
+    };
+    dunning: {
+      runForAccount: FunctionReference<
+        "mutation",
+        "internal",
+        { accountId: string; actor: string; reason: string },
+        {
+          fired: Array<string>;
+          overdueDays: number | null;
+          stage: "overdue" | "suspended" | "restricted" | null;
         },
         Name
       >;

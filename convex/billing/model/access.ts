@@ -4,7 +4,7 @@
  * | subscription status | tier |
  * |---|---|
  * | `active`, `trialing` | the plan's tier |
- * | `past_due` | the plan's tier until `graceEndsAt`, then `free` |
+ * | `past_due` | the plan's tier (the dunning timeline decides when it stops) |
  * | `canceled`, `unpaid`, `incomplete_expired`, `paused`, `incomplete` | `free` |
  * | no subscription | `free` |
  *
@@ -14,6 +14,10 @@
  * charge) keeps the tier that was paid for, and a subscription whose first
  * invoice is not paid grants nothing.
  *
+ * Dunning (`model/dunning.ts`, docs/DUNNING.md): while the account is
+ * `suspended` or `restricted` for an overdue invoice its tier is `free`,
+ * whatever the subscription says; paying ends that at once.
+ *
  * A staff `tierOverride` wins over all of it. Statuses follow
  * https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses.
  * Times are Convex milliseconds.
@@ -22,11 +26,10 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { appendAudit, SYSTEM_ACTOR, type AuditActor } from "./audit";
 import { paidTierCap } from "./coverage";
+import { dunningGraceEnd, paidFeaturesSuspended } from "./dunningPolicy";
 import { accountSubscriptions, currentSubscriptionOf, pickCurrentSubscription } from "./currentSubscription";
-import { BILLING_CONFIG, tierRank, type Tier } from "./plans";
+import { tierRank, type Tier } from "./plans";
 import type { SubscriptionStatus } from "./validators";
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Statuses nothing can revive (Stripe never moves a subscription out of them). */
 export const TERMINAL_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ["canceled", "incomplete_expired"];
@@ -35,37 +38,20 @@ export function isTerminalStatus(status: SubscriptionStatus): boolean {
   return TERMINAL_SUBSCRIPTION_STATUSES.includes(status);
 }
 
-/**
- * When a `past_due` subscription stops granting its tier (ms), or undefined
- * when it is not past due. Counted from `pastDueSince`, the time of the event
- * that first reported `past_due` in this spell.
- */
-export function graceEndsAtFor(
-  subscription: Pick<Doc<"subscriptions">, "status" | "pastDueSince"> | null,
-): number | undefined {
-  if (!subscription || subscription.status !== "past_due" || subscription.pastDueSince === undefined) {
-    return undefined;
-  }
-  return subscription.pastDueSince + BILLING_CONFIG.pastDueGraceDays * DAY_MS;
-}
-
 /** The tier a subscription grants at `nowMs` (no override applied). */
 export function tierFromSubscription(
   subscription: Pick<Doc<"subscriptions">, "status" | "tier" | "pastDueSince"> | null,
-  nowMs: number,
+  _nowMs: number,
 ): Tier {
   if (!subscription) return "free";
   switch (subscription.status) {
     case "active":
     case "trialing":
       return subscription.tier;
-    case "past_due": {
-      const graceEndsAt = graceEndsAtFor(subscription);
-      // A past_due mirror without pastDueSince cannot happen through the
-      // handlers; treat it as still inside the grace period rather than
-      // cutting access on missing data.
-      return graceEndsAt === undefined || nowMs < graceEndsAt ? subscription.tier : "free";
-    }
+    case "past_due":
+      // The plan stays while the renewal is overdue; the dunning timeline
+      // (`dunningStage`, applied in `settleAccount`) suspends it on its day.
+      return subscription.tier;
     default:
       return "free";
   }
@@ -101,9 +87,8 @@ export function activeOverride(
  * subscription, what was paid (`paidTierCap`) and `tierOverride`. Patches
  * only the fields that differ, in one write, or writes nothing.
  *
- * `graceEndsAt` is kept only while the grace period is running, so the
- * dunning cron (`accounts.expireGracePeriods`, which reads `by_graceEndsAt`)
- * finds each account once.
+ * `graceEndsAt` is the dunning suspension day while an overdue account still
+ * has its plan (`model/dunningPolicy.ts` `dunningGraceEnd`), else absent.
  *
  * @param options.awaitingSubscriptionId a subscription Checkout just created
  *   whose own events have not arrived: the account points at it when it has
@@ -133,13 +118,14 @@ export async function settleAccount(
   }
   const fromSubscription = tierFromSubscription(subscription, nowMs);
   const cap = fromSubscription === "free" ? "free" : ((await paidTierCap(ctx, account._id, nowMs)) ?? "free");
-  const paid = tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
+  // Suspended or restricted for an overdue invoice: nothing paid-for is granted.
+  const suspended = paidFeaturesSuspended(next);
+  const paid = suspended ? "free" : tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
   const override = activeOverride(next, nowMs);
   next.tier = override ?? paid;
   next.tierWithoutOverride = next.tierOverride !== undefined ? paid : undefined;
-  const graceEnd = graceEndsAtFor(subscription);
-  next.graceEndsAt = graceEnd !== undefined && nowMs < graceEnd ? graceEnd : undefined;
-  next.overageBillable = overageBillable(subscription, override);
+  next.graceEndsAt = dunningGraceEnd(next);
+  next.overageBillable = suspended ? undefined : overageBillable(subscription, override);
 
   const patch: Partial<Doc<"billingAccounts">> = {};
   let changed = false;

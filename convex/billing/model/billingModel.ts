@@ -11,6 +11,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { cronActor } from "./audit";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
+import { dunningView, vDunningView } from "./dunningPolicy";
 import { accountByOwnerKey } from "./accounts";
 import { fail } from "./errors";
 import { dependency } from "./eventOutcome";
@@ -99,6 +100,12 @@ export const vSubscriptionView = v.object({
    */
   hasPaymentMethod: v.union(v.boolean(), v.null()),
   graceEndsAt: v.union(v.number(), v.null()),
+  /**
+   * The dunning timeline of an overdue account (docs/DUNNING.md): overdue
+   * since (ms), stage, the last step's day, suspension and restriction dates;
+   * null when nothing is overdue. Optional for views built before it existed.
+   */
+  dunning: v.optional(v.union(vDunningView, v.null())),
   hasCustomer: v.boolean(),
   /** The subscription's own plan (what Stripe bills), which `tier` may trail while unpaid; null without one. */
   planTier: v.union(vTier, v.null()),
@@ -142,6 +149,7 @@ export async function subscriptionView(ctx: QueryCtx, account: Doc<"billingAccou
   const base = {
     tier: account.tier,
     graceEndsAt: account.graceEndsAt ?? null,
+    dunning: dunningView(account),
     trialUsed: account.trialUsedAt !== undefined,
     hasCustomer,
     creditBalance: credit,

@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   "NO_PAYMENT_METHOD",
   "CURRENCY_LOCKED",
   "TRIAL_ALREADY_USED",
+  "ACCOUNT_SUSPENDED",
+  "ACCOUNT_RESTRICTED",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

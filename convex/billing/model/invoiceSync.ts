@@ -43,6 +43,7 @@ import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
+import { afterInvoiceEvent } from "./dunning";
 import { grantTrialAllowance } from "./trials";
 import { coverageLines, hasCoverage, recordCoverage, type CoverageLine } from "./coverage";
 import { subscriptionRow } from "./currentSubscription";
@@ -144,6 +145,13 @@ export async function syncInvoice(
     }
   }
 
+  // Dunning (`model/dunning.ts`): when Stripe first failed to collect it,
+  // sticky and the earliest seen, whatever order the snapshots come in.
+  const failedAt = firstFailureAt(existing, invoice, eventType, clock);
+  if (!accepted && existing && failedAt !== existing.paymentFailedAt) {
+    await ctx.db.patch("invoices", existing._id, { paymentFailedAt: failedAt });
+  }
+
   if (accepted) {
     const row: Omit<Doc<"invoices">, "_id" | "_creationTime"> = {
       stripeInvoiceId: invoice.id,
@@ -170,6 +178,8 @@ export async function syncInvoice(
       topUp: invoice.metadata?.kind === "top_up" ? true : undefined,
       actionRequired:
         status !== "open" ? undefined : eventType === "invoice.payment_action_required" ? true : existing?.actionRequired,
+      ...(invoice.due_date ? { dueAt: invoice.due_date * 1000 } : {}),
+      ...(failedAt !== undefined ? { paymentFailedAt: failedAt } : {}),
       createdAt: invoice.created * 1000,
       eventCreated: Math.max(clock.eventCreated, existing?.eventCreated ?? 0),
     };
@@ -187,7 +197,30 @@ export async function syncInvoice(
       await recomputeAccountTier(ctx, accountId, nowMs, stripeActor(clock.eventId));
     }
   }
+  await afterInvoiceEvent(ctx, accountId, invoice.id, eventType, clock, nowMs);
   return applied();
+}
+
+/**
+ * The first failed collection attempt of the invoice (ms): the earliest
+ * `invoice.payment_failed` / `payment_action_required` event, or a snapshot
+ * of an open invoice Stripe already attempted (`attempt_count` > 0), at its
+ * event's `created`; kept from the row when earlier; undefined when none.
+ */
+function firstFailureAt(
+  existing: Doc<"invoices"> | null,
+  invoice: Stripe.Invoice,
+  eventType: string,
+  clock: EventClock,
+): number | undefined {
+  const failedNow =
+    eventType === "invoice.payment_failed" ||
+    eventType === "invoice.payment_action_required" ||
+    (invoice.status === "open" && invoice.attempted && invoice.attempt_count > 0);
+  const seen = failedNow ? clock.eventCreated * 1000 : undefined;
+  const kept = existing?.paymentFailedAt;
+  if (seen === undefined) return kept;
+  return kept === undefined ? seen : Math.min(kept, seen);
 }
 
 /**

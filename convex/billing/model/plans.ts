@@ -363,8 +363,34 @@ export function tokenPack(packId: string | undefined): TokenPack | null {
 
 /** Billing settings that are policy, not plan data. */
 export const BILLING_CONFIG = {
-  /** Days a `past_due` subscription keeps its tier before falling back to free. */
+  /**
+   * Legacy: the 7-day grace the dunning timeline replaced. Nothing reads it
+   * for access any more; suspension is `dunning`'s `suspended` step.
+   */
   pastDueGraceDays: 7,
+  /**
+   * The dunning timeline (`model/dunning.ts`, docs/DUNNING.md). Days count
+   * from the oldest unpaid subscription invoice's due date
+   * (`billingAccounts.overdueSince`). Each step fires once per overdue
+   * episode, in day order, with an audit entry and a notification of its
+   * `kind`; `stage` is where the account is once it has fired:
+   * `overdue` (reminders only, the plan stays), `suspended` (paid features
+   * off, tokens frozen, paying still works), `restricted` (members reach only
+   * billing). `adminBanner` puts the overdue banner in front of the
+   * account's admins on every page. Days must be ascending integers ≥ 0.
+   */
+  dunning: {
+    steps: [
+      { id: "day_0_payment_failed", day: 0, kind: "payment_failed", stage: "overdue", adminBanner: false },
+      { id: "day_3_reminder", day: 3, kind: "dunning_reminder", stage: "overdue", adminBanner: false },
+      { id: "day_7_reminder", day: 7, kind: "dunning_reminder", stage: "overdue", adminBanner: false },
+      { id: "day_14_reminder", day: 14, kind: "dunning_reminder", stage: "overdue", adminBanner: true },
+      { id: "day_30_suspended", day: 30, kind: "dunning_suspended", stage: "suspended", adminBanner: true },
+      { id: "day_45_restricted", day: 45, kind: "dunning_restricted", stage: "restricted", adminBanner: true },
+    ],
+    /** Accounts one sweep transaction handles (each reads ≲ 60 documents: far under a quarter of Convex's limits). */
+    sweepBatch: 50,
+  },
   /** Webhook processing attempts before an event goes to `dead`. */
   maxWebhookAttempts: 8,
   /** First retry delay in ms; doubles per attempt, with ±20% jitter, capped below. */

@@ -6,6 +6,7 @@
  * multiplier, rounded up; unknown features cost `DEFAULT_FEATURE_COST`).
  * All amounts are integer tokens; all times Convex milliseconds.
  */
+import { requireTokensNotFrozen } from "./dunningPolicy";
 import type { PaginationResult } from "convex/server";
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
@@ -287,7 +288,8 @@ export function checkFeature(
  * `duplicate: true` with the cost originally debited and debits nothing, even
  * if the tier or the price changed since.
  * Throws `INVALID_ARGUMENT` (key not 1–200 characters, bad feature),
- * `TIER_REQUIRED` (`tier`: the tier needed), `INSUFFICIENT_TOKENS`
+ * `ACCOUNT_SUSPENDED` / `ACCOUNT_RESTRICTED` (tokens frozen by dunning,
+ * `model/dunningPolicy.ts`), `TIER_REQUIRED` (`tier`: the tier needed), `INSUFFICIENT_TOKENS`
  * (`required`, `available`).
  */
 export async function consumeForAccount(
@@ -297,6 +299,7 @@ export async function consumeForAccount(
 ): Promise<ConsumeResult> {
   requireFeature(args.feature);
   requireIdempotencyKey(args.idempotencyKey);
+  requireTokensNotFrozen(account);
   const sourceKey = `consume:${args.idempotencyKey}`;
   if (!tierAllows(account, args.feature)) {
     // A key debited before a downgrade is still a duplicate, not a refusal.
@@ -363,7 +366,8 @@ export const vReleaseResult = v.object({ returned: v.number(), remaining: v.numb
  * minutes (10 s to 24 h). The same `idempotencyKey` (1–200 characters)
  * returns the same hold.
  * Throws `TIER_REQUIRED` (`tier`), `INSUFFICIENT_TOKENS` (`required`,
- * `available`), `INVALID_ARGUMENT`.
+ * `available`), `INVALID_ARGUMENT`, `ACCOUNT_SUSPENDED` / `ACCOUNT_RESTRICTED`
+ * (tokens frozen by dunning).
  */
 export async function reserveForAccount(
   ctx: MutationCtx,
@@ -372,6 +376,7 @@ export async function reserveForAccount(
 ): Promise<HoldView> {
   requireFeature(args.feature);
   requireIdempotencyKey(args.idempotencyKey);
+  requireTokensNotFrozen(account);
   if (!tierAllows(account, args.feature)) failTierRequired(args.feature);
   return await holds.reserve(ctx, account._id, {
     feature: args.feature,

@@ -10,6 +10,42 @@ import type { SubscriptionView } from "@/src/features/billing/lib/types";
 
 type Kind = NonNullable<SubscriptionView["attention"]>["kind"];
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The dunning wording (docs/DUNNING.md) for a failed renewal on the timeline:
+ * "Payment overdue for N days" — N from `overdueSince`, never fewer than the
+ * last step's day — and what the stage means. Null when the account is not
+ * on the timeline or the banner asks for a 3-D Secure confirmation.
+ */
+function overdueText(
+  s: SubscriptionView,
+  kind: Kind,
+  plan: string,
+  amount: string | null,
+  nowMs: number,
+): { title: string; detail: string } | null {
+  const d = s.dunning;
+  if (!d || kind === "action_required" || kind === "incomplete") return null;
+  const days = Math.max(d.stepDay ?? 0, Math.floor((nowMs - d.overdueSince) / DAY_MS), 0);
+  const overdue = `Payment overdue for ${days} ${days === 1 ? "day" : "days"}.`;
+  const due = amount ? ` Amount due: ${amount}.` : "";
+  switch (d.stage) {
+    case "restricted":
+      return { title: `Your account is restricted. ${overdue}`, detail: `Only Billing is available until the invoice is paid; paying restores everything at once.${due}` };
+    case "suspended":
+      return {
+        title: `Your account is suspended. ${overdue}`,
+        detail: `${plan} features are off and tokens are frozen until you pay${d.restrictsAt ? `; from ${formatDate(d.restrictsAt)} only Billing stays available` : ""}.${due}`,
+      };
+    default:
+      return {
+        title: overdue,
+        detail: `Update your card or pay the invoice${d.suspendsAt ? ` by ${formatDate(d.suspendsAt)}` : ""} to keep ${plan}.${due}${d.adminBanner ? " If it stays unpaid, paid features will be suspended for everyone on this account." : ""}`,
+      };
+  }
+}
+
 /** The payment to act on: the server's `attention`, else what the status alone says (older views). */
 function attentionOf(s: SubscriptionView): NonNullable<SubscriptionView["attention"]> | null {
   if (s.attention) return s.attention;
@@ -44,6 +80,7 @@ export function PaymentBanner() {
   const amount = attention.amountDue !== null && attention.currency ? formatMoney(attention.amountDue, attention.currency) : null;
   const grace = subscription.graceEndsAt ? formatDate(subscription.graceEndsAt) : null;
   const { title, payLabel, tone } = CONTENT[attention.kind];
+  const overdue = overdueText(subscription, attention.kind, plan, amount, Date.now());
 
   let detail: string;
   switch (attention.kind) {
@@ -63,9 +100,12 @@ export function PaymentBanner() {
   const urgent = tone === "danger";
 
   return (
-    <div className={`banner banner-${tone}`} role={urgent ? "alert" : "status"} data-testid="payment-banner" data-kind={attention.kind}>
+    <div className={`banner banner-${tone}`} role={urgent ? "alert" : "status"} data-testid="payment-banner" data-kind={attention.kind}
+      data-stage={subscription.dunning?.stage ?? undefined}
+      data-admin-banner={subscription.dunning?.adminBanner ? "true" : undefined}
+    >
       <div>
-        <strong>{title}</strong> {detail}
+        <strong>{overdue?.title ?? title}</strong> {overdue?.detail ?? detail}
       </div>
       {member ? (
         <AdminOnlyNote detail="An admin of this organisation can pay it." testId="payment-banner-admin-only" />

@@ -1,0 +1,315 @@
+/**
+ * The dunning timeline (docs/DUNNING.md): what happens, day by day, while a
+ * subscription invoice Stripe failed to collect stays unpaid.
+ *
+ * - **Overdue since**: the due date of the account's oldest unpaid
+ *   subscription invoice (status `open` or `uncollectible`, amount remaining
+ *   > 0) that is overdue: its Stripe `due_date` (`send_invoice`), else its
+ *   first failed collection attempt (`charge_automatically`: the earliest
+ *   `invoice.payment_failed` / `payment_action_required` event's `created`),
+ *   stored as `invoices.dueAt` / `paymentFailedAt`. Kept on
+ *   `billingAccounts.overdueSince` (ms).
+ * - **Episode**: from the first overdue invoice until none is left; named by
+ *   the invoice that opened it (`billingAccounts.dunningEpisode`).
+ * - **Steps** (`BILLING_CONFIG.dunning.steps`): each fires once per episode
+ *   (a `dunningSteps` row per account, episode and step), in day order, with
+ *   an `appendAudit` entry and a `notify` (dedupe key
+ *   `<kind>:<episode>:<step>`). A reminder already overtaken by a later due
+ *   step (the sweep ran late, a test clock jumped) is recorded as skipped
+ *   and not sent: a stale reminder is noise. Suspension and restriction
+ *   always fire.
+ * - **Stage** (`billingAccounts.dunningStage`): the latest stage of the
+ *   fired steps; suspended/restricted take the paid tier away
+ *   (`model/access.ts`) and freeze tokens (`model/dunningPolicy.ts`).
+ * - **Clearing**: when no overdue invoice is left (paid, voided), the
+ *   episode ends at once: the fields are cleared and the tier is settled
+ *   again in the same transaction.
+ *
+ * Writers: the invoice handler (`syncDunning` after each invoice event), the
+ * test clock handler, the sweep cron and `dunning.runForAccount`
+ * (`advanceDunning`).
+ */
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import { recomputeAccountTier } from "./access";
+import { appendAudit, stripeActor, type AuditActor } from "./audit";
+import type { EventClock } from "./eventOutcome";
+import { DAY_MS, dunningSteps, laterStage, overdueDays, type DunningStep } from "./dunningPolicy";
+import { notify } from "./notifications";
+
+/** Who runs a step, and why (a staff run gives its reason; it lands on the audit entries). */
+export type DunningActor = AuditActor & { reason?: string };
+import type { DunningStage } from "./validators";
+
+/** Open (and uncollectible) invoices read per account to find the oldest overdue one. */
+export const OVERDUE_INVOICE_SCAN = 50;
+
+/** Invoice statuses that still owe money: `uncollectible` invoices can still be paid at Stripe. */
+const UNPAID_STATUSES = ["open", "uncollectible"] as const;
+
+/** When an invoice became overdue (ms), or undefined when it is not (yet) a dunning matter. */
+export function invoiceOverdueAt(invoice: Doc<"invoices">): number | undefined {
+  if (invoice.status !== "open" && invoice.status !== "uncollectible") return undefined;
+  if (invoice.stripeSubscriptionId === undefined || invoice.topUp || invoice.amountRemaining <= 0) return undefined;
+  return invoice.dueAt ?? invoice.paymentFailedAt;
+}
+
+/** The account's oldest overdue invoice and its overdue date, or null. Bounded reads. */
+export async function oldestOverdueInvoice(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+): Promise<{ invoice: Doc<"invoices">; since: number } | null> {
+  let best: { invoice: Doc<"invoices">; since: number } | null = null;
+  for (const status of UNPAID_STATUSES) {
+    const rows = await ctx.db
+      .query("invoices")
+      .withIndex("by_accountId_and_status", (q) => q.eq("accountId", accountId).eq("status", status))
+      .take(OVERDUE_INVOICE_SCAN);
+    for (const invoice of rows) {
+      const since = invoiceOverdueAt(invoice);
+      if (since === undefined) continue;
+      if (!best || since < best.since || (since === best.since && invoice.stripeInvoiceId < best.invoice.stripeInvoiceId)) {
+        best = { invoice, since };
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Brings the account's dunning episode in line with its invoices at `nowMs`
+ * (ms): starts an episode when an invoice became overdue, moves
+ * `overdueSince` to the oldest one, fires the steps now due, or ends the
+ * episode (and restores the tier) when nothing is overdue any more. Called
+ * after every invoice event, whatever order they come in: the result only
+ * depends on the invoice rows.
+ */
+export async function syncDunning(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  nowMs: number,
+  actor: DunningActor,
+): Promise<AdvanceResult> {
+  const account = await ctx.db.get("billingAccounts", accountId);
+  if (!account) return NOT_OVERDUE;
+  const oldest = await oldestOverdueInvoice(ctx, accountId);
+  if (!oldest) {
+    if (account.dunningEpisode !== undefined || account.overdueSince !== undefined) {
+      await ctx.db.patch("billingAccounts", accountId, {
+        overdueSince: undefined,
+        dunningStage: undefined,
+        dunningStep: undefined,
+        dunningEpisode: undefined,
+        dunningNextAt: undefined,
+      });
+      await appendAudit(ctx, {
+        ...actor,
+        accountId,
+        action: "dunning.cleared",
+        before: { episode: account.dunningEpisode ?? null, stage: account.dunningStage ?? null, overdueSince: account.overdueSince ?? null },
+        after: { stage: null },
+        reason: actor.reason ?? "no overdue invoice is left (paid or voided)",
+      });
+      await recomputeAccountTier(ctx, accountId, nowMs);
+    }
+    return NOT_OVERDUE;
+  }
+  if (account.dunningEpisode === undefined) {
+    await ctx.db.patch("billingAccounts", accountId, {
+      overdueSince: oldest.since,
+      dunningEpisode: oldest.invoice.stripeInvoiceId,
+      dunningStage: undefined,
+      dunningStep: undefined,
+      dunningNextAt: nextStepAt(oldest.since, undefined),
+    });
+    await appendAudit(ctx, {
+      ...actor,
+      accountId,
+      action: "dunning.started",
+      after: { episode: oldest.invoice.stripeInvoiceId, overdueSince: oldest.since },
+      ...(actor.reason ? { reason: actor.reason } : {}),
+    });
+  } else if (account.overdueSince !== oldest.since) {
+    await ctx.db.patch("billingAccounts", accountId, { overdueSince: oldest.since });
+  }
+  return await advanceDunning(ctx, accountId, nowMs, actor);
+}
+
+const NOT_OVERDUE: AdvanceResult = { overdueDays: null, stage: null, fired: [] };
+
+/** When the first step after `lastStepId` is due (ms), or undefined when none is left. */
+function nextStepAt(overdueSince: number, lastStepId: string | undefined): number | undefined {
+  const steps = dunningSteps();
+  const index = lastStepId === undefined ? -1 : steps.findIndex((s) => s.id === lastStepId);
+  const next = steps[index + 1];
+  return next === undefined ? undefined : overdueSince + next.day * DAY_MS;
+}
+
+export type AdvanceResult = {
+  /** Whole days overdue at the time given (null when not overdue). */
+  overdueDays: number | null;
+  stage: DunningStage | null;
+  /** Step ids fired now (notified or recorded as skipped). */
+  fired: string[];
+};
+
+/**
+ * Fires every step due at `nowMs` (ms) that has not fired in the account's
+ * current episode, then stores the stage, the last step and when the next
+ * is due, and settles the tier when the stage moved. Idempotent: a step
+ * fires once per (account, episode, step). Does nothing without an episode.
+ */
+export async function advanceDunning(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  nowMs: number,
+  actor: DunningActor,
+): Promise<AdvanceResult> {
+  const account = await ctx.db.get("billingAccounts", accountId);
+  if (!account || account.dunningEpisode === undefined || account.overdueSince === undefined) return NOT_OVERDUE;
+  const episode = account.dunningEpisode;
+  const days = overdueDays(account.overdueSince, nowMs);
+  const steps = dunningSteps();
+  const due = steps.filter((s) => s.day <= days);
+  const fired: string[] = [];
+  for (const [i, step] of due.entries()) {
+    const done = await ctx.db
+      .query("dunningSteps")
+      .withIndex("by_accountId_and_episode_and_step", (q) =>
+        q.eq("accountId", accountId).eq("episode", episode).eq("step", step.id),
+      )
+      .unique();
+    if (done) continue;
+    const skipped = step.kind === "dunning_reminder" && i < due.length - 1;
+    await ctx.db.insert("dunningSteps", { accountId, episode, step: step.id, overdueDays: days, ...(skipped ? { skipped: true } : {}) });
+    await appendAudit(ctx, {
+      ...actor,
+      accountId,
+      action: `dunning.${step.kind === "payment_failed" ? "payment_failed" : step.kind.replace("dunning_", "")}`,
+      before: { stage: account.dunningStage ?? null },
+      after: { step: step.id, stage: step.stage, overdueDays: days, episode, ...(skipped ? { skipped: true } : {}) },
+      ...(skipped ? { reason: "overtaken by a later step due at the same time" } : actor.reason ? { reason: actor.reason } : {}),
+    });
+    if (!skipped) await notifyStep(ctx, account, episode, step, days);
+    fired.push(step.id);
+  }
+  // Never back: a step already fired stays (an event stamped earlier than
+  // the last sweep runs this at an earlier time).
+  const lastIndex = Math.max(due.length - 1, account.dunningStep === undefined ? -1 : steps.findIndex((s) => s.id === account.dunningStep));
+  const reached = steps.slice(0, lastIndex + 1);
+  const stage = reached.reduce<DunningStage | undefined>((s, step) => laterStage(s, step.stage), undefined);
+  const last = reached.at(-1)?.id;
+  const nextAt = nextStepAt(account.overdueSince, last);
+  if (account.dunningStage !== stage || account.dunningStep !== last || account.dunningNextAt !== nextAt) {
+    await ctx.db.patch("billingAccounts", accountId, { dunningStage: stage, dunningStep: last, dunningNextAt: nextAt });
+  }
+  if (account.dunningStage !== stage) await recomputeAccountTier(ctx, accountId, nowMs);
+  return { overdueDays: days, stage: stage ?? null, fired };
+}
+
+/** The notification of one step, linked to the overdue invoice's hosted page when known. */
+async function notifyStep(
+  ctx: MutationCtx,
+  account: Doc<"billingAccounts">,
+  episode: string,
+  step: DunningStep,
+  days: number,
+): Promise<void> {
+  const invoice = await ctx.db
+    .query("invoices")
+    .withIndex("by_stripeInvoiceId", (q) => q.eq("stripeInvoiceId", episode))
+    .unique();
+  // A 3-D Secure renewal is a confirmation to give, not a decline: its
+  // `action_required` notice stands in for the day-0 "payment failed".
+  if (step.kind === "payment_failed" && invoice?.actionRequired) return;
+  const amount = invoice ? formatAmount(invoice.amountRemaining, invoice.currency) : "the amount due";
+  const suspendDay = dunningSteps().find((s) => s.stage === "suspended")?.day;
+  const restrictDay = dunningSteps().find((s) => s.stage === "restricted")?.day;
+  const text: Record<DunningStep["kind"], { title: string; body: string }> = {
+    payment_failed: {
+      title: "Your payment failed",
+      body: `We couldn't collect ${amount}. Update your card or pay the invoice to keep your plan; Stripe will also retry the card.`,
+    },
+    dunning_reminder: {
+      title: `Payment overdue for ${days} days`,
+      body: `${amount} is still unpaid.${suspendDay !== undefined ? ` Paid features are suspended ${suspendDay} days after the due date.` : ""} Pay the invoice to keep your plan.`,
+    },
+    dunning_suspended: {
+      title: "Your account is suspended",
+      body: `${amount} has been overdue for ${days} days: paid features are off and tokens are frozen.${restrictDay !== undefined ? ` On day ${restrictDay} only billing stays available.` : ""} Paying restores everything at once.`,
+    },
+    dunning_restricted: {
+      title: "Your account is restricted",
+      body: `${amount} has been overdue for ${days} days: members can reach only the billing page until it is paid. Paying restores everything at once.`,
+    },
+  };
+  await notify(ctx, {
+    accountId: account._id,
+    kind: step.kind,
+    dedupeKey: `${step.kind}:${episode}:${step.id}`,
+    ...text[step.kind],
+    link: invoice?.hostedInvoiceUrl ?? "/billing",
+    critical: step.kind !== "dunning_reminder",
+  });
+}
+
+/** "€12.00" (minor units → the currency's display, `Intl`). */
+function formatAmount(minor: number, currency: string): string {
+  const code = currency.toUpperCase();
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+  return new Intl.NumberFormat("en", { style: "currency", currency: code }).format(minor / 10 ** digits);
+}
+
+/**
+ * Notifies the customer that a renewal needs 3-D Secure (critical, once per
+ * invoice): a confirmation to give, not a decline. Linked to the hosted
+ * invoice page where they confirm.
+ */
+export async function notifyActionRequired(ctx: MutationCtx, invoice: Doc<"invoices">): Promise<void> {
+  await notify(ctx, {
+    accountId: invoice.accountId,
+    kind: "action_required",
+    dedupeKey: `action_required:${invoice.stripeInvoiceId}`,
+    title: "Confirm your payment",
+    body: `Your bank asks you to confirm the payment of ${formatAmount(invoice.amountRemaining, invoice.currency)}. Open the invoice to confirm it; nothing was declined.`,
+    ...(invoice.hostedInvoiceUrl ? { link: invoice.hostedInvoiceUrl } : {}),
+    critical: true,
+  });
+}
+
+/** Accounts whose next step is due at `nowMs`, oldest first, through `by_dunningNextAt`. */
+export async function dueAccounts(
+  ctx: MutationCtx,
+  nowMs: number,
+  cursor: string | null,
+  numItems: number,
+): Promise<{ page: Doc<"billingAccounts">[]; isDone: boolean; continueCursor: string }> {
+  return await ctx.db
+    .query("billingAccounts")
+    .withIndex("by_dunningNextAt", (q) => q.gte("dunningNextAt", 0).lte("dunningNextAt", nowMs))
+    .paginate({ cursor, numItems });
+}
+
+/**
+ * After an invoice event is mirrored: notifies a 3-D Secure renewal once
+ * (`action_required`), then brings the account's dunning episode in line
+ * with its invoices at the later of `nowMs` and the event's time (a test
+ * clock runs ahead of the wall clock), as the Stripe event.
+ */
+export async function afterInvoiceEvent(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  stripeInvoiceId: string,
+  eventType: string,
+  clock: EventClock,
+  nowMs: number,
+): Promise<void> {
+  if (eventType === "invoice.payment_action_required") {
+    const row = await ctx.db
+      .query("invoices")
+      .withIndex("by_stripeInvoiceId", (q) => q.eq("stripeInvoiceId", stripeInvoiceId))
+      .unique();
+    if (row && row.status === "open" && row.actionRequired) await notifyActionRequired(ctx, row);
+  }
+  await syncDunning(ctx, accountId, Math.max(nowMs, clock.eventCreated * 1000), stripeActor(clock.eventId));
+}
