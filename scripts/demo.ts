@@ -86,6 +86,8 @@ try {
     ports,
     client: values.dev ? "dev" : "preview",
     crons: values["manual-crons"] ? "manual" : "schedule",
+    // Notification email lands in the local mailbox (docs/NOTIFICATIONS.md).
+    mailbox: { port: ports.convex + 3 },
     log: values.quiet ? (line) => (/error|fail/i.test(line) ? console.error(line) : undefined) : undefined,
   });
   if (stopping) process.exit(0);
@@ -99,6 +101,7 @@ try {
     Convex HTTP      ${s.siteUrl}   (Stripe webhooks: ${s.webhookUrl})
     Dev sign-in      ${s.authUrl}   (users: ${users})
     Stripe sim       ${s.stripeUrl}  (control API: ${s.stripeUrl}/_sim/state, /_sim/deliveries, POST /_sim/advance)
+    Mailbox          ${s.mailbox?.url ?? "off"}   (every notification email; JSON at /api/messages)
     Admin key        ${s.adminKey}   (the billing component's functions: POST /api/function with "componentPath": "billing")
 
     Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0341 pays at Checkout, then renewals fail;

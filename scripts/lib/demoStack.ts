@@ -38,6 +38,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEMO_STAFF_SUBJECT, DEMO_USERS, type DevUser } from "@offline/dev-auth";
 import { startLocalBackend, withEnv, type LocalBackend } from "@offline/local-backend";
+import { startMailbox, type Mailbox } from "@offline/mailbox";
 import { startStripeSimulator, type SimConfigPatch, type StripeSimulator } from "@offline/stripe-sim";
 import { seedStripe } from "../seed-stripe";
 import { DEMO_PORTS, type DemoPorts } from "./demoPorts";
@@ -67,6 +68,13 @@ export type DemoStackOptions = {
   crons?: "schedule" | "manual";
   /** Operator console staff: dev sign-in subjects (`dev_<user id>`) put in the backend's `STAFF_USER_IDS`. */
   staffUserIds?: readonly string[];
+  /**
+   * Notification email offline: start the local mailbox (`tools/mailbox`,
+   * on `port`, default any free port), send the backend's
+   * `https://api.resend.com` calls there and set `RESEND_API_KEY`, so every
+   * email lands in the mailbox (docs/NOTIFICATIONS.md). Off by default.
+   */
+  mailbox?: { port?: number };
   /** Log sink for the stack's components; default `console.log`; `false` for silence. */
   log?: ((line: string) => void) | false;
 };
@@ -92,6 +100,8 @@ export type DemoStack = {
   users: readonly DevUser[];
   backend: LocalBackend;
   simulator: StripeSimulator;
+  /** The local mailbox (with the `mailbox` option), else null. */
+  mailbox: Mailbox | null;
   /** Stops the client, the simulator and the backend (idempotent). */
   close(): Promise<void>;
 };
@@ -233,6 +243,13 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     });
     closers.push({ name: "Stripe simulator", close: () => simulator.close() });
 
+    let mailbox: Mailbox | null = null;
+    if (options.mailbox) {
+      mailbox = await startMailbox({ port: options.mailbox.port ?? 0, onMail: (m) => log(`[mailbox] ${m.to.join(", ")}: ${m.subject}`) });
+      const box = mailbox;
+      closers.push({ name: "mailbox", close: () => box.close() });
+    }
+
     const users = options.users ?? DEMO_USERS;
     const backend = await startLocalBackend({
       port: ports.convex,
@@ -242,7 +259,9 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       envFile: null,
       persist: null,
       crons: options.crons ?? "schedule",
+      ...(mailbox ? { fetchRedirects: { "https://api.resend.com": mailbox.url } } : {}),
       env: {
+        ...(mailbox ? { RESEND_API_KEY: "re_local_mailbox", EMAIL_FROM: "Tokenly Billing <billing@tokenly.test>" } : {}),
         STRIPE_SECRET_KEY: secretKey,
         STRIPE_API_HOST: "127.0.0.1",
         STRIPE_API_PORT: String(simulator.port),
@@ -298,6 +317,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       users,
       backend,
       simulator,
+      mailbox,
       close: closeAll,
     };
   } catch (e) {
