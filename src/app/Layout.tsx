@@ -3,10 +3,9 @@ import { Suspense } from "react";
 import { NavLink, Outlet, useLocation } from "react-router-dom";
 import { ErrorBoundary } from "@/src/components/ErrorBoundary";
 import { SkeletonCard } from "@/src/components/Skeleton";
+import { AdminNavLink } from "@/src/features/admin/components/AdminNavLink";
 import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
 import { PaymentBanner } from "@/src/features/billing/components/PaymentBanner";
-import { RestrictedGuard } from "@/src/features/billing/components/RestrictedGuard";
-import { NotificationBell } from "@/src/features/notifications/components/NotificationBell";
 import { AccountNotes } from "@/src/features/org/components/AccountNotes";
 import { OrgSwitcher } from "@/src/features/org/components/OrgSwitcher";
 import { PlanBadge } from "@/src/features/billing/components/PlanBadge";
@@ -30,6 +29,7 @@ export function Layout() {
           </NavLink>
           <nav className="nav" aria-label="Main">
             {NAV_ROUTES.map((route) => {
+              if (route.staffOnly) return <AdminNavLink key={route.id} to={route.path} label={route.navLabel} end={route.navEnd} />;
               const link = (
                 <NavLink key={route.id} to={route.path} end={route.navEnd}>
                   {route.navLabel}
@@ -43,7 +43,6 @@ export function Layout() {
               <OrgSwitcher />
               <PlanBadge />
               <TokenMeter />
-              <NotificationBell />
             </Authenticated>
             <AccountMenu />
           </div>
@@ -56,9 +55,7 @@ export function Layout() {
         </Authenticated>
         <ErrorBoundary resetKey={pathname}>
           <Suspense fallback={<SkeletonCard label="Loading page" lines={5} />}>
-            <RestrictedGuard>
-              <Outlet />
-            </RestrictedGuard>
+            <Outlet />
           </Suspense>
         </ErrorBoundary>
       </main>

@@ -13,6 +13,8 @@ const PAGES: Record<RouteId, ComponentType> = {
   pricing: lazy(() => import("@/src/features/billing/components/pricing/PricingPage").then((m) => ({ default: () => <m.PricingPage /> }))),
   billing: lazy(() => import("@/src/features/billing/components/BillingPage").then((m) => ({ default: m.BillingPage }))),
   usage: lazy(() => import("@/src/features/usage/components/UsagePage").then((m) => ({ default: m.UsagePage }))),
+  admin: lazy(() => import("@/src/features/admin/components/AdminPage").then((m) => ({ default: m.AdminPage }))),
+  adminAccount: lazy(() => import("@/src/features/admin/components/AccountDetailPage").then((m) => ({ default: m.AccountDetailPage }))),
   checkoutSuccess: lazy(() =>
     import("@/src/features/billing/components/CheckoutSuccessPage").then((m) => ({ default: () => <m.CheckoutSuccessPage /> })),
   ),

@@ -26,6 +26,8 @@ export type RouteEntry = {
   readonly navEnd?: boolean;
   /** `signedIn` routes: the call to action shown to signed-out visitors. */
   readonly signIn?: { readonly title: string; readonly description: string };
+  /** In the nav for staff only (`admin.me`); the page itself shows "Staff only" to anyone else. */
+  readonly staffOnly?: boolean;
 };
 
 export const ROUTES = {
@@ -43,6 +45,20 @@ export const ROUTES = {
     guard: "signedIn",
     navLabel: "Usage",
     signIn: { title: "Sign in to see your usage", description: "Your token balance, daily usage and history live here." },
+  },
+  /** The operator console (staff only; docs/OPERATOR_CONSOLE.md). */
+  admin: {
+    path: "/admin",
+    guard: "signedIn",
+    navLabel: "Console",
+    staffOnly: true,
+    signIn: { title: "Sign in to the operator console", description: "The console is for support staff." },
+  },
+  /** One account in the console; build links with react-router's `generatePath`. */
+  adminAccount: {
+    path: "/admin/accounts/:accountId",
+    guard: "signedIn",
+    signIn: { title: "Sign in to the operator console", description: "The console is for support staff." },
   },
   /** Stripe Checkout's return page; it handles a signed-out visitor itself. */
   checkoutSuccess: { path: "/billing/success", guard: "public" },
