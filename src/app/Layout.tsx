@@ -6,6 +6,8 @@ import { SkeletonCard } from "@/src/components/Skeleton";
 import { AdminNavLink } from "@/src/features/admin/components/AdminNavLink";
 import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
 import { PaymentBanner } from "@/src/features/billing/components/PaymentBanner";
+import { RestrictedGuard } from "@/src/features/billing/components/RestrictedGuard";
+import { NotificationBell } from "@/src/features/notifications/components/NotificationBell";
 import { AccountNotes } from "@/src/features/org/components/AccountNotes";
 import { OrgSwitcher } from "@/src/features/org/components/OrgSwitcher";
 import { PlanBadge } from "@/src/features/billing/components/PlanBadge";
@@ -43,6 +45,7 @@ export function Layout() {
               <OrgSwitcher />
               <PlanBadge />
               <TokenMeter />
+              <NotificationBell />
             </Authenticated>
             <AccountMenu />
           </div>
@@ -55,7 +58,9 @@ export function Layout() {
         </Authenticated>
         <ErrorBoundary resetKey={pathname}>
           <Suspense fallback={<SkeletonCard label="Loading page" lines={5} />}>
-            <Outlet />
+            <RestrictedGuard>
+              <Outlet />
+            </RestrictedGuard>
           </Suspense>
         </ErrorBoundary>
       </main>
