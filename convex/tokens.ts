@@ -27,6 +27,7 @@ import {
 import { vUsageView } from "./billing/model/usage";
 import { vHoldStatus } from "./billing/model/validators";
 import { vComplexity } from "./billing/model/validators";
+import { memberKeyOf } from "./model/memberKey";
 
 /** A ledger row as the client sees it: its id is the component's, a string here. */
 const vLedgerRow = v.object({ ...vHistoryEntry.fields, _id: v.string() });
@@ -61,14 +62,22 @@ export const check = callerQuery({
  * atomically with the tier check. Returns `{ cost, remaining, duplicate }`;
  * the same `idempotencyKey` (1–200 characters) debits once, and a repeat
  * returns `duplicate: true` and the original cost.
+ * In an organisation the debit counts in the caller's per-member usage
+ * (`memberUsage.list`) and is refused past their cap.
  * Throws `UNAUTHENTICATED`, `TIER_REQUIRED` (`tier`), `INSUFFICIENT_TOKENS`
- * (`required`, `available`), `INVALID_ARGUMENT`.
+ * (`required`, `available`), `MEMBER_CAP_REACHED` (`required`, `available`,
+ * `cap`), `INVALID_ARGUMENT`.
  */
 export const consume = callerMutation({
   args: { feature: v.string(), complexity: v.optional(vComplexity), idempotencyKey: v.string() },
   returns: vConsumeResult,
   handler: async (ctx, args) =>
-    await ctx.runMutation(components.billing.tokens.consume, { ownerKey: ctx.caller.ownerKey, ...args }),
+    await ctx.runMutation(components.billing.tokens.consume, {
+      ownerKey: ctx.caller.ownerKey,
+      // In an organisation, the member spending: counted per member and held to their cap.
+      memberKey: memberKeyOf(ctx.caller),
+      ...args,
+    }),
 });
 
 /**
@@ -113,8 +122,10 @@ const vClientHold = v.object({
  * feature's catalogue price (the client cannot name its own estimate), for
  * `ttlMs` (10 s – 24 h, default 10 min). The same `idempotencyKey` returns
  * the same hold. Returns `{ holdId, status, amount, expiresAt, remaining,
- * duplicate }`. Throws `UNAUTHENTICATED`, `TIER_REQUIRED` (`tier`),
- * `INSUFFICIENT_TOKENS` (`required`, `available`), `INVALID_ARGUMENT`.
+ * duplicate }`. In an organisation the reservation counts against the
+ * caller's per-member cap. Throws `UNAUTHENTICATED`, `TIER_REQUIRED` (`tier`),
+ * `INSUFFICIENT_TOKENS` (`required`, `available`), `MEMBER_CAP_REACHED`,
+ * `INVALID_ARGUMENT`.
  */
 export const reserve = callerMutation({
   args: {
@@ -125,7 +136,11 @@ export const reserve = callerMutation({
   },
   returns: vClientHold,
   handler: async (ctx, args) =>
-    await ctx.runMutation(components.billing.tokens.reserve, { ownerKey: ctx.caller.ownerKey, ...args }),
+    await ctx.runMutation(components.billing.tokens.reserve, {
+      ownerKey: ctx.caller.ownerKey,
+      memberKey: memberKeyOf(ctx.caller),
+      ...args,
+    }),
 });
 
 /**

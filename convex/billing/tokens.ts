@@ -83,12 +83,22 @@ export const check = query({
  * Debits one use of `feature` at `complexity` from the account's tokens,
  * atomically with the tier check. Returns `{ cost, remaining, duplicate }`;
  * the same `idempotencyKey` (1–200 characters) debits once, and a repeat
- * returns `duplicate: true` and the original cost.
+ * returns `duplicate: true` and the original cost. With `memberKey` the
+ * debit counts in that member's usage this period (`memberUsage.list`) and is
+ * refused past their cap.
  * Throws `NOT_FOUND` (no account for `ownerKey`), `TIER_REQUIRED` (`tier`),
- * `INSUFFICIENT_TOKENS` (`required`, `available`), `INVALID_ARGUMENT`.
+ * `INSUFFICIENT_TOKENS` (`required`, `available`), `MEMBER_CAP_REACHED`
+ * (`required`, `available`, `cap`), `INVALID_ARGUMENT`.
  */
 export const consume = mutation({
-  args: { ownerKey: v.string(), feature: v.string(), complexity: v.optional(vComplexity), idempotencyKey: v.string() },
+  args: {
+    ownerKey: v.string(),
+    feature: v.string(),
+    complexity: v.optional(vComplexity),
+    idempotencyKey: v.string(),
+    /** The organisation member spending (`user:<id>`), resolved by the app from the verified caller. */
+    memberKey: v.optional(v.string()),
+  },
   returns: vConsumeResult,
   handler: async (ctx, { ownerKey, ...args }) => {
     const account = await accountByOwnerKey(ctx, ownerKey);
@@ -232,7 +242,8 @@ export const grants = query({
  * `idempotencyKey` returns the same hold (`duplicate: true`).
  * Returns `{ holdId, status, amount, expiresAt, remaining, duplicate }`.
  * Throws `NOT_FOUND` (no account), `TIER_REQUIRED` (`tier`),
- * `INSUFFICIENT_TOKENS` (`required`, `available`), `INVALID_ARGUMENT`.
+ * `INSUFFICIENT_TOKENS` (`required`, `available`), `MEMBER_CAP_REACHED`
+ * (with `memberKey`), `INVALID_ARGUMENT`.
  */
 export const reserve = mutation({
   args: {
@@ -242,6 +253,8 @@ export const reserve = mutation({
     estimate: v.optional(v.number()),
     idempotencyKey: v.string(),
     ttlMs: v.optional(v.number()),
+    /** The organisation member reserving (`user:<id>`), resolved by the app: the hold counts against their cap. */
+    memberKey: v.optional(v.string()),
   },
   returns: vHoldView,
   handler: async (ctx, { ownerKey, ...args }) => {

@@ -130,6 +130,16 @@ export function humanizeError(error: unknown): HumanError {
           description: "Stripe keeps a customer in one currency once billed. Pay in that currency.",
           retryable: false,
         };
+      case "MEMBER_CAP_REACHED":
+        return {
+          code: data.code,
+          title: "You've reached your token limit for this period",
+          description:
+            data.cap !== undefined && data.available !== undefined && data.required !== undefined
+              ? `Your organisation's admins limit you to ${data.cap} tokens a period; you have ${data.available} left and this needs ${data.required}. Ask an admin to raise your limit.`
+              : "Your organisation's admins set a limit on the tokens you can use this period. Ask an admin to raise it.",
+          retryable: false,
+        };
       case "CHANGE_PENDING":
         return {
           code: data.code,

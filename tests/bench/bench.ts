@@ -39,7 +39,9 @@
  * recorded in batches, each within a quarter of the limits, with documents
  * per reported event (`--meter-reports N`, of which the first
  * `--meter-batches N` batches are measured; 1,000 reports are drained whole
- * to show a batch costs the same at either size).
+ * to show a batch costs the same at either size). Then the per-member usage
+ * query (`memberUsageBench.ts`) at 10 and 10,000 accounts, reading only
+ * pre-aggregated rows.
  *
  * Background accounts are inserted in bulk with `t.run` batches, each well
  * under Convex's per-transaction limits, shaped as the webhook handlers
@@ -78,6 +80,7 @@ import {
   sweepTable,
 } from "./grantsBench";
 import { benchMetering, checkMetering, meteringRates, meteringTable } from "./meterBench";
+import { benchMemberUsage, memberUsageTable } from "./memberUsageBench";
 import { allowanceGrantDoc, grantDoc, insertLedger, periodGrantRow, type LedgerRow } from "./tokenSeed";
 import {
   drainScheduled,
@@ -1451,6 +1454,14 @@ async function main() {
   console.log(`\noverage reporting at ${fmt(metering.reports)} reports over ${fmt(metering.accounts)} accounts:`);
   console.log(meteringTable(metering));
   console.log(meteringRates(metering));
+
+  // 7. The per-member usage query (`memberUsage.list`, issue 10 §3) at 10
+  //    and at `large` accounts, with 10 and 200 members: it reads only the
+  //    pre-aggregated rows, whatever the accounts and the members' ledgers.
+  console.log(`\nper-member usage (memberUsage.list) at 10 and ${fmt(large)} accounts…`);
+  const memberUsage = await benchMemberUsage(large);
+  failures.push(...memberUsage.problems);
+  console.log(memberUsageTable(memberUsage.figures));
 
   console.log(`\nelapsed ${seconds()} s`);
   if (warnings.length > 0) {

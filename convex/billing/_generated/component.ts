@@ -640,6 +640,67 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    memberUsage: {
+      list: FunctionReference<
+        "query",
+        "internal",
+        { ownerKey: string },
+        null | {
+          current: {
+            members: Array<{
+              cap: number | null;
+              held: number;
+              memberKey: string;
+              used: number;
+            }>;
+            periodEnd: number | null;
+            periodKey: string;
+            periodStart: number;
+            truncated: boolean;
+          };
+          previous: null | {
+            members: Array<{
+              cap: number | null;
+              held: number;
+              memberKey: string;
+              used: number;
+            }>;
+            periodEnd: number | null;
+            periodKey: string;
+            periodStart: number;
+            truncated: boolean;
+          };
+        },
+        Name
+      >;
+      mine: FunctionReference<
+        "query",
+        "internal",
+        { memberKey: string; ownerKey: string },
+        null | {
+          cap: number | null;
+          held: number;
+          memberKey: string;
+          periodEnd: number | null;
+          periodKey: string;
+          used: number;
+        },
+        Name
+      >;
+      setCap: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          actor: string;
+          capTokens: number | null;
+          memberKey: string;
+          ownerKey: string;
+          reason?: string;
+        },
+        { after: number | null; before: number | null },
+        Name
+      >;
+    };
     metering: {
       reconciliation: FunctionReference<
         "query",
@@ -907,6 +968,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           complexity?: "low" | "medium" | "high";
           feature: string;
           idempotencyKey: string;
+          memberKey?: string;
           ownerKey: string;
         },
         {
@@ -1044,6 +1106,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           estimate?: number;
           feature: string;
           idempotencyKey: string;
+          memberKey?: string;
           ownerKey: string;
           ttlMs?: number;
         },

@@ -26,16 +26,19 @@ export const ERROR_CODES = [
   "TRIAL_ALREADY_USED",
   "ACCOUNT_SUSPENDED",
   "ACCOUNT_RESTRICTED",
+  "MEMBER_CAP_REACHED",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export type BillingErrorData = {
   code: ErrorCode;
   message: string;
-  /** INSUFFICIENT_TOKENS: tokens the operation needs. */
+  /** INSUFFICIENT_TOKENS / MEMBER_CAP_REACHED: tokens the operation needs. */
   required?: number;
-  /** INSUFFICIENT_TOKENS: tokens the account has left. */
+  /** INSUFFICIENT_TOKENS: tokens the account has left. MEMBER_CAP_REACHED: tokens left under the member's cap. */
   available?: number;
+  /** MEMBER_CAP_REACHED: the member's cap this period (tokens). */
+  cap?: number;
   /** TIER_REQUIRED / NOT_AN_UPGRADE: the tier involved. */
   tier?: string;
   /** STRIPE_NOT_CONFIGURED: the missing environment variable. */

@@ -30,6 +30,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { fail } from "./errors";
 import { giveBack } from "./grants";
+import { chargeMember, closeMemberHold, loadMember, memberPeriodOf, roomOf } from "./memberUsage";
 import {
   commit,
   countersOf,
@@ -88,6 +89,8 @@ export async function reserve(
     ttlMs?: number;
     /** The plan's overage cap for the feature (0 = block): the part the balance cannot cover is reserved as overage, within it. */
     overageCap?: number;
+    /** An organisation member (`user:<id>`): the reservation counts against their per-member cap (`MEMBER_CAP_REACHED`). */
+    memberKey?: string;
   },
 ): Promise<HoldView> {
   requireTokenAmount(args.amount, "estimate");
@@ -103,6 +106,9 @@ export async function reserve(
   const fromBalance = Math.min(args.amount, current.balance);
   const overage = args.amount - fromBalance;
   requireOverageRoom(current, args.amount, overage, args.overageCap ?? 0);
+  // The whole reservation counts against the member's cap, checked on their row in this transaction.
+  const memberPeriod =
+    args.memberKey !== undefined ? await chargeMember(ctx, current, args.memberKey, args.amount, "held") : null;
   const draw = fromBalance > 0 ? await drawOrRefuse(ctx, current, fromBalance) : null;
   const counters = countersOf(current);
   const remaining = await commit(
@@ -124,6 +130,7 @@ export async function reserve(
         complexity: args.complexity,
         drawnFrom: draw?.draws ?? [],
         note: overage > 0 ? `${overage} reserved as overage` : undefined,
+        ...(args.memberKey !== undefined ? { memberKey: args.memberKey } : {}),
       },
     ],
   );
@@ -138,6 +145,7 @@ export async function reserve(
     drawnFrom: draw?.draws ?? [],
     status: "open",
     expiresAt,
+    ...(args.memberKey !== undefined && memberPeriod ? { memberKey: args.memberKey, memberPeriodKey: memberPeriod.periodKey } : {}),
   });
   return { holdId, status: "open", amount: args.amount, expiresAt, remaining, duplicate: false };
 }
@@ -187,10 +195,11 @@ export type SettleResult = {
 export async function settle(
   ctx: MutationCtx,
   hold: Doc<"tokenHolds">,
-  actual: number = hold.amount,
+  requested: number = hold.amount,
   overageCap = 0,
 ): Promise<SettleResult> {
-  requireTokenAmount(actual, "actual", { allowZero: true });
+  requireTokenAmount(requested, "actual", { allowZero: true });
+  let actual = requested;
   const current = await ensureBalance(ctx, hold.accountId);
   if (hold.status === "settled") {
     const charged = hold.charged ?? hold.amount;
@@ -207,15 +216,27 @@ export async function settle(
   const now = Date.now();
   const counters = countersOf(current);
   const sourceKey = `settle:${hold.sourceKey}`;
-  const base: Pick<Entry, "reason" | "sourceKey" | "feature" | "complexity"> = {
+  const base: Pick<Entry, "reason" | "sourceKey" | "feature" | "complexity" | "memberKey"> = {
     reason: "hold_settle",
     sourceKey,
     feature: hold.feature,
     complexity: hold.complexity,
+    ...(hold.memberKey !== undefined ? { memberKey: hold.memberKey } : {}),
   };
   // An open hold still holds its tokens; an expired one gave them back.
   const reserved = reservedBy(hold);
   const reservedTotal = reserved.fromBalance + reserved.overage;
+  // A member's job may use more than it reserved only within their cap's
+  // room; the rest is shortfall, not charged, like the overage cap.
+  const memberPeriod = memberPeriodOf(current);
+  let memberShortfall = 0;
+  if (hold.memberKey !== undefined && actual > reservedTotal) {
+    const extraRoom = roomOf(await loadMember(ctx, hold.accountId, memberPeriod, hold.memberKey));
+    if (actual - reservedTotal > extraRoom) {
+      memberShortfall = actual - reservedTotal - extraRoom;
+      actual = reservedTotal + extraRoom;
+    }
+  }
   // Its own overage reservation ends here, so it counts as room again.
   const released = { ...counters, held: counters.held - reserved.fromBalance, overageHeld: counters.overageHeld - reserved.overage };
   let result: SettleResult;
@@ -239,7 +260,7 @@ export async function settle(
           ...base,
           amount: credited,
           drawnFrom: back.credited,
-          note: settleNote(actual, reservedTotal, back.forfeited),
+          note: settleNote(actual, reservedTotal, back.forfeited, 0, memberShortfall),
           ...(overage > 0 ? { overage } : {}),
         },
       ],
@@ -270,12 +291,22 @@ export async function settle(
           ...base,
           amount: -take,
           drawnFrom: draw?.draws ?? [],
-          note: settleNote(actual, reservedTotal, 0, shortfall),
+          note: settleNote(actual, reservedTotal, 0, shortfall, memberShortfall),
           ...(overage > 0 ? { overage } : {}),
         },
       ],
     );
     result = { charged: actual - shortfall, returned: 0, overage, shortfall, remaining, duplicate: false };
+  }
+  if (memberShortfall > 0) result = { ...result, shortfall: result.shortfall + memberShortfall };
+  if (hold.memberKey !== undefined) {
+    await closeMemberHold(ctx, hold.accountId, {
+      memberKey: hold.memberKey,
+      heldPeriodKey: hold.memberPeriodKey,
+      reserved: reservedTotal,
+      charged: result.charged,
+      period: memberPeriod,
+    });
   }
   await recordUsage(ctx, hold.accountId, hold.feature, result.charged, now);
   await ctx.db.patch("tokenHolds", hold._id, {
@@ -288,10 +319,11 @@ export async function settle(
   return result;
 }
 
-function settleNote(actual: number, reserved: number, forfeited: number, shortfall = 0): string {
+function settleNote(actual: number, reserved: number, forfeited: number, shortfall = 0, memberShortfall = 0): string {
   const parts = [`Charged ${actual - shortfall} of ${reserved} reserved`];
   if (forfeited > 0) parts.push(`${forfeited} not returned (their grant expired)`);
   if (shortfall > 0) parts.push(`${shortfall} over the balance (and any overage allowed) not charged`);
+  if (memberShortfall > 0) parts.push(`${memberShortfall} over the member's cap not charged`);
   return parts.join("; ");
 }
 
@@ -332,12 +364,22 @@ export async function release(
         sourceKey: `release:${hold.sourceKey}`,
         feature: hold.feature,
         drawnFrom: back.credited,
+        ...(hold.memberKey !== undefined ? { memberKey: hold.memberKey } : {}),
         note:
           (status === "expired" ? "Hold expired unsettled" : "Hold released") +
           (back.forfeited > 0 ? `; ${back.forfeited} not returned (their grant expired)` : ""),
       },
     ],
   );
+  if (hold.memberKey !== undefined) {
+    await closeMemberHold(ctx, hold.accountId, {
+      memberKey: hold.memberKey,
+      heldPeriodKey: hold.memberPeriodKey,
+      reserved: reserved.fromBalance + reserved.overage,
+      charged: 0,
+      period: memberPeriodOf(current),
+    });
+  }
   await ctx.db.patch("tokenHolds", hold._id, { status, closedAt: now });
   return { returned: credited, remaining, duplicate: false };
 }

@@ -48,6 +48,7 @@ import {
 } from "./grants";
 import { PLANS, type Complexity } from "./plans";
 import { recordUsage } from "./usage";
+import { chargeMember } from "./memberUsage";
 import { maybeFireAlerts } from "./alerts";
 import { maybeStartAutoRecharge } from "./autoRecharge";
 import { openMeterPeriod, queueOverageReports, type OverageUse } from "./metering";
@@ -211,6 +212,8 @@ export type Entry = {
   drawnFrom?: Draw[];
   /** Tokens used beyond the balance (overage policy); not part of `amount`. */
   overage?: number;
+  /** An organisation member's usage: who it counts for (`model/memberUsage.ts`). */
+  memberKey?: string;
 };
 
 /** The balance row's counters. `overage` / `overageHeld`: this period's overage used and reserved (not in the balance). */
@@ -550,7 +553,9 @@ export async function drawOrRefuse(
  *
  * Returns `{ applied, cost, remaining, overage }`; for a repeated
  * `sourceKey`, `applied` is false and `cost` / `overage` are what was
- * originally debited. Throws `INSUFFICIENT_TOKENS` (`required`,
+ * originally debited. With `memberKey`, the cost is counted in the
+ * member's usage this period and refused past their cap
+ * (`MEMBER_CAP_REACHED`, `model/memberUsage.ts`). Throws `INSUFFICIENT_TOKENS` (`required`,
  * `available` = balance + overage room) when the balance and the overage
  * room together fall short, and `INVALID_ARGUMENT` for a cost that is not a
  * positive integer.
@@ -558,7 +563,15 @@ export async function drawOrRefuse(
 export async function consume(
   ctx: MutationCtx,
   accountId: AccountId,
-  args: { sourceKey: string; cost: number; feature: string; complexity?: Complexity; overageCap?: number },
+  args: {
+    sourceKey: string;
+    cost: number;
+    feature: string;
+    complexity?: Complexity;
+    overageCap?: number;
+    /** An organisation member (`user:<id>`): counted in their per-member usage and held to their cap. */
+    memberKey?: string;
+  },
 ): Promise<{ applied: boolean; cost: number; remaining: number; overage: number }> {
   requireSourceKey(args.sourceKey);
   requireTokenAmount(args.cost, "cost");
@@ -571,6 +584,8 @@ export async function consume(
   const fromBalance = Math.min(args.cost, current.balance);
   const overage = args.cost - fromBalance;
   requireOverageRoom(current, args.cost, overage, args.overageCap ?? 0);
+  // The member's cap is checked against their row read here, in this transaction (MEMBER_CAP_REACHED).
+  if (args.memberKey !== undefined) await chargeMember(ctx, current, args.memberKey, args.cost, "used");
   const draw = fromBalance > 0 ? await drawOrRefuse(ctx, current, fromBalance) : null;
   const counters = countersOf(current);
   await recordUsage(ctx, accountId, args.feature, args.cost);
@@ -593,6 +608,7 @@ export async function consume(
         complexity: args.complexity,
         drawnFrom: draw?.draws ?? [],
         ...(overage > 0 ? { overage } : {}),
+        ...(args.memberKey !== undefined ? { memberKey: args.memberKey } : {}),
       },
     ],
   );

@@ -290,12 +290,13 @@ export function checkFeature(
  * Throws `INVALID_ARGUMENT` (key not 1–200 characters, bad feature),
  * `ACCOUNT_SUSPENDED` / `ACCOUNT_RESTRICTED` (tokens frozen by dunning,
  * `model/dunningPolicy.ts`), `TIER_REQUIRED` (`tier`: the tier needed), `INSUFFICIENT_TOKENS`
- * (`required`, `available`).
+ * (`required`, `available`), `MEMBER_CAP_REACHED` (with `memberKey`: the
+ * member's per-period cap, `model/memberUsage.ts`).
  */
 export async function consumeForAccount(
   ctx: MutationCtx,
   account: Doc<"billingAccounts">,
-  args: { feature: string; complexity?: Complexity; idempotencyKey: string },
+  args: { feature: string; complexity?: Complexity; idempotencyKey: string; memberKey?: string },
 ): Promise<ConsumeResult> {
   requireFeature(args.feature);
   requireIdempotencyKey(args.idempotencyKey);
@@ -319,6 +320,7 @@ export async function consumeForAccount(
     feature: args.feature,
     complexity: args.complexity,
     overageCap: overageCapFor(account, args.feature),
+    memberKey: args.memberKey,
   });
   return { cost: result.cost, remaining: result.remaining, overage: result.overage, duplicate: !result.applied };
 }
@@ -372,7 +374,7 @@ export const vReleaseResult = v.object({ returned: v.number(), remaining: v.numb
 export async function reserveForAccount(
   ctx: MutationCtx,
   account: Doc<"billingAccounts">,
-  args: { feature: string; complexity?: Complexity; estimate?: number; idempotencyKey: string; ttlMs?: number },
+  args: { feature: string; complexity?: Complexity; estimate?: number; idempotencyKey: string; ttlMs?: number; memberKey?: string },
 ): Promise<HoldView> {
   requireFeature(args.feature);
   requireIdempotencyKey(args.idempotencyKey);
@@ -385,6 +387,7 @@ export async function reserveForAccount(
     idempotencyKey: args.idempotencyKey,
     ttlMs: args.ttlMs,
     overageCap: overageCapFor(account, args.feature),
+    memberKey: args.memberKey,
   });
 }
 

@@ -2,6 +2,7 @@ import { ErrorBoundary } from "@/src/components/ErrorBoundary";
 import { DailyUsage } from "./DailyUsage";
 import { GrantBalance } from "./GrantBalance";
 import { LedgerHistory } from "./LedgerHistory";
+import { MemberUsage } from "./MemberUsage";
 
 /**
  * /usage (signed in): what the balance is made of, tokens per day this
@@ -20,6 +21,9 @@ export function UsagePage() {
       </ErrorBoundary>
       <ErrorBoundary>
         <DailyUsage />
+      </ErrorBoundary>
+      <ErrorBoundary>
+        <MemberUsage />
       </ErrorBoundary>
       <ErrorBoundary>
         <LedgerHistory />
