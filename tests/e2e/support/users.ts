@@ -37,6 +37,9 @@ export const E2E_USERS = {
   consoleCustomer: user("e2e-console-customer", "Cora Customer"),
   consoleResync: user("e2e-console-resync", "Rex Resync"),
   consoleNonStaff: user("e2e-console-nonstaff", "Nina Nonstaff"),
+  /** Issue 10's organisation journey: the admin who creates and upgrades the organisation, and its member. */
+  orgAdmin: user("e2e-org-admin", "Odile Orgadmin"),
+  orgMember: user("e2e-org-member", "Milo Member"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
