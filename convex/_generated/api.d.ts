@@ -22,6 +22,7 @@ import type * as model_users from "../model/users.js";
 import type * as notifications from "../notifications.js";
 import type * as orgMemberships from "../orgMemberships.js";
 import type * as plans from "../plans.js";
+import type * as seats from "../seats.js";
 import type * as tokens from "../tokens.js";
 import type * as users from "../users.js";
 
@@ -46,6 +47,7 @@ declare const fullApi: ApiFromModules<{
   notifications: typeof notifications;
   orgMemberships: typeof orgMemberships;
   plans: typeof plans;
+  seats: typeof seats;
   tokens: typeof tokens;
   users: typeof users;
 }>;

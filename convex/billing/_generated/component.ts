@@ -895,6 +895,80 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    seats: {
+      change: FunctionReference<
+        "action",
+        "internal",
+        {
+          actor: string;
+          members: number;
+          ownerKey: string;
+          requestId: string;
+          seats: number;
+        },
+        {
+          hostedInvoiceUrl: string | null;
+          message: string;
+          seats: number;
+          status:
+            "applied" | "unchanged" | "requires_action" | "payment_failed";
+        },
+        Name
+      >;
+      preview: FunctionReference<
+        "action",
+        "internal",
+        { members: number; ownerKey: string; seats: number },
+        {
+          allowanceAfter: number;
+          allowanceBefore: number;
+          currency: string;
+          dueNow: number;
+          from: number;
+          kind: "increase" | "decrease";
+          nextInvoiceAmount: number;
+          nextInvoiceAt: number;
+          prorationCredit: number;
+          to: number;
+          unitAmount: number;
+        },
+        Name
+      >;
+      syncMembers: FunctionReference<
+        "action",
+        "internal",
+        { members: number; ownerKey: string; requestId: string },
+        {
+          hostedInvoiceUrl: string | null;
+          message: string;
+          seats: number;
+          status:
+            "applied" | "unchanged" | "requires_action" | "payment_failed";
+        },
+        Name
+      >;
+      view: FunctionReference<
+        "query",
+        "internal",
+        { members: number; ownerKey: string },
+        {
+          allowancePerExtraSeat: number;
+          allowancePerPeriod: number;
+          blocked: string | null;
+          max: number;
+          members: number;
+          min: number;
+          mode: "chosen" | "members" | null;
+          overCapacity: boolean;
+          paidSeats: number | null;
+          perSeat: boolean;
+          seats: number;
+          tier: "free" | "starter" | "pro" | "elite" | "internal" | null;
+          windowAllowance: number;
+        } | null,
+        Name
+      >;
+    };
     tokens: {
       alerts: FunctionReference<
         "query",

@@ -15,6 +15,11 @@
  *   applied at once lowers it so that what remains is at most the new
  *   allowance minus what was used. A change of plan or interval never moves
  *   the anchor, so it never opens a window early.
+ * - **Per seat.** A per-seat plan's allowance is `seatAllowance(tier, seats)`
+ *   for the seats *paid* at that instant (`coverage.seatsAt`: the paid
+ *   invoices' line quantities), so added seats raise the window once their
+ *   proration invoice is paid, and a seat decrease (unprorated) leaves the
+ *   window as paid (docs/SEATS.md).
  * - **Order-independent.** The target allowance is a function of the paid
  *   invoices recorded, whatever order they arrived in.
  *
@@ -29,9 +34,9 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { currentSubscriptionOf } from "./currentSubscription";
-import { COVERAGE_LOOKBACK_MS, coverageAt, coverageRows, coverageRunStart, latestCoveredTier, paidRows } from "./coverage";
+import { COVERAGE_LOOKBACK_MS, coverageAt, coverageRows, coverageRunStart, latestCoveredPlan, paidRows } from "./coverage";
 import { ensureBalance, setAllowance, startPeriod } from "./ledger";
-import { PLANS, type Tier } from "./plans";
+import { PLANS, seatAllowance, type Tier } from "./plans";
 
 const WINDOW_PREFIX = "window:";
 
@@ -105,17 +110,19 @@ export async function syncAllowance(
       ? balance.windowAnchor
       : await subscriptionAnchor(ctx, accountId, runStart);
   const window = windowContaining(anchor, nowMs);
-  const tier = latestCoveredTier(rows, window.start, window.end);
-  if (tier === null || tier === "free") return { outcome: "not_covered" };
+  const paid = latestCoveredPlan(rows, window.start, window.end);
+  if (paid === null || paid.tier === "free") return { outcome: "not_covered" };
+  const { tier, seats } = paid;
   const key = `${WINDOW_PREFIX}${window.start}`;
   const { applied } = await startPeriod(ctx, accountId, {
     sourceKey: key,
-    tokens: PLANS[tier].tokensPerPeriod,
+    tokens: seatAllowance(tier, seats),
     periodKey: key,
     periodStart: window.start,
     periodEnd: window.end,
     windowAnchor: anchor,
     windowTier: tier,
+    windowSeats: seats,
   });
   return applied ? { outcome: "opened", tier, windowStart: window.start } : { outcome: "unchanged" };
 }
@@ -134,25 +141,28 @@ async function subscriptionAnchor(ctx: MutationCtx, accountId: Id<"billingAccoun
   return startDate !== undefined && startDate <= runStart ? startDate : runStart;
 }
 
-/** Moves the open window's allowance to the tier paid at its latest covered instant. */
+/** Moves the open window's allowance to the tier (and seats) paid at its latest covered instant. */
 async function adjustWindow(
   ctx: MutationCtx,
   balance: Doc<"tokenBalances">,
   rows: Awaited<ReturnType<typeof coverageRows>>,
   opKey: string,
 ): Promise<AllowanceSync> {
-  const tier = latestCoveredTier(rows, balance.periodStart!, balance.periodEnd!);
-  if (tier === null || tier === "free" || tier === balance.windowTier) return { outcome: "unchanged" };
-  const target = PLANS[tier].tokensPerPeriod;
+  const paid = latestCoveredPlan(rows, balance.periodStart!, balance.periodEnd!);
+  if (paid === null || paid.tier === "free") return { outcome: "unchanged" };
+  const { tier, seats } = paid;
+  if (tier === balance.windowTier && seats === (balance.windowSeats ?? 1)) return { outcome: "unchanged" };
+  const target = seatAllowance(tier, seats);
   // Lowering never takes back tokens already used from the allowance, and
   // never turns allowance use into purchased-token use.
   const next = target >= balance.allowance ? target : Math.max(target, Math.min(balance.used, balance.allowance));
   const from = balance.allowance;
   await setAllowance(ctx, balance, {
-    sourceKey: `${balance.periodKey}:${tier}:${opKey}`,
+    sourceKey: `${balance.periodKey}:${tier}${seats === 1 ? "" : `x${seats}`}:${opKey}`,
     allowance: next,
     windowTier: tier,
-    note: `${PLANS[tier].name} allowance for this window (${from} → ${next})`,
+    windowSeats: seats,
+    note: `${PLANS[tier].name}${seats === 1 ? "" : ` × ${seats} seats`} allowance for this window (${from} → ${next})`,
   });
   return { outcome: "adjusted", tier, from, to: next };
 }

@@ -24,7 +24,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { tierRank, type Tier } from "./plans";
 import { linePriceId } from "./stripeShapes";
 
-export type CoverageRow = Pick<Doc<"paidCoverage">, "stripePriceId" | "tier" | "sign" | "start" | "end" | "trial">;
+export type CoverageRow = Pick<Doc<"paidCoverage">, "stripePriceId" | "tier" | "sign" | "start" | "end" | "quantity" | "trial">;
 
 /** The rows money paid for: trial rows (`model/trials.ts`) left out, which buy no paid allowance and no grace. */
 export function paidRows<R extends Pick<CoverageRow, "trial">>(rows: readonly R[]): R[] {
@@ -77,6 +77,45 @@ export function latestCoveredTier(rows: readonly CoverageRow[], from: number, to
     if (t < from) break;
     const tier = coverageAt(rows, t);
     if (tier !== null) return tier;
+  }
+  return null;
+}
+
+/**
+ * Seats of `tier` paid for at instant `t` (ms): the quantity of the latest
+ * paid charge of that tier covering `t` (a row without one counts 1), at
+ * least 1. Stripe prorates a seat change as a credit for the old quantity
+ * and a charge for the new one from the change on ("Unused time on 3 × Pro",
+ * "Remaining time on 5 × Pro"), so once that invoice is paid the latest
+ * charge says 5; a renewal's charge says what the new period pays for; an
+ * unprorated decrease charges nothing, so the period keeps the seats it
+ * paid for. Never more than one charge's quantity: a stray charge line
+ * without its credit does not add seats.
+ */
+export function seatsAt(rows: readonly CoverageRow[], t: number, tier: Tier): number {
+  let latest: CoverageRow | null = null;
+  for (const row of rows) {
+    if (row.tier !== tier || row.sign !== 1 || row.start > t || t >= row.end) continue;
+    if (!latest || row.start > latest.start || (row.start === latest.start && (row.quantity ?? 1) > (latest.quantity ?? 1))) latest = row;
+  }
+  return Math.max(1, latest?.quantity ?? 1);
+}
+
+/**
+ * The paid tier and its paid seats at the latest covered instant of
+ * `[from, to)` (see `latestCoveredTier`), or null when nothing is covered.
+ */
+export function latestCoveredPlan(rows: readonly CoverageRow[], from: number, to: number): { tier: Tier; seats: number } | null {
+  const instants = new Set<number>([to - 1]);
+  for (const row of rows) {
+    for (const boundary of [row.start, row.end]) {
+      if (boundary > from && boundary <= to) instants.add(boundary - 1);
+    }
+  }
+  for (const t of [...instants].sort((a, b) => b - a)) {
+    if (t < from) break;
+    const tier = coverageAt(rows, t);
+    if (tier !== null) return { tier, seats: seatsAt(rows, t, tier) };
   }
   return null;
 }
@@ -136,8 +175,8 @@ export async function paidTierCap(
   return lastEnd === -Infinity ? null : latestCoveredTier(all, -Infinity, lastEnd);
 }
 
-/** One line of a paid invoice as coverage: its price id, sign and period (ms). */
-export type CoverageLine = { stripePriceId: string; sign: 1 | -1; start: number; end: number; trial?: true };
+/** One line of a paid invoice as coverage: its price id, sign, period (ms) and quantity (seats; absent = 1). */
+export type CoverageLine = { stripePriceId: string; sign: 1 | -1; start: number; end: number; quantity?: number; trial?: true };
 
 /**
  * Whether an invoice line is a trial line: amount 0 (before discounts, so a
@@ -162,6 +201,7 @@ export function coverageLines(invoice: Stripe.Invoice, trialEndMs?: number): Cov
       sign: line.amount < 0 ? -1 : 1,
       start: line.period.start * 1000,
       end: line.period.end * 1000,
+      ...(line.quantity !== null && line.quantity !== undefined && line.quantity !== 1 ? { quantity: line.quantity } : {}),
       ...(isTrialLine(line, trialEndMs) ? { trial: true as const } : {}),
     });
   }

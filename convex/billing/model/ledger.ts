@@ -218,7 +218,7 @@ export type Entry = {
 
 /** The balance row's counters. `overage` / `overageHeld`: this period's overage used and reserved (not in the balance). */
 export type Counters = { allowance: number; purchased: number; used: number; held: number; overage: number; overageHeld: number };
-type PeriodField = "periodKey" | "periodStart" | "periodEnd" | "windowAnchor" | "windowTier" | "allowanceGrantId";
+type PeriodField = "periodKey" | "periodStart" | "periodEnd" | "windowAnchor" | "windowTier" | "windowSeats" | "allowanceGrantId";
 
 export function countersOf(b: Doc<"tokenBalances">): Counters {
   return {
@@ -355,6 +355,8 @@ export async function startPeriod(
     /** Subscriber windows: the anchor and the tier the allowance is for (see `model/allowance.ts`). */
     windowAnchor?: number;
     windowTier?: Doc<"tokenBalances">["windowTier"];
+    /** Paid seats the allowance is for (per-seat plans); absent = 1. */
+    windowSeats?: number;
   },
 ): Promise<{ applied: boolean }> {
   requireSourceKey(args.sourceKey);
@@ -440,6 +442,7 @@ export async function startPeriod(
     periodEnd: args.periodEnd,
     windowAnchor: args.windowAnchor ?? current.windowAnchor,
     windowTier: args.windowTier,
+    windowSeats: args.windowSeats,
     allowanceGrantId: grantId,
   });
   return { applied: true };
@@ -459,7 +462,14 @@ export async function startPeriod(
 export async function setAllowance(
   ctx: MutationCtx,
   current: Doc<"tokenBalances">,
-  args: { sourceKey: string; allowance: number; windowTier: Doc<"tokenBalances">["windowTier"]; note: string },
+  args: {
+    sourceKey: string;
+    allowance: number;
+    windowTier: Doc<"tokenBalances">["windowTier"];
+    /** Paid seats the allowance is for (per-seat plans); absent = 1. */
+    windowSeats?: number;
+    note: string;
+  },
 ): Promise<{ applied: boolean }> {
   requireSourceKey(args.sourceKey);
   requireTokenAmount(args.allowance, "allowance", { allowZero: true });
@@ -469,7 +479,9 @@ export async function setAllowance(
   if (await findEntry(ctx, current.accountId, args.sourceKey)) return { applied: false };
   const difference = args.allowance - current.allowance;
   if (difference === 0) {
-    if (current.windowTier !== args.windowTier) await ctx.db.patch("tokenBalances", current._id, { windowTier: args.windowTier });
+    if (current.windowTier !== args.windowTier || current.windowSeats !== args.windowSeats) {
+      await ctx.db.patch("tokenBalances", current._id, { windowTier: args.windowTier, windowSeats: args.windowSeats });
+    }
     return { applied: false };
   }
   let grantId = current.allowanceGrantId;
@@ -491,7 +503,7 @@ export async function setAllowance(
     current,
     { ...countersOf(current), allowance: args.allowance },
     [{ amount: difference, reason: "plan_change", sourceKey: args.sourceKey, note: args.note, grantId }],
-    { windowTier: args.windowTier, allowanceGrantId: grantId },
+    { windowTier: args.windowTier, windowSeats: args.windowSeats, allowanceGrantId: grantId },
   );
   return { applied: true };
 }

@@ -105,7 +105,51 @@ export type Plan = {
    * for none. One trial per account and per Stripe customer.
    */
   trial: TrialPolicy | null;
+  /**
+   * Per-seat billing for organisation accounts (`docs/SEATS.md`), or absent
+   * for a flat plan. The subscription's quantity is the number of seats;
+   * personal accounts always buy one.
+   */
+  seats?: SeatConfig;
 };
+
+/**
+ * How a per-seat plan counts and pays seats (`docs/SEATS.md`):
+ *
+ * - `mode`: `"chosen"` — organisation admins pick the number of seats
+ *   (at least the member count); `"members"` — seats follow the member
+ *   count, synced on every membership change.
+ * - `allowance`: `"perSeat"` — the plan's `tokensPerPeriod` for every seat,
+ *   pooled in the organisation's balance; `{ scales: … }` — the plan's
+ *   `tokensPerPeriod` covers `includedSeats` seats and each seat beyond adds
+ *   `tokensPerExtraSeat` (integers).
+ * - `min` / `max`: the seats Checkout and seat changes accept (integers ≥ 1).
+ */
+export type SeatConfig = {
+  mode: "chosen" | "members";
+  allowance: "perSeat" | { scales: { includedSeats: number; tokensPerExtraSeat: number } };
+  min: number;
+  max: number;
+};
+
+/** The plan's seat config, or null for a flat plan. */
+export function seatConfig(tier: Tier): SeatConfig | null {
+  return PLANS[tier].seats ?? null;
+}
+
+/**
+ * The monthly allowance of `tier` paid for `seats` seats (integer tokens):
+ * `tokensPerPeriod` for a flat plan or one seat; see `SeatConfig.allowance`.
+ */
+export function seatAllowance(tier: Tier, seats: number): number {
+  const plan = PLANS[tier];
+  const config = plan.seats;
+  const count = Math.max(1, Math.floor(seats));
+  if (!config) return plan.tokensPerPeriod;
+  if (config.allowance === "perSeat") return plan.tokensPerPeriod * count;
+  const { includedSeats, tokensPerExtraSeat } = config.allowance.scales;
+  return plan.tokensPerPeriod + Math.max(0, count - includedSeats) * tokensPerExtraSeat;
+}
 
 /**
  * A plan's trial:
@@ -204,6 +248,7 @@ export const PLANS: Record<Tier, Plan> = {
     rollover: { maxTokens: 75, periods: 1 },
     overage: { capTokens: 100, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
     trial: { days: 14, tokens: 50, cardRequired: true, missingPaymentMethod: "create_invoice" },
+    seats: { mode: "chosen", allowance: "perSeat", min: 1, max: 50 },
   },
   elite: {
     tier: "elite",
@@ -220,6 +265,7 @@ export const PLANS: Record<Tier, Plan> = {
     rollover: { maxTokens: 500, periods: 2 },
     overage: { capTokens: 500, unitAmount: OVERAGE_METER.price.unitAmount, currency: OVERAGE_METER.price.currency },
     trial: null,
+    seats: { mode: "members", allowance: { scales: { includedSeats: 1, tokensPerExtraSeat: 250 } }, min: 1, max: 200 },
   },
   internal: {
     tier: "internal",

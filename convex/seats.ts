@@ -1,0 +1,118 @@
+/**
+ * Seats on per-seat plans (docs/SEATS.md): thin wrappers over the billing
+ * component's `seats` functions. The account is the caller's active one
+ * (`functions.ts`); the member count is counted here from the app's
+ * `orgMemberships` (the component never sees memberships), never taken from
+ * the client. Only organisation admins see or change seats: `view` is `null`
+ * for members and signed-out callers; the actions throw `UNAUTHENTICATED` /
+ * `FORBIDDEN` before the component is called.
+ *
+ * Units: money in integer minor units; times in Convex ms; allowance in tokens.
+ */
+import { v } from "convex/values";
+import { components, internal } from "./_generated/api";
+import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
+import { adminAction, adminQuery } from "./functions";
+import { vSeatChangeResult, vSeatPreview, vSeatsView, type SeatChangeResult, type SeatPreview } from "./billing/model/seats";
+import { orgOwnerKey } from "./model/auth";
+
+/** Most memberships counted per organisation (reads stay bounded). */
+export const MAX_COUNTED_MEMBERS = 500;
+
+/**
+ * Active members of the organisation behind `ownerKey` (`org:<Clerk org
+ * id>`), as recorded from Clerk's webhooks, at least 1 (the caller; also
+ * when no webhook has been recorded); 1 for a personal account. One
+ * bounded indexed read.
+ */
+async function memberCountOf(ctx: QueryCtx, ownerKey: string): Promise<number> {
+  if (!ownerKey.startsWith("org:")) return 1;
+  const clerkOrgId = ownerKey.slice("org:".length);
+  const rows = await ctx.db
+    .query("orgMemberships")
+    .withIndex("by_org_user", (q) => q.eq("clerkOrgId", clerkOrgId))
+    .take(MAX_COUNTED_MEMBERS);
+  return Math.max(1, rows.filter((row) => row.status === "active").length);
+}
+
+/** The member count of `ownerKey`'s organisation (see `memberCountOf`), for the actions. */
+export const memberCount = internalQuery({
+  args: { ownerKey: v.string() },
+  returns: v.number(),
+  handler: (ctx, { ownerKey }) => memberCountOf(ctx, ownerKey),
+});
+
+/**
+ * The seats card for an admin (`SeatsView`: plan, seats, paid seats,
+ * members, allowance, `overCapacity` when members exceed the chosen seats,
+ * `blocked` reason); `null` for members, signed out, or no account yet.
+ * Throws nothing.
+ */
+export const view = adminQuery({
+  args: {},
+  returns: v.union(vSeatsView, v.null()),
+  handler: async (ctx) => {
+    if (!ctx.caller) return null;
+    const members = await memberCountOf(ctx, ctx.caller.ownerKey);
+    return await ctx.runQuery(components.billing.seats.view, { ownerKey: ctx.caller.ownerKey, members });
+  },
+});
+
+/**
+ * Exact amounts a change to `seats` seats would bill (`SeatPreview`: due now
+ * after proration and credit, the next invoice, allowance before/after).
+ * Changes nothing. Throws `INVALID_ARGUMENT` (not per-seat, out of range,
+ * fewer than the members), `NOT_A_CHANGE`, `NO_SUBSCRIPTION`,
+ * `PAYMENT_REQUIRED`, `CHANGE_PENDING`, `STRIPE_ERROR`.
+ */
+export const preview = adminAction({
+  args: { seats: v.number() },
+  returns: vSeatPreview,
+  handler: async (ctx, { seats }): Promise<SeatPreview> => {
+    const members: number = await ctx.runQuery(internal.seats.memberCount, { ownerKey: ctx.ownerKey });
+    return await ctx.runAction(components.billing.seats.preview, { ownerKey: ctx.ownerKey, seats, members });
+  },
+});
+
+/**
+ * Sets the seats to `seats` (an increase is charged now, prorated; a
+ * decrease bills less from the next invoice). `requestId` is the client's id
+ * for this confirm (1–64 of `[A-Za-z0-9_-]`): a retried confirm with the
+ * same id and seats charges once. Returns `SeatChangeResult`. Throws as
+ * `preview`.
+ */
+export const change = adminAction({
+  args: { seats: v.number(), requestId: v.string() },
+  returns: vSeatChangeResult,
+  handler: async (ctx, { seats, requestId }): Promise<SeatChangeResult> => {
+    const identity = await ctx.auth.getUserIdentity();
+    const members: number = await ctx.runQuery(internal.seats.memberCount, { ownerKey: ctx.ownerKey });
+    return await ctx.runAction(components.billing.seats.change, {
+      ownerKey: ctx.ownerKey,
+      seats,
+      members,
+      requestId,
+      actor: identity?.subject ?? ctx.ownerKey,
+    });
+  },
+});
+
+/**
+ * Members mode: after a membership change of `clerkOrgId` (Clerk's event
+ * time `eventAt`, ms), sets the organisation's seats to its member count.
+ * Scheduled by `orgMemberships.record`; a retry reuses the Stripe
+ * idempotency key `…:members-<eventAt>`.
+ */
+export const syncMembers = internalAction({
+  args: { clerkOrgId: v.string(), eventAt: v.number() },
+  returns: vSeatChangeResult,
+  handler: async (ctx, { clerkOrgId, eventAt }): Promise<SeatChangeResult> => {
+    const ownerKey = orgOwnerKey(clerkOrgId);
+    const members: number = await ctx.runQuery(internal.seats.memberCount, { ownerKey });
+    return await ctx.runAction(components.billing.seats.syncMembers, {
+      ownerKey,
+      members,
+      requestId: `members-${Math.floor(eventAt)}`,
+    });
+  },
+});
