@@ -13,6 +13,7 @@ import { tierName } from "@/src/features/billing/lib/pricing";
 import type { SubscriptionView } from "@/src/features/billing/lib/types";
 import { CancelPlanDialog } from "./CancelPlanDialog";
 import { StatusBadge } from "./StatusBadge";
+import { TrialNotice } from "./TrialNotice";
 import { ROUTES } from "@/src/lib/routes";
 import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
 import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
@@ -137,6 +138,8 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
           </div>
         ) : null}
       </dl>
+
+      <TrialNotice subscription={s} canManage={!member} />
 
       {ended && s.endedAt ? (
         <div className="notice notice-info" data-testid="plan-ended">

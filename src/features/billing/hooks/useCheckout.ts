@@ -11,7 +11,7 @@ import { usePortal } from "./usePortal";
 import { retryAction, useRedirectPending } from "./useRedirectPending";
 
 /**
- * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval, currency? })`
+ * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval, currency?, trial? })`
  * then a full-page redirect to the returned URL.
  *
  * A caller whose subscription Stripe still bills (active, trialing, past_due,
@@ -51,7 +51,7 @@ export function useCheckout() {
   }, [openSignIn]);
 
   const startCheckout = useCallback(
-    (tier: PaidTier, interval: Interval, current: CurrentPlan | null = null, currency: Currency = DEFAULT_CURRENCY): Promise<void> => {
+    (tier: PaidTier, interval: Interval, current: CurrentPlan | null = null, currency: Currency = DEFAULT_CURRENCY, trial = false): Promise<void> => {
       const attempt = async (): Promise<void> => {
         if (!begin(tier)) return;
         if (!isAuthenticated) {
@@ -66,7 +66,13 @@ export function useCheckout() {
         try {
           // The currency only when not the default: the server resolves the amount, and refuses
           // one the account is not billed in (CURRENCY_LOCKED).
-          const { url } = await createCheckoutSession({ tier, interval, ...(currency !== DEFAULT_CURRENCY ? { currency } : {}) });
+          // `trial` starts the plan's free trial; a second one is refused (TRIAL_ALREADY_USED).
+          const { url } = await createCheckoutSession({
+            tier,
+            interval,
+            ...(currency !== DEFAULT_CURRENCY ? { currency } : {}),
+            ...(trial ? { trial: true } : {}),
+          });
           rememberCheckout({ previousTier: current?.tier ?? null, topUp: null });
           // The pending state stays on while the browser navigates away.
           browser.redirect(url);

@@ -118,6 +118,11 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
                 action={renderAction(action, plan, {
                   pending: pendingTier,
                   onUpgrade: () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null, currency.currency),
+                  // One free trial per account (docs/TRIALS.md): offered only until it is used.
+                  onTrial:
+                    plan.trial && effectiveSubscription && !effectiveSubscription.trialUsed
+                      ? () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription, currency.currency, true)
+                      : undefined,
                   onChange: () => openPlanChange({ tier: plan.tier as PaidTier, interval }),
                   onSignIn: openSignIn,
                 })}
@@ -138,7 +143,8 @@ function renderAction(
     onUpgrade,
     onChange,
     onSignIn,
-  }: { pending: PaidTier | null; onUpgrade: () => void; onChange: () => void; onSignIn: () => void },
+    onTrial,
+  }: { pending: PaidTier | null; onUpgrade: () => void; onChange: () => void; onSignIn: () => void; onTrial?: () => void },
 ) {
   const testId = `pricing-action-${plan.tier}`;
   switch (action.kind) {
@@ -152,6 +158,19 @@ function renderAction(
       );
     case "upgrade":
       return (
+        <>
+        {onTrial && plan.trial ? (
+          <button
+            type="button"
+            className="button button-block button-primary"
+            data-testid={`start-trial-${plan.tier}`}
+            disabled={pending !== null}
+            onClick={onTrial}
+          >
+            {`Start ${plan.trial.days}-day trial`}
+            {plan.trial.cardRequired ? null : <span className="sr-only"> (no card needed)</span>}
+          </button>
+        ) : null}
         <button
           type="button"
           className={`button button-block ${plan.tier === "pro" ? "button-primary" : "button-secondary"}`}
@@ -162,6 +181,7 @@ function renderAction(
         >
           {pending === plan.tier ? "Redirecting…" : "Upgrade"}
         </button>
+        </>
       );
     case "sign-in":
       return (
