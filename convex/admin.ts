@@ -154,16 +154,26 @@ export const replayDeadEvents = staffMutation({
 });
 
 /**
- * Runs the account's dunning step now (the dunning helper's
- * `dunning.runForAccount`). Until that function exists this throws
- * `INVALID_ARGUMENT` saying so.
+ * Runs the account's dunning timeline now (`dunning.runForAccount` in the
+ * billing component): fires every step already due, once each, audited
+ * under the staff member with `reason`. Returns `{ overdueDays, stage,
+ * fired }` (step ids fired now; null days and stage when nothing is
+ * overdue). Throws `NOT_FOUND`, `INVALID_ARGUMENT` (blank reason).
  */
 export const runDunningNow = staffMutation({
   args: { accountId: vAccountId, reason: vReason },
-  returns: v.null(),
-  handler: (_ctx, args): Promise<null> => {
+  returns: v.object({
+    overdueDays: v.union(v.number(), v.null()),
+    stage: v.union(v.string(), v.null()),
+    fired: v.array(v.string()),
+  }),
+  handler: async (ctx, args): Promise<{ overdueDays: number | null; stage: string | null; fired: string[] }> => {
     if (args.reason.trim().length === 0) fail("INVALID_ARGUMENT", "A reason is required.");
-    return fail("INVALID_ARGUMENT", "Running dunning from the console is not available yet (dunning.runForAccount).");
+    return await ctx.runMutation(components.billing.dunning.runForAccount, {
+      accountId: args.accountId,
+      actor: ctx.staff.userId,
+      reason: args.reason.trim(),
+    });
   },
 });
 

@@ -398,9 +398,15 @@ describe("free-period reset and dunning", () => {
     await expectCode(staff.mutation(api.admin.forceFreeReset, { accountId: paid, reason: "x" }), "INVALID_ARGUMENT");
   });
 
-  test("running dunning needs a reason", async () => {
+  test("running dunning needs a reason, and on an account with nothing overdue fires nothing", async () => {
     const t = makeTest();
     const accountId = await seedAccount(t, alice);
     await expectCode(t.withIdentity(sam).mutation(api.admin.runDunningNow, { accountId, reason: "" }), "INVALID_ARGUMENT");
+    expect(await t.withIdentity(sam).mutation(api.admin.runDunningNow, { accountId, reason: "Customer called" })).toEqual({
+      overdueDays: null,
+      stage: null,
+      fired: [],
+    });
+    await expectCode(t.withIdentity(alice).mutation(api.admin.runDunningNow, { accountId, reason: "me" }), "FORBIDDEN");
   });
 });

@@ -139,8 +139,13 @@ export function ActionDialog({ kind, target, onClose }: { kind: ActionKind; targ
         await resyncCustomer({ accountId: need(), reason: r });
         return "Resynced from Stripe";
       case "dunning":
-        await runDunningNow({ accountId: need(), reason: r });
-        return "Dunning step ran";
+      {
+        const result = await runDunningNow({ accountId: need(), reason: r });
+        if (result.overdueDays === null) return "Nothing is overdue: no dunning step to run";
+        return result.fired.length > 0
+          ? `Dunning: ${result.overdueDays} days overdue, ran ${result.fired.join(", ")}`
+          : `Dunning: ${result.overdueDays} days overdue, no step due yet`;
+      }
       case "freeReset":
         await forceFreeReset({ accountId: need(), reason: r });
         return "Free period reset";
