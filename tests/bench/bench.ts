@@ -41,7 +41,8 @@
  * `--meter-batches N` batches are measured; 1,000 reports are drained whole
  * to show a batch costs the same at either size). Then the per-member usage
  * query (`memberUsageBench.ts`) at 10 and 10,000 accounts, reading only
- * pre-aggregated rows.
+ * pre-aggregated rows, and the operator console's reads (`consoleBench.ts`):
+ * one list page, search and the account detail at 10 and 10,000 accounts.
  *
  * Background accounts are inserted in bulk with `t.run` batches, each well
  * under Convex's per-transaction limits, shaped as the webhook handlers
@@ -80,6 +81,7 @@ import {
   sweepTable,
 } from "./grantsBench";
 import { benchMetering, checkMetering, meteringRates, meteringTable } from "./meterBench";
+import { benchConsole, consoleTable } from "./consoleBench";
 import { benchMemberUsage, memberUsageTable } from "./memberUsageBench";
 import { allowanceGrantDoc, grantDoc, insertLedger, periodGrantRow, type LedgerRow } from "./tokenSeed";
 import {
@@ -1462,6 +1464,14 @@ async function main() {
   const memberUsage = await benchMemberUsage(large);
   failures.push(...memberUsage.problems);
   console.log(memberUsageTable(memberUsage.figures));
+
+  // 8. The operator console (issue 10 §4): one list page, a customer-id
+  //    search, the account detail and a ledger page read the same at 10 and
+  //    at `large` accounts.
+  console.log(`\noperator console at 10 and ${fmt(large)} accounts…`);
+  const consoleFigures = await benchConsole(large);
+  failures.push(...consoleFigures.problems);
+  console.log(consoleTable(consoleFigures.figures));
 
   console.log(`\nelapsed ${seconds()} s`);
   if (warnings.length > 0) {

@@ -11,10 +11,15 @@ export function useActiveAccount() {
   return useQuery(api.users.activeAccount);
 }
 
-/** True when the caller is a member (not an admin) of the active organisation. */
+/**
+ * True when the caller may not manage the active account's billing: a member
+ * (not an admin) of the active organisation, or someone removed from it
+ * whose token still names it (the server refuses them everything; the UI
+ * hides the buttons and forms rather than offer what will fail).
+ */
 export function useIsOrgMember(): boolean {
   const account = useActiveAccount();
-  return account?.status === "ok" && account.role === "member";
+  return account?.status === "removed" || (account?.status === "ok" && account.role === "member");
 }
 
 /**
