@@ -95,6 +95,11 @@ describe("refunds and disputes of token packs", () => {
     expect((await state()).balance).toBe(pack.tokens);
     const refund = refunded(PRICE, "evt_refund");
     await deliverAll(t, refund, refund);
+    const notices = await runInBilling(t, async (ctx) =>
+      await ctx.db.query("notifications").withIndex("by_accountId_and_dedupeKey", (q) => q.eq("accountId", accountId)).collect(),
+    );
+    const refunds = notices.filter((n) => n.kind === "refund_received");
+    expect(refunds.map((n) => [n.dedupeKey, n.title])).toEqual([[`refund_received:ch_pack:${PRICE}`, `Refund of $${(PRICE / 100).toFixed(2)}`]]);
     expect(await state()).toEqual({
       balance: 0,
       grant: { status: "depleted", remaining: 0, frozen: 0, clawedBack: pack.tokens, unrecovered: 0 },

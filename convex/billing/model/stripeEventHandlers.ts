@@ -24,7 +24,8 @@ import { IGNORED, applied, dependency, refuse, waitFor, type EventClock, type Ev
 import { stripeActor } from "./audit";
 import { syncInvoice } from "./invoiceSync";
 import { applyDispute, applyRefund, grantForPayment } from "./clawback";
-import { grantSucceededPayment } from "./autoRecharge";
+import { formatMoney, grantSucceededPayment } from "./autoRecharge";
+import { notify } from "./notifications";
 import { grant } from "./ledger";
 import { tokenPack } from "./plans";
 import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
@@ -287,7 +288,19 @@ async function applyChargeRefunded(ctx: MutationCtx, charge: Stripe.Charge): Pro
     if (charge.metadata?.kind !== "top_up") return IGNORED;
     return waitFor(dependency.payment(paymentIntentId), `refund of ${charge.id}: its token pack is not granted yet`);
   }
-  await applyRefund(ctx, pack, { chargeId: charge.id, amount: charge.amount, amountRefunded: charge.amount_refunded });
+  const changed = await applyRefund(ctx, pack, { chargeId: charge.id, amount: charge.amount, amountRefunded: charge.amount_refunded });
+  if (changed) {
+    // Once per cumulative refund (a later partial refund is a new notice).
+    await notify(ctx, {
+      accountId: pack.accountId,
+      kind: "refund_received",
+      dedupeKey: `refund_received:${charge.id}:${charge.amount_refunded}`,
+      title: `Refund of ${formatMoney(charge.amount_refunded, charge.currency)}`,
+      body: `${formatMoney(charge.amount_refunded, charge.currency)} of your ${formatMoney(charge.amount, charge.currency)} token pack payment is refunded to your card. The pack's tokens were reduced to match.`,
+      link: "/usage",
+      critical: false,
+    });
+  }
   return applied();
 }
 
