@@ -48,9 +48,9 @@ it("runs the billing component's crons.ts inside the component; the app has none
     ["billing", "compact settled webhook payloads", "webhooks:compactPayloads"],
     ["billing", "reconcile missed Stripe events", "reconcile:reconcileEvents"],
   ]);
-  // The dunning job the past-due journey depends on, addressed by its component path.
-  expect(await backend.runCron("expire past-due grace periods", "billing")).toMatchObject({ componentPath: "billing", ok: true });
-  await expect(backend.runCron("expire past-due grace periods")).rejects.toThrow(/No cron job named/);
+  // The dunning timeline job, addressed by its component path.
+  expect(await backend.runCron("dunning timeline", "billing")).toMatchObject({ componentPath: "billing", ok: true });
+  await expect(backend.runCron("dunning timeline")).rejects.toThrow(/No cron job named/);
 });
 
 it("calls the billing component's functions over the admin HTTP API by component path", async () => {
