@@ -52,7 +52,11 @@ export function NotificationBell() {
         aria-label={unread > 0 ? `Notifications, ${badgeText(unread)} unread` : "Notifications"}
         onClick={() => setOpen((o) => !o)}
       >
-        <span aria-hidden="true">🔔</span>
+        {/* An inline icon: an emoji bell needs a colour-emoji font, which not every system has. */}
+        <svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+          <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+          <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+        </svg>
         {unread > 0 ? (
           <span className="bell-badge" data-testid="notification-count">
             {badgeText(unread)}
