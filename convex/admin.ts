@@ -195,6 +195,37 @@ export const forceFreeReset = staffMutation({
  * invoices, waiting, tier }`. Throws `NOT_FOUND`, `NO_CUSTOMER`,
  * `INVALID_ARGUMENT`, `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
  */
+/**
+ * Attaches Stripe coupon `couponId` to the account's live subscription once
+ * (`coupons.attachToAccount`: idempotency key by account, coupon and
+ * subscription), audited `coupon.attach` under the staff member with
+ * `reason`. Returns `{ status: "attached" | "already_attached", couponId,
+ * couponName, percentOff, amountOff (minor units), currency }`. Throws
+ * `NOT_FOUND`, `NO_CUSTOMER`, `NO_SUBSCRIPTION`, `INVALID_ARGUMENT` (unknown
+ * coupon, blank reason), `STRIPE_ERROR`.
+ */
+export const attachCoupon = staffAction({
+  args: { accountId: vAccountId, couponId: v.string(), reason: vReason },
+  returns: v.object({
+    status: v.union(v.literal("attached"), v.literal("already_attached")),
+    couponId: v.string(),
+    couponName: v.union(v.string(), v.null()),
+    percentOff: v.union(v.number(), v.null()),
+    amountOff: v.union(v.number(), v.null()),
+    currency: v.union(v.string(), v.null()),
+  }),
+  handler: async (ctx, args) => {
+    const attached = await ctx.runAction(components.billing.coupons.attachToAccount, {
+      accountId: args.accountId,
+      couponId: args.couponId,
+      reason: args.reason,
+      operator: ctx.staff.userId,
+    });
+    const { status, couponId, couponName, percentOff, amountOff, currency } = attached;
+    return { status, couponId, couponName, percentOff, amountOff, currency };
+  },
+});
+
 export const resyncCustomer = staffAction({
   args: { accountId: vAccountId, reason: vReason },
   returns: v.object({ subscriptions: v.number(), invoices: v.number(), waiting: v.array(v.string()), tier: vTier }),

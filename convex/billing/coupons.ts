@@ -3,7 +3,8 @@
  * subscription's `discounts`, since customers take none in API 2026-10-28)
  * and the refusals live in `model/coupons.ts`.
  *
- * Run from the CLI (internal: no client can call it):
+ * Run from the CLI, or from the app's staff console (`admin.attachCoupon`);
+ * a component function, so no browser can call it:
  *
  * ```sh
  * npx convex run --component billing coupons:attachToAccount \
@@ -11,7 +12,8 @@
  * ```
  */
 import { v } from "convex/values";
-import { internalAction, internalQuery } from "./_generated/server";
+import { action, internalMutation, internalQuery } from "./_generated/server";
+import { appendAudit } from "./model/audit";
 import { attachCoupon, couponTarget, vCouponAttachment, vCouponTarget, type CouponAttachment } from "./model/coupons";
 
 /**
@@ -23,10 +25,40 @@ import { attachCoupon, couponTarget, vCouponAttachment, vCouponTarget, type Coup
  * `INVALID_ARGUMENT` (unknown or invalid coupon, bad reason), `FORBIDDEN`,
  * `STRIPE_ERROR`, `STRIPE_NOT_CONFIGURED`.
  */
-export const attachToAccount = internalAction({
+export const attachToAccount = action({
   args: { accountId: v.id("billingAccounts"), couponId: v.string(), reason: v.string(), operator: v.optional(v.string()) },
   returns: vCouponAttachment,
   handler: (ctx, args): Promise<CouponAttachment> => attachCoupon(ctx, args),
+});
+
+/**
+ * Audit entry of a coupon Stripe attached (`coupon.attach`), under the
+ * operator (a staff id, or `cli`) with the reason. `already_attached` writes
+ * nothing: nothing changed.
+ */
+export const recordAttachment = internalMutation({
+  args: { attachment: vCouponAttachment },
+  returns: v.null(),
+  handler: async (ctx, { attachment }) => {
+    if (attachment.status !== "attached") return null;
+    const accountId = ctx.db.normalizeId("billingAccounts", attachment.accountId);
+    await appendAudit(ctx, {
+      ...(accountId ? { accountId } : {}),
+      actorKind: "staff",
+      actor: attachment.operator ?? "cli",
+      action: "coupon.attach",
+      after: {
+        couponId: attachment.couponId,
+        percentOff: attachment.percentOff,
+        amountOff: attachment.amountOff,
+        currency: attachment.currency,
+        stripeSubscriptionId: attachment.stripeSubscriptionId,
+        discountId: attachment.discountId,
+      },
+      reason: attachment.reason,
+    });
+    return null;
+  },
 });
 
 /** The account's Stripe customer and live subscription (ids or null); null when there is no such account. */

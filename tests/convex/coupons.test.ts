@@ -11,7 +11,7 @@ import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
-import { billing, billingInternal, runInBilling } from "../lib/billingComponent";
+import { billing, billingApi, runInBilling } from "../lib/billingComponent";
 import { alice, bob, expectCode, seedAccount, type TestConvex } from "./billingFixtures";
 import { makeTest } from "./setup";
 
@@ -25,7 +25,7 @@ let accountId: Id<"billingAccounts">;
 
 /** Runs `coupons.attachToAccount` the way `npx convex run --component billing` does. */
 async function attach(args: { accountId: Id<"billingAccounts">; couponId: string; reason: string; operator?: string }) {
-  return await billing(t).action(billingInternal.coupons.attachToAccount, args);
+  return await billing(t).action(billingApi.coupons.attachToAccount, args);
 }
 
 /** Alice on Pro monthly: the subscription mirror and the same subscription on the Stripe server. */
@@ -101,8 +101,28 @@ describe("coupons.attachToAccount", () => {
     const [update] = stripe.requestsTo("POST", `/v1/subscriptions/${SUB}`);
     expect(update!.body.discounts).toEqual([{ coupon: "WELCOME20" }]);
     expect(update!.idempotencyKey).toBe(`coupon:${accountId}:WELCOME20:${SUB}`);
-    expect(console.info).toHaveBeenCalledWith(expect.stringContaining('"event":"billing.coupon_attached"'));
-    expect(console.info).toHaveBeenCalledWith(expect.stringContaining('"reason":"Support ticket 1234"'));
+    const audit = await runInBilling(t, async (ctx) =>
+      await ctx.db.query("auditLog").withIndex("by_accountId", (q) => q.eq("accountId", accountId)).collect(),
+    );
+    expect(audit.map((a) => [a.action, a.actorKind, a.actor, a.reason])).toEqual([
+      ["coupon.attach", "staff", "ada@example.com", "Support ticket 1234"],
+    ]);
+    expect(JSON.parse(audit[0]!.after!)).toMatchObject({ couponId: "WELCOME20", percentOff: 20, stripeSubscriptionId: SUB });
+  });
+
+  test("staff attach from the console (admin.attachCoupon), audited under them; anyone else is refused", async () => {
+    await seedSubscriber();
+    vi.stubEnv("STAFF_USER_IDS", "user_sam_staff");
+    const sam = { ...alice, subject: "user_sam_staff", name: "Sam Staff", email: "sam@example.com" };
+    await expectCode(t.withIdentity(alice).action(api.admin.attachCoupon, { accountId, couponId: "WELCOME20", reason: "me" }), "FORBIDDEN");
+    const result = await t.withIdentity(sam).action(api.admin.attachCoupon, { accountId, couponId: "WELCOME20", reason: "Ticket 77" });
+    expect(result).toEqual({ status: "attached", couponId: "WELCOME20", couponName: "Welcome 20%", percentOff: 20, amountOff: null, currency: null });
+    const again = await t.withIdentity(sam).action(api.admin.attachCoupon, { accountId, couponId: "WELCOME20", reason: "Ticket 77" });
+    expect(again.status).toBe("already_attached");
+    const audit = await runInBilling(t, async (ctx) =>
+      await ctx.db.query("auditLog").withIndex("by_accountId", (q) => q.eq("accountId", accountId)).collect(),
+    );
+    expect(audit.map((a) => [a.action, a.actor, a.reason])).toEqual([["coupon.attach", "user_sam_staff", "Ticket 77"]]);
   });
 
   test("a second coupon keeps the first discount; attaching the same coupon again changes nothing", async () => {

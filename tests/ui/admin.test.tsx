@@ -392,6 +392,48 @@ describe("account detail and actions", () => {
     expect(comp).toHaveBeenCalledWith({ accountId: "acc_1", tier: "elite", expiresAt: new Date("2099-01-31T23:59:59").getTime(), reason: "Partner deal" });
   });
 
+  it("attach a coupon: needs a subscription, the coupon id and a reason, then says what Stripe attached", async () => {
+    fake.setQuery("admin:accountDetail", detail());
+    const { user, unmount } = renderAt("/admin/accounts/acc_1");
+    expect(await screen.findByTestId("admin-action-coupon")).toBeDisabled();
+    unmount();
+
+    const subscription = {
+      stripeSubscriptionId: "sub_1",
+      status: "active",
+      tier: "pro",
+      interval: "month",
+      quantity: 1,
+      currentPeriodStart: NOW - 10 * DAY,
+      currentPeriodEnd: NOW + 20 * DAY,
+      cancelAtPeriodEnd: false,
+      cancelAt: null,
+      trialEnd: null,
+      pastDueSince: null,
+      stripePriceId: "price_pro_month",
+      scheduleId: null,
+    };
+    fake.setQuery("admin:accountDetail", detail({ subscription }));
+    const attach = fake.setAction("admin:attachCoupon", () => ({
+      status: "attached",
+      couponId: "WELCOME20",
+      couponName: "Welcome 20%",
+      percentOff: 20,
+      amountOff: null,
+      currency: null,
+    }));
+    renderAt("/admin/accounts/acc_1");
+    await user.click(await screen.findByTestId("admin-action-coupon"));
+    await user.type(screen.getByTestId("admin-action-reason"), "Ticket 77");
+    expect(screen.getByTestId("admin-action-review")).toBeDisabled();
+    await user.type(screen.getByTestId("admin-action-coupon-id"), " WELCOME20 ");
+    await user.click(screen.getByTestId("admin-action-review"));
+    expect(screen.getByTestId("admin-action-summary")).toHaveTextContent("Attach coupon WELCOME20 to the subscription of");
+    await user.click(screen.getByTestId("admin-action-confirm"));
+    expect(await screen.findByText("Coupon Welcome 20% attached")).toBeInTheDocument();
+    expect(attach).toHaveBeenCalledWith({ accountId: "acc_1", couponId: "WELCOME20", reason: "Ticket 77" });
+  });
+
   it("resync runs the action with the reason", async () => {
     fake.setQuery("admin:accountDetail", detail());
     const resync = fake.setAction("admin:resyncCustomer", () => null);

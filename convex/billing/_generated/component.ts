@@ -627,6 +627,34 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    coupons: {
+      attachToAccount: FunctionReference<
+        "action",
+        "internal",
+        {
+          accountId: string;
+          couponId: string;
+          operator?: string;
+          reason: string;
+        },
+        {
+          accountId: string;
+          amountOff: number | null;
+          at: number;
+          couponId: string;
+          couponName: string | null;
+          currency: string | null;
+          discountId: string | null;
+          operator: string | null;
+          percentOff: number | null;
+          reason: string;
+          status: "attached" | "already_attached";
+          stripeCustomerId: string;
+          stripeSubscriptionId: string;
+        },
+        Name
+      >;
+    };
     dunning: {
       runForAccount: FunctionReference<
         "mutation",

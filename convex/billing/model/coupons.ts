@@ -168,7 +168,6 @@ export async function attachCoupon(
     reason,
     at: Date.now(),
   };
-  // Until the audit log exists (issue 10), the deployment's log is the record.
-  console.info(JSON.stringify({ event: "billing.coupon_attached", ...attachment }));
+  await ctx.runMutation(internal.coupons.recordAttachment, { attachment });
   return attachment;
 }

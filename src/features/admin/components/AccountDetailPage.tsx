@@ -89,6 +89,7 @@ const ACTIONS: { kind: ActionKind; label: string; tone?: "danger" }[] = [
   { kind: "debit", label: "Debit tokens", tone: "danger" },
   { kind: "comp", label: "Comp a tier" },
   { kind: "clearComp", label: "Clear comp" },
+  { kind: "coupon", label: "Attach coupon" },
   { kind: "resync", label: "Resync from Stripe" },
   { kind: "dunning", label: "Run dunning now" },
   { kind: "freeReset", label: "Force free reset" },
@@ -103,6 +104,7 @@ function AccountHeader({ detail }: { detail: AccountDetail }) {
   const disabled = (kind: ActionKind): string | null => {
     if (kind === "clearComp" && !account.tierOverride) return "No comp to clear";
     if (kind === "resync" && !account.stripeCustomerId) return "No Stripe customer yet";
+    if (kind === "coupon" && !detail.subscription) return "No subscription to discount";
     if (kind === "replay" && !hasDead) return "No dead events";
     return null;
   };

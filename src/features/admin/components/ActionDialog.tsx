@@ -8,7 +8,7 @@ import { humanizeError } from "@/src/lib/errors";
 import { formatDate, tokens } from "@/src/lib/format";
 import { statusLabel } from "../lib/format";
 
-export type ActionKind = "grant" | "debit" | "comp" | "clearComp" | "resync" | "dunning" | "freeReset" | "replay";
+export type ActionKind = "grant" | "debit" | "comp" | "clearComp" | "coupon" | "resync" | "dunning" | "freeReset" | "replay";
 
 /** What an action acts on: an account (all but a queue-wide replay), and for a replay the events. */
 export type ActionTarget = { accountId?: string; label: string; eventIds?: string[] };
@@ -24,6 +24,11 @@ const COPY: Record<ActionKind, Copy> = {
     submit: "Comp",
   },
   clearComp: { title: "Clear the comp", description: "Ends the staff tier override now; the tier follows Stripe again.", submit: "Clear comp" },
+  coupon: {
+    title: "Attach a coupon",
+    description: "Adds a Stripe coupon (by its id) to the live subscription's discounts; its next invoices are discounted.",
+    submit: "Attach",
+  },
   resync: {
     title: "Resync from Stripe",
     description: "Fetches the customer's subscriptions and invoices from Stripe and applies them under the normal ordering rules.",
@@ -71,6 +76,7 @@ export function ActionDialog({ kind, target, onClose }: { kind: ActionKind; targ
   const [now] = useState(() => Date.now());
   const [idempotencyKey] = useState(() => `console:${kind}:${crypto.randomUUID()}`);
   const [amount, setAmount] = useState("");
+  const [couponId, setCouponId] = useState("");
   const [tier, setTier] = useState<Tier>("pro");
   const [until, setUntil] = useState(() => dateInputValue(now, 30));
   const [reason, setReason] = useState("");
@@ -84,12 +90,19 @@ export function ActionDialog({ kind, target, onClose }: { kind: ActionKind; targ
   const runDunningNow = useMutation(api.admin.runDunningNow);
   const forceFreeReset = useMutation(api.admin.forceFreeReset);
   const resyncCustomer = useAction(api.admin.resyncCustomer);
+  const attachCoupon = useAction(api.admin.attachCoupon);
 
   const trimmedReason = reason.trim();
   const parsedAmount = parseAmount(amount);
   const expiresAt = endOfDay(until);
   const fieldsValid =
-    kind === "grant" || kind === "debit" ? parsedAmount !== null : kind === "comp" ? expiresAt !== null && expiresAt > now : true;
+    kind === "grant" || kind === "debit"
+      ? parsedAmount !== null
+      : kind === "comp"
+        ? expiresAt !== null && expiresAt > now
+        : kind === "coupon"
+          ? couponId.trim().length > 0
+          : true;
   const canSubmit = fieldsValid && trimmedReason.length > 0;
 
   const summary = (() => {
@@ -102,6 +115,8 @@ export function ActionDialog({ kind, target, onClose }: { kind: ActionKind; targ
         return `Give ${target.label} the ${statusLabel(tier)} tier until ${expiresAt ? formatDate(expiresAt) : "—"}.`;
       case "clearComp":
         return `End the comped tier of ${target.label} now.`;
+      case "coupon":
+        return `Attach coupon ${couponId.trim()} to the subscription of ${target.label}.`;
       case "resync":
         return `Fetch ${target.label} from Stripe and apply what changed.`;
       case "dunning":
@@ -135,6 +150,12 @@ export function ActionDialog({ kind, target, onClose }: { kind: ActionKind; targ
       case "clearComp":
         await clearComp({ accountId: need(), reason: r });
         return "Comp cleared";
+      case "coupon": {
+        const attached = await attachCoupon({ accountId: need(), couponId: couponId.trim(), reason: r });
+        return attached.status === "attached"
+          ? `Coupon ${attached.couponName ?? attached.couponId} attached`
+          : `The subscription already has coupon ${attached.couponId}`;
+      }
       case "resync":
         await resyncCustomer({ accountId: need(), reason: r });
         return "Resynced from Stripe";
@@ -232,6 +253,20 @@ export function ActionDialog({ kind, target, onClose }: { kind: ActionKind; targ
               />
             </label>
           ) : null}
+          {kind === "coupon" ? (
+            <label className="field">
+              Stripe coupon id
+              <input
+                type="text"
+                value={couponId}
+                onChange={(e) => setCouponId(e.target.value)}
+                placeholder="e.g. WELCOME20"
+                data-testid="admin-action-coupon-id"
+                data-autofocus
+                required
+              />
+            </label>
+          ) : null}
           {kind === "comp" ? (
             <div className="field-row">
               <label className="field">
@@ -263,7 +298,7 @@ export function ActionDialog({ kind, target, onClose }: { kind: ActionKind; targ
             placeholder="e.g. Ticket #123: refund for the outage on March 3"
             data-testid="admin-action-reason"
             required
-            {...(kind === "grant" || kind === "debit" ? {} : { "data-autofocus": true })}
+            {...(kind === "grant" || kind === "debit" || kind === "coupon" ? {} : { "data-autofocus": true })}
           />
         </form>
       ) : (
