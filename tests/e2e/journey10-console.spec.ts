@@ -13,7 +13,7 @@ import type { Browser, Page } from "@playwright/test";
 import { PLANS } from "../../convex/billing/model/plans";
 import { expect, payOnCheckout, signIn, startUpgradeFromPricing, test } from "./support/app";
 import { E2E } from "./support/env";
-import { sim } from "./support/sim";
+import { operatorPost, sim } from "./support/sim";
 import { E2E_USERS, type E2EUser } from "./support/users";
 
 test.use({ journeyName: "10-console" });
@@ -134,6 +134,16 @@ test("staff resync a customer whose Stripe events were lost: the paid plan appea
   await expect(staff.getByTestId("admin-subscription-status")).toHaveText("Active");
   await expect(staff.getByTestId("admin-audit-row").filter({ hasText: "Webhooks lost during the outage" })).toHaveCount(1);
   await staff.screenshot({ path: "/tmp/console-resynced.png", fullPage: true });
+
+  // Staff attach a coupon to the subscription (issue 12): audited, and Stripe carries the discount.
+  const coupon = await operatorPost<{ id: string }>("/v1/coupons", { percent_off: "25", duration: "forever", name: "Partner 25%" });
+  await runAction(staff, "coupon", "Partner programme discount", async (dialog) => {
+    await dialog.getByTestId("admin-action-coupon-id").fill(coupon.id);
+  });
+  await expect(staff.getByText("Coupon Partner 25% attached")).toBeVisible();
+  await expect(staff.getByTestId("admin-audit-row").filter({ hasText: "Partner programme discount" })).toHaveCount(1);
+  expect((await sim.subscriptionOf(customer.email)).discounts ?? []).toHaveLength(1);
+  await staff.screenshot({ path: "/tmp/console-coupon.png", fullPage: true });
 
   // The customer's page follows.
   await expect(page.getByTestId("plan-badge")).toHaveText("Starter");

@@ -7,31 +7,19 @@
  */
 import { PLANS } from "../../convex/billing/model/plans";
 import { CARDS, expect, payOnCheckout, signIn, startUpgradeFromPricing, test } from "./support/app";
-import { E2E } from "./support/env";
+import { operatorPost } from "./support/sim";
 import { E2E_USERS } from "./support/users";
 
 test.use({ journeyName: "12-promotion-code" });
 
 const usd = (minor: number) => new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" }).format(minor / 100);
 
-/** `POST <path>` on the simulator with a test key, as an operator would in the Dashboard. */
-async function stripePost<T>(path: string, params: Record<string, string>): Promise<T> {
-  const res = await fetch(`${E2E.stripeUrl}${path}`, {
-    method: "POST",
-    headers: { authorization: "Bearer sk_test_e2e_operator", "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(params),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`simulator POST ${path} → ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
 test("a promotion code discounts Checkout and the first invoice shows the discount and the lower total", async ({ page, journey }) => {
   const user = E2E_USERS.promoCode;
   // A fresh code per run: the simulator may keep state between runs.
   const code = `SAVE20${Date.now().toString(36).toUpperCase()}`;
-  const coupon = await stripePost<{ id: string }>("/v1/coupons", { percent_off: "20", duration: "once", name: "20% off the first month" });
-  await stripePost("/v1/promotion_codes", { "promotion[type]": "coupon", "promotion[coupon]": coupon.id, code });
+  const coupon = await operatorPost<{ id: string }>("/v1/coupons", { percent_off: "20", duration: "once", name: "20% off the first month" });
+  await operatorPost("/v1/promotion_codes", { "promotion[type]": "coupon", "promotion[coupon]": coupon.id, code });
 
   const price = PLANS.pro.prices!.month.displayAmount; // $29.00
   const discount = Math.round(price * 0.2); // $5.80

@@ -25,6 +25,7 @@ type SimSubscription = {
   created: number;
   cancel_at_period_end: boolean;
   cancel_at: number | null;
+  discounts?: (string | { id: string })[];
   items: { data: { current_period_start: number; current_period_end: number; price: { lookup_key: string | null } }[] };
 };
 type SimPaymentIntent = { id: string; customer: string | { id: string } | null; created: number; metadata: Record<string, string> };
@@ -47,6 +48,18 @@ async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Pr
 
 const idOf = (v: string | { id: string }) => (typeof v === "string" ? v : v.id);
 
+/** `POST <path>` on the simulator's Stripe API with a test key (form-encoded), as an operator would in the Dashboard. */
+export async function operatorPost<T>(path: string, params: Record<string, string>): Promise<T> {
+  const res = await fetch(`${E2E.stripeUrl}${path}`, {
+    method: "POST",
+    headers: { authorization: "Bearer sk_test_e2e_operator", "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(params),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`simulator POST ${path} → ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
 export const sim = {
   state: () => call<SimState>("GET", "/_sim/state"),
   deliveries: async (): Promise<SimDelivery[]> => (await call<{ data: SimDelivery[] }>("GET", "/_sim/deliveries")).data,
@@ -61,15 +74,7 @@ export const sim = {
    * as an operator would in the Dashboard: `POST /v1/refunds` with a test key.
    */
   async refund(paymentIntent: string, amount?: number): Promise<{ id: string; amount: number }> {
-    const body = new URLSearchParams({ payment_intent: paymentIntent, ...(amount === undefined ? {} : { amount: String(amount) }) });
-    const res = await fetch(`${E2E.stripeUrl}/v1/refunds`, {
-      method: "POST",
-      headers: { authorization: "Bearer sk_test_e2e_operator", "content-type": "application/x-www-form-urlencoded" },
-      body,
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`simulator POST /v1/refunds → ${res.status}: ${text}`);
-    return JSON.parse(text) as { id: string; amount: number };
+    return await operatorPost("/v1/refunds", { payment_intent: paymentIntent, ...(amount === undefined ? {} : { amount: String(amount) }) });
   },
 
   /** The newest token-pack PaymentIntent of the customer with this email. Throws when there is none. */
