@@ -400,8 +400,8 @@ describe("account detail and actions", () => {
 
     const subscription = {
       stripeSubscriptionId: "sub_1",
-      status: "active",
-      tier: "pro",
+      status: "active" as const,
+      tier: "pro" as const,
       interval: "month",
       quantity: 1,
       currentPeriodStart: NOW - 10 * DAY,

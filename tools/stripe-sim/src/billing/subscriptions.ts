@@ -88,7 +88,7 @@ export function createSubscription(ctx: SimContext, input: NewSubscription): { s
     description: input.description,
   });
   if (input.automaticTax) sub.automatic_tax = { disabled_reason: null, enabled: true, liability: { type: "self" } };
-  sub.trial_settings = { end_behavior: { missing_payment_method: input.trialMissingPaymentMethod ?? "create_invoice" } };
+  sub.trial_settings = { end_behavior: { billing_cycle_anchor: null, missing_payment_method: input.trialMissingPaymentMethod ?? "create_invoice" } };
   sub.discounts = (input.discounts ?? []).map(
     (picked) => redeem(ctx, picked, { customer: customer.id, subscription: id, checkoutSession: input.checkoutSession ?? null }, now).id,
   );
