@@ -1,4 +1,5 @@
 import { useQuery } from "convex/react";
+import { useState } from "react";
 import { api } from "@/convex/_generated/api";
 import { usePortal } from "@/src/features/billing/hooks/usePortal";
 import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
@@ -72,6 +73,8 @@ export function PaymentBanner() {
   const subscription = useQuery(api.billing.subscription);
   const { openPortal, pending } = usePortal();
   const member = useIsOrgMember();
+  // Overdue days are counted at mount; the banner re-renders whenever the subscription changes.
+  const [now] = useState(() => Date.now());
   if (!subscription) return null;
   const attention = attentionOf(subscription);
   if (!attention) return null;
@@ -80,7 +83,7 @@ export function PaymentBanner() {
   const amount = attention.amountDue !== null && attention.currency ? formatMoney(attention.amountDue, attention.currency) : null;
   const grace = subscription.graceEndsAt ? formatDate(subscription.graceEndsAt) : null;
   const { title, payLabel, tone } = CONTENT[attention.kind];
-  const overdue = overdueText(subscription, attention.kind, plan, amount, Date.now());
+  const overdue = overdueText(subscription, attention.kind, plan, amount, now);
 
   let detail: string;
   switch (attention.kind) {
