@@ -65,6 +65,7 @@ describe("billing.subscription", () => {
       status: "none",
       interval: null,
       currentPeriodEnd: null,
+      dunning: null,
       cancelAtPeriodEnd: false,
       cancelAt: null,
       cancelScheduled: false,
