@@ -24,7 +24,7 @@ test("a failed renewal shows the past-due banner; paying it clears the banner", 
   expect((await sim.subscriptionOf(user.email)).status).toBe("past_due");
 
   await expect(banner).toBeVisible();
-  await expect(banner).toContainText("Your last payment failed.");
+  await expect(banner).toContainText("Payment overdue for 0 days.");
   await expect(banner).toHaveAttribute("data-kind", "past_due");
   await expect(page.getByTestId("subscription-status")).toHaveAttribute("data-status", "past_due");
   const badge = page.getByTestId("plan-badge");
