@@ -40,6 +40,9 @@ export const E2E_USERS = {
   /** Issue 10's organisation journey: the admin who creates and upgrades the organisation, and its member. */
   orgAdmin: user("e2e-org-admin", "Odile Orgadmin"),
   orgMember: user("e2e-org-member", "Milo Member"),
+  /** Issue 11's trial journeys (journey11-trials.spec.ts): a Pro trial with a card, a card-less Starter trial. */
+  trialCard: user("e2e-trial-card", "Tia Trialcard"),
+  trialNoCard: user("e2e-trial-nocard", "Noel Nocard"),
 } satisfies Record<string, DevUser>;
 
 export type E2EUser = (typeof E2E_USERS)[keyof typeof E2E_USERS];
