@@ -1,6 +1,6 @@
 /**
  * Accounts: creation by owner key, the plan and invoice views the app shows,
- * and the internal functions behind the Stripe actions and the dunning cron.
+ * and the internal functions behind the Stripe actions.
  * Logic lives in `model/accounts.ts` and `model/billingModel.ts`.
  *
  * Every public function takes the `ownerKey` the app resolved from its
@@ -10,13 +10,11 @@
  * Units: Convex times in ms; money in integer minor units of `currency`.
  */
 import { v } from "convex/values";
-import { internal } from "./_generated/api";
 import { internalMutation, internalQuery, mutation, query } from "./_generated/server";
 import { accountByOwnerKey, ensureAccount } from "./model/accounts";
 import {
   accountForActions,
   clampInvoiceLimit,
-  expireGracePeriods as expireGracePeriodsModel,
   invoiceViews,
   linkCustomer as linkCustomerModel,
   subscriptionView,
@@ -163,24 +161,5 @@ export const upsertPrice = internalMutation({
   handler: async (ctx, args) => {
     await upsertPriceModel(ctx, args);
     return null;
-  },
-});
-
-/**
- * Dunning cron: drops accounts whose past-due grace period has ended to the
- * tier the access policy gives them (normally `free`). Handles a bounded
- * batch per run and schedules itself to continue from `cursor` when more
- * remain, with the same `now` so the range does not shift.
- */
-export const expireGracePeriods = internalMutation({
-  args: { cursor: v.optional(v.string()), now: v.optional(v.number()) },
-  returns: v.object({ processed: v.number(), done: v.boolean() }),
-  handler: async (ctx, args) => {
-    const now = args.now ?? Date.now();
-    const { processed, continueCursor } = await expireGracePeriodsModel(ctx, now, args.cursor ?? null);
-    if (continueCursor !== null) {
-      await ctx.scheduler.runAfter(0, internal.accounts.expireGracePeriods, { cursor: continueCursor, now });
-    }
-    return { processed, done: continueCursor === null };
   },
 });

@@ -123,7 +123,6 @@ export default defineSchema({
     // The operator console's search (`model/console.ts`): exact email, name prefix.
     .index("by_email", ["email"])
     .index("by_name", ["name"])
-    .index("by_graceEndsAt", ["graceEndsAt"])
     .index("by_overdueSince", ["overdueSince"])
     .index("by_dunningNextAt", ["dunningNextAt"]),
 

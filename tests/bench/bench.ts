@@ -792,8 +792,8 @@ async function measureSuite(t: Harness, tag: string): Promise<Suite> {
     (await measureInBilling(t, (ctx) => ctx.runMutation(billingInternal.webhooks.sweepRetries, {}))).metrics,
   );
   record(
-    "cron accounts.expireGracePeriods (idle)",
-    (await measureInBilling(t, (ctx) => ctx.runMutation(billingInternal.accounts.expireGracePeriods, {}))).metrics,
+    "cron dunning.sweep (idle)",
+    (await measureInBilling(t, (ctx) => ctx.runMutation(billingInternal.dunning.sweep, {}))).metrics,
   );
 
   const invariant = await billing(t).query(billingApi.tokens.checkInvariant, { accountId });

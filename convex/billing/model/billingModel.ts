@@ -8,8 +8,7 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { cronActor } from "./audit";
-import { accountForStripeCustomer, recomputeAccountTier } from "./access";
+import { accountForStripeCustomer } from "./access";
 import { currentSubscriptionOf } from "./currentSubscription";
 import { dunningView, vDunningView } from "./dunningPolicy";
 import { accountByOwnerKey } from "./accounts";
@@ -17,8 +16,6 @@ import { fail } from "./errors";
 import { dependency } from "./eventOutcome";
 import { wakeWaitingEvents } from "./webhookQueue";
 import { vInterval, vInvoiceLine, vInvoiceStatus, vSubscriptionStatus, vTier, type SubscriptionStatus } from "./validators";
-import { paginator } from "convex-helpers/server/pagination";
-import schema from "../schema";
 
 // ---------------------------------------------------------------------------
 // The caller's account, for actions
@@ -373,37 +370,4 @@ export async function linkCustomer(
   }
   await wakeWaitingEvents(ctx, [dependency.customer(stripeCustomerId)], Date.now());
   return stripeCustomerId;
-}
-
-// ---------------------------------------------------------------------------
-// Dunning
-// ---------------------------------------------------------------------------
-
-/** Accounts handled per transaction by the grace-period sweep. */
-export const GRACE_SWEEP_BATCH = 100;
-
-/**
- * Recomputes the tier of up to `GRACE_SWEEP_BATCH` accounts whose
- * `graceEndsAt` is at or before `nowMs`, walking `by_graceEndsAt` from
- * `cursor`. The access policy drops them to `free` and clears `graceEndsAt`
- * (`model/access.ts`), so they leave the range.
- *
- * @returns how many accounts were recomputed and, when more remain, the
- *   cursor to continue from.
- */
-export async function expireGracePeriods(
-  ctx: MutationCtx,
-  nowMs: number,
-  cursor: string | null,
-): Promise<{ processed: number; continueCursor: string | null }> {
-  // Bounded below by 0 so accounts without `graceEndsAt` (which sort first
-  // in the index) are never read.
-  const page = await paginator(ctx.db, schema)
-    .query("billingAccounts")
-    .withIndex("by_graceEndsAt", (q) => q.gte("graceEndsAt", 0).lte("graceEndsAt", nowMs))
-    .paginate({ cursor, numItems: GRACE_SWEEP_BATCH });
-  for (const account of page.page) {
-    await recomputeAccountTier(ctx, account._id, nowMs, cronActor("expire past-due grace periods"));
-  }
-  return { processed: page.page.length, continueCursor: page.isDone ? null : page.continueCursor };
 }
