@@ -13,7 +13,7 @@
  *   --duplicate-rate <0..1>    --shuffle    --delay-ms <min[,max]>
  *   --drop-rate <0..1>         --drop-next <n>          --drop-types <t1,t2>
  *   --chaos-seed <n>           repeatable chaos
- *   --dunning-retry-days <d,d,…>  --dunning-final <cancel|unpaid>
+ *   --dunning-retry-days <d,d,…>  --dunning-final <cancel|unpaid|past_due>
  *   --portal-cancel-style <at_period_end|cancel_at>
  *   --public-url <url>         base for hosted page links
  *   --quiet                    no request/delivery log
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const dunning: NonNullable<SimConfigPatch["dunning"]> = {};
   const retryDays = numbers(values["dunning-retry-days"]);
   if (retryDays) dunning.retryDays = retryDays;
-  if (values["dunning-final"] === "cancel" || values["dunning-final"] === "unpaid") dunning.finalAction = values["dunning-final"];
+  if (values["dunning-final"] === "cancel" || values["dunning-final"] === "unpaid" || values["dunning-final"] === "past_due") dunning.finalAction = values["dunning-final"];
   const cancelStyle = values["portal-cancel-style"];
 
   const seedModule = values["seed-module"] ?? env.STRIPE_SIM_SEED_MODULE;

@@ -24,8 +24,14 @@ export type ChaosConfig = {
 export type DunningConfig = {
   /** Days between the failed renewal attempt and each retry (Smart-Retries-like). */
   retryDays: number[];
-  /** Status after the last retry fails: `canceled` (deleted event) or `unpaid`. */
-  finalAction: "cancel" | "unpaid";
+  /**
+   * The subscription after the last retry fails, as the Dashboard's
+   * "Subscription status" setting under Manage failed payments: `cancel`
+   * (`customer.subscription.deleted`), `unpaid` (`customer.subscription.updated`
+   * → `unpaid`) or `past_due` ("leave the subscription past-due": no event,
+   * the open invoice stops being retried and can still be paid).
+   */
+  finalAction: "cancel" | "unpaid" | "past_due";
 };
 
 export type SimConfig = {

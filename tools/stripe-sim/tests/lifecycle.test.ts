@@ -4,7 +4,7 @@
  * with prorations, and the `/_sim/advance` shortcut.
  */
 import type Stripe from "stripe";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openPortal, postForm, simPost, startHarness, subscribe, type Harness } from "./harness.ts";
 
 let h: Harness;
@@ -18,6 +18,10 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await h.reset();
+});
+afterEach(async () => {
+  // A reset keeps the config; the dunning tests change it.
+  await simPost(h.sim, "/_sim/config", { dunning: { retryDays: [3, 5, 7], finalAction: "cancel" } });
 });
 
 /** The hosted portal page's URL for `customer`. */
@@ -224,6 +228,39 @@ describe("test clocks", () => {
     expect(invoice?.attempt_count).toBe(4);
     expect(h.receiver.types().filter((t) => t === "invoice.payment_failed")).toHaveLength(4);
     expect(eventsFor("customer.subscription.deleted", subscription.id)).toHaveLength(1);
+  });
+
+  it("0341 with finalAction past_due stays past_due after the last retry, the invoice open and payable", async () => {
+    await simPost(h.sim, "/_sim/config", { dunning: { finalAction: "past_due" } });
+    const clock = await newClock();
+    const { subscription } = await subscribe(h, { testClock: clock.id, card: "4000000000000341" });
+    const end = subscription.items.data[0]?.current_period_end ?? 0;
+    h.receiver.events.length = 0;
+    // Past the last retry (3 + 5 + 7 days), before the next renewal.
+    await advance(clock, end + 20 * DAY);
+    expect((await h.stripe.subscriptions.retrieve(subscription.id)).status).toBe("past_due");
+    const invoice = (await h.stripe.invoices.list({ subscription: subscription.id, status: "open" })).data[0] as Stripe.Invoice;
+    expect(invoice).toMatchObject({ attempt_count: 4, next_payment_attempt: null, auto_advance: false });
+    expect(h.receiver.types().filter((t) => t === "invoice.payment_failed")).toHaveLength(4);
+    expect(eventsFor("customer.subscription.deleted", subscription.id)).toHaveLength(0);
+    // Renewed (period moved) and set past_due; nothing after the last retry.
+    const statuses = eventsFor("customer.subscription.updated", subscription.id).map((e) => (e.data.object as Stripe.Subscription).status);
+    expect(statuses.at(-1)).toBe("past_due");
+    expect(statuses).not.toContain("unpaid");
+
+    const res = await postForm(`${h.sim.url}/invoice/${invoice.id}/pay`, { cardNumber: "4242424242424242" });
+    expect(res.headers.get("location")).toContain("msg=invoice_paid");
+    await h.sim.waitForDeliveries();
+    expect((await h.stripe.invoices.retrieve(invoice.id)).status).toBe("paid");
+    expect((await h.stripe.subscriptions.retrieve(subscription.id)).status).toBe("active");
+  });
+
+  it("0341 with finalAction unpaid ends unpaid after the last retry", async () => {
+    await simPost(h.sim, "/_sim/config", { dunning: { finalAction: "unpaid" } });
+    const clock = await newClock();
+    const { subscription } = await subscribe(h, { testClock: clock.id, card: "4000000000000341" });
+    await advance(clock, (subscription.items.data[0]?.current_period_end ?? 0) + 20 * DAY);
+    expect((await h.stripe.subscriptions.retrieve(subscription.id)).status).toBe("unpaid");
   });
 
   it("3-D Secure on renewal: payment_action_required, then paid after authenticating on the invoice page", async () => {

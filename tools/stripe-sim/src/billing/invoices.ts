@@ -218,16 +218,16 @@ export function attemptInvoicePayment(ctx: SimContext, invoice: Stripe.Invoice, 
     emit(ctx, "invoice.payment_action_required", invoice, { customer: customerId });
   }
   if (opts.automatic && sub) {
-    if (exhausted) {
-      invoice.auto_advance = false;
-      if (ctx.config.dunning.finalAction === "cancel") {
-        cancelSubscriptionNow(ctx, sub, "payment_failed");
-      } else if (sub.status !== "canceled") {
-        const before = snapshot(sub);
-        sub.status = "unpaid";
-        emitSubscriptionUpdated(ctx, sub, before);
-      }
+    const finalAction = ctx.config.dunning.finalAction;
+    if (exhausted) invoice.auto_advance = false;
+    if (exhausted && finalAction === "cancel") {
+      cancelSubscriptionNow(ctx, sub, "payment_failed");
+    } else if (exhausted && finalAction === "unpaid" && sub.status !== "canceled") {
+      const before = snapshot(sub);
+      sub.status = "unpaid";
+      emitSubscriptionUpdated(ctx, sub, before);
     } else if (sub.status === "active" || sub.status === "trialing") {
+      // A failed attempt (or, with `past_due`, the last one: "leave the subscription past-due").
       const before = snapshot(sub);
       sub.status = "past_due";
       emitSubscriptionUpdated(ctx, sub, before);
