@@ -15,7 +15,7 @@
  * Units: Convex times in ms; money in integer minor units of `currency`.
  */
 import { v } from "convex/values";
-import { components } from "./_generated/api";
+import { components, internal } from "./_generated/api";
 import { adminAction, adminQuery, callerQuery } from "./functions";
 import { vInvoiceView, vSubscriptionView } from "./billing/model/billingModel";
 import { vPlanChangePreview, vPlanChangeResult, type PlanChangePreview, type PlanChangeResult } from "./billing/model/planChanges";
@@ -36,12 +36,26 @@ type Url = { url: string };
  * `NOT_AN_UPGRADE`, `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`,
  * `STRIPE_ERROR` (see `checkout.createCheckoutSession`). `trial: true`
  * starts the plan's free trial; a second one throws `TRIAL_ALREADY_USED`.
+ * `seats`: an organisation on a per-seat plan buys that many seats (chosen
+ * mode; default: the member count, never fewer) or its member count
+ * (members mode); out of range, fewer than the members, or seats on a
+ * personal account or a flat plan throw `INVALID_ARGUMENT`.
  */
 export const createCheckoutSession = adminAction({
-  args: { tier: vTier, interval: vInterval, currency: v.optional(vCurrency), trial: v.optional(v.boolean()) },
+  args: {
+    tier: vTier,
+    interval: vInterval,
+    currency: v.optional(vCurrency),
+    trial: v.optional(v.boolean()),
+    /** Seats for an organisation on a per-seat plan that lets admins choose (docs/SEATS.md). */
+    seats: v.optional(v.number()),
+  },
   returns: vUrl,
-  handler: (ctx, args): Promise<Url> =>
-    ctx.runAction(components.billing.checkout.createCheckoutSession, { ownerKey: ctx.ownerKey, ...args }),
+  handler: async (ctx, args): Promise<Url> => {
+    // The member count is the app's (recorded Clerk memberships), never the client's.
+    const members: number = await ctx.runQuery(internal.seats.memberCount, { ownerKey: ctx.ownerKey });
+    return await ctx.runAction(components.billing.checkout.createCheckoutSession, { ownerKey: ctx.ownerKey, ...args, members });
+  },
 });
 
 /**

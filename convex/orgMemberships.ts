@@ -10,6 +10,7 @@ import { Webhook, WebhookVerificationError } from "svix";
 import { internal } from "./_generated/api";
 import { env, httpAction, internalMutation } from "./_generated/server";
 import { clerkWebhookActionFrom, recordMembershipEvent } from "./model/orgMemberships";
+import { afterMembershipChange } from "./seats";
 
 /** Largest Clerk webhook body accepted (membership events are about 2 KiB). */
 export const CLERK_WEBHOOK_MAX_BODY_BYTES = 64 * 1024;
@@ -29,12 +30,18 @@ const vMembershipEvent = {
 /**
  * Records one membership event (`status: "removed"` for
  * `organizationMembership.deleted`) unless a later one is recorded already.
- * Returns whether it was applied. Throws nothing.
+ * An applied event also updates seats (`seats.afterMembershipChange`: the
+ * "add seats" notice on a chosen-seats plan, `seats.syncMembers` scheduled
+ * on a members plan). Returns whether it was applied. Throws nothing.
  */
 export const record = internalMutation({
   args: vMembershipEvent,
   returns: v.boolean(),
-  handler: async (ctx, event) => await recordMembershipEvent(ctx, event),
+  handler: async (ctx, event) => {
+    const applied = await recordMembershipEvent(ctx, event);
+    if (applied) await afterMembershipChange(ctx, event.clerkOrgId, event.eventAt);
+    return applied;
+  },
 });
 
 /**

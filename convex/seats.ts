@@ -11,7 +11,7 @@
  */
 import { v } from "convex/values";
 import { components, internal } from "./_generated/api";
-import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
+import { internalAction, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { adminAction, adminQuery } from "./functions";
 import { vSeatChangeResult, vSeatPreview, vSeatsView, type SeatChangeResult, type SeatPreview } from "./billing/model/seats";
 import { orgOwnerKey } from "./model/auth";
@@ -25,7 +25,7 @@ export const MAX_COUNTED_MEMBERS = 500;
  * when no webhook has been recorded); 1 for a personal account. One
  * bounded indexed read.
  */
-async function memberCountOf(ctx: QueryCtx, ownerKey: string): Promise<number> {
+export async function memberCountOf(ctx: QueryCtx, ownerKey: string): Promise<number> {
   if (!ownerKey.startsWith("org:")) return 1;
   const clerkOrgId = ownerKey.slice("org:".length);
   const rows = await ctx.db
@@ -33,6 +33,25 @@ async function memberCountOf(ctx: QueryCtx, ownerKey: string): Promise<number> {
     .withIndex("by_org_user", (q) => q.eq("clerkOrgId", clerkOrgId))
     .take(MAX_COUNTED_MEMBERS);
   return Math.max(1, rows.filter((row) => row.status === "active").length);
+}
+
+/**
+ * After a membership event of `clerkOrgId` was recorded (Clerk's event time
+ * `eventAt`, ms), in the same transaction: the billing component notifies
+ * the admins when members now exceed the chosen seats (`seats_exceeded`,
+ * once per subscription and member count), and on a `members` plan whose
+ * seats differ from the member count `syncMembers` is scheduled (an added
+ * member is charged prorated now; a removal lowers the seats without credit
+ * from the next invoice: docs/SEATS.md). Nothing for an organisation
+ * without a billing account or a per-seat plan. Returns whether a sync was
+ * scheduled.
+ */
+export async function afterMembershipChange(ctx: MutationCtx, clerkOrgId: string, eventAt: number): Promise<boolean> {
+  const ownerKey = orgOwnerKey(clerkOrgId);
+  const members = await memberCountOf(ctx, ownerKey);
+  const { sync } = await ctx.runMutation(components.billing.seats.membersChanged, { ownerKey, members });
+  if (sync) await ctx.scheduler.runAfter(0, internal.seats.syncMembers, { clerkOrgId, eventAt });
+  return sync;
 }
 
 /** The member count of `ownerKey`'s organisation (see `memberCountOf`), for the actions. */

@@ -42,10 +42,23 @@ const vBilledCurrency = v.object({ billedCurrency: v.union(v.string(), v.null())
  * change plans instead). `trial: true` starts the plan's free trial
  * (`PLANS[tier].trial`, docs/TRIALS.md): throws `INVALID_ARGUMENT` when the
  * plan has none and `TRIAL_ALREADY_USED` when the account or its Stripe
- * customer already had one.
+ * customer already had one. An organisation on a per-seat plan
+ * (docs/SEATS.md) buys `seats` seats (`chosen` mode; default and minimum:
+ * `members`) or `members` seats (`members` mode), within the plan's range,
+ * else `INVALID_ARGUMENT`; everyone else buys one.
  */
 export const createCheckoutSession = action({
-  args: { ownerKey: v.string(), tier: vTier, interval: vInterval, currency: v.optional(vCurrency), trial: v.optional(v.boolean()) },
+  args: {
+    ownerKey: v.string(),
+    tier: vTier,
+    interval: vInterval,
+    currency: v.optional(vCurrency),
+    trial: v.optional(v.boolean()),
+    /** Seats an organisation admin chose (per-seat `chosen` plans; default: `members`). */
+    seats: v.optional(v.number()),
+    /** The organisation's member count, counted by the app. */
+    members: v.optional(v.number()),
+  },
   returns: vUrl,
   handler: (ctx, args): Promise<{ url: string }> => createSubscriptionCheckout(ctx, args),
 });

@@ -13,10 +13,11 @@
  * `STRIPE_NOT_CONFIGURED`, `STRIPE_ERROR`.
  */
 import { v } from "convex/values";
-import { action, internalMutation, internalQuery, query } from "./_generated/server";
+import { action, internalMutation, internalQuery, mutation, query } from "./_generated/server";
 import { accountByOwnerKey } from "./model/accounts";
 import { appendAudit } from "./model/audit";
 import {
+  afterMembersChanged,
   changeSeats,
   previewSeats,
   seatState,
@@ -114,4 +115,28 @@ export const recordChange = internalMutation({
     });
     return null;
   },
+});
+
+/**
+ * After a membership change of the organisation behind `ownerKey` (its
+ * member count now `members`): notifies the admins once per (subscription,
+ * member count) when members exceed the chosen seats (`seats_exceeded`),
+ * and says whether a `members` plan needs `syncMembers`. `{ sync: false,
+ * notified: false }` without an account. Throws nothing.
+ */
+export const membersChanged = mutation({
+  args: { ownerKey: v.string(), members: vMembers },
+  returns: v.object({ sync: v.boolean(), notified: v.boolean() }),
+  handler: async (ctx, { ownerKey, members }) => {
+    const account = await accountByOwnerKey(ctx, ownerKey);
+    if (!account) return { sync: false, notified: false };
+    return await afterMembersChanged(ctx, account._id, members, Date.now());
+  },
+});
+
+/** The account's kind (Checkout's quantity depends on it); `personal` when there is none. */
+export const accountKind = internalQuery({
+  args: { accountId: v.id("billingAccounts") },
+  returns: v.union(v.literal("personal"), v.literal("organization")),
+  handler: async (ctx, { accountId }) => (await ctx.db.get("billingAccounts", accountId))?.kind ?? "personal",
 });

@@ -211,3 +211,137 @@ describe("seats against the simulator", () => {
     expect((await t.action(internal.seats.syncMembers, { clerkOrgId: ORG, eventAt: 3 })).status).toBe("unchanged");
   });
 });
+
+/** The Stripe subscription's plan quantity. */
+async function stripeSeats(subscriptionId: string): Promise<number | undefined> {
+  return (await client.subscriptions.retrieve(subscriptionId)).items.data[0]?.quantity;
+}
+
+/** The simulator's Checkout Session behind a URL `billing.createCheckoutSession` returned. */
+async function sessionOf(url: string): Promise<Stripe.Checkout.Session> {
+  return await client.checkout.sessions.retrieve(url.split("/").pop()!);
+}
+
+describe("Checkout buys seats", () => {
+  test("an org admin buys the seats chosen on Pro; once paid, Stripe bills 4 seats and the allowance is 4 seats'", async () => {
+    const t = makeTest();
+    await seedAccount(t, alice);
+    const accountId = await seedOrgAccount(t, ORG);
+    for (const [i, user] of ["user_alice", "user_bob", "user_carol"].entries()) await recordMember(t, user, 10 + i);
+    const before = (await allEvents()).length;
+
+    // Fewer seats than members, or seats out of range, are refused before Stripe is touched.
+    await expectCode(t.withIdentity(admin).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month", seats: 2 }), "INVALID_ARGUMENT");
+    await expectCode(t.withIdentity(admin).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month", seats: 51 }), "INVALID_ARGUMENT");
+    expect((await client.customers.list({ limit: 10 })).data).toHaveLength(0);
+
+    const { url } = await t.withIdentity(admin).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month", seats: 4 });
+    const session = await sessionOf(url);
+    const lines = await client.checkout.sessions.listLineItems(session.id);
+    expect(lines.data.find((l) => l.price?.lookup_key === "pro_monthly")?.quantity).toBe(4);
+    // Nothing is granted before the payment.
+    expect((await seatFacts(t, accountId)).allowance ?? 0).toBe(0);
+
+    expect((await payCheckout(sim, session, "4242424242424242", { billingCountry: "US", billingPostalCode: "10001" })).status).toBe(303);
+    await deliverFrom(t, before);
+    const subscriptionId = (await client.checkout.sessions.retrieve(session.id)).subscription as string;
+    expect(await stripeSeats(subscriptionId)).toBe(4);
+    const first = (await client.invoices.list({ subscription: subscriptionId })).data[0]!;
+    expect(first.amount_paid).toBe(4 * 2900);
+    expect(await seatFacts(t, accountId)).toEqual({ quantity: 4, allowance: 4 * PLANS.pro.tokensPerPeriod, windowSeats: 4 });
+    expect(await t.withIdentity(admin).query(api.seats.view, {})).toMatchObject({ seats: 4, paidSeats: 4, members: 3, overCapacity: false });
+  });
+
+  test("without a choice Pro buys one seat per member; Elite always buys the member count; a personal account buys one", async () => {
+    const t = makeTest();
+    await seedAccount(t, alice);
+    await seedAccount(t, bob);
+    await seedOrgAccount(t, ORG);
+    for (const [i, user] of ["user_alice", "user_bob", "user_carol"].entries()) await recordMember(t, user, 10 + i);
+    const quantityOf = async (url: string) => (await client.checkout.sessions.listLineItems((await sessionOf(url)).id)).data[0]?.quantity;
+
+    const pro = await t.withIdentity(admin).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
+    expect(await quantityOf(pro.url)).toBe(3);
+    const elite = await t.withIdentity(admin).action(api.billing.createCheckoutSession, { tier: "elite", interval: "year", seats: 9 });
+    expect(await quantityOf(elite.url)).toBe(3);
+    const personal = await t.withIdentity(alice).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
+    expect(await quantityOf(personal.url)).toBe(1);
+    await expectCode(t.withIdentity(alice).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month", seats: 3 }), "INVALID_ARGUMENT");
+    // Members cannot buy at all.
+    await expectCode(t.withIdentity(member).action(api.billing.createCheckoutSession, { tier: "pro", interval: "month", seats: 3 }), "FORBIDDEN");
+  });
+});
+
+describe("membership changes", () => {
+  test("members mode: a Clerk membership event schedules the sync; an added member is charged, a removal lowers the seats without credit", async () => {
+    const t = makeTest();
+    const { accountId, subscriptionId, delivered } = await subscribedOrg(t, "elite_monthly", 2);
+    await recordMember(t, "user_alice", 1);
+    await recordMember(t, "user_bob", 2);
+    await t.finishAllScheduledFunctions(() => {});
+    // Two members, two seats: nothing changed at Stripe.
+    expect(await stripeSeats(subscriptionId)).toBe(2);
+
+    await recordMember(t, "user_carol", 3);
+    await t.finishAllScheduledFunctions(() => {});
+    expect(await stripeSeats(subscriptionId)).toBe(3);
+    const updates = async () => (await client.invoices.list({ subscription: subscriptionId, limit: 20 })).data.filter((i) => i.billing_reason === "subscription_update");
+    expect(await updates()).toHaveLength(1);
+    expect((await updates())[0]!.status).toBe("paid");
+    const next = await deliverFrom(t, delivered);
+    expect(await seatFacts(t, accountId)).toEqual({ quantity: 3, allowance: seatAllowance("elite", 3), windowSeats: 3 });
+
+    // A redelivered event: the seats already match the members, nothing more is billed.
+    expect(await t.mutation(internal.orgMemberships.record, { clerkOrgId: ORG, clerkUserId: "user_carol", status: "active", role: "member", eventAt: 3 })).toBe(true);
+    await t.finishAllScheduledFunctions(() => {});
+    expect(await updates()).toHaveLength(1);
+
+    // Carol leaves: 2 seats from now, no credit and no invoice; this period keeps 3 seats' allowance.
+    await t.mutation(internal.orgMemberships.record, { clerkOrgId: ORG, clerkUserId: "user_carol", status: "removed", role: "member", eventAt: 4 });
+    await t.finishAllScheduledFunctions(() => {});
+    expect(await stripeSeats(subscriptionId)).toBe(2);
+    expect(await updates()).toHaveLength(1);
+    await deliverFrom(t, next);
+    expect(await seatFacts(t, accountId)).toEqual({ quantity: 2, allowance: seatAllowance("elite", 3), windowSeats: 3 });
+    const audit = await runInBilling(t, async (ctx) => await ctx.db.query("auditLog").collect());
+    expect(audit.filter((a) => a.action === "seats.change").map((a) => [a.actor, a.before, a.after])).toEqual([
+      ["members-sync", JSON.stringify({ seats: 2 }), JSON.stringify({ seats: 3 })],
+      ["members-sync", JSON.stringify({ seats: 3 }), JSON.stringify({ seats: 2 })],
+    ]);
+  });
+
+  test("chosen mode: a member beyond the seats notifies the organisation once per member count, and changes nothing at Stripe", async () => {
+    const t = makeTest();
+    const { accountId, subscriptionId } = await subscribedOrg(t, "pro_monthly", 2);
+    await recordMember(t, "user_alice", 1);
+    await recordMember(t, "user_bob", 2);
+    const notices = async () =>
+      await runInBilling(t, async (ctx) =>
+        (await ctx.db.query("notifications").withIndex("by_accountId_and_dedupeKey", (q) => q.eq("accountId", accountId)).collect()).filter(
+          (n) => n.kind === "seats_exceeded",
+        ),
+      );
+    expect(await notices()).toHaveLength(0);
+
+    await recordMember(t, "user_carol", 3);
+    await t.mutation(internal.orgMemberships.record, { clerkOrgId: ORG, clerkUserId: "user_carol", status: "active", role: "member", eventAt: 4 });
+    await t.finishAllScheduledFunctions(() => {});
+    const sent = await notices();
+    expect(sent.map((n) => [n.title, n.link])).toEqual([["3 members, 2 seats: add seats", "/billing#seats"]]);
+    expect(await stripeSeats(subscriptionId)).toBe(2);
+    expect(await t.withIdentity(admin).query(api.seats.view, {})).toMatchObject({ seats: 2, members: 3, overCapacity: true });
+
+    await recordMember(t, "user_dave", 5);
+    expect((await notices()).map((n) => n.title)).toEqual(["3 members, 2 seats: add seats", "4 members, 2 seats: add seats"]);
+  });
+
+  test("an organisation without a billing account or plan records memberships as before", async () => {
+    const t = makeTest();
+    await seedAccount(t, alice);
+    await recordMember(t, "user_alice", 1);
+    await seedOrgAccount(t, ORG);
+    await recordMember(t, "user_bob", 2);
+    await t.finishAllScheduledFunctions(() => {});
+    expect(await t.withIdentity(admin).query(api.seats.view, {})).toMatchObject({ perSeat: false, seats: 1, members: 2, overCapacity: false });
+  });
+});

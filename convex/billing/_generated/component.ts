@@ -267,7 +267,9 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         {
           currency?: "usd" | "eur" | "gbp";
           interval: "month" | "year";
+          members?: number;
           ownerKey: string;
+          seats?: number;
           tier: "free" | "starter" | "pro" | "elite" | "internal";
           trial?: boolean;
         },
@@ -941,6 +943,13 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           status:
             "applied" | "unchanged" | "requires_action" | "payment_failed";
         },
+        Name
+      >;
+      membersChanged: FunctionReference<
+        "mutation",
+        "internal",
+        { members: number; ownerKey: string },
+        { notified: boolean; sync: boolean },
         Name
       >;
       preview: FunctionReference<

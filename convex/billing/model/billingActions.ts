@@ -39,6 +39,7 @@ import type { CallerAccount } from "./billingModel";
 import { checkoutCurrency, currencyKeyPart, isDefaultCurrency } from "./currency";
 import { fail, failAccountNotSetUp, isBillingError } from "./errors";
 import { BILLING_CONFIG, OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier, type TrialPolicy } from "./plans";
+import { checkoutQuantity } from "./seats";
 import {
   getStripe,
   httpUrlFromEnv,
@@ -290,15 +291,20 @@ export function trialCheckoutParams(trial: TrialPolicy): {
 /**
  * Creates a subscription-mode Checkout Session for an upgrade to `tier`
  * billed every `interval`, starting the plan's free trial when `trial` is
- * set. See `checkout.createCheckoutSession`.
+ * set. An organisation on a per-seat plan buys `checkoutQuantity` seats
+ * (`seats` chosen by the admin, `members` counted by the app; docs/SEATS.md);
+ * everyone else buys one. See `checkout.createCheckoutSession`.
  */
 export async function createSubscriptionCheckout(
   ctx: ActionCtx,
-  args: { ownerKey: string; tier: Tier; interval: Interval; currency?: string; trial?: boolean },
+  args: { ownerKey: string; tier: Tier; interval: Interval; currency?: string; trial?: boolean; seats?: number; members?: number },
 ): Promise<{ url: string }> {
   const account = await requireAccount(ctx, args.ownerKey);
   const { tier, interval } = args;
   assertUpgrade(account, tier);
+  // Refused (INVALID_ARGUMENT) before anything is created at Stripe.
+  const kind: "personal" | "organization" = await ctx.runQuery(internal.seats.accountKind, { accountId: account.accountId });
+  const quantity = checkoutQuantity(kind, tier, { seats: args.seats, members: args.members });
   const trial = args.trial ? assertTrialAvailable(account, tier) : null;
   const currency = await accountCheckoutCurrency(ctx, account, args.currency);
   const lookupKey = PLANS[tier].prices![interval].lookupKey;
@@ -324,8 +330,9 @@ export async function createSubscriptionCheckout(
     }
   }
   const trialParams = trial ? trialCheckoutParams(trial) : null;
-  const metadata = { accountId: account.accountId, tier, interval, lookupKey };
-  const key = `checkout:${account.accountId}:${lookupKey}:${currencyKeyPart(currency)}${metered ? "metered:" : ""}${trial ? "trial:" : ""}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const metadata = { accountId: account.accountId, tier, interval, lookupKey, ...(quantity !== 1 ? { seats: String(quantity) } : {}) };
+  const seatsPart = quantity !== 1 ? `seats-${quantity}:` : "";
+  const key = `checkout:${account.accountId}:${lookupKey}:${currencyKeyPart(currency)}${metered ? "metered:" : ""}${trial ? "trial:" : ""}${seatsPart}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
   const session = await stripeWrite("checkout.sessions.create", key, (options) =>
     stripe.checkout.sessions.create(
       {
@@ -337,9 +344,10 @@ export async function createSubscriptionCheckout(
         metadata,
         subscription_data: { metadata, ...trialParams?.subscription_data },
         ...(trialParams?.payment_method_collection ? { payment_method_collection: trialParams.payment_method_collection } : {}),
-        // A plan with an overage policy also carries the metered overage
-        // price (no quantity: Stripe bills its meter's usage in arrears).
-        line_items: [{ price: price.id, quantity: 1 }, ...(metered ? [metered] : [])],
+        // The plan's quantity is the seats (1 unless per seat). A plan with
+        // an overage policy also carries the metered overage price (no
+        // quantity: Stripe bills its meter's usage in arrears).
+        line_items: [{ price: price.id, quantity }, ...(metered ? [metered] : [])],
         allow_promotion_codes: true,
         ...checkoutTaxParams(),
         success_url: `${base}/billing/success?session_id={CHECKOUT_SESSION_ID}`,

@@ -30,11 +30,12 @@ import { v, type Infer } from "convex/values";
 import Stripe from "stripe";
 import { internal } from "../_generated/api";
 import type { Id } from "../_generated/dataModel";
-import type { ActionCtx, QueryCtx } from "../_generated/server";
+import type { ActionCtx, MutationCtx, QueryCtx } from "../_generated/server";
 import { requireAccount, timeBucket } from "./billingActions";
 import { coverageAt, coverageRows, seatsAt } from "./coverage";
 import { currentSubscriptionOf } from "./currentSubscription";
 import { fail } from "./errors";
+import { notify } from "./notifications";
 import { PLANS, planForLookupKey, seatAllowance, seatConfig, type SeatConfig, type Tier } from "./plans";
 import { getStripe, stripeRead, stripeWrite } from "./stripeClient";
 import { vSubscriptionStatus, vTier, type SubscriptionStatus } from "./validators";
@@ -215,6 +216,39 @@ function blockedReason(status: SubscriptionStatus, blocked: SeatBlock): string |
   if (blocked === "pending_update") return "A change is waiting for its payment.";
   if (blocked === "schedule") return "A plan change is scheduled: cancel it before changing seats.";
   return null;
+}
+
+/**
+ * After the organisation's member count changed to `members`: on a
+ * `chosen` plan with fewer seats than members, notifies the organisation
+ * once per (subscription, member count) (`seats_exceeded`, linking to the
+ * seats card); returns whether a `members` plan's seats need a sync
+ * (`syncMemberSeats`). Nothing for a personal account, a flat plan or no
+ * live subscription. Bounded reads; at most one insert.
+ */
+export async function afterMembersChanged(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  members: number,
+  nowMs: number,
+): Promise<{ sync: boolean; notified: boolean }> {
+  const state = await seatState(ctx, accountId, nowMs);
+  const sub = state?.subscription;
+  const config = sub && state?.kind === "organization" ? seatConfig(sub.tier) : null;
+  if (!sub || !config) return { sync: false, notified: false };
+  const count = Math.max(1, Math.floor(members));
+  if (config.mode === "members") return { sync: clampSeats(config, count) !== sub.quantity, notified: false };
+  if (count <= sub.quantity) return { sync: false, notified: false };
+  const { created } = await notify(ctx, {
+    accountId,
+    kind: "seats_exceeded",
+    dedupeKey: `seats_exceeded:${sub.stripeSubscriptionId}:${count}`,
+    title: `${count} members, ${sub.quantity} ${sub.quantity === 1 ? "seat" : "seats"}: add seats`,
+    body: `Your organisation now has ${count} members but pays for ${sub.quantity} ${sub.quantity === 1 ? "seat" : "seats"} on ${PLANS[sub.tier].name}. An admin can add seats on the Billing page.`,
+    link: "/billing#seats",
+    critical: false,
+  });
+  return { sync: false, notified: created };
 }
 
 // ---------------------------------------------------------------------------
