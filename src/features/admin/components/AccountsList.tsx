@@ -5,6 +5,7 @@ import { api } from "@/convex/_generated/api";
 import { TIERS, isTier } from "@/convex/billing/model/plans";
 import { SUBSCRIPTION_STATUSES } from "@/convex/billing/model/validators";
 import { EmptyState } from "@/src/components/EmptyState";
+import { LoadMoreButton } from "@/src/components/LoadMoreButton";
 import { Skeleton } from "@/src/components/Skeleton";
 import { formatCount, formatDate, formatMoney } from "@/src/lib/format";
 import { ROUTES } from "@/src/lib/routes";
@@ -148,18 +149,7 @@ export function AccountsList() {
             <p className="muted" data-testid="admin-accounts-count">
               {status === "Exhausted" ? `${formatCount(results.length)} shown, that's all.` : `${formatCount(results.length)} shown.`}
             </p>
-            {status === "Exhausted" ? null : (
-              <button
-                type="button"
-                className="button button-secondary"
-                onClick={() => loadMore(ACCOUNTS_PAGE_SIZE)}
-                disabled={status === "LoadingMore"}
-                aria-busy={status === "LoadingMore"}
-                data-testid="admin-accounts-more"
-              >
-                {status === "LoadingMore" ? "Loading…" : "Load more"}
-              </button>
-            )}
+            <LoadMoreButton status={status} onLoadMore={() => loadMore(ACCOUNTS_PAGE_SIZE)} testId="admin-accounts-more" />
           </div>
         </>
       )}

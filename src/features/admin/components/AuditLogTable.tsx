@@ -2,6 +2,7 @@ import { usePaginatedQuery } from "convex/react";
 import { generatePath, Link } from "react-router-dom";
 import { api } from "@/convex/_generated/api";
 import { EmptyState } from "@/src/components/EmptyState";
+import { LoadMoreButton } from "@/src/components/LoadMoreButton";
 import { Skeleton } from "@/src/components/Skeleton";
 import { formatCount } from "@/src/lib/format";
 import { ROUTES } from "@/src/lib/routes";
@@ -40,18 +41,7 @@ export function AuditLogTable({ accountId }: { accountId?: string }) {
           </ol>
           <div className="admin-more">
             <p className="muted">{`${formatCount(results.length)} ${results.length === 1 ? "entry" : "entries"} shown${status === "Exhausted" ? ", that's all." : "."}`}</p>
-            {status === "Exhausted" ? null : (
-              <button
-                type="button"
-                className="button button-secondary"
-                onClick={() => loadMore(AUDIT_PAGE_SIZE)}
-                disabled={status === "LoadingMore"}
-                aria-busy={status === "LoadingMore"}
-                data-testid="admin-audit-more"
-              >
-                {status === "LoadingMore" ? "Loading…" : "Load more"}
-              </button>
-            )}
+            <LoadMoreButton status={status} onLoadMore={() => loadMore(AUDIT_PAGE_SIZE)} testId="admin-audit-more" />
           </div>
         </>
       )}

@@ -1,6 +1,7 @@
 import { usePaginatedQuery } from "convex/react";
 import { api } from "@/convex/_generated/api";
 import { EmptyState } from "@/src/components/EmptyState";
+import { LoadMoreButton } from "@/src/components/LoadMoreButton";
 import { Skeleton } from "@/src/components/Skeleton";
 import { formatCount } from "@/src/lib/format";
 import { formatDateTime, statusLabel } from "../lib/format";
@@ -72,16 +73,7 @@ export function LedgerTable({ accountId }: { accountId: string }) {
           {status === "Exhausted" ? null : (
             <div className="admin-more">
               <span />
-              <button
-                type="button"
-                className="button button-secondary"
-                onClick={() => loadMore(LEDGER_PAGE_SIZE)}
-                disabled={status === "LoadingMore"}
-                aria-busy={status === "LoadingMore"}
-                data-testid="admin-ledger-more"
-              >
-                {status === "LoadingMore" ? "Loading…" : "Load more"}
-              </button>
+              <LoadMoreButton status={status} onLoadMore={() => loadMore(LEDGER_PAGE_SIZE)} testId="admin-ledger-more" />
             </div>
           )}
         </>

@@ -3,6 +3,7 @@ import { useId } from "react";
 import { Link } from "react-router-dom";
 import { api } from "@/convex/_generated/api";
 import { EmptyState } from "@/src/components/EmptyState";
+import { LoadMoreButton } from "@/src/components/LoadMoreButton";
 import { Skeleton } from "@/src/components/Skeleton";
 import { formatCount } from "@/src/lib/format";
 import { ROUTES } from "@/src/lib/routes";
@@ -105,18 +106,7 @@ export function LedgerHistory() {
                 ? `That's everything: ${entries}. The CSV has them all.`
                 : `Showing the latest ${entries}. The CSV has the entries loaded; load more to include older ones.`}
             </p>
-            {status === "Exhausted" ? null : (
-              <button
-                type="button"
-                className="button button-secondary"
-                onClick={() => loadMore(HISTORY_PAGE_SIZE)}
-                disabled={status === "LoadingMore"}
-                aria-busy={status === "LoadingMore"}
-                data-testid="usage-history-more"
-              >
-                {status === "LoadingMore" ? "Loading…" : "Load more"}
-              </button>
-            )}
+            <LoadMoreButton status={status} onLoadMore={() => loadMore(HISTORY_PAGE_SIZE)} testId="usage-history-more" />
           </div>
         </>
       )}
