@@ -62,6 +62,14 @@ export default defineSchema({
      * past `tierOverrideUntil` falls back to it before the lapse runs.
      */
     tierWithoutOverride: v.optional(vTier),
+    /**
+     * The plan the subscription and payments grant (`min(paid cap, the
+     * subscription's tier)`), before any dunning suspension or staff
+     * override; absent = `free`. Written by `settleAccount`, which compares
+     * it to tell a plan change (`plan_changed` notification,
+     * `model/planNotices.ts`) from a suspension or an override.
+     */
+    planTier: v.optional(vTier),
     /** When a `past_due` subscription stops granting its tier (ms). */
     graceEndsAt: v.optional(v.number()),
     /**

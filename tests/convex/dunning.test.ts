@@ -75,10 +75,20 @@ async function steps(t: TestConvex, accountId: Id<"billingAccounts">): Promise<D
   );
 }
 
+/** The account's notifications but plan changes (the setup's subscription announces its plan; see `planNotices`). */
 async function notifications(t: TestConvex, accountId: Id<"billingAccounts">): Promise<Doc<"notifications">[]> {
+  return (await allNotifications(t, accountId)).filter((row) => row.kind !== "plan_changed");
+}
+
+async function allNotifications(t: TestConvex, accountId: Id<"billingAccounts">): Promise<Doc<"notifications">[]> {
   return await runInBilling(t, async (ctx) =>
     (await ctx.db.query("notifications").collect()).filter((row) => row.accountId === accountId),
   );
+}
+
+/** Titles of the account's `plan_changed` notices: a suspension and its end are not plan changes. */
+async function planNotices(t: TestConvex, accountId: Id<"billingAccounts">): Promise<string[]> {
+  return (await allNotifications(t, accountId)).filter((row) => row.kind === "plan_changed").map((row) => row.title);
 }
 
 async function auditActions(t: TestConvex, accountId: Id<"billingAccounts">): Promise<string[]> {
@@ -201,6 +211,8 @@ describe("dunning timeline", () => {
     }
     expect((await debit(t, accountId, "after-pay")).duplicate).toBe(false);
     expect(await auditActions(t, accountId)).toContain("dunning.cleared");
+    // Suspended, restricted, restored: the tier moved, the plan did not. Only the subscription's start was announced.
+    expect(await planNotices(t, accountId)).toEqual(["You are now on Pro"]);
   });
 
   test("suspended: tier free and every debit (consume, reserve) refused with ACCOUNT_SUSPENDED; paying restores", async () => {

@@ -81,13 +81,14 @@ describe("webhook cost on the anchor stream", () => {
     // Paid invoices (Starter, then Pro at the renewal): the invoice, its paid
     // coverage, the old allowance's expiry and the new window's grant
     // (two ledger rows, the old grant marked expired and the new grant), the
-    // balance, the account's tier, and two audit entries (the tier change and
-    // the paid grant, docs/AUDIT_LOG.md).
-    expect(writes("invoice.paid#1")).toBe(11);
-    expect(writes("invoice.paid#2")).toBe(11);
-    // The subscription mirror, the account's tier back to free and its audit entry.
-    expect(writes("customer.subscription.deleted")).toBe(4);
-    expect(total.documentsWritten).toBe(36 * CUSTOMERS);
+    // balance, the account's tier, two audit entries (the tier change and
+    // the paid grant, docs/AUDIT_LOG.md) and the `plan_changed` notification
+    // (docs/NOTIFICATIONS.md; no email is scheduled without RESEND_API_KEY).
+    expect(writes("invoice.paid#1")).toBe(12);
+    expect(writes("invoice.paid#2")).toBe(12);
+    // The subscription mirror, the account's tier back to free, its audit entry and the `plan_changed` notification.
+    expect(writes("customer.subscription.deleted")).toBe(5);
+    expect(total.documentsWritten).toBe(39 * CUSTOMERS);
 
     // Every event applied on receipt, and no payload kept for any of them.
     const rows = await allEventRows(t);

@@ -49,6 +49,7 @@ import type * as model_metering from "../model/metering.js";
 import type * as model_notifications from "../model/notifications.js";
 import type * as model_periods from "../model/periods.js";
 import type * as model_planChanges from "../model/planChanges.js";
+import type * as model_planNotices from "../model/planNotices.js";
 import type * as model_planViews from "../model/planViews.js";
 import type * as model_plans from "../model/plans.js";
 import type * as model_prices from "../model/prices.js";
@@ -123,6 +124,7 @@ const fullApi: ApiFromModules<{
   "model/notifications": typeof model_notifications;
   "model/periods": typeof model_periods;
   "model/planChanges": typeof model_planChanges;
+  "model/planNotices": typeof model_planNotices;
   "model/planViews": typeof model_planViews;
   "model/plans": typeof model_plans;
   "model/prices": typeof model_prices;

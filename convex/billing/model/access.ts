@@ -28,6 +28,7 @@ import { appendAudit, SYSTEM_ACTOR, type AuditActor } from "./audit";
 import { paidTierCap } from "./coverage";
 import { dunningGraceEnd, paidFeaturesSuspended } from "./dunningPolicy";
 import { accountSubscriptions, currentSubscriptionOf, pickCurrentSubscription } from "./currentSubscription";
+import { notifyPlanChanged } from "./planNotices";
 import { tierRank, type Tier } from "./plans";
 import type { SubscriptionStatus } from "./validators";
 
@@ -120,7 +121,11 @@ export async function settleAccount(
   const cap = fromSubscription === "free" ? "free" : ((await paidTierCap(ctx, account._id, nowMs)) ?? "free");
   // Suspended or restricted for an overdue invoice: nothing paid-for is granted.
   const suspended = paidFeaturesSuspended(next);
-  const paid = suspended ? "free" : tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
+  // The plan: what the subscription and the money grant, before suspension and override.
+  const plan = tierRank(cap) < tierRank(fromSubscription) ? cap : fromSubscription;
+  const paid = suspended ? "free" : plan;
+  const planBefore = storedPlanTier(account);
+  next.planTier = plan === "free" ? undefined : plan;
   const override = activeOverride(next, nowMs);
   next.tier = override ?? paid;
   next.tierWithoutOverride = next.tierOverride !== undefined ? paid : undefined;
@@ -129,14 +134,23 @@ export async function settleAccount(
 
   const patch: Partial<Doc<"billingAccounts">> = {};
   let changed = false;
-  for (const key of [...Object.keys(options.changes ?? {}), "stripeSubscriptionId", "tier", "graceEndsAt", "overageBillable", "tierWithoutOverride"] as const) {
+  for (const key of [
+    ...Object.keys(options.changes ?? {}),
+    "stripeSubscriptionId",
+    "tier",
+    "graceEndsAt",
+    "overageBillable",
+    "tierWithoutOverride",
+    "planTier",
+  ] as const) {
     const field = key as
       | keyof AccountChanges
       | "stripeSubscriptionId"
       | "tier"
       | "graceEndsAt"
       | "overageBillable"
-      | "tierWithoutOverride";
+      | "tierWithoutOverride"
+      | "planTier";
     if (next[field] !== account[field]) {
       (patch as Record<string, unknown>)[field] = next[field];
       changed = true;
@@ -152,7 +166,23 @@ export async function settleAccount(
       after: { tier: next.tier, stripeSubscriptionId: next.stripeSubscriptionId ?? null },
     });
   }
+  // A plan change (not a suspension or an override): told once (`model/planNotices.ts`).
+  if (planBefore !== null && plan !== planBefore) await notifyPlanChanged(ctx, account._id, subscription, planBefore, plan, nowMs);
   return { tier: next.tier, graceEndsAt: next.graceEndsAt };
+}
+
+/**
+ * The plan `settleAccount` last stored (`planTier`, absent = free). An
+ * account last settled before `planTier` existed falls back to its stored
+ * tier (the one without an override), so the first settle after the upgrade
+ * does not announce the plan it already had (null, not announced, while
+ * it is suspended).
+ */
+function storedPlanTier(account: Doc<"billingAccounts">): Tier | null {
+  if (account.planTier !== undefined) return account.planTier;
+  // Suspended: the stored tier says nothing of the plan (unknown: stored, not announced).
+  if (paidFeaturesSuspended(account)) return null;
+  return account.tierOverride !== undefined ? (account.tierWithoutOverride ?? "free") : account.tier;
 }
 
 /**

@@ -23,6 +23,7 @@ import { syncAllowance } from "./allowance";
 import { subscriptionRow } from "./currentSubscription";
 import { IGNORED, applied, dependency, waitFor, type EventOutcome } from "./eventOutcome";
 import { stripeActor } from "./audit";
+import { notifyPlanScheduled } from "./planNotices";
 import { isTier, type Interval, type Tier } from "./plans";
 import { planForPrice } from "./prices";
 import { priceIdOf, scheduleSubscriptionId, stripeIdOf } from "./stripeShapes";
@@ -62,7 +63,18 @@ export async function applyScheduleEvent(
     scheduledChange: change.kind === "change" ? change.change : undefined,
     scheduleEventCreated: eventCreated,
   });
+  // A change newly waiting for the period end: told once (`model/planNotices.ts`).
+  if (change.kind === "change" && !sameChange(mirror.scheduledChange, change.change)) {
+    await notifyPlanScheduled(ctx, mirror, change.change);
+  }
   return applied();
+}
+
+function sameChange(
+  a: { tier: Tier; interval: Interval; effectiveAt: number } | undefined,
+  b: { tier: Tier; interval: Interval; effectiveAt: number },
+): boolean {
+  return a !== undefined && a.tier === b.tier && a.interval === b.interval && a.effectiveAt === b.effectiveAt;
 }
 
 type PhaseChange =

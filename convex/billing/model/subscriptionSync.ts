@@ -23,6 +23,7 @@ import { accountForStripeCustomer, isTerminalStatus, settleAccount } from "./acc
 import { subscriptionRow } from "./currentSubscription";
 import { applied, dependency, waitFor, type DependencyKey, type EventClock, type EventOutcome } from "./eventOutcome";
 import { stripeActor } from "./audit";
+import { notifyCancelScheduled, scheduledCancelAt } from "./planNotices";
 import { OVERAGE_METER, planForLookupKey, type Interval, type Tier } from "./plans";
 import { planForPrice, recordCataloguePrice } from "./prices";
 import { secondsToMs, stripeIdOf, subscriptionPeriod } from "./stripeShapes";
@@ -218,6 +219,11 @@ export async function syncSubscription(
     await ctx.db.replace("subscriptions", existing._id, row);
   } else {
     await ctx.db.insert("subscriptions", row);
+  }
+  // A cancellation now scheduled for the period end: told once (`model/planNotices.ts`).
+  const endsAt = scheduledCancelAt(row);
+  if (endsAt !== undefined && (existing === null || scheduledCancelAt(existing) === undefined)) {
+    await notifyCancelScheduled(ctx, row, endsAt);
   }
   // One trial per account: remembered the first time one is seen (`model/trials.ts`).
   await recordTrialUse(ctx, account, subscription);
