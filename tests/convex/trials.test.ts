@@ -169,6 +169,25 @@ describe("trials", () => {
     }
   });
 
+  test("the bell says the trial started; the conversion never says 'your plan is now Free' in between, in every delivery order", async () => {
+    for (const order of permutations([converted(), firstPaid()])) {
+      vi.setSystemTime((T0 + 60) * MS);
+      const { t, accountId } = await fresh();
+      await deliverAll(t, created(), trialInvoice());
+      const started = (await notifications(t, accountId)).filter((n) => n.kind === "plan_changed");
+      expect(started.map((n) => n.title)).toEqual(["Your Starter trial has started"]);
+      expect(started[0]!.body).toContain("trial allowance");
+      vi.setSystemTime((TRIAL_END + 60) * MS);
+      await deliverAll(t, ...order, ...order);
+      const titles = (await notifications(t, accountId)).filter((n) => n.kind === "plan_changed").map((n) => n.title);
+      expect({ order: order.map((e) => e.type), titles }).toEqual({
+        order: order.map((e) => e.type),
+        // Subscription first, the account reads Free until the money arrives (docs/TRIALS.md): not an ending to announce.
+        titles: ["Your Starter trial has started"],
+      });
+    }
+  });
+
   test("a trial invoice delivered after the conversion grants nothing more", async () => {
     vi.setSystemTime((TRIAL_END + 60) * MS);
     const { t, accountId } = await fresh();
@@ -187,7 +206,8 @@ describe("trials", () => {
     const reminder = (id: string) => event("customer.subscription.trial_will_end", sub(), { id, created: TRIAL_END - 3 * DAY });
     vi.setSystemTime((TRIAL_END - 3 * DAY + 60) * MS);
     await deliverAll(t, reminder("evt_twe_1"), reminder("evt_twe_1"), reminder("evt_twe_2"));
-    const rows = await notifications(t, accountId);
+    // (The trial's start has its own plan_changed notice.)
+    const rows = (await notifications(t, accountId)).filter((n) => n.kind === "trial_ending");
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ kind: "trial_ending", dedupeKey: `trial_ending:${SUB}`, critical: false, link: "/billing" });
     expect(rows[0]!.body).toContain("Add a card");
@@ -198,7 +218,7 @@ describe("trials", () => {
     const { t, accountId } = await fresh();
     await deliverAll(t, created(true), trialInvoice());
     await deliverAll(t, event("customer.subscription.trial_will_end", sub({}, true), { created: TRIAL_END - 3 * DAY }));
-    const rows = await notifications(t, accountId);
+    const rows = (await notifications(t, accountId)).filter((n) => n.kind === "trial_ending");
     expect(rows.map((r) => r.body)).toEqual([expect.stringContaining("card on file will then be charged")]);
   });
 
