@@ -12,7 +12,7 @@
 import { v } from "convex/values";
 import { components, internal } from "./_generated/api";
 import { internalAction, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { adminAction, adminQuery } from "./functions";
+import { adminAction, adminQuery, callerQuery } from "./functions";
 import { vSeatChangeResult, vSeatPreview, vSeatsView, type SeatChangeResult, type SeatPreview } from "./billing/model/seats";
 import { orgOwnerKey } from "./model/auth";
 
@@ -74,6 +74,31 @@ export const view = adminQuery({
     if (!ctx.caller) return null;
     const members = await memberCountOf(ctx, ctx.caller.ownerKey);
     return await ctx.runQuery(components.billing.seats.view, { ownerKey: ctx.caller.ownerKey, members });
+  },
+});
+
+/**
+ * Seats for anyone in the account, read-only (members see the plan, not its
+ * money): `{ perSeat, mode, seats, members, overCapacity }`, or `null` when
+ * signed out, removed, or no account yet. Throws nothing.
+ */
+export const summary = callerQuery({
+  args: {},
+  returns: v.union(
+    v.object({
+      perSeat: v.boolean(),
+      mode: v.union(v.literal("chosen"), v.literal("members"), v.null()),
+      seats: v.number(),
+      members: v.number(),
+      overCapacity: v.boolean(),
+    }),
+    v.null(),
+  ),
+  handler: async (ctx) => {
+    if (!ctx.caller) return null;
+    const members = await memberCountOf(ctx, ctx.caller.ownerKey);
+    const view = await ctx.runQuery(components.billing.seats.view, { ownerKey: ctx.caller.ownerKey, members });
+    return view ? { perSeat: view.perSeat, mode: view.mode, seats: view.seats, members: view.members, overCapacity: view.overCapacity } : null;
   },
 });
 

@@ -6,6 +6,7 @@ import { SkeletonCard } from "@/src/components/Skeleton";
 import { AdminNavLink } from "@/src/features/admin/components/AdminNavLink";
 import { AccountMenu } from "@/src/features/auth/components/AccountMenu";
 import { PaymentBanner } from "@/src/features/billing/components/PaymentBanner";
+import { SeatsPrompt } from "@/src/features/billing/components/seats/SeatsPrompt";
 import { RestrictedGuard } from "@/src/features/billing/components/RestrictedGuard";
 import { NotificationBell } from "@/src/features/notifications/components/NotificationBell";
 import { AccountNotes } from "@/src/features/org/components/AccountNotes";
@@ -55,6 +56,7 @@ export function Layout() {
         <Authenticated>
           <AccountNotes />
           <PaymentBanner />
+          <SeatsPrompt />
         </Authenticated>
         <ErrorBoundary resetKey={pathname}>
           <Suspense fallback={<SkeletonCard label="Loading page" lines={5} />}>

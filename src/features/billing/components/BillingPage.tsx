@@ -5,9 +5,10 @@ import { SkeletonCard } from "@/src/components/Skeleton";
 import { InvoiceList } from "./InvoiceList";
 import { SubscriptionCard } from "./SubscriptionCard";
 import { TokenUsage } from "./TokenUsage";
+import { SeatsCard } from "./seats/SeatsCard";
 import { AutoRechargeCard } from "./tokens/AutoRechargeCard";
 
-/** /billing: subscription, token usage, auto-recharge and invoices. Rendered for signed-in users only. */
+/** /billing: subscription, token usage, seats (organisations), auto-recharge and invoices. Rendered for signed-in users only. */
 export function BillingPage() {
   const subscription = useQuery(api.billing.subscription);
   const balance = useQuery(api.tokens.balance);
@@ -24,6 +25,9 @@ export function BillingPage() {
         )}
         {balance === undefined || balance === null ? <SkeletonCard label="Loading token usage" /> : <TokenUsage balance={balance} pastDue={subscription?.status === "past_due"} />}
       </div>
+      <ErrorBoundary>
+        <SeatsCard />
+      </ErrorBoundary>
       <ErrorBoundary>
         <AutoRechargeCard />
       </ErrorBoundary>
