@@ -5,7 +5,7 @@
  * included) and must end in the same tier, allowance and balance.
  */
 import type Stripe from "stripe";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { windowContaining } from "../../convex/billing/model/allowance";
@@ -36,9 +36,8 @@ import {
   drain,
   eventRow,
   ledgerRows,
-  restoreEnvironment,
-  useWebhookEnvironment,
   type TestConvex,
+  useWebhookSuite,
 } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 
@@ -87,14 +86,9 @@ const line = (p: Stripe.Price, amount: number, start: number, end: number): Line
 type Outcome = { tier: string; allowance: number; balance: number; used: number; periodKey: string | undefined };
 
 describe("allowance rules", () => {
+  useWebhookSuite();
   beforeEach(() => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
     vi.spyOn(console, "error").mockImplementation(() => {});
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
   });
 
   /** A deployment whose price cache knows the catalogue prices, as Checkout and plan changes record them. */

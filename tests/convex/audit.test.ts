@@ -4,14 +4,14 @@
  * tokens back. Routine usage stays in the ledger alone, and redeliveries or
  * either delivery order write no second entry.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import type Stripe from "stripe";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import * as ledger from "../../convex/billing/model/ledger";
 import { TOKEN_PACKS } from "../../convex/billing/model/plans";
 import { billing, billingApi, runInBilling } from "../lib/billingComponent";
 import { DAY, T0, charge, checkoutSession, event, invoice, price, subscription } from "./fixtures/stripe";
-import { createAccount, deliverAll, restoreEnvironment, useWebhookEnvironment, type TestConvex } from "./fixtures/webhookHarness";
+import { createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
 import { permutations } from "./billingFixtures";
 import { makeTest } from "./setup";
 
@@ -56,15 +56,10 @@ function topUp(accountId: string): Stripe.Event {
 describe("audit log", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
+  useWebhookSuite();
   beforeEach(async () => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
     t = makeTest();
     accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
   });
 
   async function entries(): Promise<Doc<"auditLog">[]> {

@@ -3,7 +3,7 @@
  * shapes, credit and balance fields) and the allowance window opened by a
  * paid invoice, exactly once.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import type Stripe from "stripe";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { DAY, T0, event, invoice, price, subscription, type InvoiceInput } from "./fixtures/stripe";
@@ -16,10 +16,9 @@ import {
   eventRow,
   invoiceRows,
   ledgerRows,
-  restoreEnvironment,
   runDueNow,
-  useWebhookEnvironment,
   type TestConvex,
+  useWebhookSuite,
 } from "./fixtures/webhookHarness";
 import { runInBilling } from "../lib/billingComponent";
 import { consume } from "../../convex/billing/model/ledger";
@@ -55,15 +54,10 @@ function subscriptionCreated(created = T0) {
 describe("invoice events", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
+  useWebhookSuite();
   beforeEach(async () => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
     t = makeTest();
     accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
   });
 
   async function send(...events: Stripe.Event[]) {

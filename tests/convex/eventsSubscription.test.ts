@@ -2,7 +2,7 @@
  * customer.subscription.* handlers: the mirror's fields, ordering (event
  * time plus status rank), the access policy and mid-period upgrades.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { recomputeAccountTier } from "../../convex/billing/model/access";
@@ -15,10 +15,9 @@ import {
   deliverOk,
   eventRow,
   ledgerRows,
-  restoreEnvironment,
   subscriptionRows,
-  useWebhookEnvironment,
   type TestConvex,
+  useWebhookSuite,
 } from "./fixtures/webhookHarness";
 import { billingOwnerKey } from "../../convex/model/auth";
 import { runInBilling } from "../lib/billingComponent";
@@ -56,15 +55,10 @@ function paidFirstInvoice(p = proMonthly) {
 describe("subscription events", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
+  useWebhookSuite();
   beforeEach(async () => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
     t = makeTest();
     accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
   });
 
   async function send(...events: Parameters<typeof deliverOk>[1][]) {
