@@ -60,8 +60,21 @@ export async function operatorPost<T>(path: string, params: Record<string, strin
   return JSON.parse(text) as T;
 }
 
+/** The part of the simulator's config (`/_sim/config`) the journeys change; see tools/stripe-sim/src/config.ts. */
+export type SimDunningConfig = {
+  /** Days between a failed renewal attempt and each retry. */
+  retryDays: number[];
+  /** After the last retry: Stripe's "cancel", "mark unpaid" or "leave past-due". */
+  finalAction: "cancel" | "unpaid" | "past_due";
+};
+
 export const sim = {
   state: () => call<SimState>("GET", "/_sim/state"),
+  /** The simulator's dunning settings now. */
+  dunning: async (): Promise<SimDunningConfig> => (await call<{ dunning: SimDunningConfig }>("GET", "/_sim/config")).dunning,
+  /** Changes the dunning settings for every customer (restore them after the test); returns the new ones. */
+  setDunning: async (patch: Partial<SimDunningConfig>): Promise<SimDunningConfig> =>
+    (await call<{ dunning: SimDunningConfig }>("POST", "/_sim/config", { dunning: patch })).dunning,
   deliveries: async (): Promise<SimDelivery[]> => (await call<{ data: SimDelivery[] }>("GET", "/_sim/deliveries")).data,
   /** Waits until every queued webhook delivery (and retry) has finished. */
   idle: (timeoutMs = 15_000) => call<{ idle: boolean }>("GET", `/_sim/idle?timeoutMs=${timeoutMs}`),
