@@ -6,10 +6,13 @@
  */
 import { screen, within } from "@testing-library/react";
 import { ConvexError } from "convex/values";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { SeatPreview, SeatsView } from "@/convex/billing/model/seats";
 import { SeatsCard } from "@/src/features/billing/components/seats/SeatsCard";
 import { SeatsPrompt } from "@/src/features/billing/components/seats/SeatsPrompt";
+import { PricingPage } from "@/src/features/billing/components/pricing/PricingPage";
+import { browser } from "@/src/features/billing/lib/browser";
+import { plans, subscription } from "./helpers/fixtures";
 import { fake } from "./helpers/fakeConvex";
 import { renderApp } from "./helpers/render";
 
@@ -59,6 +62,10 @@ const euro = (minor: number) => new Intl.NumberFormat(undefined, { style: "curre
 
 beforeEach(() => {
   fake.reset();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 describe("seats card (org admin, seats chosen)", () => {
@@ -220,5 +227,50 @@ describe("the add-seats prompt", () => {
     fake.setQuery("seats:view", null);
     renderApp(<SeatsPrompt />);
     expect(screen.queryByTestId("seats-prompt")).toBeNull();
+  });
+});
+
+describe("pricing page: an org admin chooses the seats Checkout buys", () => {
+  beforeEach(() => {
+    fake.setQuery("plans:list", plans);
+    fake.setQuery("billing:subscription", subscription());
+    fake.setQuery("billing:currency", { billedCurrency: null });
+    vi.spyOn(browser, "redirect").mockImplementation(() => undefined);
+  });
+
+  it("Pro starts at the member count, never fewer, and sends the chosen seats; Elite shows the member count; flat plans show nothing", async () => {
+    fake.setQuery("users:activeAccount", org("admin"));
+    fake.setQuery("seats:summary", { perSeat: false, mode: null, seats: 1, members: 3, overCapacity: false });
+    const checkout = fake.setAction("billing:createCheckoutSession", () => ({ url: "https://checkout.example.test/c/1" }));
+    const { user } = renderApp(<PricingPage />);
+
+    const pro = within(await screen.findByTestId("pricing-card-pro"));
+    const input = pro.getByTestId("checkout-seats-pro-input");
+    expect(input).toHaveValue(3);
+    expect(input).toHaveAttribute("min", "3");
+    expect(pro.getByTestId("checkout-seats-pro-total")).toHaveTextContent("3 seats · $87.00 /month · 450 tokens a month");
+    await user.clear(input);
+    await user.type(input, "2");
+    expect(pro.getByTestId("checkout-seats-pro-range")).toHaveTextContent("Between 3 and 50 seats: at least one per member.");
+    expect(pro.getByTestId("checkout-seats-pro-total")).toHaveTextContent("3 seats");
+    await user.clear(input);
+    await user.type(input, "5");
+    expect(pro.queryByTestId("checkout-seats-pro-range")).toBeNull();
+    expect(pro.getByTestId("checkout-seats-pro-total")).toHaveTextContent("5 seats · $145.00 /month · 750 tokens a month");
+    await user.click(pro.getByTestId("upgrade-button-pro"));
+    expect(checkout).toHaveBeenCalledWith({ tier: "pro", interval: "month", seats: 5 });
+
+    expect(within(screen.getByTestId("pricing-card-elite")).getByTestId("checkout-seats-elite")).toHaveTextContent("Seats follow your members: 3 seats now.");
+    expect(within(screen.getByTestId("pricing-card-starter")).queryByTestId("checkout-seats-starter")).toBeNull();
+  });
+
+  it("a personal account buys without a seat picker", async () => {
+    fake.setQuery("users:activeAccount", personal);
+    const checkout = fake.setAction("billing:createCheckoutSession", () => ({ url: "https://checkout.example.test/c/1" }));
+    const { user } = renderApp(<PricingPage />);
+    const pro = within(await screen.findByTestId("pricing-card-pro"));
+    expect(pro.queryByTestId("checkout-seats-pro")).toBeNull();
+    await user.click(pro.getByTestId("upgrade-button-pro"));
+    expect(checkout).toHaveBeenCalledWith({ tier: "pro", interval: "month" });
   });
 });

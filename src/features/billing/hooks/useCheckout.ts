@@ -11,7 +11,7 @@ import { usePortal } from "./usePortal";
 import { retryAction, useRedirectPending } from "./useRedirectPending";
 
 /**
- * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval, currency?, trial? })`
+ * Starts Stripe Checkout for a plan: `billing.createCheckoutSession({ tier, interval, currency?, trial?, seats? })`
  * then a full-page redirect to the returned URL.
  *
  * A caller whose subscription Stripe still bills (active, trialing, past_due,
@@ -51,7 +51,15 @@ export function useCheckout() {
   }, [openSignIn]);
 
   const startCheckout = useCallback(
-    (tier: PaidTier, interval: Interval, current: CurrentPlan | null = null, currency: Currency = DEFAULT_CURRENCY, trial = false): Promise<void> => {
+    (
+      tier: PaidTier,
+      interval: Interval,
+      current: CurrentPlan | null = null,
+      currency: Currency = DEFAULT_CURRENCY,
+      trial = false,
+      /** Seats an organisation admin chose for a per-seat plan (docs/SEATS.md); the server checks them. */
+      seats?: number,
+    ): Promise<void> => {
       const attempt = async (): Promise<void> => {
         if (!begin(tier)) return;
         if (!isAuthenticated) {
@@ -72,6 +80,7 @@ export function useCheckout() {
             interval,
             ...(currency !== DEFAULT_CURRENCY ? { currency } : {}),
             ...(trial ? { trial: true } : {}),
+            ...(seats !== undefined ? { seats } : {}),
           });
           rememberCheckout({ previousTier: current?.tier ?? null, topUp: null });
           // The pending state stays on while the browser navigates away.

@@ -18,6 +18,7 @@ import type { PlanView, SubscriptionView } from "@/src/features/billing/lib/type
 import { PricingCard } from "./PricingCard";
 import { AdminOnlyNote } from "@/src/features/org/components/AdminOnlyNote";
 import { useIsOrgMember } from "@/src/features/org/hooks/useActiveAccount";
+import { useCheckoutSeats } from "@/src/features/billing/components/seats/CheckoutSeats";
 
 type CardAction =
   | { kind: "loading" }
@@ -69,6 +70,8 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
   const [chosenInterval, setInterval] = useState<Interval | null>(null);
   const currency = useCurrency();
   const member = useIsOrgMember();
+  // An organisation admin buying a per-seat plan chooses its seats (docs/SEATS.md).
+  const checkoutSeats = useCheckoutSeats();
 
   // While Convex is still confirming the token, a null subscription means "not yet", not "signed out".
   const effectiveSubscription = authLoading ? undefined : subscription;
@@ -115,17 +118,23 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
                 isCurrent={action.kind === "current"}
                 highlighted={plan.tier === "pro" && action.kind !== "current"}
                 currency={currency.currency}
-                action={renderAction(action, plan, {
+                action={
+                  <>
+                  {action.kind === "upgrade" ? checkoutSeats.picker(plan, interval, currency.currency) : null}
+                  {renderAction(action, plan, {
                   pending: pendingTier,
-                  onUpgrade: () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null, currency.currency),
+                  onUpgrade: () =>
+                    void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null, currency.currency, false, checkoutSeats.seatsFor(plan.tier)),
                   // One free trial per account (docs/TRIALS.md): offered only until it is used.
                   onTrial:
                     plan.trial && effectiveSubscription && !effectiveSubscription.trialUsed
-                      ? () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription, currency.currency, true)
+                      ? () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription, currency.currency, true, checkoutSeats.seatsFor(plan.tier))
                       : undefined,
                   onChange: () => openPlanChange({ tier: plan.tier as PaidTier, interval }),
                   onSignIn: openSignIn,
                 })}
+                  </>
+                }
               />
             );
           })}
