@@ -67,6 +67,11 @@ export function coverageAt(rows: readonly CoverageRow[], t: number): Tier | null
  * period end leaves the window's end at the tier that was paid.
  */
 export function latestCoveredTier(rows: readonly CoverageRow[], from: number, to: number): Tier | null {
+  return latestCoveredInstant(rows, from, to)?.tier ?? null;
+}
+
+/** The latest instant `t` (ms) of `[from, to)` that is paid for, with its tier (see `latestCoveredTier`). */
+function latestCoveredInstant(rows: readonly CoverageRow[], from: number, to: number): { t: number; tier: Tier } | null {
   const instants = new Set<number>([to - 1]);
   for (const row of rows) {
     for (const boundary of [row.start, row.end]) {
@@ -76,7 +81,7 @@ export function latestCoveredTier(rows: readonly CoverageRow[], from: number, to
   for (const t of [...instants].sort((a, b) => b - a)) {
     if (t < from) break;
     const tier = coverageAt(rows, t);
-    if (tier !== null) return tier;
+    if (tier !== null) return { t, tier };
   }
   return null;
 }
@@ -106,18 +111,8 @@ export function seatsAt(rows: readonly CoverageRow[], t: number, tier: Tier): nu
  * `[from, to)` (see `latestCoveredTier`), or null when nothing is covered.
  */
 export function latestCoveredPlan(rows: readonly CoverageRow[], from: number, to: number): { tier: Tier; seats: number } | null {
-  const instants = new Set<number>([to - 1]);
-  for (const row of rows) {
-    for (const boundary of [row.start, row.end]) {
-      if (boundary > from && boundary <= to) instants.add(boundary - 1);
-    }
-  }
-  for (const t of [...instants].sort((a, b) => b - a)) {
-    if (t < from) break;
-    const tier = coverageAt(rows, t);
-    if (tier !== null) return { tier, seats: seatsAt(rows, t, tier) };
-  }
-  return null;
+  const covered = latestCoveredInstant(rows, from, to);
+  return covered && { tier: covered.tier, seats: seatsAt(rows, covered.t, covered.tier) };
 }
 
 /**
