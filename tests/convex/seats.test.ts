@@ -288,6 +288,9 @@ describe("membership changes", () => {
     const updates = async () => (await client.invoices.list({ subscription: subscriptionId, limit: 20 })).data.filter((i) => i.billing_reason === "subscription_update");
     expect(await updates()).toHaveLength(1);
     expect((await updates())[0]!.status).toBe("paid");
+    // A second sync before the events are mirrored finds Stripe at the count already: nothing more.
+    expect(await t.action(internal.seats.syncMembers, { clerkOrgId: ORG, eventAt: 3 })).toMatchObject({ status: "unchanged", seats: 3 });
+    expect(await updates()).toHaveLength(1);
     const next = await deliverFrom(t, delivered);
     expect(await seatFacts(t, accountId)).toEqual({ quantity: 3, allowance: seatAllowance("elite", 3), windowSeats: 3 });
 
@@ -333,6 +336,20 @@ describe("membership changes", () => {
 
     await recordMember(t, "user_dave", 5);
     expect((await notices()).map((n) => n.title)).toEqual(["3 members, 2 seats: add seats", "4 members, 2 seats: add seats"]);
+  });
+
+  test("seats.summary: anyone in the organisation reads the seats; signed out and former members read nothing", async () => {
+    const t = makeTest();
+    await subscribedOrg(t, "pro_monthly", 2);
+    await recordMember(t, "user_alice", 1);
+    await recordMember(t, "user_bob", 2);
+    const expected = { perSeat: true, mode: "chosen", seats: 2, members: 2, overCapacity: false };
+    expect(await t.withIdentity(member).query(api.seats.summary, {})).toEqual(expected);
+    expect(await t.withIdentity(admin).query(api.seats.summary, {})).toEqual(expected);
+    expect(await t.query(api.seats.summary, {})).toBeNull();
+    await t.mutation(internal.orgMemberships.record, { clerkOrgId: ORG, clerkUserId: "user_bob", status: "removed", role: "member", eventAt: 3 });
+    expect(await t.withIdentity(member).query(api.seats.summary, {})).toBeNull();
+    expect(await t.withIdentity(admin).query(api.seats.summary, {})).toMatchObject({ seats: 2, members: 1 });
   });
 
   test("an organisation without a billing account or plan records memberships as before", async () => {

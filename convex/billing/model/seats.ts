@@ -34,7 +34,7 @@ import type { ActionCtx, MutationCtx, QueryCtx } from "../_generated/server";
 import { requireAccount, timeBucket } from "./billingActions";
 import { coverageAt, coverageRows, seatsAt } from "./coverage";
 import { currentSubscriptionOf } from "./currentSubscription";
-import { fail } from "./errors";
+import { fail, isBillingError } from "./errors";
 import { notify } from "./notifications";
 import { PLANS, planForLookupKey, seatAllowance, seatConfig, type SeatConfig, type Tier } from "./plans";
 import { getStripe, stripeRead, stripeWrite } from "./stripeClient";
@@ -475,5 +475,11 @@ export async function syncMemberSeats(
   if (!sub || !config || config.mode !== "members") return unchanged(sub?.quantity ?? 1, "Seats do not follow members on this plan.");
   const target = clampSeats(config, Math.max(1, args.members));
   if (target === sub.quantity) return unchanged(target, "Seats already match the members.");
-  return await changeSeats(ctx, { ...args, seats: target, actor: "members-sync", actorKind: "system" });
+  try {
+    return await changeSeats(ctx, { ...args, seats: target, actor: "members-sync", actorKind: "system" });
+  } catch (error) {
+    // An earlier sync already set Stripe to this count; its events have not reached the mirror yet.
+    if (isBillingError(error, "NOT_A_CHANGE")) return unchanged(target, "Seats already match the members.");
+    throw error;
+  }
 }
