@@ -43,13 +43,23 @@
  * query (`memberUsageBench.ts`) at 10 and 10,000 accounts, reading only
  * pre-aggregated rows, and the operator console's reads (`consoleBench.ts`):
  * one list page, search and the account detail at 10 and 10,000 accounts.
+ * Then the dunning sweep (`dunningBench.ts`, issue 11) at 1,000 and 100,000
+ * accounts with 1% overdue: only due accounts read (`by_dunningNextAt`),
+ * each batch within a quarter of the limits; and one notification send
+ * (`notificationBench.ts`: `notify` and its email enqueue through the Resend
+ * component) at 10 and 10,000 accounts, beside 0 and 1,000 prior
+ * notifications: the same documents at each.
  *
  * Background accounts are inserted in bulk with `t.run` batches, each well
  * under Convex's per-transaction limits, shaped as the webhook handlers
  * leave them (paid coverage, window-keyed balances, allowance grants:
  * `tokenSeed.ts`). `--accounts N`, `--reset-accounts N` and
  * `--sweep-accounts N` change the sizes (defaults 10,000, 100,000 and
- * 100,000); `--audit-batches N` how many audit batches are measured (3).
+ * 100,000); `--audit-batches N` how many audit batches are measured (3);
+ * `--dunning-accounts N` the larger dunning run (100,000). `--only a,b` runs
+ * only the parts named (`suite`, `history`, `reset`, `sweeps`, `metering`,
+ * `memberUsage`, `console`, `dunning`, `notifications`), e.g.
+ * `npx tsx tests/bench/bench.ts --only dunning,notifications`.
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -62,7 +72,7 @@ import type { Doc, Id, TableNames } from "../../convex/billing/_generated/dataMo
 import { windowContaining } from "../../convex/billing/model/allowance";
 import { billingOwnerKey, getCaller } from "../../convex/model/auth";
 import { freePeriod, freePeriodSourceKey } from "../../convex/billing/model/periods";
-import { PLANS, type Interval, type PaidTier } from "../../convex/billing/model/plans";
+import { BILLING_CONFIG, PLANS, type Interval, type PaidTier } from "../../convex/billing/model/plans";
 import { customerIdOfEvent } from "../../convex/billing/model/stripeShapes";
 import { FREE_RESET_BATCH_SIZE } from "../../convex/billing/model/tokens";
 import { checkoutSession, customer, DAY, event, invoice, price, subscription } from "../convex/fixtures/stripe";
@@ -82,6 +92,8 @@ import {
 } from "./grantsBench";
 import { benchMetering, checkMetering, meteringRates, meteringTable } from "./meterBench";
 import { benchConsole, consoleTable } from "./consoleBench";
+import { benchDunningSweep, checkDunningRuns, dunningSummary, dunningTable, type DunningSweepRun } from "./dunningBench";
+import { benchNotifications, notificationTable } from "./notificationBench";
 import { benchMemberUsage, memberUsageTable } from "./memberUsageBench";
 import { allowanceGrantDoc, grantDoc, insertLedger, periodGrantRow, type LedgerRow } from "./tokenSeed";
 import {
@@ -1267,6 +1279,10 @@ function intArg(name: string, raw: string | undefined, fallback: number): number
   return value;
 }
 
+/** The parts `--only` can select, in the order they run. */
+const BENCH_PARTS = ["suite", "history", "reset", "sweeps", "metering", "memberUsage", "console", "dunning", "notifications"] as const;
+type BenchPart = (typeof BENCH_PARTS)[number];
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -1276,8 +1292,17 @@ async function main() {
       "audit-batches": { type: "string" },
       "meter-reports": { type: "string" },
       "meter-batches": { type: "string" },
+      "dunning-accounts": { type: "string" },
+      only: { type: "string" },
     },
   });
+  const only = new Set((values.only ?? "").split(",").map((x) => x.trim()).filter((x) => x !== ""));
+  for (const name of only) {
+    if (!BENCH_PARTS.includes(name as BenchPart)) throw new Error(`--only: unknown part "${name}" (parts: ${BENCH_PARTS.join(", ")})`);
+  }
+  /** Whether to run a part: all of them unless `--only a,b` names some. */
+  const part = (name: BenchPart) => only.size === 0 || only.has(name);
+  const dunningCount = intArg("dunning-accounts", values["dunning-accounts"], 100_000);
   const meterReports = intArg("meter-reports", values["meter-reports"], 100_000);
   const meterBatches = intArg("meter-batches", values["meter-batches"], 20);
   const large = intArg("accounts", values.accounts, 10_000);
@@ -1293,185 +1318,224 @@ async function main() {
   const nowMs = Date.now();
   const fmt = (x: number) => x.toLocaleString("en-US");
 
+  let mixedReset: (ResetFigures & { problems: string[] }) | undefined;
   // 1. Fidelity: convex-test as shipped, 10 accounts. The scale indexes must
   //    give the same figures (they only pre-filter candidates).
-  const plain = makeHarness();
-  await seedPaidAccounts(plain, 0, small, nowMs);
-  const reference = await measureSuite(plain, "ref");
-  const referenceReset = await benchReset("mixed", FIDELITY_RESET_ACCOUNTS, { scale: false });
-  const referenceSweeps = await benchSweeps(FIDELITY_SWEEP_ACCOUNTS, { scale: false, auditBatches: FIDELITY_AUDIT_BATCHES });
+  if (part("suite")) {
+    const plain = makeHarness();
+    await seedPaidAccounts(plain, 0, small, nowMs);
+    const reference = await measureSuite(plain, "ref");
+    const referenceReset = await benchReset("mixed", FIDELITY_RESET_ACCOUNTS, { scale: false });
+    const referenceSweeps = await benchSweeps(FIDELITY_SWEEP_ACCOUNTS, { scale: false, auditBatches: FIDELITY_AUDIT_BATCHES });
 
-  // 2. The same suite at 10 and at `large` accounts, on one deployment.
-  const t = makeHarness();
-  await enableScaleIndexes(t);
-  const smallDocuments = await seedPaidAccounts(t, 0, small, nowMs);
-  const atSmall = await measureSuite(t, "s");
-  for (const [name, figure] of reference) {
-    const got = atSmall.get(name);
-    if (!got || got.documentsRead !== figure.documentsRead || got.documentsWritten !== figure.documentsWritten) {
-      failures.push(`scale indexes changed the figures of ${name}: ${JSON.stringify(figure)} vs ${JSON.stringify(got)}`);
+    // 2. The same suite at 10 and at `large` accounts, on one deployment.
+    const t = makeHarness();
+    await enableScaleIndexes(t);
+    const smallDocuments = await seedPaidAccounts(t, 0, small, nowMs);
+    const atSmall = await measureSuite(t, "s");
+    for (const [name, figure] of reference) {
+      const got = atSmall.get(name);
+      if (!got || got.documentsRead !== figure.documentsRead || got.documentsWritten !== figure.documentsWritten) {
+        failures.push(`scale indexes changed the figures of ${name}: ${JSON.stringify(figure)} vs ${JSON.stringify(got)}`);
+      }
     }
-  }
-  const mixedReset = await benchReset("mixed", FIDELITY_RESET_ACCOUNTS, { scale: true });
-  for (const key of ["batches", "granted", "windowsOpened", "skippedPaid", "maxRead", "maxWritten", "maxRanges", "leftOver", "wrong"] as const) {
-    if (mixedReset[key] !== referenceReset[key]) {
-      failures.push(`scale indexes changed the reset's ${key}: ${referenceReset[key]} vs ${mixedReset[key]}`);
+    mixedReset = await benchReset("mixed", FIDELITY_RESET_ACCOUNTS, { scale: true });
+    for (const key of ["batches", "granted", "windowsOpened", "skippedPaid", "maxRead", "maxWritten", "maxRanges", "leftOver", "wrong"] as const) {
+      if (mixedReset[key] !== referenceReset[key]) {
+        failures.push(`scale indexes changed the reset's ${key}: ${referenceReset[key]} vs ${mixedReset[key]}`);
+      }
     }
-  }
-  failures.push(...resetFailures(referenceReset), ...resetFailures(mixedReset));
-  const scaledSweeps = await benchSweeps(FIDELITY_SWEEP_ACCOUNTS, { scale: true, auditBatches: FIDELITY_AUDIT_BATCHES });
-  if (sweepFingerprint(scaledSweeps) !== sweepFingerprint(referenceSweeps)) {
-    failures.push(`scale indexes changed the sweeps' figures: ${sweepFingerprint(referenceSweeps)} vs ${sweepFingerprint(scaledSweeps)}`);
-  }
-  failures.push(...checkSweeps(referenceSweeps), ...checkSweeps(scaledSweeps));
-  const seedStart = Date.now();
-  const largeDocuments = smallDocuments + (await seedPaidAccounts(t, small, large, nowMs));
-  const seedSeconds = (Date.now() - seedStart) / 1000;
-  const atLarge = await measureSuite(t, "l");
+    failures.push(...resetFailures(referenceReset), ...resetFailures(mixedReset));
+    const scaledSweeps = await benchSweeps(FIDELITY_SWEEP_ACCOUNTS, { scale: true, auditBatches: FIDELITY_AUDIT_BATCHES });
+    if (sweepFingerprint(scaledSweeps) !== sweepFingerprint(referenceSweeps)) {
+      failures.push(`scale indexes changed the sweeps' figures: ${sweepFingerprint(referenceSweeps)} vs ${sweepFingerprint(scaledSweeps)}`);
+    }
+    failures.push(...checkSweeps(referenceSweeps), ...checkSweeps(scaledSweeps));
+    const seedStart = Date.now();
+    const largeDocuments = smallDocuments + (await seedPaidAccounts(t, small, large, nowMs));
+    const seedSeconds = (Date.now() - seedStart) / 1000;
+    const atLarge = await measureSuite(t, "l");
 
-  // Plan-change steps are held to the budget of the other event handlers:
-  // the most any of them reads and writes.
-  const budget = { read: 0, written: 0 };
-  for (const [name, s] of atSmall) {
-    if (!name.startsWith("process ") || s.planChange) continue;
-    budget.read = Math.max(budget.read, s.documentsRead);
-    budget.written = Math.max(budget.written, s.documentsWritten);
-  }
-  const rows: (string | number)[][] = [];
-  for (const [name, s] of atSmall) {
-    const l = atLarge.get(name);
-    if (!l) {
-      failures.push(`${name}: not measured at ${large} accounts`);
-      continue;
+    // Plan-change steps are held to the budget of the other event handlers:
+    // the most any of them reads and writes.
+    const budget = { read: 0, written: 0 };
+    for (const [name, s] of atSmall) {
+      if (!name.startsWith("process ") || s.planChange) continue;
+      budget.read = Math.max(budget.read, s.documentsRead);
+      budget.written = Math.max(budget.written, s.documentsWritten);
     }
-    const grows = l.documentsRead > s.documentsRead || l.documentsWritten > s.documentsWritten;
-    if (grows) failures.push(`${name} grows with table size: ${JSON.stringify(s)} → ${JSON.stringify(l)}`);
-    const over =
-      s.planChange === true && Math.max(s.documentsRead, l.documentsRead) > budget.read
-        ? true
-        : s.planChange === true && Math.max(s.documentsWritten, l.documentsWritten) > budget.written;
-    if (over) warnings.push(`${name} is over the other handlers' budget (${budget.read} read, ${budget.written} written): ${l.documentsRead} read, ${l.documentsWritten} written`);
-    const label = s.planChange ? `${name} *` : name;
-    rows.push([label, s.documentsRead, s.documentsWritten, l.documentsRead, l.documentsWritten, grows ? "GROWS" : "flat", over ? "OVER" : s.planChange ? "ok" : ""]);
+    const rows: (string | number)[][] = [];
+    for (const [name, s] of atSmall) {
+      const l = atLarge.get(name);
+      if (!l) {
+        failures.push(`${name}: not measured at ${large} accounts`);
+        continue;
+      }
+      const grows = l.documentsRead > s.documentsRead || l.documentsWritten > s.documentsWritten;
+      if (grows) failures.push(`${name} grows with table size: ${JSON.stringify(s)} → ${JSON.stringify(l)}`);
+      const over =
+        s.planChange === true && Math.max(s.documentsRead, l.documentsRead) > budget.read
+          ? true
+          : s.planChange === true && Math.max(s.documentsWritten, l.documentsWritten) > budget.written;
+      if (over) warnings.push(`${name} is over the other handlers' budget (${budget.read} read, ${budget.written} written): ${l.documentsRead} read, ${l.documentsWritten} written`);
+      const label = s.planChange ? `${name} *` : name;
+      rows.push([label, s.documentsRead, s.documentsWritten, l.documentsRead, l.documentsWritten, grows ? "GROWS" : "flat", over ? "OVER" : s.planChange ? "ok" : ""]);
+    }
+    console.log(
+      `documents read / written per call (convex-test, transaction limits on)\n` +
+        `background: paying accounts with ${(largeDocuments / large).toFixed(1)} documents each on average ` +
+        `(${fmt(large)} seeded in ${seedSeconds.toFixed(1)} s)\n`,
+    );
+    console.log(
+      formatTable(
+        ["function", `read@${small}`, `written@${small}`, `read@${fmt(large)}`, `written@${fmt(large)}`, "growth", "budget"],
+        rows,
+      ),
+    );
+    console.log(
+      `\n* plan-change story; budget: at most what today's other handlers use (${budget.read} read, ${budget.written} written)`,
+    );
+    console.log(`\n(${seconds()} s so far)\n`);
   }
-  console.log(
-    `documents read / written per call (convex-test, transaction limits on)\n` +
-      `background: paying accounts with ${(largeDocuments / large).toFixed(1)} documents each on average ` +
-      `(${fmt(large)} seeded in ${seedSeconds.toFixed(1)} s)\n`,
-  );
-  console.log(
-    formatTable(
-      ["function", `read@${small}`, `written@${small}`, `read@${fmt(large)}`, `written@${fmt(large)}`, "growth", "budget"],
-      rows,
-    ),
-  );
-  console.log(
-    `\n* plan-change story; budget: at most what today's other handlers use (${budget.read} read, ${budget.written} written)`,
-  );
-  console.log(`\n(${seconds()} s so far)\n`);
 
   // 3. Debits beside the account's historic grants: only active grants are
   //    read, so each figure is the same at 1, 10 and 1,000.
-  const history = await benchGrantHistory(makeHarness());
-  console.log(
-    `token debits beside ${HISTORY_SIZES.map(fmt).join(", ")} historic (expired or depleted) grants and 3 active ones, ` +
-      `called from the app through components.billing; figures at ${HISTORY_SIZES.map(fmt).join(" / ")} historic grants\n`,
-  );
-  console.log(historyTable(history));
-  try {
-    checkHistoryFlat(history);
-  } catch (error) {
-    failures.push(error instanceof Error ? error.message : String(error));
+  if (part("history")) {
+    const history = await benchGrantHistory(makeHarness());
+    console.log(
+      `token debits beside ${HISTORY_SIZES.map(fmt).join(", ")} historic (expired or depleted) grants and 3 active ones, ` +
+        `called from the app through components.billing; figures at ${HISTORY_SIZES.map(fmt).join(" / ")} historic grants\n`,
+    );
+    console.log(historyTable(history));
+    try {
+      checkHistoryFlat(history);
+    } catch (error) {
+      failures.push(error instanceof Error ? error.message : String(error));
+    }
+    console.log(`\n(${seconds()} s so far)\n`);
   }
-  console.log(`\n(${seconds()} s so far)\n`);
 
   // 4. The monthly reset (the allowance rollover): free accounts, then
   //    yearly subscribers; then yearly subscribers whose balances were
   //    written before grants, which the reset converts as it reaches them
   //    (a one-off after the upgrade: reported, not failing, when a batch is
   //    over a quarter of the limits).
-  const resets = [mixedReset];
-  for (const kind of ["free", "yearly"] as const) {
-    console.log(`seeding ${fmt(resetCount)} ${kind === "free" ? "free accounts" : "yearly subscribers"} and running the reset…`);
-    const reset = await benchReset(kind, resetCount, { scale: true, progress: (line) => console.log(line) });
-    failures.push(...resetFailures(reset));
-    resets.push(reset);
+  if (part("reset")) {
+    const resets = mixedReset ? [mixedReset] : [];
+    for (const kind of ["free", "yearly"] as const) {
+      console.log(`seeding ${fmt(resetCount)} ${kind === "free" ? "free accounts" : "yearly subscribers"} and running the reset…`);
+      const reset = await benchReset(kind, resetCount, { scale: true, progress: (line) => console.log(line) });
+      failures.push(...resetFailures(reset));
+      resets.push(reset);
+    }
+    const legacyCount = Math.min(resetCount, LEGACY_RESET_ACCOUNTS);
+    console.log(`seeding ${fmt(legacyCount)} yearly subscribers with balances from before grants and running the reset…`);
+    const legacyReset = await benchReset("yearly", legacyCount, { scale: true, legacy: true });
+    const legacyChecks = checkReset(legacyReset);
+    failures.push(...legacyChecks.failures);
+    warnings.push(...legacyChecks.overQuarter.map((w) => `${w} (one-off: the first reset after the upgrade converts each balance to grants)`));
+    resets.push(legacyReset);
+    console.log(
+      `\nmonthly reset (tokens.resetFreeTier, batch size ${FREE_RESET_BATCH_SIZE}); ` +
+        `a quarter of Convex's limits: ${fmt(QUARTER.documentsRead)} read, ${fmt(QUARTER.documentsWritten)} written, ${fmt(QUARTER.indexRanges)} index ranges`,
+    );
+    const resetLabel = (r: ResetFigures) =>
+      r.kind === "mixed"
+        ? "mixed: free, yearly, unpaid monthly"
+        : r.kind === "free"
+          ? "free accounts"
+          : r.legacy
+            ? "yearly, balances from before grants"
+            : "yearly subscribers";
+    console.log(formatTable(RESET_HEADERS, resets.map((r) => resetRow(resetLabel(r), r))));
+    console.log(`\n(${seconds()} s so far)\n`);
   }
-  const legacyCount = Math.min(resetCount, LEGACY_RESET_ACCOUNTS);
-  console.log(`seeding ${fmt(legacyCount)} yearly subscribers with balances from before grants and running the reset…`);
-  const legacyReset = await benchReset("yearly", legacyCount, { scale: true, legacy: true });
-  const legacyChecks = checkReset(legacyReset);
-  failures.push(...legacyChecks.failures);
-  warnings.push(...legacyChecks.overQuarter.map((w) => `${w} (one-off: the first reset after the upgrade converts each balance to grants)`));
-  resets.push(legacyReset);
-  console.log(
-    `\nmonthly reset (tokens.resetFreeTier, batch size ${FREE_RESET_BATCH_SIZE}); ` +
-      `a quarter of Convex's limits: ${fmt(QUARTER.documentsRead)} read, ${fmt(QUARTER.documentsWritten)} written, ${fmt(QUARTER.indexRanges)} index ranges`,
-  );
-  const resetLabel = (r: ResetFigures) =>
-    r.kind === "mixed"
-      ? "mixed: free, yearly, unpaid monthly"
-      : r.kind === "free"
-        ? "free accounts"
-        : r.legacy
-          ? "yearly, balances from before grants"
-          : "yearly subscribers";
-  console.log(formatTable(RESET_HEADERS, resets.map((r) => resetRow(resetLabel(r), r))));
-  console.log(`\n(${seconds()} s so far)\n`);
 
   // 5. The token sweeps over `sweepCount` accounts: grant expiry, hold TTL,
   //    the daily audit; each batch within a quarter of Convex's limits.
-  console.log(`seeding ${fmt(sweepCount)} accounts with grants and holds and running the token sweeps…`);
-  const sweeps = await benchSweeps(sweepCount, { scale: true, auditBatches, progress: (line) => console.log(line) });
-  failures.push(...checkSweeps(sweeps));
-  console.log(
-    `\ntoken sweeps over ${fmt(sweeps.accounts)} accounts (${fmt(sweeps.documents)} documents, seeded in ${sweeps.seedSeconds.toFixed(1)} s); ` +
-      `a quarter of Convex's limits: ${fmt(QUARTER.documentsRead)} read, ${fmt(QUARTER.documentsWritten)} written, ${fmt(QUARTER.indexRanges)} index ranges`,
-  );
-  console.log(sweepTable(sweeps));
-  const audit = sweeps.sweeps.find((x) => x.name === "auditBalances");
-  if (audit && audit.handled < sweeps.accounts) {
+  if (part("sweeps")) {
+    console.log(`seeding ${fmt(sweepCount)} accounts with grants and holds and running the token sweeps…`);
+    const sweeps = await benchSweeps(sweepCount, { scale: true, auditBatches, progress: (line) => console.log(line) });
+    failures.push(...checkSweeps(sweeps));
     console.log(
-      `auditBalances: its first ${audit.batches} batches of about ${fmt(Math.ceil(sweeps.accounts / audit.batchSize))} measured ` +
-        `(every batch pages the balance table the same way; --audit-batches N measures more)`,
+      `\ntoken sweeps over ${fmt(sweeps.accounts)} accounts (${fmt(sweeps.documents)} documents, seeded in ${sweeps.seedSeconds.toFixed(1)} s); ` +
+        `a quarter of Convex's limits: ${fmt(QUARTER.documentsRead)} read, ${fmt(QUARTER.documentsWritten)} written, ${fmt(QUARTER.indexRanges)} index ranges`,
     );
+    console.log(sweepTable(sweeps));
+    const audit = sweeps.sweeps.find((x) => x.name === "auditBalances");
+    if (audit && audit.handled < sweeps.accounts) {
+      console.log(
+        `auditBalances: its first ${audit.batches} batches of about ${fmt(Math.ceil(sweeps.accounts / audit.batchSize))} measured ` +
+          `(every batch pages the balance table the same way; --audit-batches N measures more)`,
+      );
+    }
   }
 
   // 6. Overage reporting to Stripe's meter: an hour of `meterReports`
   //    ledger entries with overage, drained batch by batch.
   //    A small table is drained whole; at full size the first batches are
   //    measured. The figures per batch must be the same.
-  console.log(`\noverage reporting to Stripe's meter: 1,000 reports drained whole, then ${fmt(meterReports)} (an hour's worth)…`);
-  const meteringSmall = await benchMetering(1_000, { accounts: 100 });
-  const metering = await benchMetering(meterReports, { maxBatches: meterBatches, progress: (line) => console.log(line) });
-  failures.push(...checkMetering(meteringSmall), ...checkMetering(metering));
-  for (const step of ["claim", "record"] as const) {
-    const [a, b] = [meteringSmall[step].max, metering[step].max];
-    if (a.documentsRead !== b.documentsRead || a.documentsWritten !== b.documentsWritten || a.databaseQueries !== b.databaseQueries) {
-      failures.push(`metering: a ${step} batch's figures grow with the table (${JSON.stringify(a)} at 1,000 reports, ${JSON.stringify(b)} at ${fmt(meterReports)})`);
+  if (part("metering")) {
+    console.log(`\noverage reporting to Stripe's meter: 1,000 reports drained whole, then ${fmt(meterReports)} (an hour's worth)…`);
+    const meteringSmall = await benchMetering(1_000, { accounts: 100 });
+    const metering = await benchMetering(meterReports, { maxBatches: meterBatches, progress: (line) => console.log(line) });
+    failures.push(...checkMetering(meteringSmall), ...checkMetering(metering));
+    for (const step of ["claim", "record"] as const) {
+      const [a, b] = [meteringSmall[step].max, metering[step].max];
+      if (a.documentsRead !== b.documentsRead || a.documentsWritten !== b.documentsWritten || a.databaseQueries !== b.databaseQueries) {
+        failures.push(`metering: a ${step} batch's figures grow with the table (${JSON.stringify(a)} at 1,000 reports, ${JSON.stringify(b)} at ${fmt(meterReports)})`);
+      }
     }
+    console.log(`\noverage reporting at ${fmt(meteringSmall.reports)} reports (drained whole):`);
+    console.log(meteringTable(meteringSmall));
+    console.log(`\noverage reporting at ${fmt(metering.reports)} reports over ${fmt(metering.accounts)} accounts:`);
+    console.log(meteringTable(metering));
+    console.log(meteringRates(metering));
   }
-  console.log(`\noverage reporting at ${fmt(meteringSmall.reports)} reports (drained whole):`);
-  console.log(meteringTable(meteringSmall));
-  console.log(`\noverage reporting at ${fmt(metering.reports)} reports over ${fmt(metering.accounts)} accounts:`);
-  console.log(meteringTable(metering));
-  console.log(meteringRates(metering));
 
   // 7. The per-member usage query (`memberUsage.list`, issue 10 §3) at 10
   //    and at `large` accounts, with 10 and 200 members: it reads only the
   //    pre-aggregated rows, whatever the accounts and the members' ledgers.
-  console.log(`\nper-member usage (memberUsage.list) at 10 and ${fmt(large)} accounts…`);
-  const memberUsage = await benchMemberUsage(large);
-  failures.push(...memberUsage.problems);
-  console.log(memberUsageTable(memberUsage.figures));
+  if (part("memberUsage")) {
+    console.log(`\nper-member usage (memberUsage.list) at 10 and ${fmt(large)} accounts…`);
+    const memberUsage = await benchMemberUsage(large);
+    failures.push(...memberUsage.problems);
+    console.log(memberUsageTable(memberUsage.figures));
+  }
 
   // 8. The operator console (issue 10 §4): one list page, a customer-id
   //    search, the account detail and a ledger page read the same at 10 and
   //    at `large` accounts.
-  console.log(`\noperator console at 10 and ${fmt(large)} accounts…`);
-  const consoleFigures = await benchConsole(large);
-  failures.push(...consoleFigures.problems);
-  console.log(consoleTable(consoleFigures.figures));
+  if (part("console")) {
+    console.log(`\noperator console at 10 and ${fmt(large)} accounts…`);
+    const consoleFigures = await benchConsole(large);
+    failures.push(...consoleFigures.problems);
+    console.log(consoleTable(consoleFigures.figures));
+  }
+
+  // 9. The dunning sweep (issue 11): 1% of 1,000 and of `dunningCount`
+  //    accounts overdue; only due accounts are read, through
+  //    `by_dunningNextAt`, each batch within a quarter of the limits.
+  if (part("dunning")) {
+    const dunningRuns: DunningSweepRun[] = [];
+    for (const size of [Math.min(1_000, dunningCount), dunningCount]) {
+      console.log(`\nseeding ${fmt(size)} accounts (1% overdue) and running the dunning sweep…`);
+      dunningRuns.push(await benchDunningSweep(size, { progress: (line) => console.log(line) }));
+    }
+    failures.push(...checkDunningRuns(dunningRuns));
+    console.log(`\ndunning sweep (dunning.sweep, batch size ${BILLING_CONFIG.dunning.sweepBatch}); shares of Convex's per-transaction limits in brackets`);
+    console.log(dunningTable(dunningRuns));
+    console.log(dunningSummary(dunningRuns));
+  }
+
+  // 10. A notification send (issue 11): `notify` and its email enqueue at 10
+  //     and `large` accounts, beside 0 and 1,000 prior notifications.
+  if (part("notifications")) {
+    console.log(`\na notification send (notify + its email) at 10 and ${fmt(large)} accounts…`);
+    const notificationFigures = await benchNotifications(large);
+    failures.push(...notificationFigures.problems);
+    console.log(notificationTable(notificationFigures.figures));
+  }
 
   console.log(`\nelapsed ${seconds()} s`);
   if (warnings.length > 0) {
