@@ -69,7 +69,6 @@ test("a failing card walks day 0 → 14 → 30 → 45 with banners, suspension, 
   await expect(banner).toContainText("Payment overdue for 0 days.");
   await expect(banner).not.toHaveAttribute("data-admin-banner", "true");
   await expect(badge).toHaveText("Pro");
-  await mailbox.waitFor(user.email, STEP_SUBJECTS.day0);
   await journey.shot("day-0-payment-failed");
 
   // Day 14: Stripe's retries (days 3 and 8) failed too; the admin banner warns of the suspension.
@@ -79,6 +78,8 @@ test("a failing card walks day 0 → 14 → 30 → 45 with banners, suspension, 
   await expect(banner).toContainText("paid features will be suspended for everyone on this account");
   await expect(badge).toHaveText("Pro");
   await mailbox.waitFor(user.email, STEP_SUBJECTS.day14);
+  // The day-0 email waits 30 s (PAYMENT_FAILED_EMAIL_HOLD_MS) in case the bank only wanted a 3-D Secure confirmation.
+  await mailbox.waitFor(user.email, STEP_SUBJECTS.day0, 45_000);
   await journey.shot("day-14-admin-banner");
 
   // Day 30: suspended. Paid features off, tokens frozen, Billing can still pay.

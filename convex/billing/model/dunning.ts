@@ -250,7 +250,23 @@ async function notifyStep(
     ...text[step.kind],
     link: invoice?.hostedInvoiceUrl ?? "/billing",
     critical: step.kind !== "dunning_reminder",
+    // Stripe sends `payment_failed` and, for 3-D Secure, `payment_action_required`
+    // for the same attempt, in either order: hold the decline email so the
+    // confirmation notice can withdraw it (`notifyActionRequired`).
+    ...(step.kind === "payment_failed" ? { emailDelayMs: PAYMENT_FAILED_EMAIL_HOLD_MS } : {}),
   });
+}
+
+/**
+ * How long the day-0 "payment failed" email waits (ms) for a
+ * `payment_action_required` of the same invoice that withdraws it.
+ */
+export const PAYMENT_FAILED_EMAIL_HOLD_MS = 30_000;
+
+/** The dedupe key of the day-0 notice of the episode opened by `stripeInvoiceId`. */
+function dayZeroDedupeKey(stripeInvoiceId: string): string {
+  const first = dunningSteps()[0];
+  return `payment_failed:${stripeInvoiceId}:${first?.id ?? "day_0_payment_failed"}`;
 }
 
 /** "€12.00" (minor units → the currency's display, `Intl`). */
@@ -266,6 +282,16 @@ function formatAmount(minor: number, currency: string): string {
  * invoice page where they confirm.
  */
 export async function notifyActionRequired(ctx: MutationCtx, invoice: Doc<"invoices">): Promise<void> {
+  // A "payment failed" notice already raised for this invoice (its event came
+  // first) was a confirmation to give, not a decline: withdraw it unless its
+  // email has already been handed to Resend (then it stays, and is true too).
+  const declined = await ctx.db
+    .query("notifications")
+    .withIndex("by_accountId_and_dedupeKey", (q) =>
+      q.eq("accountId", invoice.accountId).eq("dedupeKey", dayZeroDedupeKey(invoice.stripeInvoiceId)),
+    )
+    .unique();
+  if (declined && declined.emailStatus !== "queued") await ctx.db.delete("notifications", declined._id);
   await notify(ctx, {
     accountId: invoice.accountId,
     kind: "action_required",

@@ -26,6 +26,12 @@ export type NotificationInput = {
   link?: string;
   /** Critical billing notices are emailed whatever the preferences say. */
   critical: boolean;
+  /**
+   * Hold the email this long (ms; default 0) so a notice that supersedes
+   * this one can withdraw it first (the day-0 "payment failed" of a renewal
+   * that turns out to need 3-D Secure, `model/dunning.ts`).
+   */
+  emailDelayMs?: number;
 };
 
 /**
@@ -75,7 +81,7 @@ export async function notify(
     critical: input.critical,
     ...(emailEnabled ? {} : { emailStatus: "disabled" as const }),
   });
-  if (emailEnabled) await ctx.scheduler.runAfter(0, internal.notifications.sendEmail, { notificationId: id });
+  if (emailEnabled) await ctx.scheduler.runAfter(input.emailDelayMs ?? 0, internal.notifications.sendEmail, { notificationId: id });
   return { id, created: true };
 }
 
