@@ -1,7 +1,7 @@
 /**
  * Cross-tenant security (issue 10 §6): every public function of the app
  * (`convex/billing.ts`, `convex/tokens.ts`, `convex/users.ts`,
- * `convex/plans.ts`) against an organisation, Acme, that has money, tokens,
+ * `convex/plans.ts`, `convex/seats.ts`) against an organisation, Acme, that has money, tokens,
  * a hold, invoices, a Stripe customer and auto-recharge settings. For each
  * function and each outsider:
  *
@@ -26,6 +26,7 @@ import type { Id } from "../../convex/billing/_generated/dataModel";
 import * as billingModule from "../../convex/billing";
 import { orgOwnerKey } from "../../convex/model/auth";
 import * as plansModule from "../../convex/plans";
+import * as seatsModule from "../../convex/seats";
 import * as tokensModule from "../../convex/tokens";
 import * as usersModule from "../../convex/users";
 import { accountOf, billing, billingApi, billingSchema, runInBilling } from "../lib/billingComponent";
@@ -171,6 +172,8 @@ const QUERIES: QuerySpec[] = [
   { name: "tokens.autoRecharge", rule: "admin", empty: null, run: (w, as) => client(w, as).query(api.tokens.autoRecharge, {}) },
   { name: "users.current", rule: "any", empty: null, run: (w, as) => client(w, as).query(api.users.current, {}) },
   { name: "users.activeAccount", rule: "any", empty: null, run: (w, as) => client(w, as).query(api.users.activeAccount, {}) },
+  { name: "seats.view", rule: "admin", empty: null, run: (w, as) => client(w, as).query(api.seats.view, {}) },
+  { name: "seats.summary", rule: "any", empty: null, run: (w, as) => client(w, as).query(api.seats.summary, {}) },
 ];
 
 const WRITES: WriteSpec[] = [
@@ -263,6 +266,21 @@ const WRITES: WriteSpec[] = [
     run: (w, as) => client(w, as).action(api.billing.resumeSubscription, {}),
     otherOrg: { codes: ["NO_SUBSCRIPTION", "STRIPE_NOT_CONFIGURED"] },
   },
+  // Carol's organisation has no subscription: NO_SUBSCRIPTION proves hers was used.
+  {
+    name: "seats.preview",
+    kind: "action",
+    rule: "admin",
+    run: (w, as) => client(w, as).action(api.seats.preview, { seats: 2 }),
+    otherOrg: { codes: ["NO_SUBSCRIPTION"] },
+  },
+  {
+    name: "seats.change",
+    kind: "action",
+    rule: "admin",
+    run: (w, as) => client(w, as).action(api.seats.change, { seats: 2, requestId: "acme-seats-1" }),
+    otherOrg: { codes: ["NO_SUBSCRIPTION"] },
+  },
 ];
 
 /** Functions that touch no account: `users.store` is covered below; `plans.list` is the public catalogue. */
@@ -280,8 +298,8 @@ afterEach(() => {
 });
 
 describe("every public function of the app is listed here", () => {
-  test("billing, tokens, users and plans: each public export is checked below (add new ones to QUERIES or WRITES)", () => {
-    const modules = { billing: billingModule, tokens: tokensModule, users: usersModule, plans: plansModule };
+  test("billing, tokens, users, plans and seats: each public export is checked below (add new ones to QUERIES or WRITES)", () => {
+    const modules = { billing: billingModule, tokens: tokensModule, users: usersModule, plans: plansModule, seats: seatsModule };
     const exported = Object.entries(modules).flatMap(([module, exports]) =>
       Object.entries(exports as Record<string, unknown>)
         .filter(([, fn]) => typeof fn === "function" && (fn as { isPublic?: boolean }).isPublic === true)
@@ -372,7 +390,7 @@ describe("a member without the admin role", () => {
   });
 
   test("every admin-only function is in the lists above", () => {
-    expect(adminOnly.map((q) => q.name).sort()).toEqual(["billing.invoices", "tokens.autoRecharge"]);
+    expect(adminOnly.map((q) => q.name).sort()).toEqual(["billing.invoices", "seats.view", "tokens.autoRecharge"]);
     expect(adminWrites.length).toBe(WRITES.filter((m) => m.kind === "action").length);
   });
 });
