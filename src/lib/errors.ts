@@ -107,6 +107,13 @@ export function humanizeError(error: unknown): HumanError {
           description: "Each account gets one free trial. Subscribe to the plan to keep using it.",
           retryable: false,
         };
+      case "TRIAL_ACTIVE":
+        return {
+          code: data.code,
+          title: "Plan changes open after your trial",
+          description: "A free trial keeps its plan to its end. Add a card to keep the plan, then change plans once the trial is over.",
+          retryable: false,
+        };
       case "ACCOUNT_SUSPENDED":
         return {
           code: data.code,

@@ -222,6 +222,25 @@ describe("refusals", () => {
     expect(stripe.requests).toHaveLength(0);
   });
 
+  test("a free trial: TRIAL_ACTIVE for an upgrade, a downgrade and an interval switch; nothing previewed or sent", async () => {
+    // A trial bills nothing: a preview would show a charge that never comes
+    // (and Pro's card-required trial could be reached from a card-less one).
+    const t = makeTest();
+    await seedSubscriber(t, alice, { tier: "starter", interval: "month", status: "trialing" });
+    for (const target of [
+      { tier: "pro", interval: "month" },
+      { tier: "starter", interval: "year" },
+    ] as const) {
+      for (const fn of [api.billing.previewPlanChange, api.billing.changePlan]) {
+        const data = await expectCode(t.withIdentity(alice).action(fn, target), "TRIAL_ACTIVE");
+        expect(data.message).toMatch(/free trial of Starter \(monthly\) can't switch plans/);
+      }
+    }
+    await seedSubscriber(t, bob, { tier: "pro", interval: "month", status: "trialing" });
+    await expectCode(t.withIdentity(bob).action(api.billing.changePlan, { tier: "starter", interval: "month" }), "TRIAL_ACTIVE");
+    expect(stripe.requests).toHaveLength(0);
+  });
+
   test("the client cannot name a price, an item or a subscription", async () => {
     const t = makeTest();
     await seedSubscriber(t, alice, { tier: "pro", interval: "month" });

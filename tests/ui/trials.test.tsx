@@ -83,3 +83,25 @@ describe("subscription card during a trial", () => {
     expect(screen.queryByTestId("trial-notice")).toBeNull();
   });
 });
+
+describe("plan changes during a trial (TRIAL_ACTIVE)", () => {
+  const onTrial = () => paid("starter", { status: "trialing", trialEnd: Date.now() + 5 * DAY, trialUsed: true, hasPaymentMethod: false });
+
+  it("the pricing page offers no change: other plans read 'Available after your trial'", () => {
+    fake.setQuery("billing:subscription", onTrial());
+    renderApp(<PricingPage />);
+    for (const tier of ["pro", "elite"] as const) {
+      expect(within(screen.getByTestId(`pricing-card-${tier}`)).getByTestId(`pricing-action-${tier}`)).toHaveTextContent("Available after your trial");
+      expect(screen.queryByTestId(`upgrade-button-${tier}`)).toBeNull();
+    }
+    expect(screen.queryByTestId("switch-button-free")).toBeNull();
+  });
+
+  it("the subscription card shows when the trial ends, with no renewal date and no interval switch", () => {
+    fake.setQuery("billing:subscription", onTrial());
+    renderApp(<BillingPage />);
+    expect(screen.getByTestId("trial-ends")).toBeInTheDocument();
+    expect(screen.queryByTestId("renews-on")).toBeNull();
+    expect(screen.queryByTestId("switch-interval")).toBeNull();
+  });
+});

@@ -244,6 +244,12 @@ function refuseChange(facts: Facts, target: PlanArgs, openInvoiceUrl: string | n
   if (facts.plan.tier === target.tier && facts.plan.interval === target.interval) {
     fail("NOT_A_CHANGE", `You are already on ${planLabel(target.tier, target.interval)}.`);
   }
+  if (facts.status === "trialing") {
+    // A trial bills nothing, so a change would be previewed as a charge that
+    // never comes, and a card-required plan could be reached without a card
+    // (docs/TRIALS.md, "Plan changes during a trial").
+    fail("TRIAL_ACTIVE", `Your free trial of ${planLabel(facts.plan.tier, facts.plan.interval)} can't switch plans. Change plans once the trial has ended.`);
+  }
   if (facts.pendingUpdate) {
     fail("CHANGE_PENDING", "A plan change is waiting for its payment. Pay that invoice, or wait for it to expire, first.", url);
   }

@@ -99,7 +99,14 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
 
   const otherInterval = s.interval === "month" ? "year" : "month";
   const canSwitchInterval =
-    subscribed && s.interval !== null && isPaidTier(planTier) && !s.attention && !s.pendingUpdate && !cancelScheduled && !scheduledChange;
+    subscribed &&
+    s.interval !== null &&
+    isPaidTier(planTier) &&
+    s.status !== "trialing" &&
+    !s.attention &&
+    !s.pendingUpdate &&
+    !cancelScheduled &&
+    !scheduledChange;
   const endedPlan = s.planTier && s.planTier !== "free" ? tierName(s.planTier) : null;
 
   return (
@@ -131,7 +138,7 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
             <dt>Ends on</dt>
             <dd data-testid="cancels-on">{formatDate(cancelDate)}</dd>
           </div>
-        ) : s.currentPeriodEnd && !ended && s.status !== "none" ? (
+        ) : s.currentPeriodEnd && !ended && s.status !== "none" && s.status !== "trialing" ? (
           <div>
             <dt>Renews on</dt>
             <dd data-testid="renews-on">{formatDate(s.currentPeriodEnd)}</dd>

@@ -27,6 +27,8 @@ type CardAction =
   | { kind: "change"; direction: "upgrade" | "downgrade" }
   | { kind: "scheduled"; effectiveAt: number }
   | { kind: "pay-first"; hostedInvoiceUrl: string | null }
+  /** On a free trial: its plan stays to the trial's end (`TRIAL_ACTIVE`, docs/TRIALS.md). */
+  | { kind: "after-trial" }
   | { kind: "sign-in" }
   | { kind: "included" }
   | { kind: "get-started" }
@@ -41,6 +43,7 @@ type CardAction =
  * tier, or the same tier yearly instead of monthly, is an upgrade; a lower
  * tier or a shorter interval switches at the period end. Their plan is
  * "current" only on its own interval. Everyone else buys through Checkout.
+ * A free trial keeps its plan to its end: other plans wait for it.
  */
 export function cardAction(plan: PlanView, subscription: SubscriptionView | null | undefined, interval: Interval): CardAction {
   if (subscription === undefined) return { kind: "loading" };
@@ -56,6 +59,7 @@ export function cardAction(plan: PlanView, subscription: SubscriptionView | null
   const scheduled = subscription.scheduledChange;
   if (scheduled && scheduled.tier === plan.tier && scheduled.interval === interval) return { kind: "scheduled", effectiveAt: scheduled.effectiveAt };
   if (subscription.attention) return { kind: "pay-first", hostedInvoiceUrl: subscription.attention.hostedInvoiceUrl };
+  if (subscription.status === "trialing") return { kind: "after-trial" };
   return { kind: "change", direction };
 }
 
@@ -230,6 +234,12 @@ function renderAction(
       return (
         <p className="plan-note" data-testid={testId}>
           Starts on {formatDate(action.effectiveAt)}
+        </p>
+      );
+    case "after-trial":
+      return (
+        <p className="plan-note muted" data-testid={testId}>
+          Available after your trial
         </p>
       );
     case "admins-only":
