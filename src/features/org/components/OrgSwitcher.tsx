@@ -52,7 +52,7 @@ function DevOrgSwitcher({ controls }: { controls: DevOrgControls }) {
   const [creating, setCreating] = useState(false);
   const id = useId();
   return (
-    <span className="field">
+    <span className="field org-switcher">
       <label htmlFor={id} className="sr-only">
         Account
       </label>
