@@ -12,6 +12,9 @@ import { startDemoStack } from "../../scripts/lib/demoStack";
 import { e2eMailboxPort, e2ePorts } from "./support/env";
 import { E2E_USERS } from "./support/users";
 
+/** Log lines that mention failure without being a problem of the stack. */
+const NOT_PROBLEMS = /^\[stripe-sim\] (event|webhook) |^\[mailbox\] |"component":"workpool","event":"report"/;
+
 export default async function globalSetup(_config: FullConfig): Promise<() => Promise<void>> {
   const started = Date.now();
   const quiet = process.env.E2E_STACK_LOG !== "1";
@@ -25,7 +28,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     mailbox: { port: e2eMailboxPort() },
     // Set E2E_STACK_LOG=1 to see the backend's and simulator's logs.
     // Quiet: only problems, not the simulator's per-event lines (event types contain "failed").
-    log: quiet ? (line) => (/error|fail|warn/i.test(line) && !/^\[stripe-sim\] (event|webhook) /.test(line) ? console.log(line) : undefined) : undefined,
+    // Nor the mailbox's subjects ("Your payment failed") or the email workpool's reports ("failed": 0).
+    log: quiet ? (line) => (/error|fail|warn/i.test(line) && !NOT_PROBLEMS.test(line) ? console.log(line) : undefined) : undefined,
   });
   // Workers inherit the runner's env: failure diagnostics read the backend with it.
   process.env.E2E_ADMIN_KEY = stack.adminKey;
