@@ -60,7 +60,7 @@ describe("/billing/success", () => {
     expect(screen.getByTestId("success-billing-link")).toHaveAttribute("href", "/billing");
 
     fake.pushQuery("billing:subscription", paid("starter", { status: "trialing" }));
-    expect(screen.getByRole("heading", { name: "You're on Starter" })).toBeInTheDocument();
+    expect(screen.getByRole("heading", { name: "Your Starter trial has started" })).toBeInTheDocument();
   });
 
   it("a token-pack checkout waits for the purchased tokens, then says they were added", () => {

@@ -7,6 +7,8 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { BillingPage } from "@/src/features/billing/components/BillingPage";
+import { CheckoutSuccessPage } from "@/src/features/billing/components/CheckoutSuccessPage";
+import { formatDate } from "@/src/lib/format";
 import { PricingPage } from "@/src/features/billing/components/pricing/PricingPage";
 import { trialDaysLeft } from "@/src/features/billing/components/TrialNotice";
 import { browser } from "@/src/features/billing/lib/browser";
@@ -48,6 +50,27 @@ describe("pricing page trial offer", () => {
     expect(screen.queryByTestId("start-trial-starter")).toBeNull();
     expect(screen.queryByTestId("start-trial-pro")).toBeNull();
     expect(screen.getByTestId("upgrade-button-starter")).toHaveTextContent("Upgrade");
+    expect(screen.getByTestId("trial-used-starter")).toHaveTextContent("You've already had your free trial.");
+    expect(screen.getByTestId("trial-used-pro")).toBeInTheDocument();
+    expect(screen.queryByTestId("trial-used-elite")).toBeNull();
+  });
+
+  it("an account that never had a trial sees no 'already had' note", () => {
+    fake.setQuery("billing:subscription", subscription());
+    renderApp(<PricingPage />);
+    expect(screen.queryByTestId("trial-used-starter")).toBeNull();
+  });
+});
+
+describe("checkout success for a trial", () => {
+  it("says the trial started and when it ends, not that the plan is paid", () => {
+    const trialEnd = Date.UTC(2026, 11, 13, 12);
+    fake.setQuery("billing:subscription", paid("pro", { status: "trialing", trialEnd, trialUsed: true, hasPaymentMethod: true }));
+    renderApp(<CheckoutSuccessPage />, { route: "/billing/success?session_id=cs_trial" });
+    expect(screen.getByTestId("success-status")).toHaveAttribute("data-state", "active");
+    expect(screen.getByRole("heading", { name: "Your Pro trial has started" })).toBeInTheDocument();
+    expect(screen.getByTestId("success-status")).toHaveTextContent(`The trial ends on ${formatDate(trialEnd)}.`);
+    expect(screen.queryByText(/You're on Pro/)).toBeNull();
   });
 });
 

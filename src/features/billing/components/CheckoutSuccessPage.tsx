@@ -4,7 +4,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { api } from "@/convex/_generated/api";
 import { PAID_TIERS, isTier, tierRank } from "@/convex/billing/model/plans";
 import { pendingTopUp, rememberCheckout, tierBeforeCheckout, type PendingTopUp } from "@/src/features/billing/lib/browser";
-import { tokens } from "@/src/lib/format";
+import { formatDate, tokens } from "@/src/lib/format";
 import { tierName } from "@/src/features/billing/lib/pricing";
 import type { SubscriptionView, TokenBalance } from "@/src/features/billing/lib/types";
 import { ROUTES } from "@/src/lib/routes";
@@ -87,7 +87,18 @@ export function CheckoutSuccessPage({ timeoutMs = ACTIVATION_TIMEOUT_MS }: { tim
         {state === "active" && topUp ? (
           <Activated title={`${tokens(topUp.tokens)} added`} note="Purchased tokens carry over between periods." start="Start using them" />
         ) : null}
-        {state === "active" && !topUp && subscription ? (
+        {state === "active" && !topUp && subscription && subscription.status === "trialing" ? (
+          <Activated
+            title={`Your ${tierName(subscription.tier)} trial has started`}
+            note={
+              subscription.trialEnd === null
+                ? "Your trial allowance is ready to use."
+                : `Your trial allowance is ready to use. The trial ends on ${formatDate(subscription.trialEnd)}.`
+            }
+            start="Start using it"
+          />
+        ) : null}
+        {state === "active" && !topUp && subscription && subscription.status !== "trialing" ? (
           <Activated
             title={`You're on ${tierName(subscription.tier)}`}
             note="Thanks! Your new token allowance is ready to use."

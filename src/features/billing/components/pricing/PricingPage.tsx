@@ -134,6 +134,7 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
                     plan.trial && effectiveSubscription && !effectiveSubscription.trialUsed
                       ? () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription, currency.currency, true, checkoutSeats.seatsFor(plan.tier))
                       : undefined,
+                  trialUsed: Boolean(plan.trial && effectiveSubscription?.trialUsed),
                   onChange: () => openPlanChange({ tier: plan.tier as PaidTier, interval }),
                   onSignIn: openSignIn,
                 })}
@@ -157,7 +158,8 @@ function renderAction(
     onChange,
     onSignIn,
     onTrial,
-  }: { pending: PaidTier | null; onUpgrade: () => void; onChange: () => void; onSignIn: () => void; onTrial?: () => void },
+    trialUsed,
+  }: { pending: PaidTier | null; onUpgrade: () => void; onChange: () => void; onSignIn: () => void; onTrial?: () => void; trialUsed: boolean },
 ) {
   const testId = `pricing-action-${plan.tier}`;
   switch (action.kind) {
@@ -183,6 +185,11 @@ function renderAction(
             {`Start ${plan.trial.days}-day trial`}
             {plan.trial.cardRequired ? null : <span className="sr-only"> (no card needed)</span>}
           </button>
+        ) : null}
+        {trialUsed ? (
+          <p className="plan-note muted" data-testid={`trial-used-${plan.tier}`}>
+            You've already had your free trial.
+          </p>
         ) : null}
         <button
           type="button"
