@@ -14,6 +14,7 @@
  * - `POST /v1/checkout/sessions`        → `checkout.session` with a `url`
  * - `POST /v1/billing_portal/sessions`  → `billing_portal.session` with a `url`
  * - `GET|POST /v1/billing_portal/configurations[/:id]` → list / create / update
+ * - `GET /v1/subscriptions?customer=` → the customer's subscriptions (a list; no trials)
  * - `GET /v1/subscriptions/:id`, `POST /v1/subscriptions/:id` → a subscription
  *   put with `putSubscription`; an update of the item's price applies, or is
  *   held in `pending_update` per `setUpdateOutcome` (3-D Secure, decline) or
@@ -703,6 +704,13 @@ export async function startRecordingStripeServer(options: { prices?: FakePrice[]
         }
         return updateSubscription(id, body);
       }
+    }
+    if (method === "GET" && path === "/v1/subscriptions") {
+      // `?customer=` (any status): the subscriptions put with `putSubscription`, newest last; none had a trial.
+      const data = [...subscriptions.values()]
+        .filter((sub) => body.customer === undefined || sub.customer === body.customer)
+        .map((sub) => ({ trial_start: null, trial_end: null, ...renderSubscription(sub, body) }));
+      return { status: 200, json: { object: "list", url: "/v1/subscriptions", has_more: false, data } };
     }
     const couponMatch = /^\/v1\/coupons\/([^/]+)$/.exec(path);
     if (method === "GET" && couponMatch) {

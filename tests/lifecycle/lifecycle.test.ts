@@ -1,7 +1,8 @@
 /**
  * Runs `tests/lifecycle/lifecycle.ts` (`npm run lifecycle`) in-process, so CI covers the end-to-end
  * lifecycle (signed deliveries through the real webhook route, checkout,
- * token use, renewal, dunning, cancellation) and its checks.
+ * token use, renewal, dunning, cancellation; trials that convert and end;
+ * the dunning timeline) and its checks.
  */
 import { describe, expect, test } from "vitest";
 import { runInBilling } from "../lib/billingComponent";
@@ -13,7 +14,8 @@ describe("npm run lifecycle", () => {
 
     expect(result.failures).toEqual([]);
     expect(result.ok).toBe(true);
-    expect(result.steps.map((s) => [s.name, s.tier, s.status, s.cancelScheduled, s.remaining])).toEqual([
+    const ada = result.steps.filter((s) => s.who === "Ada");
+    expect(ada.map((s) => [s.name, s.tier, s.status, s.cancelScheduled, s.remaining])).toEqual([
       ["sign-in", "free", "none", false, 5],
       ["checkout", "free", "none", false, 5],
       ["completion events", "pro", "active", false, 150],
@@ -34,7 +36,49 @@ describe("npm run lifecycle", () => {
       ["cancel at period end", "starter", "active", true, 540],
       ["deletion", "free", "canceled", false, 540],
     ]);
-    expect(result.steps.find((s) => s.name === "downgrade to Starter scheduled")?.scheduled).toBe("starter");
+    expect(ada.find((s) => s.name === "downgrade to Starter scheduled")?.scheduled).toBe("starter");
+    expect(ada.find((s) => s.name === "failed renewal → past_due")?.dunning).toBe("overdue d0");
+
+    // Trials (docs/TRIALS.md): the trial allowance once, the reminder once, conversion grants the paid allowance once.
+    const row = (who: string) => result.steps.filter((s) => s.who === who).map((s) => [s.name, s.tier, s.status, s.remaining, s.trialGrants, s.notified.trial_ending ?? 0]);
+    expect(row("Tia")).toEqual([
+      ["sign-in", "free", "none", 5, 0, 0],
+      ["pro trial checkout", "free", "none", 5, 0, 0],
+      ["pro trial starts", "pro", "trialing", 50, 1, 0],
+      ["trial_will_end (3 days left)", "pro", "trialing", 50, 1, 1],
+      // Pro's paid 150 once; the trial's tokens do not roll over.
+      ["trial converts (first invoice paid)", "pro", "active", 150, 1, 1],
+    ]);
+    expect(row("Noel")).toEqual([
+      ["sign-in", "free", "none", 5, 0, 0],
+      ["starter trial checkout", "free", "none", 5, 0, 0],
+      ["starter trial starts (no card)", "starter", "trialing", 20, 1, 0],
+      ["trial_will_end (3 days left)", "starter", "trialing", 20, 1, 1],
+      // Starter's end without a card: cancel → Free; no paid allowance.
+      ["trial ends without a card → canceled", "free", "canceled", 20, 1, 1],
+      ["second trial refused", "free", "canceled", 20, 1, 1],
+    ]);
+    expect(result.steps.find((s) => s.name === "second trial refused")?.deliveries).toEqual([
+      "createCheckoutSession(starter, trial) → TRIAL_ALREADY_USED",
+      "createCheckoutSession(pro, trial) → TRIAL_ALREADY_USED",
+    ]);
+
+    // Dunning (docs/DUNNING.md): each step on its day, suspended at 30, restricted at 45, restored when paid.
+    expect(result.steps.filter((s) => s.who === "Dora").map((s) => [s.name, s.tier, s.status, s.dunning])).toEqual([
+      ["sign-in", "free", "none", "-"],
+      ["checkout", "free", "none", "-"],
+      ["completion events", "pro", "active", "-"],
+      ["renewal fails (day 0)", "pro", "past_due", "overdue d0"],
+      ["dunning day 3", "pro", "past_due", "overdue d3"],
+      ["dunning day 7", "pro", "past_due", "overdue d7"],
+      ["dunning day 14", "pro", "past_due", "overdue d14 +banner"],
+      ["dunning day 30", "free", "past_due", "suspended d30 +banner"],
+      ["next renewal fails too", "free", "past_due", "suspended d30 +banner"],
+      ["dunning day 45", "free", "past_due", "restricted d45 +banner"],
+      ["both paid (day 46) → restored", "pro", "active", "-"],
+      ["debits work again", "pro", "active", "-"],
+    ]);
+    expect(result.steps.at(-1)!.notified).toMatchObject({ payment_failed: 1, dunning_reminder: 3, dunning_suspended: 1, dunning_restricted: 1 });
     // Duplicated deliveries happened and were absorbed.
     expect(result.steps.some((s) => s.deliveries.some((d) => d.endsWith("*")))).toBe(true);
     expect(result.steps.at(-1)!.events).toMatchObject({ pending: 0, failed_retrying: 0, waiting: 0, dead: 0 });
@@ -53,6 +97,7 @@ describe("npm run lifecycle", () => {
   test("a balance that no longer matches its ledger is reported, naming the step", async () => {
     const result = await runLifecycle({
       seed: 7,
+      only: ["Ada"],
       afterStep: async (step, t, accountId) => {
         if (step !== 4) return;
         // Ten tokens appear without a ledger row.
@@ -68,6 +113,6 @@ describe("npm run lifecycle", () => {
 
     expect(result.ok).toBe(false);
     expect(result.failures.filter((f) => f.startsWith("step 3"))).toEqual([]);
-    expect(result.failures.some((f) => f.startsWith("step 4 (spend tokens): ledger invariant broken"))).toBe(true);
+    expect(result.failures.some((f) => f.startsWith("step 4 (Ada: spend tokens): ledger invariant broken"))).toBe(true);
   });
 });

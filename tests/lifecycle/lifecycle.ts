@@ -10,19 +10,26 @@
  * Stripe server. Each step's deliveries arrive shuffled and partly duplicated,
  * from a seeded PRNG, so a run is reproducible from its printed seed.
  *
- * The story: sign-in, Checkout, spending, a renewal, a failed renewal and
- * its recovery, then plan changes — a paid upgrade to Elite (allowance
- * raised, not refilled), a downgrade to Starter scheduled for the period end
- * (Elite kept until then), the renewal at Starter, an interval round trip
- * (monthly → yearly → monthly) that yields no extra tokens — and finally a
- * cancellation at period end and the deletion.
+ * The stories, one customer each, each on its own fresh deployment:
+ * - Ada: sign-in, Checkout, spending, a renewal, a failed renewal and its
+ *   recovery, then plan changes — a paid upgrade to Elite (allowance raised,
+ *   not refilled), a downgrade to Starter scheduled for the period end
+ *   (Elite kept until then), the renewal at Starter, an interval round trip
+ *   (monthly → yearly → monthly) that yields no extra tokens — and finally a
+ *   cancellation at period end and the deletion (./story.ts);
+ * - Tia: a Pro trial with a card that converts; Noel: a card-less Starter
+ *   trial that ends, then a second trial refused (./trialStory.ts);
+ * - Dora: a failed renewal walking the dunning timeline day 0 → 3 → 7 → 14
+ *   → 30 suspended → 45 restricted → paid, restored (./dunningStory.ts).
  *
  * After each step the scheduled functions are run to completion, the
  * account's state (tier, allowance, balance) is printed, and invariants are
  * checked: the ledger sums to the balance, no event is left
  * pending/failed/waiting/dead, the tier, status and token figures the step
  * should produce, one subscription row, each monthly allowance window opened
- * exactly once. Exits 1 with the broken checks listed if any fails.
+ * exactly once, the trial allowance granted once, the dunning stage and step,
+ * and the notifications sent (by kind, each once per occasion). Exits 1 with
+ * the broken checks listed if any fails.
  *
  * The steps are named functions in ./story.ts; deliveries are in
  * ./deliveries.ts; this file drives them and holds the checks.
@@ -38,12 +45,22 @@ import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import type { WebhookEventStatus } from "../../convex/billing/model/validators";
 import { WEBHOOK_EVENT_STATUSES } from "../../convex/billing/model/validators";
-import { startRecordingStripeServer, type RecordingStripeServer } from "../helpers/recordingStripeServer";
+import { startRecordingStripeServer } from "../helpers/recordingStripeServer";
 import { stripeApiEnv } from "../helpers/stripeApiEnv";
 import { billing, billingApi, runInBilling } from "../lib/billingComponent";
 import { formatTable, makeHarness, seededRandom, type Harness } from "../lib/convexHarness";
 import { deliver, deliveryPlan, settle, WEBHOOK_SECRET } from "./deliveries";
-import { IDENTITY, newStory, STORY, type Expectation, type Step, type Story } from "./story";
+import { DORA, DUNNING_STORY } from "./dunningStory";
+import { ADA, newStory, STORY, type Customer, type Expectation, type Step, type Story } from "./story";
+import { NOEL, TIA, TRIAL_CONVERTS_STORY, TRIAL_ENDS_STORY } from "./trialStory";
+
+/** The stories in the order they run: who, and their steps. */
+export const STORIES: { who: string; customer: Customer; steps: ((s: Story) => Step)[] }[] = [
+  { who: "Ada", customer: ADA, steps: STORY },
+  { who: "Tia", customer: TIA, steps: TRIAL_CONVERTS_STORY },
+  { who: "Noel", customer: NOEL, steps: TRIAL_ENDS_STORY },
+  { who: "Dora", customer: DORA, steps: DUNNING_STORY },
+];
 
 export type LifecycleOptions = {
   /** PRNG seed for delivery order and duplicates. */
@@ -56,10 +73,14 @@ export type LifecycleOptions = {
    * the checks catch it.
    */
   afterStep?: (step: number, t: Harness, accountId: Id<"billingAccounts">) => Promise<void>;
+  /** Only these stories (`STORIES[].who`); default all. */
+  only?: string[];
 };
 
 export type StepState = {
   step: number;
+  /** Whose story (`STORIES[].who`). */
+  who: string;
   name: string;
   tier: string;
   status: string;
@@ -72,6 +93,12 @@ export type StepState = {
   invoices: string[];
   /** Tier of the scheduled change, or null. */
   scheduled: string | null;
+  /** The dunning view: `<stage> d<step day>` (`+banner` with the admin banner), or "-". */
+  dunning: string;
+  /** Trial allowance grants in the ledger. */
+  trialGrants: number;
+  /** Notifications by kind. */
+  notified: Record<string, number>;
   events: Record<WebhookEventStatus, number>;
   deliveries: string[];
 };
@@ -90,44 +117,57 @@ export type LifecycleResult = {
 export async function runLifecycle(options: LifecycleOptions): Promise<LifecycleResult> {
   const log = options.log ?? (() => {});
   const random = seededRandom(options.seed);
-  const server = await startRecordingStripeServer();
-  try {
-    return await withEnv(
-      {
-        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        STRIPE_SECRET_KEY: "sk_test_lifecycle",
-        ...stripeApiEnv(server.url),
-        SITE_URL: "http://127.0.0.1:5173",
-      },
-      () => drive(options, server, random, log),
-    );
-  } finally {
-    await server.close();
-  }
-}
-
-async function drive(
-  options: LifecycleOptions,
-  server: RecordingStripeServer,
-  random: () => number,
-  log: (line: string) => void,
-): Promise<LifecycleResult> {
-  const story = newStory(makeHarness(), server, random);
   const failures: string[] = [];
   const states: StepState[] = [];
-  const steps = STORY.map((make) => make(story));
+  let planned = 0;
+  for (const { who, customer, steps: makers } of STORIES.filter((x) => !options.only || options.only.includes(x.who))) {
+    log(`\n=== ${who} ===`);
+    // Each story: its own deployment and its own Stripe (fresh deployments reuse ids, and idempotency keys with them).
+    const server = await startRecordingStripeServer();
+    try {
+      await withEnv(
+        {
+          STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+          STRIPE_SECRET_KEY: "sk_test_lifecycle",
+          ...stripeApiEnv(server.url),
+          SITE_URL: "http://127.0.0.1:5173",
+        },
+        async () => {
+          const story = newStory(makeHarness(), server, random, customer);
+          const steps = makers.map((make) => make(story));
+          planned += steps.length;
+          await runStory(story, who, steps, states.length, options, log, states, failures);
+        },
+      );
+    } finally {
+      await server.close();
+    }
+  }
+  const table = formatTable(stateHeaders, states.map(stateRow));
+  return { ok: failures.length === 0 && states.length === planned, seed: options.seed, steps: states, failures, table };
+}
+
+/** Runs one story's steps (numbered after `offset` earlier steps), adding their states and broken checks. */
+async function runStory(
+  story: Story,
+  who: string,
+  steps: Step[],
+  offset: number,
+  options: LifecycleOptions,
+  log: (line: string) => void,
+  states: StepState[],
+  failures: string[],
+): Promise<void> {
   for (const [index, step] of steps.entries()) {
-    const { state, problems } = await runStep(story, step, index + 1, options);
+    const { state, problems } = await runStep(story, who, step, offset + index + 1, options);
     if (!state) {
       failures.push(...problems);
-      break;
+      return;
     }
     states.push(state);
     logStep(log, step, state, problems);
-    failures.push(...problems.map((p) => `step ${state.step} (${step.name}): ${p}`));
+    failures.push(...problems.map((p) => `step ${state.step} (${who}: ${step.name}): ${p}`));
   }
-  const table = formatTable(stateHeaders, states.map(stateRow));
-  return { ok: failures.length === 0 && states.length === steps.length, seed: options.seed, steps: states, failures, table };
 }
 
 /**
@@ -138,6 +178,7 @@ async function drive(
  */
 async function runStep(
   s: Story,
+  who: string,
   step: Step,
   number: number,
   options: LifecycleOptions,
@@ -153,10 +194,10 @@ async function runStep(
     problems.push(`step threw: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (!s.facts.accountId) {
-    return { state: null, problems: [`step ${number} (${step.name}): no account; cannot continue`, ...problems.map((p) => `step ${number}: ${p}`)] };
+    return { state: null, problems: [`step ${number} (${who}: ${step.name}): no account; cannot continue`, ...problems.map((p) => `step ${number}: ${p}`)] };
   }
-  const read = await readState(s.t, s.facts.accountId);
-  const state: StepState = { step: number, name: step.name, deliveries, ...read.view };
+  const read = await readState(s.t, s.facts.accountId, s.customer);
+  const state: StepState = { step: number, who, name: step.name, deliveries, ...read.view };
   problems.push(...checkStep(step.expect, read, s.deliveredIds.size, (n) => s.period(n).periodStart * 1000));
   return { state, problems };
 }
@@ -186,8 +227,8 @@ function logStep(log: (line: string) => void, step: Step, state: StepState, prob
 
 type ReadState = Awaited<ReturnType<typeof readState>>;
 
-async function readState(t: Harness, accountId: Id<"billingAccounts">) {
-  const asUser = t.withIdentity(IDENTITY);
+async function readState(t: Harness, accountId: Id<"billingAccounts">, customer: Customer) {
+  const asUser = t.withIdentity(customer.identity);
   const subscriptionView = await asUser.query(api.billing.subscription, {});
   const balance = await asUser.query(api.tokens.balance, {});
   const invoices = await asUser.query(api.billing.invoices, { limit: 24 });
@@ -216,8 +257,15 @@ async function readState(t: Harness, accountId: Id<"billingAccounts">) {
       .query("tokenLedger")
       .withIndex("by_accountId", (q) => q.eq("accountId", accountId))
       .take(1000);
-    return { events, allEvents, subscriptions: subscriptions.length, ledger };
+    const notifications = await ctx.db
+      .query("notifications")
+      .withIndex("by_accountId_and_dedupeKey", (q) => q.eq("accountId", accountId))
+      .take(1000);
+    const notified: Record<string, number> = {};
+    for (const n of notifications) notified[n.kind] = (notified[n.kind] ?? 0) + 1;
+    return { events, allEvents, subscriptions: subscriptions.length, ledger, notified };
   });
+  const dunning = subscriptionView?.dunning ?? null;
   return {
     view: {
       tier: subscriptionView?.tier ?? "signed-out",
@@ -230,6 +278,9 @@ async function readState(t: Harness, accountId: Id<"billingAccounts">) {
       remaining: balance?.remaining ?? -1,
       invoices: invoices.map((i) => i.status),
       scheduled: subscriptionView?.scheduledChange?.tier ?? null,
+      dunning: dunning ? `${dunning.stage ?? "-"} d${dunning.stepDay ?? "-"}${dunning.adminBanner ? " +banner" : ""}` : "-",
+      trialGrants: db.ledger.filter((row) => row.reason === "period_grant" && row.sourceKey.startsWith("trial:")).length,
+      notified: db.notified,
       events: db.events,
     },
     invariant,
@@ -280,6 +331,10 @@ function checkStep(
   expectEq("subscription rows", state.subscriptions, want.subscriptions);
 
   expectEq("scheduled change", v.scheduled, want.scheduled ?? null);
+  const d = want.dunning;
+  expectEq("dunning", v.dunning, d ? `${d.stage} d${d.stepDay}${d.adminBanner ? " +banner" : ""}` : "-");
+  expectEq("trial allowance grants", v.trialGrants, want.trialGrants ?? 0);
+  for (const [kind, count] of Object.entries(want.notified ?? {})) expectEq(`${kind} notifications`, v.notified[kind] ?? 0, count);
   // Each paid monthly window opens once: grants keyed `window:<start ms>`.
   const grants = new Map<string, number>();
   for (const row of state.ledger) {
@@ -298,17 +353,18 @@ function checkStep(
   return problems;
 }
 
-const stateHeaders = ["step", "tier", "status", "cancel", "next", "grace", "allow", "purch", "used", "left", "invoices", "events ok/ign/pend/fail/wait/dead"];
+const stateHeaders = ["step", "tier", "status", "cancel", "next", "grace", "dunning", "allow", "purch", "used", "left", "invoices", "events ok/ign/pend/fail/wait/dead"];
 
 function stateRow(s: StepState): (string | number)[] {
   const e = s.events;
   return [
-    `${s.step} ${s.name}`,
+    `${s.step} ${s.who}: ${s.name}`,
     s.tier,
     s.status,
     s.cancelScheduled ? "at end" : "-",
     s.scheduled ?? "-",
     s.graceEndsAt === null ? "-" : new Date(s.graceEndsAt).toISOString().slice(0, 10),
+    s.dunning,
     s.allowance,
     s.purchased,
     s.used,

@@ -29,6 +29,14 @@ import { deliver, deliveryPlan } from "./deliveries";
 
 const ISSUER = "https://clerk.lifecycle.test";
 export const IDENTITY = { subject: "user_lifecycle", issuer: ISSUER, name: "Ada Lovelace", email: "ada@example.com" };
+
+/**
+ * Who a story is about: the signed-in user, their Stripe subscription's id,
+ * and how many days after the story's start its paid periods begin
+ * (`paidFromDay`; a trial's length, else 0).
+ */
+export type Customer = { identity: typeof IDENTITY; subId: string; paidFromDay?: number };
+export const ADA: Customer = { identity: IDENTITY, subId: "sub_lifecycle_0001" };
 const PRO = PLANS.pro.tokensPerPeriod;
 const ELITE = PLANS.elite.tokensPerPeriod;
 const STARTER = PLANS.starter.tokensPerPeriod;
@@ -36,6 +44,9 @@ const FREE = PLANS.free.tokensPerPeriod;
 /** Unused allowance a Pro window carries into the next (`rollover.maxTokens`), and an Elite one. */
 const PRO_ROLLOVER = PLANS.pro.rollover!.maxTokens;
 const ELITE_ROLLOVER = PLANS.elite.rollover!.maxTokens;
+
+/** The dunning view (`billing.subscription`'s `dunning`) a step must leave. */
+export type DunningExpectation = { stage: "overdue" | "suspended" | "restricted"; stepDay: number; adminBanner: boolean };
 
 export type Expectation = {
   tier: string;
@@ -52,6 +63,12 @@ export type Expectation = {
   windows: number[];
   /** The tier a scheduled change switches to, when one is expected. */
   scheduled?: string;
+  /** The overdue episode the account is in; omitted = none (`dunning: null`). */
+  dunning?: DunningExpectation;
+  /** Trial allowances granted (ledger `trial:<sub>` grants, each once); omitted = 0. */
+  trialGrants?: number;
+  /** Notifications of these kinds the account has, by count (other kinds are not checked). */
+  notified?: Record<string, number>;
 };
 
 export type Step = {
@@ -70,25 +87,26 @@ export type Story = ReturnType<typeof newStory>;
  * deliveries. Periods start now (`base`, Stripe seconds) and follow calendar
  * months, as Stripe bills.
  */
-export function newStory(t: Harness, server: RecordingStripeServer, random: () => number) {
-  const asUser = t.withIdentity(IDENTITY);
+export function newStory(t: Harness, server: RecordingStripeServer, random: () => number, customer: Customer = ADA) {
+  const asUser = t.withIdentity(customer.identity);
   // Stripe-side facts, filled in as the story goes.
   const facts: { accountId: Id<"billingAccounts"> | null; customerId: string; sessionId: string } = {
     accountId: null,
     customerId: "",
     sessionId: "",
   };
-  const subId = "sub_lifecycle_0001";
+  const subId = customer.subId;
   const proMonthly = price({ id: "price_pro_monthly", lookupKey: "pro_monthly", unitAmount: 2900, interval: "month" });
   const eliteMonthly = price({ id: "price_elite_monthly", lookupKey: "elite_monthly", unitAmount: 9900, interval: "month" });
   const starterMonthly = price({ id: "price_starter_monthly", lookupKey: "starter_monthly", unitAmount: 900, interval: "month" });
   const starterYearly = price({ id: "price_starter_yearly", lookupKey: "starter_yearly", unitAmount: 9000, interval: "year" });
-  // Periods in Stripe seconds: P0 starts now; monthly on its day of month, as Stripe bills.
+  // Periods in Stripe seconds: P0 starts now (after a trial: at its end); monthly on its day of month, as Stripe bills.
   const base = Math.floor(Date.now() / 1000);
+  const anchor = base + (customer.paidFromDay ?? 0) * DAY;
   const period = (n: number) => {
-    let start = base * 1000;
-    for (let i = 0; i < n; i++) start = windowContaining(base * 1000, start).end;
-    return { periodStart: start / 1000, periodEnd: windowContaining(base * 1000, start).end / 1000 };
+    let start = anchor * 1000;
+    for (let i = 0; i < n; i++) start = windowContaining(anchor * 1000, start).end;
+    return { periodStart: start / 1000, periodEnd: windowContaining(anchor * 1000, start).end / 1000 };
   };
   /** A paid `subscription_update` invoice with the given lines (a plan change). */
   const changeInvoice = (id: string, lines: LineInput[], created: number) =>
@@ -130,6 +148,7 @@ export function newStory(t: Harness, server: RecordingStripeServer, random: () =
   const deliveredIds = new Set<string>();
   return {
     t,
+    customer,
     asUser,
     server,
     random,
@@ -147,7 +166,7 @@ export function newStory(t: Harness, server: RecordingStripeServer, random: () =
 }
 
 /** "sign-in" */
-function signIn(s: Story): Step {
+export function signIn(s: Story): Step {
   return {
     name: "sign-in",
     run: async () => {
@@ -170,17 +189,30 @@ function signIn(s: Story): Step {
   };
 }
 
+/**
+ * Runs `billing.createCheckoutSession` as the story's user and records the
+ * Stripe customer it created (the newest: the recording server is shared by
+ * the stories) and the session; returns the session's URL and form.
+ */
+export async function startCheckout(
+  s: Story,
+  args: { tier: "starter" | "pro"; interval: "month"; trial?: boolean },
+): Promise<{ url: string; form: Record<string, string> }> {
+  const { url } = await s.asUser.action(api.billing.createCheckoutSession, args);
+  const customer = s.server.customers.at(-1);
+  if (!customer || typeof customer.id !== "string") throw new Error("checkout created no Stripe customer");
+  s.facts.customerId = customer.id;
+  s.facts.sessionId = url.slice(url.lastIndexOf("/") + 1);
+  const form = s.server.requestsTo("POST", "/v1/checkout/sessions").at(-1)?.form ?? {};
+  return { url, form };
+}
+
 /** "checkout" */
-function checkout(s: Story): Step {
+export function checkout(s: Story): Step {
   return {
     name: "checkout",
     run: async () => {
-      const { url } = await s.asUser.action(api.billing.createCheckoutSession, { tier: "pro", interval: "month" });
-      const customer = s.server.customers[0];
-      if (!customer || typeof customer.id !== "string") throw new Error("checkout created no Stripe customer");
-      s.facts.customerId = customer.id;
-      s.facts.sessionId = url.slice(url.lastIndexOf("/") + 1);
-      const form = s.server.requestsTo("POST", "/v1/checkout/sessions")[0]?.form ?? {};
+      const { form } = await startCheckout(s, { tier: "pro", interval: "month" });
       if (form.client_reference_id !== s.facts.accountId) {
         throw new Error(`checkout session names account ${form.client_reference_id}, expected ${s.facts.accountId}`);
       }
@@ -200,7 +232,7 @@ function checkout(s: Story): Step {
 }
 
 /** "completion events" */
-function completionEvents(s: Story): Step {
+export function completionEvents(s: Story): Step {
   return {
     name: "completion events",
     events: () => [
@@ -319,6 +351,8 @@ function failedRenewal(s: Story): Step {
       invoices: ["open", "paid", "paid"],
       subscriptions: 1,
       windows: [0, 1],
+      // The overdue timeline's day 0 (docs/DUNNING.md).
+      dunning: { stage: "overdue", stepDay: 0, adminBanner: false },
     },
   };
 }
