@@ -232,11 +232,15 @@ describe("dunning timeline", () => {
     const rows = await steps(t, accountId);
     expect(rows.filter((r) => r.skipped).map((r) => r.step).sort()).toEqual(["day_14_reminder", "day_3_reminder", "day_7_reminder"]);
     expect((await notifications(t, accountId)).map((n) => n.kind)).toEqual(["payment_failed", "dunning_suspended"]);
+    // The balance the customer sees says the tokens are frozen, not spendable.
+    const { ownerKey } = await account(t, accountId);
+    expect(await billing(t).query(billingApi.tokens.balance, { ownerKey })).toMatchObject({ frozen: true });
 
     await deliverAll(t, paid(FAILED_AT + 31 * DAY));
     const restored = await account(t, accountId);
     expect(restored.tier).toBe("pro");
     expect(restored.dunningStage).toBeUndefined();
+    expect(await billing(t).query(billingApi.tokens.balance, { ownerKey })).not.toHaveProperty("frozen");
     expect((await debit(t, accountId, "suspended-1")).duplicate).toBe(false);
   });
 

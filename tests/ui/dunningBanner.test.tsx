@@ -74,6 +74,29 @@ describe("dunning banner and restriction", () => {
     expect(screen.queryByTestId("restricted-guard")).toBeNull();
   });
 
+  it("day 30 on Billing: the card names the suspended plan (Pro, not Free), the tokens read frozen and no packs are offered", async () => {
+    fake.setQuery("billing:subscription", paid("free", overdue(30, { stage: "suspended", suspendsAt: null })));
+    fake.setQuery("tokens:balance", balance({ remaining: 150, allowance: 150, frozen: true }));
+    renderAt("/billing");
+    const tier = await screen.findByTestId("subscription-tier");
+    expect(tier).toHaveTextContent("Pro");
+    expect(screen.getByTestId("subscription-dunning-stage")).toHaveTextContent("Suspended");
+    expect(screen.getByTestId("change-plan")).toHaveTextContent("Change plan");
+    expect(screen.getByTestId("tokens-frozen")).toHaveTextContent("Your 150 tokens are frozen");
+    expect(screen.queryByText("Need more tokens?")).toBeNull();
+    expect(screen.getByTestId("token-meter-frozen")).toHaveTextContent("frozen");
+  });
+
+  it("paid up: no stage pill, no frozen note, the meter says left", async () => {
+    fake.setQuery("billing:subscription", paid("pro"));
+    renderAt("/billing");
+    expect(await screen.findByTestId("subscription-tier")).toHaveTextContent("Pro");
+    expect(screen.queryByTestId("subscription-dunning-stage")).toBeNull();
+    expect(screen.queryByTestId("tokens-frozen")).toBeNull();
+    expect(screen.queryByTestId("token-meter-frozen")).toBeNull();
+    expect(screen.getByText("Need more tokens?")).toBeInTheDocument();
+  });
+
   it("day 45: restricted — other pages show the guard with a link to Billing; Billing itself still works", async () => {
     fake.setQuery("billing:subscription", paid("free", overdue(45, { stage: "restricted", suspendsAt: null, restrictsAt: null })));
     renderAt("/");

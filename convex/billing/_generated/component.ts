@@ -1026,6 +1026,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         { ownerKey: string },
         null | {
           allowance: number;
+          frozen?: boolean;
           held: number;
           overage: number;
           overageAmount?: number;

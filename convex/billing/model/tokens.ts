@@ -65,6 +65,12 @@ export const vBalanceView = v.object({
   held: v.number(),
   /** Spendable now: allowance + purchased − used − held. */
   remaining: v.number(),
+  /**
+   * True while dunning freezes the tokens (the account is suspended or
+   * restricted, docs/DUNNING.md): `remaining` is kept but no run may spend
+   * it until the overdue invoice is paid. Absent otherwise.
+   */
+  frozen: v.optional(v.boolean()),
   /** Used this period beyond the balance under the plan's overage policy (billed as overage). */
   overage: v.number(),
   /**
@@ -140,7 +146,8 @@ export function toBalanceView(
 ): BalanceView {
   const policy = account?.overageBillable ? PLANS[effectiveTier(account)].overage : null;
   const cap = policy ? { overageCap: policy.capTokens } : {};
-  if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, overage: 0, periodEnd: null, ...cap };
+  const frozen = account?.dunningStage === "suspended" || account?.dunningStage === "restricted" ? { frozen: true } : {};
+  if (!balance) return { allowance: 0, purchased: 0, used: 0, held: 0, remaining: 0, overage: 0, periodEnd: null, ...cap, ...frozen };
   const overage = balance.overage ?? 0;
   return {
     allowance: balance.allowance,
@@ -153,6 +160,7 @@ export function toBalanceView(
     // in the account's currency (its `currency_options`).
     ...(overage > 0 ? overageEstimate(overage, currency) : {}),
     ...cap,
+    ...frozen,
     periodEnd: balance.periodEnd ?? null,
   };
 }

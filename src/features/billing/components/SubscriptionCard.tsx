@@ -51,6 +51,10 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
   const ended = s.status === "canceled" || s.status === "incomplete_expired";
   const subscribed = hasBilledSubscription(s);
   const planTier = subscribedTier(s);
+  // Suspended or restricted by dunning: access is down to free, but the plan
+  // (and what is owed for it) is still the subscribed one.
+  const frozenStage = s.dunning?.stage === "suspended" || s.dunning?.stage === "restricted" ? s.dunning.stage : null;
+  const shownTier = frozenStage ? planTier : s.tier;
   const current = planLabel(planTier, s.interval);
 
   const override = cancelOverride && cancelOverride.basis === s.cancelScheduled ? cancelOverride : null;
@@ -116,13 +120,18 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
         <StatusBadge status={s.status} />
       </div>
       <p className="plan-line">
-        <span className="plan-name" data-testid="subscription-tier" data-tier={s.tier}>
-          {tierName(s.tier)}
+        <span className="plan-name" data-testid="subscription-tier" data-tier={shownTier}>
+          {tierName(shownTier)}
         </span>
         {s.interval && !ended ? (
           <span className="muted" data-testid="subscription-interval">
             {" "}
             · billed {s.interval === "month" ? "monthly" : "yearly"}
+          </span>
+        ) : null}
+        {frozenStage ? (
+          <span className="pill pill-danger plan-stage" data-testid="subscription-dunning-stage" data-stage={frozenStage}>
+            {frozenStage === "suspended" ? "Suspended" : "Restricted"}
           </span>
         ) : null}
       </p>
@@ -249,9 +258,9 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
             {otherInterval === "year" ? "Switch to yearly" : "Switch to monthly"}
           </button>
         ) : null}
-        {!(ended && s.endedAt) && s.tier !== "elite" && s.tier !== "internal" ? (
+        {!(ended && s.endedAt) && shownTier !== "elite" && shownTier !== "internal" ? (
           <Link className="button button-primary" to={ROUTES.pricing.path} data-testid="change-plan">
-            {s.tier === "free" ? "See plans" : "Change plan"}
+            {shownTier === "free" ? "See plans" : "Change plan"}
           </Link>
         ) : null}
         {subscribed && !cancelScheduled ? (

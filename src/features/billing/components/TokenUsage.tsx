@@ -7,7 +7,9 @@ import type { TokenBalance } from "@/src/features/billing/lib/types";
  * Tokens reserved by running jobs (`held`) are neither used nor remaining
  * yet; while there are any, a line says how many.
  * While the subscription is past due the next allowance only comes with the
- * paid renewal invoice, so no reset date is promised then.
+ * paid renewal invoice, so no reset date is promised then. While dunning
+ * freezes the tokens (`balance.frozen`) it says so, and offers no packs:
+ * bought tokens would be frozen too.
  */
 export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance; pastDue?: boolean }) {
   const total = Math.max(balance.allowance + balance.purchased, balance.used + balance.held + balance.remaining, 0);
@@ -64,6 +66,11 @@ export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance
           that, runs stop until you top up or your allowance renews.
         </p>
       ) : null}
+      {balance.frozen ? (
+        <p className="notice notice-danger" data-testid="tokens-frozen">
+          Your {tokens(balance.remaining)} are frozen: no run can use them until the overdue invoice is paid. Paying unfreezes them at once.
+        </p>
+      ) : null}
       {pastDue ? (
         <p className="muted" data-testid="tokens-reset">
           Your next allowance is added once the overdue payment goes through. Purchased tokens carry over.
@@ -73,8 +80,12 @@ export function TokenUsage({ balance, pastDue = false }: { balance: TokenBalance
           Allowance resets on {formatDate(balance.periodEnd)}. Purchased tokens carry over.
         </p>
       ) : null}
-      <h3 className="subheading">Need more tokens?</h3>
-      <TokenPacks purchasedBefore={balance.purchased} />
+      {balance.frozen ? null : (
+        <>
+          <h3 className="subheading">Need more tokens?</h3>
+          <TokenPacks purchasedBefore={balance.purchased} />
+        </>
+      )}
     </section>
   );
 }
