@@ -100,6 +100,17 @@ describe("subscription card during a trial", () => {
     expect(screen.queryByTestId("trial-add-card")).toBeNull();
   });
 
+  it("a trial that ended without a card says the trial ended, not the plan", () => {
+    const trialEnd = Date.now() - 2 * DAY;
+    fake.setQuery(
+      "billing:subscription",
+      paid("starter", { status: "canceled", tier: "free", planTier: "starter", trialEnd, endedAt: trialEnd, trialUsed: true, hasPaymentMethod: false }),
+    );
+    renderApp(<BillingPage />);
+    expect(screen.getByTestId("plan-ended")).toHaveTextContent(`Your Starter trial ended on ${formatDate(trialEnd)}.`);
+    expect(screen.queryByTestId("trial-notice")).toBeNull();
+  });
+
   it("no trial notice on an active plan", () => {
     fake.setQuery("billing:subscription", paid("pro"));
     renderApp(<BillingPage />);

@@ -112,6 +112,8 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
     !cancelScheduled &&
     !scheduledChange;
   const endedPlan = s.planTier && s.planTier !== "free" ? tierName(s.planTier) : null;
+  // Ended during or at the end of its trial (e.g. no card at the end): it was a trial, not a paid plan.
+  const endedTrial = s.endedAt !== null && s.trialEnd !== null && s.endedAt <= s.trialEnd;
 
   return (
     <section className="card" aria-labelledby="subscription-title">
@@ -159,7 +161,11 @@ export function SubscriptionCard({ subscription }: { subscription: SubscriptionV
 
       {ended && s.endedAt ? (
         <div className="notice notice-info" data-testid="plan-ended">
-          <p>{endedPlan ? `Your ${endedPlan} plan ended on ${formatDate(s.endedAt)}.` : `Your plan ended on ${formatDate(s.endedAt)}.`}</p>
+          <p>
+            {endedPlan
+              ? `Your ${endedPlan} ${endedTrial ? "trial" : "plan"} ended on ${formatDate(s.endedAt)}.`
+              : `Your ${endedTrial ? "trial" : "plan"} ended on ${formatDate(s.endedAt)}.`}
+          </p>
           {member ? null : <Link className="button button-primary" to={ROUTES.pricing.path} data-testid="resubscribe">
             Re-subscribe
           </Link>}
