@@ -36,7 +36,7 @@ import type { Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEMO_STAFF_SUBJECT, DEMO_USERS, type DevUser } from "@offline/dev-auth";
+import { DEMO_MEMBERSHIPS, DEMO_STAFF_SUBJECT, DEMO_USERS, type DevUser } from "@offline/dev-auth";
 import { startLocalBackend, withEnv, type LocalBackend } from "@offline/local-backend";
 import { startMailbox, type Mailbox } from "@offline/mailbox";
 import { startStripeSimulator, type SimConfigPatch, type StripeSimulator } from "@offline/stripe-sim";
@@ -286,6 +286,15 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     simulator.configure({ webhookUrl, webhookSecret });
     // Membership changes made on the dev sign-in reach the app as Clerk's would.
     backend.devAuth.configureClerkWebhook({ url: `${backend.siteUrl}/clerk/webhook`, secret: clerkWebhookSecret });
+    // The seeded organisation's memberships (Ada admin, Grace member of Acme)
+    // reach the app the same way, as if made after the endpoint was set up:
+    // seats count members from the recorded memberships (docs/SEATS.md).
+    for (const m of DEMO_MEMBERSHIPS) {
+      const delivery = await backend.devAuth.sendMembershipWebhook("organizationMembership.created", m.orgId, m.userId, m.role);
+      if (delivery && ("error" in delivery || delivery.status !== 200)) {
+        throw new Error(`The seeded membership of ${m.userId} in ${m.orgId} was not recorded: ${JSON.stringify(delivery)}`);
+      }
+    }
 
     let clientUrl: string | null = null;
     if (clientMode !== "none") {
