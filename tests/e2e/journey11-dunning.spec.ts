@@ -93,9 +93,12 @@ test("a failing card walks day 0 → 14 → 30 → 45 with banners, suspension, 
   await quick.getByTestId("analysis-run-quick_analysis").click();
   await expect(page.getByText("Paid features and tokens are paused until the overdue invoice is paid.")).toBeVisible();
   await expect(quick.getByTestId("analysis-result-quick_analysis")).toHaveCount(0);
+  await expect(page.getByTestId("token-meter-frozen")).toHaveText("frozen");
   await page.goto("/billing");
   await expect(banner.getByTestId("payment-banner-pay")).toBeVisible();
   await expect(guard).toHaveCount(0);
+  await expect(page.getByTestId("subscription-dunning-stage")).toHaveAttribute("data-stage", "suspended");
+  await expect(page.getByTestId("tokens-frozen")).toBeVisible();
   await journey.shot("day-30-suspended");
 
   // Day 45: restricted. Every page but Billing shows the guard.
@@ -140,6 +143,7 @@ test("a failing card walks day 0 → 14 → 30 → 45 with banners, suspension, 
   await expect(guard).toHaveCount(0);
   await expect(banner).toHaveCount(0);
   await expect(badge).toHaveText("Pro");
+  await expect(page.getByTestId("token-meter-frozen")).toHaveCount(0);
   await quick.getByTestId("analysis-run-quick_analysis").click();
   await expect(quick.getByTestId("analysis-result-quick_analysis")).toBeVisible();
   expect((await sim.subscriptionOf(user.email)).status).toBe("active");
