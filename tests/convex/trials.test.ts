@@ -276,6 +276,40 @@ describe("trials", () => {
     });
   });
 
+  test("a second trial that slips past Checkout (a stale session completed later) grants no second trial allowance", async () => {
+    vi.setSystemTime((T0 + 60) * MS);
+    const { t, accountId } = await fresh();
+    await deliverAll(t, created(), trialInvoice());
+    // The first trial ends without a card (cancelled); an older Checkout session for another trial is completed later.
+    const SECOND = "sub_trial_again";
+    const start = TRIAL_END + DAY;
+    const end = start + 14 * DAY;
+    vi.setSystemTime((start + 60) * MS);
+    const again = subscription({ id: SECOND, customer: CUSTOMER, status: "trialing", price: starterMonthly, periodStart: start, periodEnd: end, trialStart: start, trialEnd: end });
+    await deliverAll(
+      t,
+      event("customer.subscription.deleted", sub({ status: "canceled", canceledAt: TRIAL_END, endedAt: TRIAL_END }), { created: TRIAL_END }),
+      event("customer.subscription.created", { ...again, default_payment_method: null }, { created: start }),
+      event(
+        "invoice.paid",
+        invoice({
+          id: "in_trial_again",
+          customer: CUSTOMER,
+          subscription: SECOND,
+          status: "paid",
+          billingReason: "subscription_create",
+          price: starterMonthly,
+          lines: [{ price: starterMonthly, amount: 0, start, end }],
+          created: start,
+        }),
+        { created: start },
+      ),
+    );
+    const { grants } = await state(t, accountId);
+    expect(grants).toEqual([PLANS.starter.trial!.tokens]);
+    expect((await account(t, accountId)).trialUsedAt).toBe(T0 * MS);
+  });
+
   test("a second trial is refused with TRIAL_ALREADY_USED; a plan without a trial with INVALID_ARGUMENT", async () => {
     const caller: CallerAccount = {
       accountId: "acct" as Id<"billingAccounts">,

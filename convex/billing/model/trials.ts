@@ -61,8 +61,9 @@ export async function recordTrialUse(
  * (ledger key `trial:<sub id>`), as the balance's period
  * `[trialStart, trialEnd)`: it replaces a free month's allowance and is
  * replaced by the first paid window. Nothing for a plan without a trial
- * allowance, or a trial already over when its invoice arrives late (a paid
- * window started since: the ledger's stale-period rule).
+ * allowance, a trial already over when its invoice arrives late (a paid
+ * window started since: the ledger's stale-period rule), or a trial that
+ * started after the account's first one (`trialUsedAt`: one per account).
  */
 export async function grantTrialAllowance(
   ctx: MutationCtx,
@@ -75,6 +76,13 @@ export async function grantTrialAllowance(
     return { applied: false };
   }
   const key = trialKey(mirror.stripeSubscriptionId);
+  // One trial per account: a later subscription's trial (a stale Checkout
+  // session completed after the first trial) gets no second allowance.
+  const account = await ctx.db.get("billingAccounts", accountId);
+  if (account?.trialUsedAt !== undefined && mirror.trialStart > account.trialUsedAt) {
+    console.warn(`billing: ${key} is a second trial for account ${accountId} (first at ${account.trialUsedAt}); no trial allowance`);
+    return { applied: false };
+  }
   return await startPeriod(ctx, accountId, {
     sourceKey: key,
     tokens: trial.tokens,
