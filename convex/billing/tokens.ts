@@ -301,8 +301,12 @@ export const release = mutation({
   },
 });
 
-/** Grants the expiry sweep handles per mutation: measured about 4 reads (a patch counts as one), up to 4 writes and 2 index ranges each (docs/BENCHMARKS.md). */
-export const GRANT_EXPIRY_BATCH_SIZE = 400;
+/**
+ * Grants the expiry sweep handles per mutation: measured 4 reads (a patch
+ * counts as one), up to 5 writes and 3 index ranges each when the expiry
+ * crosses the low-balance alert, which now also notifies (docs/BENCHMARKS.md).
+ */
+export const GRANT_EXPIRY_BATCH_SIZE = 250;
 /** Holds the hold cron releases per mutation: a few reads and writes per drawn grant each. */
 export const HOLD_EXPIRY_BATCH_SIZE = 200;
 /** Balances the daily audit checks per mutation: 3 index ranges and a few reads each. */
