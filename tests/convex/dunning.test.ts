@@ -5,20 +5,13 @@
  * restore on payment, in every delivery order of the invoice events. Also
  * the 3-D Secure notice and the sweep reading only due accounts.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { consumeForAccount, reserveForAccount } from "../../convex/billing/model/tokens";
 import { BILLING_CONFIG } from "../../convex/billing/model/plans";
 import { DAY, T0, event, invoice, price, subscription } from "./fixtures/stripe";
-import {
-  account,
-  createAccount,
-  deliverAll,
-  restoreEnvironment,
-  useWebhookEnvironment,
-  type TestConvex,
-} from "./fixtures/webhookHarness";
+import { account, createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
 import { expectCode, permutations } from "./billingFixtures";
 import { billing, billingApi, billingInternal, runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
@@ -108,16 +101,11 @@ async function debit(t: TestConvex, accountId: Id<"billingAccounts">, key: strin
 describe("dunning timeline", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
+  useWebhookSuite();
   beforeEach(async () => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
     t = makeTest();
     accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
     await deliverAll(t, ...SETUP.map((e) => e()));
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
   });
 
   test("the default timeline is days 0, 3, 7, 14, 30 (suspended), 45 (restricted)", () => {

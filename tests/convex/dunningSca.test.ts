@@ -8,11 +8,11 @@
  * Now the day-0 email is held `PAYMENT_FAILED_EMAIL_HOLD_MS` and the
  * action-required notice withdraws the day-0 notice of the same invoice.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { PAYMENT_FAILED_EMAIL_HOLD_MS } from "../../convex/billing/model/dunning";
 import { T0, DAY, event, invoice, price, subscription } from "./fixtures/stripe";
-import { account, createAccount, deliverAll, restoreEnvironment, useWebhookEnvironment, type TestConvex } from "./fixtures/webhookHarness";
+import { account, createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
 import { permutations } from "./billingFixtures";
 import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
@@ -54,9 +54,8 @@ async function notices(t: TestConvex, accountId: Id<"billingAccounts">): Promise
 describe("3-D Secure renewal: no 'payment failed' next to 'confirm your payment'", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
+  useWebhookSuite();
   beforeEach(async () => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
     t = makeTest();
     accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
     await deliverAll(
@@ -68,10 +67,6 @@ describe("3-D Secure renewal: no 'payment failed' next to 'confirm your payment'
         { created: T0 + 1 },
       ),
     );
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
   });
 
   const ORDERED = [finalized, failed, actionRequired, pastDue] as const;

@@ -6,10 +6,10 @@
  * Regression: before, a clock moved from day 0 to day 30 left the account
  * `overdue` with its plan (journey11-dunning saw no day-14 step).
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { DAY, T0, event, invoice, price, subscription, testClock } from "./fixtures/stripe";
-import { account, createAccount, deliverAll, restoreEnvironment, useWebhookEnvironment, type TestConvex } from "./fixtures/webhookHarness";
+import { account, createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
 import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
 
@@ -53,9 +53,8 @@ async function dunningNotices(t: TestConvex, accountId: Id<"billingAccounts">): 
 describe("dunning on a test clock", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
+  useWebhookSuite();
   beforeEach(async () => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
     t = makeTest();
     accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
     await deliverAll(
@@ -70,10 +69,6 @@ describe("dunning on a test clock", () => {
       event("invoice.payment_failed", renewal("open"), { created: FAILED_AT }),
       event("customer.subscription.updated", clocked("past_due", RENEWAL_AT), { created: FAILED_AT + 1 }),
     );
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
   });
 
   test("the clock's ready event fires the steps due at its time, once each; paying restores", async () => {

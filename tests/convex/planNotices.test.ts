@@ -7,14 +7,14 @@
  * in every delivery order of the events that decide it.
  */
 import type Stripe from "stripe";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { settleAccount } from "../../convex/billing/model/access";
 import { recordCataloguePrice } from "../../convex/billing/model/prices";
 import { runInBilling } from "../lib/billingComponent";
 import { permutations } from "./billingFixtures";
 import { DAY, T0, event, invoice, price, subscription, subscriptionSchedule, type LineInput, type SubscriptionInput } from "./fixtures/stripe";
-import { account, createAccount, deliverAll, restoreEnvironment, useWebhookEnvironment, type TestConvex } from "./fixtures/webhookHarness";
+import { account, createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 
 const starterMonthly = price({ id: "price_starter_m", lookupKey: "starter_monthly", unitAmount: 900 });
@@ -61,14 +61,7 @@ async function notices(t: TestConvex, accountId: Id<"billingAccounts">, kind: "p
 const titles = (rows: Notice[]) => rows.map((r) => r.title);
 
 describe("plan-change notifications", () => {
-  beforeEach(() => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
-  });
+  useWebhookSuite();
 
   async function fresh(): Promise<{ t: TestConvex; accountId: Id<"billingAccounts"> }> {
     const t = makeTest();

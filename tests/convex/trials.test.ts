@@ -5,7 +5,7 @@
  * each card-less end behaviour leaving no paid access.
  */
 import type Stripe from "stripe";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { assertTrialAvailable, trialCheckoutParams } from "../../convex/billing/model/billingActions";
 import type { CallerAccount } from "../../convex/billing/model/billingModel";
@@ -21,9 +21,8 @@ import {
   createAccount,
   deliverAll,
   ledgerRows,
-  restoreEnvironment,
-  useWebhookEnvironment,
   type TestConvex,
+  useWebhookSuite,
 } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 
@@ -115,14 +114,7 @@ async function notifications(t: TestConvex, accountId: Id<"billingAccounts">) {
 }
 
 describe("trials", () => {
-  beforeEach(() => {
-    useWebhookEnvironment();
-    vi.spyOn(console, "warn").mockImplementation(() => {});
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    restoreEnvironment();
-  });
+  useWebhookSuite();
 
   test("the plan config: Starter a 14-day card-less trial with a smaller allowance; Checkout's parameters follow it", () => {
     const trial = PLANS.starter.trial!;
