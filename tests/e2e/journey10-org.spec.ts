@@ -5,26 +5,14 @@
  * the dev sign-in's signed Clerk webhook takes the organisation away from
  * their open page at once.
  */
-import type { Page } from "@playwright/test";
 import { CARDS, expect, payOnCheckout, signIn, startUpgradeFromPricing, test } from "./support/app";
-import { E2E } from "./support/env";
+import { devAuth, switchTo } from "./support/orgs";
 import { E2E_USERS } from "./support/users";
 
 test.use({ journeyName: "journey10-org" });
 
 const admin = E2E_USERS.orgAdmin;
 const member = E2E_USERS.orgMember;
-
-async function devAuth(method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${E2E.authUrl}${path}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(res.status, `${method} ${path}`).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
-}
-
-async function switchTo(page: Page, orgId: string) {
-  await page.getByTestId("org-switcher").selectOption(orgId);
-  await expect(page.getByTestId("org-switcher")).toHaveValue(orgId);
-}
 
 test("an admin upgrades the organisation, the member sees it live without buy buttons, and loses it when removed", async ({ page, browser, journey }) => {
   const org = await devAuth("POST", "/orgs", { userId: admin.id, name: `Journey Ten ${Date.now()}` });

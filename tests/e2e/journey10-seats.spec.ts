@@ -6,26 +6,14 @@
  * proration invoice is paid in the simulator, with the charge among the
  * invoices.
  */
-import type { Page } from "@playwright/test";
 import { CARDS, expect, payOnCheckout, signIn, test } from "./support/app";
-import { E2E } from "./support/env";
+import { devAuth, switchTo } from "./support/orgs";
 import { E2E_USERS } from "./support/users";
 
 test.use({ journeyName: "journey10-seats" });
 
 const admin = E2E_USERS.orgAdmin;
 const member = E2E_USERS.orgMember;
-
-async function devAuth(method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${E2E.authUrl}${path}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(res.status, `${method} ${path}`).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
-}
-
-async function switchTo(page: Page, orgId: string) {
-  await page.getByTestId("org-switcher").selectOption(orgId);
-  await expect(page.getByTestId("org-switcher")).toHaveValue(orgId);
-}
 
 test("an org admin buys Pro seats, is prompted when a member joins beyond them, adds seats with a prorated preview, and sees seats and tokens follow", async ({ page, journey }) => {
   const org = await devAuth("POST", "/orgs", { userId: admin.id, name: `Journey Ten Seats ${Date.now()}` });
