@@ -297,8 +297,10 @@ describe("trials", () => {
         { created: start },
       ),
     );
-    const { grants } = await state(t, accountId);
+    const { grants, tier } = await state(t, accountId);
     expect(grants).toEqual([PLANS.starter.trial!.tokens]);
+    // Nor the plan's tier: the second trial's $0 lines are not coverage.
+    expect(tier).toBe("free");
     expect((await account(t, accountId)).trialUsedAt).toBe(T0 * MS);
   });
 

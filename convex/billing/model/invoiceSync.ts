@@ -44,7 +44,7 @@ import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
 import { afterInvoiceEvent } from "./dunning";
-import { grantTrialAllowance } from "./trials";
+import { grantTrialAllowance, isLaterTrial } from "./trials";
 import { coverageLines, hasCoverage, recordCoverage, type CoverageLine } from "./coverage";
 import { subscriptionRow } from "./currentSubscription";
 import { applied, dependency, waitFor, type EventClock, type EventOutcome } from "./eventOutcome";
@@ -138,7 +138,13 @@ export async function syncInvoice(
       return waitFor(dependency.subscription(subscriptionId), `subscription ${subscriptionId} of invoice ${invoice.id} is not known yet`);
     }
     coverage = [];
-    for (const line of coverageLines(invoice, mirror.trialEnd)) {
+    const lines = coverageLines(invoice, mirror.trialEnd);
+    // A second trial (a stale trial Checkout completed after the account's
+    // first trial) pays nothing, so its trial lines grant no tier: one free
+    // trial per account (docs/TRIALS.md). Paid lines still count.
+    const secondTrial = lines.some((line) => line.trial) && (await isLaterTrial(ctx, accountId, mirror));
+    for (const line of lines) {
+      if (line.trial && secondTrial) continue;
       const tier = await tierOfPrice(ctx, line.stripePriceId, mirror);
       if (tier === null) return waitFor(dependency.price(line.stripePriceId), `price ${line.stripePriceId} is not known yet`);
       coverage.push({ ...line, tier });

@@ -25,7 +25,7 @@
  */
 import type Stripe from "stripe";
 import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx } from "../_generated/server";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { startPeriod } from "./ledger";
 import { notify } from "./notifications";
 import { PLANS, type Tier } from "./plans";
@@ -43,8 +43,9 @@ export function isTrialKey(periodKey: string | undefined): boolean {
 
 /**
  * Records that the account used its trial (`trialUsedAt`, ms = the
- * subscription's `trial_start`), the first time a subscription with a trial
- * is seen; later trials never move it. Writes nothing otherwise.
+ * subscription's `trial_start`): the earliest trial start seen, so whichever
+ * order two trials' events arrive in, the first trial is the one that
+ * counts. Later trials never move it. Writes nothing otherwise.
  */
 export async function recordTrialUse(
   ctx: MutationCtx,
@@ -52,8 +53,24 @@ export async function recordTrialUse(
   subscription: Pick<Stripe.Subscription, "trial_start">,
 ): Promise<void> {
   const start = secondsToMs(subscription.trial_start);
-  if (start === undefined || account.trialUsedAt !== undefined) return;
+  if (start === undefined || (account.trialUsedAt !== undefined && account.trialUsedAt <= start)) return;
   await ctx.db.patch("billingAccounts", account._id, { trialUsedAt: start });
+}
+
+/**
+ * Whether the mirrored subscription's trial started after the account's
+ * first one (`trialUsedAt`): a second trial that slipped past Checkout's
+ * refusal (a stale session completed later). It gets neither the trial
+ * allowance nor the plan's tier: one free trial per account.
+ */
+export async function isLaterTrial(
+  ctx: QueryCtx,
+  accountId: Id<"billingAccounts">,
+  mirror: Pick<Doc<"subscriptions">, "trialStart">,
+): Promise<boolean> {
+  if (mirror.trialStart === undefined) return false;
+  const account = await ctx.db.get("billingAccounts", accountId);
+  return account?.trialUsedAt !== undefined && mirror.trialStart > account.trialUsedAt;
 }
 
 /**
@@ -78,9 +95,8 @@ export async function grantTrialAllowance(
   const key = trialKey(mirror.stripeSubscriptionId);
   // One trial per account: a later subscription's trial (a stale Checkout
   // session completed after the first trial) gets no second allowance.
-  const account = await ctx.db.get("billingAccounts", accountId);
-  if (account?.trialUsedAt !== undefined && mirror.trialStart > account.trialUsedAt) {
-    console.warn(`billing: ${key} is a second trial for account ${accountId} (first at ${account.trialUsedAt}); no trial allowance`);
+  if (await isLaterTrial(ctx, accountId, mirror)) {
+    console.warn(`billing: ${key} is a second trial for account ${accountId}; no trial allowance`);
     return { applied: false };
   }
   return await startPeriod(ctx, accountId, {
