@@ -7,8 +7,9 @@
  */
 import { v } from "convex/values";
 import { Webhook, WebhookVerificationError } from "svix";
-import { internal } from "./_generated/api";
-import { env, httpAction, internalMutation } from "./_generated/server";
+import { components, internal } from "./_generated/api";
+import { env, httpAction, internalAction, internalMutation } from "./_generated/server";
+import { isBillingError } from "./billing/model/errors";
 import { clerkWebhookActionFrom, recordMembershipEvent } from "./model/orgMemberships";
 import { afterMembershipChange } from "./seats";
 
@@ -59,6 +60,8 @@ export const removeOrganization = internalMutation({
       .query("orgMemberships")
       .withIndex("by_org_user", (q) => q.eq("clerkOrgId", clerkOrgId))
       .paginate({ numItems: ORG_DELETION_BATCH, cursor: cursor ?? null });
+    // Its billing ends with it: the subscription is cancelled at the period end.
+    if (!cursor) await ctx.scheduler.runAfter(0, internal.orgMemberships.cancelDeletedOrganization, { clerkOrgId });
     let changed = 0;
     for (const row of page.page) {
       const applied = await recordMembershipEvent(ctx, {
@@ -78,6 +81,31 @@ export const removeOrganization = internalMutation({
       });
     }
     return changed;
+  },
+});
+
+/**
+ * After Clerk's `organization.deleted` (scheduled by `removeOrganization`):
+ * cancels the organisation's subscription at the period end
+ * (`planChanges.cancelSubscription`, `cancel_at_period_end`), so nothing
+ * more is billed and the paid period is not cut short; Stripe's webhooks
+ * then mirror it like any cancellation. Returns `{ cancelAt }` (ms), or
+ * null when there is nothing to cancel (no account, no live subscription).
+ * Other errors (Stripe down) throw, and a redelivery of the event tries again.
+ */
+export const cancelDeletedOrganization = internalAction({
+  args: { clerkOrgId: v.string() },
+  returns: v.union(v.null(), v.object({ cancelAt: v.number() })),
+  handler: async (ctx, { clerkOrgId }) => {
+    try {
+      return await ctx.runAction(components.billing.planChanges.cancelSubscription, {
+        ownerKey: `org:${clerkOrgId}`,
+        comment: "The organisation was deleted in Clerk.",
+      });
+    } catch (error) {
+      if (isBillingError(error, "NO_SUBSCRIPTION") || isBillingError(error, "NOT_FOUND")) return null;
+      throw error;
+    }
   },
 });
 
