@@ -9,10 +9,17 @@
  * action-required notice withdraws the day-0 notice of the same invoice.
  */
 import { beforeEach, describe, expect, test } from "vitest";
-import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { PAYMENT_FAILED_EMAIL_HOLD_MS } from "../../convex/billing/model/dunning";
 import { T0, DAY, event, invoice, price, subscription } from "./fixtures/stripe";
-import { account, createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
+import {
+  account,
+  createAccount,
+  deliverAll,
+  notificationsOfKinds,
+  type TestConvex,
+  useWebhookSuite,
+} from "./fixtures/webhookHarness";
 import { permutations } from "./billingFixtures";
 import { runInBilling } from "../lib/billingComponent";
 import { makeTest } from "./setup";
@@ -45,11 +52,7 @@ const pastDue = () =>
     created: FAILED_AT + 1,
   });
 
-async function notices(t: TestConvex, accountId: Id<"billingAccounts">): Promise<Doc<"notifications">[]> {
-  return await runInBilling(t, async (ctx) =>
-    (await ctx.db.query("notifications").collect()).filter((row) => row.accountId === accountId && DUNNING_KINDS.has(row.kind)),
-  );
-}
+const notices = (t: TestConvex, accountId: Id<"billingAccounts">) => notificationsOfKinds(t, accountId, DUNNING_KINDS);
 
 describe("3-D Secure renewal: no 'payment failed' next to 'confirm your payment'", () => {
   let t: TestConvex;

@@ -7,10 +7,16 @@
  * `overdue` with its plan (journey11-dunning saw no day-14 step).
  */
 import { beforeEach, describe, expect, test } from "vitest";
-import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
+import type { Id } from "../../convex/billing/_generated/dataModel";
 import { DAY, T0, event, invoice, price, subscription, testClock } from "./fixtures/stripe";
-import { account, createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
-import { runInBilling } from "../lib/billingComponent";
+import {
+  account,
+  createAccount,
+  deliverAll,
+  notificationsOfKinds,
+  type TestConvex,
+  useWebhookSuite,
+} from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -44,11 +50,7 @@ const renewal = (status: "open" | "paid") =>
 const clockAt = (day: number) =>
   event("test_helpers.test_clock.ready", testClock(CLOCK, FAILED_AT + day * DAY + 60), { created: FAILED_AT + day * DAY + 60 });
 
-async function dunningNotices(t: TestConvex, accountId: Id<"billingAccounts">): Promise<Doc<"notifications">[]> {
-  return await runInBilling(t, async (ctx) =>
-    (await ctx.db.query("notifications").collect()).filter((row) => row.accountId === accountId && DUNNING_KINDS.has(row.kind)),
-  );
-}
+const dunningNotices = (t: TestConvex, accountId: Id<"billingAccounts">) => notificationsOfKinds(t, accountId, DUNNING_KINDS);
 
 describe("dunning on a test clock", () => {
   let t: TestConvex;

@@ -6,16 +6,15 @@
  * cancellation's own webhooks then mirror it. Nothing to cancel is not an
  * error.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type Stripe from "stripe";
-import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
+import type { StripeSimulator } from "@offline/stripe-sim";
 import { payCheckout } from "@offline/stripe-sim/testing";
 import { internal } from "../../convex/_generated/api";
-import { seedStripe } from "../../scripts/seed-stripe";
-import { stripeApiEnv } from "../helpers/stripeApiEnv";
 import { runInBilling } from "../lib/billingComponent";
 import { seedOrgAccount, type TestConvex } from "./billingFixtures";
-import { deliverOk, SECRET } from "./fixtures/webhookHarness";
+import { deliverOk } from "./fixtures/webhookHarness";
+import { startSeededSimulator, stopSimulator } from "./fixtures/simulator";
 import { makeTest } from "./setup";
 
 const KEY = "sk_test_org_deletion";
@@ -24,21 +23,11 @@ const ORG = "org_deleted";
 let sim: StripeSimulator;
 let client: Stripe;
 
+// No webhook endpoint: each test delivers the simulator's events itself, in the order it wants.
 beforeEach(async () => {
-  sim = await startStripeSimulator({ port: 0, seeder: seedStripe, seed: true });
-  client = sim.stripe(KEY);
-  vi.stubEnv("STRIPE_SECRET_KEY", KEY);
-  vi.stubEnv("STRIPE_WEBHOOK_SECRET", SECRET);
-  vi.stubEnv("SITE_URL", "https://app.example.test");
-  for (const [name, value] of Object.entries(stripeApiEnv(sim.url))) vi.stubEnv(name, value);
-  vi.spyOn(console, "log").mockImplementation(() => {});
-  vi.spyOn(console, "warn").mockImplementation(() => {});
+  ({ sim, client } = await startSeededSimulator(KEY));
 });
-afterEach(async () => {
-  vi.restoreAllMocks();
-  vi.unstubAllEnvs();
-  await sim.close();
-});
+afterEach(() => stopSimulator(sim));
 
 /** Delivers every simulator event after the first `from` (oldest first); returns how many there are now. */
 async function deliverSince(t: TestConvex, from: number): Promise<number> {

@@ -4,19 +4,18 @@
  * the prorated preview and the change (idempotent), members mode, the
  * delivery order of the seat change's events, and who may call.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type Stripe from "stripe";
-import { startStripeSimulator, type StripeSimulator } from "@offline/stripe-sim";
+import type { StripeSimulator } from "@offline/stripe-sim";
 import { payCheckout } from "@offline/stripe-sim/testing";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { checkoutQuantity } from "../../convex/billing/model/seats";
 import { PLANS, seatAllowance } from "../../convex/billing/model/plans";
-import { seedStripe } from "../../scripts/seed-stripe";
-import { stripeApiEnv } from "../helpers/stripeApiEnv";
 import { runInBilling } from "../lib/billingComponent";
 import { alice, bob, expectCode, inOrg, seedAccount, seedOrgAccount, type TestConvex } from "./billingFixtures";
-import { deliverOk, SECRET } from "./fixtures/webhookHarness";
+import { deliverOk } from "./fixtures/webhookHarness";
+import { startSeededSimulator, stopSimulator } from "./fixtures/simulator";
 import { makeTest } from "./setup";
 
 const KEY = "sk_test_seats_sim";
@@ -27,22 +26,11 @@ const member = inOrg(bob, ORG, "org:member");
 let sim: StripeSimulator;
 let client: Stripe;
 
+// No webhook endpoint: each test delivers the simulator's events itself, in the order it wants.
 beforeEach(async () => {
-  // No webhook endpoint: each test delivers the simulator's events itself (`deliverFrom`), in the order it wants.
-  sim = await startStripeSimulator({ port: 0, seeder: seedStripe, seed: true });
-  client = sim.stripe(KEY);
-  vi.stubEnv("STRIPE_SECRET_KEY", KEY);
-  vi.stubEnv("STRIPE_WEBHOOK_SECRET", SECRET);
-  vi.stubEnv("SITE_URL", "https://app.example.test");
-  for (const [name, value] of Object.entries(stripeApiEnv(sim.url))) vi.stubEnv(name, value);
-  vi.spyOn(console, "log").mockImplementation(() => {});
-  vi.spyOn(console, "warn").mockImplementation(() => {});
+  ({ sim, client } = await startSeededSimulator(KEY));
 });
-afterEach(async () => {
-  vi.restoreAllMocks();
-  vi.unstubAllEnvs();
-  await sim.close();
-});
+afterEach(() => stopSimulator(sim));
 
 /** The simulator's events so far, oldest first. */
 async function allEvents(): Promise<Stripe.Event[]> {
