@@ -339,30 +339,3 @@ export async function afterInvoiceEvent(
   }
   await syncDunning(ctx, accountId, Math.max(nowMs, clock.eventCreated * 1000), stripeActor(clock.eventId));
 }
-
-/** Accounts read per test clock event (as `scheduleSync`'s allowance roll). */
-const ACCOUNTS_PER_CLOCK = 20;
-
-/**
- * `test_helpers.test_clock.ready` (test mode): fires the dunning steps due at
- * the clock's `frozen_time` (ms, never earlier than `nowMs`) for the overdue
- * accounts whose subscriptions live on it, as the Stripe event. The hourly
- * sweep reads the wall clock, which never reaches a clock moved days ahead.
- * Bounded: at most 20 subscriptions of the clock (`by_testClockId`); each
- * account is skipped unless it has an episode. Idempotent per step.
- */
-export async function advanceDunningOnTestClock(
-  ctx: MutationCtx,
-  clock: { id: string; frozen_time: number },
-  eventId: string,
-  nowMs: number,
-): Promise<void> {
-  const at = Math.max(nowMs, clock.frozen_time * 1000);
-  const subscriptions = await ctx.db
-    .query("subscriptions")
-    .withIndex("by_testClockId", (q) => q.eq("testClockId", clock.id))
-    .take(ACCOUNTS_PER_CLOCK);
-  for (const accountId of new Set(subscriptions.map((s) => s.accountId))) {
-    await advanceDunning(ctx, accountId, at, stripeActor(eventId));
-  }
-}

@@ -20,6 +20,7 @@ import type Stripe from "stripe";
 import type { MutationCtx } from "../_generated/server";
 import { recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
+import { advanceDunning } from "./dunning";
 import { subscriptionRow } from "./currentSubscription";
 import { IGNORED, applied, dependency, waitFor, type EventOutcome } from "./eventOutcome";
 import { stripeActor } from "./audit";
@@ -130,6 +131,9 @@ export async function applyTestClockReady(
   for (const accountId of new Set(subscriptions.map((s) => s.accountId))) {
     await syncAllowance(ctx, accountId, at, eventId);
     await recomputeAccountTier(ctx, accountId, at, stripeActor(eventId));
+    // The dunning steps due at the clock's time: the hourly sweep reads the
+    // wall clock, which never reaches a clock moved days ahead.
+    await advanceDunning(ctx, accountId, at, stripeActor(eventId));
   }
   return subscriptions.length > 0 ? applied() : IGNORED;
 }

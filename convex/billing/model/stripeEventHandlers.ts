@@ -29,7 +29,6 @@ import { notify } from "./notifications";
 import { grant } from "./ledger";
 import { tokenPack } from "./plans";
 import { applyScheduleEvent, applyTestClockReady } from "./scheduleSync";
-import { advanceDunningOnTestClock } from "./dunning";
 import { previousStatusOf, stripeIdOf } from "./stripeShapes";
 import { syncSubscription } from "./subscriptionSync";
 import { subscriptionRow } from "./currentSubscription";
@@ -109,12 +108,7 @@ export const STRIPE_EVENT_HANDLERS = {
   // a later clock event, or the hourly allowance run, does the same.
   "test_helpers.test_clock.ready": {
     reconcile: false,
-    apply: async (ctx, event, at) => {
-      const outcome = await applyTestClockReady(ctx, event.data.object, at.eventId, at.nowMs);
-      // The dunning steps due at the clock's time (the sweep runs on the wall clock).
-      await advanceDunningOnTestClock(ctx, event.data.object, at.eventId, at.nowMs);
-      return outcome;
-    },
+    apply: async (ctx, event, at) => await applyTestClockReady(ctx, event.data.object, at.eventId, at.nowMs),
   },
   "customer.updated": {
     reconcile: true,
