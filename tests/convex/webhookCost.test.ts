@@ -89,6 +89,20 @@ describe("webhook cost on the anchor stream", () => {
     // The subscription mirror, the account's tier back to free, its audit entry and the `plan_changed` notification.
     expect(writes("customer.subscription.deleted")).toBe(5);
     expect(total.documentsWritten).toBe(39 * CUSTOMERS);
+    // The same 39, by table (docs/BENCHMARKS.md, "Where the written documents go").
+    const perCustomer = Object.fromEntries(Object.entries(total.writesByTable).map(([table, n]) => [table, n / CUSTOMERS]));
+    expect(perCustomer).toEqual({
+      billingAccounts: 4, // checkout, both paid invoices (tier), deletion
+      subscriptions: 5, // created, three updates, deleted
+      invoices: 2,
+      webhookEvents: 8,
+      tokenLedger: 4, // per paid invoice: the old allowance expired, the new one granted
+      tokenGrants: 4,
+      tokenBalances: 2,
+      paidCoverage: 2,
+      auditLog: 5,
+      notifications: 3,
+    });
 
     // Every event applied on receipt, and no payload kept for any of them.
     const rows = await allEventRows(t);

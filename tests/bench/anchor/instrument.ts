@@ -1,6 +1,9 @@
 // Copied from ../shared/bench/anchor-convex-stripe/bench/instrument.ts (the shared webhook-cost
 // harness, a measurement tool, not product code). See docs/BENCHMARKS.md.
-// Local change: typed for this repo's lint (no `any`); behaviour unchanged.
+// Local changes: typed for this repo's lint (no `any`); `writesByTable` counts
+// each mutation's `ctx.db` insert / patch / replace / delete calls by table
+// (docs/BENCHMARKS.md, "Where the written documents go"). Counts only: no
+// extra reads or writes reach the transaction, so its metrics are unchanged.
 // Counts Convex function executions under convex-test, for any app or component,
 // without touching product code.
 //
@@ -18,7 +21,8 @@ type ModuleMap = Record<string, () => Promise<unknown>>;
 type TransactionMetrics = Partial<
   Record<"documentsRead" | "documentsWritten" | "bytesRead" | "bytesWritten" | "databaseQueries", { used?: number }>
 >;
-type HandlerCtx = { meta: { getTransactionMetrics(): Promise<TransactionMetrics> } };
+type Db = Record<string, unknown>;
+type HandlerCtx = { meta: { getTransactionMetrics(): Promise<TransactionMetrics> }; db?: Db };
 type Handler = (ctx: HandlerCtx, args: unknown) => unknown;
 type RegisteredFunction = { _handler: Handler; isQuery?: boolean; isMutation?: boolean; isAction?: boolean };
 type Kind = "query" | "mutation" | "action";
@@ -38,6 +42,8 @@ export interface CounterSnapshot {
   transactions: number;
   /** handlers that threw */
   errors: number;
+  /** table -> documents written (insert, patch, replace, delete calls), mutations only */
+  writesByTable: Record<string, number>;
 }
 
 export class FunctionCounters {
@@ -51,7 +57,7 @@ export class FunctionCounters {
     return {
       query: 0, mutation: 0, action: 0, byFunction: {},
       documentsRead: 0, documentsWritten: 0, bytesRead: 0, bytesWritten: 0,
-      databaseQueries: 0, transactions: 0, errors: 0,
+      databaseQueries: 0, transactions: 0, errors: 0, writesByTable: {},
     };
   }
 
@@ -60,7 +66,7 @@ export class FunctionCounters {
   }
 
   snapshot(): CounterSnapshot {
-    return { ...this.s, byFunction: { ...this.s.byFunction } };
+    return { ...this.s, byFunction: { ...this.s.byFunction }, writesByTable: { ...this.s.writesByTable } };
   }
 
   static diff(after: CounterSnapshot, before: CounterSnapshot): CounterSnapshot {
@@ -69,7 +75,12 @@ export class FunctionCounters {
       const d = v - (before.byFunction[k] ?? 0);
       if (d) byFunction[k] = d;
     }
-    const out = { ...after, byFunction };
+    const writesByTable: Record<string, number> = {};
+    for (const [k, v] of Object.entries(after.writesByTable)) {
+      const d = v - (before.writesByTable[k] ?? 0);
+      if (d) writesByTable[k] = d;
+    }
+    const out = { ...after, byFunction, writesByTable };
     for (const k of [
       "query", "mutation", "action", "documentsRead", "documentsWritten",
       "bytesRead", "bytesWritten", "databaseQueries", "transactions", "errors",
@@ -88,6 +99,10 @@ export class FunctionCounters {
     this.s.errors++;
   }
 
+  wrote(table: string) {
+    this.s.writesByTable[table] = (this.s.writesByTable[table] ?? 0) + 1;
+  }
+
   addMetrics(m: TransactionMetrics | undefined) {
     this.s.transactions++;
     this.s.documentsRead += m?.documentsRead?.used ?? 0;
@@ -103,6 +118,38 @@ export class FunctionCounters {
 // is cleared when the handler returns, so functions scheduled from it (which
 // inherit the async context through setTimeout) count as top-level.
 const txFrame = new AsyncLocalStorage<{ active: boolean }>();
+
+const WRITES = new Set(["insert", "patch", "replace", "delete"]);
+
+/**
+ * `ctx` with its `db` counting writes by table. This repo names the table in
+ * every write (`ctx.db.patch("table", id, value)`); a write by id alone counts
+ * under "(by id)".
+ */
+function countingCtx(ctx: HandlerCtx, counters: FunctionCounters): HandlerCtx {
+  const db = ctx.db;
+  if (db === undefined) return ctx;
+  const counting = new Proxy(db, {
+    get(target, prop): unknown {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== "function") return value;
+      const bound = (value as (...a: unknown[]) => unknown).bind(target);
+      if (typeof prop !== "string" || !WRITES.has(prop)) return bound;
+      return (...args: unknown[]) => {
+        const named = prop === "insert" || args.length === (prop === "delete" ? 2 : 3);
+        counters.wrote(named && typeof args[0] === "string" ? args[0] : "(by id)");
+        return bound(...args);
+      };
+    },
+  });
+  return new Proxy(ctx, {
+    get(target, prop): unknown {
+      if (prop === "db") return counting;
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
 
 function wrapHandler(kind: Kind, name: string, orig: Handler, counters: FunctionCounters): Handler {
   if (kind === "action") {
@@ -126,7 +173,7 @@ function wrapHandler(kind: Kind, name: string, orig: Handler, counters: Function
     const nested = parent !== undefined && parent.active;
     const frame = { active: true };
     try {
-      return await txFrame.run(frame, () => orig(ctx, args));
+      return await txFrame.run(frame, () => orig(kind === "mutation" ? countingCtx(ctx, counters) : ctx, args));
     } catch (e) {
       counters.error();
       throw e;

@@ -1,7 +1,8 @@
 // Copied from ../shared/bench/anchor-convex-stripe/bench/replay.ts (the shared webhook-cost
 // harness, a measurement tool, not product code). See docs/BENCHMARKS.md.
 // Local change, marked "(local)": an optional `adapt` rewrites each delivery
-// just before it is signed (outside the timed window). `stats` reads sorted
+// just before it is signed (outside the timed window); `writesByTable` on each
+// run (documents written by table, from instrument.ts). `stats` reads sorted
 // entries with `!` for this repo's noUncheckedIndexedAccess.
 // Target-agnostic replay: POSTs every delivery of a Stream to a convex-test
 // instance's HTTP route, one at a time, and records per-delivery cost.
@@ -107,6 +108,8 @@ export interface RunResult {
   sumDrainMs: number;
   overall: GroupSummary;
   totals: PhaseCost & { drain: PhaseCost; logLines: number };
+  /** (local) documents written by table over the run, response and drain together */
+  writesByTable: Record<string, number>;
   byType: Record<string, GroupSummary>;
   byStep: Record<string, GroupSummary>;
   firstVsDuplicate: { first: GroupSummary; duplicate: GroupSummary };
@@ -214,6 +217,7 @@ export async function replayStream(
   const results: DeliveryResult[] = [];
   const logLines = deps.logLines ?? (() => 0);
   const wall0 = performance.now();
+  const run0 = counters.snapshot();
   for (const d of list) {
     double.setClock(d.created);
     const { path, init } = await signDelivery(deps.adapt ? deps.adapt(d) : d, target); // (local) adapt
@@ -257,6 +261,7 @@ export async function replayStream(
     });
   }
   const streamWallMs = performance.now() - wall0;
+  const { writesByTable } = FunctionCounters.diff(counters.snapshot(), run0);
 
   const totals = { ...zeroPhase(), drain: zeroPhase(), logLines: 0 };
   for (const r of results) {
@@ -274,6 +279,7 @@ export async function replayStream(
     sumDrainMs: r3(results.reduce((a, r) => a + r.drainMs, 0)),
     overall: summarize(results),
     totals,
+    writesByTable,
     byType: groupBy(results, (r) => r.type),
     byStep: groupBy(results, (r) => r.step),
     firstVsDuplicate: {

@@ -116,6 +116,42 @@ if (redeliveries.length === 0) {
       `written max ${Math.max(...wrote)} (mean ${mean(wrote)}), over ${redeliveries.length} redeliveries in ${B.runs.length} passes`,
   );
 }
+
+// --- where the written documents go ---------------------------------------------
+// Which rows each table is, next to what the official component keeps (one
+// row per Stripe object: checkout sessions, subscriptions, invoices). The
+// groups are this repo's tables; docs/BENCHMARKS.md explains each.
+const GROUPS = [
+  ["rows the official component also keeps", ["billingAccounts", "subscriptions", "invoices"]],
+  ["the durable event queue (issue 8)", ["webhookEvents", "webhookPayloads"]],
+  ["tokens: ledger, grants, balances, paid coverage (issue 9)", ["tokenLedger", "tokenGrants", "tokenBalances", "paidCoverage"]],
+  ["audit log (issue 10)", ["auditLog"]],
+  ["notifications (issue 11)", ["notifications"]],
+];
+const byTable = {};
+for (const table of new Set(B.runs.flatMap((r) => Object.keys(r.writesByTable ?? {})))) {
+  byTable[table] = across(B, (r) => r.writesByTable?.[table] ?? 0);
+}
+if (Object.keys(byTable).length > 0) {
+  out.push("");
+  out.push(`documents written by table, B (median across passes); A wrote ${int(written(A))} in all:`);
+  const grouped = new Set();
+  const sums = [];
+  for (const [group, tables] of GROUPS) {
+    const present = tables.filter((t) => byTable[t]);
+    const sum = present.reduce((a, t) => a + byTable[t], 0);
+    sums.push(sum);
+    present.forEach((t) => grouped.add(t));
+    out.push(`  ${group.padEnd(58)} ${pad(int(sum), 6)}   ${present.map((t) => `${t} ${int(byTable[t])}`).join(", ")}`);
+  }
+  const other = Object.keys(byTable).filter((t) => !grouped.has(t));
+  if (other.length) out.push(`  ${"other".padEnd(58)} ${pad(int(other.reduce((a, t) => a + byTable[t], 0)), 6)}   ${other.map((t) => `${t} ${int(byTable[t])}`).join(", ")}`);
+  const pipeline = sums[0] + sums[1];
+  out.push(
+    `  the first two groups alone (no tokens, audit or notifications): ${int(pipeline)}, ${(pipeline / written(A)).toFixed(2)}× A ` +
+      `(budget ${int(1.5 * written(A))})`,
+  );
+}
 const met = verdicts.filter(Boolean).length;
 out.push(`${met}/${verdicts.length} budgets met`);
 console.log(out.join("\n"));
