@@ -38,6 +38,7 @@ import type { SimContext } from "./context.ts";
 import { unitAmountIn } from "./currency.ts";
 import { cardError, invalid, missing } from "./errors.ts";
 import { snapshot } from "./events.ts";
+import { applyPendingTrialEnd } from "./endTrial.ts";
 import { fullLine, lineFor, productName } from "./lines.ts";
 
 export type ProrationBehavior = "create_prorations" | "always_invoice" | "none";
@@ -259,8 +260,11 @@ export function applyPendingChange(ctx: SimContext, sub: Stripe.Subscription): v
   const pending = internal?.pendingChange;
   if (!internal || !pending) return;
   const before = snapshot(sub);
-  const item = sub.items.data.find((i) => i.id === pending.item.id);
-  if (item) applyItem(sub, item, pending.item, pending.billingCycleAnchor);
+  const next = pending.item;
+  const item = next ? sub.items.data.find((i) => i.id === next.id) : undefined;
+  if (item && next) applyItem(sub, item, next, pending.billingCycleAnchor);
+  // A trial ended early (`trial_end=now`) ends once paid, unless it already ran out meanwhile.
+  if (pending.trialEnd && sub.status === "trialing") applyPendingTrialEnd(sub, pending.trialEnd);
   internal.pendingChange = null;
   sub.pending_update = null;
   emitSubscriptionUpdated(ctx, sub, before);

@@ -2,7 +2,8 @@
  * `invoices.createPreview`: the invoice a subscription change would produce,
  * computed with the same `planChange` that `subscriptions.update` applies,
  * so the amounts agree. Without item changes it is the next renewal invoice
- * (following a schedule's next phase and pending proration lines). Writes
+ * (following a schedule's next phase and pending proration lines). With
+ * `trial_end=now`, the invoice that ends a trial now (endTrial.ts). Writes
  * nothing and emits no event.
  */
 import type Stripe from "stripe";
@@ -13,6 +14,7 @@ import type { SimContext } from "./context.ts";
 import { invalid } from "./errors.ts";
 import { snapshot } from "./events.ts";
 import { randomToken } from "./ids.ts";
+import { planTrialEnd } from "./endTrial.ts";
 import { fullLine } from "./lines.ts";
 import { planChange, type ItemChange, type ProrationBehavior } from "./planChange.ts";
 import { phaseStartingAt } from "./schedules.ts";
@@ -24,6 +26,8 @@ export type PreviewInput = {
   prorationBehavior: ProrationBehavior;
   prorationDate?: number;
   resetAnchor?: boolean;
+  /** `subscription_details[trial_end]`: only `now` (a trialing subscription ending its trial; see endTrial.ts). */
+  trialEnd?: "now" | number;
 };
 
 function previewDocument(
@@ -91,6 +95,12 @@ export function previewInvoice(ctx: SimContext, input: PreviewInput): Stripe.Inv
     throw invalid(`The subscription ${sub.id} does not belong to the customer ${input.customer}.`, "customer");
   }
   const customer = getCustomer(ctx, subCustomer(sub));
+  if (input.trialEnd !== undefined) {
+    if (input.trialEnd !== "now") throw invalid("The simulator previews `subscription_details[trial_end]=now` only.", "subscription_details[trial_end]");
+    if (input.items.length > 0) throw invalid("The simulator does not combine `trial_end` with item changes.", "subscription_details[items]");
+    const ending = planTrialEnd(ctx, sub, "subscription_details[trial_end]");
+    return previewDocument(ctx, customer, sub, "subscription_update", ending.lines, { start: ending.at, end: ending.at }, ending.at);
+  }
   const change = input.items[0];
   const plan = change
     ? planChange(ctx, sub, change, { prorationBehavior: input.prorationBehavior, prorationDate: input.prorationDate, resetAnchor: input.resetAnchor })

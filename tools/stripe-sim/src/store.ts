@@ -76,10 +76,12 @@ export type CheckoutExtras = {
  */
 export type PendingChange = {
   invoice: string;
-  /** The item as it becomes once the invoice is paid. */
-  item: Stripe.SubscriptionItem;
+  /** The item as it becomes once the invoice is paid (null for a trial ended early). */
+  item: Stripe.SubscriptionItem | null;
   /** New billing cycle anchor when the change restarts the cycle. */
   billingCycleAnchor: number | null;
+  /** `trial_end=now`: when the trial ends once paid, and each item's new period (see endTrial.ts). */
+  trialEnd?: { at: number; periods: Record<string, { start: number; end: number }> };
 };
 
 /** Per-subscription facts that are not part of the Stripe object. */

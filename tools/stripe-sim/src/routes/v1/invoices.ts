@@ -7,6 +7,7 @@ import type { SimContext } from "../../context.ts";
 import { invalid } from "../../errors.ts";
 import { newestFirst } from "../../expand.ts";
 import { int, obj, str } from "../../form.ts";
+import { trialEndParam } from "../../endTrial.ts";
 import { previewInvoice } from "../../preview.ts";
 import type { Router } from "../../router.ts";
 import { createdFilter, responders } from "../common.ts";
@@ -54,6 +55,7 @@ export function registerInvoiceRoutes(router: Router, ctx: SimContext): void {
       prorationBehavior: prorationBehaviorOf(details.proration_behavior, "subscription_details[proration_behavior]", "create_prorations"),
       prorationDate: int(details.proration_date),
       resetAnchor: billingCycleAnchorNow(details.billing_cycle_anchor, "subscription_details[billing_cycle_anchor]"),
+      trialEnd: trialEndParam(str(details.trial_end), "subscription_details[trial_end]"),
     });
     return one(req, invoice);
   });

@@ -1,6 +1,6 @@
 /**
  * `/v1/subscriptions`: create, retrieve, list, update (price changes with
- * `proration_behavior` / `payment_behavior`, cancels, cancellation details)
+ * `proration_behavior` / `payment_behavior`, `trial_end=now`, cancels, cancellation details)
  * and cancel now.
  */
 import { missingPaymentMethod } from "./checkoutSessions.ts";
@@ -28,6 +28,7 @@ import { invalid, paramMissing } from "../../errors.ts";
 import { snapshot } from "../../events.ts";
 import { newestFirst } from "../../expand.ts";
 import { arr, bool, type FormObject, int, mergeMetadata, metadataOf, obj, str } from "../../form.ts";
+import { endTrialNow, trialEndParam } from "../../endTrial.ts";
 import { changePrice } from "../../planChange.ts";
 import type { Router } from "../../router.ts";
 import { createdFilter, requireStr, responders } from "../common.ts";
@@ -140,6 +141,16 @@ export function registerSubscriptionRoutes(router: Router, ctx: SimContext): voi
       prorationDate: int(p.proration_date),
       resetAnchor: billingCycleAnchorNow(p.billing_cycle_anchor, "billing_cycle_anchor"),
     };
+    const trialEnd = trialEndParam(str(p.trial_end), "trial_end");
+    if (trialEnd !== undefined) {
+      if (trialEnd !== "now") throw invalid("The simulator supports `trial_end=now` only (ending a trial early).", "trial_end");
+      if (p.items !== undefined || options.resetAnchor) {
+        throw invalid("The simulator does not combine `trial_end` with `items` or `billing_cycle_anchor`.", "trial_end");
+      }
+      endTrialNow(ctx, sub, paymentBehavior);
+      updateSubscriptionFields(ctx, sub, p);
+      return one(req, sub);
+    }
     const metered = (priceId: string) => isMetered(getPrice(ctx, priceId, "items"));
     const edits = itemEdits(p.items, "items", metered);
     if (edits.deletes.length > 0 || edits.adds.length > 0) {
