@@ -132,11 +132,18 @@ export async function syncAllowance(
  * after a trial, where Stripe re-anchors billing — when it lies at or
  * before the paid run (so every delivery order picks the same one), else
  * the run's start.
+ *
+ * A trial ended early (`trial_end: "now"`, docs/TRIALS.md) re-anchors
+ * billing where the paid run starts, before the trial's planned end: the
+ * mirror may still carry the planned end (its `customer.subscription.updated`
+ * not in yet) or already the new one (equal to the run's start). Either way
+ * the anchor is the run's start, never the trial's start.
  */
 async function subscriptionAnchor(ctx: MutationCtx, accountId: Id<"billingAccounts">, runStart: number): Promise<number> {
   const account = await ctx.db.get("billingAccounts", accountId);
   const subscription = account ? await currentSubscriptionOf(ctx, account) : null;
   const trialEnd = subscription?.trialEnd;
+  if (trialEnd !== undefined && subscription?.trialStart !== undefined && trialEnd > runStart) return runStart;
   const startDate = trialEnd !== undefined && trialEnd <= runStart ? trialEnd : subscription?.startDate;
   return startDate !== undefined && startDate <= runStart ? startDate : runStart;
 }

@@ -175,11 +175,14 @@ export type CoverageLine = { stripePriceId: string; sign: 1 | -1; start: number;
 
 /**
  * Whether an invoice line is a trial line: amount 0 (before discounts, so a
- * 100% coupon is not one) ending by the subscription's trial end
- * (`trialEndMs`, ms). Stripe describes it "Trial period for …".
+ * 100% coupon is not one) starting before the subscription's trial end
+ * (`trialEndMs`, ms). Stripe describes it "Trial period for …". The start,
+ * not the end, is compared: a trial ended early (`trial_end: "now"`) keeps
+ * its $0 line over the planned trial, which then ends after the new
+ * `trial_end`, and must stay a trial line whenever it is delivered.
  */
 export function isTrialLine(line: Pick<Stripe.InvoiceLineItem, "amount" | "period">, trialEndMs: number | undefined): boolean {
-  return line.amount === 0 && trialEndMs !== undefined && line.period.end * 1000 <= trialEndMs;
+  return line.amount === 0 && trialEndMs !== undefined && line.period.start * 1000 < trialEndMs;
 }
 
 /**
