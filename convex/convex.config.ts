@@ -8,6 +8,7 @@
 import { defineApp } from "convex/server";
 import { v } from "convex/values";
 import billing from "./billing/convex.config";
+import workpool from "@convex-dev/workpool/convex.config";
 
 const app = defineApp({
   env: {
@@ -49,5 +50,12 @@ app.use(billing, {
     EMAIL_FROM: app.env.EMAIL_FROM,
   },
 });
+
+/**
+ * Members-mode seat syncs run one at a time (`seats.ts`, docs/SEATS.md):
+ * two syncs at once could each read Stripe's old seat count and the later
+ * reply could set fewer seats than members.
+ */
+app.use(workpool, { name: "seatSyncs" });
 
 export default app;

@@ -9,12 +9,30 @@
  *
  * Units: money in integer minor units; times in Convex ms; allowance in tokens.
  */
+import { Workpool } from "@convex-dev/workpool";
 import { v } from "convex/values";
 import { components, internal } from "./_generated/api";
 import { internalAction, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { adminAction, adminQuery, callerQuery } from "./functions";
 import { vSeatChangeResult, vSeatPreview, vSeatsView, type SeatChangeResult, type SeatPreview } from "./billing/model/seats";
 import { orgOwnerKey } from "./model/auth";
+
+/**
+ * Members-mode seat syncs, one at a time across the deployment
+ * (`@convex-dev/workpool`, `maxParallelism: 1`). Each sync reads the member
+ * count and Stripe's seat count when it runs, so a burst of membership
+ * events ends at the last count, and a sync queued behind one that already
+ * set it finds nothing to change. Two syncs at once could both read the old
+ * seat count from Stripe, and the slower reply would win: fewer seats than
+ * members, with a credit for the seat it took away. A failed sync (Stripe
+ * unreachable, a change pending) is retried with backoff under the same
+ * idempotency key.
+ */
+const seatSyncs = new Workpool(components.seatSyncs, {
+  maxParallelism: 1,
+  retryActionsByDefault: true,
+  defaultRetryBehavior: { maxAttempts: 4, initialBackoffMs: 2_000, base: 4 },
+});
 
 /** Most memberships counted per organisation (reads stay bounded). */
 export const MAX_COUNTED_MEMBERS = 500;
@@ -40,7 +58,8 @@ export async function memberCountOf(ctx: QueryCtx, ownerKey: string): Promise<nu
  * `eventAt`, ms), in the same transaction: the billing component notifies
  * the admins when members now exceed the chosen seats (`seats_exceeded`,
  * once per subscription and member count), and on a `members` plan whose
- * seats differ from the member count `syncMembers` is scheduled (an added
+ * seats differ from the member count `syncMembers` is queued on
+ * `seatSyncs` (one sync at a time; an added
  * member is charged prorated now; a removal lowers the seats without credit
  * from the next invoice: docs/SEATS.md). Nothing for an organisation
  * without a billing account or a per-seat plan. Returns whether a sync was
@@ -50,7 +69,7 @@ export async function afterMembershipChange(ctx: MutationCtx, clerkOrgId: string
   const ownerKey = orgOwnerKey(clerkOrgId);
   const members = await memberCountOf(ctx, ownerKey);
   const { sync } = await ctx.runMutation(components.billing.seats.membersChanged, { ownerKey, members });
-  if (sync) await ctx.scheduler.runAfter(0, internal.seats.syncMembers, { clerkOrgId, eventAt });
+  if (sync) await seatSyncs.enqueueAction(ctx, internal.seats.syncMembers, { clerkOrgId, eventAt });
   return sync;
 }
 
@@ -144,7 +163,7 @@ export const change = adminAction({
 /**
  * Members mode: after a membership change of `clerkOrgId` (Clerk's event
  * time `eventAt`, ms), sets the organisation's seats to its member count.
- * Scheduled by `orgMemberships.record`; a retry reuses the Stripe
+ * Queued on `seatSyncs` by `orgMemberships.record`; a retry reuses the Stripe
  * idempotency key `…:members-<eventAt>`.
  */
 export const syncMembers = internalAction({

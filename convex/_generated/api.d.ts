@@ -80,4 +80,5 @@ export declare const internal: FilterApi<
 
 export declare const components: {
   billing: import("../billing/_generated/component.js").ComponentApi<"billing">;
+  seatSyncs: import("@convex-dev/workpool/_generated/component.js").ComponentApi<"seatSyncs">;
 };

@@ -4,7 +4,7 @@
  * the prorated preview and the change (idempotent), members mode, the
  * delivery order of the seat change's events, and who may call.
  */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
 import type { StripeSimulator } from "@offline/stripe-sim";
 import { payCheckout } from "@offline/stripe-sim/testing";
@@ -83,6 +83,21 @@ async function seatFacts(t: TestConvex, accountId: Id<"billingAccounts">) {
 async function recordMember(t: TestConvex, clerkUserId: string, eventAt: number) {
   const role = clerkUserId === alice.subject ? "admin" : "member";
   await t.mutation(internal.orgMemberships.record, { clerkOrgId: ORG, clerkUserId, status: "active", role, eventAt });
+}
+
+/**
+ * Runs scheduled work until `check` passes: members-mode syncs go through
+ * the `seatSyncs` workpool, whose loop waits in 100 ms segments of real time
+ * that `finishAllScheduledFunctions` alone does not wait for.
+ */
+async function settle(t: TestConvex, check: () => Promise<void>): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      await t.finishAllScheduledFunctions(() => {});
+      await check();
+    },
+    { timeout: 15_000, interval: 150 },
+  );
 }
 
 describe("checkout quantity", () => {
@@ -271,8 +286,7 @@ describe("membership changes", () => {
     expect(await stripeSeats(subscriptionId)).toBe(2);
 
     await recordMember(t, "user_carol", 3);
-    await t.finishAllScheduledFunctions(() => {});
-    expect(await stripeSeats(subscriptionId)).toBe(3);
+    await settle(t, async () => expect(await stripeSeats(subscriptionId)).toBe(3));
     const updates = async () => (await client.invoices.list({ subscription: subscriptionId, limit: 20 })).data.filter((i) => i.billing_reason === "subscription_update");
     expect(await updates()).toHaveLength(1);
     expect((await updates())[0]!.status).toBe("paid");
@@ -289,8 +303,7 @@ describe("membership changes", () => {
 
     // Carol leaves: 2 seats from now, no credit and no invoice; this period keeps 3 seats' allowance.
     await t.mutation(internal.orgMemberships.record, { clerkOrgId: ORG, clerkUserId: "user_carol", status: "removed", role: "member", eventAt: 4 });
-    await t.finishAllScheduledFunctions(() => {});
-    expect(await stripeSeats(subscriptionId)).toBe(2);
+    await settle(t, async () => expect(await stripeSeats(subscriptionId)).toBe(2));
     expect(await updates()).toHaveLength(1);
     await deliverFrom(t, next);
     expect(await seatFacts(t, accountId)).toEqual({ quantity: 2, allowance: seatAllowance("elite", 3), windowSeats: 3 });
@@ -299,6 +312,31 @@ describe("membership changes", () => {
       ["members-sync", JSON.stringify({ seats: 2 }), JSON.stringify({ seats: 3 })],
       ["members-sync", JSON.stringify({ seats: 3 }), JSON.stringify({ seats: 2 })],
     ]);
+  });
+
+  test("members mode: a burst of joins ends at the member count, each seat change an increase that was paid", async () => {
+    const t = makeTest();
+    const { accountId, subscriptionId, delivered } = await subscribedOrg(t, "elite_monthly", 2);
+    await recordMember(t, "user_alice", 1);
+    await recordMember(t, "user_bob", 2);
+    // Three joins back to back, before any sync has run.
+    await recordMember(t, "user_carol", 3);
+    await recordMember(t, "user_dave", 4);
+    await recordMember(t, "user_erin", 5);
+    await settle(t, async () => expect(await stripeSeats(subscriptionId)).toBe(5));
+    const updates = (await client.invoices.list({ subscription: subscriptionId, limit: 20 })).data.filter((i) => i.billing_reason === "subscription_update");
+    // Each seat change charged something and was paid: none took seats away
+    // again (a slower sync setting an older count would net a credit).
+    expect(updates.length).toBeGreaterThan(0);
+    expect(updates.map((invoice) => [invoice.status, invoice.total > 0])).toEqual(updates.map(() => ["paid", true]));
+    // Seats only ever went up: 2 → … → 5, each step once.
+    const audit = await runInBilling(t, async (ctx) => await ctx.db.query("auditLog").collect());
+    const seatsOf = (json: string | undefined) => (JSON.parse(json ?? "{}") as { seats?: number }).seats ?? 0;
+    const steps = audit.filter((a) => a.action === "seats.change").map((a) => [seatsOf(a.before), seatsOf(a.after)] as const);
+    expect(steps.every(([from, to]) => to > from)).toBe(true);
+    expect(steps.at(-1)?.[1]).toBe(5);
+    await deliverFrom(t, delivered);
+    expect(await seatFacts(t, accountId)).toEqual({ quantity: 5, allowance: seatAllowance("elite", 5), windowSeats: 5 });
   });
 
   test("chosen mode: a member beyond the seats notifies the organisation once per member count, and changes nothing at Stripe", async () => {

@@ -49,6 +49,11 @@ const RESEND_TREE: [string, string, keyof typeof npmModules][] = [
   ["billing/resend/emailWorkpool/batchWorker", "batch-worker", "batchWorker"],
   ["billing/resend/callbackWorkpool/batchWorker", "batch-worker", "batchWorker"],
 ];
+/** The npm components the app installs itself (`convex/convex.config.ts`). */
+const APP_TREE: [string, string, keyof typeof npmModules][] = [
+  ["seatSyncs", "workpool", "workpool"],
+  ["seatSyncs/batchWorker", "batch-worker", "batchWorker"],
+];
 
 /**
  * A fresh in-memory deployment with Convex's transaction limits enforced:
@@ -57,6 +62,6 @@ const RESEND_TREE: [string, string, keyof typeof npmModules][] = [
 export function makeTest() {
   const t = convexTest({ schema, modules, transactionLimits: true });
   registerBilling(t, billingModules);
-  for (const [path, pkg, modulesOf] of RESEND_TREE) registerNpmComponent(t, path, npmSchema(pkg), npmModules[modulesOf]);
+  for (const [path, pkg, modulesOf] of [...RESEND_TREE, ...APP_TREE]) registerNpmComponent(t, path, npmSchema(pkg), npmModules[modulesOf]);
   return t;
 }
