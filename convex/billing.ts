@@ -17,6 +17,7 @@
 import { v } from "convex/values";
 import { components, internal } from "./_generated/api";
 import { adminAction, adminQuery, callerQuery } from "./functions";
+import { personKeyOf } from "./model/auth";
 import { vInvoiceView, vSubscriptionView } from "./billing/model/billingModel";
 import { vPlanChangePreview, vPlanChangeResult, type PlanChangePreview, type PlanChangeResult } from "./billing/model/planChanges";
 import { CURRENCIES, TOKEN_PACKS } from "./billing/model/plans";
@@ -35,7 +36,8 @@ type Url = { url: string };
  * Returns `{ url }` (Stripe-hosted). Also throws
  * `NOT_AN_UPGRADE`, `STRIPE_NOT_CONFIGURED`, `PRICE_NOT_FOUND`,
  * `STRIPE_ERROR` (see `checkout.createCheckoutSession`). `trial: true`
- * starts the plan's free trial; a second one throws `TRIAL_ALREADY_USED`.
+ * starts the plan's free trial; a second one of the account, or of the
+ * caller as a person on any account, throws `TRIAL_ALREADY_USED`.
  * `seats`: an organisation on a per-seat plan buys that many seats (chosen
  * mode; default: the member count, never fewer) or its member count
  * (members mode); out of range, fewer than the members, or seats on a
@@ -54,7 +56,13 @@ export const createCheckoutSession = adminAction({
   handler: async (ctx, args): Promise<Url> => {
     // The member count is the app's (recorded Clerk memberships), never the client's.
     const members: number = await ctx.runQuery(internal.seats.memberCount, { ownerKey: ctx.ownerKey });
-    return await ctx.runAction(components.billing.checkout.createCheckoutSession, { ownerKey: ctx.ownerKey, ...args, members });
+    // The person is the verified caller's (one free trial per person), never the client's.
+    return await ctx.runAction(components.billing.checkout.createCheckoutSession, {
+      ownerKey: ctx.ownerKey,
+      ...args,
+      members,
+      personKey: ctx.personKey,
+    });
   },
 });
 
@@ -126,13 +134,21 @@ export const resumeSubscription = adminAction({
 
 /**
  * The caller's plan and subscription state (`SubscriptionView`, see
- * `accounts.subscription`), or `null` when signed out. Throws nothing.
+ * `accounts.subscription`), or `null` when signed out. `trialUsed` is true
+ * when the account or the caller personally (on any account) had a free
+ * trial. Throws nothing.
  */
 export const subscription = callerQuery({
   args: {},
   returns: v.union(vSubscriptionView, v.null()),
   handler: async (ctx) =>
-    ctx.caller ? await ctx.runQuery(components.billing.accounts.subscription, { ownerKey: ctx.caller.ownerKey }) : null,
+    ctx.caller
+      ? await ctx.runQuery(components.billing.accounts.subscription, {
+          ownerKey: ctx.caller.ownerKey,
+          // `trialUsed` also when the caller personally had a trial elsewhere (one per person).
+          personKey: personKeyOf(ctx.caller),
+        })
+      : null,
 });
 
 /**

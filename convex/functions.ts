@@ -18,7 +18,8 @@
  *   (signed out), `NOT_FOUND` (not stored yet) or `FORBIDDEN` (removed from
  *   the organisation). Any role.
  * - `adminMutation`: as `callerMutation`, and throws `FORBIDDEN` for a member.
- * - `callerAction`: `ctx.ownerKey` / `ctx.role` are required, resolved
+ * - `callerAction`: `ctx.ownerKey` / `ctx.role` / `ctx.personKey` (the
+ *   caller's Clerk user id) are required, resolved
  *   through the internal query `users.callerAccount` (actions have no
  *   `ctx.db`); throws as `callerMutation`.
  * - `adminAction`: as `callerAction`, and throws `FORBIDDEN` for a member.
@@ -67,30 +68,36 @@ export const adminMutation = customMutation(
   }),
 );
 
+/**
+ * An action's caller: the acting account (`ownerKey`), the role on it, and
+ * the person (`personKey`: the Clerk user id, `model/auth.ts` `personKeyOf`).
+ */
+type ActionCaller = { ownerKey: string; role: Role; personKey: string };
+
 /** The acting account of an action's caller; throws as `requireCaller`. */
-async function actionCaller(ctx: ActionCtx): Promise<{ ownerKey: string; role: Role }> {
+async function actionCaller(ctx: ActionCtx): Promise<ActionCaller> {
   // Checked here first so a signed-out caller gets UNAUTHENTICATED rather
   // than the "not set up yet" answer.
   if (!(await ctx.auth.getUserIdentity())) fail("UNAUTHENTICATED", "Sign in to continue.");
-  const resolved: { status: "ok"; ownerKey: string; role: Role } | { status: "signed_out" | "not_stored" | "removed" } =
+  const resolved: ({ status: "ok" } & ActionCaller) | { status: "signed_out" | "not_stored" | "removed" } =
     await ctx.runQuery(internal.users.callerAccount, {});
   if (resolved.status !== "ok") {
     if (resolved.status === "signed_out") fail("UNAUTHENTICATED", "Sign in to continue.");
     if (resolved.status === "removed") fail("FORBIDDEN", REMOVED_MESSAGE);
     failAccountNotSetUp();
   }
-  return { ownerKey: resolved.ownerKey, role: resolved.role };
+  return { ownerKey: resolved.ownerKey, role: resolved.role, personKey: resolved.personKey };
 }
 
 export const callerAction = customAction(
   action,
   // The return type is annotated: `internal.users` is typed from modules that use this builder.
-  customCtx(async (ctx): Promise<{ ownerKey: string; role: Role }> => await actionCaller(ctx)),
+  customCtx(async (ctx): Promise<ActionCaller> => await actionCaller(ctx)),
 );
 
 export const adminAction = customAction(
   action,
-  customCtx(async (ctx): Promise<{ ownerKey: string; role: Role }> => {
+  customCtx(async (ctx): Promise<ActionCaller> => {
     const caller = await actionCaller(ctx);
     if (caller.role !== "admin") fail("FORBIDDEN", ADMIN_ONLY_MESSAGE);
     return caller;

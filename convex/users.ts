@@ -9,7 +9,7 @@ import { fail } from "./billing/model/errors";
 import { components } from "./_generated/api";
 import { internalQuery, mutation, query } from "./_generated/server";
 import { callerQuery } from "./functions";
-import { resolveCaller } from "./model/auth";
+import { personKeyOf, resolveCaller } from "./model/auth";
 import { storeUser } from "./model/users";
 
 /**
@@ -93,19 +93,25 @@ export const activeAccount = query({
 
 /**
  * The calling identity's acting account (the action's auth is passed to
- * `ctx.runQuery`): `{ status: "ok", ownerKey, role }`, or `{ status }` one
+ * `ctx.runQuery`): `{ status: "ok", ownerKey, role, personKey }` (the
+ * caller's Clerk user id, `model/auth.ts` `personKeyOf`), or `{ status }` one
  * of `signed_out`, `not_stored`, `removed`. Used by `callerAction` and
  * `adminAction`, which throw for the latter.
  */
 export const callerAccount = internalQuery({
   args: {},
   returns: v.union(
-    v.object({ status: v.literal("ok"), ownerKey: v.string(), role: vRole }),
+    v.object({ status: v.literal("ok"), ownerKey: v.string(), role: vRole, personKey: v.string() }),
     v.object({ status: v.union(v.literal("signed_out"), v.literal("not_stored"), v.literal("removed")) }),
   ),
   handler: async (ctx) => {
     const resolved = await resolveCaller(ctx);
     if (resolved.status !== "ok") return { status: resolved.status };
-    return { status: "ok" as const, ownerKey: resolved.caller.ownerKey, role: resolved.caller.role };
+    return {
+      status: "ok" as const,
+      ownerKey: resolved.caller.ownerKey,
+      role: resolved.caller.role,
+      personKey: personKeyOf(resolved.caller),
+    };
   },
 });

@@ -24,6 +24,7 @@ import {
 } from "./model/billingModel";
 import { planChangeState as planChangeStateModel, vPlanChangeState } from "./model/planChanges";
 import { upsertPrice as upsertPriceModel, vPriceRecord } from "./model/prices";
+import { personHadTrial } from "./model/trials";
 import { vTier } from "./model/validators";
 
 /**
@@ -78,14 +79,20 @@ export const get = query({
  * status: SubscriptionStatus | "none", interval, currentPeriodEnd,
  * cancelAtPeriodEnd, cancelAt, cancelScheduled, trialEnd, graceEndsAt,
  * hasCustomer, … }`, times in ms or null), or null when the owner has no
- * account yet. Throws nothing.
+ * account yet. With `personKey` (the app's stable id of the caller, never
+ * client-sent), `trialUsed` is also true when that person started a trial
+ * on any account (one per person, docs/TRIALS.md); nothing else about other
+ * accounts is told. Throws nothing.
  */
 export const subscription = query({
-  args: { ownerKey: v.string() },
+  args: { ownerKey: v.string(), personKey: v.optional(v.string()) },
   returns: v.union(vSubscriptionView, v.null()),
-  handler: async (ctx, { ownerKey }) => {
+  handler: async (ctx, { ownerKey, personKey }) => {
     const account = await accountByOwnerKey(ctx, ownerKey);
-    return account ? await subscriptionView(ctx, account) : null;
+    if (!account) return null;
+    const view = await subscriptionView(ctx, account);
+    if (view.trialUsed || personKey === undefined) return view;
+    return { ...view, trialUsed: await personHadTrial(ctx, personKey) };
   },
 });
 

@@ -41,8 +41,9 @@ const vBilledCurrency = v.object({ billedCurrency: v.union(v.string(), v.null())
  * purchasable, not above the current tier, or a billed subscription exists:
  * change plans instead). `trial: true` starts the plan's free trial
  * (`PLANS[tier].trial`, docs/TRIALS.md): throws `INVALID_ARGUMENT` when the
- * plan has none and `TRIAL_ALREADY_USED` when the account or its Stripe
- * customer already had one. An organisation on a per-seat plan
+ * plan has none and `TRIAL_ALREADY_USED` when the account, its Stripe
+ * customer, or the person `personKey` (on any account) already had one;
+ * the trial subscription's `metadata.trial_started_by` is `personKey`. An organisation on a per-seat plan
  * (docs/SEATS.md) buys `seats` seats (`chosen` mode; default and minimum:
  * `members`) or `members` seats (`members` mode), within the plan's range,
  * else `INVALID_ARGUMENT`; everyone else buys one.
@@ -58,6 +59,8 @@ export const createCheckoutSession = action({
     seats: v.optional(v.number()),
     /** The organisation's member count, counted by the app. */
     members: v.optional(v.number()),
+    /** The app's stable id of the caller (a person), for one trial per person; never a client-sent value. */
+    personKey: v.optional(v.string()),
   },
   returns: vUrl,
   handler: (ctx, args): Promise<{ url: string }> => createSubscriptionCheckout(ctx, args),

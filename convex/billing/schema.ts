@@ -470,6 +470,24 @@ export default defineSchema({
     .index("by_accountId", ["accountId"])
     .index("by_status", ["status"]),
 
+  // One row per subscription that started a free trial: who started it
+  // (`personKey`, the app's stable id of the person, from the subscription's
+  // `metadata.trial_started_by`) and on which account. Written by the
+  // subscription handler (`model/trials.ts` `recordTrialUse`, idempotent per
+  // subscription); read by trial Checkout (one trial per person), the pricing
+  // page's `trialUsed` and the webhook's "is this a later trial" rule.
+  trialUses: defineTable({
+    stripeSubscriptionId: v.string(),
+    accountId: v.id("billingAccounts"),
+    /** Absent when the subscription carries no `trial_started_by` (trials started before it was stamped). */
+    personKey: v.optional(v.string()),
+    /** The subscription's `trial_start`, ms. */
+    trialStart: v.number(),
+  })
+    .index("by_stripeSubscriptionId", ["stripeSubscriptionId"])
+    .index("by_personKey_and_trialStart", ["personKey", "trialStart"])
+    .index("by_accountId_and_trialStart", ["accountId", "trialStart"]),
+
   // What has been paid for, from paid invoices: one row per invoice line of a
   // catalogue price. A charge (sign +1) covers its line's period; a proration
   // credit (sign −1) takes that price's coverage back from the change onwards.

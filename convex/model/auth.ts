@@ -81,6 +81,16 @@ export function billingOwnerKey(userId: Id<"users">): string {
   return `user:${userId}`;
 }
 
+/**
+ * The caller as a person, whichever account they act on: their Clerk user
+ * id (the verified token's `subject`, stored on `users`). The billing
+ * component counts free trials per person by it (docs/TRIALS.md); never
+ * taken from client arguments.
+ */
+export function personKeyOf(caller: Pick<Caller, "user">): string {
+  return caller.user.clerkUserId;
+}
+
 /** The billing component's owner key of a Clerk organisation's account: `org:<Clerk org id>`. */
 export function orgOwnerKey(orgId: string): string {
   return `org:${orgId}`;

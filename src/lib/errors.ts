@@ -104,7 +104,7 @@ export function humanizeError(error: unknown): HumanError {
         return {
           code: data.code,
           title: "You've already had your free trial",
-          description: "Each account gets one free trial. Subscribe to the plan to keep using it.",
+          description: "There is one free trial per person and per account. Subscribe to the plan to keep using it.",
           retryable: false,
         };
       case "TRIAL_ACTIVE":

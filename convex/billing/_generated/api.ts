@@ -73,6 +73,7 @@ import type * as reconcile from "../reconcile.js";
 import type * as seats from "../seats.js";
 import type * as stripePrices from "../stripePrices.js";
 import type * as tokens from "../tokens.js";
+import type * as trials from "../trials.js";
 import type * as webhooks from "../webhooks.js";
 
 import type {
@@ -148,6 +149,7 @@ const fullApi: ApiFromModules<{
   seats: typeof seats;
   stripePrices: typeof stripePrices;
   tokens: typeof tokens;
+  trials: typeof trials;
   webhooks: typeof webhooks;
 }> = anyApi as any;
 

@@ -89,7 +89,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
       subscription: FunctionReference<
         "query",
         "internal",
-        { ownerKey: string },
+        { ownerKey: string; personKey?: string },
         {
           attention: {
             amountDue: number | null;
@@ -269,6 +269,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           interval: "month" | "year";
           members?: number;
           ownerKey: string;
+          personKey?: string;
           seats?: number;
           tier: "free" | "starter" | "pro" | "elite" | "internal";
           trial?: boolean;

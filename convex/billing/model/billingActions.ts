@@ -40,6 +40,7 @@ import { checkoutCurrency, currencyKeyPart, isDefaultCurrency } from "./currency
 import { fail, failAccountNotSetUp, isBillingError } from "./errors";
 import { BILLING_CONFIG, OVERAGE_METER, PLANS, tierRank, tokenPack, type Interval, type PaidTier, type Tier, type TrialPolicy } from "./plans";
 import { checkoutQuantity } from "./seats";
+import { TRIAL_STARTED_BY } from "./trials";
 import {
   getStripe,
   httpUrlFromEnv,
@@ -243,6 +244,10 @@ async function overageLineItem(
   }
 }
 
+/** `TRIAL_ALREADY_USED` when the person, not the account, already had one. */
+export const PERSON_TRIAL_USED_MESSAGE =
+  "You've already had your free trial: there is one per person, on any account or organisation. Subscribe to continue.";
+
 /**
  * Refuses a trial the plan does not offer (`INVALID_ARGUMENT`) or an account
  * that already had one (`TRIAL_ALREADY_USED`), before anything is created
@@ -297,7 +302,17 @@ export function trialCheckoutParams(trial: TrialPolicy): {
  */
 export async function createSubscriptionCheckout(
   ctx: ActionCtx,
-  args: { ownerKey: string; tier: Tier; interval: Interval; currency?: string; trial?: boolean; seats?: number; members?: number },
+  args: {
+    ownerKey: string;
+    tier: Tier;
+    interval: Interval;
+    currency?: string;
+    trial?: boolean;
+    seats?: number;
+    members?: number;
+    /** The app's stable id of the person starting a trial (never client-sent); stamped on the trial subscription. */
+    personKey?: string;
+  },
 ): Promise<{ url: string }> {
   const account = await requireAccount(ctx, args.ownerKey);
   const { tier, interval } = args;
@@ -306,6 +321,11 @@ export async function createSubscriptionCheckout(
   const kind: "personal" | "organization" = await ctx.runQuery(internal.seats.accountKind, { accountId: account.accountId });
   const quantity = checkoutQuantity(kind, tier, { seats: args.seats, members: args.members });
   const trial = args.trial ? assertTrialAvailable(account, tier) : null;
+  // One trial per person, on any account (docs/TRIALS.md), before Stripe.
+  if (trial && args.personKey !== undefined) {
+    const used: boolean = await ctx.runQuery(internal.trials.personTrialUsed, { personKey: args.personKey });
+    if (used) fail("TRIAL_ALREADY_USED", PERSON_TRIAL_USED_MESSAGE, { tier });
+  }
   const currency = await accountCheckoutCurrency(ctx, account, args.currency);
   const lookupKey = PLANS[tier].prices![interval].lookupKey;
   const stripe = getStripe();
@@ -332,7 +352,7 @@ export async function createSubscriptionCheckout(
   const trialParams = trial ? trialCheckoutParams(trial) : null;
   const metadata = { accountId: account.accountId, tier, interval, lookupKey, ...(quantity !== 1 ? { seats: String(quantity) } : {}) };
   const seatsPart = quantity !== 1 ? `seats-${quantity}:` : "";
-  const key = `checkout:${account.accountId}:${lookupKey}:${currencyKeyPart(currency)}${metered ? "metered:" : ""}${trial ? "trial:" : ""}${seatsPart}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
+  const key = `checkout:${account.accountId}:${lookupKey}:${currencyKeyPart(currency)}${metered ? "metered:" : ""}${trial ? `trial:${args.personKey ?? ""}:` : ""}${seatsPart}${customer}:${timeBucket(CHECKOUT_KEY_BUCKET_MS)}`;
   const session = await stripeWrite("checkout.sessions.create", key, (options) =>
     stripe.checkout.sessions.create(
       {
@@ -342,7 +362,11 @@ export async function createSubscriptionCheckout(
         currency,
         client_reference_id: account.accountId,
         metadata,
-        subscription_data: { metadata, ...trialParams?.subscription_data },
+        subscription_data: {
+          // Whose trial it is (`trialUses.personKey`): one trial per person.
+          metadata: trial && args.personKey !== undefined ? { ...metadata, [TRIAL_STARTED_BY]: args.personKey } : metadata,
+          ...trialParams?.subscription_data,
+        },
         ...(trialParams?.payment_method_collection ? { payment_method_collection: trialParams.payment_method_collection } : {}),
         // The plan's quantity is the seats (1 unless per seat). A plan with
         // an overage policy also carries the metered overage price (no

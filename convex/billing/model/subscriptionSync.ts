@@ -225,8 +225,9 @@ export async function syncSubscription(
   if (endsAt !== undefined && (existing === null || scheduledCancelAt(existing) === undefined)) {
     await notifyCancelScheduled(ctx, row, endsAt);
   }
-  // One trial per account: remembered the first time one is seen (`model/trials.ts`).
-  await recordTrialUse(ctx, account, subscription);
+  // One trial per account and per person: remembered the first time one is
+  // seen; an earlier trial takes later ones back (`model/trials.ts`).
+  await recordTrialUse(ctx, account, subscription, nowMs, stripeActor(clock.eventId));
   await settleAccount(ctx, account, nowMs, { repoint: true, actor: stripeActor(clock.eventId) });
   return applied([dependency.subscription(subscription.id), ...learned]);
 }

@@ -5,11 +5,15 @@
  *   trial allowance (tokens, may be smaller than the paid one), whether a
  *   card is required, and what Stripe does at the end without one
  *   (`trial_settings.end_behavior.missing_payment_method`).
- * - **One per account and per Stripe customer.** `billingAccounts.trialUsedAt`
- *   is set the first time a subscription with a trial is mirrored
- *   (`recordTrialUse`); Checkout also reads the customer's subscription
- *   history at Stripe before offering one (`billingActions`), and refuses a
- *   second with `TRIAL_ALREADY_USED`.
+ * - **One per person, per account and per Stripe customer.** Each trial
+ *   subscription is recorded in `trialUses` (with the person who started it,
+ *   `metadata.trial_started_by`) and `billingAccounts.trialUsedAt` the first
+ *   time it is mirrored (`recordTrialUse`); Checkout refuses a second trial
+ *   of the person or the account, and reads the customer's subscription
+ *   history at Stripe (`billingActions`), with `TRIAL_ALREADY_USED`. A trial
+ *   that slips past (a stale session, two organisations at once) counts only
+ *   if it is the earliest of its account and its person (`isLaterTrial`),
+ *   in every delivery order (`revokeLaterTrial`).
  * - **Allowance follows the money.** Stripe's first invoice of a trial is a
  *   paid $0 invoice whose plan line has amount 0 over the trial. Its coverage
  *   rows are marked `trial` (`coverage.isTrialLine`): they grant the plan's tier during
@@ -26,8 +30,12 @@
 import type Stripe from "stripe";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { startPeriod } from "./ledger";
+import { recomputeAccountTier } from "./access";
+import { appendAudit, type AuditActor } from "./audit";
+import { COVERAGE_READ_LIMIT } from "./coverage";
+import { getBalance, startPeriod } from "./ledger";
 import { notify } from "./notifications";
+import { freePeriod } from "./periods";
 import { PLANS, type Tier } from "./plans";
 import { secondsToMs } from "./stripeShapes";
 
@@ -41,36 +49,196 @@ export function isTrialKey(periodKey: string | undefined): boolean {
   return periodKey?.startsWith("trial:") ?? false;
 }
 
+/** The subscription metadata key naming the person who started a trial (`trialUses.personKey`). */
+export const TRIAL_STARTED_BY = "trial_started_by";
+
+/** Longest person key kept: the app's ids are far shorter. */
+const MAX_PERSON_KEY_LENGTH = 200;
+
+/** Bound on the trials read per person or account (a person has one; stale sessions add a few). */
+const TRIAL_READ_LIMIT = 20;
+
+/** The person a trial subscription names (`metadata.trial_started_by`), or undefined. */
+export function trialPersonKey(subscription: Pick<Stripe.Subscription, "metadata">): string | undefined {
+  const key = subscription.metadata?.[TRIAL_STARTED_BY];
+  return typeof key === "string" && key.length > 0 && key.length <= MAX_PERSON_KEY_LENGTH ? key : undefined;
+}
+
+type TrialRef = Pick<Doc<"trialUses">, "stripeSubscriptionId" | "trialStart">;
+
+/** The order trials count in: earlier `trialStart` first, ties by subscription id, so every delivery order agrees. */
+function startsBefore(a: TrialRef, b: TrialRef): boolean {
+  return a.trialStart < b.trialStart || (a.trialStart === b.trialStart && a.stripeSubscriptionId < b.stripeSubscriptionId);
+}
+
+/** Whether the person (`personKey`, the app's stable id) started a trial on any account. */
+export async function personHadTrial(ctx: QueryCtx, personKey: string): Promise<boolean> {
+  const row = await ctx.db
+    .query("trialUses")
+    .withIndex("by_personKey_and_trialStart", (q) => q.eq("personKey", personKey))
+    .first();
+  return row !== null;
+}
+
 /**
- * Records that the account used its trial (`trialUsedAt`, ms = the
- * subscription's `trial_start`): the earliest trial start seen, so whichever
- * order two trials' events arrive in, the first trial is the one that
- * counts. Later trials never move it. Writes nothing otherwise.
+ * Records a mirrored subscription's trial, idempotently:
+ *
+ * - a `trialUses` row per subscription (account, `trialStart` ms, and the
+ *   person from `metadata.trial_started_by`);
+ * - the account's `trialUsedAt`, the earliest trial start seen (later trials
+ *   never move it);
+ * - and, when this trial started before trials already recorded on the same
+ *   account or by the same person, takes those later trials' tier and
+ *   remaining trial allowance back (`revokeLaterTrial`), so that whichever
+ *   order the trials' events arrive in, only the earliest counts.
+ *
+ * `account` is settled by the caller afterwards (the subscription handler);
+ * other accounts whose later trial is taken back are settled here.
+ * Writes nothing for a subscription without a trial.
  */
 export async function recordTrialUse(
   ctx: MutationCtx,
   account: Doc<"billingAccounts">,
-  subscription: Pick<Stripe.Subscription, "trial_start">,
+  subscription: Pick<Stripe.Subscription, "id" | "trial_start" | "metadata">,
+  nowMs: number,
+  actor: AuditActor,
 ): Promise<void> {
   const start = secondsToMs(subscription.trial_start);
-  if (start === undefined || (account.trialUsedAt !== undefined && account.trialUsedAt <= start)) return;
-  await ctx.db.patch("billingAccounts", account._id, { trialUsedAt: start });
+  if (start === undefined) return;
+  const personKey = trialPersonKey(subscription);
+  const existing = await ctx.db
+    .query("trialUses")
+    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", subscription.id))
+    .unique();
+  if (!existing) {
+    await ctx.db.insert("trialUses", { stripeSubscriptionId: subscription.id, accountId: account._id, personKey, trialStart: start });
+  } else if (personKey !== undefined && existing.personKey === undefined) {
+    await ctx.db.patch("trialUses", existing._id, { personKey });
+  }
+  if (account.trialUsedAt === undefined || start < account.trialUsedAt) {
+    await ctx.db.patch("billingAccounts", account._id, { trialUsedAt: start });
+  }
+  const me: TrialRef = { stripeSubscriptionId: subscription.id, trialStart: start };
+  const later = new Map<string, Doc<"trialUses">>();
+  const sameAccount = await ctx.db
+    .query("trialUses")
+    .withIndex("by_accountId_and_trialStart", (q) => q.eq("accountId", account._id).gte("trialStart", start))
+    .take(TRIAL_READ_LIMIT);
+  const samePerson =
+    personKey === undefined
+      ? []
+      : await ctx.db
+          .query("trialUses")
+          .withIndex("by_personKey_and_trialStart", (q) => q.eq("personKey", personKey).gte("trialStart", start))
+          .take(TRIAL_READ_LIMIT);
+  for (const row of [...sameAccount, ...samePerson]) {
+    if (startsBefore(me, row)) later.set(row.stripeSubscriptionId, row);
+  }
+  for (const row of later.values()) {
+    await revokeLaterTrial(ctx, row, nowMs, actor, { settle: row.accountId !== account._id });
+  }
 }
 
 /**
- * Whether the mirrored subscription's trial started after the account's
- * first one (`trialUsedAt`): a second trial that slipped past Checkout's
- * refusal (a stale session completed later). It gets neither the trial
- * allowance nor the plan's tier: one free trial per account.
+ * Whether the mirrored subscription's trial is a later one: another trial
+ * on the same account, or started by the same person on any account,
+ * started before it (`trialUses`; ties by subscription id), or the account
+ * already had one before it (`trialUsedAt`, also set from Stripe's history
+ * of the customer). A later trial (a stale Checkout session completed after
+ * the first trial, or a person's second organisation) gets neither the
+ * trial allowance nor the plan's tier: one free trial per account and per
+ * person.
  */
 export async function isLaterTrial(
   ctx: QueryCtx,
   accountId: Id<"billingAccounts">,
-  mirror: Pick<Doc<"subscriptions">, "trialStart">,
+  mirror: Pick<Doc<"subscriptions">, "stripeSubscriptionId" | "trialStart">,
 ): Promise<boolean> {
   if (mirror.trialStart === undefined) return false;
   const account = await ctx.db.get("billingAccounts", accountId);
-  return account?.trialUsedAt !== undefined && mirror.trialStart > account.trialUsedAt;
+  if (account?.trialUsedAt !== undefined && mirror.trialStart > account.trialUsedAt) return true;
+  const me: TrialRef = { stripeSubscriptionId: mirror.stripeSubscriptionId, trialStart: mirror.trialStart };
+  const own = await ctx.db
+    .query("trialUses")
+    .withIndex("by_stripeSubscriptionId", (q) => q.eq("stripeSubscriptionId", mirror.stripeSubscriptionId))
+    .unique();
+  const earlierOn = (rows: Doc<"trialUses">[]) => rows.some((row) => startsBefore(row, me));
+  const onAccount = await ctx.db
+    .query("trialUses")
+    .withIndex("by_accountId_and_trialStart", (q) => q.eq("accountId", accountId).lte("trialStart", me.trialStart))
+    .take(TRIAL_READ_LIMIT);
+  if (earlierOn(onAccount)) return true;
+  const personKey = own?.personKey;
+  if (personKey === undefined) return false;
+  const byPerson = await ctx.db
+    .query("trialUses")
+    .withIndex("by_personKey_and_trialStart", (q) => q.eq("personKey", personKey).lte("trialStart", me.trialStart))
+    .take(TRIAL_READ_LIMIT);
+  return earlierOn(byPerson);
+}
+
+/**
+ * Takes a later trial's benefits back once an earlier trial of the same
+ * account or person is recorded after it:
+ *
+ * - its trial coverage rows (`paidCoverage`, `trial: true`, of the
+ *   subscription's invoices) are deleted, so it gives no tier; a redelivered
+ *   trial invoice records none again (`isLaterTrial`);
+ * - when its trial allowance is the account's current period, what remains
+ *   of it expires through the ledger (`startPeriod`, key
+ *   `trial:<sub id>:revoked`), replaced by the free plan's allowance for the
+ *   month: tokens already spent stay spent;
+ * - an audit entry `trial.revoked`.
+ *
+ * Idempotent: a second call finds no coverage and a used ledger key.
+ */
+async function revokeLaterTrial(
+  ctx: MutationCtx,
+  row: Doc<"trialUses">,
+  nowMs: number,
+  actor: AuditActor,
+  options: { settle: boolean },
+): Promise<void> {
+  const key = trialKey(row.stripeSubscriptionId);
+  const coverage = await ctx.db
+    .query("paidCoverage")
+    .withIndex("by_accountId_and_end", (q) => q.eq("accountId", row.accountId).gt("end", row.trialStart))
+    .take(COVERAGE_READ_LIMIT);
+  const subscriptionOfInvoice = new Map<string, string | undefined>();
+  let removed = 0;
+  for (const line of coverage) {
+    if (!line.trial) continue;
+    if (!subscriptionOfInvoice.has(line.stripeInvoiceId)) {
+      const invoice = await ctx.db
+        .query("invoices")
+        .withIndex("by_stripeInvoiceId", (q) => q.eq("stripeInvoiceId", line.stripeInvoiceId))
+        .unique();
+      subscriptionOfInvoice.set(line.stripeInvoiceId, invoice?.stripeSubscriptionId);
+    }
+    if (subscriptionOfInvoice.get(line.stripeInvoiceId) !== row.stripeSubscriptionId) continue;
+    await ctx.db.delete("paidCoverage", line._id);
+    removed++;
+  }
+  const balance = await getBalance(ctx, row.accountId);
+  let allowance = { applied: false };
+  if (balance?.periodKey === key) {
+    allowance = await startPeriod(ctx, row.accountId, {
+      sourceKey: `${key}:revoked`,
+      tokens: PLANS.free.tokensPerPeriod,
+      ...freePeriod(nowMs),
+    });
+  }
+  if (removed === 0 && !allowance.applied) return;
+  console.warn(`billing: ${key} on account ${row.accountId} is a later trial; its tier and trial allowance were taken back`);
+  await appendAudit(ctx, {
+    accountId: row.accountId,
+    ...actor,
+    action: "trial.revoked",
+    before: { trialCoverageLines: removed, periodKey: key },
+    after: { periodKey: allowance.applied ? freePeriod(nowMs).periodKey : balance?.periodKey },
+    reason: "An earlier free trial of the same account or person was recorded: one free trial per person and per account.",
+  });
+  if (options.settle) await recomputeAccountTier(ctx, row.accountId, nowMs, actor);
 }
 
 /**
@@ -80,7 +248,7 @@ export async function isLaterTrial(
  * replaced by the first paid window. Nothing for a plan without a trial
  * allowance, a trial already over when its invoice arrives late (a paid
  * window started since: the ledger's stale-period rule), or a trial that
- * started after the account's first one (`trialUsedAt`: one per account).
+ * that is a later one (`isLaterTrial`: one per account and per person).
  */
 export async function grantTrialAllowance(
   ctx: MutationCtx,
@@ -93,8 +261,8 @@ export async function grantTrialAllowance(
     return { applied: false };
   }
   const key = trialKey(mirror.stripeSubscriptionId);
-  // One trial per account: a later subscription's trial (a stale Checkout
-  // session completed after the first trial) gets no second allowance.
+  // One trial per account and per person: a later trial (a stale Checkout
+  // session, a person's second organisation) gets no second allowance.
   if (await isLaterTrial(ctx, accountId, mirror)) {
     console.warn(`billing: ${key} is a second trial for account ${accountId}; no trial allowance`);
     return { applied: false };

@@ -129,7 +129,8 @@ export function PricingPage({ compact = false }: { compact?: boolean }) {
                   pending: pendingTier,
                   onUpgrade: () =>
                     void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription ?? null, currency.currency, false, checkoutSeats.seatsFor(plan.tier)),
-                  // One free trial per account (docs/TRIALS.md): offered only until it is used.
+                  // One free trial per account and per person (docs/TRIALS.md): offered only
+                  // until the account or the caller has had one (`trialUsed`).
                   onTrial:
                     plan.trial && effectiveSubscription && !effectiveSubscription.trialUsed
                       ? () => void startCheckout(plan.tier as PaidTier, interval, effectiveSubscription, currency.currency, true, checkoutSeats.seatsFor(plan.tier))
