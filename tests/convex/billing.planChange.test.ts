@@ -299,6 +299,8 @@ describe("billing.previewPlanChange", () => {
       dueNow: 4950 - 1450 - 500,
       creditApplied: 500,
       prorationCredit: 1450,
+      newPlanCharge: 4950,
+      otherCharges: 0,
       nextInvoiceAmount: 9900,
       nextInvoiceAt: s.periodEnd * 1000,
       effectiveAt: 0,
@@ -329,6 +331,9 @@ describe("billing.previewPlanChange", () => {
     expect(preview.kind).toBe("upgrade");
     expect(preview.dueNow).toBe(29000 - 1450);
     expect(preview.prorationCredit).toBe(1450);
+    // The whole new year is the new plan's line; the lines add up to what is due.
+    expect(preview.newPlanCharge).toBe(29000);
+    expect(preview.newPlanCharge - preview.prorationCredit + preview.otherCharges).toBe(preview.dueNow);
     expect(preview.tokensNow).toBe(0);
     expect(preview.nextInvoiceAt).toBeGreaterThan(Date.now() + 360 * DAY * 1000);
   });
@@ -343,6 +348,8 @@ describe("billing.previewPlanChange", () => {
       dueNow: 0,
       creditApplied: 0,
       prorationCredit: 14500,
+      newPlanCharge: 9900,
+      otherCharges: 0,
       nextInvoiceAmount: 9900 - 4600,
       tokensNow: 350,
     });
@@ -361,6 +368,8 @@ describe("billing.previewPlanChange", () => {
       dueNow: 0,
       creditApplied: 0,
       prorationCredit: 0,
+      newPlanCharge: 0,
+      otherCharges: 0,
       nextInvoiceAmount: 2900 - 1000,
       nextInvoiceAt: s.periodEnd * 1000,
       effectiveAt: s.periodEnd * 1000,

@@ -23,6 +23,8 @@ function upgradePreview(overrides: Record<string, unknown> = {}) {
     dueNow: 5500,
     creditApplied: 1500,
     prorationCredit: 1200,
+    newPlanCharge: 8200,
+    otherCharges: 0,
     nextInvoiceAmount: 9900,
     nextInvoiceAt: NOW + 30 * DAY,
     effectiveAt: NOW,
@@ -41,6 +43,8 @@ function downgradePreview(overrides: Record<string, unknown> = {}) {
     dueNow: 0,
     creditApplied: 0,
     prorationCredit: 0,
+    newPlanCharge: 0,
+    otherCharges: 0,
     nextInvoiceAmount: 900,
     nextInvoiceAt: NOW + 30 * DAY,
     effectiveAt: NOW + 30 * DAY,
@@ -144,6 +148,10 @@ describe("upgrade: preview, confirm, wait for the plan", () => {
     expect(screen.getByTestId("plan-change-due-now")).toHaveTextContent(usd(55));
     expect(screen.getByTestId("plan-change-credit-applied")).toHaveTextContent(`−${usd(15)}`);
     expect(screen.getByTestId("plan-change-proration-credit")).toHaveTextContent(`−${usd(12)}`);
+    // The new plan's line too, so the lines add up to what is due: 82 − 12 − 15 = 55.
+    expect(screen.getByTestId("plan-change-new-plan-charge")).toHaveTextContent(usd(82));
+    expect(screen.getByTestId("plan-change-new-plan-charge").previousElementSibling).toHaveTextContent(/^Elite \(monthly\) until /);
+    expect(screen.queryByTestId("plan-change-other-charges")).toBeNull();
     expect(within(dialog).getByText("Unused time on Pro (monthly)")).toBeInTheDocument();
     expect(screen.getByTestId("plan-change-next-invoice")).toHaveTextContent(`Then ${usd(99)} on ${formatDate(NOW + 30 * DAY)}.`);
     expect(screen.getByTestId("plan-change-tokens-now")).toHaveTextContent("+350 tokens now");

@@ -100,6 +100,8 @@ describe("plan-change preview", () => {
     dueNow: 3080,
     creditApplied: 0,
     prorationCredit: 1450,
+    newPlanCharge: 4950,
+    otherCharges: 0,
     nextInvoiceAmount: 7920,
     nextInvoiceAt: NOW + 15 * DAY,
     effectiveAt: NOW,

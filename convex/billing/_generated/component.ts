@@ -910,8 +910,10 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           effectiveAt: number;
           interval: "month" | "year";
           kind: "upgrade" | "downgrade";
+          newPlanCharge: number;
           nextInvoiceAmount: number;
           nextInvoiceAt: number;
+          otherCharges: number;
           prorationCredit: number;
           tier: "free" | "starter" | "pro" | "elite" | "internal";
           tokensNow: number;

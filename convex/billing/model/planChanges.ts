@@ -60,6 +60,7 @@ import type { CallerAccount } from "./billingModel";
 import { fail } from "./errors";
 import { OVERAGE_METER, PLANS, planForLookupKey, tierRank, type Interval, type PaidTier, type Tier } from "./plans";
 import { getStripe, stripeRead, stripeWrite } from "./stripeClient";
+import { linePriceId } from "./stripeShapes";
 import type { CancellationFeedback, SubscriptionStatus } from "./validators";
 import { vInterval, vSubscriptionStatus, vTier } from "./validators";
 
@@ -75,6 +76,18 @@ export const vPlanChangePreview = v.object({
   creditApplied: v.number(),
   /** Credit for the unused time on the current plan included in `dueNow`, minor units (≥ 0). */
   prorationCredit: v.number(),
+  /**
+   * The new plan's lines on this invoice, minor units (≥ 0): the rest of
+   * this period on it (a proration line), or a whole new period when the
+   * interval changes; either runs to `nextInvoiceAt`. 0 for a downgrade.
+   */
+  newPlanCharge: v.number(),
+  /**
+   * Every other line on the invoice, minor units (may be < 0): metered usage
+   * billed at the change, pending invoice items. So
+   * `dueNow = newPlanCharge − prorationCredit + otherCharges − discount + tax − creditApplied`.
+   */
+  otherCharges: v.number(),
   /** The next regular invoice's amount, minor units, and when it comes (ms). */
   nextInvoiceAmount: v.number(),
   nextInvoiceAt: v.number(),
@@ -419,6 +432,8 @@ export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerAr
       dueNow: 0,
       creditApplied: 0,
       prorationCredit: 0,
+      newPlanCharge: 0,
+      otherCharges: 0,
       nextInvoiceAmount: Math.max(0, newAmount + Math.min(0, p.state.customerBalance)),
       nextInvoiceAt: effectiveAt,
       effectiveAt,
@@ -440,6 +455,10 @@ export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerAr
   const prorationCredit = lines
     .filter((line) => isProrationLine(line) && line.amount < 0)
     .reduce((sum, line) => sum - line.amount, 0);
+  const newPlanCharge = lines
+    .filter((line) => line.amount > 0 && linePriceId(line) === newPrice.id)
+    .reduce((sum, line) => sum + line.amount, 0);
+  const otherCharges = lines.reduce((sum, line) => sum + line.amount, 0) - newPlanCharge + prorationCredit;
   const starting = preview.starting_balance ?? 0;
   const total = preview.total ?? preview.amount_due;
   // A preview is not finalized, so `ending_balance` is usually null: then the
@@ -458,6 +477,8 @@ export async function previewPlanChange(ctx: ActionCtx, args: PlanArgs & OwnerAr
     dueNow: preview.amount_due,
     creditApplied,
     prorationCredit,
+    newPlanCharge,
+    otherCharges,
     nextInvoiceAmount: Math.max(0, newAmount + leftover),
     nextInvoiceAt,
     effectiveAt: Date.now(),

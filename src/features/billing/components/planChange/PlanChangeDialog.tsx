@@ -288,10 +288,24 @@ function PreviewDetails({ preview, subscription }: { preview: Preview; subscript
   return (
     <div className="stack-sm" data-testid="plan-change-preview" data-kind="upgrade">
       <dl className="amounts">
+        {preview.newPlanCharge > 0 ? (
+          <div>
+            <dt>
+              {planLabel(preview.tier, preview.interval)} until {formatDate(preview.nextInvoiceAt)}
+            </dt>
+            <dd data-testid="plan-change-new-plan-charge">{money(preview.newPlanCharge)}</dd>
+          </div>
+        ) : null}
         {preview.prorationCredit > 0 ? (
           <div>
             <dt>Unused time on {current}</dt>
             <dd data-testid="plan-change-proration-credit">{formatCredit(preview.prorationCredit, preview.currency)}</dd>
+          </div>
+        ) : null}
+        {preview.otherCharges !== 0 ? (
+          <div>
+            <dt>Usage and other charges</dt>
+            <dd data-testid="plan-change-other-charges">{preview.otherCharges > 0 ? money(preview.otherCharges) : formatCredit(-preview.otherCharges, preview.currency)}</dd>
           </div>
         ) : null}
         {preview.adjustments && preview.adjustments.discount > 0 ? (
