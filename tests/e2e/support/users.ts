@@ -43,6 +43,9 @@ export const E2E_USERS = {
   /** Issue 11's trial journeys (journey11-trials.spec.ts): a Pro trial with a card, a card-less Starter trial. */
   trialCard: user("e2e-trial-card", "Tia Trialcard"),
   trialNoCard: user("e2e-trial-nocard", "Noel Nocard"),
+  /** One trial per person (journey11-trial-per-person.spec.ts): the same person on a second organisation, and a colleague there. */
+  trialPerson: user("e2e-trial-person", "Pia Person"),
+  trialColleague: user("e2e-trial-colleague", "Cole Colleague"),
   /** Issue 11's dunning journeys: a renewal that keeps failing (journey11-dunning), one that needs 3-D Secure (journey11-sca). */
   dunning: user("e2e-dunning", "Duncan Dunning"),
   sca: user("e2e-sca", "Scarlett Secure"),
