@@ -19,6 +19,7 @@ import { components, internal } from "./_generated/api";
 import { adminAction, adminQuery, callerQuery } from "./functions";
 import { personKeyOf } from "./model/auth";
 import { vInvoiceView, vSubscriptionView } from "./billing/model/billingModel";
+import { vEndTrialPreview, vEndTrialResult, type EndTrialPreview, type EndTrialResult } from "./billing/model/endTrial";
 import { vPlanChangePreview, vPlanChangeResult, type PlanChangePreview, type PlanChangeResult } from "./billing/model/planChanges";
 import { CURRENCIES, TOKEN_PACKS } from "./billing/model/plans";
 import { vCancellationFeedback, vInterval, vPaidTier, vTier } from "./billing/model/validators";
@@ -106,6 +107,28 @@ export const changePlan = adminAction({
   returns: vPlanChangeResult,
   handler: (ctx, args): Promise<PlanChangeResult> =>
     ctx.runAction(components.billing.planChanges.changePlan, { ownerKey: ctx.ownerKey, ...args }),
+});
+
+/**
+ * What starting the paid plan now, ending the caller's trial early, would
+ * charge; changes nothing (`endTrial.previewEndTrial`). Throws `NOT_TRIALING`,
+ * `NO_PAYMENT_METHOD`, `NO_SUBSCRIPTION`, `CHANGE_PENDING`.
+ */
+export const previewEndTrial = adminAction({
+  args: {},
+  returns: vEndTrialPreview,
+  handler: (ctx): Promise<EndTrialPreview> => ctx.runAction(components.billing.endTrial.previewEndTrial, { ownerKey: ctx.ownerKey }),
+});
+
+/**
+ * Ends the caller's trial now and charges the paid plan to the card on file;
+ * the trial runs on unchanged unless the payment succeeds
+ * (`endTrial.endTrialNow`). Returns `{ status, hostedInvoiceUrl, message }`.
+ */
+export const endTrialNow = adminAction({
+  args: {},
+  returns: vEndTrialResult,
+  handler: (ctx): Promise<EndTrialResult> => ctx.runAction(components.billing.endTrial.endTrialNow, { ownerKey: ctx.ownerKey }),
 });
 
 /** Cancels the caller's scheduled plan change. Returns `{ canceled }` (`planChanges.cancelScheduledChange`). */

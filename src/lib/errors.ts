@@ -107,6 +107,13 @@ export function humanizeError(error: unknown): HumanError {
           description: "There is one free trial per person and per account. Subscribe to the plan to keep using it.",
           retryable: false,
         };
+      case "NOT_TRIALING":
+        return {
+          code: data.code,
+          title: "Your trial has already ended",
+          description: "There is no trial left to end: your plan is already paid, or the trial ran out. Refresh the page to see where it stands.",
+          retryable: false,
+        };
       case "TRIAL_ACTIVE":
         return {
           code: data.code,

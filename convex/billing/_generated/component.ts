@@ -671,6 +671,35 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    endTrial: {
+      endTrialNow: FunctionReference<
+        "action",
+        "internal",
+        { ownerKey: string },
+        {
+          hostedInvoiceUrl: string | null;
+          message: string;
+          status: "paid" | "requires_action" | "payment_failed";
+        },
+        Name
+      >;
+      previewEndTrial: FunctionReference<
+        "action",
+        "internal",
+        { ownerKey: string },
+        {
+          allowance: number;
+          currency: string;
+          dueNow: number;
+          interval: "month" | "year";
+          nextRenewalAt: number;
+          tier: "starter" | "pro" | "elite";
+          trialAllowance: number;
+          trialEnd: number;
+        },
+        Name
+      >;
+    };
     memberUsage: {
       list: FunctionReference<
         "query",

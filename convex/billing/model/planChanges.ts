@@ -159,6 +159,10 @@ export const vPlanChangeSubscription = v.object({
   cancelAt: v.union(v.number(), v.null()),
   pendingUpdate: v.union(v.object({ tier: vTier, interval: vInterval, expiresAt: v.number() }), v.null()),
   scheduleId: v.union(v.string(), v.null()),
+  /** ms: the trial's end while trialing (or when it ended), else null. */
+  trialEnd: v.union(v.number(), v.null()),
+  /** Whether Stripe has a card to charge (the subscription's `default_payment_method`). */
+  hasPaymentMethod: v.boolean(),
 });
 export type PlanChangeSubscription = Infer<typeof vPlanChangeSubscription>;
 
@@ -200,6 +204,8 @@ export async function planChangeState(ctx: QueryCtx, accountId: Id<"billingAccou
           cancelAt: live.cancelAt ?? (live.cancelAtPeriodEnd ? (live.currentPeriodEnd ?? null) : null),
           pendingUpdate: live.pendingUpdate ?? null,
           scheduleId: live.scheduleId ?? null,
+          trialEnd: live.trialEnd ?? null,
+          hasPaymentMethod: live.hasPaymentMethod === true,
         }
       : null,
     openInvoiceUrl: open?.hostedInvoiceUrl ?? null,
@@ -211,7 +217,7 @@ export async function planChangeState(ctx: QueryCtx, accountId: Id<"billingAccou
 // Shared steps
 // ---------------------------------------------------------------------------
 
-type Loaded = {
+export type Loaded = {
   account: CallerAccount;
   customer: string;
   state: PlanChangeState;
@@ -219,7 +225,7 @@ type Loaded = {
 };
 
 /** The caller, their customer and their live subscription from the database. */
-async function loadCaller(ctx: ActionCtx, ownerKey: string): Promise<Loaded> {
+export async function loadCaller(ctx: ActionCtx, ownerKey: string): Promise<Loaded> {
   const account = await requireAccount(ctx, ownerKey);
   const state: PlanChangeState = await ctx.runQuery(internal.accounts.planChangeState, { accountId: account.accountId });
   const mirror = state.subscription;
@@ -239,12 +245,12 @@ type Facts = {
   cancelAt: number | null;
 };
 
-function planLabel(tier: Tier, interval: Interval | null): string {
+export function planLabel(tier: Tier, interval: Interval | null): string {
   const name = PLANS[tier].name;
   return interval ? `${name} (${interval === "year" ? "yearly" : "monthly"})` : name;
 }
 
-function day(ms: number): string {
+export function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
@@ -283,7 +289,7 @@ function mirrorFacts(mirror: PlanChangeSubscription): Facts {
 }
 
 /** Stripe's fresh copy of the caller's subscription and its plan item. */
-type Live = {
+export type Live = {
   subscription: Stripe.Subscription;
   item: Stripe.SubscriptionItem;
   price: Stripe.Price;
@@ -301,7 +307,7 @@ function idOf(value: string | { id: string } | null | undefined): string | null 
 }
 
 /** Reads the subscription from Stripe and checks it belongs to `customer`. */
-async function liveSubscription(stripe: Stripe, loaded: Loaded): Promise<Live> {
+export async function liveSubscription(stripe: Stripe, loaded: Loaded): Promise<Live> {
   const { mirror, customer } = loaded;
   const subscription = await stripeRead("subscriptions.retrieve", () =>
     stripe.subscriptions.retrieve(mirror.stripeSubscriptionId),
@@ -611,7 +617,7 @@ function paymentFailed(label: string, url: string | null, reason: string | null 
 }
 
 /** The PaymentIntent that paid (or tried to pay) `invoice`, best effort; null when Stripe does not say. */
-async function paymentIntentOf(stripe: Stripe, invoice: Stripe.Invoice): Promise<Stripe.PaymentIntent | null> {
+export async function paymentIntentOf(stripe: Stripe, invoice: Stripe.Invoice): Promise<Stripe.PaymentIntent | null> {
   try {
     const legacy = (invoice as unknown as { payment_intent?: string | Stripe.PaymentIntent | null }).payment_intent;
     let ref: string | Stripe.PaymentIntent | null | undefined = legacy;
@@ -628,7 +634,7 @@ async function paymentIntentOf(stripe: Stripe, invoice: Stripe.Invoice): Promise
 }
 
 /** The hosted page of the subscription's latest invoice, best effort. */
-async function latestInvoiceUrl(stripe: Stripe, subscriptionId: string): Promise<string | null> {
+export async function latestInvoiceUrl(stripe: Stripe, subscriptionId: string): Promise<string | null> {
   try {
     const subscription = await stripe.subscriptions.retrieve(subscriptionId, { expand: ["latest_invoice"] });
     const invoice = subscription.latest_invoice;

@@ -46,6 +46,9 @@ export const E2E_USERS = {
   /** One trial per person (journey11-trial-per-person.spec.ts): the same person on a second organisation, and a colleague there. */
   trialPerson: user("e2e-trial-person", "Pia Person"),
   trialColleague: user("e2e-trial-colleague", "Cole Colleague"),
+  /** Ending a trial early (journey11-end-trial.spec.ts): paid with a good card, and declined. */
+  trialEndEarly: user("e2e-trial-end-early", "Esme Early"),
+  trialEndDeclined: user("e2e-trial-end-declined", "Dex Declined"),
   /** Issue 11's dunning journeys: a renewal that keeps failing (journey11-dunning), one that needs 3-D Secure (journey11-sca). */
   dunning: user("e2e-dunning", "Duncan Dunning"),
   sca: user("e2e-sca", "Scarlett Secure"),
