@@ -59,9 +59,13 @@ describe("UpgradePrompt", () => {
 });
 
 describe("dashboard prompt triggers", () => {
-  it("shows low_tokens at the threshold, no_tokens at zero, none with plenty", () => {
+  it("shows low_tokens at the threshold once tokens are used, no_tokens at zero, none with plenty", () => {
+    // Free's untouched 5-token allowance is not "running low".
     fake.setQuery("tokens:balance", balance({ allowance: 5, used: 0, remaining: 5 }));
     renderApp(<AnalysesPanel />);
+    expect(screen.queryByTestId("upgrade-prompt")).toBeNull();
+
+    fake.pushQuery("tokens:balance", balance({ allowance: 5, used: 1, remaining: 4 }));
     expect(screen.getByTestId("upgrade-prompt")).toHaveAttribute("data-trigger", "low_tokens");
 
     fake.pushQuery("tokens:balance", balance({ allowance: 5, used: 5, remaining: 0 }));
@@ -110,6 +114,9 @@ describe("dashboard prompt triggers", () => {
     expect(dashboardTrigger(low, "free", tokenBlock)).toBe("analysis_blocked");
     expect(dashboardTrigger(balance({ remaining: 2 }), "free", tokenBlock)).toBe("low_tokens");
     expect(dashboardTrigger(balance({ remaining: 40 }), "free", null)).toBeNull();
+    // Free's whole allowance is 5 tokens: untouched, it is not "running low".
+    expect(dashboardTrigger(balance({ allowance: 5, used: 0, remaining: 5 }), "free", null)).toBeNull();
+    expect(dashboardTrigger(balance({ allowance: 5, used: 1, remaining: 4 }), "free", null)).toBe("low_tokens");
     expect(dashboardTrigger(undefined, "free", null)).toBeNull();
   });
 

@@ -209,7 +209,7 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 0,
     name: "Free",
     description: "Try the product with a small monthly allowance.",
-    features: ["5 tokens a month", "Quick analyses", "Community support"],
+    features: ["5 tokens a month", "Quick, standard and bulk analyses", "Community support"],
     tokensPerPeriod: 5,
     purchasable: false,
     prices: null,
@@ -222,7 +222,7 @@ export const PLANS: Record<Tier, Plan> = {
     rank: 1,
     name: "Starter",
     description: "For individuals getting real work done.",
-    features: ["50 tokens a month", "Quick and standard analyses", "Email support"],
+    features: ["50 tokens a month", "Quick, standard and bulk analyses", "Email support"],
     tokensPerPeriod: 50,
     purchasable: true,
     prices: {

@@ -1,7 +1,8 @@
 import { useQuery } from "convex/react";
 import { useState } from "react";
 import { api } from "@/convex/_generated/api";
-import { BILLING_CONFIG, FEATURES, tierRank, type Tier } from "@/convex/billing/model/plans";
+import { FEATURES, tierRank, type Tier } from "@/convex/billing/model/plans";
+import { isRunningLow } from "@/src/features/billing/lib/tokens";
 import type { TokenBalance } from "@/src/features/billing/lib/types";
 import { AnalysisCard, type BlockedAnalysis } from "./AnalysisCard";
 import { LockedFeature } from "@/src/features/billing/components/tokens/LockedFeature";
@@ -23,7 +24,7 @@ export function dashboardTrigger(
   }
   if (remaining === 0) return "no_tokens";
   if (blocked?.reason === "insufficient_tokens" && remaining !== undefined && remaining === blocked.remaining) return "analysis_blocked";
-  if (remaining !== undefined && remaining <= BILLING_CONFIG.lowTokensThreshold) return "low_tokens";
+  if (balance && isRunningLow(balance)) return "low_tokens";
   return null;
 }
 

@@ -1,7 +1,7 @@
 import { useQuery } from "convex/react";
 import { Link } from "react-router-dom";
 import { api } from "@/convex/_generated/api";
-import { BILLING_CONFIG } from "@/convex/billing/model/plans";
+import { isRunningLow } from "@/src/features/billing/lib/tokens";
 import { formatCount, tokens } from "@/src/lib/format";
 import { ROUTES } from "@/src/lib/routes";
 
@@ -18,7 +18,7 @@ export function TokenMeter() {
   const total = Math.max(balance.allowance + balance.purchased, balance.remaining, 1);
   const percent = Math.round((balance.remaining / total) * 100);
   const frozen = balance.frozen === true;
-  const tone = frozen || balance.remaining === 0 ? "danger" : balance.remaining <= BILLING_CONFIG.lowTokensThreshold ? "warning" : "ok";
+  const tone = frozen || balance.remaining === 0 ? "danger" : isRunningLow(balance) ? "warning" : "ok";
   const held = balance.held > 0 ? `, ${tokens(balance.held)} reserved for running jobs` : "";
   const label = frozen
     ? `${balance.remaining} tokens, frozen until the overdue invoice is paid`
