@@ -266,6 +266,20 @@ const WRITES: WriteSpec[] = [
     run: (w, as) => client(w, as).action(api.billing.resumeSubscription, {}),
     otherOrg: { codes: ["NO_SUBSCRIPTION", "STRIPE_NOT_CONFIGURED"] },
   },
+  {
+    name: "billing.previewEndTrial",
+    kind: "action",
+    rule: "admin",
+    run: (w, as) => client(w, as).action(api.billing.previewEndTrial, {}),
+    otherOrg: { codes: ["NO_SUBSCRIPTION", "NO_CUSTOMER", "STRIPE_NOT_CONFIGURED"] },
+  },
+  {
+    name: "billing.endTrialNow",
+    kind: "action",
+    rule: "admin",
+    run: (w, as) => client(w, as).action(api.billing.endTrialNow, {}),
+    otherOrg: { codes: ["NO_SUBSCRIPTION", "NO_CUSTOMER", "STRIPE_NOT_CONFIGURED"] },
+  },
   // Carol's organisation has no subscription: NO_SUBSCRIPTION proves hers was used.
   {
     name: "seats.preview",
