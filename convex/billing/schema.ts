@@ -185,6 +185,13 @@ export default defineSchema({
      * the old one. `expiresAt` ms.
      */
     pendingUpdate: v.optional(v.object({ ...vPlanRef.fields, expiresAt: v.number() })),
+    /**
+     * The invoice of that pending change (`latest_invoice` while
+     * `pending_update` is set, any kind of change: plan, seats, trial end).
+     * Written by `syncSubscription`; read by `syncInvoice` to mark the
+     * invoice `pendingUpdate` (not a dunning matter, docs/DUNNING.md).
+     */
+    pendingUpdateInvoiceId: v.optional(v.string()),
     /** The Subscription Schedule attached to it (`sub_sched_…`), if any. */
     scheduleId: v.optional(v.string()),
     /** The plan the schedule switches to, and when (ms): a downgrade at period end. */
@@ -271,6 +278,16 @@ export default defineSchema({
      * `created`). Sticky: a later snapshot never clears it. Read by dunning.
      */
     paymentFailedAt: v.optional(v.number()),
+    /**
+     * The invoice of a subscription's pending update (a plan change, seat
+     * increase or trial end made with `pending_if_incomplete`): unpaid, it
+     * leaves the plan as it was and is never overdue (no dunning,
+     * docs/DUNNING.md). Sticky. Written by `syncInvoice` (from the
+     * subscription mirror's `pendingUpdateInvoiceId`) and
+     * `markPendingUpdateInvoice` (`customer.subscription.*` events); read by
+     * dunning.
+     */
+    pendingUpdate: v.optional(v.boolean()),
     /** Stripe's `created` converted to ms. */
     createdAt: v.number(),
     eventCreated: v.number(),

@@ -24,6 +24,12 @@
  * - **Clearing**: when no overdue invoice is left (paid, voided), the
  *   episode ends at once: the fields are cleared and the tier is settled
  *   again in the same transaction.
+ * - **Declined plan changes** (`invoices.pendingUpdate`, the invoice of a
+ *   subscription's `pending_update`): never overdue. Stripe keeps the
+ *   subscription as it was and voids the invoice when the update expires.
+ *   When the invoice's failure came before the subscription event that
+ *   names it, `markPendingUpdateInvoice` withdraws the day-0 notice (its
+ *   email is still held) and ends the episode it opened.
  *
  * Writers: the invoice handler (`syncDunning` after each invoice event), the
  * test clock handler, the sweep cron and `dunning.runForAccount`
@@ -51,6 +57,8 @@ const UNPAID_STATUSES = ["open", "uncollectible"] as const;
 export function invoiceOverdueAt(invoice: Doc<"invoices">): number | undefined {
   if (invoice.status !== "open" && invoice.status !== "uncollectible") return undefined;
   if (invoice.stripeSubscriptionId === undefined || invoice.topUp || invoice.amountRemaining <= 0) return undefined;
+  // A declined plan change (`pending_update`): the plan is not at risk.
+  if (invoice.pendingUpdate) return undefined;
   return invoice.dueAt ?? invoice.paymentFailedAt;
 }
 
@@ -301,6 +309,84 @@ export async function notifyActionRequired(ctx: MutationCtx, invoice: Doc<"invoi
     ...(invoice.hostedInvoiceUrl ? { link: invoice.hostedInvoiceUrl } : {}),
     critical: true,
   });
+}
+
+/**
+ * `stripeInvoiceId` is the invoice of a subscription's pending update
+ * (`customer.subscription.*` with `pending_update` and `latest_invoice`): a
+ * declined (or unconfirmed) plan change, not an unpaid renewal. Marks the
+ * invoice row `pendingUpdate` when it is mirrored and not yet marked; if
+ * dunning already counted it (its `payment_failed` came first), withdraws
+ * the day-0 "payment failed" notice (unless its email was already handed to
+ * Resend) and the steps of the episode it opened, and brings the episode in
+ * line (ended when nothing else is overdue) in the same mutation. Writes
+ * nothing when the row is missing (`syncInvoice` marks it from the mirror)
+ * or already marked.
+ */
+export async function markPendingUpdateInvoice(
+  ctx: MutationCtx,
+  accountId: Id<"billingAccounts">,
+  stripeInvoiceId: string,
+  clock: EventClock,
+  nowMs: number,
+): Promise<void> {
+  const invoice = await ctx.db
+    .query("invoices")
+    .withIndex("by_stripeInvoiceId", (q) => q.eq("stripeInvoiceId", stripeInvoiceId))
+    .unique();
+  if (!invoice || invoice.pendingUpdate || invoice.accountId !== accountId) return;
+  await ctx.db.patch("invoices", invoice._id, { pendingUpdate: true });
+  await withdrawDunningOf(ctx, invoice);
+  const at = Math.max(nowMs, clock.eventCreated * 1000);
+  const actor: DunningActor = {
+    ...stripeActor(clock.eventId),
+    reason: `invoice ${stripeInvoiceId} is a pending plan change, not an overdue renewal`,
+  };
+  const account = await ctx.db.get("billingAccounts", accountId);
+  if (account?.dunningEpisode === stripeInvoiceId) {
+    // The episode this invoice opened ends; another overdue invoice (if any) opens its own below.
+    await ctx.db.patch("billingAccounts", accountId, {
+      overdueSince: undefined,
+      dunningStage: undefined,
+      dunningStep: undefined,
+      dunningEpisode: undefined,
+      dunningNextAt: undefined,
+    });
+    await appendAudit(ctx, {
+      ...actor,
+      accountId,
+      action: "dunning.cleared",
+      before: { episode: stripeInvoiceId, stage: account.dunningStage ?? null, overdueSince: account.overdueSince ?? null },
+      after: { stage: null },
+    });
+    await recomputeAccountTier(ctx, accountId, at);
+  }
+  await syncDunning(ctx, accountId, at, actor);
+}
+
+/**
+ * Takes back what dunning sent for a pending-update invoice: its day-0
+ * notice (unless the email is already with Resend: then it was sent and
+ * stays) and, when it opened the account's episode, that episode's step
+ * rows (bounded by the number of steps).
+ */
+async function withdrawDunningOf(ctx: MutationCtx, invoice: Doc<"invoices">): Promise<void> {
+  const dayZero = await ctx.db
+    .query("notifications")
+    .withIndex("by_accountId_and_dedupeKey", (q) =>
+      q.eq("accountId", invoice.accountId).eq("dedupeKey", dayZeroDedupeKey(invoice.stripeInvoiceId)),
+    )
+    .unique();
+  if (dayZero && dayZero.emailStatus !== "queued") await ctx.db.delete("notifications", dayZero._id);
+  for (const step of dunningSteps()) {
+    const done = await ctx.db
+      .query("dunningSteps")
+      .withIndex("by_accountId_and_episode_and_step", (q) =>
+        q.eq("accountId", invoice.accountId).eq("episode", invoice.stripeInvoiceId).eq("step", step.id),
+      )
+      .unique();
+    if (done) await ctx.db.delete("dunningSteps", done._id);
+  }
 }
 
 /** Accounts whose next step is due at `nowMs`, oldest first, through `by_dunningNextAt`. */

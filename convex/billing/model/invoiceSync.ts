@@ -36,6 +36,9 @@
  *   `total_taxes`, added on top) and `taxIncluded` (inclusive ones, already
  *   in the subtotal), minor units, each omitted when 0. They add up:
  *   `subtotal − discount + tax = total`.
+ * - Pending updates: an invoice the subscription mirror names as its
+ *   pending update's (`pendingUpdateInvoiceId`) is marked `pendingUpdate`
+ *   (sticky): a declined plan change, never overdue (docs/DUNNING.md).
  * - Nothing is written when a snapshot changes nothing on the row.
  */
 import type Stripe from "stripe";
@@ -125,10 +128,16 @@ export async function syncInvoice(
   const embeddedLines = invoice.lines?.data ?? [];
   // The subscription mirror: what a paid invoice's coverage is anchored to,
   // and which lines are usage. Read only when one of them needs it.
+  // An unpaid invoice is a declined plan change's when the mirror names it as
+  // its pending update's (`pendingUpdateInvoiceId`): then it is no dunning
+  // matter (`model/dunning.ts`). Sticky once known.
+  const unpaid = status === "open" || status === "uncollectible";
   const mirror =
-    subscriptionId !== undefined && (needsCoverage || (accepted && embeddedLines.length > 0))
+    subscriptionId !== undefined &&
+    (needsCoverage || (accepted && embeddedLines.length > 0) || (unpaid && !existing?.pendingUpdate))
       ? await subscriptionRow(ctx, subscriptionId)
       : null;
+  const pendingUpdate = existing?.pendingUpdate === true || (mirror !== null && mirror.pendingUpdateInvoiceId === invoice.id);
 
   // What a paid subscription invoice paid for, with each line's tier. Read
   // before anything is written, so a wait leaves no trace.
@@ -154,8 +163,8 @@ export async function syncInvoice(
   // Dunning (`model/dunning.ts`): when Stripe first failed to collect it,
   // sticky and the earliest seen, whatever order the snapshots come in.
   const failedAt = firstFailureAt(existing, invoice, eventType, clock);
-  if (!accepted && existing && failedAt !== existing.paymentFailedAt) {
-    await ctx.db.patch("invoices", existing._id, { paymentFailedAt: failedAt });
+  if (!accepted && existing && (failedAt !== existing.paymentFailedAt || pendingUpdate !== (existing.pendingUpdate === true))) {
+    await ctx.db.patch("invoices", existing._id, { paymentFailedAt: failedAt, ...(pendingUpdate ? { pendingUpdate } : {}) });
   }
 
   if (accepted) {
@@ -186,6 +195,7 @@ export async function syncInvoice(
         status !== "open" ? undefined : eventType === "invoice.payment_action_required" ? true : existing?.actionRequired,
       ...(invoice.due_date ? { dueAt: invoice.due_date * 1000 } : {}),
       ...(failedAt !== undefined ? { paymentFailedAt: failedAt } : {}),
+      ...(pendingUpdate ? { pendingUpdate } : {}),
       createdAt: invoice.created * 1000,
       eventCreated: Math.max(clock.eventCreated, existing?.eventCreated ?? 0),
     };

@@ -28,6 +28,7 @@ import { OVERAGE_METER, planForLookupKey, type Interval, type Tier } from "./pla
 import { planForPrice, recordCataloguePrice } from "./prices";
 import { secondsToMs, stripeIdOf, subscriptionPeriod } from "./stripeShapes";
 import { recordTrialUse } from "./trials";
+import { markPendingUpdateInvoice } from "./dunning";
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from "./validators";
 
 /**
@@ -150,6 +151,14 @@ export async function syncSubscription(
     if (item.price && (await recordCataloguePrice(ctx, item.price))) learned.push(dependency.price(item.price.id));
   }
 
+  // The invoice of a pending update is a declined plan change, not an unpaid
+  // renewal: a fact whatever the event's age, marked on the invoice row
+  // (dunning takes back what it already sent for it, `model/dunning.ts`).
+  const pendingUpdateInvoiceId = subscription.pending_update ? stripeIdOf(subscription.latest_invoice) : undefined;
+  if (pendingUpdateInvoiceId !== undefined) {
+    await markPendingUpdateInvoice(ctx, account._id, pendingUpdateInvoiceId, clock, nowMs);
+  }
+
   if (existing) {
     const stale =
       clock.eventCreated < existing.eventCreated
@@ -206,6 +215,7 @@ export async function syncSubscription(
     statusBefore: isSubscriptionStatus(clock.previousStatus) ? clock.previousStatus : undefined,
     pastDueSince,
     pendingUpdate: pending.update,
+    pendingUpdateInvoiceId,
     scheduleId: stripeIdOf(subscription.schedule),
     // A schedule's own events fill this in; a subscription without a
     // schedule has nothing scheduled.
