@@ -164,7 +164,12 @@ describe("a declined plan change (pending update) is not dunning", () => {
       await drain(t);
       await expectNoDunning();
       const confirm = await notificationsOfKinds(t, accountId, new Set(["action_required"]));
-      expect(confirm.map((n) => n.title)).toEqual(["Confirm your payment"]);
+      expect(confirm.map((n) => [n.title, n.body])).toEqual([
+        [
+          "Confirm your payment",
+          "Your bank asks you to confirm the payment of $20.00 for the change you asked for. Open the invoice to confirm it; until then nothing changes, and your current plan is not at risk.",
+        ],
+      ]);
       expect(await emailSubjects(t)).not.toContain("Your payment failed");
     },
   );

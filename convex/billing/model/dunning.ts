@@ -305,10 +305,23 @@ export async function notifyActionRequired(ctx: MutationCtx, invoice: Doc<"invoi
     kind: "action_required",
     dedupeKey: `action_required:${invoice.stripeInvoiceId}`,
     title: "Confirm your payment",
-    body: `Your bank asks you to confirm the payment of ${formatAmount(invoice.amountRemaining, invoice.currency)}. Open the invoice to confirm it; nothing was declined.`,
+    body: actionRequiredBody(invoice),
     ...(invoice.hostedInvoiceUrl ? { link: invoice.hostedInvoiceUrl } : {}),
     critical: true,
   });
+}
+
+/**
+ * The "Confirm your payment" text: for a renewal, what to do; for a pending
+ * update's invoice (a plan change, seats, ending a trial), also that nothing
+ * changes until it is confirmed and the current plan is not at risk.
+ */
+function actionRequiredBody(invoice: Doc<"invoices">): string {
+  const amount = formatAmount(invoice.amountRemaining, invoice.currency);
+  if (invoice.pendingUpdate) {
+    return `Your bank asks you to confirm the payment of ${amount} for the change you asked for. Open the invoice to confirm it; until then nothing changes, and your current plan is not at risk.`;
+  }
+  return `Your bank asks you to confirm the payment of ${amount}. Open the invoice to confirm it; nothing was declined.`;
 }
 
 /**
@@ -337,6 +350,13 @@ export async function markPendingUpdateInvoice(
   if (!invoice || invoice.pendingUpdate || invoice.accountId !== accountId) return;
   await ctx.db.patch("invoices", invoice._id, { pendingUpdate: true });
   await withdrawDunningOf(ctx, invoice);
+  // A "Confirm your payment" notice raised before we knew: it now says the plan is not at risk.
+  const confirm = await ctx.db
+    .query("notifications")
+    .withIndex("by_accountId_and_dedupeKey", (q) => q.eq("accountId", accountId).eq("dedupeKey", `action_required:${stripeInvoiceId}`))
+    .unique();
+  const body = actionRequiredBody({ ...invoice, pendingUpdate: true });
+  if (confirm && confirm.body !== body) await ctx.db.patch("notifications", confirm._id, { body });
   const at = Math.max(nowMs, clock.eventCreated * 1000);
   const actor: DunningActor = {
     ...stripeActor(clock.eventId),
