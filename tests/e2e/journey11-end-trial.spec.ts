@@ -7,10 +7,12 @@
  *   paid $29.00 invoice, /usage one trial grant and one paid grant;
  * - a Pro trial whose card declines later charges (0341): the payment fails,
  *   the dialog says so, and the trial runs on unchanged (trialing, the trial
- *   allowance, nothing granted).
+ *   allowance, nothing granted); its open invoice is no dunning case: no
+ *   overdue banner, no "Your payment failed" in the bell or the mailbox.
  */
 import { PLANS } from "../../convex/billing/model/plans";
 import { CARDS, expect, payOnCheckout, signIn, test } from "./support/app";
+import { mailbox } from "./support/mailbox";
 import { startTrialFromPricing, trialOf } from "./support/trials";
 import { E2E_USERS, type E2EUser } from "./support/users";
 import type { Page } from "@playwright/test";
@@ -92,6 +94,7 @@ test("a declined card: nothing granted, the trial continues unchanged", async ({
   const trial = await trialOf(user.email);
 
   const dialog = await openEndTrial(page);
+  const declinedAt = Date.now();
   await dialog.getByTestId("end-trial-confirm").click();
   await expect(dialog).toHaveAttribute("data-state", "payment_failed");
   await expect(dialog.getByTestId("end-trial-failed")).toContainText("your trial continues unchanged");
@@ -102,6 +105,24 @@ test("a declined card: nothing granted, the trial continues unchanged", async ({
   await expect(page.getByTestId("subscription-status")).toHaveAttribute("data-status", "trialing");
   await expect(page.getByTestId("trial-notice").getByTestId("trial-days-left")).toHaveText(`Trial: ${PRO_TRIAL.days} days left`);
   await expect(page.getByTestId("token-usage-remaining")).toHaveText(String(PRO_TRIAL.tokens));
+  // The declined attempt's invoice stays open (Stripe voids it in 23 hours), but it is a
+  // pending update, not an overdue renewal (docs/DUNNING.md): no overdue banner, and the
+  // bell has no "Your payment failed" (it already has the trial's start notice).
+  await expect(page.getByTestId("invoice-row")).toHaveCount(2);
+  await expect(page.getByTestId("invoice-row").first().getByTestId("invoice-status")).toContainText(/open/i);
+  await expect(page.getByTestId("payment-banner")).toHaveCount(0);
+  await page.getByTestId("notification-bell").click();
+  const panel = page.getByTestId("notification-panel");
+  await expect(panel.getByTestId("notification-item").filter({ hasText: "trial has started" })).toHaveCount(1);
+  await expect(panel.locator('[data-kind="payment_failed"]')).toHaveCount(0);
+  await expect(panel.getByText("Your payment failed")).toHaveCount(0);
+  await journey.shot("end-trial-declined-bell");
+  await page.getByTestId("notification-bell").click();
   await journey.shot("end-trial-declined-billing");
   expect(await allowanceGrants(page)).toEqual([PRO_TRIAL.tokens, PLANS.free.tokensPerPeriod]);
+
+  // Nor by email, once the day-0 decline email's hold (PAYMENT_FAILED_EMAIL_HOLD_MS, 30 s) is over.
+  const holdOver = declinedAt + 35_000 - Date.now();
+  if (holdOver > 0) await page.waitForTimeout(holdOver);
+  expect(await mailbox.subjects(user.email)).not.toContain("Your payment failed");
 });
