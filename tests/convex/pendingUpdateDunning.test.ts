@@ -12,7 +12,7 @@
  * naming it ends the same: no episode, no `overdueSince`, no dunning notice,
  * no email. A genuinely failed renewal still starts dunning.
  */
-import { beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type Stripe from "stripe";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { PAYMENT_FAILED_EMAIL_HOLD_MS } from "../../convex/billing/model/dunning";
@@ -113,7 +113,21 @@ describe("a declined plan change (pending update) is not dunning", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
   useWebhookSuite();
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
   beforeEach(async () => {
+    // Emails are handed to the Resend component (what `emailSubjects` reads); its
+    // sends to Resend's API are answered here, offline.
+    const realFetch = globalThis.fetch;
+    vi.stubGlobal("fetch", async (input: string | URL | Request, init?: RequestInit) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (!url.startsWith("https://api.resend.com")) return await realFetch(input, init);
+      const sent: unknown = typeof init?.body === "string" ? JSON.parse(init.body) : [];
+      const count = Array.isArray(sent) ? sent.length : 1;
+      const data = Array.from({ length: count }, (_, i) => ({ id: `re_test_${i}` }));
+      return new Response(JSON.stringify({ data }), { status: 200, headers: { "content-type": "application/json" } });
+    });
     vi.stubEnv("RESEND_API_KEY", "re_test_key");
     vi.stubEnv("EMAIL_FROM", "Acme Billing <billing@acme.test>");
     vi.stubEnv("SITE_URL", "https://app.acme.test");
@@ -220,6 +234,35 @@ describe("a declined plan change (pending update) is not dunning", () => {
     ]);
     expect((await invoiceRows(t, "in_renewal"))[0]?.pendingUpdate).toBeUndefined();
   });
+
+  test.each([["renewal events first"], ["subscription event first"]])(
+    "a renewal failing while an update is still pending (the renewal is latest_invoice) is dunning: %s",
+    async (which) => {
+      const RENEWAL_AT = T0 + 30 * DAY;
+      vi.setSystemTime(RENEWAL_AT * 1000);
+      const renewal = invoice({
+        id: "in_renewal",
+        customer: CUSTOMER,
+        subscription: SUB,
+        status: "open",
+        billingReason: "subscription_cycle",
+        price: starter,
+        created: RENEWAL_AT,
+        linePeriodStart: RENEWAL_AT,
+        linePeriodEnd: RENEWAL_AT + 30 * DAY,
+      });
+      const invoiceEvents = [event("invoice.finalized", renewal, { created: RENEWAL_AT }), event("invoice.payment_failed", renewal, { created: RENEWAL_AT + 1 })];
+      const stillPending = event(
+        "customer.subscription.updated",
+        subscription({ id: SUB, customer: CUSTOMER, status: "past_due", price: starter, periodStart: RENEWAL_AT, latestInvoice: "in_renewal", pendingUpdate: pendingUpdate() }),
+        { created: RENEWAL_AT + 2 },
+      );
+      await deliverQuickly(t, which === "renewal events first" ? [...invoiceEvents, stillPending] : [stillPending, ...invoiceEvents]);
+      expect(await account(t, accountId)).toMatchObject({ dunningEpisode: "in_renewal", dunningStep: "day_0_payment_failed" });
+      expect((await notificationsOfKinds(t, accountId, DUNNING_KINDS)).map((n) => n.title)).toEqual(["Your payment failed"]);
+      expect((await invoiceRows(t, "in_renewal"))[0]?.pendingUpdate).toBeUndefined();
+    },
+  );
 
   test("a declined change while a renewal is overdue: the renewal's episode and notice stay, the change adds nothing", async () => {
     const RENEWAL_AT = T0 + 30 * DAY;

@@ -348,6 +348,9 @@ export async function markPendingUpdateInvoice(
     .withIndex("by_stripeInvoiceId", (q) => q.eq("stripeInvoiceId", stripeInvoiceId))
     .unique();
   if (!invoice || invoice.pendingUpdate || invoice.accountId !== accountId) return;
+  // The subscription keeps cycling while an update is pending: a renewal can
+  // be `latest_invoice` then, and it stays a dunning matter.
+  if (!isPendingUpdateReason(invoice.billingReason)) return;
   await ctx.db.patch("invoices", invoice._id, { pendingUpdate: true });
   await withdrawDunningOf(ctx, invoice);
   // A "Confirm your payment" notice raised before we knew: it now says the plan is not at risk.
@@ -382,6 +385,15 @@ export async function markPendingUpdateInvoice(
     await recomputeAccountTier(ctx, accountId, at);
   }
   await syncDunning(ctx, accountId, at, actor);
+}
+
+/**
+ * Whether an invoice's `billing_reason` can be a pending update's: the
+ * update's own invoice is `subscription_update` (plan, seats, trial end);
+ * a renewal (`subscription_cycle`) issued while an update is pending is not.
+ */
+export function isPendingUpdateReason(billingReason: string | undefined): boolean {
+  return billingReason === "subscription_update";
 }
 
 /**

@@ -36,9 +36,10 @@
  *   `total_taxes`, added on top) and `taxIncluded` (inclusive ones, already
  *   in the subtotal), minor units, each omitted when 0. They add up:
  *   `subtotal − discount + tax = total`.
- * - Pending updates: an invoice the subscription mirror names as its
- *   pending update's (`pendingUpdateInvoiceId`) is marked `pendingUpdate`
- *   (sticky): a declined plan change, never overdue (docs/DUNNING.md).
+ * - Pending updates: a `subscription_update` invoice the subscription
+ *   mirror names as its pending update's (`pendingUpdateInvoiceId`) is
+ *   marked `pendingUpdate` (sticky): a declined plan change, never overdue
+ *   (docs/DUNNING.md). A renewal is never marked.
  * - Nothing is written when a snapshot changes nothing on the row.
  */
 import type Stripe from "stripe";
@@ -46,7 +47,7 @@ import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { accountForStripeCustomer, recomputeAccountTier } from "./access";
 import { syncAllowance } from "./allowance";
-import { afterInvoiceEvent } from "./dunning";
+import { afterInvoiceEvent, isPendingUpdateReason } from "./dunning";
 import { grantTrialAllowance, isLaterTrial } from "./trials";
 import { coverageLines, hasCoverage, recordCoverage, type CoverageLine } from "./coverage";
 import { subscriptionRow } from "./currentSubscription";
@@ -137,7 +138,9 @@ export async function syncInvoice(
     (needsCoverage || (accepted && embeddedLines.length > 0) || (unpaid && !existing?.pendingUpdate))
       ? await subscriptionRow(ctx, subscriptionId)
       : null;
-  const pendingUpdate = existing?.pendingUpdate === true || (mirror !== null && mirror.pendingUpdateInvoiceId === invoice.id);
+  const pendingUpdate =
+    existing?.pendingUpdate === true ||
+    (mirror !== null && mirror.pendingUpdateInvoiceId === invoice.id && isPendingUpdateReason(invoice.billing_reason ?? undefined));
 
   // What a paid subscription invoice paid for, with each line's tier. Read
   // before anything is written, so a wait leaves no trace.
