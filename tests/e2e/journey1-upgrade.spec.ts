@@ -18,9 +18,17 @@ test("free user upgrades to Pro; success page, badge and allowance update live",
   await expect(badge).toHaveText("Free");
   await expect(badge).toHaveAttribute("data-tier", "free");
   await expect(meter).toHaveText(String(PLANS.free.tokensPerPeriod));
-  // A free account starts at the low-tokens threshold, so the dashboard nudges.
+  // Free's untouched 5-token allowance is not "running low": no nudge yet.
   const prompt = page.getByTestId("upgrade-prompt");
+  await expect(page.getByTestId("analysis-run-quick_analysis")).toBeEnabled();
+  await expect(prompt).toHaveCount(0);
+  // One quick analysis later, 4 are left: now the dashboard nudges.
+  const quick = page.getByTestId("analysis-quick_analysis");
+  await quick.getByTestId("analysis-run-quick_analysis").click();
+  await expect(quick.getByTestId("analysis-result-quick_analysis")).toBeVisible();
+  await expect(meter).toHaveText(String(PLANS.free.tokensPerPeriod - 1));
   await expect(prompt).toHaveAttribute("data-trigger", "low_tokens");
+  await expect(prompt).toContainText("Running low: 4 tokens left");
   await journey.shot("free-dashboard");
 
   await page.getByTestId("upgrade-prompt-upgrade").click();
@@ -41,7 +49,7 @@ test("free user upgrades to Pro; success page, badge and allowance update live",
   await expect(status).toContainText("You're on Pro");
   await expect(badge).toHaveText("Pro");
   await expect(badge).toHaveAttribute("data-status", "active");
-  // Upgrading mid-period grants the difference: 5 free + 145 = Pro's 150.
+  // The paid window starts now with Pro's full allowance (the free month's tokens expire).
   await expect(meter).toHaveText(String(PLANS.pro.tokensPerPeriod));
   await journey.shot("success");
 
