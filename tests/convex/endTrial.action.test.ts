@@ -13,8 +13,8 @@ import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { PLANS, type PaidTier } from "../../convex/billing/model/plans";
 import { alice, bob, expectCode, inOrg, seedAccount, type TestConvex } from "./billingFixtures";
-import { account, balance, deliverOk, ledgerRows } from "./fixtures/webhookHarness";
-import { startSeededSimulator, stopSimulator } from "./fixtures/simulator";
+import { account, balance, ledgerRows } from "./fixtures/webhookHarness";
+import { deliverSimulatorEvents, simulatorEvents, startSeededSimulator, stopSimulator } from "./fixtures/simulator";
 import { makeTest } from "./setup";
 
 const KEY = "sk_test_end_trial";
@@ -26,23 +26,10 @@ beforeEach(async () => {
 });
 afterEach(() => stopSimulator(sim));
 
-/** Delivers every simulator event after the first `from` (oldest first); returns how many there are now. */
-async function deliverSince(t: TestConvex, from: number): Promise<number> {
-  const events: Stripe.Event[] = [];
-  for await (const event of client.events.list({ limit: 100 })) events.push(event);
-  events.reverse();
-  for (const event of events.slice(from)) {
-    await deliverOk(t, event);
-    await t.finishAllScheduledFunctions(() => {});
-  }
-  return events.length;
-}
+/** Delivers every simulator event after the first `from`; returns how many there are now. */
+const deliverSince = (t: TestConvex, from: number): Promise<number> => deliverSimulatorEvents(t, client, from);
 
-async function eventsSince(from: number): Promise<Stripe.Event[]> {
-  const events: Stripe.Event[] = [];
-  for await (const event of client.events.list({ limit: 100 })) events.push(event);
-  return events.reverse().slice(from);
-}
+const eventsSince = (from: number): Promise<Stripe.Event[]> => simulatorEvents(client, from);
 
 type Trial = { t: TestConvex; accountId: Id<"billingAccounts">; subId: string; delivered: number };
 

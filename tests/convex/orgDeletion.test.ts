@@ -13,8 +13,7 @@ import { payCheckout } from "@offline/stripe-sim/testing";
 import { internal } from "../../convex/_generated/api";
 import { runInBilling } from "../lib/billingComponent";
 import { seedOrgAccount, type TestConvex } from "./billingFixtures";
-import { deliverOk } from "./fixtures/webhookHarness";
-import { startSeededSimulator, stopSimulator } from "./fixtures/simulator";
+import { deliverSimulatorEvents, startSeededSimulator, stopSimulator } from "./fixtures/simulator";
 import { makeTest } from "./setup";
 
 const KEY = "sk_test_org_deletion";
@@ -29,17 +28,8 @@ beforeEach(async () => {
 });
 afterEach(() => stopSimulator(sim));
 
-/** Delivers every simulator event after the first `from` (oldest first); returns how many there are now. */
-async function deliverSince(t: TestConvex, from: number): Promise<number> {
-  const events: Stripe.Event[] = [];
-  for await (const event of client.events.list({ limit: 100 })) events.push(event);
-  events.reverse();
-  for (const event of events.slice(from)) {
-    await deliverOk(t, event);
-    await t.finishAllScheduledFunctions(() => {});
-  }
-  return events.length;
-}
+/** Delivers every simulator event after the first `from`; returns how many there are now. */
+const deliverSince = (t: TestConvex, from: number): Promise<number> => deliverSimulatorEvents(t, client, from);
 
 describe("organization.deleted", () => {
   test("cancels the organisation's subscription at the period end; its webhooks mirror the cancellation", async () => {

@@ -12,8 +12,8 @@ import { payCheckout } from "@offline/stripe-sim/testing";
 import { api } from "../../convex/_generated/api";
 import { PLANS } from "../../convex/billing/model/plans";
 import { alice, seedAccount, type TestConvex } from "./billingFixtures";
-import { account, deliverOk, invoiceRows, notificationsOfKinds } from "./fixtures/webhookHarness";
-import { startSeededSimulator, stopSimulator } from "./fixtures/simulator";
+import { account, invoiceRows, notificationsOfKinds } from "./fixtures/webhookHarness";
+import { deliverSimulatorEvents, startSeededSimulator, stopSimulator } from "./fixtures/simulator";
 import { makeTest } from "./setup";
 
 const KEY = "sk_test_pending_dunning";
@@ -26,17 +26,8 @@ beforeEach(async () => {
 });
 afterEach(() => stopSimulator(sim));
 
-/** Delivers every simulator event after the first `from` (oldest first); returns how many there are now. */
-async function deliverSince(t: TestConvex, from: number): Promise<number> {
-  const events: Stripe.Event[] = [];
-  for await (const event of client.events.list({ limit: 100 })) events.push(event);
-  events.reverse();
-  for (const event of events.slice(from)) {
-    await deliverOk(t, event);
-    await t.finishAllScheduledFunctions(() => {});
-  }
-  return events.length;
-}
+/** Delivers every simulator event after the first `from`; returns how many there are now. */
+const deliverSince = (t: TestConvex, from: number): Promise<number> => deliverSimulatorEvents(t, client, from);
 
 describe("declined end-trial-now against the simulator", () => {
   test("the trial continues, the invoice stays open as a pending update: no overdue, no 'Your payment failed'", async () => {

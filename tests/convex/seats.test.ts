@@ -14,8 +14,7 @@ import { checkoutQuantity } from "../../convex/billing/model/seats";
 import { PLANS, seatAllowance } from "../../convex/billing/model/plans";
 import { runInBilling } from "../lib/billingComponent";
 import { alice, bob, expectCode, inOrg, seedAccount, seedOrgAccount, type TestConvex } from "./billingFixtures";
-import { deliverOk } from "./fixtures/webhookHarness";
-import { startSeededSimulator, stopSimulator } from "./fixtures/simulator";
+import { deliverSimulatorEvents, simulatorEvents, startSeededSimulator, stopSimulator } from "./fixtures/simulator";
 import { makeTest } from "./setup";
 
 const KEY = "sk_test_seats_sim";
@@ -33,21 +32,11 @@ beforeEach(async () => {
 afterEach(() => stopSimulator(sim));
 
 /** The simulator's events so far, oldest first. */
-async function allEvents(): Promise<Stripe.Event[]> {
-  const events: Stripe.Event[] = [];
-  for await (const event of client.events.list({ limit: 100 })) events.push(event);
-  return events.reverse();
-}
+const allEvents = (): Promise<Stripe.Event[]> => simulatorEvents(client);
 
 /** Delivers the simulator's events from index `from` on (in `order`), running their processing; returns the next index. */
-async function deliverFrom(t: TestConvex, from: number, order: (events: Stripe.Event[]) => Stripe.Event[] = (e) => e): Promise<number> {
-  const all = await allEvents();
-  for (const event of order(all.slice(from))) {
-    await deliverOk(t, event);
-    await t.finishAllScheduledFunctions(() => {});
-  }
-  return all.length;
-}
+const deliverFrom = (t: TestConvex, from: number, order?: (events: Stripe.Event[]) => Stripe.Event[]): Promise<number> =>
+  deliverSimulatorEvents(t, client, from, order);
 
 /** An organisation (admin alice, member bob) subscribed to `lookupKey` with `quantity` seats, paid on the simulator. */
 async function subscribedOrg(t: TestConvex, lookupKey: string, quantity: number): Promise<{ accountId: Id<"billingAccounts">; subscriptionId: string; delivered: number }> {

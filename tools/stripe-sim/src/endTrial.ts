@@ -28,19 +28,16 @@ import {
   createSubscriptionInvoice,
   emitSubscriptionUpdated,
   finalizeInvoice,
-  getCustomer,
-  idOf,
   meteredUsageLine,
   subCustomer,
 } from "./billing.ts";
 import { isMetered } from "./builders.ts";
 import { boundary, recurringOf } from "./calendar.ts";
-import { chargeCard } from "./cards.ts";
 import type { SimContext } from "./context.ts";
-import { cardError, invalid } from "./errors.ts";
+import { invalid } from "./errors.ts";
 import { snapshot } from "./events.ts";
 import { fullLine } from "./lines.ts";
-import { amountDueFor, discardPendingChange, PENDING_UPDATE_SECONDS, type PaymentBehavior } from "./planChange.ts";
+import { discardPendingChange, PENDING_UPDATE_SECONDS, refuseUnpayable, type PaymentBehavior } from "./planChange.ts";
 
 export type PlannedTrialEnd = {
   /** The moment the trial ends (Stripe seconds). */
@@ -104,22 +101,6 @@ export function endTrialNow(ctx: SimContext, sub: Stripe.Subscription, paymentBe
   finalizeInvoice(ctx, invoice);
   attemptInvoicePayment(ctx, invoice, { automatic: true });
   return sub;
-}
-
-function refuseUnpayable(ctx: SimContext, sub: Stripe.Subscription, lines: Stripe.InvoiceLineItem[]): void {
-  const customer = getCustomer(ctx, subCustomer(sub));
-  if (amountDueFor(customer, lines) === 0) return;
-  const pmId = idOf(sub.default_payment_method) ?? idOf(customer.invoice_settings.default_payment_method);
-  if (!pmId) throw invalid("This customer has no attached payment source or default payment method.", undefined, "resource_missing");
-  const result = chargeCard(ctx.store.state.cardNumbers[pmId] ?? "", { atCheckout: false, authenticated: false });
-  if (result.ok) return;
-  if (result.kind === "requires_action") {
-    throw cardError(
-      "subscription_payment_intent_requires_action",
-      "Payment for this subscription requires additional user action before it can be completed successfully.",
-    );
-  }
-  throw cardError(result.code, result.message, result.declineCode);
 }
 
 /**

@@ -186,7 +186,7 @@ export function changePrice(ctx: SimContext, sub: Stripe.Subscription, change: I
     return sub;
   }
   if (payment === "pending_if_incomplete") return changeWhenPaid(ctx, sub, plan);
-  if (payment === "error_if_incomplete") refuseUnpayable(ctx, sub, plan);
+  if (payment === "error_if_incomplete") refuseUnpayable(ctx, sub, plan.lines);
   const before = snapshot(sub);
   applyItem(sub, plan.item, plan.next, plan.anchor);
   const lines = [...plan.lines, ...restartOtherItems(ctx, sub, plan)];
@@ -203,10 +203,10 @@ export function amountDueFor(customer: Stripe.Customer, lines: Stripe.InvoiceLin
   return total < 0 ? 0 : Math.max(total + customer.balance, 0);
 }
 
-/** `error_if_incomplete`: a payment that would fail is a 402 before anything changes. */
-function refuseUnpayable(ctx: SimContext, sub: Stripe.Subscription, plan: PlannedChange): void {
+/** `error_if_incomplete`: a payment for `lines` that would fail is a 402 before anything changes. */
+export function refuseUnpayable(ctx: SimContext, sub: Stripe.Subscription, lines: Stripe.InvoiceLineItem[]): void {
   const customer = getCustomer(ctx, subCustomer(sub));
-  if (amountDueFor(customer, plan.lines) === 0) return;
+  if (amountDueFor(customer, lines) === 0) return;
   const pmId = idOf(sub.default_payment_method) ?? idOf(customer.invoice_settings.default_payment_method);
   if (!pmId) {
     throw invalid("This customer has no attached payment source or default payment method.", undefined, "resource_missing");

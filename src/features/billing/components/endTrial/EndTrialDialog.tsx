@@ -8,20 +8,14 @@ import { Skeleton } from "@/src/components/Skeleton";
 import { usePortal } from "@/src/features/billing/hooks/usePortal";
 import { planLabel } from "@/src/features/billing/lib/planChange";
 import { trialDaysLeft } from "@/src/features/billing/components/TrialNotice";
-import { humanizeError, type HumanError } from "@/src/lib/errors";
+import { humanizeError } from "@/src/lib/errors";
+import type { PaymentDialogStep } from "@/src/features/billing/lib/paymentDialog";
 import { formatCount, formatDate, formatMoney } from "@/src/lib/format";
 
 type Preview = FunctionReturnType<typeof api.billing.previewEndTrial>;
 
 /** The dialog's steps; `data-state` on `end-trial-dialog`. */
-type Step =
-  | { step: "loading" }
-  | { step: "error"; error: HumanError }
-  | { step: "ready"; preview: Preview }
-  | { step: "submitting"; preview: Preview }
-  | { step: "waiting"; preview: Preview }
-  | { step: "requires_action"; preview: Preview; url: string | null; message: string }
-  | { step: "payment_failed"; preview: Preview; message: string };
+type Step = PaymentDialogStep<Preview>;
 
 /**
  * "Start paid plan now" (docs/TRIALS.md, "Ending a trial early"): the

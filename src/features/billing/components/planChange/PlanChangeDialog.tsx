@@ -4,7 +4,8 @@ import { toast } from "sonner";
 import { api } from "@/convex/_generated/api";
 import { usePortal } from "@/src/features/billing/hooks/usePortal";
 import { browser } from "@/src/features/billing/lib/browser";
-import { humanizeError, type HumanError } from "@/src/lib/errors";
+import { humanizeError } from "@/src/lib/errors";
+import type { PaymentDialogStep } from "@/src/features/billing/lib/paymentDialog";
 import { formatCount, formatCredit, formatDate, formatMoney } from "@/src/lib/format";
 import { changeLanded, planLabel, subscribedTier, type PlanChangeTarget } from "@/src/features/billing/lib/planChange";
 import { tierName } from "@/src/features/billing/lib/pricing";
@@ -16,14 +17,7 @@ import { Skeleton } from "@/src/components/Skeleton";
 type Preview = FunctionReturnType<typeof api.billing.previewPlanChange>;
 
 /** The dialog's steps; `data-state` on `plan-change-dialog`. */
-type Step =
-  | { step: "loading" }
-  | { step: "error"; error: HumanError }
-  | { step: "ready"; preview: Preview }
-  | { step: "submitting"; preview: Preview }
-  | { step: "waiting"; preview: Preview }
-  | { step: "requires_action"; preview: Preview; url: string | null; message: string }
-  | { step: "payment_failed"; preview: Preview; message: string };
+type Step = PaymentDialogStep<Preview>;
 
 /** After this long waiting for the webhook, say so (the dialog still closes when the plan lands). */
 const SLOW_MS = 30_000;
