@@ -102,24 +102,7 @@ export async function syncDunning(
   if (!account) return NOT_OVERDUE;
   const oldest = await oldestOverdueInvoice(ctx, accountId);
   if (!oldest) {
-    if (account.dunningEpisode !== undefined || account.overdueSince !== undefined) {
-      await ctx.db.patch("billingAccounts", accountId, {
-        overdueSince: undefined,
-        dunningStage: undefined,
-        dunningStep: undefined,
-        dunningEpisode: undefined,
-        dunningNextAt: undefined,
-      });
-      await appendAudit(ctx, {
-        ...actor,
-        accountId,
-        action: "dunning.cleared",
-        before: { episode: account.dunningEpisode ?? null, stage: account.dunningStage ?? null, overdueSince: account.overdueSince ?? null },
-        after: { stage: null },
-        reason: actor.reason ?? "no overdue invoice is left (paid or voided)",
-      });
-      await recomputeAccountTier(ctx, accountId, nowMs);
-    }
+    if (account.dunningEpisode !== undefined || account.overdueSince !== undefined) await endEpisode(ctx, account, nowMs, actor);
     return NOT_OVERDUE;
   }
   if (account.dunningEpisode === undefined) {
@@ -366,25 +349,33 @@ export async function markPendingUpdateInvoice(
     reason: `invoice ${stripeInvoiceId} is a pending plan change, not an overdue renewal`,
   };
   const account = await ctx.db.get("billingAccounts", accountId);
-  if (account?.dunningEpisode === stripeInvoiceId) {
-    // The episode this invoice opened ends; another overdue invoice (if any) opens its own below.
-    await ctx.db.patch("billingAccounts", accountId, {
-      overdueSince: undefined,
-      dunningStage: undefined,
-      dunningStep: undefined,
-      dunningEpisode: undefined,
-      dunningNextAt: undefined,
-    });
-    await appendAudit(ctx, {
-      ...actor,
-      accountId,
-      action: "dunning.cleared",
-      before: { episode: stripeInvoiceId, stage: account.dunningStage ?? null, overdueSince: account.overdueSince ?? null },
-      after: { stage: null },
-    });
-    await recomputeAccountTier(ctx, accountId, at);
-  }
+  // The episode this invoice opened ends; another overdue invoice (if any) opens its own below.
+  if (account?.dunningEpisode === stripeInvoiceId) await endEpisode(ctx, account, at, actor);
   await syncDunning(ctx, accountId, at, actor);
+}
+
+/**
+ * Ends the account's dunning episode: the dunning fields cleared, a
+ * `dunning.cleared` audit entry (the actor's reason, else "no overdue
+ * invoice is left"), and the tier settled again at `nowMs`.
+ */
+async function endEpisode(ctx: MutationCtx, account: Doc<"billingAccounts">, nowMs: number, actor: DunningActor): Promise<void> {
+  await ctx.db.patch("billingAccounts", account._id, {
+    overdueSince: undefined,
+    dunningStage: undefined,
+    dunningStep: undefined,
+    dunningEpisode: undefined,
+    dunningNextAt: undefined,
+  });
+  await appendAudit(ctx, {
+    ...actor,
+    accountId: account._id,
+    action: "dunning.cleared",
+    before: { episode: account.dunningEpisode ?? null, stage: account.dunningStage ?? null, overdueSince: account.overdueSince ?? null },
+    after: { stage: null },
+    reason: actor.reason ?? "no overdue invoice is left (paid or voided)",
+  });
+  await recomputeAccountTier(ctx, account._id, nowMs);
 }
 
 /**
