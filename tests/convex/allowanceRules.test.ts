@@ -10,7 +10,6 @@ import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/billing/_generated/dataModel";
 import { windowContaining } from "../../convex/billing/model/allowance";
 import * as ledger from "../../convex/billing/model/ledger";
-import { recordCataloguePrice } from "../../convex/billing/model/prices";
 import { billingOwnerKey } from "../../convex/model/auth";
 import { billing, billingInternal, runInBilling } from "../lib/billingComponent";
 import { permutations } from "./billingFixtures";
@@ -30,7 +29,7 @@ import {
 import {
   account,
   balance,
-  createAccount,
+  accountWithPrices,
   deliverAll,
   deliverOk,
   drain,
@@ -94,11 +93,7 @@ describe("allowance rules", () => {
   /** A deployment whose price cache knows the catalogue prices, as Checkout and plan changes record them. */
   async function fresh(): Promise<{ t: TestConvex; accountId: Id<"billingAccounts"> }> {
     const t = makeTest();
-    const accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-    await runInBilling(t, async (ctx) => {
-      for (const p of [starterMonthly, starterYearly, proMonthly, proYearly, eliteMonthly]) await recordCataloguePrice(ctx, p);
-    });
-    return { t, accountId };
+    return { t, accountId: await accountWithPrices(t, CUSTOMER, [starterMonthly, starterYearly, proMonthly, proYearly, eliteMonthly]) };
   }
 
   async function outcome(t: TestConvex, accountId: Id<"billingAccounts">): Promise<Outcome> {

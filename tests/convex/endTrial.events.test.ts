@@ -12,11 +12,10 @@ import type { Id } from "../../convex/billing/_generated/dataModel";
 import { windowContaining } from "../../convex/billing/model/allowance";
 import * as ledger from "../../convex/billing/model/ledger";
 import { PLANS } from "../../convex/billing/model/plans";
-import { recordCataloguePrice } from "../../convex/billing/model/prices";
 import { runInBilling } from "../lib/billingComponent";
 import { permutations } from "./billingFixtures";
 import { DAY, T0, event, invoice, price, subscription, type SubscriptionInput } from "./fixtures/stripe";
-import { account, balance, createAccount, deliverAll, ledgerRows, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
+import { account, balance, accountWithPrices, deliverAll, ledgerRows, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 
 const proMonthly = price({ id: "price_pro_m", lookupKey: "pro_monthly", unitAmount: 2900 });
@@ -87,11 +86,7 @@ const paidInvoice = (type: "invoice.finalized" | "invoice.paid") =>
 
 async function fresh(): Promise<{ t: TestConvex; accountId: Id<"billingAccounts"> }> {
   const t = makeTest();
-  const accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-  await runInBilling(t, async (ctx) => {
-    await recordCataloguePrice(ctx, proMonthly);
-  });
-  return { t, accountId };
+  return { t, accountId: await accountWithPrices(t, CUSTOMER, [proMonthly]) };
 }
 
 async function state(t: TestConvex, accountId: Id<"billingAccounts">) {

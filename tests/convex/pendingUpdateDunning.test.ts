@@ -109,6 +109,24 @@ async function dunningSteps(t: TestConvex, accountId: Id<"billingAccounts">) {
   return await runInBilling(t, async (ctx) => (await ctx.db.query("dunningSteps").collect()).filter((r) => r.accountId === accountId));
 }
 
+/** A month after T0: the renewal's time (Stripe seconds). */
+const RENEWAL_AT = T0 + 30 * DAY;
+
+/** The month's renewal invoice (`subscription_cycle`), open: not a pending update's. */
+function openRenewal(): Stripe.Invoice {
+  return invoice({
+    id: "in_renewal",
+    customer: CUSTOMER,
+    subscription: SUB,
+    status: "open",
+    billingReason: "subscription_cycle",
+    price: starter,
+    created: RENEWAL_AT,
+    linePeriodStart: RENEWAL_AT,
+    linePeriodEnd: RENEWAL_AT + 30 * DAY,
+  });
+}
+
 describe("a declined plan change (pending update) is not dunning", () => {
   let t: TestConvex;
   let accountId: Id<"billingAccounts">;
@@ -209,19 +227,8 @@ describe("a declined plan change (pending update) is not dunning", () => {
   });
 
   test("a failed renewal (subscription_cycle, no pending update) still starts dunning with its day-0 notice", async () => {
-    const RENEWAL_AT = T0 + 30 * DAY;
     vi.setSystemTime(RENEWAL_AT * 1000);
-    const renewal = invoice({
-      id: "in_renewal",
-      customer: CUSTOMER,
-      subscription: SUB,
-      status: "open",
-      billingReason: "subscription_cycle",
-      price: starter,
-      created: RENEWAL_AT,
-      linePeriodStart: RENEWAL_AT,
-      linePeriodEnd: RENEWAL_AT + 30 * DAY,
-    });
+    const renewal = openRenewal();
     await deliverAll(t, event("invoice.finalized", renewal, { created: RENEWAL_AT }), event("invoice.payment_failed", renewal, { created: RENEWAL_AT + 1 }));
     expect(await account(t, accountId)).toMatchObject({
       dunningEpisode: "in_renewal",
@@ -238,19 +245,8 @@ describe("a declined plan change (pending update) is not dunning", () => {
   test.each([["renewal events first"], ["subscription event first"]])(
     "a renewal failing while an update is still pending (the renewal is latest_invoice) is dunning: %s",
     async (which) => {
-      const RENEWAL_AT = T0 + 30 * DAY;
       vi.setSystemTime(RENEWAL_AT * 1000);
-      const renewal = invoice({
-        id: "in_renewal",
-        customer: CUSTOMER,
-        subscription: SUB,
-        status: "open",
-        billingReason: "subscription_cycle",
-        price: starter,
-        created: RENEWAL_AT,
-        linePeriodStart: RENEWAL_AT,
-        linePeriodEnd: RENEWAL_AT + 30 * DAY,
-      });
+      const renewal = openRenewal();
       const invoiceEvents = [event("invoice.finalized", renewal, { created: RENEWAL_AT }), event("invoice.payment_failed", renewal, { created: RENEWAL_AT + 1 })];
       const stillPending = event(
         "customer.subscription.updated",

@@ -10,11 +10,10 @@ import type Stripe from "stripe";
 import { describe, expect, test, vi } from "vitest";
 import type { Doc, Id } from "../../convex/billing/_generated/dataModel";
 import { settleAccount } from "../../convex/billing/model/access";
-import { recordCataloguePrice } from "../../convex/billing/model/prices";
 import { runInBilling } from "../lib/billingComponent";
 import { permutations } from "./billingFixtures";
 import { DAY, T0, event, invoice, price, subscription, subscriptionSchedule, type LineInput, type SubscriptionInput } from "./fixtures/stripe";
-import { account, createAccount, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
+import { account, accountWithPrices, deliverAll, type TestConvex, useWebhookSuite } from "./fixtures/webhookHarness";
 import { makeTest } from "./setup";
 
 const starterMonthly = price({ id: "price_starter_m", lookupKey: "starter_monthly", unitAmount: 900 });
@@ -65,11 +64,7 @@ describe("plan-change notifications", () => {
 
   async function fresh(): Promise<{ t: TestConvex; accountId: Id<"billingAccounts"> }> {
     const t = makeTest();
-    const accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-    await runInBilling(t, async (ctx) => {
-      for (const p of [starterMonthly, proMonthly, eliteMonthly]) await recordCataloguePrice(ctx, p);
-    });
-    return { t, accountId };
+    return { t, accountId: await accountWithPrices(t, CUSTOMER, [starterMonthly, proMonthly, eliteMonthly]) };
   }
 
   test("subscribing announces the plan once its first invoice is paid, not before, and never twice", async () => {

@@ -11,14 +11,13 @@ import { assertTrialAvailable, trialCheckoutParams } from "../../convex/billing/
 import type { CallerAccount } from "../../convex/billing/model/billingModel";
 import * as ledger from "../../convex/billing/model/ledger";
 import { PLANS } from "../../convex/billing/model/plans";
-import { recordCataloguePrice } from "../../convex/billing/model/prices";
 import { runInBilling } from "../lib/billingComponent";
 import { expectCode, permutations } from "./billingFixtures";
 import { DAY, T0, event, invoice, price, subscription, type SubscriptionInput } from "./fixtures/stripe";
 import {
   account,
   balance,
-  createAccount,
+  accountWithPrices,
   deliverAll,
   ledgerRows,
   type TestConvex,
@@ -89,11 +88,7 @@ const firstPaid = () =>
 
 async function fresh(): Promise<{ t: TestConvex; accountId: Id<"billingAccounts"> }> {
   const t = makeTest();
-  const accountId = await createAccount(t, { stripeCustomerId: CUSTOMER });
-  await runInBilling(t, async (ctx) => {
-    await recordCataloguePrice(ctx, starterMonthly);
-  });
-  return { t, accountId };
+  return { t, accountId: await accountWithPrices(t, CUSTOMER, [starterMonthly]) };
 }
 
 async function state(t: TestConvex, accountId: Id<"billingAccounts">) {
